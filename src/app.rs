@@ -1,0 +1,253 @@
+//! Building the shared state and running the server. `App::build` binds the listener (port 0
+//! in tests) and `App::run` serves until the shutdown future resolves.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+
+use crate::accounts;
+use crate::auth::throttle::Throttle;
+use crate::clock::SharedClock;
+use crate::config::{self, Config};
+use crate::crypto::{self, Cipher};
+use crate::domain::{Email, Role};
+use crate::http::metrics::Metrics;
+use crate::mail::Mailer;
+use crate::store::audit::Actor;
+use crate::store::{self, Db};
+
+/// Where everything of one installation lives.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub data_dir: PathBuf,
+    pub config_file: PathBuf,
+}
+
+impl Paths {
+    /// `data_dir` from the flag/env, else the platform default (`directories`).
+    pub fn resolve(data_dir: Option<PathBuf>, config_file: Option<PathBuf>) -> anyhow::Result<Self> {
+        let data_dir = match data_dir {
+            Some(d) => d,
+            None => directories::ProjectDirs::from("", "", "supportd")
+                .map(|p| p.data_dir().to_owned())
+                .context("cannot find a home directory for the data: pass --data-dir or set SUPPORTD_DATA_DIR")?,
+        };
+        let config_file = config_file.unwrap_or_else(|| data_dir.join("config.toml"));
+        Ok(Self { data_dir, config_file })
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.data_dir.join("supportd.db")
+    }
+    pub fn secret_key(&self) -> PathBuf {
+        self.data_dir.join("secret.key")
+    }
+    pub fn models(&self) -> PathBuf {
+        self.data_dir.join("models")
+    }
+}
+
+/// Loads the config for `paths`, reading the process environment.
+pub fn load_config(paths: &Paths) -> Result<Config, config::ConfigError> {
+    Config::load(Some(&paths.config_file), &|k| std::env::var(k).ok())
+}
+
+#[derive(Debug, Default)]
+pub struct InitOutcome {
+    pub created_data_dir: bool,
+    pub created_config: bool,
+    /// The first admin's login and generated password, shown once.
+    pub admin: Option<(String, String)>,
+}
+
+fn create_private_dir(dir: &Path) -> anyhow::Result<bool> {
+    if dir.is_dir() {
+        return Ok(false);
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the directory {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot restrict permissions of {}", dir.display()))?;
+    }
+    Ok(true)
+}
+
+/// Creates whatever is missing (data dir, config file, secret key, database, first admin) and
+/// leaves everything that exists alone: safe to run again.
+pub fn initialize(paths: &Paths, admin_email: &Email, now: i64) -> anyhow::Result<InitOutcome> {
+    let mut out = InitOutcome { created_data_dir: create_private_dir(&paths.data_dir)?, ..Default::default() };
+    create_private_dir(&paths.models())?;
+    if !paths.config_file.exists() {
+        if let Some(parent) = paths.config_file.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        crypto::write_private_file(&paths.config_file, config::TEMPLATE.as_bytes())
+            .with_context(|| format!("cannot write the config file {}", paths.config_file.display()))?;
+        out.created_config = true;
+    }
+    // Fail early on an invalid config file, before anything else is created.
+    load_config(paths)?;
+    Cipher::load_or_create(&paths.secret_key())?;
+    let db = Db::open(&paths.db(), 1, now)?;
+    let no_users = db.with_conn(|c| store::users::count(c))? == 0;
+    if no_users {
+        let password = crypto::generate_password()?;
+        let hash = crypto::hash_password(&password)?;
+        db.with_conn(|c| {
+            accounts::create_user(c, &Actor::system(), admin_email, "Администратор", Role::Admin, &hash, now)
+        })?;
+        out.admin = Some((admin_email.to_string(), password));
+    }
+    Ok(out)
+}
+
+pub struct StateInner {
+    pub config: Config,
+    pub paths: Paths,
+    pub db: Db,
+    pub cipher: Cipher,
+    pub clock: SharedClock,
+    pub throttle: Throttle,
+    pub metrics: Metrics,
+    pub mailer: Option<Mailer>,
+    pub started: Instant,
+}
+
+impl StateInner {
+    pub fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+}
+
+/// Shared by every request handler and background task.
+#[derive(Clone)]
+pub struct AppState(Arc<StateInner>);
+
+impl std::ops::Deref for AppState {
+    type Target = StateInner;
+    fn deref(&self) -> &StateInner {
+        &self.0
+    }
+}
+
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl App {
+    /// Opens the store (migrating it), recovers interrupted work and binds the listener.
+    pub async fn build(config: Config, paths: Paths, clock: SharedClock) -> anyhow::Result<Self> {
+        let now = clock.now_ms();
+        let cipher = Cipher::load_or_create(&paths.secret_key())?;
+        let db = Db::open(&paths.db(), config.server.db_pool_size, now)
+            .with_context(|| format!("cannot open the database {}", paths.db().display()))?;
+        let requeued = db.with_conn(|c| store::messaging::recover(c, now))?;
+        if requeued > 0 {
+            tracing::info!(requeued, "outbound messages interrupted by the last stop are queued again");
+        }
+        let mailer = Mailer::from_config(&config.smtp).map_err(|e| anyhow::anyhow!("invalid setting {e}"))?;
+        let listener = TcpListener::bind(config.server.listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (server.listen)", config.server.listen))?;
+        let throttle = Throttle::new(
+            i64::try_from(config.auth.failure_window_secs).unwrap_or(i64::MAX / 2000) * 1000,
+            config.auth.max_failures_per_account,
+            config.auth.max_failures_per_ip,
+        );
+        let state = AppState(Arc::new(StateInner {
+            config,
+            paths,
+            db,
+            cipher,
+            clock,
+            throttle,
+            metrics: Metrics::default(),
+            mailer,
+            started: Instant::now(),
+        }));
+        Ok(Self { listener, state })
+    }
+
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    pub fn state(&self) -> AppState {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, lets requests in flight finish
+    /// (up to `server.shutdown_grace_secs`), and checkpoints the database.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let state = self.state.clone();
+        let maintenance = tokio::spawn(maintenance(state.clone()));
+        let router = crate::http::router(state.clone());
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new connections, finishing requests in flight");
+            let _ = stopping_tx.send(());
+        };
+        let server = axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(signal)
+            .into_future();
+        let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
+        let deadline = async move {
+            let _ = stopping_rx.await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            r = server => r.context("the HTTP server failed")?,
+            () = deadline => tracing::warn!("requests still running after the grace period were cut off"),
+        }
+        maintenance.abort();
+        let db = state.db.clone();
+        tokio::task::spawn_blocking(move || db.checkpoint()).await??;
+        tracing::info!("stopped cleanly");
+        Ok(())
+    }
+}
+
+/// Periodic housekeeping: forget long-dead sessions and reset tokens.
+async fn maintenance(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let now = state.now();
+        match state.db.call(move |c| store::sessions::prune(c, now, 30 * 24 * 3600 * 1000)).await {
+            Ok(n) if n > 0 => tracing::info!(removed = n, "pruned expired sessions"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "session pruning failed"),
+        }
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM (systemd stop).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

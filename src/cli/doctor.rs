@@ -1,0 +1,282 @@
+//! `supportd doctor`: every check prints ok / warn / FAIL with a way to fix it. Exits 1 when
+//! anything failed.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::app::{self, Paths};
+use crate::config::Config;
+use crate::crypto::Cipher;
+use crate::store::{self, credentials, users};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Ok,
+    Warn,
+    Fail,
+}
+
+struct Report {
+    failed: bool,
+}
+
+impl Report {
+    fn line(&mut self, level: Level, what: &str, detail: &str, fix: Option<&str>) {
+        let tag = match level {
+            Level::Ok => "ok  ",
+            Level::Warn => "warn",
+            Level::Fail => {
+                self.failed = true;
+                "FAIL"
+            }
+        };
+        println!("{tag}  {what}: {detail}");
+        if let Some(fix) = fix {
+            println!("      fix: {fix}");
+        }
+    }
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o777)
+}
+
+#[cfg(not(unix))]
+fn mode(_: &Path) -> Option<u32> {
+    None
+}
+
+pub fn run(paths: &Paths) -> ExitCode {
+    let mut r = Report { failed: false };
+    let dir = &paths.data_dir;
+    let init_fix = "run `supportd init` (or `supportd serve`, which initializes a new data directory)";
+
+    // Data directory.
+    if dir.is_dir() {
+        match mode(dir) {
+            Some(m) if m & 0o077 != 0 => r.line(
+                Level::Warn,
+                "data directory",
+                &format!("{} is readable by other users (mode {m:o})", dir.display()),
+                Some(&format!("chmod 700 {}", dir.display())),
+            ),
+            _ => r.line(Level::Ok, "data directory", &dir.display().to_string(), None),
+        }
+        let probe = dir.join(".doctor-write-test");
+        match std::fs::write(&probe, b"x") {
+            Ok(()) => {
+                let _ = std::fs::remove_file(&probe);
+            }
+            Err(e) => r.line(
+                Level::Fail,
+                "data directory",
+                &format!("cannot write in {}: {e}", dir.display()),
+                Some("run supportd as the user that owns the data directory (e.g. `sudo -u supportd`)"),
+            ),
+        }
+    } else {
+        r.line(Level::Fail, "data directory", &format!("{} does not exist", dir.display()), Some(init_fix));
+    }
+
+    // Config.
+    let config = match app::load_config(paths) {
+        Ok(c) => {
+            let origin = if paths.config_file.exists() {
+                paths.config_file.display().to_string()
+            } else {
+                "no file, embedded defaults".into()
+            };
+            r.line(Level::Ok, "config", &format!("{origin}; listening on {}", c.server.listen), None);
+            if c.server.public_url.starts_with("http://") && !c.server.listen.ip().is_loopback() {
+                r.line(
+                    Level::Warn,
+                    "config",
+                    "the server listens on a public address without HTTPS",
+                    Some(
+                        "listen on 127.0.0.1 behind a reverse proxy with HTTPS, and set server.public_url to https://…",
+                    ),
+                );
+            }
+            Some(c)
+        }
+        Err(e) => {
+            r.line(
+                Level::Fail,
+                "config",
+                &e.to_string(),
+                Some("edit the file or the environment variable named above"),
+            );
+            None
+        }
+    };
+
+    // Secret key.
+    let key_path = paths.secret_key();
+    let cipher = if key_path.exists() {
+        match Cipher::load(&key_path) {
+            Ok(c) => {
+                match mode(&key_path) {
+                    Some(m) if m & 0o077 != 0 => r.line(
+                        Level::Fail,
+                        "secret key",
+                        &format!("{} is readable by other users (mode {m:o})", key_path.display()),
+                        Some(&format!("chmod 600 {}", key_path.display())),
+                    ),
+                    _ => r.line(Level::Ok, "secret key", &key_path.display().to_string(), None),
+                }
+                Some(c)
+            }
+            Err(e) => {
+                r.line(Level::Fail, "secret key", &e.to_string(), Some("restore the key file from your backup"));
+                None
+            }
+        }
+    } else {
+        r.line(Level::Fail, "secret key", &format!("{} is missing", key_path.display()), Some(init_fix));
+        None
+    };
+
+    // Database.
+    let db_path = paths.db();
+    let conn = if db_path.exists() {
+        match store::open_connection(&db_path) {
+            Ok(conn) => Some(conn),
+            Err(e) => {
+                r.line(Level::Fail, "database", &e.to_string(), Some("restore it with `supportd restore FILE`"));
+                None
+            }
+        }
+    } else {
+        r.line(Level::Fail, "database", &format!("{} is missing", db_path.display()), Some(init_fix));
+        None
+    };
+    if let Some(conn) = &conn {
+        match store::integrity_check(conn) {
+            Ok(()) => r.line(Level::Ok, "database integrity", &db_path.display().to_string(), None),
+            Err(e) => r.line(
+                Level::Fail,
+                "database integrity",
+                &e,
+                Some("stop supportd and restore the last good backup with `supportd restore FILE`"),
+            ),
+        }
+        match store::schema_version(conn) {
+            Ok((a, e)) if a == e => r.line(Level::Ok, "database schema", &format!("version {a}"), None),
+            Ok((a, e)) if a < e => r.line(
+                Level::Warn,
+                "database schema",
+                &format!("version {a}, this supportd brings {e}"),
+                Some("the migrations are applied at the next start; back up first"),
+            ),
+            Ok((a, e)) => r.line(
+                Level::Fail,
+                "database schema",
+                &format!("version {a} is newer than this supportd ({e})"),
+                Some("install the newer supportd that wrote this database"),
+            ),
+            Err(e) => r.line(Level::Fail, "database schema", &e.to_string(), None),
+        }
+        match users::active_admins(conn) {
+            Ok(0) => r.line(
+                Level::Fail,
+                "accounts",
+                "no active admin account",
+                Some("supportd user add EMAIL --role admin (or `supportd user enable EMAIL`)"),
+            ),
+            Ok(n) => r.line(Level::Ok, "accounts", &format!("{n} active admin(s)"), None),
+            Err(e) => r.line(Level::Fail, "accounts", &e.to_string(), None),
+        }
+        if let Some(cipher) = &cipher {
+            check_credentials(&mut r, conn, cipher);
+        }
+    }
+
+    if let Some(config) = &config {
+        check_model(&mut r, &config.model_path(&paths.data_dir));
+        check_smtp(&mut r, config);
+    }
+
+    if r.failed {
+        println!("\nsome checks failed: fix the lines marked FAIL above.");
+        ExitCode::FAILURE
+    } else {
+        println!("\nall essential checks passed.");
+        ExitCode::SUCCESS
+    }
+}
+
+/// Integrations this build knows; each needs the named credentials.
+const INTEGRATIONS: &[(&str, &[&str])] = &[
+    ("Telegram", &["telegram.bot_token"]),
+    ("Wildberries", &["wb.api_token"]),
+    ("Ozon", &["ozon.client_id", "ozon.api_key"]),
+];
+
+fn check_credentials(r: &mut Report, conn: &rusqlite::Connection, cipher: &Cipher) {
+    match credentials::undecryptable(conn, cipher) {
+        Ok(bad) if bad.is_empty() => {}
+        Ok(bad) => r.line(
+            Level::Fail,
+            "credentials",
+            &format!("cannot decrypt {}: the secret key changed", bad.join(", ")),
+            Some("restore the secret.key that belongs to this database, or enter these keys again in the settings"),
+        ),
+        Err(e) => r.line(Level::Fail, "credentials", &e.to_string(), None),
+    }
+    let stored: Vec<String> =
+        credentials::list(conn).map(|l| l.into_iter().map(|c| c.name).collect()).unwrap_or_default();
+    for (name, needed) in INTEGRATIONS {
+        let missing: Vec<&str> = needed.iter().copied().filter(|n| !stored.iter().any(|s| s == n)).collect();
+        if missing.is_empty() {
+            r.line(Level::Ok, "integration", &format!("{name}: credentials stored"), None);
+        } else {
+            r.line(
+                Level::Warn,
+                "integration",
+                &format!("{name} is not connected (missing {})", missing.join(", ")),
+                Some("add the key in the panel: Settings → Integrations"),
+            );
+        }
+    }
+}
+
+fn check_model(r: &mut Report, path: &Path) {
+    match std::fs::File::open(path) {
+        Ok(mut f) => {
+            use std::io::Read;
+            let mut magic = [0u8; 4];
+            if f.read_exact(&mut magic).is_ok() && &magic == b"GGUF" {
+                let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+                r.line(Level::Ok, "model", &format!("{} ({} MB)", path.display(), size / 1_000_000), None);
+            } else {
+                r.line(
+                    Level::Fail,
+                    "model",
+                    &format!("{} is not a GGUF model file", path.display()),
+                    Some("delete it and install the model again (install.sh)"),
+                );
+            }
+        }
+        Err(_) => r.line(
+            Level::Warn,
+            "model",
+            &format!("no local model at {}", path.display()),
+            Some("install the default model with install.sh, or set model.path to a GGUF file"),
+        ),
+    }
+}
+
+fn check_smtp(r: &mut Report, config: &Config) {
+    if config.smtp.enabled() {
+        r.line(Level::Ok, "e-mail", &format!("relay {}:{}", config.smtp.host, config.smtp.port), None);
+    } else {
+        r.line(
+            Level::Warn,
+            "e-mail",
+            "no SMTP relay: password-reset e-mails are off",
+            Some("set [smtp] in the config, or give reset links with `supportd user reset-link EMAIL`"),
+        );
+    }
+}

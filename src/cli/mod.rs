@@ -1,0 +1,335 @@
+//! The command line. Each command is a thin call into the library; errors print one clear
+//! message to stderr and exit non-zero.
+
+mod doctor;
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::accounts::{self, Changes};
+use crate::app::{self, App, Paths};
+use crate::clock::{Clock, SystemClock};
+use crate::config::LogFormat;
+use crate::crypto;
+use crate::domain::{Email, Role, check_password_policy};
+use crate::store::audit::{self, Actor};
+use crate::store::{Db, users};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "supportd",
+    version,
+    about = "Self-hosted AI customer support for Wildberries and Ozon sellers",
+    long_about = "supportd answers buyers around the clock from your shop's knowledge base and live \
+                  marketplace data, and hands hard cases to people in a web inbox.\n\n\
+                  With no command it runs `serve`: on a fresh data directory it creates everything and \
+                  prints the first admin's password."
+)]
+pub struct Cli {
+    /// Data directory (database, secret key, models, config).
+    #[arg(long, global = true, env = "SUPPORTD_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Config file [default: DATA_DIR/config.toml].
+    #[arg(long, global = true, env = "SUPPORTD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Log format (overrides log.format).
+    #[arg(long, global = true, value_enum, value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: API, operator panel, channels and background jobs (the default).
+    Serve(ServeArgs),
+    /// Create the data directory, config file, secret key, database and the first admin.
+    Init(InitArgs),
+    /// Manage panel accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Write a consistent copy of the database to FILE (safe while the server runs).
+    Backup {
+        /// Where to write the backup.
+        file: PathBuf,
+        /// Overwrite FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Replace the database with the backup FILE (the current one is kept beside it).
+    Restore {
+        /// A file written by `supportd backup`.
+        file: PathBuf,
+    },
+    /// Check the installation and print what is wrong and how to fix it.
+    Doctor,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// Address to listen on (overrides server.listen).
+    #[arg(long, env = "SUPPORTD_LISTEN", value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Login of the first admin.
+    #[arg(long, default_value = "admin@localhost", value_name = "EMAIL")]
+    pub admin_email: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add an account. The password is read from standard input when it is not a terminal;
+    /// otherwise one is generated and printed.
+    Add {
+        email: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Display name.
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// List accounts.
+    List,
+    /// Set a new password (from standard input, or generated) and sign the account out everywhere.
+    Passwd { email: String },
+    /// Change an account's role.
+    Role {
+        email: String,
+        #[arg(value_parser = parse_role)]
+        role: Role,
+    },
+    /// Disable an account and sign it out everywhere.
+    Disable { email: String },
+    /// Enable a disabled account.
+    Enable { email: String },
+    /// Print a one-time password-reset link for an account.
+    ResetLink { email: String },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse()
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let paths = Paths::resolve(cli.data_dir.clone(), cli.config.clone())?;
+    let now = SystemClock.now_ms();
+    match cli.command {
+        None => serve(&paths, &ServeArgs::default(), cli.log_format),
+        Some(Command::Serve(args)) => serve(&paths, &args, cli.log_format),
+        Some(Command::Init(args)) => {
+            let email = Email::parse(&args.admin_email).map_err(anyhow::Error::msg)?;
+            let out = app::initialize(&paths, &email, now)?;
+            report_init(&paths, &out);
+            if out.admin.is_none() && !out.created_config {
+                println!("supportd is already initialized in {}; nothing to do.", paths.data_dir.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::User(cmd)) => {
+            let db = open_db(&paths, now)?;
+            user_command(&db, &paths, cmd, now)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Backup { file, force }) => {
+            let db = open_db(&paths, now)?;
+            if file.exists() && !force {
+                bail!("{} already exists; pass --force to overwrite it", file.display());
+            }
+            let tmp = file.with_extension("partial");
+            let _ = std::fs::remove_file(&tmp);
+            db.backup_to(&tmp).with_context(|| format!("backup to {} failed", file.display()))?;
+            std::fs::rename(&tmp, &file).with_context(|| format!("cannot move the backup to {}", file.display()))?;
+            restrict(&file);
+            db.with_conn(|c| {
+                audit::record(
+                    c,
+                    &Actor::cli(),
+                    "backup.create",
+                    Some(&file.display().to_string()),
+                    serde_json::json!({}),
+                    now,
+                )
+            })?;
+            println!("backup written to {}", file.display());
+            println!(
+                "note: stored integration keys are encrypted with {}; keep a copy of that file too.",
+                paths.secret_key().display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Restore { file }) => {
+            if !file.is_file() {
+                bail!("{} does not exist", file.display());
+            }
+            let db = open_db(&paths, now)?;
+            let keep = paths.data_dir.join(format!("supportd.db.before-restore-{}", now / 1000));
+            db.backup_to(&keep).with_context(|| format!("cannot save the current database to {}", keep.display()))?;
+            restrict(&keep);
+            db.restore_from(&file, now).with_context(|| format!("restore from {} failed", file.display()))?;
+            db.with_conn(|c| {
+                audit::record(
+                    c,
+                    &Actor::cli(),
+                    "backup.restore",
+                    Some(&file.display().to_string()),
+                    serde_json::json!({}),
+                    now,
+                )
+            })?;
+            println!("restored {} into {}", file.display(), paths.db().display());
+            println!("the previous database is kept as {}", keep.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Doctor) => Ok(doctor::run(&paths)),
+    }
+}
+
+fn restrict(path: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    }
+}
+
+fn open_db(paths: &Paths, now: i64) -> anyhow::Result<Db> {
+    if !paths.db().exists() {
+        bail!("no database in {}: run `supportd init` first", paths.data_dir.display());
+    }
+    app::load_config(paths)?;
+    Ok(Db::open(&paths.db(), 1, now)?)
+}
+
+fn report_init(paths: &Paths, out: &app::InitOutcome) {
+    if out.created_data_dir {
+        println!("created the data directory {}", paths.data_dir.display());
+    }
+    if out.created_config {
+        println!("wrote the config file {}", paths.config_file.display());
+    }
+    if let Some((email, password)) = &out.admin {
+        println!();
+        println!("  First admin account (shown once, write it down):");
+        println!("    login:    {email}");
+        println!("    password: {password}");
+        println!();
+    }
+}
+
+fn serve(paths: &Paths, args: &ServeArgs, log_format: Option<LogFormat>) -> anyhow::Result<ExitCode> {
+    let email = Email::parse("admin@localhost").map_err(anyhow::Error::msg)?;
+    let out = app::initialize(paths, &email, SystemClock.now_ms())?;
+    report_init(paths, &out);
+    let mut config = app::load_config(paths)?;
+    if let Some(listen) = args.listen {
+        config.server.listen = listen;
+    }
+    crate::telemetry::init(log_format.unwrap_or(config.log.format), &config.log.level);
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+    runtime.block_on(async {
+        let app = App::build(config, paths.clone(), Arc::new(SystemClock)).await?;
+        let addr = app.local_addr()?;
+        println!("supportd listening on http://{addr}");
+        tracing::info!(%addr, data_dir = %paths.data_dir.display(), "supportd started");
+        app.run(app::shutdown_signal()).await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The new password: from standard input when piped (first line), else generated and printed.
+fn read_or_generate_password() -> anyhow::Result<String> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        let p = crypto::generate_password()?;
+        println!("generated password (shown once): {p}");
+        return Ok(p);
+    }
+    let mut text = String::new();
+    stdin.lock().take(4096).read_to_string(&mut text).context("cannot read the password from standard input")?;
+    let password = text.lines().next().unwrap_or("").to_owned();
+    check_password_policy(&password).map_err(anyhow::Error::msg)?;
+    Ok(password)
+}
+
+fn find_user(db: &Db, email: &str) -> anyhow::Result<users::User> {
+    let email = Email::parse(email).map_err(anyhow::Error::msg)?;
+    db.with_conn(|c| users::find_by_email(c, &email))?.with_context(|| format!("no user with e-mail {email}"))
+}
+
+fn user_command(db: &Db, paths: &Paths, cmd: UserCommand, now: i64) -> anyhow::Result<()> {
+    let actor = Actor::cli();
+    match cmd {
+        UserCommand::Add { email, role, name } => {
+            let email = Email::parse(&email).map_err(anyhow::Error::msg)?;
+            let password = read_or_generate_password()?;
+            let hash = crypto::hash_password(&password)?;
+            let user = db.with_conn(|c| accounts::create_user(c, &actor, &email, name.trim(), role, &hash, now))?;
+            println!("added {} ({}) with id {}", user.email, user.role, user.id);
+        }
+        UserCommand::List => {
+            let all = db.with_conn(|c| users::list(c))?;
+            println!("{:<5} {:<32} {:<9} {:<9} LAST LOGIN", "ID", "EMAIL", "ROLE", "STATUS");
+            for u in all {
+                let status = if u.disabled { "disabled" } else { "active" };
+                let last = u.last_login_at.map_or_else(|| "never".to_owned(), crate::clock::rfc3339);
+                println!("{:<5} {:<32} {:<9} {:<9} {}", u.id, u.email, u.role, status, last);
+            }
+        }
+        UserCommand::Passwd { email } => {
+            let user = find_user(db, &email)?;
+            let password = read_or_generate_password()?;
+            let hash = crypto::hash_password(&password)?;
+            db.with_conn(|c| accounts::set_password(c, &actor, user.id, &hash, None, now))?;
+            println!("password changed for {}; all its sessions were signed out", user.email);
+        }
+        UserCommand::Role { email, role } => {
+            let user = find_user(db, &email)?;
+            let changes = Changes { role: Some(role), ..Changes::default() };
+            let user = db.with_conn(|c| accounts::update_user(c, &actor, user.id, &changes, now))?;
+            println!("{} is now {}", user.email, user.role);
+        }
+        UserCommand::Disable { email } => {
+            let user = find_user(db, &email)?;
+            let changes = Changes { disabled: Some(true), ..Changes::default() };
+            db.with_conn(|c| accounts::update_user(c, &actor, user.id, &changes, now))?;
+            println!("{} is disabled and signed out everywhere", user.email);
+        }
+        UserCommand::Enable { email } => {
+            let user = find_user(db, &email)?;
+            let changes = Changes { disabled: Some(false), ..Changes::default() };
+            db.with_conn(|c| accounts::update_user(c, &actor, user.id, &changes, now))?;
+            println!("{} is enabled", user.email);
+        }
+        UserCommand::ResetLink { email } => {
+            let user = find_user(db, &email)?;
+            let config = app::load_config(paths)?;
+            let ttl_ms = i64::try_from(config.auth.reset_token_ttl_minutes).unwrap_or(60) * 60_000;
+            let link =
+                db.with_conn(|c| accounts::issue_reset(c, &actor, &user, &config.server.public_url, ttl_ms, now))?;
+            println!("{}", link.url);
+            eprintln!("one-time link for {}, valid until {}", user.email, crate::clock::rfc3339(link.expires_at));
+        }
+    }
+    Ok(())
+}

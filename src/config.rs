@@ -1,0 +1,510 @@
+//! Settings: embedded defaults, then the TOML file, then `SUPPORTD_*` environment variables.
+//!
+//! Every key has one environment variable, listed in [`ENV_VARS`] (README prints the same
+//! table). An invalid value stops the start with a message that names the key.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// A secret setting: never printed by Debug/Display, so it cannot reach a log by accident.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub auth: AuthConfig,
+    pub log: LogConfig,
+    pub smtp: SmtpConfig,
+    pub model: ModelConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// The address people use to reach the panel (used in links sent by e-mail).
+    pub public_url: String,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Longest time one request may take, in seconds.
+    pub request_timeout_secs: u64,
+    /// How long shutdown waits for in-flight requests, in seconds.
+    pub shutdown_grace_secs: u64,
+    /// Trust `X-Forwarded-For` / `X-Real-IP` (only behind your own reverse proxy).
+    pub trust_proxy_headers: bool,
+    /// SQLite connections in the pool.
+    pub db_pool_size: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: "http://127.0.0.1:8080".into(),
+            max_body_bytes: 1024 * 1024,
+            request_timeout_secs: 30,
+            shutdown_grace_secs: 20,
+            trust_proxy_headers: false,
+            db_pool_size: 4,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Lifetime of a browser session, in hours.
+    pub session_ttl_hours: u64,
+    /// Default lifetime of an API token, in days.
+    pub api_token_ttl_days: u64,
+    /// Lifetime of a password-reset link, in minutes.
+    pub reset_token_ttl_minutes: u64,
+    /// Failed logins for one account within the window before it is throttled.
+    pub max_failures_per_account: u32,
+    /// Failed logins from one IP address within the window before it is throttled.
+    pub max_failures_per_ip: u32,
+    /// The throttling window, in seconds.
+    pub failure_window_secs: u64,
+    /// Mark cookies `Secure`; "auto" means: when public_url is https.
+    pub secure_cookies: CookieSecurity,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            session_ttl_hours: 24 * 7,
+            api_token_ttl_days: 365,
+            reset_token_ttl_minutes: 60,
+            max_failures_per_account: 5,
+            max_failures_per_ip: 20,
+            failure_window_secs: 15 * 60,
+            secure_cookies: CookieSecurity::Auto,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CookieSecurity {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `tracing` filter, e.g. "info" or "supportd=debug,info".
+    pub level: String,
+    /// "pretty" for people, "json" for log collectors.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { level: "info".into(), format: LogFormat::Pretty }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    /// Mail relay host; empty disables e-mail (reset links are then printed by the CLI).
+    pub host: String,
+    pub port: u16,
+    /// "starttls", "tls" (implicit, port 465) or "none" (local relays only).
+    pub tls: SmtpTls,
+    pub username: String,
+    pub password: Secret,
+    /// Sender address, e.g. "Магазин <support@example.ru>".
+    pub from: String,
+    pub timeout_secs: u64,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            host: String::new(),
+            port: 587,
+            tls: SmtpTls::Starttls,
+            username: String::new(),
+            password: Secret::default(),
+            from: String::new(),
+            timeout_secs: 15,
+        }
+    }
+}
+
+impl SmtpConfig {
+    pub fn enabled(&self) -> bool {
+        !self.host.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    #[default]
+    Starttls,
+    Tls,
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// The local chat model (GGUF); relative paths are inside the data directory.
+    pub path: PathBuf,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self { path: PathBuf::from("models/qwen2.5-1.5b-instruct-q4_k_m.gguf") }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Str,
+    Int,
+    Bool,
+}
+
+/// One environment variable per key: (variable, key, kind, description).
+pub const ENV_VARS: &[(&str, &str, Kind, &str)] = &[
+    ("SUPPORTD_LISTEN", "server.listen", Kind::Str, "address to listen on"),
+    ("SUPPORTD_PUBLIC_URL", "server.public_url", Kind::Str, "URL people use to reach the panel"),
+    ("SUPPORTD_MAX_BODY_BYTES", "server.max_body_bytes", Kind::Int, "largest request body"),
+    ("SUPPORTD_REQUEST_TIMEOUT_SECS", "server.request_timeout_secs", Kind::Int, "per-request time limit"),
+    ("SUPPORTD_SHUTDOWN_GRACE_SECS", "server.shutdown_grace_secs", Kind::Int, "shutdown wait for requests"),
+    ("SUPPORTD_TRUST_PROXY_HEADERS", "server.trust_proxy_headers", Kind::Bool, "trust X-Forwarded-For"),
+    ("SUPPORTD_DB_POOL_SIZE", "server.db_pool_size", Kind::Int, "SQLite connections"),
+    ("SUPPORTD_SESSION_TTL_HOURS", "auth.session_ttl_hours", Kind::Int, "browser session lifetime"),
+    ("SUPPORTD_API_TOKEN_TTL_DAYS", "auth.api_token_ttl_days", Kind::Int, "default API token lifetime"),
+    ("SUPPORTD_RESET_TOKEN_TTL_MINUTES", "auth.reset_token_ttl_minutes", Kind::Int, "reset link lifetime"),
+    ("SUPPORTD_MAX_FAILURES_PER_ACCOUNT", "auth.max_failures_per_account", Kind::Int, "login throttle"),
+    ("SUPPORTD_MAX_FAILURES_PER_IP", "auth.max_failures_per_ip", Kind::Int, "login throttle per IP"),
+    ("SUPPORTD_FAILURE_WINDOW_SECS", "auth.failure_window_secs", Kind::Int, "login throttle window"),
+    ("SUPPORTD_SECURE_COOKIES", "auth.secure_cookies", Kind::Str, "auto, always or never"),
+    ("SUPPORTD_LOG", "log.level", Kind::Str, "log filter"),
+    ("SUPPORTD_LOG_FORMAT", "log.format", Kind::Str, "pretty or json"),
+    ("SUPPORTD_SMTP_HOST", "smtp.host", Kind::Str, "mail relay host"),
+    ("SUPPORTD_SMTP_PORT", "smtp.port", Kind::Int, "mail relay port"),
+    ("SUPPORTD_SMTP_TLS", "smtp.tls", Kind::Str, "starttls, tls or none"),
+    ("SUPPORTD_SMTP_USERNAME", "smtp.username", Kind::Str, "mail relay login"),
+    ("SUPPORTD_SMTP_PASSWORD", "smtp.password", Kind::Str, "mail relay password"),
+    ("SUPPORTD_SMTP_FROM", "smtp.from", Kind::Str, "sender address"),
+    ("SUPPORTD_SMTP_TIMEOUT_SECS", "smtp.timeout_secs", Kind::Int, "mail relay timeout"),
+    ("SUPPORTD_MODEL_PATH", "model.path", Kind::Str, "local chat model file"),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("the config file {path} is not valid TOML: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("invalid setting `{key}`{origin}: {message}")]
+    Invalid { key: String, origin: String, message: String },
+    #[error("invalid environment variable {var} (setting `{key}`): {message}")]
+    Env { var: String, key: String, message: String },
+}
+
+impl Config {
+    /// Loads `file` (if it exists) over the defaults, then applies `env` overrides.
+    pub fn load(file: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut table = toml::Table::new();
+        let mut origin = String::new();
+        if let Some(path) = file.filter(|p| p.exists()) {
+            let text =
+                std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+            table = text
+                .parse::<toml::Table>()
+                .map_err(|e| ConfigError::Syntax { path: path.to_owned(), message: e.message().to_owned() })?;
+            origin = format!(" in {}", path.display());
+        }
+        let mut from_env = Vec::new();
+        for &(var, key, kind, _) in ENV_VARS {
+            let Some(raw) = env(var) else { continue };
+            let value = parse_env(kind, &raw).map_err(|message| ConfigError::Env {
+                var: var.into(),
+                key: key.into(),
+                message,
+            })?;
+            set_path(&mut table, key, value);
+            from_env.push((key, var));
+        }
+        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+            let key = e.path().to_string();
+            let message = e.inner().to_string();
+            match from_env.iter().find(|(k, _)| *k == key) {
+                Some((_, var)) => ConfigError::Env { var: (*var).into(), key, message },
+                None => ConfigError::Invalid { key, origin: origin.clone(), message },
+            }
+        })?;
+        config.validate().map_err(|(key, message)| match from_env.iter().find(|(k, _)| *k == key) {
+            Some((_, var)) => ConfigError::Env { var: (*var).into(), key: key.into(), message },
+            None => ConfigError::Invalid { key: key.into(), origin, message },
+        })?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        let url = &self.server.public_url;
+        if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 10 {
+            return Err(("server.public_url", format!("{url:?} must be an http:// or https:// URL")));
+        }
+        let positive: [(&'static str, u64); 8] = [
+            ("server.max_body_bytes", self.server.max_body_bytes as u64),
+            ("server.request_timeout_secs", self.server.request_timeout_secs),
+            ("server.db_pool_size", self.server.db_pool_size as u64),
+            ("auth.session_ttl_hours", self.auth.session_ttl_hours),
+            ("auth.api_token_ttl_days", self.auth.api_token_ttl_days),
+            ("auth.reset_token_ttl_minutes", self.auth.reset_token_ttl_minutes),
+            ("auth.max_failures_per_account", u64::from(self.auth.max_failures_per_account)),
+            ("auth.failure_window_secs", self.auth.failure_window_secs),
+        ];
+        for (key, v) in positive {
+            if v == 0 {
+                return Err((key, "must be greater than 0".into()));
+            }
+        }
+        if self.server.db_pool_size > 64 {
+            return Err(("server.db_pool_size", "must be at most 64".into()));
+        }
+        if self.auth.max_failures_per_ip == 0 {
+            return Err(("auth.max_failures_per_ip", "must be greater than 0".into()));
+        }
+        if self.log.level.parse::<tracing_subscriber::EnvFilter>().is_err() {
+            return Err(("log.level", format!("{:?} is not a valid log filter", self.log.level)));
+        }
+        if self.smtp.enabled() && self.smtp.from.trim().is_empty() {
+            return Err(("smtp.from", "is required when smtp.host is set".into()));
+        }
+        Ok(())
+    }
+
+    /// Whether cookies carry the `Secure` attribute.
+    pub fn secure_cookies(&self) -> bool {
+        match self.auth.secure_cookies {
+            CookieSecurity::Always => true,
+            CookieSecurity::Never => false,
+            CookieSecurity::Auto => self.server.public_url.starts_with("https://"),
+        }
+    }
+
+    /// The model path resolved against the data directory.
+    pub fn model_path(&self, data_dir: &Path) -> PathBuf {
+        data_dir.join(&self.model.path)
+    }
+}
+
+fn parse_env(kind: Kind, raw: &str) -> Result<toml::Value, String> {
+    let raw = raw.trim();
+    match kind {
+        Kind::Str => Ok(toml::Value::String(raw.to_owned())),
+        Kind::Int => raw.parse::<i64>().map(toml::Value::Integer).map_err(|_| format!("{raw:?} is not a whole number")),
+        Kind::Bool => match raw.to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(toml::Value::Boolean(true)),
+            "0" | "false" | "no" | "off" => Ok(toml::Value::Boolean(false)),
+            _ => Err(format!("{raw:?} is not true or false")),
+        },
+    }
+}
+
+fn set_path(table: &mut toml::Table, dotted: &str, value: toml::Value) {
+    let mut parts = dotted.split('.').peekable();
+    let mut cur = table;
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            cur.insert(part.to_owned(), value);
+            return;
+        }
+        let entry = cur.entry(part.to_owned()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        let toml::Value::Table(next) = entry else { return };
+        cur = next;
+    }
+}
+
+/// The commented file `supportd init` writes. Every value shown is the embedded default.
+pub const TEMPLATE: &str = r#"# supportd configuration.
+# Every setting below shows its built-in default, commented out: uncomment to change it.
+# Each one can also be set by an environment variable (shown after the description);
+# the environment wins over this file. `supportd doctor` checks this file.
+
+[server]
+# Address to listen on. Keep it on 127.0.0.1 behind a reverse proxy (nginx, caddy)
+# that terminates HTTPS. (SUPPORTD_LISTEN)
+# listen = "127.0.0.1:8080"
+# The address people use to open the panel; used in password-reset links. (SUPPORTD_PUBLIC_URL)
+# public_url = "http://127.0.0.1:8080"
+# Largest accepted request body in bytes. (SUPPORTD_MAX_BODY_BYTES)
+# max_body_bytes = 1048576
+# Longest time one request may take, seconds. (SUPPORTD_REQUEST_TIMEOUT_SECS)
+# request_timeout_secs = 30
+# How long shutdown waits for requests in flight, seconds. (SUPPORTD_SHUTDOWN_GRACE_SECS)
+# shutdown_grace_secs = 20
+# Trust X-Forwarded-For / X-Real-IP: only when a proxy of yours sets them. (SUPPORTD_TRUST_PROXY_HEADERS)
+# trust_proxy_headers = false
+# SQLite connections in the pool. (SUPPORTD_DB_POOL_SIZE)
+# db_pool_size = 4
+
+[auth]
+# Browser session lifetime, hours. (SUPPORTD_SESSION_TTL_HOURS)
+# session_ttl_hours = 168
+# Default API token lifetime, days. (SUPPORTD_API_TOKEN_TTL_DAYS)
+# api_token_ttl_days = 365
+# Password-reset link lifetime, minutes. (SUPPORTD_RESET_TOKEN_TTL_MINUTES)
+# reset_token_ttl_minutes = 60
+# Failed logins allowed per account / per IP address within the window. (SUPPORTD_MAX_FAILURES_PER_ACCOUNT, SUPPORTD_MAX_FAILURES_PER_IP)
+# max_failures_per_account = 5
+# max_failures_per_ip = 20
+# The throttling window, seconds. (SUPPORTD_FAILURE_WINDOW_SECS)
+# failure_window_secs = 900
+# Secure cookies: "auto" (when public_url is https), "always" or "never". (SUPPORTD_SECURE_COOKIES)
+# secure_cookies = "auto"
+
+[log]
+# Log filter, e.g. "info" or "supportd=debug,info". (SUPPORTD_LOG)
+# level = "info"
+# "pretty" or "json". (SUPPORTD_LOG_FORMAT)
+# format = "pretty"
+
+[smtp]
+# Mail relay for password-reset e-mails. Empty host: no e-mail; an admin prints reset links
+# with `supportd user reset-link EMAIL`. (SUPPORTD_SMTP_HOST)
+# host = ""
+# (SUPPORTD_SMTP_PORT)
+# port = 587
+# "starttls", "tls" (implicit TLS, usually port 465) or "none" (local relay only). (SUPPORTD_SMTP_TLS)
+# tls = "starttls"
+# (SUPPORTD_SMTP_USERNAME)
+# username = ""
+# Prefer the environment variable for the password. (SUPPORTD_SMTP_PASSWORD)
+# password = ""
+# Sender address. (SUPPORTD_SMTP_FROM)
+# from = "Магазин <support@example.ru>"
+# Seconds to wait for the relay. (SUPPORTD_SMTP_TIMEOUT_SECS)
+# timeout_secs = 15
+
+[model]
+# Local chat model (GGUF); relative paths are inside the data directory. (SUPPORTD_MODEL_PATH)
+# path = "models/qwen2.5-1.5b-instruct-q4_k_m.gguf"
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn defaults_without_file() {
+        assert_eq!(Config::load(None, &no_env).expect("load"), Config::default());
+    }
+
+    #[test]
+    fn template_shows_the_defaults() {
+        // Uncomment every `# key = value` line: the result must equal the embedded defaults.
+        let uncommented: String = TEMPLATE
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest) if rest.contains(" = ") && !rest.contains("supportd") && !rest.starts_with("Every") => rest,
+                _ => l,
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, uncommented.replace("from = \"Магазин <support@example.ru>\"", "")).expect("write");
+        assert_eq!(Config::load(Some(&path), &no_env).expect("load"), Config::default());
+        // Every key of the catalogue appears in the template.
+        for (var, _, _, _) in ENV_VARS {
+            assert!(TEMPLATE.contains(var), "{var} missing from the template");
+        }
+    }
+
+    #[test]
+    fn env_overrides_file_and_names_the_variable() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[server]\nlisten = \"127.0.0.1:9000\"\n").expect("write");
+        let env = |k: &str| (k == "SUPPORTD_LISTEN").then(|| "0.0.0.0:7000".to_owned());
+        let c = Config::load(Some(&path), &env).expect("load");
+        assert_eq!(c.server.listen.port(), 7000);
+
+        let bad = |k: &str| (k == "SUPPORTD_MAX_BODY_BYTES").then(|| "lots".to_owned());
+        let err = Config::load(None, &bad).expect_err("must fail").to_string();
+        assert!(err.contains("SUPPORTD_MAX_BODY_BYTES") && err.contains("server.max_body_bytes"), "{err}");
+
+        let bad_addr = |k: &str| (k == "SUPPORTD_LISTEN").then(|| "nowhere".to_owned());
+        let err = Config::load(None, &bad_addr).expect_err("must fail").to_string();
+        assert!(err.contains("SUPPORTD_LISTEN"), "{err}");
+    }
+
+    #[test]
+    fn file_errors_name_the_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        for (text, key) in [
+            ("[server]\nlisten = 5\n", "server.listen"),
+            ("[server]\nlisen = \"x\"\n", "server"),
+            ("[auth]\nsession_ttl_hours = 0\n", "auth.session_ttl_hours"),
+            ("[server]\npublic_url = \"ftp://x\"\n", "server.public_url"),
+            ("[smtp]\nhost = \"mail\"\n", "smtp.from"),
+            ("[log]\nformat = \"xml\"\n", "log.format"),
+        ] {
+            std::fs::write(&path, text).expect("write");
+            let err = Config::load(Some(&path), &no_env).expect_err(text).to_string();
+            assert!(err.contains(key), "{text:?} gave {err}");
+        }
+        std::fs::write(&path, "[server\n").expect("write");
+        assert!(matches!(Config::load(Some(&path), &no_env), Err(ConfigError::Syntax { .. })));
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let mut c = Config::default();
+        c.smtp.password = Secret::new("hunter2-very-secret");
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

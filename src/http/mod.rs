@@ -1,0 +1,216 @@
+//! The HTTP surface: the JSON API, health and metrics, the OpenAPI document, and the embedded UI.
+
+pub mod api;
+pub mod error;
+pub mod metrics;
+
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use rust_embed::RustEmbed;
+use tracing::Instrument;
+use utoipa::OpenApi;
+
+use crate::app::AppState;
+use crate::auth::{Auth, Viewer};
+use error::ApiError;
+
+#[derive(RustEmbed)]
+#[folder = "assets/"]
+struct Assets;
+
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.config.server.max_body_bytes;
+    Router::new()
+        .nest("/api/v1", api::router())
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .route("/api/openapi.json", get(openapi_json))
+        .route("/api/docs", get(|| async { asset("api-docs.html") }))
+        .route("/", get(|| async { asset("index.html") }))
+        .route("/assets/{*path}", get(|axum::extract::Path(p): axum::extract::Path<String>| async move { asset(&p) }))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), timeout))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(middleware::from_fn_with_state(state.clone(), security_headers))
+        .with_state(state)
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no such endpoint: {}", uri.path()))
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not accept that method")
+}
+
+/// One span per request named by the matched route (low cardinality), plus metrics.
+async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
+    let method = req.method().clone();
+    let span = tracing::info_span!("request", method = %method, route = %route);
+    let start = Instant::now();
+    let resp = next.run(req).instrument(span.clone()).await;
+    let elapsed = start.elapsed();
+    let status = resp.status().as_u16();
+    state.metrics.observe(method.as_str(), &route, status, elapsed);
+    let ms = (elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0;
+    span.in_scope(|| {
+        if route == "/healthz" || route == "/readyz" || route == "/metrics" {
+            tracing::debug!(status, latency_ms = ms, "served");
+        } else if status >= 500 {
+            tracing::warn!(status, latency_ms = ms, "served");
+        } else {
+            tracing::info!(status, latency_ms = ms, "served");
+        }
+    });
+    resp
+}
+
+async fn timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let limit = Duration::from_secs(state.config.server.request_timeout_secs);
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", "the request took too long").into_response()
+        }
+    }
+}
+
+async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let is_api = req.uri().path().starts_with("/api/");
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    let set = |h: &mut axum::http::HeaderMap, k: &'static str, v: &'static str| {
+        h.insert(k, HeaderValue::from_static(v));
+    };
+    set(h, "x-content-type-options", "nosniff");
+    set(h, "x-frame-options", "DENY");
+    set(h, "referrer-policy", "no-referrer");
+    set(h, "cross-origin-opener-policy", "same-origin");
+    set(
+        h,
+        "content-security-policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    );
+    set(h, "permissions-policy", "camera=(), microphone=(), geolocation=()");
+    if state.config.secure_cookies() {
+        set(h, "strict-transport-security", "max-age=31536000");
+    }
+    if is_api {
+        set(h, "cache-control", "no-store");
+    }
+    resp
+}
+
+fn asset(path: &str) -> Response {
+    match Assets::get(path) {
+        Some(file) => {
+            let mime = file.metadata.mimetype().to_owned();
+            let mut resp = Response::new(Body::from(file.data.into_owned()));
+            if let Ok(v) = HeaderValue::from_str(&mime) {
+                resp.headers_mut().insert(header::CONTENT_TYPE, v);
+            }
+            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            resp
+        }
+        None => ApiError::not_found("asset").into_response(),
+    }
+}
+
+/// Liveness: the process answers.
+async fn healthz() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// Readiness: the database answers and its schema is current.
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.db.call(|c| crate::store::schema_version(c)).await {
+        Ok((applied, expected)) if applied == expected => {
+            axum::Json(serde_json::json!({ "status": "ready", "schema_version": applied })).into_response()
+        }
+        Ok((applied, expected)) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            format!("database schema version {applied}, expected {expected}"),
+        )
+        .into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "the database does not answer").into_response()
+        }
+    }
+}
+
+/// Prometheus metrics (any signed-in role; use an API token in the scraper).
+async fn metrics_text(State(state): State<AppState>, _auth: Auth<Viewer>) -> Response {
+    let pool = state.db.stats();
+    #[allow(clippy::cast_precision_loss)]
+    let gauges = [
+        ("supportd_db_pool_size", "SQLite connections the pool may hold.", pool.size as f64),
+        ("supportd_db_pool_in_use", "SQLite connections in use now.", pool.in_use as f64),
+        ("supportd_db_pool_waits_total", "Times a caller waited for a connection.", pool.waits as f64),
+        ("supportd_uptime_seconds", "Seconds since the server started.", state.started.elapsed().as_secs_f64()),
+    ];
+    let mut resp = state.metrics.render(&gauges).into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+    resp
+}
+
+async fn openapi_json() -> Response {
+    let mut resp = ApiDoc::openapi().to_pretty_json().unwrap_or_default().into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+struct SecurityAddon;
+
+impl utoipa::Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "session_cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::auth::SESSION_COOKIE))),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "supportd API", description = "Self-hosted customer support for marketplace sellers. \
+        Authenticate with `POST /api/v1/auth/login`, then send `Authorization: Bearer <token>`. \
+        Browser sessions use the cookie plus the `X-CSRF-Token` header on state-changing requests. \
+        Errors: `{\"error\": {\"code\", \"message\"}}`."),
+    paths(
+        api::auth::login, api::auth::logout, api::auth::me, api::auth::change_password,
+        api::auth::request_reset, api::auth::confirm_reset,
+        api::users::list, api::users::create, api::users::get, api::users::update, api::users::reset_link,
+        api::tokens::list, api::tokens::create, api::tokens::revoke,
+        api::audit::list,
+        api::credentials::list, api::credentials::put, api::credentials::delete,
+    ),
+    modifiers(&SecurityAddon),
+    security(("bearer" = []), ("session_cookie" = [])),
+    tags(
+        (name = "auth", description = "Sign-in, sessions, passwords"),
+        (name = "users", description = "Accounts and roles (admin)"),
+        (name = "tokens", description = "Personal API tokens"),
+        (name = "audit", description = "Security audit log (admin)"),
+        (name = "settings", description = "Integration credentials (admin)"),
+    )
+)]
+pub struct ApiDoc;

@@ -1,0 +1,335 @@
+//! Customers, conversations, messages, and the durable inbox/outbox of channel messages.
+//!
+//! Inbox: `accept` stores an inbound item keyed by (channel, external id) before the channel is
+//! acknowledged; a redelivery returns the existing row. Outbox: `enqueue` is idempotent by key;
+//! a sender `claim`s due rows, then marks each sent or failed (with exponential backoff).
+//! `recover` (at start) puts rows a crashed sender left in `sending` back in the queue.
+
+use rusqlite::{Connection, params};
+
+use super::{Result, StoreError, optional};
+
+pub fn upsert_customer(
+    conn: &Connection,
+    channel: &str,
+    external_id: &str,
+    display_name: &str,
+    now: i64,
+) -> Result<i64> {
+    conn.execute(
+        "INSERT INTO customers (channel, external_id, display_name, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
+         ON CONFLICT (channel, external_id) DO UPDATE SET
+           display_name = CASE WHEN excluded.display_name <> '' THEN excluded.display_name ELSE display_name END,
+           updated_at = excluded.updated_at",
+        params![channel, external_id, display_name, now],
+    )?;
+    Ok(conn.query_row(
+        "SELECT id FROM customers WHERE channel = ?1 AND external_id = ?2",
+        params![channel, external_id],
+        |r| r.get(0),
+    )?)
+}
+
+/// The customer's open (or pending) conversation on `channel`, or a new one.
+pub fn open_conversation(conn: &Connection, customer_id: i64, channel: &str, now: i64) -> Result<i64> {
+    if let Some(id) = optional(conn.query_row(
+        "SELECT id FROM conversations WHERE customer_id = ?1 AND channel = ?2 AND status <> 'closed'
+         ORDER BY id DESC LIMIT 1",
+        params![customer_id, channel],
+        |r| r.get(0),
+    ))? {
+        return Ok(id);
+    }
+    conn.execute(
+        "INSERT INTO conversations (customer_id, channel, created_at, updated_at, last_message_at) VALUES (?1, ?2, ?3, ?3, ?3)",
+        params![customer_id, channel, now],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Author {
+    Buyer,
+    Bot,
+    Operator,
+    System,
+}
+
+impl Author {
+    fn as_str(self) -> &'static str {
+        match self {
+            Author::Buyer => "buyer",
+            Author::Bot => "bot",
+            Author::Operator => "operator",
+            Author::System => "system",
+        }
+    }
+}
+
+pub struct NewMessage<'a> {
+    pub conversation_id: i64,
+    pub author: Author,
+    pub author_user_id: Option<i64>,
+    pub body: &'a str,
+    pub provenance: Option<&'a serde_json::Value>,
+    /// The inbox row this message came from: at most one message per inbox row.
+    pub inbox_id: Option<i64>,
+}
+
+/// Appends a message; for an inbound one already appended (same inbox row), returns its id.
+pub fn append_message(conn: &Connection, m: &NewMessage<'_>, now: i64) -> Result<i64> {
+    let direction = if m.author == Author::Buyer { "in" } else { "out" };
+    let inserted = conn.execute(
+        "INSERT INTO messages (conversation_id, direction, author, author_user_id, body, provenance, inbox_id, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
+        params![
+            m.conversation_id,
+            direction,
+            m.author.as_str(),
+            m.author_user_id,
+            m.body,
+            m.provenance.map(ToString::to_string),
+            m.inbox_id,
+            now
+        ],
+    )?;
+    let id = if inserted == 1 {
+        conn.last_insert_rowid()
+    } else {
+        conn.query_row("SELECT id FROM messages WHERE inbox_id = ?1", [m.inbox_id], |r| r.get(0))?
+    };
+    conn.execute(
+        "UPDATE conversations SET last_message_at = ?2, updated_at = ?2 WHERE id = ?1",
+        params![m.conversation_id, now],
+    )?;
+    Ok(id)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepted {
+    pub id: i64,
+    /// True when this (channel, external id) had been stored before.
+    pub duplicate: bool,
+}
+
+pub fn inbox_accept(conn: &Connection, channel: &str, external_id: &str, payload: &str, now: i64) -> Result<Accepted> {
+    let n = conn.execute(
+        "INSERT INTO inbox (channel, external_id, payload, received_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (channel, external_id) DO NOTHING",
+        params![channel, external_id, payload, now],
+    )?;
+    let id = conn.query_row(
+        "SELECT id FROM inbox WHERE channel = ?1 AND external_id = ?2",
+        params![channel, external_id],
+        |r| r.get(0),
+    )?;
+    Ok(Accepted { id, duplicate: n == 0 })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxItem {
+    pub id: i64,
+    pub channel: String,
+    pub external_id: String,
+    pub payload: String,
+    pub attempts: i64,
+}
+
+/// Pending inbound items in arrival order.
+pub fn inbox_pending(conn: &Connection, limit: u32) -> Result<Vec<InboxItem>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, channel, external_id, payload, attempts FROM inbox WHERE status = 'pending' ORDER BY id LIMIT ?1",
+    )?;
+    let rows = stmt
+        .query_map([limit], |r| {
+            Ok(InboxItem {
+                id: r.get(0)?,
+                channel: r.get(1)?,
+                external_id: r.get(2)?,
+                payload: r.get(3)?,
+                attempts: r.get(4)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+pub fn inbox_done(conn: &Connection, id: i64, now: i64) -> Result<()> {
+    conn.execute("UPDATE inbox SET status = 'done', processed_at = ?2 WHERE id = ?1", params![id, now])?;
+    Ok(())
+}
+
+/// Records a processing failure; after `max_attempts` the item is parked as `failed`.
+pub fn inbox_failed(conn: &Connection, id: i64, error: &str, max_attempts: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE inbox SET attempts = attempts + 1, last_error = ?2,
+         status = CASE WHEN attempts + 1 >= ?3 THEN 'failed' ELSE 'pending' END WHERE id = ?1",
+        params![id, error, max_attempts],
+    )?;
+    Ok(())
+}
+
+pub struct NewOutbound<'a> {
+    pub channel: &'a str,
+    pub recipient: &'a str,
+    pub conversation_id: Option<i64>,
+    pub message_id: Option<i64>,
+    pub payload: &'a str,
+    /// Stable per logical message (e.g. "msg:<id>"): enqueuing twice queues once.
+    pub idempotency_key: &'a str,
+}
+
+pub fn outbox_enqueue(conn: &Connection, o: &NewOutbound<'_>, now: i64) -> Result<i64> {
+    conn.execute(
+        "INSERT INTO outbox (channel, recipient, conversation_id, message_id, payload, idempotency_key, next_attempt_at,
+           created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7) ON CONFLICT (idempotency_key) DO NOTHING",
+        params![o.channel, o.recipient, o.conversation_id, o.message_id, o.payload, o.idempotency_key, now],
+    )?;
+    Ok(conn.query_row("SELECT id FROM outbox WHERE idempotency_key = ?1", [o.idempotency_key], |r| r.get(0))?)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxItem {
+    pub id: i64,
+    pub channel: String,
+    pub recipient: String,
+    pub payload: String,
+    pub attempts: i64,
+}
+
+/// Marks up to `limit` due rows of `channel` as `sending` and returns them, oldest first.
+pub fn outbox_claim(conn: &mut Connection, channel: &str, limit: u32, now: i64) -> Result<Vec<OutboxItem>> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let items = {
+        let mut stmt = tx.prepare(
+            "SELECT id, channel, recipient, payload, attempts FROM outbox
+             WHERE channel = ?1 AND status = 'queued' AND next_attempt_at <= ?2 ORDER BY id LIMIT ?3",
+        )?;
+        stmt.query_map(params![channel, now, limit], |r| {
+            Ok(OutboxItem {
+                id: r.get(0)?,
+                channel: r.get(1)?,
+                recipient: r.get(2)?,
+                payload: r.get(3)?,
+                attempts: r.get(4)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    for item in &items {
+        tx.execute(
+            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = ?2 WHERE id = ?1",
+            params![item.id, now],
+        )?;
+    }
+    tx.commit()?;
+    Ok(items)
+}
+
+pub fn outbox_sent(conn: &Connection, id: i64, external_id: Option<&str>, now: i64) -> Result<()> {
+    let n = conn.execute(
+        "UPDATE outbox SET status = 'sent', external_id = ?2, sent_at = ?3, updated_at = ?3, last_error = NULL
+         WHERE id = ?1",
+        params![id, external_id, now],
+    )?;
+    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
+
+/// A failed send: retried after `retry_after_ms` (or exponential backoff from 1 s, capped at
+/// 10 min), or parked as `failed` after `max_attempts`.
+pub fn outbox_failed(
+    conn: &Connection,
+    id: i64,
+    error: &str,
+    retry_after_ms: Option<i64>,
+    max_attempts: i64,
+    now: i64,
+) -> Result<()> {
+    let attempts: i64 = conn.query_row("SELECT attempts FROM outbox WHERE id = ?1", [id], |r| r.get(0))?;
+    let backoff = retry_after_ms.unwrap_or_else(|| (1_000i64 << attempts.clamp(0, 20)).min(600_000));
+    let status = if attempts >= max_attempts { "failed" } else { "queued" };
+    conn.execute(
+        "UPDATE outbox SET status = ?2, last_error = ?3, next_attempt_at = ?4, updated_at = ?5 WHERE id = ?1",
+        params![id, status, error, now + backoff, now],
+    )?;
+    Ok(())
+}
+
+/// At start: rows left `sending` by a crash go back to the queue, and inbox rows stay pending.
+pub fn recover(conn: &Connection, now: i64) -> Result<usize> {
+    Ok(conn.execute("UPDATE outbox SET status = 'queued', updated_at = ?1 WHERE status = 'sending'", [now])?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Db;
+
+    fn db() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Db::open(&dir.path().join("s.db"), 1, 1).expect("open");
+        (dir, db)
+    }
+
+    #[test]
+    fn inbox_is_idempotent_and_messages_are_not_duplicated() {
+        let (_d, db) = db();
+        db.with_conn(|c| {
+            let a = inbox_accept(c, "telegram", "update:1", "{}", 10)?;
+            let b = inbox_accept(c, "telegram", "update:1", "{}", 11)?;
+            assert!(!a.duplicate && b.duplicate && a.id == b.id);
+            assert_eq!(inbox_pending(c, 10)?.len(), 1);
+            let cust = upsert_customer(c, "telegram", "42", "Анна", 10)?;
+            assert_eq!(upsert_customer(c, "telegram", "42", "", 11)?, cust);
+            let conv = open_conversation(c, cust, "telegram", 10)?;
+            assert_eq!(open_conversation(c, cust, "telegram", 11)?, conv);
+            let m = NewMessage {
+                conversation_id: conv,
+                author: Author::Buyer,
+                author_user_id: None,
+                body: "Где мой заказ?",
+                provenance: None,
+                inbox_id: Some(a.id),
+            };
+            let first = append_message(c, &m, 12)?;
+            assert_eq!(append_message(c, &m, 13)?, first, "replay must not duplicate");
+            let n: i64 = c.query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))?;
+            assert_eq!(n, 1);
+            inbox_done(c, a.id, 14)?;
+            assert!(inbox_pending(c, 10)?.is_empty());
+            Ok(())
+        })
+        .expect("checks");
+    }
+
+    #[test]
+    fn outbox_retries_with_backoff_and_recovers_after_crash() {
+        let (_d, db) = db();
+        db.with_conn(|c| {
+            let o = NewOutbound {
+                channel: "telegram",
+                recipient: "42",
+                conversation_id: None,
+                message_id: None,
+                payload: "{\"text\":\"Здравствуйте\"}",
+                idempotency_key: "msg:1",
+            };
+            let id = outbox_enqueue(c, &o, 100)?;
+            assert_eq!(outbox_enqueue(c, &o, 101)?, id);
+            let claimed = outbox_claim(c, "telegram", 10, 100)?;
+            assert_eq!(claimed.len(), 1);
+            assert!(outbox_claim(c, "telegram", 10, 100)?.is_empty(), "claimed rows are not claimed twice");
+            outbox_failed(c, id, "429", Some(5_000), 5, 100)?;
+            assert!(outbox_claim(c, "telegram", 10, 5_099)?.is_empty());
+            assert_eq!(outbox_claim(c, "telegram", 10, 5_100)?.len(), 1);
+            // Crash while sending: recover puts it back.
+            assert_eq!(recover(c, 106_000)?, 1);
+            let again = outbox_claim(c, "telegram", 10, 106_000)?;
+            assert_eq!(again[0].attempts, 2);
+            outbox_sent(c, id, Some("tg:77"), 106_001)?;
+            assert!(outbox_claim(c, "telegram", 10, 999_999)?.is_empty());
+            Ok(())
+        })
+        .expect("checks");
+    }
+}
