@@ -100,7 +100,7 @@ async fn security_headers(State(state): State<AppState>, req: Request, next: Nex
     set(
         h,
         "content-security-policy",
-        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     );
     set(h, "permissions-policy", "camera=(), microphone=(), geolocation=()");
     if state.config.secure_cookies() {

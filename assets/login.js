@@ -1,0 +1,91 @@
+// Sign-in page: sign in, sign out, ask for and use a password-reset link.
+"use strict";
+
+const ROLES = { admin: "администратор", operator: "оператор", viewer: "наблюдатель" };
+const $ = (id) => document.getElementById(id);
+
+function show(id) {
+  for (const s of ["signin", "forgot-card", "reset", "home"]) $(s).classList.toggle("hidden", s !== id);
+}
+
+function csrf() {
+  const m = document.cookie.match(/(?:^|; )supportd_csrf=([^;]*)/);
+  return m ? m[1] : "";
+}
+
+async function api(method, path, body) {
+  const headers = { "X-CSRF-Token": csrf() };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin" });
+  let data = null;
+  try { data = await resp.json(); } catch (_) { /* empty body */ }
+  if (!resp.ok) {
+    const err = new Error(data && data.error ? data.error.message : "HTTP " + resp.status);
+    err.code = data && data.error ? data.error.code : "http_" + resp.status;
+    throw err;
+  }
+  return data;
+}
+
+const MESSAGES = {
+  invalid_credentials: "Неверная почта или пароль.",
+  too_many_attempts: "Слишком много попыток. Подождите и попробуйте снова.",
+  account_disabled: "Учётная запись отключена. Обратитесь к администратору.",
+  email_not_configured: "Отправка писем не настроена. Попросите администратора выдать ссылку для сброса.",
+  reset_token_used: "Эта ссылка уже использована. Запросите новую.",
+  reset_token_expired: "Срок действия ссылки истёк. Запросите новую.",
+  invalid_reset_token: "Ссылка недействительна.",
+};
+const say = (el, err) => { $(el).textContent = MESSAGES[err.code] || err.message; };
+
+async function refresh() {
+  const m = location.hash.match(/^#reset=([A-Za-z0-9_-]+)$/);
+  if (m) { show("reset"); return; }
+  try {
+    const me = await api("GET", "/api/v1/auth/me");
+    $("who").textContent = me.user.email;
+    $("role").textContent = ROLES[me.user.role] || me.user.role;
+    show("home");
+  } catch (_) {
+    show("signin");
+  }
+}
+
+$("signin-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  $("signin-error").textContent = "";
+  try {
+    await api("POST", "/api/v1/auth/login", { email: $("email").value, password: $("password").value });
+    $("password").value = "";
+    await refresh();
+  } catch (err) { say("signin-error", err); }
+});
+
+$("forgot").addEventListener("click", () => show("forgot-card"));
+
+$("forgot-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  try {
+    await api("POST", "/api/v1/auth/password-reset", { email: $("forgot-email").value });
+    $("forgot-error").textContent = "Если такая учётная запись есть, письмо со ссылкой уже в пути.";
+  } catch (err) { say("forgot-error", err); }
+});
+
+$("reset-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  if ($("new1").value !== $("new2").value) { $("reset-error").textContent = "Пароли не совпадают."; return; }
+  const token = location.hash.slice("#reset=".length);
+  try {
+    await api("POST", "/api/v1/auth/password-reset/confirm", { token, new_password: $("new1").value });
+    history.replaceState(null, "", "/");
+    show("signin");
+    $("signin-error").textContent = "Пароль изменён. Войдите с новым паролем.";
+  } catch (err) { say("reset-error", err); }
+});
+
+$("logout").addEventListener("click", async () => {
+  try { await api("POST", "/api/v1/auth/logout"); } finally { await refresh(); }
+});
+
+window.addEventListener("hashchange", refresh);
+refresh();

@@ -1,0 +1,3 @@
+//! In-process fakes of external services the tests cannot reach.
+
+pub mod smtp;
