@@ -508,3 +508,15 @@ mod tests {
         assert!(!format!("{c:?}").contains("hunter2"));
     }
 }
+
+#[cfg(test)]
+mod docs {
+    /// README's configuration table lists every variable.
+    #[test]
+    fn readme_lists_every_variable() {
+        let readme = include_str!("../README.md");
+        for (var, key, _, _) in super::ENV_VARS {
+            assert!(readme.contains(&format!("`{var}` | `{key}`")), "README lacks {var} ({key})");
+        }
+    }
+}

@@ -12,6 +12,7 @@ use crate::http::error::{ApiError, ErrorBody};
 use crate::store::audit;
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Only entries with an id below this (paging cursor: the last id of the previous page).
@@ -34,6 +35,7 @@ pub struct AuditEntry {
     pub details: serde_json::Value,
 }
 
+/// Read the audit log, newest first.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
     responses((status = 200, body = Vec<AuditEntry>), (status = 403, body = ErrorBody)))]
 pub async fn list(

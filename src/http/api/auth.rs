@@ -44,6 +44,7 @@ fn cookie_header(state: &AppState, name: &str, value: &str, max_age: i64, http_o
         .ok()
 }
 
+/// Sign in with e-mail and password.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody)))]
@@ -133,6 +134,7 @@ pub async fn login(
     Ok(resp)
 }
 
+/// Sign out: revoke the current session or token.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
     responses((status = 204, description = "Signed out; the session or token is revoked"), (status = 401, body = ErrorBody)))]
 pub async fn logout(State(state): State<AppState>, user: CurrentUser) -> Result<Response, ApiError> {
@@ -164,6 +166,7 @@ pub struct MeResponse {
     pub via: String,
 }
 
+/// The signed-in user.
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth",
     responses((status = 200, body = MeResponse), (status = 401, body = ErrorBody)))]
 pub async fn me(user: CurrentUser) -> Json<MeResponse> {
@@ -181,6 +184,7 @@ pub struct ChangePasswordRequest {
     pub new_password: String,
 }
 
+/// Change your own password.
 #[utoipa::path(post, path = "/api/v1/auth/password", tag = "auth", request_body = ChangePasswordRequest,
     responses((status = 204, description = "Changed; other sessions are signed out"), (status = 403, body = ErrorBody),
               (status = 422, body = ErrorBody)))]
@@ -209,6 +213,7 @@ pub struct ResetRequest {
     pub email: String,
 }
 
+/// Ask for a password-reset link by e-mail.
 #[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "auth", request_body = ResetRequest,
     responses((status = 202, description = "If the account exists, a link is on its way by e-mail"),
               (status = 503, description = "E-mail is not configured on this server", body = ErrorBody)))]
@@ -260,6 +265,7 @@ pub struct ConfirmResetRequest {
     pub new_password: String,
 }
 
+/// Set a new password with a reset link.
 #[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "auth", request_body = ConfirmResetRequest,
     responses((status = 204, description = "Password set; all sessions are signed out"),
               (status = 400, body = ErrorBody), (status = 410, description = "Used or expired", body = ErrorBody),

@@ -21,6 +21,7 @@ pub struct CredentialView {
     pub updated_at: String,
 }
 
+/// Names of the stored integration credentials (never the values).
 #[utoipa::path(get, path = "/api/v1/settings/credentials", tag = "settings",
     responses((status = 200, body = Vec<CredentialView>), (status = 403, body = ErrorBody)))]
 pub async fn list(State(state): State<AppState>, _auth: Auth<Admin>) -> Result<Json<Vec<CredentialView>>, ApiError> {
@@ -34,6 +35,7 @@ pub struct PutCredential {
     pub value: String,
 }
 
+/// Store an integration credential (encrypted at rest).
 #[utoipa::path(put, path = "/api/v1/settings/credentials/{name}", tag = "settings", params(("name" = String, Path)),
     request_body = PutCredential, responses((status = 204, description = "Stored, encrypted"), (status = 422, body = ErrorBody)))]
 pub async fn put(
@@ -57,6 +59,7 @@ pub async fn put(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Delete an integration credential.
 #[utoipa::path(delete, path = "/api/v1/settings/credentials/{name}", tag = "settings", params(("name" = String, Path)),
     responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
 pub async fn delete(

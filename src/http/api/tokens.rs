@@ -23,6 +23,7 @@ pub struct TokenView {
     pub last_used_at: Option<String>,
 }
 
+/// Your API tokens.
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens",
     responses((status = 200, body = Vec<TokenView>), (status = 401, body = ErrorBody)))]
 pub async fn list(State(state): State<AppState>, auth: Auth<Viewer>) -> Result<Json<Vec<TokenView>>, ApiError> {
@@ -59,6 +60,7 @@ pub struct CreatedToken {
     pub expires_at: String,
 }
 
+/// Create an API token.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = CreateTokenRequest,
     responses((status = 201, body = CreatedToken), (status = 422, body = ErrorBody)))]
 pub async fn create(
@@ -103,6 +105,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(CreatedToken { id, name, token, expires_at: rfc3339(expires_at) })))
 }
 
+/// Revoke one of your API tokens.
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens", params(("id" = i64, Path)),
     responses((status = 204, description = "Revoked"), (status = 404, body = ErrorBody)))]
 pub async fn revoke(

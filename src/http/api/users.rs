@@ -40,6 +40,7 @@ impl From<&User> for UserView {
     }
 }
 
+/// List accounts.
 #[utoipa::path(get, path = "/api/v1/users", tag = "users",
     responses((status = 200, body = Vec<UserView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list(State(state): State<AppState>, _auth: Auth<Admin>) -> Result<Json<Vec<UserView>>, ApiError> {
@@ -66,6 +67,7 @@ pub struct CreateUserResponse {
     pub generated_password: Option<String>,
 }
 
+/// Create an account.
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUserRequest,
     responses((status = 201, body = CreateUserResponse), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -96,6 +98,7 @@ pub async fn create(
     ))
 }
 
+/// One account.
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path)),
     responses((status = 200, body = UserView), (status = 404, body = ErrorBody)))]
 pub async fn get(
@@ -119,6 +122,7 @@ pub struct UpdateUserRequest {
     pub disabled: Option<bool>,
 }
 
+/// Change an account's name, role or disabled flag.
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path)), request_body = UpdateUserRequest,
     responses((status = 200, body = UserView), (status = 404, body = ErrorBody),
               (status = 409, description = "Would leave no active admin", body = ErrorBody)))]
@@ -144,6 +148,7 @@ pub struct ResetLinkResponse {
     pub expires_at: String,
 }
 
+/// Issue a one-time password-reset link for an account.
 #[utoipa::path(post, path = "/api/v1/users/{id}/reset-link", tag = "users", params(("id" = i64, Path)),
     responses((status = 200, body = ResetLinkResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn reset_link(
