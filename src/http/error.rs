@@ -72,6 +72,16 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl ApiError {
+    /// Like `From<StoreError>`, but a missing row is reported as "`what` not found".
+    pub fn store(what: &str) -> impl FnOnce(StoreError) -> ApiError + '_ {
+        move |e| match e {
+            StoreError::NotFound => ApiError::not_found(what),
+            other => other.into(),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {

@@ -20,8 +20,10 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub paths: Paths,
     pub admin_password: String,
+    pub addr: SocketAddr,
     _dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 impl TestApp {
@@ -43,11 +45,29 @@ impl TestApp {
         let app = App::build(config, paths.clone(), clock.clone()).await.expect("build");
         let addr = app.local_addr().expect("addr");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(app.run(async move {
+        let server = tokio::spawn(app.run(async move {
             let _ = stopped.await;
         }));
         let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().expect("client");
-        Self { base: format!("http://{addr}"), client, clock, paths, admin_password, _dir: dir, stop: Some(stop) }
+        Self {
+            base: format!("http://{addr}"),
+            client,
+            clock,
+            paths,
+            admin_password,
+            addr,
+            _dir: dir,
+            stop: Some(stop),
+            server: Some(server),
+        }
+    }
+
+    /// Starts the graceful stop; the returned handle resolves when the server has stopped.
+    pub fn begin_shutdown(&mut self) -> tokio::task::JoinHandle<anyhow::Result<()>> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.server.take().expect("server still running")
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -8,4 +8,5 @@ mod cli;
 mod fakes;
 mod harness;
 mod install;
+mod lifecycle;
 mod serve;

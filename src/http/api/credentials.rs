@@ -13,7 +13,7 @@ use crate::auth::{Admin, Auth};
 use crate::clock::rfc3339;
 use crate::domain::check_credential_name;
 use crate::http::error::{ApiError, ApiJson, ErrorBody};
-use crate::store::{StoreError, audit, credentials};
+use crate::store::{audit, credentials};
 
 #[derive(Serialize, ToSchema)]
 pub struct CredentialView {
@@ -75,9 +75,6 @@ pub async fn delete(
             audit::record(c, &actor, "credential.delete", Some(&name), json!({}), now)
         })
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::not_found("credential"),
-            other => other.into(),
-        })?;
+        .map_err(ApiError::store("credential"))?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -121,9 +121,6 @@ pub async fn revoke(
             audit::record(c, &actor, "token.revoke", None, json!({ "id": id }), now)
         })
         .await
-        .map_err(|e| match e {
-            crate::store::StoreError::NotFound => ApiError::not_found("token"),
-            other => other.into(),
-        })?;
+        .map_err(ApiError::store("token"))?;
     Ok(StatusCode::NO_CONTENT)
 }

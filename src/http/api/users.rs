@@ -106,12 +106,8 @@ pub async fn get(
     _auth: Auth<Admin>,
     Path(id): Path<i64>,
 ) -> Result<Json<UserView>, ApiError> {
-    let user = state.db.call(move |c| users::get(c, id)).await.map_err(|e| not_found_user(e.into()))?;
+    let user = state.db.call(move |c| users::get(c, id)).await.map_err(ApiError::store("user"))?;
     Ok(Json(UserView::from(&user)))
-}
-
-fn not_found_user(e: ApiError) -> ApiError {
-    if e.status == StatusCode::NOT_FOUND { ApiError::not_found("user") } else { e }
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -138,7 +134,7 @@ pub async fn update(
         .db
         .call(move |c| accounts::update_user(c, &actor, id, &changes, now))
         .await
-        .map_err(|e| not_found_user(e.into()))?;
+        .map_err(ApiError::store("user"))?;
     Ok(Json(UserView::from(&user)))
 }
 
@@ -166,6 +162,6 @@ pub async fn reset_link(
             accounts::issue_reset(c, &actor, &user, &public_url, ttl_ms, now)
         })
         .await
-        .map_err(|e| not_found_user(e.into()))?;
+        .map_err(ApiError::store("user"))?;
     Ok(Json(ResetLinkResponse { url: link.url, expires_at: rfc3339(link.expires_at) }))
 }
