@@ -117,6 +117,7 @@ pub struct StateInner {
     pub throttle: Throttle,
     pub metrics: Metrics,
     pub mailer: Option<Mailer>,
+    pub kb: Arc<crate::kb::Kb>,
     pub started: Instant,
 }
 
@@ -162,6 +163,12 @@ impl App {
             config.auth.max_failures_per_account,
             config.auth.max_failures_per_ip,
         );
+        let kb = {
+            let (db, dir, clock) = (db.clone(), paths.data_dir.clone(), clock.clone());
+            tokio::task::spawn_blocking(move || crate::kb::Kb::open(db, &dir, clock))
+                .await?
+                .context("cannot open the knowledge base")?
+        };
         let state = AppState(Arc::new(StateInner {
             config,
             paths,
@@ -171,6 +178,7 @@ impl App {
             throttle,
             metrics: Metrics::default(),
             mailer,
+            kb: Arc::new(kb),
             started: Instant::now(),
         }));
         Ok(Self { listener, state })

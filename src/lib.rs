@@ -10,6 +10,7 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod http;
+pub mod kb;
 pub mod mail;
 pub mod store;
 pub mod telemetry;

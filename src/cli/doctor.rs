@@ -193,6 +193,7 @@ pub fn run(paths: &Paths) -> ExitCode {
         }
     }
 
+    check_embeddings(&mut r, &paths.models().join(crate::kb::EMBEDDING_MODEL_FILE));
     if let Some(config) = &config {
         check_model(&mut r, &config.model_path(&paths.data_dir));
         check_smtp(&mut r, config);
@@ -264,6 +265,29 @@ fn check_model(r: &mut Report, path: &Path) {
             "model",
             &format!("no local model at {}", path.display()),
             Some("install the default model with install.sh, or set model.path to a GGUF file"),
+        ),
+    }
+}
+
+fn check_embeddings(r: &mut Report, path: &Path) {
+    if !path.exists() {
+        r.line(
+            Level::Warn,
+            "knowledge-base search",
+            &format!("no embedding model at {}: search uses BM25 only (no semantic matching)", path.display()),
+            Some("install it with models/fetch-embeddings.sh DATA_DIR, then restart supportd"),
+        );
+        return;
+    }
+    match crate::kb::Embedder::load(path) {
+        Ok(e) => {
+            r.line(Level::Ok, "knowledge-base search", &format!("hybrid (BM25 + vectors, model {})", e.id()), None)
+        }
+        Err(e) => r.line(
+            Level::Fail,
+            "knowledge-base search",
+            &format!("the embedding model cannot be loaded: {e}"),
+            Some("delete the file and install it again with models/fetch-embeddings.sh"),
         ),
     }
 }

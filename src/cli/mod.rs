@@ -2,6 +2,7 @@
 //! message to stderr and exit non-zero.
 
 mod doctor;
+mod kb;
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
@@ -68,6 +69,15 @@ pub enum Command {
     },
     /// Check the installation and print what is wrong and how to fix it.
     Doctor,
+    /// Manage the knowledge base: import, export, search, reindex.
+    #[command(subcommand)]
+    Kb(kb::KbCommand),
+    /// Measure quality against a labelled data set.
+    #[command(subcommand)]
+    Eval(kb::EvalCommand),
+    /// Measure speed and memory.
+    #[command(subcommand)]
+    Bench(kb::BenchCommand),
 }
 
 #[derive(Debug, Args, Default)]
@@ -82,6 +92,9 @@ pub struct InitArgs {
     /// Login of the first admin.
     #[arg(long, default_value = "admin@localhost", value_name = "EMAIL")]
     pub admin_email: String,
+    /// Also load the demo shop (a clothing brand on WB and Ozon: help articles and products).
+    #[arg(long)]
+    pub demo: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -140,7 +153,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let email = Email::parse(&args.admin_email).map_err(anyhow::Error::msg)?;
             let out = app::initialize(&paths, &email, now)?;
             report_init(&paths, &out);
-            if out.admin.is_none() && !out.created_config {
+            if args.demo {
+                let db = open_db(&paths, now)?;
+                let report = crate::kb::import::apply(&db, crate::kb::import::demo(), None, "demo", now);
+                kb::open(&paths, &db)?;
+                print!("demo shop: ");
+                kb::print_report(&report);
+                if !report.errors.is_empty() {
+                    bail!("the demo shop did not load completely");
+                }
+            } else if out.admin.is_none() && !out.created_config {
                 println!("supportd is already initialized in {}; nothing to do.", paths.data_dir.display());
             }
             Ok(ExitCode::SUCCESS)
@@ -201,6 +223,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Doctor) => Ok(doctor::run(&paths)),
+        Some(Command::Kb(cmd)) => {
+            let db = open_db(&paths, now)?;
+            kb::run(&paths, &db, cmd)
+        }
+        Some(Command::Bench(cmd)) => kb::bench(&paths, cmd),
+        Some(Command::Eval(cmd)) => {
+            let db = open_db(&paths, now)?;
+            kb::eval(&paths, &db, cmd)
+        }
     }
 }
 

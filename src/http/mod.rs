@@ -21,9 +21,10 @@ use crate::app::AppState;
 use crate::auth::{Auth, Viewer};
 use error::ApiError;
 
+/// The files under `assets/`, embedded in the binary.
 #[derive(RustEmbed)]
 #[folder = "assets/"]
-struct Assets;
+pub struct Assets;
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.server.max_body_bytes;
@@ -113,7 +114,9 @@ async fn security_headers(State(state): State<AppState>, req: Request, next: Nex
 }
 
 fn asset(path: &str) -> Response {
-    match Assets::get(path) {
+    // The demo shop's source files are data for `init --demo`, not web pages.
+    let file = if path.starts_with("demo/") { None } else { Assets::get(path) };
+    match file {
         Some(file) => {
             let mime = file.metadata.mimetype().to_owned();
             let mut resp = Response::new(Body::from(file.data.into_owned()));
@@ -202,6 +205,10 @@ impl utoipa::Modify for SecurityAddon {
         api::tokens::list, api::tokens::create, api::tokens::revoke,
         api::audit::list,
         api::credentials::list, api::credentials::put, api::credentials::delete,
+        api::kb::list_articles, api::kb::create_article, api::kb::get_article, api::kb::update_article,
+        api::kb::delete_article, api::kb::versions, api::kb::restore_version, api::kb::categories,
+        api::kb::list_products, api::kb::upsert_product, api::kb::get_product, api::kb::delete_product,
+        api::kb::search, api::kb::retrieve, api::kb::import_kb, api::kb::export,
     ),
     modifiers(&SecurityAddon),
     security(("bearer" = []), ("session_cookie" = [])),
@@ -211,6 +218,7 @@ impl utoipa::Modify for SecurityAddon {
         (name = "tokens", description = "Personal API tokens"),
         (name = "audit", description = "Security audit log (admin)"),
         (name = "settings", description = "Integration credentials (admin)"),
+        (name = "kb", description = "Knowledge base: articles, FAQ, products, search, grounding"),
     )
 )]
 pub struct ApiDoc;

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod credentials;
+pub mod kb;
 pub mod messaging;
 pub mod sessions;
 pub mod users;
@@ -53,8 +54,10 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "init", sql: include_str!("migrations/0001_init.sql") }];
+const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "init", sql: include_str!("migrations/0001_init.sql") },
+    Migration { version: 2, name: "kb", sql: include_str!("migrations/0002_kb.sql") },
+];
 
 /// The schema version this build expects.
 pub fn latest_version() -> i64 {

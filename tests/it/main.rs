@@ -8,5 +8,6 @@ mod cli;
 mod fakes;
 mod harness;
 mod install;
+mod kb;
 mod lifecycle;
 mod serve;

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod auth;
 pub mod credentials;
+pub mod kb;
 pub mod tokens;
 pub mod users;
 
@@ -27,4 +28,15 @@ pub fn router() -> Router<AppState> {
         .route("/audit", get(audit::list))
         .route("/settings/credentials", get(credentials::list))
         .route("/settings/credentials/{name}", put(credentials::put).delete(credentials::delete))
+        .route("/kb/articles", get(kb::list_articles).post(kb::create_article))
+        .route("/kb/articles/{id}", get(kb::get_article).put(kb::update_article).delete(kb::delete_article))
+        .route("/kb/articles/{id}/versions", get(kb::versions))
+        .route("/kb/articles/{id}/versions/{version}/restore", post(kb::restore_version))
+        .route("/kb/categories", get(kb::categories))
+        .route("/kb/products", get(kb::list_products).post(kb::upsert_product))
+        .route("/kb/products/{id}", get(kb::get_product).delete(kb::delete_product))
+        .route("/kb/search", get(kb::search))
+        .route("/kb/retrieve", post(kb::retrieve))
+        .route("/kb/import", post(kb::import_kb))
+        .route("/kb/export", get(kb::export))
 }

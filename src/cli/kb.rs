@@ -1,0 +1,240 @@
+//! `supportd kb …` and `supportd eval retrieval`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use clap::Subcommand;
+
+use crate::app::Paths;
+use crate::clock::{Clock, SystemClock};
+use crate::kb::{self, Mode, import};
+use crate::store::Db;
+
+#[derive(Debug, Subcommand)]
+pub enum KbCommand {
+    /// Import articles and products from a Markdown folder, a CSV, JSON or JSONL file.
+    Import {
+        /// A file or a folder (searched recursively).
+        path: PathBuf,
+    },
+    /// Write the whole knowledge base as JSON (to FILE, or standard output).
+    Export { file: Option<PathBuf> },
+    /// Search the knowledge base.
+    Search {
+        query: String,
+        /// bm25, vector or hybrid.
+        #[arg(long, value_enum, default_value = "hybrid")]
+        mode: CliMode,
+        #[arg(long, default_value_t = 5)]
+        limit: usize,
+        /// Include drafts.
+        #[arg(long)]
+        drafts: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rebuild the search index and the embeddings from the database.
+    Reindex,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum CliMode {
+    Bm25,
+    Vector,
+    Hybrid,
+}
+
+impl From<CliMode> for Mode {
+    fn from(m: CliMode) -> Self {
+        match m {
+            CliMode::Bm25 => Mode::Bm25,
+            CliMode::Vector => Mode::Vector,
+            CliMode::Hybrid => Mode::Hybrid,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Retrieval quality: recall@1, recall@5 and MRR of BM25, vector and hybrid search.
+    Retrieval {
+        /// JSONL of {"question", "relevant": [slug or id, ...]} [default: the built-in held-out set].
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Print one JSON object as the last line.
+        #[arg(long)]
+        json: bool,
+        /// Also list the questions hybrid search missed.
+        #[arg(long)]
+        misses: bool,
+    },
+}
+
+pub fn open(paths: &Paths, db: &Db) -> anyhow::Result<kb::Kb> {
+    Ok(kb::open_for(paths, db, Arc::new(SystemClock))?)
+}
+
+pub fn print_report(report: &import::Report) {
+    println!(
+        "articles: {} created, {} updated, {} unchanged; products: {} created, {} updated, {} unchanged",
+        report.articles_created,
+        report.articles_updated,
+        report.articles_unchanged,
+        report.products_created,
+        report.products_updated,
+        report.products_unchanged
+    );
+    for e in &report.errors {
+        eprintln!("skipped {}:{}: {}", e.source, e.line, e.message);
+    }
+}
+
+pub fn run(paths: &Paths, db: &Db, cmd: KbCommand) -> anyhow::Result<ExitCode> {
+    let now = SystemClock.now_ms();
+    match cmd {
+        KbCommand::Import { path } => {
+            if !path.exists() {
+                bail!("{} does not exist", path.display());
+            }
+            let parsed = import::parse_path(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let report = import::apply(db, parsed, None, "cli", now);
+            open(paths, db)?;
+            print_report(&report);
+            Ok(if report.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        KbCommand::Export { file } => {
+            let text = serde_json::to_string_pretty(&import::export(db)?)?;
+            match file {
+                Some(f) => std::fs::write(&f, text).with_context(|| format!("cannot write {}", f.display()))?,
+                None => println!("{text}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        KbCommand::Search { query, mode, limit, drafts, json } => {
+            let kb = open(paths, db)?;
+            let mode = Mode::from(mode);
+            if mode != Mode::Bm25 && kb.embedder().is_none() {
+                eprintln!("note: no embedding model at {}: using BM25 only", kb.embedder_path().display());
+            }
+            let mode = if kb.embedder().is_none() { Mode::Bm25 } else { mode };
+            let hits = kb.search(&query, mode, limit.clamp(1, 100), drafts)?;
+            if json {
+                println!("{}", serde_json::to_string(&hits)?);
+            } else if hits.is_empty() {
+                println!("nothing found");
+            } else {
+                for (i, h) in hits.iter().enumerate() {
+                    println!("{:>2}. [{}] {} (score {:.4})", i + 1, h.doc, h.title, h.score);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        KbCommand::Reindex => {
+            let kb = open(paths, db)?;
+            let n = kb.reindex()?;
+            println!("reindexed {n} documents");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+pub fn eval(paths: &Paths, db: &Db, cmd: EvalCommand) -> anyhow::Result<ExitCode> {
+    let EvalCommand::Retrieval { data, json, misses } = cmd;
+    let kb = open(paths, db)?;
+    let text = match &data {
+        Some(f) => std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?,
+        None => kb::eval::HELDOUT.to_owned(),
+    };
+    let report = kb::eval::run(&kb, db, &text).map_err(anyhow::Error::msg)?;
+    if report.questions == 0 {
+        bail!("no question matched a document of this knowledge base (load it first, e.g. `supportd init --demo`)");
+    }
+    if misses {
+        for (q, expected, got) in &report.misses {
+            println!("MISS {q}\n     expected {expected:?}\n     got {got:?}");
+        }
+    }
+    if !json {
+        let line = |name: &str, s: &kb::eval::Scores| {
+            println!("{name:<7} recall@1 {:.3}  recall@5 {:.3}  MRR {:.3}", s.recall_at_1, s.recall_at_5, s.mrr);
+        };
+        println!("{} questions ({} skipped)", report.questions, report.skipped.len());
+        line("bm25", &report.bm25);
+        match &report.vector {
+            Some(v) => line("vector", v),
+            None => println!("vector  (no embedding model installed)"),
+        }
+        line("hybrid", &report.hybrid);
+    }
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Knowledge-base search: index generated articles, time BM25 and hybrid queries.
+    Kb {
+        /// How many articles to generate.
+        #[arg(long, default_value_t = 10_000)]
+        docs: usize,
+        /// Words per generated article.
+        #[arg(long, default_value_t = 60)]
+        words: usize,
+        /// The embedding model [default: DATA_DIR/models/e5-small-q4.bin when installed].
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Print one JSON object as the last line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn bench(paths: &Paths, cmd: BenchCommand) -> anyhow::Result<ExitCode> {
+    let BenchCommand::Kb { docs, words, model, json } = cmd;
+    if docs == 0 || words == 0 {
+        bail!("--docs and --words must be greater than 0");
+    }
+    let model = model.or_else(|| Some(paths.models().join(kb::EMBEDDING_MODEL_FILE)).filter(|p| p.exists()));
+    let embedder = match &model {
+        Some(p) => Some(Arc::new(kb::Embedder::load(p)?)),
+        None => {
+            eprintln!("note: no embedding model: only BM25 is measured (install it with models/fetch-embeddings.sh)");
+            None
+        }
+    };
+    let queries: Vec<String> = kb::eval::HELDOUT
+        .lines()
+        .chain(kb::eval::DEV.lines())
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["question"].as_str().map(str::to_owned))
+        .collect();
+    let scratch = tempfile_dir()?;
+    eprintln!("indexing {docs} generated articles of {words} words in {} …", scratch.display());
+    let result = kb::bench::run(&scratch, docs, words, &queries, embedder);
+    let _ = std::fs::remove_dir_all(&scratch);
+    let report = result.map_err(anyhow::Error::msg)?;
+    if !json {
+        println!(
+            "{docs} docs: insert {:.1} s, index build {:.2} s, embeddings {}",
+            report.insert_s,
+            report.index_build_s,
+            report.embed_s.map_or_else(|| "-".to_owned(), |s| format!("{s:.1} s"))
+        );
+        println!("bm25   p50 {:.2} ms  p95 {:.2} ms", report.bm25_p50_ms, report.bm25_p95_ms);
+        if let (Some(p50), Some(p95)) = (report.hybrid_p50_ms, report.hybrid_p95_ms) {
+            println!("hybrid p50 {p50:.2} ms  p95 {p95:.2} ms");
+        }
+        println!("index {:.1} MB, RSS {:.0} MB (peak {:.0} MB)", report.index_mb, report.rss_mb, report.peak_rss_mb);
+    }
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("supportd-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
+}

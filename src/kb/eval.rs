@@ -1,0 +1,127 @@
+//! Retrieval evaluation: recall@1, recall@5 and MRR of BM25, vector and hybrid search over a
+//! JSONL set of `{"question": ..., "relevant": [slug or id, ...]}` against the loaded KB.
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+
+use super::{Kb, Mode};
+use crate::store::{Db, kb as rows};
+
+/// The held-out question set shipped with supportd (never used for tuning).
+pub const HELDOUT: &str = include_str!("../../tests/data/retrieval_heldout.jsonl");
+/// The development set (used for tuning; also the benchmark's queries).
+pub const DEV: &str = include_str!("../../tests/data/retrieval_dev.jsonl");
+
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct Scores {
+    #[serde(rename = "recall@1")]
+    pub recall_at_1: f64,
+    #[serde(rename = "recall@5")]
+    pub recall_at_5: f64,
+    pub mrr: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub questions: usize,
+    pub bm25: Scores,
+    /// `None` without the embedding model.
+    pub vector: Option<Scores>,
+    /// Equals bm25 without the embedding model.
+    pub hybrid: Scores,
+    pub embedding_model: Option<String>,
+    /// Questions whose relevant documents are all missing from the KB (not scored).
+    pub skipped: Vec<String>,
+    /// Hybrid misses at 5, for inspection: (question, expected, got).
+    #[serde(skip)]
+    pub misses: Vec<(String, Vec<String>, Vec<String>)>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct Case {
+    question: String,
+    relevant: Vec<serde_json::Value>,
+}
+
+/// Resolves a slug, an article id, or a product offer/marketplace id to document keys.
+fn resolve(db: &Db, r: &serde_json::Value) -> Vec<String> {
+    let text = match r {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    db.with_conn(|c| {
+        if let Some(a) = rows::article_by_slug(c, &text)? {
+            return Ok(vec![rows::article_key(a.id)]);
+        }
+        if let Ok(id) = text.parse::<i64>()
+            && rows::get_article(c, id).is_ok()
+        {
+            return Ok(vec![rows::article_key(id)]);
+        }
+        let code = text.strip_prefix("product:").unwrap_or(&text);
+        Ok(rows::products_by_code(c, code)?.into_iter().map(|p| rows::product_key(p.id)).collect())
+    })
+    .unwrap_or_default()
+}
+
+pub fn run(kb: &Kb, db: &Db, jsonl: &str) -> Result<Report, String> {
+    let mut cases = Vec::new();
+    for (i, line) in jsonl.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let case: Case = serde_json::from_str(line).map_err(|e| format!("line {}: {e}", i + 1))?;
+        cases.push(case);
+    }
+    let with_vectors = kb.embedder().is_some();
+    let mut sums = [Scores::default(); 3];
+    let mut scored = 0usize;
+    let mut skipped = Vec::new();
+    let mut misses = Vec::new();
+    for case in &cases {
+        let relevant: HashSet<String> = case.relevant.iter().flat_map(|r| resolve(db, r)).collect();
+        if relevant.is_empty() {
+            skipped.push(case.question.clone());
+            continue;
+        }
+        scored += 1;
+        for (slot, mode) in [(0, Mode::Bm25), (1, Mode::Vector), (2, Mode::Hybrid)] {
+            if mode != Mode::Bm25 && !with_vectors {
+                continue;
+            }
+            let hits = kb.search(&case.question, mode, 10, false).map_err(|e| e.to_string())?;
+            let docs: Vec<&str> = hits.iter().map(|h| h.doc.as_str()).collect();
+            #[allow(clippy::cast_precision_loss)]
+            let recall = |k: usize| {
+                docs.iter().take(k).filter(|d| relevant.contains(**d)).count() as f64 / relevant.len() as f64
+            };
+            sums[slot].recall_at_1 += recall(1);
+            sums[slot].recall_at_5 += recall(5);
+            #[allow(clippy::cast_precision_loss)]
+            if let Some(rank) = docs.iter().position(|d| relevant.contains(*d)) {
+                sums[slot].mrr += 1.0 / (rank as f64 + 1.0);
+            }
+            let final_mode = if with_vectors { Mode::Hybrid } else { Mode::Bm25 };
+            if mode == final_mode && recall(5) < 1.0 {
+                misses.push((
+                    case.question.clone(),
+                    relevant.iter().cloned().collect(),
+                    hits.iter().take(5).map(|h| format!("{} {}", h.doc, h.title)).collect(),
+                ));
+            }
+        }
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let avg = |s: Scores| {
+        let n = scored.max(1) as f64;
+        let r = |x: f64| (x / n * 1000.0).round() / 1000.0;
+        Scores { recall_at_1: r(s.recall_at_1), recall_at_5: r(s.recall_at_5), mrr: r(s.mrr) }
+    };
+    Ok(Report {
+        questions: scored,
+        bm25: avg(sums[0]),
+        vector: with_vectors.then(|| avg(sums[1])),
+        hybrid: if with_vectors { avg(sums[2]) } else { avg(sums[0]) },
+        embedding_model: kb.embedder().map(|e| e.id().to_owned()),
+        skipped,
+        misses,
+    })
+}

@@ -1,0 +1,481 @@
+//! The knowledge base: articles, FAQ pairs and products from SQLite, searchable by BM25
+//! (Tantivy), by meaning (e5 sentence embeddings) and by both (reciprocal rank fusion).
+//!
+//! SQLite is the source of truth. Every change queues its document key in the same
+//! transaction; [`Kb::sync`] brings the index and the vectors up to date and is called after
+//! each change and at start (so a crash between the two is repaired).
+
+pub mod analyzer;
+pub mod bench;
+pub mod embed;
+pub mod eval;
+pub mod import;
+pub mod index;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::clock::SharedClock;
+use crate::store::{Db, StoreError, kb as rows};
+pub use embed::Embedder;
+use index::SearchIndex;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KbError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Index(#[from] index::IndexError),
+    #[error(transparent)]
+    Embed(#[from] embed::EmbedError),
+    #[error("vector search needs the embedding model, which is not installed ({0})")]
+    NoEmbedder(String),
+}
+
+pub type Result<T, E = KbError> = std::result::Result<T, E>;
+
+/// The file name of the embedding model inside `DATA_DIR/models/`.
+pub const EMBEDDING_MODEL_FILE: &str = "e5-small-q4.bin";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Bm25,
+    Vector,
+    #[default]
+    Hybrid,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SearchHit {
+    /// `a:<id>` for articles and FAQ, `p:<id>` for products.
+    pub doc: String,
+    pub id: i64,
+    pub kind: String,
+    pub title: String,
+    /// Fused score (higher is better); comparable only within one result list.
+    pub score: f32,
+    /// BM25 score, when the text search found it.
+    pub bm25: Option<f32>,
+    /// Cosine similarity of the best passage, when the vector search found it.
+    pub similarity: Option<f32>,
+    /// HTML-escaped fragment with matches in `<b>…</b>`.
+    pub snippet_html: String,
+    /// The passage of the document that matched best (plain text), for grounding.
+    pub passage: String,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Retrieval {
+    pub passages: Vec<SearchHit>,
+    /// The mode actually used (hybrid falls back to bm25 without the embedding model).
+    pub mode: Mode,
+    /// False when nothing relevant was found: the engine must not answer from these passages.
+    pub grounded: bool,
+}
+
+/// Passage vectors in memory: row i of `data` belongs to `keys[i]`.
+#[derive(Default)]
+struct Vectors {
+    keys: Vec<(String, usize)>,
+    data: Vec<f32>,
+    dim: usize,
+}
+
+impl Vectors {
+    fn replace(&mut self, doc: &str, vectors: &[Vec<f32>]) {
+        let keep: Vec<bool> = self.keys.iter().map(|(d, _)| d != doc).collect();
+        if keep.iter().any(|k| !k) {
+            let dim = self.dim;
+            let mut keys = Vec::with_capacity(self.keys.len());
+            let mut data = Vec::with_capacity(self.data.len());
+            for (i, k) in keep.iter().enumerate() {
+                if *k {
+                    keys.push(self.keys[i].clone());
+                    data.extend_from_slice(&self.data[i * dim..(i + 1) * dim]);
+                }
+            }
+            self.keys = keys;
+            self.data = data;
+        }
+        for (i, v) in vectors.iter().enumerate() {
+            if self.dim == 0 {
+                self.dim = v.len();
+            }
+            if v.len() == self.dim {
+                self.keys.push((doc.to_owned(), i));
+                self.data.extend_from_slice(v);
+            }
+        }
+    }
+
+    /// Best passage similarity per document, best documents first.
+    fn search(&self, q: &[f32], limit: usize) -> Vec<(String, usize, f32)> {
+        if self.dim == 0 || q.len() != self.dim {
+            return Vec::new();
+        }
+        let mut best: HashMap<&str, (usize, f32)> = HashMap::new();
+        for (i, (doc, passage)) in self.keys.iter().enumerate() {
+            let row = &self.data[i * self.dim..(i + 1) * self.dim];
+            let sim: f32 = row.iter().zip(q).map(|(a, b)| a * b).sum();
+            let e = best.entry(doc.as_str()).or_insert((*passage, f32::MIN));
+            if sim > e.1 {
+                *e = (*passage, sim);
+            }
+        }
+        let mut out: Vec<(String, usize, f32)> = best.into_iter().map(|(d, (p, s))| (d.to_owned(), p, s)).collect();
+        out.sort_by(|a, b| b.2.total_cmp(&a.2));
+        out.truncate(limit);
+        out
+    }
+}
+
+/// Splits a document into passages of about `target` characters at paragraph boundaries;
+/// each passage starts with the title, so it stands on its own.
+pub fn passages(title: &str, body: &str) -> Vec<String> {
+    const TARGET: usize = 700;
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for para in body.split("\n\n").map(str::trim).filter(|p| !p.is_empty()) {
+        if !cur.is_empty() && cur.chars().count() + para.chars().count() > TARGET {
+            out.push(format!("{title}. {cur}"));
+            cur.clear();
+        }
+        if !cur.is_empty() {
+            cur.push('\n');
+        }
+        cur.push_str(para);
+    }
+    if !cur.is_empty() || out.is_empty() {
+        out.push(format!("{title}. {cur}"));
+    }
+    out
+}
+
+fn text_hash(s: &str) -> String {
+    Sha256::digest(s.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Below these, a result is not taken as evidence that the knowledge base answers the question.
+const MIN_SIMILARITY: f32 = 0.80;
+const MIN_BM25: f32 = 6.0;
+/// Reciprocal-rank-fusion constant and the weight of each ranking.
+const RRF_K: f32 = 60.0;
+const W_BM25: f32 = 1.0;
+const W_VECTOR: f32 = 1.3;
+/// Products rank below articles unless the query names an article number: buyers asking
+/// "how do I return it" want the policy, not a product card that mentions returns.
+const W_PRODUCT: f32 = 0.6;
+
+pub struct Kb {
+    db: Db,
+    clock: SharedClock,
+    index: SearchIndex,
+    embedder: Option<Arc<Embedder>>,
+    embedder_path: PathBuf,
+    vectors: RwLock<Vectors>,
+}
+
+impl std::fmt::Debug for Kb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kb").field("embedder", &self.embedder).finish_non_exhaustive()
+    }
+}
+
+impl Kb {
+    /// Opens the index under `data_dir/kb-index` and the embedding model (if installed), then
+    /// repairs anything a crash left behind. Blocking: call from a blocking thread.
+    pub fn open(db: Db, data_dir: &Path, clock: SharedClock) -> Result<Self> {
+        let embedder_path = data_dir.join("models").join(EMBEDDING_MODEL_FILE);
+        let embedder = if embedder_path.exists() {
+            match Embedder::load(&embedder_path) {
+                Ok(e) => Some(Arc::new(e)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the embedding model could not be loaded; search uses BM25 only");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        Self::open_with(db, &data_dir.join("kb-index"), clock, embedder, embedder_path)
+    }
+
+    /// Like [`Kb::open`] with an explicit embedder (tests, benchmarks).
+    pub fn open_with(
+        db: Db,
+        index_dir: &Path,
+        clock: SharedClock,
+        embedder: Option<Arc<Embedder>>,
+        embedder_path: PathBuf,
+    ) -> Result<Self> {
+        let (index, fresh) = SearchIndex::open(index_dir, analyzer::Analyzer::new())?;
+        let kb = Self { db, clock, index, embedder, embedder_path, vectors: RwLock::new(Vectors::default()) };
+        let docs = kb.db.with_conn(|c| rows::all_docs(c))?;
+        if fresh || kb.index.num_docs() != docs.len() as u64 {
+            tracing::info!(docs = docs.len(), "building the knowledge-base search index");
+            kb.index.rebuild(&docs)?;
+            let now = kb.clock.now_ms();
+            kb.db.with_conn(|c| {
+                let queued = rows::queued_docs(c)?;
+                rows::dequeue(c, &queued, now)
+            })?;
+        }
+        kb.load_vectors(&docs)?;
+        kb.sync()?;
+        Ok(kb)
+    }
+
+    pub fn embedder(&self) -> Option<&Embedder> {
+        self.embedder.as_deref()
+    }
+
+    pub fn embedder_path(&self) -> &Path {
+        &self.embedder_path
+    }
+
+    /// Loads stored vectors of the current model and computes the missing or stale ones.
+    fn load_vectors(&self, docs: &[rows::IndexDoc]) -> Result<()> {
+        let Some(e) = &self.embedder else { return Ok(()) };
+        let stored = self.db.with_conn(|c| rows::vectors(c, e.id()))?;
+        let mut by_doc: HashMap<String, Vec<(String, Vec<f32>)>> = HashMap::new();
+        for (doc, _, hash, v) in stored {
+            by_doc.entry(doc).or_default().push((hash, v));
+        }
+        let mut vs = Vectors { dim: e.dim(), ..Vectors::default() };
+        let mut missing = Vec::new();
+        for d in docs {
+            let texts = passages(&d.title, &d.body);
+            match by_doc.get(&d.doc) {
+                Some(have)
+                    if have.len() == texts.len() && have.iter().zip(&texts).all(|((h, _), t)| *h == text_hash(t)) =>
+                {
+                    vs.replace(&d.doc, &have.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>());
+                }
+                _ => missing.push(d.clone()),
+            }
+        }
+        if let Ok(mut w) = self.vectors.write() {
+            *w = vs;
+        }
+        if !missing.is_empty() {
+            tracing::info!(docs = missing.len(), "computing embeddings");
+        }
+        for d in missing {
+            self.embed_doc(&d)?;
+        }
+        Ok(())
+    }
+
+    fn embed_doc(&self, d: &rows::IndexDoc) -> Result<()> {
+        let Some(e) = &self.embedder else { return Ok(()) };
+        let texts = passages(&d.title, &d.body);
+        let mut out = Vec::with_capacity(texts.len());
+        for t in &texts {
+            out.push((text_hash(t), e.embed(t, embed::Role::Passage)?));
+        }
+        let (doc, model) = (d.doc.clone(), e.id().to_owned());
+        self.db.with_conn(|c| rows::put_vectors(c, &doc, &model, &out))?;
+        if let Ok(mut w) = self.vectors.write() {
+            w.replace(&d.doc, &out.into_iter().map(|(_, v)| v).collect::<Vec<_>>());
+        }
+        Ok(())
+    }
+
+    /// Applies every queued change to the index and the vectors. Returns how many.
+    pub fn sync(&self) -> Result<usize> {
+        let started = self.clock.now_ms();
+        let queued = self.db.with_conn(|c| rows::queued_docs(c))?;
+        if queued.is_empty() {
+            return Ok(0);
+        }
+        let mut changes = Vec::with_capacity(queued.len());
+        for key in &queued {
+            let doc = self.db.with_conn(|c| rows::load_doc(c, key))?;
+            changes.push((key.clone(), doc));
+        }
+        self.index.apply(&changes)?;
+        for (key, doc) in &changes {
+            match doc {
+                Some(d) => self.embed_doc(d)?,
+                None => {
+                    if let Ok(mut w) = self.vectors.write() {
+                        w.replace(key, &[]);
+                    }
+                }
+            }
+        }
+        self.db.with_conn(|c| rows::dequeue(c, &queued, started))?;
+        Ok(queued.len())
+    }
+
+    /// Rebuilds the index from the database and brings every vector up to date (vectors whose
+    /// passage text and model are unchanged are kept).
+    pub fn reindex(&self) -> Result<usize> {
+        let docs = self.db.with_conn(|c| rows::all_docs(c))?;
+        self.index.rebuild(&docs)?;
+        if let Some(e) = &self.embedder {
+            let model = e.id().to_owned();
+            self.db.with_conn(|c| Ok(c.execute("DELETE FROM kb_vectors WHERE model <> ?1", [&model])?))?;
+        }
+        self.load_vectors(&docs)?;
+        let now = self.clock.now_ms();
+        self.db.with_conn(|c| {
+            let queued = rows::queued_docs(c)?;
+            rows::dequeue(c, &queued, now)
+        })?;
+        Ok(docs.len())
+    }
+
+    /// The mode a request for `mode` really gets.
+    pub fn effective_mode(&self, mode: Mode) -> Mode {
+        if self.embedder.is_none() && mode == Mode::Hybrid { Mode::Bm25 } else { mode }
+    }
+
+    /// Ranked search. Drafts only with `include_drafts`.
+    pub fn search(&self, query: &str, mode: Mode, limit: usize, include_drafts: bool) -> Result<Vec<SearchHit>> {
+        let mode = self.effective_mode(mode);
+        let depth = (limit * 4).max(40);
+        let bm25 = if mode == Mode::Vector { Vec::new() } else { self.index.search(query, depth, include_drafts)? };
+        let vector = if mode == Mode::Bm25 {
+            Vec::new()
+        } else {
+            let e =
+                self.embedder.as_ref().ok_or_else(|| KbError::NoEmbedder(self.embedder_path.display().to_string()))?;
+            let q = e.embed(query, embed::Role::Query)?;
+            let found = self.vectors.read().map(|v| v.search(&q, depth)).unwrap_or_default();
+            if include_drafts {
+                found
+            } else {
+                let published = self.published_filter(found.iter().map(|(d, ..)| d.clone()).collect())?;
+                found.into_iter().filter(|(d, ..)| published.contains(d)).collect()
+            }
+        };
+        let mut fused: HashMap<String, SearchHit> = HashMap::new();
+        for (rank, h) in bm25.iter().enumerate() {
+            #[allow(clippy::cast_precision_loss)]
+            let rrf = W_BM25 / (RRF_K + rank as f32 + 1.0);
+            fused.insert(
+                h.doc.clone(),
+                SearchHit {
+                    doc: h.doc.clone(),
+                    id: doc_id(&h.doc),
+                    kind: h.kind.clone(),
+                    title: h.title.clone(),
+                    score: if mode == Mode::Bm25 { h.score } else { rrf },
+                    bm25: Some(h.score),
+                    similarity: None,
+                    snippet_html: h.snippet_html.clone(),
+                    passage: String::new(),
+                },
+            );
+        }
+        let mut passage_of: HashMap<String, usize> = HashMap::new();
+        for (rank, (doc, passage, sim)) in vector.iter().enumerate() {
+            #[allow(clippy::cast_precision_loss)]
+            let rrf = W_VECTOR / (RRF_K + rank as f32 + 1.0);
+            passage_of.insert(doc.clone(), *passage);
+            match fused.get_mut(doc) {
+                Some(h) => {
+                    h.similarity = Some(*sim);
+                    h.score += rrf;
+                }
+                None => {
+                    fused.insert(
+                        doc.clone(),
+                        SearchHit {
+                            doc: doc.clone(),
+                            id: doc_id(doc),
+                            kind: String::new(),
+                            title: String::new(),
+                            score: if mode == Mode::Vector { *sim } else { rrf },
+                            bm25: None,
+                            similarity: Some(*sim),
+                            snippet_html: String::new(),
+                            passage: String::new(),
+                        },
+                    );
+                }
+            }
+        }
+        let has_code = !analyzer::codes(query).is_empty();
+        let mut hits: Vec<SearchHit> = fused.into_values().collect();
+        if mode == Mode::Hybrid && !has_code {
+            for h in &mut hits {
+                if h.doc.starts_with("p:") {
+                    h.score *= W_PRODUCT;
+                }
+            }
+        }
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.doc.cmp(&b.doc)));
+        hits.truncate(limit);
+        // Fill in titles and passages from the database (the source of truth).
+        for h in &mut hits {
+            let key = h.doc.clone();
+            let Some(d) = self.db.with_conn(|c| rows::load_doc(c, &key))? else { continue };
+            let texts = passages(&d.title, &d.body);
+            let idx = passage_of.get(&h.doc).copied().unwrap_or(0).min(texts.len().saturating_sub(1));
+            h.passage = texts.get(idx).cloned().unwrap_or_default();
+            if h.title.is_empty() {
+                h.title = d.title.clone();
+                h.kind = d.kind.clone();
+                h.snippet_html = html_escape(&d.body.chars().take(240).collect::<String>());
+            }
+        }
+        Ok(hits)
+    }
+
+    fn published_filter(&self, docs: Vec<String>) -> Result<std::collections::HashSet<String>> {
+        let mut out = std::collections::HashSet::new();
+        for key in docs {
+            let k = key.clone();
+            if self.db.with_conn(|c| rows::load_doc(c, &k))?.is_some_and(|d| d.published) {
+                out.insert(key);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Grounding for the conversation engine: the best published passages for `query`, with
+    /// `grounded = false` when none is relevant enough to answer from. `context` (for example
+    /// the previous buyer message) widens the text search. Counts the retrievals.
+    pub fn retrieve(&self, query: &str, context: Option<&str>, limit: usize) -> Result<Retrieval> {
+        let mode = self.effective_mode(Mode::Hybrid);
+        let text = match context {
+            Some(c) if !c.trim().is_empty() => format!("{query} {c}"),
+            _ => query.to_owned(),
+        };
+        let passages = self.search(&text, mode, limit, false)?;
+        let grounded = passages.first().is_some_and(|h| {
+            h.similarity.is_some_and(|s| s >= MIN_SIMILARITY) || h.bm25.is_some_and(|s| s >= MIN_BM25)
+        });
+        let docs: Vec<String> = passages.iter().map(|p| p.doc.clone()).collect();
+        let now = self.clock.now_ms();
+        self.db.with_conn(|c| rows::record_retrieved(c, &docs, now))?;
+        Ok(Retrieval { passages, mode, grounded })
+    }
+}
+
+impl Kb {
+    /// Counts documents used in an answer, and the buyer's rating of it when given.
+    pub fn record_used(&self, docs: &[String], rating: Option<bool>) -> Result<()> {
+        Ok(self.db.with_conn(|c| rows::record_used(c, docs, rating))?)
+    }
+}
+
+fn doc_id(doc: &str) -> i64 {
+    doc.split_once(':').and_then(|(_, n)| n.parse().ok()).unwrap_or(0)
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// Opens the knowledge base for `paths` (CLI commands).
+pub fn open_for(paths: &crate::app::Paths, db: &Db, clock: SharedClock) -> Result<Kb> {
+    Kb::open(db.clone(), &paths.data_dir, clock)
+}
