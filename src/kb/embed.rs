@@ -161,11 +161,6 @@ impl Linear {
     fn forward_t(&self, xt: &Tensor) -> candle_core::Result<Tensor> {
         self.w.matmul(xt)?.broadcast_add(&self.b)
     }
-
-    /// [T, out] from x [T, in].
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        self.forward_t(&x.t()?.contiguous()?)?.t()?.contiguous()
-    }
 }
 
 struct Layer {
@@ -424,19 +419,25 @@ impl Embedder {
         let head_dim = self.hidden / self.heads;
         #[allow(clippy::cast_precision_loss)]
         let scale = 1.0 / (head_dim as f64).sqrt();
+        // Activations are kept transposed ([hidden, T]) between the dense layers, so that the
+        // weights stay the left operand and only the layer norms need [T, hidden].
         for l in &self.layers {
             let h = self.hidden;
-            let qkv = l.qkv.forward_t(&x.t()?.contiguous()?)?; // [3h, T]
+            let xt = x.t()?.contiguous()?; // [h, T]
+            let qkv = l.qkv.forward_t(&xt)?; // [3h, T]
             let heads = |part: usize| qkv.narrow(0, part * h, h)?.reshape((self.heads, head_dim, t));
             let q = heads(0)?.transpose(1, 2)?.contiguous()?; // [heads, T, d]
-            let kt = heads(1)?.contiguous()?; // [heads, d, T]: already Kᵀ
-            let v = heads(2)?.transpose(1, 2)?.contiguous()?; // [heads, T, d]
-            let att = (q.matmul(&kt)? * scale)?;
-            let att = candle_nn::ops::softmax_last_dim(&att)?;
-            let ctx = att.matmul(&v)?.transpose(0, 1)?.contiguous()?.reshape((t, self.hidden))?;
-            x = l.attn_norm.forward(&(l.out.forward(&ctx)? + &x)?)?;
-            let mid = l.up.forward(&x)?.gelu_erf()?;
-            x = l.out_norm.forward(&(l.down.forward(&mid)? + &x)?)?;
+            let kt = heads(1)?; // [heads, d, T]: already Kᵀ
+            let vt = heads(2)?; // [heads, d, T]: Vᵀ
+            let att = candle_nn::ops::softmax_last_dim(&(q.matmul(&kt)? * scale)?)?; // [heads, T, T]
+            // ctxᵀ = Vᵀ·attᵀ, laid out as [heads·d, T] = [h, T].
+            let ctx_t = vt.matmul(&att.transpose(1, 2)?.contiguous()?)?.reshape((h, t))?;
+            let attn_t = (l.out.forward_t(&ctx_t)? + &xt)?;
+            let x1 = l.attn_norm.forward(&attn_t.t()?.contiguous()?)?; // [T, h]
+            let x1t = x1.t()?.contiguous()?;
+            let mid_t = l.up.forward_t(&x1t)?.gelu_erf()?; // [ffn, T]
+            let out_t = (l.down.forward_t(&mid_t)? + &x1t)?;
+            x = l.out_norm.forward(&out_t.t()?.contiguous()?)?;
         }
         let mean = x.mean(0)?;
         let norm = mean.sqr()?.sum_all()?.sqrt()?;
