@@ -106,6 +106,8 @@ async fn openapi_document_and_docs_page_are_served() {
     assert!(page.text().await.expect("text").contains("/assets/api-docs.js"));
     let script = app.client.get(app.url("/assets/api-docs.js")).send().await.expect("get").text().await.expect("text");
     assert!(script.contains("/api/openapi.json"));
+    let demo = app.client.get(app.url("/assets/demo/products.csv")).send().await.expect("get");
+    assert_eq!(demo.status(), StatusCode::NOT_FOUND, "the demo shop's data files are not web assets");
     let index = app.client.get(app.url("/")).send().await.expect("get").text().await.expect("text");
     assert!(index.contains("supportd"));
 }
