@@ -50,7 +50,7 @@ pub fn update_user(conn: &mut Connection, actor: &Actor, id: i64, changes: &Chan
         let action = if after.disabled { "user.disable" } else { "user.enable" };
         audit::record(conn, actor, action, Some(&after.email), json!({}), now)?;
         if after.disabled {
-            sessions::revoke_all_for_user(conn, id, now)?;
+            sessions::revoke_all_for_user(conn, id, None, now)?;
         }
     }
     Ok(after)
@@ -68,10 +68,7 @@ pub fn set_password(
     let tx = conn.transaction()?;
     let user = users::get(&tx, id)?;
     users::set_password(&tx, id, password_hash, now)?;
-    tx.execute(
-        "UPDATE sessions SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL AND id IS NOT ?3",
-        rusqlite::params![id, now, keep_session],
-    )?;
+    sessions::revoke_all_for_user(&tx, id, keep_session, now)?;
     audit::record(&tx, actor, "user.password", Some(&user.email), json!({}), now)?;
     tx.commit()?;
     Ok(())

@@ -74,7 +74,7 @@ pub enum EvalCommand {
 }
 
 pub fn open(paths: &Paths, db: &Db) -> anyhow::Result<kb::Kb> {
-    Ok(kb::open_for(paths, db, Arc::new(SystemClock))?)
+    Ok(kb::Kb::open(db.clone(), &paths.data_dir, Arc::new(SystemClock))?)
 }
 
 pub fn print_report(report: &import::Report) {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::store::kb::{self as rows, ArticleInput, ProductInput};
+use crate::store::kb::{self as rows, ArticleInput, ProductInput, Saved};
 use crate::store::{Db, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -381,30 +381,16 @@ pub fn apply(db: &Db, parsed: Parsed, author_id: Option<i64>, author: &str, now:
     let mut report = Report { errors: parsed.errors, ..Report::default() };
     for located in parsed.items {
         let outcome = db.with_conn(|c| match &located.item {
-            Item::Article(a) => {
-                let existed = rows::article_by_slug(c, &a.slug)?.is_some();
-                let (_, changed) = rows::upsert_article(c, a, author_id, author, now)?;
-                Ok((true, existed, changed))
-            }
-            Item::Product(p) => {
-                let existed = c
-                    .query_row(
-                        "SELECT 1 FROM products WHERE marketplace = ?1 AND offer_id = ?2",
-                        rusqlite::params![p.marketplace, p.offer_id],
-                        |_| Ok(()),
-                    )
-                    .is_ok();
-                let (_, changed) = rows::upsert_product(c, p, now)?;
-                Ok((false, existed, changed))
-            }
+            Item::Article(a) => Ok((true, rows::upsert_article(c, a, author_id, author, now)?.1)),
+            Item::Product(p) => Ok((false, rows::upsert_product(c, p, now)?.1)),
         });
         match outcome {
-            Ok((true, false, _)) => report.articles_created += 1,
-            Ok((true, true, true)) => report.articles_updated += 1,
-            Ok((true, true, false)) => report.articles_unchanged += 1,
-            Ok((false, false, _)) => report.products_created += 1,
-            Ok((false, true, true)) => report.products_updated += 1,
-            Ok((false, true, false)) => report.products_unchanged += 1,
+            Ok((true, Saved::Created)) => report.articles_created += 1,
+            Ok((true, Saved::Updated)) => report.articles_updated += 1,
+            Ok((true, Saved::Unchanged)) => report.articles_unchanged += 1,
+            Ok((false, Saved::Created)) => report.products_created += 1,
+            Ok((false, Saved::Updated)) => report.products_updated += 1,
+            Ok((false, Saved::Unchanged)) => report.products_unchanged += 1,
             Err(StoreError::Conflict(m)) => {
                 report.errors.push(Issue { source: located.source, line: located.line, message: m });
             }

@@ -253,10 +253,7 @@ impl Kb {
             tracing::info!(docs = docs.len(), "building the knowledge-base search index");
             kb.index.rebuild(&docs)?;
             let now = kb.clock.now_ms();
-            kb.db.with_conn(|c| {
-                let queued = rows::queued_docs(c)?;
-                rows::dequeue(c, &queued, now)
-            })?;
+            kb.db.with_conn(|c| rows::clear_queue(c, now))?;
         }
         kb.load_vectors(&docs)?;
         kb.sync()?;
@@ -353,14 +350,11 @@ impl Kb {
         self.index.rebuild(&docs)?;
         if let Some(e) = &self.embedder {
             let model = e.id().to_owned();
-            self.db.with_conn(|c| Ok(c.execute("DELETE FROM kb_vectors WHERE model <> ?1", [&model])?))?;
+            self.db.with_conn(|c| rows::delete_vectors_of_other_models(c, &model))?;
         }
         self.load_vectors(&docs)?;
         let now = self.clock.now_ms();
-        self.db.with_conn(|c| {
-            let queued = rows::queued_docs(c)?;
-            rows::dequeue(c, &queued, now)
-        })?;
+        self.db.with_conn(|c| rows::clear_queue(c, now))?;
         Ok(docs.len())
     }
 
@@ -507,11 +501,6 @@ fn doc_id(doc: &str) -> i64 {
 
 fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
-}
-
-/// Opens the knowledge base for `paths` (CLI commands).
-pub fn open_for(paths: &crate::app::Paths, db: &Db, clock: SharedClock) -> Result<Kb> {
-    Kb::open(db.clone(), &paths.data_dir, clock)
 }
 
 #[cfg(test)]

@@ -139,6 +139,12 @@ pub fn dequeue(conn: &Connection, docs: &[String], before: i64) -> Result<()> {
     Ok(())
 }
 
+/// Empties the queue (after a full rebuild has covered everything queued before `before`).
+pub fn clear_queue(conn: &Connection, before: i64) -> Result<()> {
+    conn.execute("DELETE FROM kb_index_queue WHERE queued_at <= ?1", [before])?;
+    Ok(())
+}
+
 pub fn ensure_category(conn: &Connection, slug: &str, now: i64) -> Result<i64> {
     conn.execute(
         "INSERT INTO kb_categories (slug, name, created_at) VALUES (?1, ?1, ?2) ON CONFLICT (slug) DO NOTHING",
@@ -304,20 +310,28 @@ pub fn update_article(
     Ok(article)
 }
 
-/// Creates or updates by slug (imports). Returns the article and whether anything changed.
+/// What an upsert did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Saved {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// Creates or updates by slug (imports).
 pub fn upsert_article(
     conn: &mut Connection,
     input: &ArticleInput,
     author_id: Option<i64>,
     author: &str,
     now: i64,
-) -> Result<(Article, bool)> {
+) -> Result<(Article, Saved)> {
     match article_by_slug(conn, &input.slug)? {
-        None => Ok((create_article(conn, input, author_id, author, now)?, true)),
+        None => Ok((create_article(conn, input, author_id, author, now)?, Saved::Created)),
         Some(existing) => {
             let updated = update_article(conn, existing.id, input, author_id, author, now)?;
-            let changed = updated.version != existing.version;
-            Ok((updated, changed))
+            let saved = if updated.version == existing.version { Saved::Unchanged } else { Saved::Updated };
+            Ok((updated, saved))
         }
     }
 }
@@ -459,8 +473,8 @@ fn product_row(r: &Row<'_>) -> rusqlite::Result<Product> {
     })
 }
 
-/// Creates or updates by (marketplace, offer_id). Returns the product and whether it changed.
-pub fn upsert_product(conn: &mut Connection, p: &ProductInput, now: i64) -> Result<(Product, bool)> {
+/// Creates or updates by (marketplace, offer_id).
+pub fn upsert_product(conn: &mut Connection, p: &ProductInput, now: i64) -> Result<(Product, Saved)> {
     let tx = conn.transaction()?;
     #[allow(clippy::cast_possible_truncation)]
     let price_kop = p.price_rub.map(|r| (r * 100.0).round() as i64);
@@ -481,7 +495,7 @@ pub fn upsert_product(conn: &mut Connection, p: &ProductInput, now: i64) -> Resu
             && b.price_rub.map(|r| (r * 100.0).round()) == price_kop.map(|k| k as f64)
             && b.stock == p.stock;
         if same {
-            return Ok((b.clone(), false));
+            return Ok((b.clone(), Saved::Unchanged));
         }
     }
     tx.execute(
@@ -511,7 +525,7 @@ pub fn upsert_product(conn: &mut Connection, p: &ProductInput, now: i64) -> Resu
     )?;
     queue_doc(&tx, &product_key(product.id), now)?;
     tx.commit()?;
-    Ok((product, true))
+    Ok((product, if before.is_some() { Saved::Updated } else { Saved::Created }))
 }
 
 pub fn get_product(conn: &Connection, id: i64) -> Result<Product> {
@@ -737,7 +751,8 @@ pub fn put_vectors(conn: &mut Connection, doc: &str, model: &str, passages: &[(S
     Ok(())
 }
 
-pub fn delete_vectors(conn: &Connection, doc: &str) -> Result<()> {
-    conn.execute("DELETE FROM kb_vectors WHERE doc = ?1", [doc])?;
+/// Drops the vectors computed by any model other than `model`.
+pub fn delete_vectors_of_other_models(conn: &Connection, model: &str) -> Result<()> {
+    conn.execute("DELETE FROM kb_vectors WHERE model <> ?1", [model])?;
     Ok(())
 }

@@ -111,11 +111,11 @@ pub fn revoke_api_token(conn: &Connection, user_id: i64, id: i64, now: i64) -> R
     if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
 }
 
-/// Signs a user out everywhere (password change, disable, reset).
-pub fn revoke_all_for_user(conn: &Connection, user_id: i64, now: i64) -> Result<usize> {
+/// Signs a user out everywhere (password change, disable, reset), except `keep` if given.
+pub fn revoke_all_for_user(conn: &Connection, user_id: i64, keep: Option<i64>, now: i64) -> Result<usize> {
     Ok(conn.execute(
-        "UPDATE sessions SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
-        params![user_id, now],
+        "UPDATE sessions SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL AND id IS NOT ?3",
+        params![user_id, now, keep],
     )?)
 }
 
