@@ -94,12 +94,9 @@ say "initializing $data_dir"
 
 # 4. The local language model.
 if [ "$MODEL" = 1 ]; then
-  if "$bin_dir/supportd" model --help >/dev/null 2>&1; then
-    say "installing the default model (about 1.1 GB, once)"
-    "${run_as[@]}" "$bin_dir/supportd" --data-dir "$data_dir" model pull
-  else
-    say "this supportd build cannot install models yet; skipping (supportd doctor shows the model status)"
-  fi
+  say "installing the default model (about 1.1 GB, once; verified by SHA-256)"
+  "${run_as[@]}" "$bin_dir/supportd" --data-dir "$data_dir" model pull \
+    || say "warning: the model could not be installed now; supportd answers through the cloud providers of llm.chain (if any) until \`supportd model pull\` succeeds"
 fi
 
 # 4b. The sentence-embedding model for semantic knowledge-base search (71.6 MB).

@@ -118,6 +118,8 @@ pub struct StateInner {
     pub metrics: Metrics,
     pub mailer: Option<Mailer>,
     pub kb: Arc<crate::kb::Kb>,
+    pub llm: Arc<crate::llm::chain::Llm>,
+    pub local_model: Arc<crate::llm::local::LocalSlot>,
     pub started: Instant,
 }
 
@@ -169,6 +171,7 @@ impl App {
                 .await?
                 .context("cannot open the knowledge base")?
         };
+        let (llm, local_model) = crate::llm::setup(&config, &paths.data_dir, db.clone(), cipher.clone(), clock.clone());
         let state = AppState(Arc::new(StateInner {
             config,
             paths,
@@ -179,6 +182,8 @@ impl App {
             metrics: Metrics::default(),
             mailer,
             kb: Arc::new(kb),
+            llm,
+            local_model,
             started: Instant::now(),
         }));
         Ok(Self { listener, state })
@@ -224,7 +229,7 @@ impl App {
     }
 }
 
-/// Periodic housekeeping: forget long-dead sessions and reset tokens.
+/// Periodic housekeeping: forget long-dead sessions and reset tokens, expired cached answers.
 async fn maintenance(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
@@ -234,6 +239,11 @@ async fn maintenance(state: AppState) {
             Ok(n) if n > 0 => tracing::info!(removed = n, "pruned expired sessions"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "session pruning failed"),
+        }
+        match state.db.call(move |c| store::llm::cache_prune(c, now)).await {
+            Ok(n) if n > 0 => tracing::info!(removed = n, "pruned expired cached answers"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "answer cache pruning failed"),
         }
     }
 }

@@ -39,7 +39,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub log: LogConfig,
     pub smtp: SmtpConfig,
-    pub model: ModelConfig,
+    pub llm: LlmConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -186,14 +186,121 @@ pub enum SmtpTls {
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct ModelConfig {
-    /// The local chat model (GGUF); relative paths are inside the data directory.
-    pub path: PathBuf,
+pub struct LlmConfig {
+    /// Providers tried in order: "local", "yandexgpt", "openai".
+    pub chain: Vec<String>,
+    /// Tokens of prompt + answer given to the model.
+    pub context_tokens: usize,
+    /// Longest answer, in tokens.
+    pub max_answer_tokens: usize,
+    /// Longest time one provider may take for one answer, seconds.
+    pub timeout_secs: u64,
+    /// How long an answer to the same question with the same facts is reused; 0: never.
+    pub cache_ttl_secs: u64,
+    /// Consecutive failures after which a provider is paused, and for how long (seconds).
+    pub breaker_failures: u32,
+    pub breaker_cooldown_secs: u64,
+    /// Share of a monthly budget after which a warning is shown, percent.
+    pub budget_warn_percent: u32,
+    pub local: LocalLlmConfig,
+    pub openai: OpenAiConfig,
+    pub yandexgpt: YandexGptConfig,
 }
 
-impl Default for ModelConfig {
+impl Default for LlmConfig {
     fn default() -> Self {
-        Self { path: PathBuf::from("models/qwen2.5-1.5b-instruct-q4_k_m.gguf") }
+        Self {
+            chain: vec!["local".into()],
+            context_tokens: 4000,
+            max_answer_tokens: 300,
+            timeout_secs: 30,
+            cache_ttl_secs: 86_400,
+            breaker_failures: 3,
+            breaker_cooldown_secs: 60,
+            budget_warn_percent: 80,
+            local: LocalLlmConfig::default(),
+            openai: OpenAiConfig::default(),
+            yandexgpt: YandexGptConfig::default(),
+        }
+    }
+}
+
+/// Provider names the chain accepts.
+pub const LLM_PROVIDERS: [&str; 3] = ["local", "yandexgpt", "openai"];
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LocalLlmConfig {
+    /// The chat model (GGUF); relative paths are inside the data directory.
+    pub model: PathBuf,
+    /// Requests that may wait while the model answers another one.
+    pub queue: usize,
+}
+
+impl Default for LocalLlmConfig {
+    fn default() -> Self {
+        Self { model: PathBuf::from(DEFAULT_MODEL_PATH), queue: 4 }
+    }
+}
+
+/// Where `supportd model pull` puts the default model.
+pub const DEFAULT_MODEL_PATH: &str = "models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf";
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OpenAiConfig {
+    /// Any OpenAI-compatible API: OpenAI, vLLM, llama.cpp server, Ollama (…/v1).
+    pub base_url: String,
+    pub model: String,
+    /// Prefer the encrypted store: `supportd llm set-key openai`.
+    pub api_key: Secret,
+    pub price_input_rub_per_m: f64,
+    pub price_output_rub_per_m: f64,
+    /// 0: no cap.
+    pub monthly_budget_rub: f64,
+}
+
+impl Default for OpenAiConfig {
+    fn default() -> Self {
+        Self {
+            base_url: "https://api.openai.com/v1".into(),
+            model: "gpt-4o-mini".into(),
+            api_key: Secret::default(),
+            price_input_rub_per_m: 15.0,
+            price_output_rub_per_m: 60.0,
+            monthly_budget_rub: 0.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct YandexGptConfig {
+    pub base_url: String,
+    pub folder_id: String,
+    /// "yandexgpt-lite/latest", "yandexgpt/latest", or a full gpt:// URI.
+    pub model: String,
+    /// "api-key" or "iam".
+    pub auth: String,
+    /// Prefer the encrypted store: `supportd llm set-key yandexgpt`.
+    pub api_key: Secret,
+    pub price_input_rub_per_m: f64,
+    pub price_output_rub_per_m: f64,
+    pub monthly_budget_rub: f64,
+}
+
+impl Default for YandexGptConfig {
+    fn default() -> Self {
+        Self {
+            base_url: "https://llm.api.cloud.yandex.net".into(),
+            folder_id: String::new(),
+            model: "yandexgpt-lite/latest".into(),
+            auth: "api-key".into(),
+            api_key: Secret::default(),
+            price_input_rub_per_m: 200.0,
+            price_output_rub_per_m: 200.0,
+            monthly_budget_rub: 0.0,
+        }
     }
 }
 
@@ -201,7 +308,10 @@ impl Default for ModelConfig {
 pub enum Kind {
     Str,
     Int,
+    Float,
     Bool,
+    /// Comma-separated.
+    List,
 }
 
 /// One environment variable per key: (variable, key, kind, description).
@@ -229,7 +339,50 @@ pub const ENV_VARS: &[(&str, &str, Kind, &str)] = &[
     ("SUPPORTD_SMTP_PASSWORD", "smtp.password", Kind::Str, "mail relay password"),
     ("SUPPORTD_SMTP_FROM", "smtp.from", Kind::Str, "sender address"),
     ("SUPPORTD_SMTP_TIMEOUT_SECS", "smtp.timeout_secs", Kind::Int, "mail relay timeout"),
-    ("SUPPORTD_MODEL_PATH", "model.path", Kind::Str, "local chat model file"),
+    ("SUPPORTD_LLM_CHAIN", "llm.chain", Kind::List, "model providers in order"),
+    ("SUPPORTD_LLM_CONTEXT_TOKENS", "llm.context_tokens", Kind::Int, "prompt + answer token budget"),
+    ("SUPPORTD_LLM_MAX_ANSWER_TOKENS", "llm.max_answer_tokens", Kind::Int, "longest answer"),
+    ("SUPPORTD_LLM_TIMEOUT_SECS", "llm.timeout_secs", Kind::Int, "time limit per provider"),
+    ("SUPPORTD_LLM_CACHE_TTL_SECS", "llm.cache_ttl_secs", Kind::Int, "answer cache lifetime"),
+    ("SUPPORTD_LLM_BREAKER_FAILURES", "llm.breaker_failures", Kind::Int, "failures that pause a provider"),
+    ("SUPPORTD_LLM_BREAKER_COOLDOWN_SECS", "llm.breaker_cooldown_secs", Kind::Int, "pause length"),
+    ("SUPPORTD_LLM_BUDGET_WARN_PERCENT", "llm.budget_warn_percent", Kind::Int, "budget warning threshold"),
+    ("SUPPORTD_MODEL_PATH", "llm.local.model", Kind::Str, "local chat model file"),
+    ("SUPPORTD_LLM_QUEUE", "llm.local.queue", Kind::Int, "requests waiting for the local model"),
+    ("SUPPORTD_OPENAI_BASE_URL", "llm.openai.base_url", Kind::Str, "OpenAI-compatible API URL"),
+    ("SUPPORTD_OPENAI_MODEL", "llm.openai.model", Kind::Str, "OpenAI model"),
+    ("SUPPORTD_OPENAI_API_KEY", "llm.openai.api_key", Kind::Str, "OpenAI key"),
+    (
+        "SUPPORTD_OPENAI_PRICE_INPUT_RUB_PER_M",
+        "llm.openai.price_input_rub_per_m",
+        Kind::Float,
+        "price of prompt tokens",
+    ),
+    (
+        "SUPPORTD_OPENAI_PRICE_OUTPUT_RUB_PER_M",
+        "llm.openai.price_output_rub_per_m",
+        Kind::Float,
+        "price of answer tokens",
+    ),
+    ("SUPPORTD_OPENAI_MONTHLY_BUDGET_RUB", "llm.openai.monthly_budget_rub", Kind::Float, "monthly cap, rubles"),
+    ("SUPPORTD_YANDEXGPT_BASE_URL", "llm.yandexgpt.base_url", Kind::Str, "Foundation Models API URL"),
+    ("SUPPORTD_YANDEXGPT_FOLDER_ID", "llm.yandexgpt.folder_id", Kind::Str, "Yandex Cloud folder"),
+    ("SUPPORTD_YANDEXGPT_MODEL", "llm.yandexgpt.model", Kind::Str, "YandexGPT model"),
+    ("SUPPORTD_YANDEXGPT_AUTH", "llm.yandexgpt.auth", Kind::Str, "api-key or iam"),
+    ("SUPPORTD_YANDEXGPT_API_KEY", "llm.yandexgpt.api_key", Kind::Str, "API key or IAM token"),
+    (
+        "SUPPORTD_YANDEXGPT_PRICE_INPUT_RUB_PER_M",
+        "llm.yandexgpt.price_input_rub_per_m",
+        Kind::Float,
+        "price of prompt tokens",
+    ),
+    (
+        "SUPPORTD_YANDEXGPT_PRICE_OUTPUT_RUB_PER_M",
+        "llm.yandexgpt.price_output_rub_per_m",
+        Kind::Float,
+        "price of answer tokens",
+    ),
+    ("SUPPORTD_YANDEXGPT_MONTHLY_BUDGET_RUB", "llm.yandexgpt.monthly_budget_rub", Kind::Float, "monthly cap, rubles"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -315,6 +468,52 @@ impl Config {
         if self.smtp.enabled() && self.smtp.from.trim().is_empty() {
             return Err(("smtp.from", "is required when smtp.host is set".into()));
         }
+        let llm = &self.llm;
+        for p in &llm.chain {
+            if !LLM_PROVIDERS.contains(&p.as_str()) {
+                return Err(("llm.chain", format!("{p:?} is not a provider (use {})", LLM_PROVIDERS.join(", "))));
+            }
+        }
+        if llm.chain.iter().enumerate().any(|(i, p)| llm.chain[..i].contains(p)) {
+            return Err(("llm.chain", "names a provider twice".into()));
+        }
+        let llm_positive: [(&'static str, u64); 5] = [
+            ("llm.context_tokens", llm.context_tokens as u64),
+            ("llm.max_answer_tokens", llm.max_answer_tokens as u64),
+            ("llm.timeout_secs", llm.timeout_secs),
+            ("llm.breaker_failures", u64::from(llm.breaker_failures)),
+            ("llm.local.queue", llm.local.queue as u64),
+        ];
+        for (key, v) in llm_positive {
+            if v == 0 {
+                return Err((key, "must be greater than 0".into()));
+            }
+        }
+        if llm.max_answer_tokens >= llm.context_tokens {
+            return Err(("llm.max_answer_tokens", "must be smaller than llm.context_tokens".into()));
+        }
+        for (key, url) in
+            [("llm.openai.base_url", &llm.openai.base_url), ("llm.yandexgpt.base_url", &llm.yandexgpt.base_url)]
+        {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err((key, format!("{url:?} must be an http:// or https:// URL")));
+            }
+        }
+        if !["api-key", "iam"].contains(&llm.yandexgpt.auth.as_str()) {
+            return Err(("llm.yandexgpt.auth", format!("{:?} must be \"api-key\" or \"iam\"", llm.yandexgpt.auth)));
+        }
+        for (key, v) in [
+            ("llm.openai.price_input_rub_per_m", llm.openai.price_input_rub_per_m),
+            ("llm.openai.price_output_rub_per_m", llm.openai.price_output_rub_per_m),
+            ("llm.openai.monthly_budget_rub", llm.openai.monthly_budget_rub),
+            ("llm.yandexgpt.price_input_rub_per_m", llm.yandexgpt.price_input_rub_per_m),
+            ("llm.yandexgpt.price_output_rub_per_m", llm.yandexgpt.price_output_rub_per_m),
+            ("llm.yandexgpt.monthly_budget_rub", llm.yandexgpt.monthly_budget_rub),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err((key, "must be a number ≥ 0".into()));
+            }
+        }
         Ok(())
     }
 
@@ -327,9 +526,9 @@ impl Config {
         }
     }
 
-    /// The model path resolved against the data directory.
+    /// The local model path resolved against the data directory.
     pub fn model_path(&self, data_dir: &Path) -> PathBuf {
-        data_dir.join(&self.model.path)
+        data_dir.join(&self.llm.local.model)
     }
 }
 
@@ -338,6 +537,19 @@ fn parse_env(kind: Kind, raw: &str) -> Result<toml::Value, String> {
     match kind {
         Kind::Str => Ok(toml::Value::String(raw.to_owned())),
         Kind::Int => raw.parse::<i64>().map(toml::Value::Integer).map_err(|_| format!("{raw:?} is not a whole number")),
+        Kind::Float => raw
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .map(toml::Value::Float)
+            .ok_or_else(|| format!("{raw:?} is not a number")),
+        Kind::List => Ok(toml::Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_owned()))
+                .collect(),
+        )),
         Kind::Bool => match raw.to_ascii_lowercase().as_str() {
             "1" | "true" | "yes" | "on" => Ok(toml::Value::Boolean(true)),
             "0" | "false" | "no" | "off" => Ok(toml::Value::Boolean(false)),
@@ -424,9 +636,59 @@ pub const TEMPLATE: &str = r#"# supportd configuration.
 # Seconds to wait for the relay. (SUPPORTD_SMTP_TIMEOUT_SECS)
 # timeout_secs = 15
 
-[model]
-# Local chat model (GGUF); relative paths are inside the data directory. (SUPPORTD_MODEL_PATH)
-# path = "models/qwen2.5-1.5b-instruct-q4_k_m.gguf"
+[llm]
+# Model providers tried in order: "local" (this machine), "yandexgpt", "openai" (or any
+# OpenAI-compatible server). A provider that fails, is slow or has spent its budget is
+# skipped; when all fail the conversation goes to a person. (SUPPORTD_LLM_CHAIN, comma-separated)
+# chain = ["local"]
+# Tokens of prompt + answer; the oldest turns are left out first, never the facts. (SUPPORTD_LLM_CONTEXT_TOKENS)
+# context_tokens = 4000
+# Longest answer in tokens. (SUPPORTD_LLM_MAX_ANSWER_TOKENS)
+# max_answer_tokens = 300
+# Longest time one provider may take for an answer, seconds. (SUPPORTD_LLM_TIMEOUT_SECS)
+# timeout_secs = 30
+# Reuse the answer to the same question with the same facts for this long, seconds; 0 turns it off. (SUPPORTD_LLM_CACHE_TTL_SECS)
+# cache_ttl_secs = 86400
+# Pause a provider after this many failures in a row, for this many seconds. (SUPPORTD_LLM_BREAKER_FAILURES, SUPPORTD_LLM_BREAKER_COOLDOWN_SECS)
+# breaker_failures = 3
+# breaker_cooldown_secs = 60
+# Warn when a provider has spent this share of its monthly budget, percent. (SUPPORTD_LLM_BUDGET_WARN_PERCENT)
+# budget_warn_percent = 80
+
+[llm.local]
+# The chat model (GGUF); relative paths are inside the data directory. Install it with
+# `supportd model pull`. (SUPPORTD_MODEL_PATH)
+# model = "models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+# Requests that may wait while the model answers another; past it the next provider answers. (SUPPORTD_LLM_QUEUE)
+# queue = 4
+
+[llm.openai]
+# Any OpenAI-compatible API: OpenAI, or your own vLLM / llama.cpp server / Ollama (…/v1). (SUPPORTD_OPENAI_BASE_URL)
+# base_url = "https://api.openai.com/v1"
+# (SUPPORTD_OPENAI_MODEL)
+# model = "gpt-4o-mini"
+# Prefer the encrypted store: `supportd llm set-key openai`. (SUPPORTD_OPENAI_API_KEY)
+# api_key = ""
+# Prices in rubles per million tokens, and a monthly cap (0: none). (SUPPORTD_OPENAI_PRICE_INPUT_RUB_PER_M, SUPPORTD_OPENAI_PRICE_OUTPUT_RUB_PER_M, SUPPORTD_OPENAI_MONTHLY_BUDGET_RUB)
+# price_input_rub_per_m = 15.0
+# price_output_rub_per_m = 60.0
+# monthly_budget_rub = 0.0
+
+[llm.yandexgpt]
+# Foundation Models API. (SUPPORTD_YANDEXGPT_BASE_URL)
+# base_url = "https://llm.api.cloud.yandex.net"
+# Yandex Cloud folder id. (SUPPORTD_YANDEXGPT_FOLDER_ID)
+# folder_id = ""
+# "yandexgpt-lite/latest", "yandexgpt/latest" or a full gpt:// URI. (SUPPORTD_YANDEXGPT_MODEL)
+# model = "yandexgpt-lite/latest"
+# "api-key" (a service account key) or "iam" (an IAM token). (SUPPORTD_YANDEXGPT_AUTH)
+# auth = "api-key"
+# Prefer the encrypted store: `supportd llm set-key yandexgpt`. (SUPPORTD_YANDEXGPT_API_KEY)
+# api_key = ""
+# Prices in rubles per million tokens, and a monthly cap (0: none). (SUPPORTD_YANDEXGPT_PRICE_INPUT_RUB_PER_M, SUPPORTD_YANDEXGPT_PRICE_OUTPUT_RUB_PER_M, SUPPORTD_YANDEXGPT_MONTHLY_BUDGET_RUB)
+# price_input_rub_per_m = 200.0
+# price_output_rub_per_m = 200.0
+# monthly_budget_rub = 0.0
 "#;
 
 #[cfg(test)]
@@ -476,6 +738,18 @@ mod tests {
         let err = Config::load(None, &bad).expect_err("must fail").to_string();
         assert!(err.contains("SUPPORTD_MAX_BODY_BYTES") && err.contains("server.max_body_bytes"), "{err}");
 
+        let chain = |k: &str| match k {
+            "SUPPORTD_LLM_CHAIN" => Some("openai, local".to_owned()),
+            "SUPPORTD_OPENAI_MONTHLY_BUDGET_RUB" => Some("1500.5".to_owned()),
+            _ => None,
+        };
+        let c = Config::load(None, &chain).expect("load");
+        assert_eq!(c.llm.chain, vec!["openai".to_owned(), "local".to_owned()]);
+        assert!((c.llm.openai.monthly_budget_rub - 1500.5).abs() < 1e-9);
+        let bad_price = |k: &str| (k == "SUPPORTD_OPENAI_PRICE_INPUT_RUB_PER_M").then(|| "cheap".to_owned());
+        let err = Config::load(None, &bad_price).expect_err("must fail").to_string();
+        assert!(err.contains("SUPPORTD_OPENAI_PRICE_INPUT_RUB_PER_M"), "{err}");
+
         let bad_addr = |k: &str| (k == "SUPPORTD_LISTEN").then(|| "nowhere".to_owned());
         let err = Config::load(None, &bad_addr).expect_err("must fail").to_string();
         assert!(err.contains("SUPPORTD_LISTEN"), "{err}");
@@ -492,6 +766,11 @@ mod tests {
             ("[server]\npublic_url = \"ftp://x\"\n", "server.public_url"),
             ("[smtp]\nhost = \"mail\"\n", "smtp.from"),
             ("[log]\nformat = \"xml\"\n", "log.format"),
+            ("[llm]\nchain = [\"local\", \"gigachat\"]\n", "llm.chain"),
+            ("[llm]\nchain = [\"local\", \"local\"]\n", "llm.chain"),
+            ("[llm.yandexgpt]\nauth = \"oauth\"\n", "llm.yandexgpt.auth"),
+            ("[llm.openai]\nmonthly_budget_rub = -5.0\n", "llm.openai.monthly_budget_rub"),
+            ("[llm]\nmax_answer_tokens = 5000\n", "llm.max_answer_tokens"),
         ] {
             std::fs::write(&path, text).expect("write");
             let err = Config::load(Some(&path), &no_env).expect_err(text).to_string();
@@ -505,7 +784,9 @@ mod tests {
     fn secrets_are_redacted() {
         let mut c = Config::default();
         c.smtp.password = Secret::new("hunter2-very-secret");
+        c.llm.openai.api_key = Secret::new("sk-hunter3");
         assert!(!format!("{c:?}").contains("hunter2"));
+        assert!(!format!("{c:?}").contains("hunter3"));
     }
 }
 

@@ -1,3 +1,14 @@
 fn main() -> std::process::ExitCode {
+    // Candle sizes its compute pool from RAYON_NUM_THREADS, else from the physical cores it
+    // detects — on many VPSes half of the vCPUs the seller pays for. Default to all of them.
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        let n = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        // SAFETY: this is the first statement of the program: no other thread exists yet,
+        // so nothing can read the environment while it changes.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+        }
+    }
     supportd::cli::main()
 }

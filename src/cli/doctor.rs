@@ -195,7 +195,7 @@ pub fn run(paths: &Paths) -> ExitCode {
 
     check_embeddings(&mut r, &paths.models().join(crate::kb::EMBEDDING_MODEL_FILE));
     if let Some(config) = &config {
-        check_model(&mut r, &config.model_path(&paths.data_dir));
+        check_model(&mut r, config, &config.model_path(&paths.data_dir));
         check_smtp(&mut r, config);
     }
 
@@ -243,29 +243,74 @@ fn check_credentials(r: &mut Report, conn: &rusqlite::Connection, cipher: &Ciphe
     }
 }
 
-fn check_model(r: &mut Report, path: &Path) {
-    match std::fs::File::open(path) {
-        Ok(mut f) => {
-            use std::io::Read;
-            let mut magic = [0u8; 4];
-            if f.read_exact(&mut magic).is_ok() && &magic == b"GGUF" {
+fn check_model(r: &mut Report, config: &crate::config::Config, path: &Path) {
+    if !config.llm.chain.iter().any(|p| p == "local") {
+        r.line(Level::Ok, "model", "the local model is not in llm.chain (cloud only)", None);
+    } else {
+        match std::fs::File::open(path) {
+            Ok(mut f) => {
+                use std::io::Read;
+                let mut magic = [0u8; 4];
                 let size = f.metadata().map(|m| m.len()).unwrap_or(0);
-                r.line(Level::Ok, "model", &format!("{} ({} MB)", path.display(), size / 1_000_000), None);
-            } else {
-                r.line(
-                    Level::Fail,
-                    "model",
-                    &format!("{} is not a GGUF model file", path.display()),
-                    Some("delete it and install the model again (install.sh)"),
-                );
+                if !(f.read_exact(&mut magic).is_ok() && &magic == b"GGUF") {
+                    r.line(
+                        Level::Fail,
+                        "model",
+                        &format!("{} is not a GGUF model file", path.display()),
+                        Some("delete it and run `supportd model pull`"),
+                    );
+                } else if let Some(entry) = crate::llm::catalog::for_path(path) {
+                    match crate::llm::catalog::verify(entry, path) {
+                        Ok(()) => r.line(
+                            Level::Ok,
+                            "model",
+                            &format!("{} ({}, {} MB, SHA-256 verified)", path.display(), entry.id, size / 1_000_000),
+                            None,
+                        ),
+                        Err(e) => r.line(
+                            Level::Fail,
+                            "model",
+                            &format!("{e:#}"),
+                            Some("run `supportd model pull` to fetch it again"),
+                        ),
+                    }
+                } else {
+                    r.line(
+                        Level::Ok,
+                        "model",
+                        &format!("{} ({} MB, not from the catalogue)", path.display(), size / 1_000_000),
+                        None,
+                    );
+                }
             }
+            Err(_) => r.line(
+                Level::Warn,
+                "model",
+                &format!("no local model at {}", path.display()),
+                Some("install the default model with `supportd model pull`, or set llm.local.model to a GGUF file"),
+            ),
         }
-        Err(_) => r.line(
-            Level::Warn,
+    }
+    for (name, key, secret) in [
+        ("openai", "openai.api_key", &config.llm.openai.api_key),
+        ("yandexgpt", "yandexgpt.api_key", &config.llm.yandexgpt.api_key),
+    ] {
+        if config.llm.chain.iter().any(|p| p == name) && secret.is_empty() {
+            r.line(
+                Level::Ok,
+                "model",
+                &format!("{name} is in llm.chain; its key comes from the encrypted store ({key})"),
+                Some(&format!("if it is not stored yet: supportd llm set-key {name}")),
+            );
+        }
+    }
+    if config.llm.chain.iter().any(|p| p == "yandexgpt") && config.llm.yandexgpt.folder_id.is_empty() {
+        r.line(
+            Level::Fail,
             "model",
-            &format!("no local model at {}", path.display()),
-            Some("install the default model with install.sh, or set model.path to a GGUF file"),
-        ),
+            "yandexgpt is in llm.chain but llm.yandexgpt.folder_id is empty",
+            Some("set the folder id"),
+        );
     }
 }
 

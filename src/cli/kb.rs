@@ -195,10 +195,37 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The local chat model: prompt and decode speed, time to first token after a cached
+    /// system prefix, memory; ratios against a llama.cpp reference when given.
+    Llm {
+        /// The GGUF model [default: the configured llm.local.model].
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// A report written by benches/llm_reference.sh for the same model and threads.
+        #[arg(long)]
+        reference: Option<PathBuf>,
+        /// Tokens of the cached system prefix.
+        #[arg(long, default_value_t = 400)]
+        prefix: usize,
+        /// Tokens of the new prompt.
+        #[arg(long, default_value_t = 300)]
+        prompt: usize,
+        /// Tokens to generate (the answer).
+        #[arg(long, default_value_t = 60)]
+        answer: usize,
+        /// Print one JSON object as the last line.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn bench(paths: &Paths, cmd: BenchCommand) -> anyhow::Result<ExitCode> {
-    let BenchCommand::Kb { docs, words, model, json } = cmd;
+    let (docs, words, model, json) = match cmd {
+        BenchCommand::Kb { docs, words, model, json } => (docs, words, model, json),
+        BenchCommand::Llm { model, reference, prefix, prompt, answer, json } => {
+            return bench_llm(paths, model, reference, crate::llm::bench::Workload { prefix, prompt, answer }, json);
+        }
+    };
     if docs == 0 || words == 0 {
         bail!("--docs and --words must be greater than 0");
     }
@@ -242,4 +269,43 @@ fn tempfile_dir() -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("supportd-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     Ok(dir)
+}
+
+fn bench_llm(
+    paths: &Paths,
+    model: Option<PathBuf>,
+    reference: Option<PathBuf>,
+    workload: crate::llm::bench::Workload,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let model = match model {
+        Some(m) => m,
+        None => crate::app::load_config(paths)?.model_path(&paths.data_dir),
+    };
+    if !model.exists() {
+        bail!("no model at {}: install one with `supportd model pull` or pass --model", model.display());
+    }
+    let reference = reference.map(|r| crate::llm::bench::read_reference(&r)).transpose()?;
+    eprintln!("measuring {} …", model.display());
+    let r = crate::llm::bench::run(&model, workload, reference)?;
+    if !json {
+        println!(
+            "{} ({}), {} threads: prompt {:.1} tok/s, decode {:.2} tok/s, first token after a cached {}-token prefix {:.0} ms, {} tokens end to end {:.0} ms, peak RSS {:.0} MB",
+            r.model,
+            r.quantization,
+            r.threads,
+            r.prompt_tokens_per_s,
+            r.decode_tokens_per_s,
+            r.prefix_tokens,
+            r.ttft_ms,
+            r.gen_tokens,
+            r.e2e_ms_60_tokens,
+            r.peak_rss_mb
+        );
+        if let (Some(p), Some(d)) = (r.prompt_ratio, r.decode_ratio) {
+            println!("against llama.cpp: prompt {p:.2}x, decode {d:.2}x");
+        }
+    }
+    println!("{}", serde_json::to_string(&r)?);
+    Ok(ExitCode::SUCCESS)
 }

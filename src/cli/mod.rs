@@ -3,6 +3,7 @@
 
 mod doctor;
 mod kb;
+mod llm;
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
@@ -78,6 +79,21 @@ pub enum Command {
     /// Measure speed and memory.
     #[command(subcommand)]
     Bench(kb::BenchCommand),
+    /// Install and check local language models.
+    #[command(subcommand)]
+    Model(llm::ModelCommand),
+    /// Cloud model keys, and one question to the model chain.
+    #[command(subcommand)]
+    Llm(llm::LlmCommand),
+    /// The month's language-model calls, tokens and cost by provider.
+    Usage {
+        /// "YYYY-MM" [default: this month].
+        #[arg(long)]
+        month: Option<String>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args, Default)]
@@ -231,6 +247,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Eval(cmd)) => {
             let db = open_db(&paths, now)?;
             kb::eval(&paths, &db, cmd)
+        }
+        Some(Command::Model(cmd)) => llm::model(&paths, cmd),
+        Some(Command::Llm(cmd)) => {
+            let db = open_db(&paths, now)?;
+            llm::llm(&paths, &db, cmd)
+        }
+        Some(Command::Usage { month, json }) => {
+            let db = open_db(&paths, now)?;
+            llm::usage(&paths, &db, month, json)
         }
     }
 }

@@ -209,6 +209,7 @@ impl utoipa::Modify for SecurityAddon {
         api::kb::delete_article, api::kb::versions, api::kb::restore_version, api::kb::categories,
         api::kb::list_products, api::kb::upsert_product, api::kb::get_product, api::kb::delete_product,
         api::kb::search, api::kb::retrieve, api::kb::import_kb, api::kb::export,
+        api::llm::status, api::llm::usage, api::llm::ask,
     ),
     modifiers(&SecurityAddon),
     security(("bearer" = []), ("session_cookie" = [])),
@@ -219,6 +220,7 @@ impl utoipa::Modify for SecurityAddon {
         (name = "audit", description = "Security audit log (admin)"),
         (name = "settings", description = "Integration credentials (admin)"),
         (name = "kb", description = "Knowledge base: articles, FAQ, products, search, grounding"),
+        (name = "llm", description = "Language models: provider status, usage and cost, playground (admin)"),
     )
 )]
 pub struct ApiDoc;

@@ -60,16 +60,6 @@ fn vocabulary() -> Vec<String> {
     words
 }
 
-fn rss_mb(field: &str) -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -166,8 +156,8 @@ pub fn run(
         hybrid_p50_ms: hybrid.as_ref().map(|h| percentile(h, 0.5)),
         hybrid_p95_ms: hybrid.as_ref().map(|h| percentile(h, 0.95)),
         index_mb: (index_mb * 10.0).round() / 10.0,
-        rss_mb: (rss_mb("VmRSS:") * 10.0).round() / 10.0,
-        peak_rss_mb: (rss_mb("VmHWM:") * 10.0).round() / 10.0,
+        rss_mb: (crate::telemetry::rss_mb("VmRSS:") * 10.0).round() / 10.0,
+        peak_rss_mb: (crate::telemetry::rss_mb("VmHWM:") * 10.0).round() / 10.0,
         embedding_model: embedder.map(|e| e.id().to_owned()),
         threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
     })

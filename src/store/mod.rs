@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod credentials;
 pub mod kb;
+pub mod llm;
 pub mod messaging;
 pub mod sessions;
 pub mod users;
@@ -57,6 +58,7 @@ struct Migration {
 const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "init", sql: include_str!("migrations/0001_init.sql") },
     Migration { version: 2, name: "kb", sql: include_str!("migrations/0002_kb.sql") },
+    Migration { version: 3, name: "llm", sql: include_str!("migrations/0003_llm.sql") },
 ];
 
 /// The schema version this build expects.

@@ -10,4 +10,5 @@ mod harness;
 mod install;
 mod kb;
 mod lifecycle;
+mod llm;
 mod serve;

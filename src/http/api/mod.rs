@@ -4,6 +4,7 @@ pub mod audit;
 pub mod auth;
 pub mod credentials;
 pub mod kb;
+pub mod llm;
 pub mod tokens;
 pub mod users;
 
@@ -39,4 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/kb/retrieve", post(kb::retrieve))
         .route("/kb/import", post(kb::import_kb))
         .route("/kb/export", get(kb::export))
+        .route("/llm/status", get(llm::status))
+        .route("/llm/usage", get(llm::usage))
+        .route("/llm/ask", post(llm::ask))
 }

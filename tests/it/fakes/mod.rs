@@ -1,3 +1,4 @@
 //! In-process fakes of external services the tests cannot reach.
 
+pub mod llm;
 pub mod smtp;
