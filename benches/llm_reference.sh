@@ -5,6 +5,9 @@
 #
 #   benches/llm_reference.sh MODEL.gguf [THREADS] > reference.json
 #   supportd bench llm --model MODEL.gguf --reference reference.json --json
+#
+# The figures are also kept in ~/.cache/supportd/llm-reference/ under the model file's name,
+# size and thread count, where `supportd bench llm` finds them without --reference.
 set -euo pipefail
 model=${1:?usage: llm_reference.sh MODEL.gguf [THREADS]}
 threads=${2:-2}
@@ -19,4 +22,7 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import llama_cpp' 2>/
     CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
     "$venv/bin/pip" install --quiet --no-cache-dir 'llama-cpp-python==0.3.36' >&2
 fi
-exec "$venv/bin/python" "$here/llm_reference.py" --model "$model" --threads "$threads" | tail -n 1
+store=${XDG_CACHE_HOME:-$HOME/.cache}/supportd/llm-reference
+mkdir -p "$store"
+key="$(basename "$model")-$(stat -c %s "$model")-t$threads.json"
+"$venv/bin/python" "$here/llm_reference.py" --model "$model" --threads "$threads" | tail -n 1 | tee "$store/$key"

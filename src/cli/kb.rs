@@ -201,7 +201,8 @@ pub enum BenchCommand {
         /// The GGUF model [default: the configured llm.local.model].
         #[arg(long)]
         model: Option<PathBuf>,
-        /// A report written by benches/llm_reference.sh for the same model and threads.
+        /// A report written by benches/llm_reference.sh for the same model and threads
+        /// [default: the one that script stored for this model file and thread count].
         #[arg(long)]
         reference: Option<PathBuf>,
         /// Tokens of the cached system prefix.
@@ -284,6 +285,11 @@ fn bench_llm(
     };
     if !model.exists() {
         bail!("no model at {}: install one with `supportd model pull` or pass --model", model.display());
+    }
+    let reference =
+        reference.or_else(|| crate::llm::bench::stored_reference(&model, candle_core::utils::get_num_threads()));
+    if let Some(r) = &reference {
+        eprintln!("llama.cpp reference: {}", r.display());
     }
     let reference = reference.map(|r| crate::llm::bench::read_reference(&r)).transpose()?;
     eprintln!("measuring {} …", model.display());

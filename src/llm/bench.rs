@@ -145,6 +145,17 @@ pub fn run(path: &Path, w: Workload, reference: Option<Reference>) -> anyhow::Re
     })
 }
 
+/// Where `benches/llm_reference.sh` keeps its figures for `model` at `threads`.
+pub fn stored_reference(model: &Path, threads: usize) -> Option<std::path::PathBuf> {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache")))?;
+    let name = model.file_name()?.to_str()?;
+    let size = std::fs::metadata(model).ok()?.len();
+    let path = cache.join("supportd/llm-reference").join(format!("{name}-{size}-t{threads}.json"));
+    path.exists().then_some(path)
+}
+
 /// Reads the last JSON line of a reference file.
 pub fn read_reference(path: &Path) -> anyhow::Result<Reference> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
