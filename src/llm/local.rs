@@ -36,7 +36,8 @@ impl LocalModel {
         let file = std::fs::File::open(path).with_context(|| format!("cannot open the model {}", path.display()))?;
         let mut r = std::io::BufReader::with_capacity(1 << 20, file);
         let ct = gguf_file::Content::read(&mut r).with_context(|| format!("{} is not a GGUF model", path.display()))?;
-        let weights = Weights::load(&ct, &mut r).with_context(|| format!("cannot load {}", path.display()))?;
+        let mapped = super::mapped::ModelFile::open(path).with_context(|| format!("cannot map {}", path.display()))?;
+        let weights = Weights::load(&ct, &mut r, &mapped).with_context(|| format!("cannot load {}", path.display()))?;
         let format = ChatFormat::from_gguf(&ct).context("cannot build the tokenizer from the model file")?;
         let name = ct
             .metadata

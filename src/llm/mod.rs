@@ -13,6 +13,7 @@ pub mod chain;
 pub mod cloud;
 pub mod context;
 pub mod local;
+pub mod mapped;
 pub mod model;
 pub mod sampling;
 pub mod template;

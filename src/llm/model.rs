@@ -1,7 +1,8 @@
 //! A decoder-only transformer over GGUF weights (Qwen2 and Llama architectures) on Candle's
 //! quantized CPU kernels.
 //!
-//! The weights are immutable and shared (`Arc`); every generation owns a [`KvCache`], so a
+//! The quantized matrices are used in place from a memory map of the file ([`ModelFile`]);
+//! the weights are immutable and shared (`Arc`); every generation owns a [`KvCache`], so a
 //! snapshot of the cache after the fixed system prompt can be copied into new requests and
 //! that prefix is never processed twice. The token embedding stays quantized (rows are
 //! dequantized on lookup) and doubles as the output projection when the model ties them.
@@ -11,6 +12,8 @@ use std::sync::Arc;
 
 use candle_core::quantized::{GgmlDType, QMatMul, QStorage, QTensor, QuantizedType, gguf_file};
 use candle_core::{DType, Device, Module, Result, Tensor};
+
+use super::mapped::ModelFile;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arch {
@@ -111,23 +114,33 @@ fn candle_repacks(dtype: GgmlDType, n: usize, k: usize) -> bool {
 }
 
 impl QLinear {
-    fn read<R: Read + Seek>(ct: &gguf_file::Content, r: &mut R, name: &str) -> Result<Self> {
+    fn read<R: Read + Seek>(ct: &gguf_file::Content, r: &mut R, file: &ModelFile, name: &str) -> Result<Self> {
         let info = ct
             .tensor_infos
             .get(name)
             .ok_or_else(|| candle_core::Error::Msg(format!("the model file lacks `{name}`")))?;
         let (n, k) = info.shape.dims2()?;
         let dtype = info.ggml_dtype;
-        let bytes = n * k / dtype.block_size() * dtype.type_size();
-        r.seek(std::io::SeekFrom::Start(ct.tensor_data_offset + info.offset))?;
-        let mut raw = vec![0u8; bytes];
-        r.read_exact(&mut raw)?;
         if matches!(dtype, GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16) {
             candle_core::bail!("`{name}` is not quantized ({dtype:?})");
         }
+        let start = usize::try_from(ct.tensor_data_offset + info.offset)
+            .map_err(|_| candle_core::Error::Msg(format!("`{name}` lies beyond the address space")))?;
+        if let Some(blocks) = file.blocks(dtype, start, n * k) {
+            return Ok(Self { blocks: Arc::from(blocks), n, k });
+        }
+        // Types without a mapped form are read (not through the map, so its pages stay
+        // untouched); the ones Candle has no SIMD kernels for become Q8_0, which holds them
+        // (almost) exactly and has.
+        let bytes = n * k / dtype.block_size() * dtype.type_size();
+        if start + bytes > file.len() {
+            candle_core::bail!("`{name}` is cut off: the model file is incomplete");
+        }
+        r.seek(std::io::SeekFrom::Start(start as u64))?;
+        let mut raw = vec![0u8; bytes];
+        r.read_exact(&mut raw)?;
         let mut blocks = dtype.from_data(std::borrow::Cow::Owned(raw));
         if matches!(dtype, GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1 | GgmlDType::Q8_1) {
-            // Candle has no SIMD kernels for these: Q8_0 holds them (almost) exactly and does.
             let candle_core::CpuStorage::F32(values) = blocks.dequantize(n * k)? else {
                 candle_core::bail!("unexpected dequantized storage for `{name}`");
             };
@@ -253,7 +266,8 @@ fn md<'a>(ct: &'a gguf_file::Content, key: &str) -> Result<&'a gguf_file::Value>
 }
 
 impl Weights {
-    pub fn load<R: Read + Seek>(ct: &gguf_file::Content, r: &mut R) -> Result<Self> {
+    /// Loads the weights of `ct`: matrices in place from `file`, vectors through `r`.
+    pub fn load<R: Read + Seek>(ct: &gguf_file::Content, r: &mut R, file: &ModelFile) -> Result<Self> {
         let device = Device::Cpu;
         let arch_name = md(ct, "general.architecture")?.to_string()?.clone();
         let arch = match arch_name.as_str() {
@@ -274,10 +288,10 @@ impl Weights {
         }
         let head_dim = hidden / n_head;
 
-        let embed = Arc::new(QLinear::read(ct, r, "token_embd.weight")?);
+        let embed = Arc::new(QLinear::read(ct, r, file, "token_embd.weight")?);
         let vocab = embed.n;
         let output = if ct.tensor_infos.contains_key("output.weight") {
-            Arc::new(QLinear::read(ct, r, "output.weight")?)
+            Arc::new(QLinear::read(ct, r, file, "output.weight")?)
         } else {
             embed.clone()
         };
@@ -285,7 +299,7 @@ impl Weights {
         let opt_vec = |r: &mut R, name: &str| -> Result<Option<Tensor>> {
             if ct.tensor_infos.contains_key(name) { Ok(Some(vec(r, name)?)) } else { Ok(None) }
         };
-        let mm = |r: &mut R, name: &str| QLinear::read(ct, r, name);
+        let mm = |r: &mut R, name: &str| QLinear::read(ct, r, file, name);
         let norm = vec(r, "output_norm.weight")?;
         let mut layers = Vec::with_capacity(n_layer);
         for i in 0..n_layer {
@@ -457,7 +471,7 @@ mod tests {
         write_tiny_qwen2(&path, &TinySpec::default()).expect("write");
         let mut r = std::io::BufReader::new(std::fs::File::open(&path).expect("open"));
         let ct = gguf_file::Content::read(&mut r).expect("gguf");
-        let w = Weights::load(&ct, &mut r).expect("load");
+        let w = Weights::load(&ct, &mut r, &ModelFile::open(&path).expect("map")).expect("load");
         (dir, w)
     }
 
@@ -499,6 +513,20 @@ mod tests {
         assert_eq!(snapshot.len(), 30);
         let again = w.forward(&tokens[30..], &mut snapshot.fork(64).expect("fork")).expect("rest again");
         assert!(close(&whole, &again) < 1e-3);
+    }
+
+    #[test]
+    fn a_truncated_file_is_an_error_not_a_crash() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("tiny.gguf");
+        write_tiny_qwen2(&path, &TinySpec::default()).expect("write");
+        let len = std::fs::metadata(&path).expect("meta").len();
+        let f = std::fs::OpenOptions::new().write(true).open(&path).expect("open");
+        f.set_len(len - 4096).expect("truncate");
+        let mut r = std::io::BufReader::new(std::fs::File::open(&path).expect("open"));
+        let ct = gguf_file::Content::read(&mut r).expect("the header is intact");
+        let err = Weights::load(&ct, &mut r, &ModelFile::open(&path).expect("map")).err().expect("must fail");
+        assert!(err.to_string().contains("cut off"), "{err}");
     }
 
     #[test]
