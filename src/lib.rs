@@ -14,6 +14,7 @@ pub mod kb;
 pub mod llm;
 pub mod mail;
 pub mod net;
+pub mod nlu;
 pub mod store;
 pub mod telemetry;
 pub mod texts;

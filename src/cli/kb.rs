@@ -61,16 +61,83 @@ impl From<CliMode> for Mode {
 pub enum EvalCommand {
     /// Retrieval quality: recall@1, recall@5 and MRR of BM25, vector and hybrid search.
     Retrieval {
-        /// JSONL of {"question", "relevant": [slug or id, ...]} [default: the built-in held-out set].
-        #[arg(long)]
-        data: Option<PathBuf>,
-        /// Print one JSON object as the last line.
-        #[arg(long)]
-        json: bool,
-        /// Also list the questions hybrid search missed.
-        #[arg(long)]
-        misses: bool,
+        #[command(flatten)]
+        set: EvalSet,
     },
+    /// Message understanding: main-intent accuracy, per-intent precision/recall, macro-F1,
+    /// entity exact match, sentiment and urgency, time per message.
+    Nlu {
+        #[command(flatten)]
+        set: EvalSet,
+        /// Instead: K-fold cross-validation on the built-in training set (for tuning without
+        /// looking at the held-out split).
+        #[arg(long, value_name = "K")]
+        cross_validate: Option<usize>,
+    },
+}
+
+/// The labelled set an evaluation reads and how it reports.
+#[derive(Debug, clap::Args)]
+pub struct EvalSet {
+    /// Labelled JSONL (retrieval: {"question", "relevant": [slug or id]}; nlu: {"text", "intent"
+    /// or "intents", "entities": [{"kind", "value"}]}) [default: the built-in held-out set].
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Print one JSON object as the last line.
+    #[arg(long)]
+    pub json: bool,
+    /// Also list what was missed.
+    #[arg(long)]
+    pub misses: bool,
+}
+
+/// `supportd eval nlu`.
+pub fn eval_nlu(set: EvalSet, folds: Option<usize>) -> anyhow::Result<ExitCode> {
+    let EvalSet { data, json, misses } = set;
+    if let Some(k) = folds {
+        let (acc, f1) = crate::nlu::eval::cross_validate(crate::nlu::TRAIN, k).map_err(anyhow::Error::msg)?;
+        println!("{k}-fold cross-validation on the training set: accuracy {acc:.3}, macro-F1 {f1:.3}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let text = match &data {
+        Some(f) => std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?,
+        None => crate::nlu::HELDOUT.to_owned(),
+    };
+    let t = std::time::Instant::now();
+    let nlu = crate::nlu::Nlu::shared();
+    let train_ms = t.elapsed().as_millis();
+    let r = crate::nlu::eval::evaluate(&nlu, &text).map_err(anyhow::Error::msg)?;
+    if misses {
+        for (text, expected, got) in &r.misses {
+            println!("miss: {text:?}: expected {expected}, got {got}");
+        }
+        for (text, expected, got) in &r.entity_misses {
+            println!("entities: {text:?}: expected [{expected}], got [{got}]");
+        }
+    }
+    if !json {
+        println!("{} messages (model trained in {train_ms} ms)", r.n);
+        println!(
+            "main intent accuracy {:.3}, macro-F1 {:.3}, whole intent set {:.3}",
+            r.accuracy, r.macro_f1, r.intent_set_exact
+        );
+        for (name, s) in &r.per_intent {
+            println!(
+                "  {name:<15} precision {:.2}  recall {:.2}  F1 {:.2}  ({} messages)",
+                s.precision, s.recall, s.f1, s.support
+            );
+        }
+        println!(
+            "entities: exact match {:.3} of messages, precision {:.3}, recall {:.3}",
+            r.entity_exact_match, r.entity_precision, r.entity_recall
+        );
+        if let (Some(s), Some(u)) = (r.sentiment_accuracy, r.urgent_accuracy) {
+            println!("sentiment accuracy {s:.3}, urgency accuracy {u:.3}");
+        }
+        println!("time per message: p50 {:.3} ms, p95 {:.3} ms", r.p50_ms, r.p95_ms);
+    }
+    println!("{}", serde_json::to_string(&r)?);
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn open(paths: &Paths, db: &Db) -> anyhow::Result<kb::Kb> {
@@ -142,7 +209,9 @@ pub fn run(paths: &Paths, db: &Db, cmd: KbCommand) -> anyhow::Result<ExitCode> {
 }
 
 pub fn eval(paths: &Paths, db: &Db, cmd: EvalCommand) -> anyhow::Result<ExitCode> {
-    let EvalCommand::Retrieval { data, json, misses } = cmd;
+    let EvalCommand::Retrieval { set: EvalSet { data, json, misses } } = cmd else {
+        bail!("not a retrieval evaluation");
+    };
     let kb = open(paths, db)?;
     let text = match &data {
         Some(f) => std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?,

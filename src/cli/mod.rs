@@ -244,6 +244,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             kb::run(&paths, &db, cmd)
         }
         Some(Command::Bench(cmd)) => kb::bench(&paths, cmd),
+        Some(Command::Eval(kb::EvalCommand::Nlu { set, cross_validate })) => kb::eval_nlu(set, cross_validate),
         Some(Command::Eval(cmd)) => {
             let db = open_db(&paths, now)?;
             kb::eval(&paths, &db, cmd)

@@ -210,6 +210,7 @@ impl utoipa::Modify for SecurityAddon {
         api::kb::list_products, api::kb::upsert_product, api::kb::get_product, api::kb::delete_product,
         api::kb::search, api::kb::retrieve, api::kb::import_kb, api::kb::export,
         api::llm::status, api::llm::usage, api::llm::ask,
+        api::nlu::analyze,
     ),
     modifiers(&SecurityAddon),
     security(("bearer" = []), ("session_cookie" = [])),
@@ -221,6 +222,7 @@ impl utoipa::Modify for SecurityAddon {
         (name = "settings", description = "Integration credentials (admin)"),
         (name = "kb", description = "Knowledge base: articles, FAQ, products, search, grounding"),
         (name = "llm", description = "Language models: provider status, usage and cost, playground (admin)"),
+        (name = "nlu", description = "Message understanding: intents, entities, sentiment (operator)"),
     )
 )]
 pub struct ApiDoc;

@@ -683,3 +683,54 @@ async fn bench_llm_prints_the_figures_checks_rely_on() {
     assert!(last["decode_ratio"].as_f64().expect("ratio") > 0.0);
     assert!(last["prompt_tokens_per_s"].as_f64().expect("speed") > 0.0);
 }
+
+#[tokio::test]
+async fn nlu_analyze_api_and_eval_command() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (_, password) = app.create_user(&admin, "op2@shop.ru", "operator").await;
+    let op = app.login("op2@shop.ru", &password).await;
+    let resp = app.post(&op, "/api/v1/nlu/analyze", &json!({"text": "где мой заказ 87654321-0042-3 ??"})).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!(body["intent"], "order_status");
+    assert!(body["confidence"].as_f64().expect("confidence") > 0.3);
+    assert_eq!(body["entities"][0]["kind"], "ozon_posting");
+    assert_eq!(body["entities"][0]["value"], "87654321-0042-3");
+    assert_eq!(body["sentiment"], "neutral");
+    let resp = app.post(&op, "/api/v1/nlu/analyze", &json!({"text": ""})).await;
+    assert_eq!(error_code(resp, StatusCode::UNPROCESSABLE_ENTITY).await, "invalid_body");
+    let (_, vpass) = app.create_user(&admin, "viewer@shop.ru", "viewer").await;
+    let viewer = app.login("viewer@shop.ru", &vpass).await;
+    assert_eq!(
+        app.post(&viewer, "/api/v1/nlu/analyze", &json!({"text": "привет"})).await.status(),
+        StatusCode::FORBIDDEN
+    );
+
+    // Any labelled set in the documented format is scored without training on it.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("set.jsonl");
+    std::fs::write(
+        &data,
+        concat!(
+            "{\"text\": \"позовите оператора\", \"intent\": \"human_request\", \"entities\": []}\n",
+            "{\"text\": \"где заказ 2345678901\", \"intent\": \"order_status\", \"entities\": [{\"kind\": \"wb_order\", \"value\": \"2345678901\"}]}\n",
+            "{\"text\": \"спасибо большое\", \"intent\": \"thanks\", \"entities\": []}\n",
+        ),
+    )
+    .expect("write");
+    let d = data.display().to_string();
+    let o = tokio::task::spawn_blocking(move || {
+        cli(&PathBuf::from("/nonexistent"), &["eval", "nlu", "--json", "--data", &d], &[], None)
+    })
+    .await
+    .expect("join");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let r: serde_json::Value = serde_json::from_str(out.lines().last().expect("line")).expect("json");
+    assert_eq!(r["n"], 3);
+    for key in ["accuracy", "macro_f1", "per_intent", "entity_exact_match"] {
+        assert!(!r[key].is_null(), "{key}: {r}");
+    }
+    assert!(r["accuracy"].as_f64().expect("accuracy") >= 2.0 / 3.0, "{r}");
+}

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod credentials;
 pub mod kb;
 pub mod llm;
+pub mod nlu;
 pub mod tokens;
 pub mod users;
 
@@ -43,4 +44,5 @@ pub fn router() -> Router<AppState> {
         .route("/llm/status", get(llm::status))
         .route("/llm/usage", get(llm::usage))
         .route("/llm/ask", post(llm::ask))
+        .route("/nlu/analyze", post(nlu::analyze))
 }

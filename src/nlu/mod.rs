@@ -1,0 +1,236 @@
+//! Understanding one buyer message: what it is about (intents, the main one first, with a
+//! confidence), what it names (order and posting numbers, articles, phones, e-mails, dates,
+//! sizes), and how the buyer feels (sentiment, urgency). Channel-agnostic and fast: no model
+//! call, microseconds per message after a start-up training of tens of milliseconds.
+
+pub mod classifier;
+pub mod entities;
+pub mod eval;
+
+use std::sync::{Arc, LazyLock};
+
+use serde::{Deserialize, Serialize};
+
+use crate::kb::analyzer::Analyzer;
+use classifier::{Model, features, parse_examples};
+pub use entities::{Entity, EntityKind};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Intent {
+    OrderStatus,
+    DeliveryTime,
+    ReturnRequest,
+    Exchange,
+    ProductInfo,
+    Payment,
+    Complaint,
+    CancelOrder,
+    Promo,
+    Greeting,
+    Thanks,
+    HumanRequest,
+    Other,
+}
+
+impl Intent {
+    pub const ALL: [Intent; 13] = [
+        Intent::OrderStatus,
+        Intent::DeliveryTime,
+        Intent::ReturnRequest,
+        Intent::Exchange,
+        Intent::ProductInfo,
+        Intent::Payment,
+        Intent::Complaint,
+        Intent::CancelOrder,
+        Intent::Promo,
+        Intent::Greeting,
+        Intent::Thanks,
+        Intent::HumanRequest,
+        Intent::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Intent::OrderStatus => "order_status",
+            Intent::DeliveryTime => "delivery_time",
+            Intent::ReturnRequest => "return_request",
+            Intent::Exchange => "exchange",
+            Intent::ProductInfo => "product_info",
+            Intent::Payment => "payment",
+            Intent::Complaint => "complaint",
+            Intent::CancelOrder => "cancel_order",
+            Intent::Promo => "promo",
+            Intent::Greeting => "greeting",
+            Intent::Thanks => "thanks",
+            Intent::HumanRequest => "human_request",
+            Intent::Other => "other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|i| i.as_str() == s)
+    }
+
+    fn index(self) -> usize {
+        Self::ALL.iter().position(|i| *i == self).unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Sentiment {
+    Positive,
+    Neutral,
+    Negative,
+    Angry,
+}
+
+impl Sentiment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sentiment::Positive => "positive",
+            Sentiment::Neutral => "neutral",
+            Sentiment::Negative => "negative",
+            Sentiment::Angry => "angry",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ScoredIntent {
+    pub intent: Intent,
+    pub score: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Analysis {
+    /// The main intent.
+    pub intent: Intent,
+    /// Its probability (0–1).
+    pub confidence: f32,
+    /// Every intent the message carries (main first).
+    pub intents: Vec<ScoredIntent>,
+    pub entities: Vec<Entity>,
+    pub sentiment: Sentiment,
+    /// Urgency or escalation (threats of a bad review, "срочно", long waits).
+    pub urgent: bool,
+}
+
+impl Analysis {
+    pub fn has(&self, intent: Intent) -> bool {
+        self.intents.iter().any(|s| s.intent == intent)
+    }
+}
+
+/// Labels after the intents: sentiment classes and urgency.
+const SENT_NEG: usize = 13;
+const SENT_ANGRY: usize = 14;
+const SENT_POS: usize = 15;
+const URGENT: usize = 16;
+const LABELS: usize = 17;
+/// A second intent is reported from this probability on.
+const SECOND_INTENT: f32 = 0.5;
+
+/// The labelled training examples (compiled in).
+pub const TRAIN: &str = include_str!("../../tests/data/nlu_train.jsonl");
+/// The held-out examples, never trained on (the default of `supportd eval nlu`).
+pub const HELDOUT: &str = include_str!("../../tests/data/nlu_heldout.jsonl");
+
+pub struct Nlu {
+    analyzer: Analyzer,
+    model: Model,
+}
+
+static SHARED: LazyLock<Arc<Nlu>> =
+    LazyLock::new(|| Arc::new(Nlu::train(TRAIN).expect("the built-in NLU data is valid")));
+
+impl Nlu {
+    /// The model trained on the built-in data (trained once per process).
+    pub fn shared() -> Arc<Nlu> {
+        SHARED.clone()
+    }
+
+    /// Trains on JSONL examples.
+    pub fn train(jsonl: &str) -> Result<Self, String> {
+        Self::train_on(&parse_examples(jsonl)?)
+    }
+
+    pub fn train_on(examples: &[classifier::Example]) -> Result<Self, String> {
+        let analyzer = Analyzer::new();
+        let mut data = Vec::with_capacity(examples.len());
+        for ex in examples {
+            let mut y = vec![0.0f32; LABELS];
+            for l in ex.labels() {
+                let i = Intent::parse(&l).ok_or_else(|| format!("unknown intent {l:?} in {:?}", ex.text))?;
+                y[i.index()] = 1.0;
+            }
+            match ex.sentiment.as_deref() {
+                Some("negative") => y[SENT_NEG] = 1.0,
+                Some("angry") => y[SENT_ANGRY] = 1.0,
+                Some("positive") => y[SENT_POS] = 1.0,
+                _ => {}
+            }
+            if ex.urgent == Some(true) {
+                y[URGENT] = 1.0;
+            }
+            let ents = entities::extract(&ex.text);
+            data.push((features(&analyzer, &ex.text, &ents), y));
+        }
+        if data.is_empty() {
+            return Err("no training examples".into());
+        }
+        let model = Model::train(&data, LABELS, 40, 7);
+        Ok(Self { analyzer, model })
+    }
+
+    pub fn analyze(&self, text: &str) -> Analysis {
+        let entities = entities::extract(text);
+        let p = self.model.predict(&features(&self.analyzer, text, &entities));
+        let mut scored: Vec<ScoredIntent> =
+            Intent::ALL.iter().map(|&intent| ScoredIntent { intent, score: p[intent.index()] }).collect();
+        scored.sort_by(|a, b| b.score.total_cmp(&a.score));
+        let main = scored[0].clone();
+        let mut intents = vec![main.clone()];
+        intents.extend(scored.into_iter().skip(1).take(2).filter(|s| s.score >= SECOND_INTENT));
+        let sentiment = if p[SENT_ANGRY] >= 0.5 {
+            Sentiment::Angry
+        } else if p[SENT_NEG] >= 0.5 {
+            Sentiment::Negative
+        } else if p[SENT_POS] >= 0.5 {
+            Sentiment::Positive
+        } else {
+            Sentiment::Neutral
+        };
+        Analysis { intent: main.intent, confidence: main.score, intents, entities, sentiment, urgent: p[URGENT] >= 0.5 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn obvious_messages_are_understood() {
+        let nlu = Nlu::shared();
+        let a = nlu.analyze("здравствуйте где мой заказ 2345678901 уже неделю жду");
+        assert_eq!(a.intent, Intent::OrderStatus, "{a:?}");
+        assert_eq!(
+            a.entities.iter().map(|e| (e.kind, e.normalized.as_str())).collect::<Vec<_>>(),
+            [(EntityKind::WbOrder, "2345678901")]
+        );
+        assert_eq!(nlu.analyze("позовите живого человека, бот бесполезен").intent, Intent::HumanRequest);
+        assert_eq!(nlu.analyze("хочу вернуть куртку, не подошла").intent, Intent::ReturnRequest);
+        assert_eq!(nlu.analyze("есть промокод на скидку?").intent, Intent::Promo);
+        let angry = nlu.analyze("ВЫ МОШЕННИКИ!!! ВЕРНИТЕ ДЕНЬГИ НЕМЕДЛЕННО, НАПИШУ В РОСПОТРЕБНАДЗОР");
+        assert!(matches!(angry.sentiment, Sentiment::Angry | Sentiment::Negative) && angry.urgent, "{angry:?}");
+        assert!(a.confidence > 0.0 && a.confidence <= 1.0);
+    }
+
+    #[test]
+    fn training_rejects_unknown_labels() {
+        assert!(Nlu::train(r#"{"text": "x", "intent": "weather"}"#).is_err());
+        assert!(Nlu::train("").is_err());
+        assert!(Nlu::train("{not json").is_err());
+    }
+}
