@@ -1,8 +1,9 @@
 //! A multi-label linear classifier over hashed text features, trained at start-up from the
 //! labelled examples in `tests/data/nlu_train.jsonl` (compiled in): one logistic regression
-//! per label (13 intents, 3 sentiment classes, urgency). Features are word stems with the
-//! knowledge base's synonyms and transliteration, stem bigrams, character 4-grams (typos),
-//! entity kinds and message shape. Training takes tens of milliseconds; a prediction,
+//! per label (13 intents, 3 sentiment classes, urgency) plus a softmax that picks the main
+//! intent. Features are word stems with the knowledge base's synonyms and transliteration,
+//! the words as typed, stem bigrams, character 3- and 4-grams (typos, slang), entity kinds and
+//! message shape. Training takes tens of milliseconds; a prediction,
 //! microseconds.
 
 use serde::Deserialize;
@@ -51,10 +52,14 @@ pub fn features(analyzer: &Analyzer, text: &str, entities: &[Entity]) -> Feature
         if matches!(w, "не" | "нет" | "ни" | "без") {
             names.push((format!("w:{w}"), 1.0));
         }
+        names.push((format!("r:{w}"), 0.5));
         let chars: Vec<char> = format!("^{w}$").chars().collect();
-        if chars.len() >= 6 && !w.chars().any(|c| c.is_ascii_digit()) {
+        if chars.len() >= 5 && !w.chars().any(|c| c.is_ascii_digit()) {
             for g in chars.windows(4) {
                 names.push((format!("c:{}", g.iter().collect::<String>()), 0.35));
+            }
+            for g in chars.windows(3) {
+                names.push((format!("t:{}", g.iter().collect::<String>()), 0.35));
             }
         }
     }
@@ -133,6 +138,46 @@ impl Model {
             }
         }
         m
+    }
+
+    /// Trains a softmax (one label per example: `classes[i]`) over `labels` classes.
+    pub fn train_softmax(data: &[(Features, usize)], labels: usize, epochs: usize, seed: u64) -> Self {
+        let mut m = Self { labels, weights: vec![0.0; DIMS * labels], bias: vec![0.0; labels] };
+        let mut order: Vec<usize> = (0..data.len()).collect();
+        let mut rng = Rng::new(seed);
+        let l2 = 1e-4;
+        for epoch in 0..epochs {
+            for i in (1..order.len()).rev() {
+                let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+                order.swap(i, j);
+            }
+            let lr = 1.2 / (1.0 + epoch as f32 * 0.15);
+            for &i in &order {
+                let (x, y) = &data[i];
+                let p = m.softmax(x);
+                for (l, pl) in p.iter().enumerate() {
+                    let g = pl - if l == *y { 1.0 } else { 0.0 };
+                    if g.abs() < 1e-4 {
+                        continue;
+                    }
+                    m.bias[l] -= lr * g * 0.1;
+                    for &(f, v) in x {
+                        let w = &mut m.weights[f as usize * labels + l];
+                        *w -= lr * (g * v + l2 * *w);
+                    }
+                }
+            }
+        }
+        m
+    }
+
+    /// Class probabilities of a softmax model.
+    pub fn softmax(&self, x: &Features) -> Vec<f32> {
+        let s = self.raw(x);
+        let max = s.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let e: Vec<f32> = s.iter().map(|v| (v - max).exp()).collect();
+        let sum: f32 = e.iter().sum();
+        e.into_iter().map(|v| v / sum).collect()
     }
 
     fn raw(&self, x: &Features) -> Vec<f32> {

@@ -139,7 +139,10 @@ pub const HELDOUT: &str = include_str!("../../tests/data/nlu_heldout.jsonl");
 
 pub struct Nlu {
     analyzer: Analyzer,
+    /// One-vs-rest: every intent a message carries, sentiment, urgency.
     model: Model,
+    /// Softmax over the intents: which one is the main request.
+    main: Model,
 }
 
 static SHARED: LazyLock<Arc<Nlu>> =
@@ -159,6 +162,7 @@ impl Nlu {
     pub fn train_on(examples: &[classifier::Example]) -> Result<Self, String> {
         let analyzer = Analyzer::new();
         let mut data = Vec::with_capacity(examples.len());
+        let mut mains = Vec::with_capacity(examples.len());
         for ex in examples {
             let mut y = vec![0.0f32; LABELS];
             for l in ex.labels() {
@@ -175,24 +179,35 @@ impl Nlu {
                 y[URGENT] = 1.0;
             }
             let ents = entities::extract(&ex.text);
-            data.push((features(&analyzer, &ex.text, &ents), y));
+            let x = features(&analyzer, &ex.text, &ents);
+            let main = ex.labels().first().and_then(|l| Intent::parse(l)).map_or(0, Intent::index);
+            mains.push((x.clone(), main));
+            data.push((x, y));
         }
         if data.is_empty() {
             return Err("no training examples".into());
         }
         let model = Model::train(&data, LABELS, 40, 7);
-        Ok(Self { analyzer, model })
+        let main = Model::train_softmax(&mains, Intent::ALL.len(), 40, 11);
+        Ok(Self { analyzer, model, main })
     }
 
     pub fn analyze(&self, text: &str) -> Analysis {
         let entities = entities::extract(text);
-        let p = self.model.predict(&features(&self.analyzer, text, &entities));
-        let mut scored: Vec<ScoredIntent> =
-            Intent::ALL.iter().map(|&intent| ScoredIntent { intent, score: p[intent.index()] }).collect();
-        scored.sort_by(|a, b| b.score.total_cmp(&a.score));
-        let main = scored[0].clone();
+        let x = features(&self.analyzer, text, &entities);
+        let p = self.model.predict(&x);
+        let q = self.main.softmax(&x);
+        let best = (0..Intent::ALL.len()).max_by(|&a, &b| q[a].total_cmp(&q[b])).unwrap_or(0);
+        let main = ScoredIntent { intent: Intent::ALL[best], score: q[best] };
+        let mut others: Vec<ScoredIntent> = Intent::ALL
+            .iter()
+            .filter(|&&i| i.index() != best)
+            .map(|&intent| ScoredIntent { intent, score: p[intent.index()] })
+            .filter(|s| s.score >= SECOND_INTENT)
+            .collect();
+        others.sort_by(|a, b| b.score.total_cmp(&a.score));
         let mut intents = vec![main.clone()];
-        intents.extend(scored.into_iter().skip(1).take(2).filter(|s| s.score >= SECOND_INTENT));
+        intents.extend(others.into_iter().take(2));
         let sentiment = if p[SENT_ANGRY] >= 0.5 {
             Sentiment::Angry
         } else if p[SENT_NEG] >= 0.5 {
