@@ -111,37 +111,25 @@ fn sigmoid(x: f32) -> f32 {
 impl Model {
     /// Trains on `(features, targets)`; `targets[i][l]` is 1.0 when example i has label l.
     pub fn train(data: &[(Features, Vec<f32>)], labels: usize, epochs: usize, seed: u64) -> Self {
-        let mut m = Self { labels, weights: vec![0.0; DIMS * labels], bias: vec![0.0; labels] };
-        let mut order: Vec<usize> = (0..data.len()).collect();
-        let mut rng = Rng::new(seed);
-        let l2 = 1e-4;
-        for epoch in 0..epochs {
-            for i in (1..order.len()).rev() {
-                let j = (rng.next_u64() % (i as u64 + 1)) as usize;
-                order.swap(i, j);
-            }
-            let lr = 1.2 / (1.0 + epoch as f32 * 0.15);
-            for &i in &order {
-                let (x, y) = &data[i];
-                let scores = m.raw(x);
-                for l in 0..labels {
-                    let g = sigmoid(scores[l]) - y[l];
-                    if g.abs() < 1e-4 {
-                        continue;
-                    }
-                    m.bias[l] -= lr * g * 0.1;
-                    for &(f, v) in x {
-                        let w = &mut m.weights[f as usize * labels + l];
-                        *w -= lr * (g * v + l2 * *w);
-                    }
-                }
-            }
-        }
-        m
+        Self::sgd(data, labels, epochs, seed, |m, x, y| m.predict(x).iter().zip(y).map(|(p, t)| p - t).collect())
     }
 
     /// Trains a softmax (one label per example: `classes[i]`) over `labels` classes.
     pub fn train_softmax(data: &[(Features, usize)], labels: usize, epochs: usize, seed: u64) -> Self {
+        Self::sgd(data, labels, epochs, seed, |m, x, y| {
+            m.softmax(x).iter().enumerate().map(|(l, p)| p - if l == *y { 1.0 } else { 0.0 }).collect()
+        })
+    }
+
+    /// Stochastic gradient descent with a decaying rate and L2; `grad` gives d(loss)/d(score)
+    /// for each label.
+    fn sgd<T>(
+        data: &[(Features, T)],
+        labels: usize,
+        epochs: usize,
+        seed: u64,
+        grad: impl Fn(&Model, &Features, &T) -> Vec<f32>,
+    ) -> Self {
         let mut m = Self { labels, weights: vec![0.0; DIMS * labels], bias: vec![0.0; labels] };
         let mut order: Vec<usize> = (0..data.len()).collect();
         let mut rng = Rng::new(seed);
@@ -154,9 +142,7 @@ impl Model {
             let lr = 1.2 / (1.0 + epoch as f32 * 0.15);
             for &i in &order {
                 let (x, y) = &data[i];
-                let p = m.softmax(x);
-                for (l, pl) in p.iter().enumerate() {
-                    let g = pl - if l == *y { 1.0 } else { 0.0 };
+                for (l, g) in grad(&m, x, y).into_iter().enumerate() {
                     if g.abs() < 1e-4 {
                         continue;
                     }
