@@ -61,7 +61,14 @@ pub fn model(paths: &Paths, cmd: ModelCommand) -> anyhow::Result<ExitCode> {
             println!("configured: {}", configured.display());
             for m in CATALOG {
                 let path = dir.join(m.file);
-                let state = if path.exists() { "installed" } else { "not installed" };
+                let state = if !path.exists() {
+                    "not installed".to_owned()
+                } else {
+                    match catalog::verify(m, &path) {
+                        Ok(()) => "installed, checksum verified".to_owned(),
+                        Err(e) => format!("installed but DAMAGED ({e:#}): run `supportd model pull {}`", m.id),
+                    }
+                };
                 let mark = if path == configured { " (configured)" } else { "" };
                 println!(
                     "\n{}{mark}: {}\n  file {} ({} MB), {state}\n  sha256 {}",

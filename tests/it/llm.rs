@@ -734,3 +734,27 @@ async fn nlu_analyze_api_and_eval_command() {
     }
     assert!(r["accuracy"].as_f64().expect("accuracy") >= 2.0 / 3.0, "{r}");
 }
+
+/// `model verify` and `model list` catch a damaged model (needs the SmolLM2 file that
+/// tests/run.sh installs; skipped without it unless SUPPORTD_REQUIRE_TEST_MODELS=1).
+#[test]
+fn damaged_models_are_reported() {
+    let Some(src) = std::env::var_os("SUPPORTD_TEST_SMOLLM").map(PathBuf::from).filter(|p| p.exists()) else {
+        assert!(std::env::var("SUPPORTD_REQUIRE_TEST_MODELS").is_err(), "SUPPORTD_TEST_SMOLLM must point to the model");
+        return;
+    };
+    let (_d, data) = crate::harness::temp_data_dir();
+    std::fs::create_dir_all(data.join("models")).expect("mkdir");
+    let installed = data.join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    std::fs::copy(&src, &installed).expect("copy");
+    let o = cli(&data, &["model", "verify", "smollm2-135m"], &[], None);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("OK"));
+    use std::io::Write;
+    std::fs::OpenOptions::new().append(true).open(&installed).expect("open").write_all(b"x").expect("damage");
+    let o = cli(&data, &["model", "verify", "smollm2-135m"], &[], None);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("expected 98362432"), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = cli(&data, &["model", "list"], &[], None);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("DAMAGED"));
+}
