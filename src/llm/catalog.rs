@@ -194,11 +194,13 @@ pub fn pull(model: &CatalogModel, dir: &Path, progress: &mut dyn FnMut(&str)) ->
 fn download(url: &str, out: &Path) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
-        let client = reqwest::Client::builder().connect_timeout(std::time::Duration::from_secs(15)).build()?;
-        let mut resp = client.get(url).send().await.context("cannot connect")?;
-        if !resp.status().is_success() {
-            bail!("HTTP {}", resp.status());
-        }
+        // The whole file must arrive within two hours (1.1 GB at 150 kB/s).
+        let http = crate::net::HttpClient::new(
+            std::time::Duration::from_secs(2 * 3600),
+            crate::net::RetryPolicy::default(),
+            None,
+        );
+        let mut resp = http.send(|c| c.get(url), None).await?;
         let mut f = std::io::BufWriter::new(std::fs::File::create(out)?);
         while let Some(chunk) = resp.chunk().await.context("the download broke off")? {
             f.write_all(&chunk)?;

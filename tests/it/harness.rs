@@ -141,17 +141,24 @@ pub fn bin() -> &'static str {
 
 /// Runs the binary with `data_dir`, feeding `stdin`.
 pub fn run_cli(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    run_cli_env(data_dir, args, &[], stdin)
+}
+
+/// `run_cli` with extra environment variables.
+pub fn run_cli_env(data_dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
     use std::io::Write;
-    let mut child = Command::new(bin())
-        .args(args)
+    let mut cmd = Command::new(bin());
+    cmd.args(args)
         .env("SUPPORTD_DATA_DIR", data_dir)
         .env_remove("SUPPORTD_CONFIG")
         .env_remove("SUPPORTD_LISTEN")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn supportd");
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn supportd");
     let mut pipe = child.stdin.take().expect("stdin");
     if let Some(text) = stdin {
         pipe.write_all(text.as_bytes()).expect("write stdin");

@@ -23,7 +23,7 @@ use supportd::net::{HttpClient, RetryPolicy};
 use supportd::store::Db;
 
 use crate::fakes::llm::{Behavior, FakeLlm};
-use crate::harness::{TestApp, error_code};
+use crate::harness::{TestApp, error_code, run_cli_env as cli};
 
 fn tiny_model(dir: &Path, spec: &TinySpec) -> PathBuf {
     let path = dir.join("tiny-qwen2.gguf");
@@ -565,27 +565,6 @@ async fn default_model_answers_russian_in_russian() {
         .filter(|ch| ('а'..='я').contains(&ch.to_lowercase().next().unwrap_or('x')) || **ch == 'ё')
         .count();
     assert!(letters.len() > 20 && cyrillic * 10 >= letters.len() * 8, "not Russian: {:?}", c.text);
-}
-
-fn cli(data: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> std::process::Output {
-    use std::io::Write;
-    let mut cmd = std::process::Command::new(crate::harness::bin());
-    cmd.args(args).env("SUPPORTD_DATA_DIR", data).env_remove("SUPPORTD_CONFIG");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut pipe = child.stdin.take().expect("stdin");
-    if let Some(t) = stdin {
-        pipe.write_all(t.as_bytes()).expect("stdin");
-    }
-    drop(pipe);
-    child.wait_with_output().expect("wait")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
