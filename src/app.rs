@@ -171,6 +171,8 @@ impl App {
                 .await?
                 .context("cannot open the knowledge base")?
         };
+        // Train the message classifier in the background so the first buyer does not wait.
+        std::thread::spawn(|| drop(crate::nlu::Nlu::shared()));
         let (llm, local_model) = crate::llm::setup(&config, &paths.data_dir, db.clone(), cipher.clone(), clock.clone());
         let state = AppState(Arc::new(StateInner {
             config,
