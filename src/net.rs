@@ -77,10 +77,6 @@ impl HttpClient {
         Self { client, policy, bucket }
     }
 
-    pub fn inner(&self) -> &reqwest::Client {
-        &self.client
-    }
-
     async fn acquire(&self) {
         let Some(bucket) = &self.bucket else { return };
         loop {

@@ -139,7 +139,7 @@ pub fn model(paths: &Paths, cmd: ModelCommand) -> anyhow::Result<ExitCode> {
 pub fn usage(paths: &Paths, db: &Db, month: Option<String>, json: bool) -> anyhow::Result<ExitCode> {
     let config = app::load_config(paths)?;
     let month = match month {
-        Some(m) if crate::http::api::llm::valid_month(&m) => m,
+        Some(m) if crate::store::llm::valid_month(&m) => m,
         Some(m) => bail!("{m:?} is not a month like 2026-11"),
         None => crate::store::llm::month_of(SystemClock.now_ms()),
     };

@@ -98,14 +98,6 @@ impl Llm {
         Self { entries, settings, db, clock, warned: Mutex::new(HashSet::new()) }
     }
 
-    pub fn providers(&self) -> impl Iterator<Item = &Arc<dyn Provider>> {
-        self.entries.iter().map(|e| &e.provider)
-    }
-
-    pub fn settings(&self) -> ChainSettings {
-        self.settings
-    }
-
     /// Token counter of the first provider (the one prompts are fitted for).
     pub fn count_tokens(&self, text: &str) -> usize {
         self.entries.first().map_or_else(|| super::estimate_tokens(text), |e| e.provider.count_tokens(text))

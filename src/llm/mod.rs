@@ -126,11 +126,6 @@ impl GenerateRequest {
         }
     }
 
-    /// Time left before the deadline (None: no deadline).
-    pub fn remaining(&self) -> Option<Duration> {
-        self.deadline.map(|d| d.saturating_duration_since(Instant::now()))
-    }
-
     pub fn past_deadline(&self) -> bool {
         self.deadline.is_some_and(|d| Instant::now() >= d)
     }
@@ -229,10 +224,6 @@ pub enum LlmError {
 }
 
 impl LlmError {
-    /// Errors worth retrying against the same provider after a pause.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, LlmError::RateLimited { .. } | LlmError::Unavailable(_))
-    }
     /// Errors that count against the provider's circuit breaker.
     pub fn trips_breaker(&self) -> bool {
         matches!(

@@ -79,10 +79,6 @@ impl ChatFormat {
         self.tokenizer.decode(ids, true).unwrap_or_default()
     }
 
-    pub fn vocab_size(&self) -> usize {
-        self.tokenizer.get_vocab_size(true)
-    }
-
     /// Breaks control-token markers in untrusted text ("<|im_start|>" → "< |im_start| >").
     pub fn defuse(&self, text: &str) -> String {
         let mut out = text.to_owned();

@@ -117,12 +117,6 @@ pub struct Analysis {
     pub urgent: bool,
 }
 
-impl Analysis {
-    pub fn has(&self, intent: Intent) -> bool {
-        self.intents.iter().any(|s| s.intent == intent)
-    }
-}
-
 /// Labels after the intents: sentiment classes and urgency.
 const SENT_NEG: usize = 13;
 const SENT_ANGRY: usize = 14;

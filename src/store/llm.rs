@@ -27,6 +27,15 @@ pub fn month_of(ms: i64) -> String {
     format!("{:04}-{:02}", t.year(), u8::from(t.month()))
 }
 
+/// A month as `YYYY-MM`.
+pub fn valid_month(m: &str) -> bool {
+    let b = m.as_bytes();
+    b.len() == 7
+        && b[4] == b'-'
+        && b[..4].iter().chain(&b[5..]).all(u8::is_ascii_digit)
+        && matches!(m[5..].parse::<u8>(), Ok(1..=12))
+}
+
 pub fn record_call(conn: &Connection, r: &CallRecord) -> Result<()> {
     conn.execute(
         "INSERT INTO llm_calls (at, month, provider, model, outcome, error, prompt_tokens, cached_prompt_tokens,
@@ -136,5 +145,9 @@ mod tests {
         // 2026-11-30T23:59:59Z and one second later.
         assert_eq!(month_of(1_796_083_199_000), "2026-11");
         assert_eq!(month_of(1_796_083_200_000), "2026-12");
+        assert!(valid_month("2026-11"));
+        assert!(!valid_month("2026-13"));
+        assert!(!valid_month("2026-1"));
+        assert!(!valid_month("26-11-01"));
     }
 }

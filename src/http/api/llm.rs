@@ -14,7 +14,7 @@ use crate::auth::{Admin, Auth};
 use crate::http::error::{ApiError, ApiJson, ErrorBody};
 use crate::llm::chain::{self, CallOptions, ProviderState, UsageReport};
 use crate::llm::{ChatMessage, Completion, GenerateRequest, LlmError, TokenSink};
-use crate::store::llm::month_of;
+use crate::store::llm::{month_of, valid_month};
 
 #[derive(Serialize, ToSchema)]
 pub struct LlmStatus {
@@ -60,14 +60,6 @@ pub async fn usage(
     Ok(Json(state.db.call(move |c| chain::usage_report(c, &month, &budgets, warn)).await?))
 }
 
-pub fn valid_month(m: &str) -> bool {
-    let b = m.as_bytes();
-    b.len() == 7
-        && b[4] == b'-'
-        && b[..4].iter().chain(&b[5..]).all(u8::is_ascii_digit)
-        && matches!(m[5..].parse::<u8>(), Ok(1..=12))
-}
-
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AskRequest {
@@ -111,16 +103,5 @@ pub fn llm_error(e: LlmError) -> ApiError {
     match e {
         LlmError::TooLong(m) => ApiError::invalid(m),
         other => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "llm_unavailable", other.to_string()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn months() {
-        assert!(super::valid_month("2026-11"));
-        assert!(!super::valid_month("2026-13"));
-        assert!(!super::valid_month("2026-1"));
-        assert!(!super::valid_month("26-11-01"));
     }
 }
