@@ -40,6 +40,9 @@ pub struct Config {
     pub log: LogConfig,
     pub smtp: SmtpConfig,
     pub llm: LlmConfig,
+    pub shop: ShopConfig,
+    pub engine: EngineConfig,
+    pub marketplaces: MarketplacesConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -225,6 +228,13 @@ impl Default for LlmConfig {
     }
 }
 
+/// Minutes since midnight of "HH:MM".
+pub fn parse_hhmm(s: &str) -> Option<u32> {
+    let (h, m) = s.trim().split_once(':')?;
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60 && s.trim().len() == 5).then_some(h * 60 + m)
+}
+
 /// Provider names the chain accepts.
 pub const LLM_PROVIDERS: [&str; 3] = ["local", "yandexgpt", "openai"];
 
@@ -300,6 +310,112 @@ impl Default for YandexGptConfig {
             price_input_rub_per_m: 200.0,
             price_output_rub_per_m: 200.0,
             monthly_budget_rub: 0.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShopConfig {
+    /// The shop's name, as the assistant introduces it.
+    pub name: String,
+    /// The shop's time zone as minutes east of UTC (Moscow: 180).
+    pub utc_offset_minutes: i32,
+    /// Days people answer, 1 = Monday … 7 = Sunday.
+    pub work_days: Vec<u8>,
+    /// Hours people answer, "HH:MM" local time; `work_to` before `work_from` runs past midnight.
+    pub work_from: String,
+    pub work_to: String,
+}
+
+impl Default for ShopConfig {
+    fn default() -> Self {
+        Self {
+            name: "Ладья".into(),
+            utc_offset_minutes: 180,
+            work_days: vec![1, 2, 3, 4, 5, 6, 7],
+            work_from: "09:00".into(),
+            work_to: "21:00".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    /// Below this intent confidence (0–1) the assistant asks once, then hands over.
+    pub min_confidence: f32,
+    /// Intents always handed to a person (e.g. "complaint", "cancel_order").
+    pub human_only_intents: Vec<String>,
+    /// Unanswered messages in a row after which a person takes over.
+    pub max_misses: u32,
+    /// Earlier messages of the conversation given to the model.
+    pub history_messages: usize,
+    /// Ask the buyer for a 1–5 rating when a conversation is resolved.
+    pub ask_rating: bool,
+    /// "auto": write answers with the model chain when a provider is available, else quote the
+    /// knowledge base; "extractive": always quote the knowledge base.
+    pub answers: String,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            min_confidence: 0.45,
+            human_only_intents: Vec::new(),
+            max_misses: 2,
+            history_messages: 20,
+            ask_rating: true,
+            answers: "auto".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MarketplacesConfig {
+    /// A cached order younger than this is answered from the cache, seconds.
+    pub order_fresh_secs: u64,
+    /// Longest wait for a live order lookup before answering from the cache, milliseconds.
+    pub lookup_timeout_ms: u64,
+    pub wb: WbConfig,
+    pub ozon: OzonConfig,
+}
+
+impl Default for MarketplacesConfig {
+    fn default() -> Self {
+        Self { order_fresh_secs: 600, lookup_timeout_ms: 2000, wb: WbConfig::default(), ozon: OzonConfig::default() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WbConfig {
+    /// Sends every WB API group to this host (tests, proxies); the default is the real host.
+    pub base_url: String,
+    pub token: Secret,
+}
+
+impl Default for WbConfig {
+    fn default() -> Self {
+        Self { base_url: crate::marketplace::wb::DEFAULT_BASE_URL.into(), token: Secret::default() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OzonConfig {
+    pub base_url: String,
+    pub client_id: Secret,
+    pub api_key: Secret,
+}
+
+impl Default for OzonConfig {
+    fn default() -> Self {
+        Self {
+            base_url: crate::marketplace::ozon::DEFAULT_BASE_URL.into(),
+            client_id: Secret::default(),
+            api_key: Secret::default(),
         }
     }
 }
@@ -383,6 +499,24 @@ pub const ENV_VARS: &[(&str, &str, Kind, &str)] = &[
         "price of answer tokens",
     ),
     ("SUPPORTD_YANDEXGPT_MONTHLY_BUDGET_RUB", "llm.yandexgpt.monthly_budget_rub", Kind::Float, "monthly cap, rubles"),
+    ("SUPPORTD_SHOP_NAME", "shop.name", Kind::Str, "shop name"),
+    ("SUPPORTD_SHOP_UTC_OFFSET_MINUTES", "shop.utc_offset_minutes", Kind::Int, "shop time zone"),
+    ("SUPPORTD_SHOP_WORK_DAYS", "shop.work_days", Kind::List, "working days, 1 = Monday"),
+    ("SUPPORTD_SHOP_WORK_FROM", "shop.work_from", Kind::Str, "people answer from"),
+    ("SUPPORTD_SHOP_WORK_TO", "shop.work_to", Kind::Str, "people answer until"),
+    ("SUPPORTD_ENGINE_MIN_CONFIDENCE", "engine.min_confidence", Kind::Float, "intent confidence to answer"),
+    ("SUPPORTD_ENGINE_HUMAN_ONLY_INTENTS", "engine.human_only_intents", Kind::List, "intents for people only"),
+    ("SUPPORTD_ENGINE_MAX_MISSES", "engine.max_misses", Kind::Int, "misses before handoff"),
+    ("SUPPORTD_ENGINE_HISTORY_MESSAGES", "engine.history_messages", Kind::Int, "history given to the model"),
+    ("SUPPORTD_ENGINE_ASK_RATING", "engine.ask_rating", Kind::Bool, "ask for a 1–5 rating"),
+    ("SUPPORTD_ENGINE_ANSWERS", "engine.answers", Kind::Str, "auto or extractive"),
+    ("SUPPORTD_ORDER_FRESH_SECS", "marketplaces.order_fresh_secs", Kind::Int, "order cache freshness"),
+    ("SUPPORTD_ORDER_LOOKUP_TIMEOUT_MS", "marketplaces.lookup_timeout_ms", Kind::Int, "live order lookup limit"),
+    ("SUPPORTD_WB_BASE_URL", "marketplaces.wb.base_url", Kind::Str, "Wildberries API host override"),
+    ("SUPPORTD_WB_TOKEN", "marketplaces.wb.token", Kind::Str, "Wildberries token"),
+    ("SUPPORTD_OZON_BASE_URL", "marketplaces.ozon.base_url", Kind::Str, "Ozon Seller API URL"),
+    ("SUPPORTD_OZON_CLIENT_ID", "marketplaces.ozon.client_id", Kind::Str, "Ozon Client-Id"),
+    ("SUPPORTD_OZON_API_KEY", "marketplaces.ozon.api_key", Kind::Str, "Ozon Api-Key"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -513,6 +647,44 @@ impl Config {
             if !(v.is_finite() && v >= 0.0) {
                 return Err((key, "must be a number ≥ 0".into()));
             }
+        }
+        let shop = &self.shop;
+        if !(-720..=840).contains(&shop.utc_offset_minutes) {
+            return Err(("shop.utc_offset_minutes", "must be between -720 and 840".into()));
+        }
+        if shop.work_days.iter().any(|d| !(1..=7).contains(d)) {
+            return Err(("shop.work_days", "days are 1 (Monday) to 7 (Sunday)".into()));
+        }
+        for (key, v) in [("shop.work_from", &shop.work_from), ("shop.work_to", &shop.work_to)] {
+            if parse_hhmm(v).is_none() {
+                return Err((key, format!("{v:?} must be a time like \"09:00\"")));
+            }
+        }
+        let engine = &self.engine;
+        if !(0.0..=1.0).contains(&engine.min_confidence) {
+            return Err(("engine.min_confidence", "must be between 0 and 1".into()));
+        }
+        for i in &engine.human_only_intents {
+            if crate::nlu::Intent::parse(i).is_none() {
+                return Err(("engine.human_only_intents", format!("{i:?} is not an intent")));
+            }
+        }
+        if !["auto", "extractive"].contains(&engine.answers.as_str()) {
+            return Err(("engine.answers", format!("{:?} must be \"auto\" or \"extractive\"", engine.answers)));
+        }
+        if engine.history_messages == 0 {
+            return Err(("engine.history_messages", "must be greater than 0".into()));
+        }
+        let m = &self.marketplaces;
+        for (key, url) in
+            [("marketplaces.wb.base_url", &m.wb.base_url), ("marketplaces.ozon.base_url", &m.ozon.base_url)]
+        {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err((key, format!("{url:?} must be an http:// or https:// URL")));
+            }
+        }
+        if m.lookup_timeout_ms == 0 {
+            return Err(("marketplaces.lookup_timeout_ms", "must be greater than 0".into()));
         }
         Ok(())
     }
@@ -689,6 +861,51 @@ pub const TEMPLATE: &str = r#"# supportd configuration.
 # price_input_rub_per_m = 200.0
 # price_output_rub_per_m = 200.0
 # monthly_budget_rub = 0.0
+
+[shop]
+# The shop's name, as the assistant introduces it. (SUPPORTD_SHOP_NAME)
+# name = "Ладья"
+# Time zone as minutes east of UTC (Moscow: 180). (SUPPORTD_SHOP_UTC_OFFSET_MINUTES)
+# utc_offset_minutes = 180
+# When people answer: days (1 is Monday … 7 is Sunday) and hours, local time. Buyers handed to a
+# person are told when to expect the reply. (SUPPORTD_SHOP_WORK_DAYS, SUPPORTD_SHOP_WORK_FROM, SUPPORTD_SHOP_WORK_TO)
+# work_days = [1, 2, 3, 4, 5, 6, 7]
+# work_from = "09:00"
+# work_to = "21:00"
+
+[engine]
+# Below this intent confidence (0–1) the assistant asks once, then hands over. (SUPPORTD_ENGINE_MIN_CONFIDENCE)
+# min_confidence = 0.45
+# Intents always handed to a person, e.g. ["complaint", "cancel_order"]. (SUPPORTD_ENGINE_HUMAN_ONLY_INTENTS)
+# human_only_intents = []
+# Unanswered messages in a row after which a person takes over. (SUPPORTD_ENGINE_MAX_MISSES)
+# max_misses = 2
+# Earlier messages of the conversation given to the model. (SUPPORTD_ENGINE_HISTORY_MESSAGES)
+# history_messages = 20
+# Ask for a 1–5 rating when a conversation is resolved. (SUPPORTD_ENGINE_ASK_RATING)
+# ask_rating = true
+# "auto": the model chain writes answers from the facts; "extractive": quote the knowledge
+# base without a model. (SUPPORTD_ENGINE_ANSWERS)
+# answers = "auto"
+
+[marketplaces]
+# A cached order younger than this is answered without asking the marketplace, seconds. (SUPPORTD_ORDER_FRESH_SECS)
+# order_fresh_secs = 600
+# Longest wait for a live order lookup before answering from the cache ("data as of …"), ms. (SUPPORTD_ORDER_LOOKUP_TIMEOUT_MS)
+# lookup_timeout_ms = 2000
+
+[marketplaces.wb]
+# Sends every Wildberries API group to this host (a proxy or a test server). (SUPPORTD_WB_BASE_URL)
+# base_url = "https://marketplace-api.wildberries.ru"
+# Prefer the encrypted store (the settings page). (SUPPORTD_WB_TOKEN)
+# token = ""
+
+[marketplaces.ozon]
+# (SUPPORTD_OZON_BASE_URL)
+# base_url = "https://api-seller.ozon.ru"
+# Prefer the encrypted store (the settings page). (SUPPORTD_OZON_CLIENT_ID, SUPPORTD_OZON_API_KEY)
+# client_id = ""
+# api_key = ""
 "#;
 
 #[cfg(test)]

@@ -9,12 +9,17 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod domain;
+pub mod engine;
 pub mod http;
 pub mod kb;
 pub mod llm;
 pub mod mail;
+pub mod marketplace;
 pub mod net;
 pub mod nlu;
 pub mod store;
 pub mod telemetry;
 pub mod texts;
+
+/// A boxed, sendable future: what the service traits (`llm::Provider`, `marketplace::MarketplaceApi`) return.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

@@ -8,6 +8,10 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
+use crate::config::Secret;
+use crate::crypto::Cipher;
+use crate::store::{Db, credentials};
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum HttpError {
     #[error("HTTP {status}: {message}")]
@@ -24,6 +28,33 @@ impl HttpError {
             HttpError::Status { status, .. } => *status == 429 || *status >= 500,
             HttpError::Transport(_) => true,
             HttpError::Timeout => false,
+        }
+    }
+}
+
+/// Where a service's key comes from: the config/environment, or the encrypted store (read
+/// at each call, so a key set from the panel works without a restart).
+#[derive(Clone)]
+pub enum KeyRef {
+    Fixed(Secret),
+    Stored { db: Db, cipher: Cipher, name: &'static str },
+}
+
+impl KeyRef {
+    pub async fn get(&self) -> Secret {
+        match self {
+            KeyRef::Fixed(s) => s.clone(),
+            KeyRef::Stored { db, cipher, name } => {
+                let (cipher, name) = (cipher.clone(), *name);
+                match db.call(move |c| credentials::get(c, &cipher, name)).await {
+                    Ok(Some(v)) => Secret::new(v),
+                    Ok(None) => Secret::default(),
+                    Err(e) => {
+                        tracing::error!(credential = name, error = %e, "cannot read a stored key");
+                        Secret::default()
+                    }
+                }
+            }
         }
     }
 }

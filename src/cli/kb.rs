@@ -74,13 +74,17 @@ pub enum EvalCommand {
         #[arg(long, value_name = "K")]
         cross_validate: Option<usize>,
     },
+    /// Whole conversations with the demo shop (knowledge base + demo orders): automation
+    /// rate, handoffs as scripted, facts and sources per turn, policy violations.
+    Dialogs(super::chat::DialogArgs),
 }
 
 /// The labelled set an evaluation reads and how it reports.
 #[derive(Debug, clap::Args)]
 pub struct EvalSet {
     /// Labelled JSONL (retrieval: {"question", "relevant": [slug or id]}; nlu: {"text", "intent"
-    /// or "intents", "entities": [{"kind", "value"}]}) [default: the built-in held-out set].
+    /// or "intents", "entities": [{"kind", "value"}]}; dialogs: {"id", "linked_orders",
+    /// "turns": [{"buyer", "expect"}], "outcome"}) [default: the built-in set].
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Print one JSON object as the last line.

@@ -1,6 +1,7 @@
 //! The command line. Each command is a thin call into the library; errors print one clear
 //! message to stderr and exit non-zero.
 
+mod chat;
 mod doctor;
 mod kb;
 mod llm;
@@ -85,6 +86,9 @@ pub enum Command {
     /// Cloud model keys, and one question to the model chain.
     #[command(subcommand)]
     Llm(llm::LlmCommand),
+    /// Talk to the assistant in the terminal: each reply with its intent, confidence, sources
+    /// and orders (the demo shop unless this data directory has a knowledge base).
+    Chat(chat::ChatArgs),
     /// The month's language-model calls, tokens and cost by provider.
     Usage {
         /// "YYYY-MM" [default: this month].
@@ -173,8 +177,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let db = open_db(&paths, now)?;
                 let report = crate::kb::import::apply(&db, crate::kb::import::demo(), None, "demo", now);
                 kb::open(&paths, &db)?;
+                let orders = db.with_conn(|c| {
+                    crate::marketplace::demo::load(c, now)
+                        .map_err(|e| crate::store::StoreError::Conflict(e.to_string()))
+                })?;
                 print!("demo shop: ");
                 kb::print_report(&report);
+                println!("demo orders: {orders} in the order cache (e.g. 4102938475 on WB, 57195475-0050-3 on Ozon)");
                 if !report.errors.is_empty() {
                     bail!("the demo shop did not load completely");
                 }
@@ -245,6 +254,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Bench(cmd)) => kb::bench(&paths, cmd),
         Some(Command::Eval(kb::EvalCommand::Nlu { set, cross_validate })) => kb::eval_nlu(set, cross_validate),
+        Some(Command::Eval(kb::EvalCommand::Dialogs(args))) => chat::eval_dialogs(&paths, args),
+        Some(Command::Chat(args)) => chat::chat(&paths, args),
         Some(Command::Eval(cmd)) => {
             let db = open_db(&paths, now)?;
             kb::eval(&paths, &db, cmd)

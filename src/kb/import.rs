@@ -93,11 +93,14 @@ pub fn parse_text(source: &str, file: &Path, ext: &str, text: &str, parsed: &mut
     true
 }
 
-/// The demo shop embedded in the binary (assets/demo): articles and products.
+/// The demo shop's knowledge embedded in the binary: `assets/demo/articles/` and
+/// `assets/demo/products.csv` (its orders, `demo/orders.json`, go to the order cache instead).
 pub fn demo() -> Parsed {
     let mut parsed = Parsed::default();
-    let mut names: Vec<String> =
-        crate::http::Assets::iter().filter(|n| n.starts_with("demo/")).map(|n| n.into_owned()).collect();
+    let mut names: Vec<String> = crate::http::Assets::iter()
+        .filter(|n| n.starts_with("demo/articles/") || *n == "demo/products.csv")
+        .map(|n| n.into_owned())
+        .collect();
     names.sort();
     for name in names {
         let Some(file) = crate::http::Assets::get(&name) else { continue };

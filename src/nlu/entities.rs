@@ -64,7 +64,8 @@ fn re(p: &str) -> Regex {
 }
 
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\b[a-z0-9._%+\-]+@[a-z0-9.\-]+\.[a-z]{2,}\b"));
-static OZON: LazyLock<Regex> = LazyLock::new(|| re(r"\b\d{5,12}\s?-\s?\d{4}\s?-\s?\d{1,2}\b"));
+/// Ozon posting numbers: three digit groups joined by dashes or spaces ("57195475 0050 3").
+static OZON: LazyLock<Regex> = LazyLock::new(|| re(r"\b\d{5,12}(?:\s?-\s?|\s)\d{4}(?:\s?-\s?|\s)\d{1,2}\b"));
 static PHONE: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?:\+7|\b8|\b7)[\s\-]?\(?\d{3}\)?[\s\-]?\d{3}[\s\-]?\d{2}[\s\-]?\d{2}\b"));
 static SELLER_CODE: LazyLock<Regex> = LazyLock::new(|| re(r"\b[A-Z]{1,5}-\d{2,6}(?:-[A-Z0-9]{1,5})?\b"));
@@ -163,8 +164,8 @@ pub fn extract(text: &str) -> Vec<Entity> {
         push(&mut out, &mut taken, EntityKind::Email, m.start(), m.end(), m.as_str().to_lowercase());
     }
     for m in OZON.find_iter(text) {
-        let norm: String = m.as_str().chars().filter(|c| !c.is_whitespace()).collect();
-        push(&mut out, &mut taken, EntityKind::OzonPosting, m.start(), m.end(), norm);
+        let groups: Vec<&str> = m.as_str().split(|c: char| !c.is_ascii_digit()).filter(|g| !g.is_empty()).collect();
+        push(&mut out, &mut taken, EntityKind::OzonPosting, m.start(), m.end(), groups.join("-"));
     }
     for m in PHONE.find_iter(text) {
         let d = digits(m.as_str());
@@ -242,6 +243,8 @@ mod tests {
         assert_eq!(kinds("где мой заказ 2345678901?"), vec![(WbOrder, "2345678901".into())]);
         assert_eq!(kinds("заказ 2345 678 901 не пришел"), vec![(WbOrder, "2345 678 901".into())]);
         assert_eq!(kinds("отправление 87654321-0042-3 где"), vec![(OzonPosting, "87654321-0042-3".into())]);
+        let spaced = extract("57195475 0050 3 где едет");
+        assert_eq!((spaced[0].kind, spaced[0].normalized.as_str()), (OzonPosting, "57195475-0050-3"));
         assert_eq!(
             kinds("артикул 183456789 есть в 48 размере?"),
             vec![(Article, "183456789".into()), (Size, "48 размере".into())]

@@ -196,6 +196,10 @@ pub struct ArticleFilter {
     pub offset: u32,
 }
 
+pub fn count_articles(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("SELECT COUNT(*) FROM kb_articles", [], |r| r.get(0))?)
+}
+
 pub fn list_articles(conn: &Connection, f: &ArticleFilter) -> Result<Vec<Article>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {ARTICLE_COLUMNS} FROM kb_articles a LEFT JOIN kb_categories c ON c.id = a.category_id

@@ -260,6 +260,203 @@ pub fn recover(conn: &Connection, now: i64) -> Result<usize> {
     Ok(conn.execute("UPDATE outbox SET status = 'queued', updated_at = ?1 WHERE status = 'sending'", [now])?)
 }
 
+/// A conversation as the engine and the operator panel see it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct Conversation {
+    pub id: i64,
+    pub customer_id: i64,
+    pub channel: String,
+    /// The customer's id on that channel (the outbox recipient).
+    pub recipient: String,
+    pub customer_name: String,
+    /// "open", "pending" (waiting for a person) or "closed".
+    pub status: String,
+    /// "bot" or "operator".
+    pub handled_by: String,
+    pub assigned_user_id: Option<i64>,
+    #[serde(skip)]
+    pub state: String,
+    pub handoff_reason: Option<String>,
+    pub csat: Option<i64>,
+    pub created_at: i64,
+    pub last_message_at: i64,
+}
+
+const CONVERSATION: &str =
+    "SELECT c.id, c.customer_id, c.channel, cu.external_id, cu.display_name, c.status, c.handled_by,
+    c.assigned_user_id, c.state, c.handoff_reason, c.csat, c.created_at, c.last_message_at
+    FROM conversations c JOIN customers cu ON cu.id = c.customer_id";
+
+fn conversation_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Conversation> {
+    Ok(Conversation {
+        id: r.get(0)?,
+        customer_id: r.get(1)?,
+        channel: r.get(2)?,
+        recipient: r.get(3)?,
+        customer_name: r.get(4)?,
+        status: r.get(5)?,
+        handled_by: r.get(6)?,
+        assigned_user_id: r.get(7)?,
+        state: r.get(8)?,
+        handoff_reason: r.get(9)?,
+        csat: r.get(10)?,
+        created_at: r.get(11)?,
+        last_message_at: r.get(12)?,
+    })
+}
+
+pub fn conversation(conn: &Connection, id: i64) -> Result<Conversation> {
+    optional(conn.query_row(&format!("{CONVERSATION} WHERE c.id = ?1"), [id], conversation_row))?
+        .ok_or(StoreError::NotFound)
+}
+
+/// Conversations, most recent first, optionally only those in `status` / handled by `handled_by`.
+pub fn conversations(
+    conn: &Connection,
+    status: Option<&str>,
+    handled_by: Option<&str>,
+    limit: u32,
+) -> Result<Vec<Conversation>> {
+    let mut stmt = conn.prepare(&format!(
+        "{CONVERSATION} WHERE (?1 IS NULL OR c.status = ?1) AND (?2 IS NULL OR c.handled_by = ?2)
+         ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?3"
+    ))?;
+    let rows =
+        stmt.query_map(params![status, handled_by, limit], conversation_row)?.collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+pub fn set_state(conn: &Connection, id: i64, state: &str, now: i64) -> Result<()> {
+    conn.execute("UPDATE conversations SET state = ?2, updated_at = ?3 WHERE id = ?1", params![id, state, now])?;
+    Ok(())
+}
+
+/// Who answers next: the bot, or a person (`reason` says why; kept for the panel).
+pub fn set_handler(
+    conn: &Connection,
+    id: i64,
+    handled_by: &str,
+    reason: Option<&str>,
+    user_id: Option<i64>,
+    now: i64,
+) -> Result<()> {
+    let n = if handled_by == "operator" {
+        conn.execute(
+            "UPDATE conversations SET handled_by = 'operator', status = 'pending',
+               handoff_reason = COALESCE(?2, handoff_reason), handoff_at = COALESCE(handoff_at, ?4),
+               assigned_user_id = COALESCE(?3, assigned_user_id), updated_at = ?4 WHERE id = ?1",
+            params![id, reason, user_id, now],
+        )?
+    } else {
+        conn.execute(
+            "UPDATE conversations SET handled_by = 'bot', status = 'open', handoff_reason = NULL, handoff_at = NULL,
+               updated_at = ?2 WHERE id = ?1",
+            params![id, now],
+        )?
+    };
+    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
+
+pub fn set_rating(conn: &Connection, id: i64, score: i64, now: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE conversations SET csat = ?2, csat_at = ?3, status = 'closed', updated_at = ?3 WHERE id = ?1",
+        params![id, score, now],
+    )?;
+    Ok(())
+}
+
+pub fn close_conversation(conn: &Connection, id: i64, now: i64) -> Result<()> {
+    let n =
+        conn.execute("UPDATE conversations SET status = 'closed', updated_at = ?2 WHERE id = ?1", params![id, now])?;
+    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct Message {
+    pub id: i64,
+    /// "buyer", "bot", "operator" or "system".
+    pub author: String,
+    pub author_user_id: Option<i64>,
+    pub body: String,
+    /// Why the bot said it: intent, confidence, sources, provider, tokens, latency.
+    #[schema(value_type = Object)]
+    pub provenance: Option<serde_json::Value>,
+    pub created_at: i64,
+}
+
+/// The last `limit` messages of a conversation, oldest first.
+pub fn recent_messages(conn: &Connection, conversation_id: i64, limit: u32) -> Result<Vec<Message>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, author, author_user_id, body, provenance, created_at FROM
+           (SELECT * FROM messages WHERE conversation_id = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id",
+    )?;
+    let rows = stmt
+        .query_map(params![conversation_id, limit], |r| {
+            let prov: Option<String> = r.get(4)?;
+            Ok(Message {
+                id: r.get(0)?,
+                author: r.get(1)?,
+                author_user_id: r.get(2)?,
+                body: r.get(3)?,
+                provenance: prov.and_then(|p| serde_json::from_str(&p).ok()),
+                created_at: r.get(5)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// Whether the inbox row was processed already (its reply, if any, is stored).
+pub fn inbox_is_done(conn: &Connection, id: i64) -> Result<bool> {
+    let status: String = conn.query_row("SELECT status FROM inbox WHERE id = ?1", [id], |r| r.get(0))?;
+    Ok(status == "done")
+}
+
+/// Appends an event for the operator panel's live view.
+pub fn add_event(
+    conn: &Connection,
+    kind: &str,
+    conversation_id: Option<i64>,
+    payload: &serde_json::Value,
+    now: i64,
+) -> Result<i64> {
+    conn.execute(
+        "INSERT INTO events (kind, conversation_id, payload, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![kind, conversation_id, payload.to_string(), now],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct Event {
+    pub id: i64,
+    pub kind: String,
+    pub conversation_id: Option<i64>,
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+    pub created_at: i64,
+}
+
+/// Events after `after` (the catch-up of a reconnecting panel), oldest first.
+pub fn events_after(conn: &Connection, after: i64, limit: u32) -> Result<Vec<Event>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, kind, conversation_id, payload, created_at FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
+    )?;
+    let rows = stmt
+        .query_map(params![after, limit], |r| {
+            let p: String = r.get(3)?;
+            Ok(Event {
+                id: r.get(0)?,
+                kind: r.get(1)?,
+                conversation_id: r.get(2)?,
+                payload: serde_json::from_str(&p).unwrap_or_default(),
+                created_at: r.get(4)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

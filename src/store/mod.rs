@@ -7,6 +7,7 @@ pub mod credentials;
 pub mod kb;
 pub mod llm;
 pub mod messaging;
+pub mod orders;
 pub mod sessions;
 pub mod users;
 
@@ -59,6 +60,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "init", sql: include_str!("migrations/0001_init.sql") },
     Migration { version: 2, name: "kb", sql: include_str!("migrations/0002_kb.sql") },
     Migration { version: 3, name: "llm", sql: include_str!("migrations/0003_llm.sql") },
+    Migration { version: 4, name: "engine", sql: include_str!("migrations/0004_engine.sql") },
 ];
 
 /// The schema version this build expects.

@@ -8,37 +8,9 @@ pub mod yandex;
 use std::time::Instant;
 
 use super::{Completion, FinishReason, GenerateRequest, LlmError, StopScanner, TokenSink, estimate_tokens};
-use crate::config::Secret;
-use crate::crypto::Cipher;
 use crate::net::HttpError;
-use crate::store::{Db, credentials};
 
-/// Where a provider's key comes from: the config/environment, or the encrypted store (read
-/// at each call, so a key set from the panel works without a restart).
-#[derive(Clone)]
-pub enum KeyRef {
-    Fixed(Secret),
-    Stored { db: Db, cipher: Cipher, name: &'static str },
-}
-
-impl KeyRef {
-    pub async fn get(&self) -> Secret {
-        match self {
-            KeyRef::Fixed(s) => s.clone(),
-            KeyRef::Stored { db, cipher, name } => {
-                let (cipher, name) = (cipher.clone(), *name);
-                match db.call(move |c| credentials::get(c, &cipher, name)).await {
-                    Ok(Some(v)) => Secret::new(v),
-                    Ok(None) => Secret::default(),
-                    Err(e) => {
-                        tracing::error!(credential = name, error = %e, "cannot read a stored key");
-                        Secret::default()
-                    }
-                }
-            }
-        }
-    }
-}
+pub use crate::net::KeyRef;
 
 pub use openai::OpenAi;
 pub use yandex::YandexGpt;

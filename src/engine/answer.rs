@@ -1,0 +1,179 @@
+//! Replies built from facts: order templates (order facts are never written by a model),
+//! knowledge-base quotes, and the prompt for model-written answers.
+
+use crate::kb::SearchHit;
+use crate::marketplace::{Order, OrderStatus};
+use crate::texts::bot;
+
+/// "28 ноября" in the shop's time zone.
+pub fn date(ms: i64, offset_min: i32) -> String {
+    let (day, month, _) = local(ms, offset_min);
+    format!("{day} {}", bot::MONTHS[usize::from(month - 1)])
+}
+
+/// "28 ноября, 14:05".
+pub fn date_time(ms: i64, offset_min: i32) -> String {
+    let (_, _, minutes) = local(ms, offset_min);
+    format!("{}, {:02}:{:02}", date(ms, offset_min), minutes / 60, minutes % 60)
+}
+
+fn local(ms: i64, offset_min: i32) -> (u8, u8, i64) {
+    let secs = ms.div_euclid(1000) + i64::from(offset_min) * 60;
+    let t = time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    (t.day(), u8::from(t.month()), i64::from(t.hour()) * 60 + i64::from(t.minute()))
+}
+
+/// The reply about one order, from marketplace data only. `stale_since`: the marketplace could
+/// not be asked, the data is as of then.
+pub fn order(o: &Order, stale_since: Option<i64>, now: i64, offset_min: i32) -> String {
+    let mut s = format!("Заказ {} ({}) {}", o.number, o.market.title(), bot::order_status(o.status));
+    match o.status {
+        OrderStatus::Delivered | OrderStatus::Cancelled => s.push_str(&format!(" {}.", date(o.status_at, offset_min))),
+        _ => s.push('.'),
+    }
+    let items: Vec<String> = o
+        .items
+        .iter()
+        .map(|i| {
+            let size = i.size.as_deref().map(|z| format!(", размер {z}")).unwrap_or_default();
+            format!("{}{size} — {} шт.", i.name, i.quantity)
+        })
+        .collect();
+    if !items.is_empty() {
+        s.push_str(&format!("\nСостав: {}.", items.join("; ")));
+    }
+    match o.status {
+        OrderStatus::New | OrderStatus::Assembled | OrderStatus::InTransit => match o.eta {
+            Some(eta) if eta < now => s.push_str(&format!(
+                "\nДоставка задерживается: заказ ожидался {}. Обычно такие задержки занимают 1–3 дня. \
+                 Если заказ не придёт в ближайшие дни, напишите «оператор» — мы разберёмся.",
+                date(eta, offset_min)
+            )),
+            Some(eta) => s.push_str(&format!("\nОжидаемая дата доставки — {}.", date(eta, offset_min))),
+            None => {}
+        },
+        OrderStatus::ReadyForPickup => {
+            if let Some(until) = o.storage_until {
+                s.push_str(&format!("\nЗаберите его, пожалуйста, до {} включительно.", date(until, offset_min)));
+            }
+        }
+        OrderStatus::Cancelled => {
+            s.push_str(&format!("\nПричина отмены видна в личном кабинете {} в разделе заказов.", o.market.title()))
+        }
+        OrderStatus::Delivered | OrderStatus::Problem => {}
+    }
+    if let Some(p) = &o.pickup_point
+        && matches!(o.status, OrderStatus::InTransit | OrderStatus::ReadyForPickup)
+    {
+        s.push_str(&format!("\nПункт выдачи: {p}."));
+    }
+    if let Some(t) = &o.tracking
+        && o.status == OrderStatus::InTransit
+    {
+        s.push_str(&format!("\nТрек-номер: {t}."));
+    }
+    if let Some(at) = stale_since {
+        s.push_str(&format!(
+            "\n(Данные на {} — маркетплейс сейчас не отвечает, статус мог измениться.)",
+            date_time(at, offset_min)
+        ));
+    }
+    s
+}
+
+/// One line per order for "which one?".
+pub fn order_line(o: &Order) -> String {
+    let first = o.items.first().map(|i| format!(", {}", i.name)).unwrap_or_default();
+    format!("• {} ({}{first}) — {}", o.number, o.market.title(), bot::order_status(o.status))
+}
+
+/// Markdown of a passage as plain chat text: no emphasis marks, headings or table rules.
+pub fn plain(text: &str) -> String {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let l = line.trim();
+        if l.chars().all(|c| matches!(c, '|' | '-' | ':' | ' ')) && l.contains('-') {
+            continue;
+        }
+        let l = l.trim_start_matches('#').trim();
+        let l = l.replace("**", "").replace("__", "");
+        let l = if l.starts_with('|') {
+            l.trim_matches('|').split('|').map(str::trim).collect::<Vec<_>>().join(" — ")
+        } else {
+            l
+        };
+        if !l.is_empty() {
+            out.push(l);
+        }
+    }
+    out.join("\n")
+}
+
+/// A reply quoting the best passage (when no model writes one), cut at a sentence end.
+pub fn quote(hit: &SearchHit, max_chars: usize) -> String {
+    let text = plain(&hit.passage);
+    if text.chars().count() <= max_chars {
+        return text;
+    }
+    let cut: String = text.chars().take(max_chars).collect();
+    let end = cut.rfind(['.', '!', '?', '\n']).map(|i| i + 1).unwrap_or(cut.len());
+    format!("{}…", cut[..end].trim_end())
+}
+
+/// The facts given to a model: the passages, each with its title.
+pub fn facts(hits: &[SearchHit]) -> Vec<String> {
+    hits.iter().map(|h| format!("{}: {}", h.title, plain(&h.passage))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::marketplace::{Market, OrderItem};
+
+    const DAY: i64 = 86_400_000;
+    // 2026-11-27 12:00 UTC.
+    const NOW: i64 = 1_795_132_800_000 + 7 * DAY + 12 * 3_600_000;
+
+    fn sample(status: OrderStatus, eta: Option<i64>) -> Order {
+        Order {
+            market: Market::Wb,
+            number: "4102938475".into(),
+            status,
+            status_raw: "x".into(),
+            phone: Some("+79161112233".into()),
+            items: vec![OrderItem {
+                article: "1".into(),
+                name: "Футболка".into(),
+                size: Some("M".into()),
+                quantity: 1,
+                price_rub: 1290.0,
+            }],
+            tracking: None,
+            pickup_point: Some("Москва, ул. Профсоюзная, 56".into()),
+            storage_until: Some(NOW + 5 * DAY),
+            eta,
+            created_at: NOW - 3 * DAY,
+            status_at: NOW - DAY,
+            synced_at: NOW,
+        }
+    }
+
+    #[test]
+    fn order_replies_say_only_what_the_marketplace_said() {
+        let s = order(&sample(OrderStatus::InTransit, Some(NOW + 2 * DAY)), None, NOW, 180);
+        assert!(s.starts_with("Заказ 4102938475 (Wildberries) в пути."), "{s}");
+        assert!(s.contains("29 ноября") && s.contains("Профсоюзная, 56") && s.contains("размер M"));
+        assert!(!s.contains("+7916"), "the buyer's phone is never written");
+        let late = order(&sample(OrderStatus::InTransit, Some(NOW - 2 * DAY)), None, NOW, 180);
+        assert!(late.contains("задерживается") && late.contains("25 ноября"), "{late}");
+        let pickup = order(&sample(OrderStatus::ReadyForPickup, None), Some(NOW - DAY), NOW, 180);
+        assert!(pickup.contains("ждёт вас в пункте выдачи") && pickup.contains("2 декабря"), "{pickup}");
+        assert!(pickup.contains("Данные на 26 ноября, 15:00"), "{pickup}");
+    }
+
+    #[test]
+    fn markdown_becomes_chat_text() {
+        let md = "## Сроки\n\n**Возврат** в течение 14 дней.\n\n| Канал | Когда |\n|---|---|\n| Чат | 9–21 |";
+        assert_eq!(plain(md), "Сроки\nВозврат в течение 14 дней.\nКанал — Когда\nЧат — 9–21");
+    }
+}

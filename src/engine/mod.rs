@@ -1,0 +1,817 @@
+//! The conversation engine: one buyer message in, one decision out, whatever the channel.
+//!
+//! ```text
+//! accept: inbox row (durable, idempotent by the channel's message id)   ← channel acks after this
+//! process (in arrival order):
+//!   1. customer + conversation + buyer message (one transaction; a replay finds the same row)
+//!   2. conversation with a person?        → stay silent (the operator answers)
+//!   3. nlu::analyze                        → intents, entities, sentiment
+//!   4. policy::decide                      → answer | clarify | hand off | rate
+//!   5. facts: marketplace::Orders (cache → live → cache "as of"), kb::retrieve
+//!   6. reply: order template | model answer from the facts (guarded) | knowledge quote
+//!   7. bot message with provenance + outbox + state + events + inbox done (one transaction)
+//! ```
+//! A crash before step 7 commits leaves the inbox row pending: it is processed again and,
+//! because steps 1 and 7 are idempotent per inbox row, nothing is lost or sent twice.
+
+pub mod answer;
+pub mod dialog;
+pub mod eval;
+pub mod guard;
+pub mod hours;
+pub mod policy;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::kb::{Kb, SearchHit};
+use crate::llm::chain::{CallOptions, Llm};
+use crate::llm::{ChatMessage, GenerateRequest, Sampling, TokenSink};
+use crate::marketplace::{Found, Order, OrderStatus, Orders};
+use crate::nlu::{Analysis, Intent, Nlu};
+use crate::store::messaging::{self as msgs, Author, Conversation, NewMessage, NewOutbound};
+use crate::store::{Db, StoreError, orders as order_rows};
+use crate::texts::bot;
+use dialog::{Awaiting, State};
+use policy::{Decision, HandoffReason, Plan};
+
+/// What the engine did with a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Answer,
+    Clarify,
+    Handoff,
+    /// Asked for a rating after the buyer said thanks.
+    Close,
+    Rated,
+    /// A person handles the conversation: no bot reply.
+    Silent,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Answer => "answer",
+            Action::Clarify => "clarify",
+            Action::Handoff => "handoff",
+            Action::Close => "close",
+            Action::Rated => "rated",
+            Action::Silent => "silent",
+        }
+    }
+}
+
+/// A message from a buyer on some channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Inbound {
+    pub channel: String,
+    /// The channel's own id of this message (a redelivery carries the same id).
+    pub message_id: String,
+    /// The buyer's id on the channel (where replies go).
+    pub customer: String,
+    #[serde(default)]
+    pub name: String,
+    pub text: String,
+}
+
+/// The engine's decision about one message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Turn {
+    pub conversation_id: i64,
+    pub action: Action,
+    pub reply: Option<String>,
+    /// Intent, confidence, sources, orders, provider, tokens, latency: why the bot said it.
+    pub provenance: Value,
+    /// Facts the reply could rely on (order data, knowledge passages), for checks.
+    #[serde(skip)]
+    pub facts: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the inbound item is unreadable: {0}")]
+    BadPayload(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// Engine settings resolved from the configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub shop_name: String,
+    pub utc_offset_minutes: i32,
+    pub hours: hours::Hours,
+    pub min_confidence: f32,
+    pub human_only: Vec<Intent>,
+    pub max_misses: u32,
+    pub history_messages: u32,
+    pub ask_rating: bool,
+    /// Let the model chain write knowledge answers (else quote the knowledge base).
+    pub use_model: bool,
+    pub context_tokens: usize,
+    pub max_answer_tokens: usize,
+    pub model_timeout: Duration,
+}
+
+impl Settings {
+    pub fn from_config(c: &Config) -> Self {
+        Self {
+            shop_name: c.shop.name.clone(),
+            utc_offset_minutes: c.shop.utc_offset_minutes,
+            hours: hours::Hours::new(&c.shop),
+            min_confidence: c.engine.min_confidence,
+            human_only: c.engine.human_only_intents.iter().filter_map(|i| Intent::parse(i)).collect(),
+            max_misses: c.engine.max_misses.max(1),
+            history_messages: c.engine.history_messages.clamp(1, 200) as u32,
+            ask_rating: c.engine.ask_rating,
+            use_model: c.engine.answers == "auto",
+            context_tokens: c.llm.context_tokens,
+            max_answer_tokens: c.llm.max_answer_tokens,
+            model_timeout: Duration::from_secs(c.llm.timeout_secs),
+        }
+    }
+}
+
+pub struct Engine {
+    db: Db,
+    clock: SharedClock,
+    kb: Arc<Kb>,
+    llm: Arc<Llm>,
+    orders: Arc<Orders>,
+    settings: Settings,
+    wake: tokio::sync::Notify,
+}
+
+/// Tries before an inbox item that keeps failing is parked as `failed`.
+const MAX_ATTEMPTS: i64 = 5;
+/// Knowledge passages given to the model.
+const FACT_PASSAGES: usize = 3;
+/// Longest knowledge quote, in characters.
+const QUOTE_CHARS: usize = 700;
+
+/// What step 6 produced, before it is stored.
+#[derive(Default)]
+struct Draft {
+    action: Option<Action>,
+    parts: Vec<String>,
+    facts: Vec<String>,
+    sources: Vec<Value>,
+    source_docs: Vec<String>,
+    orders: Vec<Value>,
+    link: Vec<Order>,
+    handoff: Option<HandoffReason>,
+    rating: Option<u8>,
+    model: Option<Value>,
+    guard: Vec<guard::Violation>,
+    buttons: Option<Value>,
+}
+
+impl Engine {
+    pub fn new(
+        db: Db,
+        clock: SharedClock,
+        kb: Arc<Kb>,
+        llm: Arc<Llm>,
+        orders: Arc<Orders>,
+        settings: Settings,
+    ) -> Self {
+        Self { db, clock, kb, llm, orders, settings, wake: tokio::sync::Notify::new() }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Stores an inbound message durably (a redelivery is recognised by its message id) and
+    /// wakes the worker. The channel may acknowledge once this returns.
+    pub async fn accept(&self, m: &Inbound) -> Result<msgs::Accepted, EngineError> {
+        if m.text.trim().is_empty() {
+            return Err(EngineError::BadPayload("the message has no text".into()));
+        }
+        let payload = serde_json::to_string(m).map_err(|e| EngineError::Internal(e.to_string()))?;
+        let (channel, id, now) = (m.channel.clone(), m.message_id.clone(), self.clock.now_ms());
+        let accepted = self.db.call(move |c| msgs::inbox_accept(c, &channel, &id, &payload, now)).await?;
+        self.wake.notify_one();
+        Ok(accepted)
+    }
+
+    /// Accepts and processes one message at once (terminal chat, evaluation, tests).
+    pub async fn handle(&self, m: &Inbound) -> Result<Turn, EngineError> {
+        let accepted = self.accept(m).await?;
+        let item = msgs::InboxItem {
+            id: accepted.id,
+            channel: m.channel.clone(),
+            external_id: m.message_id.clone(),
+            payload: serde_json::to_string(m).map_err(|e| EngineError::Internal(e.to_string()))?,
+            attempts: 0,
+        };
+        self.process(&item).await
+    }
+
+    /// Processes every pending inbox item in arrival order; returns how many.
+    pub async fn process_pending(&self) -> Result<usize, EngineError> {
+        let mut done = 0;
+        loop {
+            let items = self.db.call(|c| msgs::inbox_pending(c, 64)).await?;
+            if items.is_empty() {
+                return Ok(done);
+            }
+            for item in items {
+                if let Err(e) = self.process(&item).await {
+                    tracing::error!(inbox_id = item.id, error = %e, "processing an inbound message failed");
+                    let (id, err) = (item.id, e.to_string());
+                    self.db.call(move |c| msgs::inbox_failed(c, id, &err, MAX_ATTEMPTS)).await?;
+                }
+                done += 1;
+            }
+        }
+    }
+
+    /// The background worker: processes the inbox whenever something arrives.
+    pub async fn run(self: Arc<Self>) {
+        loop {
+            if let Err(e) = self.process_pending().await {
+                tracing::error!(error = %e, "the conversation worker failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(Duration::from_secs(5)) => {}
+            }
+        }
+    }
+
+    /// Steps 1–7 for one inbox item.
+    pub async fn process(&self, item: &msgs::InboxItem) -> Result<Turn, EngineError> {
+        let m: Inbound = serde_json::from_str(&item.payload).map_err(|e| EngineError::BadPayload(e.to_string()))?;
+        let started = Instant::now();
+        let now = self.clock.now_ms();
+        let inbox_id = item.id;
+        let (conv, _msg_id) = {
+            let m = m.clone();
+            self.db
+                .call(move |c| {
+                    let tx = c.transaction()?;
+                    let customer = msgs::upsert_customer(&tx, &m.channel, &m.customer, &m.name, now)?;
+                    let conv = msgs::open_conversation(&tx, customer, &m.channel, now)?;
+                    let msg = NewMessage {
+                        conversation_id: conv,
+                        author: Author::Buyer,
+                        author_user_id: None,
+                        body: &m.text,
+                        provenance: None,
+                        inbox_id: Some(inbox_id),
+                    };
+                    let id = msgs::append_message(&tx, &msg, now)?;
+                    tx.commit()?;
+                    Ok((conv, id))
+                })
+                .await?
+        };
+        let conversation = self.db.call(move |c| msgs::conversation(c, conv)).await?;
+        if conversation.handled_by == "operator" {
+            let turn = Turn {
+                conversation_id: conv,
+                action: Action::Silent,
+                reply: None,
+                provenance: json!({"action": "silent", "reason": "operator"}),
+                facts: Vec::new(),
+            };
+            self.commit(item, &conversation, &turn, None, &Draft::default(), now).await?;
+            return Ok(turn);
+        }
+        let mut state = State::parse(&conversation.state);
+        let text = m.text.clone();
+        let analysis = tokio::task::spawn_blocking(move || Nlu::shared().analyze(&text))
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))?;
+        let customer = conversation.customer_id;
+        let linked = self.db.call(move |c| order_rows::of_customer(c, customer)).await?;
+        let decision = policy::decide(
+            &policy::Input { analysis: &analysis, text: &m.text, state: &state, linked_orders: linked.len() },
+            &policy::Settings { human_only: self.settings.human_only.clone() },
+        );
+        let mut draft = Draft::default();
+        self.carry_out(&decision, &analysis, &m.text, &conversation, &linked, &mut state, &mut draft, now).await?;
+        let action = draft.action.unwrap_or(Action::Answer);
+        let mut reply = draft.parts.join("\n\n");
+        if decision.greet && matches!(action, Action::Answer | Action::Clarify) {
+            reply = format!("Здравствуйте! {reply}");
+        }
+        let provenance = json!({
+            "action": action.as_str(),
+            "plan": format!("{:?}", decision.plan),
+            "intent": analysis.intent,
+            "confidence": analysis.confidence,
+            "intents": analysis.intents,
+            "entities": analysis.entities,
+            "sentiment": analysis.sentiment,
+            "urgent": analysis.urgent,
+            "injection": decision.injection,
+            "handoff_reason": draft.handoff.map(HandoffReason::as_str),
+            "sources": draft.sources,
+            "orders": draft.orders,
+            "model": draft.model,
+            "guard": draft.guard,
+            "latency_ms": started.elapsed().as_millis() as u64,
+        });
+        let turn = Turn { conversation_id: conv, action, reply: Some(reply), provenance, facts: draft.facts.clone() };
+        self.commit(item, &conversation, &turn, Some(&state), &draft, now).await?;
+        Ok(turn)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn carry_out(
+        &self,
+        d: &Decision,
+        analysis: &Analysis,
+        text: &str,
+        conv: &Conversation,
+        linked: &[Order],
+        state: &mut State,
+        out: &mut Draft,
+        now: i64,
+    ) -> Result<(), EngineError> {
+        let was_awaiting_number = state.awaiting == Some(Awaiting::OrderNumber);
+        if state.awaiting == Some(Awaiting::Rating) && !matches!(d.plan, Plan::Rate(_)) {
+            state.awaiting = None;
+        }
+        match &d.plan {
+            Plan::Rate(score) => {
+                out.action = Some(Action::Rated);
+                out.rating = Some(*score);
+                out.parts.push(bot::rated(*score));
+                *state = State::default();
+            }
+            Plan::Handoff(reason) => self.hand_off(*reason, None, out, now),
+            Plan::Orders(numbers) => {
+                let mut found = Vec::new();
+                let mut missing = Vec::new();
+                for n in numbers.iter().take(3) {
+                    match self.orders.find(n).await {
+                        Ok(Some(f)) => found.push(f),
+                        Ok(None) => missing.push(n.clone()),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "order lookup failed");
+                            missing.push(n.clone());
+                        }
+                    }
+                }
+                if found.is_empty() {
+                    let number = missing.first().cloned().unwrap_or_default();
+                    self.miss(state, out, bot::order_not_found(&number), now);
+                    if out.action == Some(Action::Clarify) {
+                        state.awaiting = Some(Awaiting::OrderNumber);
+                    }
+                } else {
+                    self.answer_orders(&found, &missing, state, out, now);
+                    if out.action == Some(Action::Answer) {
+                        self.also_knowledge(d, text, state, out).await?;
+                    }
+                }
+            }
+            Plan::KnownOrders => {
+                let number = state.last_order.clone().or_else(|| match linked {
+                    [one] => Some(one.number.clone()),
+                    _ => None,
+                });
+                match number {
+                    Some(n) => match self.orders.find(&n).await {
+                        Ok(Some(f)) => {
+                            self.answer_orders(&[f], &[], state, out, now);
+                            if out.action == Some(Action::Answer) {
+                                self.also_knowledge(d, text, state, out).await?;
+                            }
+                        }
+                        _ => self.ask_number(state, out, bot::ASK_ORDER_NUMBER.into()),
+                    },
+                    None => {
+                        let list: Vec<String> = linked.iter().take(5).map(answer::order_line).collect();
+                        out.facts.extend(list.iter().cloned());
+                        self.ask_number(state, out, bot::which_order(&list.join("\n")));
+                    }
+                }
+            }
+            Plan::AskOrderNumber { phone } => {
+                let text = if *phone { bot::PHONE_IS_NOT_ENOUGH } else { bot::ASK_ORDER_NUMBER };
+                self.ask_number(state, out, text.into());
+                state.pending_intent = Some(analysis.intent);
+            }
+            Plan::Knowledge(intent) => {
+                let earlier = if was_awaiting_number || text.split_whitespace().count() > 3 {
+                    None
+                } else {
+                    self.previous_buyer_text(conv.id).await?
+                };
+                let market = state.last_order.as_deref().map(|n| crate::marketplace::Market::of_number(n).title());
+                let context: Vec<&str> =
+                    [earlier.as_deref(), policy::retrieval_hint(*intent), market].into_iter().flatten().collect();
+                let context = (!context.is_empty()).then(|| context.join(" "));
+                let answered = self.answer_knowledge(*intent, text, context, d.injection, conv, state, out).await?;
+                if !answered {
+                    self.miss(state, out, bot::NO_ANSWER.into(), now);
+                }
+            }
+            Plan::Greeting => {
+                out.action = Some(Action::Answer);
+                out.parts.push(bot::greeting(&self.settings.shop_name));
+            }
+            Plan::Thanks => {
+                if self.settings.ask_rating && state.answered > 0 {
+                    out.action = Some(Action::Close);
+                    out.parts.push(bot::ASK_RATING.into());
+                    out.buttons = Some(json!([["1", "2", "3", "4", "5"]]));
+                    state.awaiting = Some(Awaiting::Rating);
+                } else {
+                    out.action = Some(Action::Answer);
+                    out.parts.push(bot::YOU_ARE_WELCOME.into());
+                }
+            }
+            Plan::NotUnderstood => self.miss(state, out, bot::NOT_UNDERSTOOD.into(), now),
+        }
+        if out.action == Some(Action::Answer) && !matches!(d.plan, Plan::Greeting | Plan::Thanks) {
+            state.misses = 0;
+            state.answered += 1;
+        }
+        Ok(())
+    }
+
+    fn hand_off(&self, reason: HandoffReason, order: Option<&str>, out: &mut Draft, now: i64) {
+        let when = self.settings.hours.promise(now);
+        out.action = Some(Action::Handoff);
+        out.handoff = Some(reason);
+        out.parts.clear();
+        out.parts.push(match order {
+            Some(n) => bot::handoff_order(n, &when),
+            None => bot::handoff(&when),
+        });
+    }
+
+    /// The assistant could not help: ask once more, or hand over after `max_misses`.
+    fn miss(&self, state: &mut State, out: &mut Draft, question: String, now: i64) {
+        state.misses += 1;
+        if state.misses >= self.settings.max_misses {
+            self.hand_off(HandoffReason::RepeatedFailure, None, out, now);
+            *state = State::default();
+        } else {
+            out.action = Some(Action::Clarify);
+            out.parts.push(question);
+        }
+    }
+
+    fn ask_number(&self, state: &mut State, out: &mut Draft, question: String) {
+        out.action = Some(Action::Clarify);
+        out.parts.push(question);
+        state.awaiting = Some(Awaiting::OrderNumber);
+    }
+
+    fn answer_orders(&self, found: &[Found], missing: &[String], state: &mut State, out: &mut Draft, now: i64) {
+        let offset = self.settings.utc_offset_minutes;
+        for f in found {
+            out.orders.push(json!({
+                "market": f.order.market, "number": f.order.number, "status": f.order.status,
+                "source": f.source, "stale_since": f.stale_since,
+            }));
+            out.link.push(f.order.clone());
+        }
+        if let Some(problem) = found.iter().find(|f| f.order.status == OrderStatus::Problem) {
+            self.hand_off(HandoffReason::OrderProblem, Some(&problem.order.number), out, now);
+            *state = State::default();
+            return;
+        }
+        for f in found {
+            let text = answer::order(&f.order, f.stale_since, now, offset);
+            out.facts.push(text.clone());
+            out.parts.push(text);
+        }
+        for n in missing {
+            out.parts.push(bot::order_not_found(n));
+        }
+        out.action = Some(Action::Answer);
+        state.last_order = found.last().map(|f| f.order.number.clone());
+        state.awaiting = None;
+        state.pending_intent = None;
+    }
+
+    /// A second question in the same message, answered from the knowledge base.
+    async fn also_knowledge(
+        &self,
+        d: &Decision,
+        text: &str,
+        state: &mut State,
+        out: &mut Draft,
+    ) -> Result<(), EngineError> {
+        let Some(intent) = d.also else { return Ok(()) };
+        let hits = self.retrieve(text, None).await?;
+        if let Some(hits) = hits {
+            out.parts.push(answer::quote(&hits[0], QUOTE_CHARS));
+            self.cite(&hits[..1], intent, out);
+            state.last_sources = out.source_docs.clone();
+        }
+        Ok(())
+    }
+
+    async fn retrieve(&self, text: &str, context: Option<String>) -> Result<Option<Vec<SearchHit>>, EngineError> {
+        let (kb, query) = (self.kb.clone(), text.to_owned());
+        let r = tokio::task::spawn_blocking(move || kb.retrieve(&query, context.as_deref(), FACT_PASSAGES))
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))?
+            .map_err(|e| EngineError::Internal(format!("knowledge base: {e}")))?;
+        Ok((r.grounded && !r.passages.is_empty()).then_some(r.passages))
+    }
+
+    fn cite(&self, hits: &[SearchHit], intent: Intent, out: &mut Draft) {
+        for h in hits {
+            out.sources.push(json!({"doc": h.doc, "title": h.title, "score": h.score, "intent": intent}));
+            out.source_docs.push(h.doc.clone());
+            out.facts.push(format!("{}: {}", h.title, answer::plain(&h.passage)));
+        }
+    }
+
+    async fn previous_buyer_text(&self, conv: i64) -> Result<Option<String>, EngineError> {
+        let recent = self.db.call(move |c| msgs::recent_messages(c, conv, 6)).await?;
+        Ok(recent.iter().rev().filter(|m| m.author == "buyer").nth(1).map(|m| m.body.clone()))
+    }
+
+    /// Answers from the knowledge base; false when nothing relevant exists.
+    #[allow(clippy::too_many_arguments)]
+    async fn answer_knowledge(
+        &self,
+        intent: Intent,
+        text: &str,
+        context: Option<String>,
+        injection: bool,
+        conv: &Conversation,
+        state: &mut State,
+        out: &mut Draft,
+    ) -> Result<bool, EngineError> {
+        let Some(hits) = self.retrieve(text, context).await? else { return Ok(false) };
+        let quote = answer::quote(&hits[0], QUOTE_CHARS);
+        let mut reply = None;
+        if self.settings.use_model && !injection {
+            reply = self.write_with_model(&hits, conv, out).await?;
+        }
+        let used = if reply.is_some() { &hits[..] } else { &hits[..1] };
+        self.cite(used, intent, out);
+        out.parts.push(reply.unwrap_or(quote));
+        out.action = Some(Action::Answer);
+        state.last_sources = out.source_docs.clone();
+        state.awaiting = None;
+        Ok(true)
+    }
+
+    /// A model-written answer from the passages, or `None` (no provider, failure, or a reply
+    /// the guard rejects — then the caller quotes the knowledge base).
+    async fn write_with_model(
+        &self,
+        hits: &[SearchHit],
+        conv: &Conversation,
+        out: &mut Draft,
+    ) -> Result<Option<String>, EngineError> {
+        let (id, limit) = (conv.id, self.settings.history_messages);
+        let recent = self.db.call(move |c| msgs::recent_messages(c, id, limit)).await?;
+        let history: Vec<ChatMessage> = recent
+            .iter()
+            .map(|m| if m.author == "buyer" { ChatMessage::user(&m.body) } else { ChatMessage::assistant(&m.body) })
+            .collect();
+        let buyer: Vec<String> = recent.iter().filter(|m| m.author == "buyer").map(|m| m.body.clone()).collect();
+        let facts = answer::facts(hits);
+        let llm = self.llm.clone();
+        let fitted = crate::llm::context::fit(
+            &bot::system_prompt(&self.settings.shop_name),
+            &facts,
+            &history,
+            self.settings.context_tokens,
+            self.settings.max_answer_tokens,
+            &|t| llm.count_tokens(t),
+        );
+        let fitted = match fitted {
+            Ok(f) => f,
+            Err(e) => {
+                out.model = Some(json!({"error": e.to_string()}));
+                return Ok(None);
+            }
+        };
+        let mut req = GenerateRequest::new(fitted.messages);
+        req.max_tokens = self.settings.max_answer_tokens;
+        req.sampling = Sampling::greedy();
+        req.deadline = Some(Instant::now() + self.settings.model_timeout);
+        let opts = CallOptions { cache: true, conversation_id: Some(conv.id) };
+        match self.llm.generate(&req, &TokenSink::none(), &opts).await {
+            Ok(c) => {
+                let text = c.text.trim().to_owned();
+                let violations = guard::check(&text, &facts, &buyer);
+                out.model = Some(json!({
+                    "provider": c.provider, "model": c.model, "prompt_tokens": c.prompt_tokens,
+                    "completion_tokens": c.completion_tokens, "latency_ms": c.latency_ms, "from_cache": c.from_cache,
+                    "history_dropped": fitted.dropped,
+                }));
+                if text.is_empty() || !violations.is_empty() {
+                    out.guard = violations;
+                    return Ok(None);
+                }
+                Ok(Some(text))
+            }
+            Err(e) => {
+                out.model = Some(json!({"error": e.to_string()}));
+                Ok(None)
+            }
+        }
+    }
+
+    /// Step 7: everything the turn changes, in one transaction (skipped if a previous run of
+    /// this inbox item got here).
+    async fn commit(
+        &self,
+        item: &msgs::InboxItem,
+        conv: &Conversation,
+        turn: &Turn,
+        state: Option<&State>,
+        draft: &Draft,
+        now: i64,
+    ) -> Result<(), EngineError> {
+        let (inbox_id, conv_id, customer) = (item.id, conv.id, conv.customer_id);
+        let (channel, recipient) = (conv.channel.clone(), conv.recipient.clone());
+        let reply = turn.reply.clone();
+        let provenance = turn.provenance.clone();
+        let action = turn.action;
+        let state = state.map(State::to_json);
+        let handoff = draft.handoff;
+        let rating = draft.rating;
+        let link: Vec<Order> = draft.link.clone();
+        let buttons = draft.buttons.clone();
+        let rated_docs = if rating.is_some() { State::parse(&conv.state).last_sources } else { Vec::new() };
+        self.db
+            .call(move |c| {
+                let tx = c.transaction()?;
+                if msgs::inbox_is_done(&tx, inbox_id)? {
+                    return Ok(());
+                }
+                msgs::add_event(&tx, "message", Some(conv_id), &json!({"author": "buyer"}), now)?;
+                if let Some(body) = &reply {
+                    let m = NewMessage {
+                        conversation_id: conv_id,
+                        author: Author::Bot,
+                        author_user_id: None,
+                        body,
+                        provenance: Some(&provenance),
+                        inbox_id: None,
+                    };
+                    let id = msgs::append_message(&tx, &m, now)?;
+                    let mut payload = json!({"text": body});
+                    if let Some(b) = &buttons {
+                        payload["buttons"] = b.clone();
+                    }
+                    let o = NewOutbound {
+                        channel: &channel,
+                        recipient: &recipient,
+                        conversation_id: Some(conv_id),
+                        message_id: Some(id),
+                        payload: &payload.to_string(),
+                        idempotency_key: &format!("reply:{inbox_id}"),
+                    };
+                    msgs::outbox_enqueue(&tx, &o, now)?;
+                    msgs::add_event(&tx, "message", Some(conv_id), &json!({"author": "bot", "action": action}), now)?;
+                }
+                if let Some(s) = &state {
+                    msgs::set_state(&tx, conv_id, s, now)?;
+                }
+                for o in &link {
+                    order_rows::link(&tx, customer, o.market, &o.number, now)?;
+                }
+                if let Some(reason) = handoff {
+                    msgs::set_handler(&tx, conv_id, "operator", Some(reason.as_str()), None, now)?;
+                    msgs::add_event(&tx, "handoff", Some(conv_id), &json!({"reason": reason}), now)?;
+                }
+                if let Some(score) = rating {
+                    msgs::set_rating(&tx, conv_id, i64::from(score), now)?;
+                    crate::store::kb::record_used(&tx, &rated_docs, Some(score >= 4))?;
+                    msgs::add_event(&tx, "rated", Some(conv_id), &json!({"score": score}), now)?;
+                }
+                msgs::inbox_done(&tx, inbox_id, now)?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
+        if !draft.source_docs.is_empty() {
+            let (kb, docs) = (self.kb.clone(), draft.source_docs.clone());
+            if let Err(e) = tokio::task::spawn_blocking(move || kb.record_used(&docs, None)).await {
+                tracing::warn!(error = %e, "cannot count knowledge-base usage");
+            }
+        }
+        Ok(())
+    }
+
+    /// An operator takes the conversation: the bot stays silent until it is returned.
+    pub async fn take_over(&self, conv: i64, user_id: i64) -> Result<(), EngineError> {
+        let now = self.clock.now_ms();
+        self.db
+            .call(move |c| {
+                let tx = c.transaction()?;
+                msgs::set_handler(&tx, conv, "operator", Some("takeover"), Some(user_id), now)?;
+                msgs::add_event(&tx, "takeover", Some(conv), &json!({"user_id": user_id}), now)?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Returns the conversation to the bot; with `resolved`, the buyer is asked for a rating.
+    pub async fn release(&self, conv: i64, user_id: i64, resolved: bool) -> Result<(), EngineError> {
+        let now = self.clock.now_ms();
+        let ask = resolved && self.settings.ask_rating;
+        self.db
+            .call(move |c| {
+                let tx = c.transaction()?;
+                let conversation = msgs::conversation(&tx, conv)?;
+                msgs::set_handler(&tx, conv, "bot", None, None, now)?;
+                let mut state = State::parse(&conversation.state);
+                state.misses = 0;
+                state.awaiting = None;
+                let (text, buttons) = if ask {
+                    state.awaiting = Some(Awaiting::Rating);
+                    (bot::ASK_RATING, Some(json!([["1", "2", "3", "4", "5"]])))
+                } else {
+                    (bot::BACK_TO_BOT, None)
+                };
+                msgs::set_state(&tx, conv, &state.to_json(), now)?;
+                let m = NewMessage {
+                    conversation_id: conv,
+                    author: Author::System,
+                    author_user_id: Some(user_id),
+                    body: text,
+                    provenance: None,
+                    inbox_id: None,
+                };
+                let id = msgs::append_message(&tx, &m, now)?;
+                let mut payload = json!({"text": text});
+                if let Some(b) = buttons {
+                    payload["buttons"] = b;
+                }
+                let o = NewOutbound {
+                    channel: &conversation.channel,
+                    recipient: &conversation.recipient,
+                    conversation_id: Some(conv),
+                    message_id: Some(id),
+                    payload: &payload.to_string(),
+                    idempotency_key: &format!("msg:{id}"),
+                };
+                msgs::outbox_enqueue(&tx, &o, now)?;
+                msgs::add_event(&tx, "release", Some(conv), &json!({"user_id": user_id, "resolved": resolved}), now)?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// An operator's reply: stored and queued to the buyer's channel. Replying takes the
+    /// conversation over (the bot does not talk over a person).
+    pub async fn operator_reply(&self, conv: i64, user_id: i64, text: &str) -> Result<i64, EngineError> {
+        let body = text.trim().to_owned();
+        if body.is_empty() {
+            return Err(EngineError::BadPayload("the reply is empty".into()));
+        }
+        let now = self.clock.now_ms();
+        Ok(self
+            .db
+            .call(move |c| {
+                let tx = c.transaction()?;
+                let conversation = msgs::conversation(&tx, conv)?;
+                if conversation.handled_by != "operator" {
+                    msgs::set_handler(&tx, conv, "operator", Some("takeover"), Some(user_id), now)?;
+                }
+                let m = NewMessage {
+                    conversation_id: conv,
+                    author: Author::Operator,
+                    author_user_id: Some(user_id),
+                    body: &body,
+                    provenance: None,
+                    inbox_id: None,
+                };
+                let id = msgs::append_message(&tx, &m, now)?;
+                let o = NewOutbound {
+                    channel: &conversation.channel,
+                    recipient: &conversation.recipient,
+                    conversation_id: Some(conv),
+                    message_id: Some(id),
+                    payload: &json!({"text": body}).to_string(),
+                    idempotency_key: &format!("msg:{id}"),
+                };
+                msgs::outbox_enqueue(&tx, &o, now)?;
+                msgs::add_event(&tx, "message", Some(conv), &json!({"author": "operator", "user_id": user_id}), now)?;
+                tx.commit()?;
+                Ok(id)
+            })
+            .await?)
+    }
+}

@@ -1,0 +1,315 @@
+//! Wildberries and Ozon: the one place that talks to the marketplaces.
+//!
+//! Both adapters implement [`MarketplaceApi`] over the shared HTTP layer ([`crate::net`]).
+//! [`Orders`] is what the conversation engine sees: an order by number from the SQLite cache
+//! when it is fresh, otherwise from the marketplace (bounded by a short deadline), falling back
+//! to the cache with "data as of …" when the marketplace does not answer. The marketplace is the
+//! source of truth: a live answer always replaces the cached row.
+
+pub mod demo;
+pub mod ozon;
+pub mod wb;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::BoxFuture;
+use crate::clock::SharedClock;
+use crate::net::HttpError;
+use crate::store::{Db, orders as rows};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Market {
+    Wb,
+    Ozon,
+}
+
+impl Market {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Market::Wb => "wb",
+            Market::Ozon => "ozon",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "wb" => Some(Market::Wb),
+            "ozon" => Some(Market::Ozon),
+            _ => None,
+        }
+    }
+
+    /// Which marketplace a number written by a buyer belongs to: Ozon posting numbers have
+    /// dashes (`57195475-0050-3`), WB order ids are plain digits.
+    pub fn of_number(number: &str) -> Self {
+        if number.contains('-') { Market::Ozon } else { Market::Wb }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Market::Wb => "Wildberries",
+            Market::Ozon => "Ozon",
+        }
+    }
+}
+
+/// Where an order is, in the words the engine answers with (each marketplace's own statuses
+/// map onto these in its adapter; the raw status is kept beside it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    /// Placed, waiting to be packed.
+    New,
+    /// Packed, waiting to be handed to delivery.
+    Assembled,
+    InTransit,
+    ReadyForPickup,
+    Delivered,
+    Cancelled,
+    /// Disputed, lost, damaged: a person must look at it.
+    Problem,
+}
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 7] = [
+        OrderStatus::New,
+        OrderStatus::Assembled,
+        OrderStatus::InTransit,
+        OrderStatus::ReadyForPickup,
+        OrderStatus::Delivered,
+        OrderStatus::Cancelled,
+        OrderStatus::Problem,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::New => "new",
+            OrderStatus::Assembled => "assembled",
+            OrderStatus::InTransit => "in_transit",
+            OrderStatus::ReadyForPickup => "ready_for_pickup",
+            OrderStatus::Delivered => "delivered",
+            OrderStatus::Cancelled => "cancelled",
+            OrderStatus::Problem => "problem",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// Finished orders change no more (a fresh cached copy of them never expires).
+    pub fn is_final(self) -> bool {
+        matches!(self, OrderStatus::Delivered | OrderStatus::Cancelled)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct OrderItem {
+    /// Seller's article, nmID or SKU.
+    pub article: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
+    pub quantity: u32,
+    pub price_rub: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Order {
+    pub market: Market,
+    /// WB order id or Ozon posting number.
+    pub number: String,
+    pub status: OrderStatus,
+    /// The marketplace's own status name.
+    pub status_raw: String,
+    /// The buyer's phone (+7…), when the marketplace gives it. Never shown to anyone but staff.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    pub items: Vec<OrderItem>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pickup_point: Option<String>,
+    /// Last day at the pick-up point (ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_until: Option<i64>,
+    /// Expected delivery (ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eta: Option<i64>,
+    pub created_at: i64,
+    /// Current status since (ms).
+    pub status_at: i64,
+    /// When the marketplace last confirmed this data (ms).
+    pub synced_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MarketError {
+    #[error("the marketplace rejected the key (wrong or revoked token)")]
+    Unauthorized,
+    #[error("the key lacks access to this API group: {0}")]
+    Forbidden(String),
+    #[error("rate limited by the marketplace")]
+    RateLimited { retry_after: Option<Duration> },
+    #[error("the marketplace answered in an unexpected shape: {0}")]
+    Shape(String),
+    #[error("the marketplace is unavailable: {0}")]
+    Unavailable(String),
+    #[error("no answer from the marketplace in time")]
+    Timeout,
+    #[error("the marketplace refused the request: HTTP {status}: {message}")]
+    Rejected { status: u16, message: String },
+}
+
+impl From<HttpError> for MarketError {
+    fn from(e: HttpError) -> Self {
+        match e {
+            HttpError::Timeout => MarketError::Timeout,
+            HttpError::Transport(m) => MarketError::Unavailable(m),
+            HttpError::Status { status: 401, .. } => MarketError::Unauthorized,
+            HttpError::Status { status: 403, message, .. } => MarketError::Forbidden(message),
+            HttpError::Status { status: 429, retry_after, .. } => MarketError::RateLimited { retry_after },
+            HttpError::Status { status, message, .. } if status >= 500 => {
+                MarketError::Unavailable(format!("HTTP {status}: {message}"))
+            }
+            HttpError::Status { status, message, .. } => MarketError::Rejected { status, message },
+        }
+    }
+}
+
+/// One marketplace account. Implementations live in `wb` and `ozon`.
+pub trait MarketplaceApi: Send + Sync {
+    fn market(&self) -> Market;
+
+    /// The order `number` as the marketplace knows it now. `cached` is our last copy (some
+    /// APIs only report a status by id, and the rest is kept from the sync). `Ok(None)`: the
+    /// marketplace has no such order for this seller.
+    fn order<'a>(
+        &'a self,
+        number: &'a str,
+        cached: Option<&'a Order>,
+        deadline: Instant,
+    ) -> BoxFuture<'a, Result<Option<Order>, MarketError>>;
+}
+
+/// An order lookup's result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    pub order: Order,
+    /// Set when the data is older than the freshness window and the marketplace could not be
+    /// asked: the answer must say "as of" this time.
+    pub stale_since: Option<i64>,
+    /// "cache" or "live".
+    pub source: &'static str,
+}
+
+/// Order lookups for the engine: cache first, the marketplace when stale, cache as fallback.
+pub struct Orders {
+    db: Db,
+    clock: SharedClock,
+    apis: HashMap<Market, Arc<dyn MarketplaceApi>>,
+    fresh_ms: i64,
+    timeout: Duration,
+}
+
+impl Orders {
+    pub fn new(db: Db, clock: SharedClock, fresh: Duration, timeout: Duration) -> Self {
+        Self { db, clock, apis: HashMap::new(), fresh_ms: fresh.as_millis() as i64, timeout }
+    }
+
+    pub fn with_api(mut self, api: Arc<dyn MarketplaceApi>) -> Self {
+        self.apis.insert(api.market(), api);
+        self
+    }
+
+    /// The configured marketplaces (the ones with keys).
+    pub fn connected(&self) -> Vec<Market> {
+        let mut v: Vec<Market> = self.apis.keys().copied().collect();
+        v.sort_by_key(|m| m.as_str());
+        v
+    }
+
+    /// The order with this number (as a buyer wrote it: spaces are ignored), or `None` when
+    /// neither the cache nor the marketplace knows it.
+    pub async fn find(&self, number: &str) -> Result<Option<Found>, MarketError> {
+        let number: String = number.chars().filter(|c| !c.is_whitespace()).collect();
+        let market = Market::of_number(&number);
+        let cached = {
+            let n = number.clone();
+            self.db
+                .call(move |c| rows::get(c, market, &n))
+                .await
+                .map_err(|e| MarketError::Unavailable(format!("order cache: {e}")))?
+        };
+        let now = self.clock.now_ms();
+        let fresh = |o: &Order| o.status.is_final() || now - o.synced_at < self.fresh_ms;
+        if let Some(o) = &cached
+            && fresh(o)
+        {
+            return Ok(Some(Found { order: o.clone(), stale_since: None, source: "cache" }));
+        }
+        let Some(api) = self.apis.get(&market) else {
+            return Ok(cached.map(|o| Found { stale_since: Some(o.synced_at), order: o, source: "cache" }));
+        };
+        let deadline = Instant::now() + self.timeout;
+        let live = tokio::time::timeout(self.timeout, api.order(&number, cached.as_ref(), deadline)).await;
+        match live {
+            Ok(Ok(Some(mut order))) => {
+                order.synced_at = now;
+                if order.status_at == 0 {
+                    order.status_at = now;
+                }
+                if order.created_at == 0 {
+                    order.created_at = cached.as_ref().map_or(now, |c| c.created_at);
+                }
+                let o = order.clone();
+                self.db
+                    .call(move |c| rows::upsert(c, &o, now))
+                    .await
+                    .map_err(|e| MarketError::Unavailable(format!("order cache: {e}")))?;
+                Ok(Some(Found { order, stale_since: None, source: "live" }))
+            }
+            Ok(Ok(None)) => Ok(None),
+            Ok(Err(e)) => {
+                tracing::warn!(market = market.as_str(), error = %e, "live order lookup failed; answering from the cache");
+                Ok(cached.map(|o| Found { stale_since: Some(o.synced_at), order: o, source: "cache" }))
+            }
+            Err(_) => {
+                tracing::warn!(market = market.as_str(), "live order lookup timed out; answering from the cache");
+                Ok(cached.map(|o| Found { stale_since: Some(o.synced_at), order: o, source: "cache" }))
+            }
+        }
+    }
+}
+
+/// The marketplaces configured with keys (config/environment or the encrypted store).
+pub fn setup(config: &crate::config::Config, db: Db, cipher: crate::crypto::Cipher, clock: SharedClock) -> Orders {
+    let m = &config.marketplaces;
+    let mut orders = Orders::new(
+        db.clone(),
+        clock,
+        Duration::from_secs(m.order_fresh_secs),
+        Duration::from_millis(m.lookup_timeout_ms),
+    );
+    let stored = |fixed: &crate::config::Secret, name: &'static str| -> Option<crate::net::KeyRef> {
+        if !fixed.is_empty() {
+            return Some(crate::net::KeyRef::Fixed(fixed.clone()));
+        }
+        let present = db.with_conn(|c| crate::store::credentials::get(c, &cipher, name)).ok().flatten();
+        present.map(|_| crate::net::KeyRef::Stored { db: db.clone(), cipher: cipher.clone(), name })
+    };
+    if let Some(token) = stored(&m.wb.token, wb::TOKEN) {
+        orders = orders.with_api(Arc::new(wb::Wb::new(&m.wb.base_url, token)));
+    }
+    if let (Some(client_id), Some(key)) =
+        (stored(&m.ozon.client_id, ozon::CLIENT_ID), stored(&m.ozon.api_key, ozon::API_KEY))
+    {
+        orders = orders.with_api(Arc::new(ozon::Ozon::new(&m.ozon.base_url, client_id, key)));
+    }
+    orders
+}

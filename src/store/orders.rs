@@ -1,0 +1,170 @@
+//! The marketplace order cache: orders with their status history, and the orders each
+//! customer has shown to be theirs.
+
+use rusqlite::{Connection, Row, params};
+
+use super::{Result, optional};
+use crate::marketplace::{Market, Order, OrderStatus};
+
+const COLUMNS: &str =
+    "marketplace, number, status, status_raw, phone, items, tracking, pickup_point, storage_until, eta,
+    created_at, status_at, synced_at";
+
+fn order(r: &Row<'_>) -> rusqlite::Result<Order> {
+    let market: String = r.get(0)?;
+    let status: String = r.get(2)?;
+    let items: String = r.get(5)?;
+    let bad = |i: usize, what: &str| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, what.to_owned().into())
+    };
+    Ok(Order {
+        market: Market::parse(&market).ok_or_else(|| bad(0, "unknown marketplace"))?,
+        number: r.get(1)?,
+        status: OrderStatus::parse(&status).ok_or_else(|| bad(2, "unknown order status"))?,
+        status_raw: r.get(3)?,
+        phone: r.get(4)?,
+        items: serde_json::from_str(&items).map_err(|_| bad(5, "order items are not valid JSON"))?,
+        tracking: r.get(6)?,
+        pickup_point: r.get(7)?,
+        storage_until: r.get(8)?,
+        eta: r.get(9)?,
+        created_at: r.get(10)?,
+        status_at: r.get(11)?,
+        synced_at: r.get(12)?,
+    })
+}
+
+/// Inserts or replaces an order (the marketplace is the source of truth). A status change is
+/// appended to the history. Returns the row id and whether the status changed.
+pub fn upsert(conn: &Connection, o: &Order, now: i64) -> Result<(i64, bool)> {
+    let previous: Option<(i64, String)> = optional(conn.query_row(
+        "SELECT id, status_raw FROM orders WHERE marketplace = ?1 AND number = ?2",
+        params![o.market.as_str(), o.number],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    ))?;
+    let items = serde_json::to_string(&o.items).unwrap_or_else(|_| "[]".into());
+    conn.execute(
+        &format!(
+            "INSERT INTO orders ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+             ON CONFLICT (marketplace, number) DO UPDATE SET status = excluded.status, status_raw = excluded.status_raw,
+               phone = COALESCE(excluded.phone, phone), items = excluded.items, tracking = excluded.tracking,
+               pickup_point = excluded.pickup_point, storage_until = excluded.storage_until, eta = excluded.eta,
+               created_at = excluded.created_at, status_at = excluded.status_at, synced_at = excluded.synced_at"
+        ),
+        params![
+            o.market.as_str(),
+            o.number,
+            o.status.as_str(),
+            o.status_raw,
+            o.phone,
+            items,
+            o.tracking,
+            o.pickup_point,
+            o.storage_until,
+            o.eta,
+            o.created_at,
+            o.status_at,
+            o.synced_at
+        ],
+    )?;
+    let id: i64 = conn.query_row(
+        "SELECT id FROM orders WHERE marketplace = ?1 AND number = ?2",
+        params![o.market.as_str(), o.number],
+        |r| r.get(0),
+    )?;
+    let changed = previous.as_ref().is_none_or(|(_, raw)| *raw != o.status_raw);
+    if changed {
+        conn.execute(
+            "INSERT INTO order_status_history (order_id, status, status_raw, at) VALUES (?1, ?2, ?3, ?4)",
+            params![id, o.status.as_str(), o.status_raw, if previous.is_some() { now } else { o.status_at }],
+        )?;
+    }
+    Ok((id, changed && previous.is_some()))
+}
+
+pub fn get(conn: &Connection, market: Market, number: &str) -> Result<Option<Order>> {
+    optional(conn.query_row(
+        &format!("SELECT {COLUMNS} FROM orders WHERE marketplace = ?1 AND number = ?2"),
+        params![market.as_str(), number],
+        order,
+    ))
+}
+
+/// Remembers that `customer_id` showed `order` to be theirs.
+pub fn link(conn: &Connection, customer_id: i64, market: Market, number: &str, now: i64) -> Result<()> {
+    conn.execute(
+        "INSERT INTO customer_orders (customer_id, order_id, linked_at)
+         SELECT ?1, id, ?4 FROM orders WHERE marketplace = ?2 AND number = ?3
+         ON CONFLICT DO NOTHING",
+        params![customer_id, market.as_str(), number, now],
+    )?;
+    Ok(())
+}
+
+/// The customer's linked orders, newest first.
+pub fn of_customer(conn: &Connection, customer_id: i64) -> Result<Vec<Order>> {
+    let cols: String = COLUMNS.split(',').map(|c| format!("o.{}", c.trim())).collect::<Vec<_>>().join(", ");
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {cols} FROM customer_orders co JOIN orders o ON o.id = co.order_id
+         WHERE co.customer_id = ?1 ORDER BY o.created_at DESC, o.id DESC"
+    ))?;
+    let rows = stmt.query_map([customer_id], order)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::marketplace::OrderItem;
+    use crate::store::Db;
+
+    fn sample(status: OrderStatus, raw: &str, at: i64) -> Order {
+        Order {
+            market: Market::Ozon,
+            number: "57195475-0050-3".into(),
+            status,
+            status_raw: raw.into(),
+            phone: Some("+79121234567".into()),
+            items: vec![OrderItem {
+                article: "LD-TS-001".into(),
+                name: "Футболка".into(),
+                size: Some("S".into()),
+                quantity: 1,
+                price_rub: 1290.0,
+            }],
+            tracking: None,
+            pickup_point: None,
+            storage_until: None,
+            eta: Some(at + 1000),
+            created_at: 1,
+            status_at: at,
+            synced_at: at,
+        }
+    }
+
+    #[test]
+    fn upsert_keeps_history_and_links() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Db::open(&dir.path().join("s.db"), 1, 1).expect("open");
+        db.with_conn(|c| {
+            let (id, changed) = upsert(c, &sample(OrderStatus::New, "awaiting_packaging", 10), 10)?;
+            assert!(!changed, "a new order is not a status change");
+            let (same, changed) = upsert(c, &sample(OrderStatus::New, "awaiting_packaging", 10), 20)?;
+            assert_eq!((same, changed), (id, false));
+            let (_, changed) = upsert(c, &sample(OrderStatus::InTransit, "delivering", 30), 30)?;
+            assert!(changed);
+            let history: i64 = c.query_row("SELECT COUNT(*) FROM order_status_history", [], |r| r.get(0))?;
+            assert_eq!(history, 2);
+            let got = get(c, Market::Ozon, "57195475-0050-3")?.expect("cached");
+            assert_eq!(got.status, OrderStatus::InTransit);
+            assert_eq!(got.items[0].size.as_deref(), Some("S"));
+            let cust = crate::store::messaging::upsert_customer(c, "telegram", "1", "", 1)?;
+            link(c, cust, Market::Ozon, "57195475-0050-3", 40)?;
+            link(c, cust, Market::Ozon, "57195475-0050-3", 41)?;
+            link(c, cust, Market::Ozon, "00000000-0000-0", 41)?;
+            assert_eq!(of_customer(c, cust)?.len(), 1);
+            Ok(())
+        })
+        .expect("checks");
+    }
+}
