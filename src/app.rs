@@ -120,6 +120,7 @@ pub struct StateInner {
     pub kb: Arc<crate::kb::Kb>,
     pub llm: Arc<crate::llm::chain::Llm>,
     pub local_model: Arc<crate::llm::local::LocalSlot>,
+    pub engine: Arc<crate::engine::Engine>,
     pub started: Instant,
 }
 
@@ -174,6 +175,16 @@ impl App {
         // Train the message classifier in the background so the first buyer does not wait.
         std::thread::spawn(|| drop(crate::nlu::Nlu::shared()));
         let (llm, local_model) = crate::llm::setup(&config, &paths.data_dir, db.clone(), cipher.clone(), clock.clone());
+        let kb = Arc::new(kb);
+        let orders = crate::marketplace::setup(&config, db.clone(), cipher.clone(), clock.clone());
+        let engine = Arc::new(crate::engine::Engine::new(
+            db.clone(),
+            clock.clone(),
+            kb.clone(),
+            llm.clone(),
+            Arc::new(orders),
+            crate::engine::Settings::from_config(&config),
+        ));
         let state = AppState(Arc::new(StateInner {
             config,
             paths,
@@ -183,9 +194,10 @@ impl App {
             throttle,
             metrics: Metrics::default(),
             mailer,
-            kb: Arc::new(kb),
+            kb,
             llm,
             local_model,
+            engine,
             started: Instant::now(),
         }));
         Ok(Self { listener, state })
@@ -204,6 +216,8 @@ impl App {
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let state = self.state.clone();
         let maintenance = tokio::spawn(maintenance(state.clone()));
+        // Buyer messages stored before a stop (or a crash) are processed first, in order.
+        let worker = tokio::spawn(state.engine.clone().run());
         let router = crate::http::router(state.clone());
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let signal = async move {
@@ -224,6 +238,7 @@ impl App {
             () = deadline => tracing::warn!("requests still running after the grace period were cut off"),
         }
         maintenance.abort();
+        worker.abort();
         let db = state.db.clone();
         tokio::task::spawn_blocking(move || db.checkpoint()).await??;
         tracing::info!("stopped cleanly");

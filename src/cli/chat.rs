@@ -44,8 +44,8 @@ async fn build(
     kb: crate::kb::Kb,
     use_model: bool,
     clock: SharedClock,
+    cipher: Cipher,
 ) -> anyhow::Result<Engine> {
-    let cipher = Cipher::load_or_create(&paths.secret_key())?;
     let mut config = config.clone();
     config.engine.answers = if use_model { "auto".into() } else { "extractive".into() };
     if !use_model {
@@ -94,17 +94,19 @@ pub fn chat(paths: &Paths, args: ChatArgs) -> anyhow::Result<ExitCode> {
         } else {
             None
         };
-        let (db, kb, label) = match own {
+        let (db, kb, label, cipher) = match own {
             Some(db) => {
                 let kb = crate::kb::Kb::open(db.clone(), &paths.data_dir, clock.clone())?;
-                (db, kb, format!("the shop in {}", paths.data_dir.display()))
+                let cipher = Cipher::load_or_create(&paths.secret_key())?;
+                (db, kb, format!("the shop in {}", paths.data_dir.display()), cipher)
             }
             None => {
                 let (db, kb) = demo_store(paths, &tmp, &clock)?;
-                (db, kb, "the demo shop (try an order number such as 4102938475 or 57195475-0050-3)".to_owned())
+                let cipher = Cipher::load_or_create(&tmp.path().join("secret.key"))?;
+                (db, kb, "the demo shop (try an order number such as 4102938475 or 57195475-0050-3)".to_owned(), cipher)
             }
         };
-        let engine = build(&config, paths, db.clone(), kb, !args.extractive, clock.clone()).await?;
+        let engine = build(&config, paths, db.clone(), kb, !args.extractive, clock.clone(), cipher).await?;
         let interactive = std::io::stdin().is_terminal();
         if interactive {
             println!("Чат с помощником: {label}. Пустая строка или Ctrl-D — выход.");
@@ -191,7 +193,8 @@ pub fn eval_dialogs(paths: &Paths, args: DialogArgs) -> anyhow::Result<ExitCode>
         let tmp = tempfile::tempdir()?;
         let (db, kb) = demo_store(paths, &tmp, &clock)?;
         let mode = if kb.embedder().is_some() { "hybrid" } else { "bm25 (no embedding model installed)" };
-        let engine = build(&config, paths, db.clone(), kb, args.with_model, clock).await?;
+        let cipher = Cipher::load_or_create(&tmp.path().join("secret.key"))?;
+        let engine = build(&config, paths, db.clone(), kb, args.with_model, clock, cipher).await?;
         let r = engine::eval::run(&engine, &db, &dialogs).await?;
         println!(
             "dialogs: {} ({} turns), retrieval {mode}, answers {}",

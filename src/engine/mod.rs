@@ -583,21 +583,32 @@ impl Engine {
             .map(|m| if m.author == "buyer" { ChatMessage::user(&m.body) } else { ChatMessage::assistant(&m.body) })
             .collect();
         let buyer: Vec<String> = recent.iter().filter(|m| m.author == "buyer").map(|m| m.body.clone()).collect();
-        let facts = answer::facts(hits);
         let llm = self.llm.clone();
-        let fitted = crate::llm::context::fit(
-            &bot::system_prompt(&self.settings.shop_name),
-            &facts,
-            &history,
-            self.settings.context_tokens,
-            self.settings.max_answer_tokens,
-            &|t| llm.count_tokens(t),
-        );
-        let fitted = match fitted {
-            Ok(f) => f,
-            Err(e) => {
-                out.model = Some(json!({"error": e.to_string()}));
-                return Ok(None);
+        let system = bot::system_prompt(&self.settings.shop_name);
+        // The best passages that fit: fewer of them, then a shorter best one, for small contexts.
+        let mut facts = answer::facts(hits);
+        let fitted = loop {
+            let fit = crate::llm::context::fit(
+                &system,
+                &facts,
+                &history,
+                self.settings.context_tokens,
+                self.settings.max_answer_tokens,
+                &|t| llm.count_tokens(t),
+            );
+            match fit {
+                Ok(f) => break f,
+                Err(_) if facts.len() > 1 => {
+                    facts.pop();
+                }
+                Err(_) if facts[0].chars().count() > 200 => {
+                    let keep = facts[0].chars().count() / 2;
+                    facts[0] = facts[0].chars().take(keep).collect();
+                }
+                Err(e) => {
+                    out.model = Some(json!({"error": e.to_string()}));
+                    return Ok(None);
+                }
             }
         };
         let mut req = GenerateRequest::new(fitted.messages);

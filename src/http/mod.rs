@@ -211,6 +211,9 @@ impl utoipa::Modify for SecurityAddon {
         api::kb::search, api::kb::retrieve, api::kb::import_kb, api::kb::export,
         api::llm::status, api::llm::usage, api::llm::ask,
         api::nlu::analyze,
+        api::conversations::list, api::conversations::get, api::conversations::take_over,
+        api::conversations::release, api::conversations::reply, api::conversations::events,
+        api::conversations::inbound,
     ),
     modifiers(&SecurityAddon),
     security(("bearer" = []), ("session_cookie" = [])),
@@ -223,6 +226,7 @@ impl utoipa::Modify for SecurityAddon {
         (name = "kb", description = "Knowledge base: articles, FAQ, products, search, grounding"),
         (name = "llm", description = "Language models: provider status, usage and cost, playground (admin)"),
         (name = "nlu", description = "Message understanding: intents, entities, sentiment (operator)"),
+        (name = "conversations", description = "Inbox: conversations, the bot's reasons, takeover, replies, live events"),
     )
 )]
 pub struct ApiDoc;

@@ -32,6 +32,12 @@ impl TestApp {
     }
 
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_prepared(|_| {}, adjust).await
+    }
+
+    /// Like `spawn_with`, with `prepare` run on the initialized data directory before the
+    /// server opens it (load data, leave work behind as a crash would).
+    pub async fn spawn_prepared(prepare: impl FnOnce(&Paths), adjust: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let data_dir = dir.path().join("data");
         let paths = Paths { config_file: data_dir.join("config.toml"), data_dir };
@@ -39,6 +45,7 @@ impl TestApp {
         let admin = Email::parse("admin@localhost").expect("email");
         let init = app::initialize(&paths, &admin, clock.now_ms()).expect("initialize");
         let admin_password = init.admin.expect("first admin").1;
+        prepare(&paths);
         let mut config = Config::default();
         config.server.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         adjust(&mut config);

@@ -5,6 +5,7 @@ mod api_auth;
 mod api_basics;
 mod api_reset;
 mod cli;
+mod engine;
 mod fakes;
 mod harness;
 mod install;

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod conversations;
 pub mod credentials;
 pub mod kb;
 pub mod llm;
@@ -45,4 +46,11 @@ pub fn router() -> Router<AppState> {
         .route("/llm/usage", get(llm::usage))
         .route("/llm/ask", post(llm::ask))
         .route("/nlu/analyze", post(nlu::analyze))
+        .route("/conversations", get(conversations::list))
+        .route("/conversations/{id}", get(conversations::get))
+        .route("/conversations/{id}/takeover", post(conversations::take_over))
+        .route("/conversations/{id}/release", post(conversations::release))
+        .route("/conversations/{id}/messages", post(conversations::reply))
+        .route("/events", get(conversations::events))
+        .route("/inbound", post(conversations::inbound))
 }

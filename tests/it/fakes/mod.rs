@@ -1,4 +1,5 @@
 //! In-process fakes of external services the tests cannot reach.
 
 pub mod llm;
+pub mod marketplace;
 pub mod smtp;

@@ -1,0 +1,244 @@
+//! Conversations for the operator inbox: list, read (with the bot's reasons), take over,
+//! reply, return to the bot; the event feed for live updates and catch-up; and a generic
+//! inbound endpoint that feeds a message to the engine like any channel.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::app::AppState;
+use crate::auth::{Admin, Auth, Operator, Viewer};
+use crate::clock::rfc3339;
+use crate::engine::{EngineError, Inbound};
+use crate::http::error::{ApiError, ApiJson, ErrorBody};
+use crate::store::messaging::{self as msgs, Conversation, Event, Message};
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Store(s) => s.into(),
+            EngineError::BadPayload(m) => ApiError::invalid(m),
+            EngineError::Internal(m) => {
+                tracing::error!(error = %m, "engine failure");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConversationView {
+    #[serde(flatten)]
+    pub conversation: Conversation,
+    pub created: String,
+    pub last_message: String,
+}
+
+impl From<Conversation> for ConversationView {
+    fn from(c: Conversation) -> Self {
+        Self { created: rfc3339(c.created_at), last_message: rfc3339(c.last_message_at), conversation: c }
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// "open", "pending" (waiting for a person) or "closed".
+    pub status: Option<String>,
+    /// "bot" or "operator".
+    pub handled_by: Option<String>,
+    /// At most this many, newest first (default 50, at most 500).
+    pub limit: Option<u32>,
+}
+
+/// Conversations, most recent first.
+#[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations", params(ListQuery),
+    responses((status = 200, body = Vec<ConversationView>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    _auth: Auth<Viewer>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<ConversationView>>, ApiError> {
+    if q.status.as_deref().is_some_and(|s| !["open", "pending", "closed"].contains(&s)) {
+        return Err(ApiError::invalid("status: \"open\", \"pending\" or \"closed\""));
+    }
+    if q.handled_by.as_deref().is_some_and(|s| !["bot", "operator"].contains(&s)) {
+        return Err(ApiError::invalid("handled_by: \"bot\" or \"operator\""));
+    }
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let rows =
+        state.db.call(move |c| msgs::conversations(c, q.status.as_deref(), q.handled_by.as_deref(), limit)).await?;
+    Ok(Json(rows.into_iter().map(ConversationView::from).collect()))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Thread {
+    pub conversation: ConversationView,
+    /// The last 200 messages, oldest first; bot messages carry their provenance.
+    pub messages: Vec<Message>,
+}
+
+/// One conversation with its messages and, for each bot reply, why it was given.
+#[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "conversations",
+    responses((status = 200, body = Thread), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    _auth: Auth<Viewer>,
+    Path(id): Path<i64>,
+) -> Result<Json<Thread>, ApiError> {
+    let (conversation, messages) = state
+        .db
+        .call(move |c| Ok((msgs::conversation(c, id)?, msgs::recent_messages(c, id, 200)?)))
+        .await
+        .map_err(ApiError::store("conversation"))?;
+    Ok(Json(Thread { conversation: conversation.into(), messages }))
+}
+
+/// Take the conversation over: the bot stays silent until it is returned.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/takeover", tag = "conversations",
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn take_over(
+    State(state): State<AppState>,
+    auth: Auth<Operator>,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    state.engine.take_over(id, auth.user.id).await.map_err(not_found_as("conversation"))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseRequest {
+    /// The question is settled: the buyer is asked for a 1–5 rating.
+    #[serde(default)]
+    pub resolved: bool,
+}
+
+/// Return the conversation to the bot.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/release", tag = "conversations", request_body = ReleaseRequest,
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn release(
+    State(state): State<AppState>,
+    auth: Auth<Operator>,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, ApiError> {
+    // The body is optional: no body means "not resolved".
+    let req: ReleaseRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        ReleaseRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::invalid(format!("invalid body: {e}")))?
+    };
+    let resolved = req.resolved;
+    state.engine.release(id, auth.user.id, resolved).await.map_err(not_found_as("conversation"))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyRequest {
+    /// 1 to 4096 characters.
+    pub text: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReplyResponse {
+    pub message_id: i64,
+}
+
+/// Reply to the buyer as an operator (queued to their channel; takes the conversation over).
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "conversations", request_body = ReplyRequest,
+    responses((status = 201, body = ReplyResponse), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+pub async fn reply(
+    State(state): State<AppState>,
+    auth: Auth<Operator>,
+    Path(id): Path<i64>,
+    ApiJson(req): ApiJson<ReplyRequest>,
+) -> Result<(StatusCode, Json<ReplyResponse>), ApiError> {
+    let n = req.text.trim().chars().count();
+    if n == 0 || n > 4096 {
+        return Err(ApiError::invalid("text: 1 to 4096 characters"));
+    }
+    let message_id =
+        state.engine.operator_reply(id, auth.user.id, &req.text).await.map_err(not_found_as("conversation"))?;
+    Ok((StatusCode::CREATED, Json(ReplyResponse { message_id })))
+}
+
+fn not_found_as(what: &'static str) -> impl Fn(EngineError) -> ApiError {
+    move |e| match e {
+        EngineError::Store(crate::store::StoreError::NotFound) => ApiError::not_found(what),
+        e => e.into(),
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct EventsQuery {
+    /// Events after this id (the last one seen), oldest first.
+    pub after: Option<i64>,
+    /// At most this many (default 200, at most 1000).
+    pub limit: Option<u32>,
+}
+
+/// What happened since `after`: messages, handoffs, takeovers, ratings (the inbox's live view
+/// and its catch-up after a network blip).
+#[utoipa::path(get, path = "/api/v1/events", tag = "conversations", params(EventsQuery),
+    responses((status = 200, body = Vec<Event>), (status = 401, body = ErrorBody)))]
+pub async fn events(
+    State(state): State<AppState>,
+    _auth: Auth<Viewer>,
+    Query(q): Query<EventsQuery>,
+) -> Result<Json<Vec<Event>>, ApiError> {
+    let (after, limit) = (q.after.unwrap_or(0), q.limit.unwrap_or(200).clamp(1, 1000));
+    Ok(Json(state.db.call(move |c| msgs::events_after(c, after, limit)).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InboundRequest {
+    /// The sender's own id of this message: sending it again is recognised and ignored.
+    pub message_id: String,
+    /// The buyer's id in the sending system (replies are queued on the `api` channel to it).
+    pub customer: String,
+    #[serde(default)]
+    pub name: String,
+    /// 1 to 4096 characters.
+    pub text: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct InboundResponse {
+    pub inbox_id: i64,
+    /// True when this message id had been received before (nothing new was stored).
+    pub duplicate: bool,
+}
+
+/// Feed a buyer message to the assistant from another system (channel `api`). It is stored
+/// before this answers 202, then processed in order; replies go to the `api` outbox.
+#[utoipa::path(post, path = "/api/v1/inbound", tag = "conversations", request_body = InboundRequest,
+    responses((status = 202, body = InboundResponse), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn inbound(
+    State(state): State<AppState>,
+    _auth: Auth<Admin>,
+    ApiJson(req): ApiJson<InboundRequest>,
+) -> Result<(StatusCode, Json<InboundResponse>), ApiError> {
+    let n = req.text.trim().chars().count();
+    if n == 0 || n > 4096 {
+        return Err(ApiError::invalid("text: 1 to 4096 characters"));
+    }
+    for (field, v) in [("message_id", &req.message_id), ("customer", &req.customer)] {
+        if v.trim().is_empty() || v.len() > 200 {
+            return Err(ApiError::invalid(format!("{field}: 1 to 200 characters")));
+        }
+    }
+    let m = Inbound {
+        channel: "api".into(),
+        message_id: req.message_id,
+        customer: req.customer,
+        name: req.name.chars().take(200).collect(),
+        text: req.text,
+    };
+    let accepted = state.engine.accept(&m).await?;
+    Ok((StatusCode::ACCEPTED, Json(InboundResponse { inbox_id: accepted.id, duplicate: accepted.duplicate })))
+}
