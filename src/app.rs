@@ -121,6 +121,7 @@ pub struct StateInner {
     pub llm: Arc<crate::llm::chain::Llm>,
     pub local_model: Arc<crate::llm::local::LocalSlot>,
     pub engine: Arc<crate::engine::Engine>,
+    pub telegram: Option<Arc<crate::channels::telegram::Telegram>>,
     pub started: Instant,
 }
 
@@ -177,14 +178,40 @@ impl App {
         let (llm, local_model) = crate::llm::setup(&config, &paths.data_dir, db.clone(), cipher.clone(), clock.clone());
         let kb = Arc::new(kb);
         let orders = crate::marketplace::setup(&config, db.clone(), cipher.clone(), clock.clone());
-        let engine = Arc::new(crate::engine::Engine::new(
+        let telegram = match crate::channels::telegram::Telegram::new(
+            db.clone(),
+            cipher.clone(),
+            clock.clone(),
+            &config.telegram,
+            &config.server.public_url,
+            &paths.data_dir,
+        ) {
+            Ok(t) => Some(Arc::new(t)),
+            Err(e) => {
+                tracing::error!(error = %e, "the Telegram channel is off (telegram.api_url)");
+                None
+            }
+        };
+        let mut engine = crate::engine::Engine::new(
             db.clone(),
             clock.clone(),
             kb.clone(),
             llm.clone(),
             Arc::new(orders),
             crate::engine::Settings::from_config(&config),
-        ));
+        );
+        if let Some(tg) = telegram.clone() {
+            engine = engine.with_typing(Arc::new(move |channel: &str, recipient: &str| {
+                if channel == crate::channels::telegram::NAME {
+                    let (tg, recipient) = (tg.clone(), recipient.to_owned());
+                    tokio::spawn(async move {
+                        use crate::channels::Channel;
+                        tg.typing(&recipient).await;
+                    });
+                }
+            }));
+        }
+        let engine = Arc::new(engine);
         let state = AppState(Arc::new(StateInner {
             config,
             paths,
@@ -198,6 +225,7 @@ impl App {
             llm,
             local_model,
             engine,
+            telegram,
             started: Instant::now(),
         }));
         Ok(Self { listener, state })
@@ -218,6 +246,17 @@ impl App {
         let maintenance = tokio::spawn(maintenance(state.clone()));
         // Buyer messages stored before a stop (or a crash) are processed first, in order.
         let worker = tokio::spawn(state.engine.clone().run());
+        let mut channels = Vec::new();
+        if let Some(tg) = state.telegram.clone() {
+            let dispatcher = crate::channels::dispatch::Dispatcher::new(
+                state.db.clone(),
+                state.clock.clone(),
+                tg.clone(),
+                state.engine.outbox_signal(),
+            );
+            channels.push(tokio::spawn(dispatcher.run()));
+            channels.push(tokio::spawn(tg.run(state.engine.clone())));
+        }
         let router = crate::http::router(state.clone());
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let signal = async move {
@@ -239,6 +278,9 @@ impl App {
         }
         maintenance.abort();
         worker.abort();
+        for c in channels {
+            c.abort();
+        }
         let db = state.db.clone();
         tokio::task::spawn_blocking(move || db.checkpoint()).await??;
         tracing::info!("stopped cleanly");

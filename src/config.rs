@@ -43,6 +43,7 @@ pub struct Config {
     pub shop: ShopConfig,
     pub engine: EngineConfig,
     pub marketplaces: MarketplacesConfig,
+    pub telegram: TelegramConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -420,6 +421,33 @@ impl Default for OzonConfig {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelegramConfig {
+    /// The Bot API server (another one for tests or a local Bot API server).
+    pub api_url: String,
+    /// "polling" (no public address needed) or "webhook"; the panel can switch it at run time.
+    pub mode: String,
+    /// Prefer the encrypted store: `supportd channel telegram set-token`.
+    pub token: Secret,
+    /// Where Telegram posts updates in webhook mode [default: server.public_url + /telegram/webhook].
+    pub webhook_url: String,
+    /// Largest photo or document fetched from buyers, bytes (the Bot API serves up to 20 MB).
+    pub max_file_bytes: u64,
+}
+
+impl Default for TelegramConfig {
+    fn default() -> Self {
+        Self {
+            api_url: crate::channels::telegram::DEFAULT_API_URL.into(),
+            mode: "polling".into(),
+            token: Secret::default(),
+            webhook_url: String::new(),
+            max_file_bytes: 10 * 1024 * 1024,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Str,
@@ -517,6 +545,11 @@ pub const ENV_VARS: &[(&str, &str, Kind, &str)] = &[
     ("SUPPORTD_OZON_BASE_URL", "marketplaces.ozon.base_url", Kind::Str, "Ozon Seller API URL"),
     ("SUPPORTD_OZON_CLIENT_ID", "marketplaces.ozon.client_id", Kind::Str, "Ozon Client-Id"),
     ("SUPPORTD_OZON_API_KEY", "marketplaces.ozon.api_key", Kind::Str, "Ozon Api-Key"),
+    ("SUPPORTD_TELEGRAM_API_URL", "telegram.api_url", Kind::Str, "Telegram Bot API server"),
+    ("SUPPORTD_TELEGRAM_MODE", "telegram.mode", Kind::Str, "polling or webhook"),
+    ("SUPPORTD_TELEGRAM_TOKEN", "telegram.token", Kind::Str, "Telegram bot token"),
+    ("SUPPORTD_TELEGRAM_WEBHOOK_URL", "telegram.webhook_url", Kind::Str, "public webhook address"),
+    ("SUPPORTD_TELEGRAM_MAX_FILE_BYTES", "telegram.max_file_bytes", Kind::Int, "largest file from buyers"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -682,6 +715,19 @@ impl Config {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err((key, format!("{url:?} must be an http:// or https:// URL")));
             }
+        }
+        let tg = &self.telegram;
+        if !(tg.api_url.starts_with("http://") || tg.api_url.starts_with("https://")) {
+            return Err(("telegram.api_url", format!("{:?} must be an http:// or https:// URL", tg.api_url)));
+        }
+        if crate::channels::telegram::Mode::parse(&tg.mode).is_none() {
+            return Err(("telegram.mode", format!("{:?} must be \"polling\" or \"webhook\"", tg.mode)));
+        }
+        if !tg.webhook_url.is_empty()
+            && !tg.webhook_url.starts_with("https://")
+            && !tg.webhook_url.starts_with("http://")
+        {
+            return Err(("telegram.webhook_url", "must be an https:// URL".into()));
         }
         if m.lookup_timeout_ms == 0 {
             return Err(("marketplaces.lookup_timeout_ms", "must be greater than 0".into()));
@@ -906,6 +952,19 @@ pub const TEMPLATE: &str = r#"# supportd configuration.
 # Prefer the encrypted store (the settings page). (SUPPORTD_OZON_CLIENT_ID, SUPPORTD_OZON_API_KEY)
 # client_id = ""
 # api_key = ""
+
+[telegram]
+# The Bot API server; point it at a local Bot API server or a test double. (SUPPORTD_TELEGRAM_API_URL)
+# api_url = "https://api.telegram.org"
+# "polling" works without a public address; "webhook" needs HTTPS on server.public_url. The
+# panel can switch it at run time. (SUPPORTD_TELEGRAM_MODE)
+# mode = "polling"
+# Prefer the encrypted store: `supportd channel telegram set-token TOKEN`. (SUPPORTD_TELEGRAM_TOKEN)
+# token = ""
+# Where Telegram posts updates [default: server.public_url + "/telegram/webhook"]. (SUPPORTD_TELEGRAM_WEBHOOK_URL)
+# webhook_url = ""
+# Largest photo or document kept from buyers, bytes; larger ones are noted, not fetched. (SUPPORTD_TELEGRAM_MAX_FILE_BYTES)
+# max_file_bytes = 10485760
 "#;
 
 #[cfg(test)]

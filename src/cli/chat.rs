@@ -134,6 +134,7 @@ pub fn chat(paths: &Paths, args: ChatArgs) -> anyhow::Result<ExitCode> {
                     customer: customer.clone(),
                     name: String::new(),
                     text: line.trim().to_owned(),
+                    attachments: Vec::new(),
                 })
                 .await?;
             let p = &turn.provenance;

@@ -1,6 +1,7 @@
 //! The command line. Each command is a thin call into the library; errors print one clear
 //! message to stderr and exit non-zero.
 
+mod channel;
 mod chat;
 mod doctor;
 mod kb;
@@ -86,6 +87,9 @@ pub enum Command {
     /// Cloud model keys, and one question to the model chain.
     #[command(subcommand)]
     Llm(llm::LlmCommand),
+    /// Messenger channels: the Telegram bot token and mode.
+    #[command(subcommand)]
+    Channel(channel::ChannelCommand),
     /// Talk to the assistant in the terminal: each reply with its intent, confidence, sources
     /// and orders (the demo shop unless this data directory has a knowledge base).
     Chat(chat::ChatArgs),
@@ -256,6 +260,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Eval(kb::EvalCommand::Nlu { set, cross_validate })) => kb::eval_nlu(set, cross_validate),
         Some(Command::Eval(kb::EvalCommand::Dialogs(args))) => chat::eval_dialogs(&paths, args),
         Some(Command::Chat(args)) => chat::chat(&paths, args),
+        Some(Command::Channel(cmd)) => {
+            let db = open_db(&paths, now)?;
+            channel::run(&paths, &db, cmd)
+        }
         Some(Command::Eval(cmd)) => {
             let db = open_db(&paths, now)?;
             kb::eval(&paths, &db, cmd)

@@ -139,6 +139,7 @@ pub async fn run(engine: &Engine, db: &Db, dialogs: &[Dialog]) -> Result<Report,
                     customer: customer.clone(),
                     name: String::new(),
                     text: t.buyer.clone(),
+                    attachments: Vec::new(),
                 })
                 .await?;
             latencies.push(started.elapsed().as_millis() as u64);

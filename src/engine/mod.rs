@@ -67,6 +67,24 @@ impl Action {
     }
 }
 
+/// A file that came with a buyer's message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Attachment {
+    /// "photo" or "document".
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime: Option<String>,
+    pub size: u64,
+    /// Where it is stored, relative to the data directory (none when it was not fetched).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Why it was not fetched (too large, unreachable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 /// A message from a buyer on some channel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Inbound {
@@ -78,6 +96,8 @@ pub struct Inbound {
     #[serde(default)]
     pub name: String,
     pub text: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
 }
 
 /// The engine's decision about one message.
@@ -148,7 +168,14 @@ pub struct Engine {
     orders: Arc<Orders>,
     settings: Settings,
     wake: tokio::sync::Notify,
+    /// Wakes the outbox dispatchers when a reply is queued.
+    outbox_wake: Arc<tokio::sync::Notify>,
+    /// Shows "typing…" in the buyer's channel while the reply is prepared.
+    typing: Option<Typing>,
 }
+
+/// (channel, recipient) → show that a reply is being written.
+pub type Typing = Arc<dyn Fn(&str, &str) + Send + Sync>;
 
 /// Tries before an inbox item that keeps failing is parked as `failed`.
 const MAX_ATTEMPTS: i64 = 5;
@@ -183,7 +210,28 @@ impl Engine {
         orders: Arc<Orders>,
         settings: Settings,
     ) -> Self {
-        Self { db, clock, kb, llm, orders, settings, wake: tokio::sync::Notify::new() }
+        Self {
+            db,
+            clock,
+            kb,
+            llm,
+            orders,
+            settings,
+            wake: tokio::sync::Notify::new(),
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            typing: None,
+        }
+    }
+
+    /// Channels show "typing…" through this while a reply is prepared.
+    pub fn with_typing(mut self, typing: Typing) -> Self {
+        self.typing = Some(typing);
+        self
+    }
+
+    /// Notified whenever a message is queued in the outbox.
+    pub fn outbox_signal(&self) -> Arc<tokio::sync::Notify> {
+        self.outbox_wake.clone()
     }
 
     pub fn settings(&self) -> &Settings {
@@ -193,7 +241,7 @@ impl Engine {
     /// Stores an inbound message durably (a redelivery is recognised by its message id) and
     /// wakes the worker. The channel may acknowledge once this returns.
     pub async fn accept(&self, m: &Inbound) -> Result<msgs::Accepted, EngineError> {
-        if m.text.trim().is_empty() {
+        if m.text.trim().is_empty() && m.attachments.is_empty() {
             return Err(EngineError::BadPayload("the message has no text".into()));
         }
         let payload = serde_json::to_string(m).map_err(|e| EngineError::Internal(e.to_string()))?;
@@ -262,11 +310,13 @@ impl Engine {
                     let tx = c.transaction()?;
                     let customer = msgs::upsert_customer(&tx, &m.channel, &m.customer, &m.name, now)?;
                     let conv = msgs::open_conversation(&tx, customer, &m.channel, now)?;
+                    let attachments = serde_json::to_string(&m.attachments).unwrap_or_else(|_| "[]".into());
                     let msg = NewMessage {
                         conversation_id: conv,
                         author: Author::Buyer,
                         author_user_id: None,
                         body: &m.text,
+                        attachments: &attachments,
                         provenance: None,
                         inbox_id: Some(inbox_id),
                     };
@@ -288,7 +338,22 @@ impl Engine {
             self.commit(item, &conversation, &turn, None, &Draft::default(), now).await?;
             return Ok(turn);
         }
+        if let Some(typing) = &self.typing {
+            typing(&conversation.channel, &conversation.recipient);
+        }
         let mut state = State::parse(&conversation.state);
+        if m.text.trim().is_empty() {
+            // A photo or file without words: ask what it is about (a person sees the file).
+            let turn = Turn {
+                conversation_id: conv,
+                action: Action::Clarify,
+                reply: Some(bot::GOT_ATTACHMENT.into()),
+                provenance: json!({"action": "clarify", "plan": "Attachment", "attachments": m.attachments.len()}),
+                facts: Vec::new(),
+            };
+            self.commit(item, &conversation, &turn, Some(&state), &Draft::default(), now).await?;
+            return Ok(turn);
+        }
         let text = m.text.clone();
         let analysis = tokio::task::spawn_blocking(move || Nlu::shared().analyze(&text))
             .await
@@ -673,6 +738,7 @@ impl Engine {
                         author: Author::Bot,
                         author_user_id: None,
                         body,
+                        attachments: "[]",
                         provenance: Some(&provenance),
                         inbox_id: None,
                     };
@@ -712,6 +778,9 @@ impl Engine {
                 Ok(())
             })
             .await?;
+        if turn.reply.is_some() {
+            self.outbox_wake.notify_waiters();
+        }
         if !draft.source_docs.is_empty() {
             let (kb, docs) = (self.kb.clone(), draft.source_docs.clone());
             if let Err(e) = tokio::task::spawn_blocking(move || kb.record_used(&docs, None)).await {
@@ -760,6 +829,7 @@ impl Engine {
                     author: Author::System,
                     author_user_id: Some(user_id),
                     body: text,
+                    attachments: "[]",
                     provenance: None,
                     inbox_id: None,
                 };
@@ -782,6 +852,7 @@ impl Engine {
                 Ok(())
             })
             .await?;
+        self.outbox_wake.notify_waiters();
         Ok(())
     }
 
@@ -793,7 +864,7 @@ impl Engine {
             return Err(EngineError::BadPayload("the reply is empty".into()));
         }
         let now = self.clock.now_ms();
-        Ok(self
+        let id = self
             .db
             .call(move |c| {
                 let tx = c.transaction()?;
@@ -806,6 +877,7 @@ impl Engine {
                     author: Author::Operator,
                     author_user_id: Some(user_id),
                     body: &body,
+                    attachments: "[]",
                     provenance: None,
                     inbox_id: None,
                 };
@@ -823,6 +895,8 @@ impl Engine {
                 tx.commit()?;
                 Ok(id)
             })
-            .await?)
+            .await?;
+        self.outbox_wake.notify_waiters();
+        Ok(id)
     }
 }

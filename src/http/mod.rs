@@ -30,6 +30,7 @@ pub fn router(state: AppState) -> Router {
     let body_limit = state.config.server.max_body_bytes;
     Router::new()
         .nest("/api/v1", api::router())
+        .route(crate::channels::telegram::WEBHOOK_PATH, axum::routing::post(crate::channels::telegram::webhook))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
@@ -214,6 +215,7 @@ impl utoipa::Modify for SecurityAddon {
         api::conversations::list, api::conversations::get, api::conversations::take_over,
         api::conversations::release, api::conversations::reply, api::conversations::events,
         api::conversations::inbound,
+        api::channels::telegram_status, api::channels::telegram_update,
     ),
     modifiers(&SecurityAddon),
     security(("bearer" = []), ("session_cookie" = [])),
@@ -226,6 +228,7 @@ impl utoipa::Modify for SecurityAddon {
         (name = "kb", description = "Knowledge base: articles, FAQ, products, search, grounding"),
         (name = "llm", description = "Language models: provider status, usage and cost, playground (admin)"),
         (name = "nlu", description = "Message understanding: intents, entities, sentiment (operator)"),
+        (name = "channels", description = "Messenger channels: Telegram token, mode, live check (admin)"),
         (name = "conversations", description = "Inbox: conversations, the bot's reasons, takeover, replies, live events"),
     )
 )]

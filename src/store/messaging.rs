@@ -71,6 +71,8 @@ pub struct NewMessage<'a> {
     pub author: Author,
     pub author_user_id: Option<i64>,
     pub body: &'a str,
+    /// JSON array of the files that came with it ("[]" for none).
+    pub attachments: &'a str,
     pub provenance: Option<&'a serde_json::Value>,
     /// The inbox row this message came from: at most one message per inbox row.
     pub inbox_id: Option<i64>,
@@ -80,14 +82,15 @@ pub struct NewMessage<'a> {
 pub fn append_message(conn: &Connection, m: &NewMessage<'_>, now: i64) -> Result<i64> {
     let direction = if m.author == Author::Buyer { "in" } else { "out" };
     let inserted = conn.execute(
-        "INSERT INTO messages (conversation_id, direction, author, author_user_id, body, provenance, inbox_id, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
+        "INSERT INTO messages (conversation_id, direction, author, author_user_id, body, attachments, provenance, inbox_id,
+           created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
         params![
             m.conversation_id,
             direction,
             m.author.as_str(),
             m.author_user_id,
             m.body,
+            m.attachments,
             m.provenance.map(ToString::to_string),
             m.inbox_id,
             now
@@ -197,13 +200,18 @@ pub struct OutboxItem {
     pub attempts: i64,
 }
 
-/// Marks up to `limit` due rows of `channel` as `sending` and returns them, oldest first.
+/// Marks up to `limit` due rows of `channel` as `sending` and returns them, oldest first: at
+/// most one per recipient, and only when nothing older to that recipient is still pending, so
+/// each buyer gets replies in order even across retries.
 pub fn outbox_claim(conn: &mut Connection, channel: &str, limit: u32, now: i64) -> Result<Vec<OutboxItem>> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let items = {
         let mut stmt = tx.prepare(
-            "SELECT id, channel, recipient, payload, attempts FROM outbox
-             WHERE channel = ?1 AND status = 'queued' AND next_attempt_at <= ?2 ORDER BY id LIMIT ?3",
+            "SELECT id, channel, recipient, payload, attempts FROM outbox o
+             WHERE channel = ?1 AND status = 'queued' AND next_attempt_at <= ?2
+               AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.channel = o.channel AND e.recipient = o.recipient
+                               AND e.id < o.id AND e.status IN ('queued', 'sending'))
+             ORDER BY id LIMIT ?3",
         )?;
         stmt.query_map(params![channel, now, limit], |r| {
             Ok(OutboxItem {
@@ -378,6 +386,9 @@ pub struct Message {
     pub author: String,
     pub author_user_id: Option<i64>,
     pub body: String,
+    /// Files that came with it: [{kind, name, mime, size, path, error}].
+    #[schema(value_type = Vec<Object>)]
+    pub attachments: serde_json::Value,
     /// Why the bot said it: intent, confidence, sources, provider, tokens, latency.
     #[schema(value_type = Object)]
     pub provenance: Option<serde_json::Value>,
@@ -387,7 +398,7 @@ pub struct Message {
 /// The last `limit` messages of a conversation, oldest first.
 pub fn recent_messages(conn: &Connection, conversation_id: i64, limit: u32) -> Result<Vec<Message>> {
     let mut stmt = conn.prepare(
-        "SELECT id, author, author_user_id, body, provenance, created_at FROM
+        "SELECT id, author, author_user_id, body, provenance, created_at, attachments FROM
            (SELECT * FROM messages WHERE conversation_id = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id",
     )?;
     let rows = stmt
@@ -398,6 +409,7 @@ pub fn recent_messages(conn: &Connection, conversation_id: i64, limit: u32) -> R
                 author: r.get(1)?,
                 author_user_id: r.get(2)?,
                 body: r.get(3)?,
+                attachments: serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default(),
                 provenance: prov.and_then(|p| serde_json::from_str(&p).ok()),
                 created_at: r.get(5)?,
             })
@@ -485,6 +497,7 @@ mod tests {
                 author: Author::Buyer,
                 author_user_id: None,
                 body: "Где мой заказ?",
+                attachments: "[]",
                 provenance: None,
                 inbox_id: Some(a.id),
             };

@@ -270,6 +270,7 @@ fn msg(id: &str, text: &str) -> Inbound {
         customer: "42".into(),
         name: String::new(),
         text: text.into(),
+        attachments: Vec::new(),
     }
 }
 
@@ -363,6 +364,7 @@ async fn messages_stored_before_a_stop_are_answered_after_the_start() {
                 customer: "c-1".into(),
                 name: String::new(),
                 text: "привет".into(),
+                attachments: Vec::new(),
             };
             let payload = serde_json::to_string(&m).expect("json");
             db.with_conn(|c| supportd::store::messaging::inbox_accept(c, "api", "x1", &payload, 1)).expect("accept");

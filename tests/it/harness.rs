@@ -196,11 +196,16 @@ pub struct Server {
 
 impl Server {
     pub fn start(data_dir: &Path) -> Self {
+        Self::start_env(data_dir, &[])
+    }
+
+    pub fn start_env(data_dir: &Path, env: &[(&str, &str)]) -> Self {
         use std::io::{BufRead, BufReader};
         let mut child = Command::new(bin())
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env("SUPPORTD_DATA_DIR", data_dir)
             .env("SUPPORTD_LOG", "warn")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -230,6 +235,12 @@ impl Server {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// SIGKILL: the process dies at once, as in a crash or power loss.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// SIGTERM, then the exit status (waits up to 15 s).

@@ -13,3 +13,4 @@ mod kb;
 mod lifecycle;
 mod llm;
 mod serve;
+mod telegram;

@@ -238,6 +238,7 @@ pub async fn inbound(
         customer: req.customer,
         name: req.name.chars().take(200).collect(),
         text: req.text,
+        attachments: Vec::new(),
     };
     let accepted = state.engine.accept(&m).await?;
     Ok((StatusCode::ACCEPTED, Json(InboundResponse { inbox_id: accepted.id, duplicate: accepted.duplicate })))

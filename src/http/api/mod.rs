@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod channels;
 pub mod conversations;
 pub mod credentials;
 pub mod kb;
@@ -53,4 +54,5 @@ pub fn router() -> Router<AppState> {
         .route("/conversations/{id}/messages", post(conversations::reply))
         .route("/events", get(conversations::events))
         .route("/inbound", post(conversations::inbound))
+        .route("/channels/telegram", get(channels::telegram_status).put(channels::telegram_update))
 }

@@ -3,3 +3,4 @@
 pub mod llm;
 pub mod marketplace;
 pub mod smtp;
+pub mod telegram;

@@ -1,0 +1,93 @@
+//! Messengers: the only code that talks to them. Inbound messages reach the engine through
+//! `Engine::accept` (stored before the messenger is answered); outbound ones leave through the
+//! outbox, delivered by [`dispatch`] with each channel's rate limits, in order per recipient.
+
+pub mod dispatch;
+pub mod telegram;
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::BoxFuture;
+
+/// A message the channel accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    /// The channel's id of the (last) message sent.
+    pub external_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SendError {
+    /// Try again later (after `after` when the channel said so).
+    #[error("{reason}")]
+    Retry { after: Option<Duration>, reason: String },
+    /// Will never work (blocked by the user, chat gone, malformed): park the message.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+/// How fast a channel may send.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// Messages per second overall.
+    pub per_second: f64,
+    /// Least time between two messages to the same recipient.
+    pub per_recipient: Duration,
+}
+
+pub trait Channel: Send + Sync {
+    /// The name used in the inbox, outbox and conversations ("telegram", "widget", …).
+    fn name(&self) -> &'static str;
+
+    fn limits(&self) -> Limits;
+
+    /// Sends one outbox payload (`{"text", "buttons"?: [[label]]}`) to `recipient`.
+    fn send<'a>(&'a self, recipient: &'a str, payload: &'a Value) -> BoxFuture<'a, Result<Delivered, SendError>>;
+
+    /// Shows that a reply is being written (best effort).
+    fn typing<'a>(&'a self, _recipient: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+}
+
+/// Splits `text` into pieces of at most `max` characters, at paragraph, line or word ends
+/// when possible.
+pub fn split_text(text: &str, max: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text.trim();
+    while rest.chars().count() > max {
+        let byte_max = rest.char_indices().nth(max).map_or(rest.len(), |(i, _)| i);
+        let head = &rest[..byte_max];
+        let cut = ["\n\n", "\n", ". ", " "]
+            .iter()
+            .find_map(|sep| head.rfind(sep).filter(|&i| i > max / 2).map(|i| i + sep.len()))
+            .unwrap_or(byte_max);
+        out.push(rest[..cut].trim_end().to_owned());
+        rest = rest[cut..].trim_start();
+    }
+    if !rest.is_empty() || out.is_empty() {
+        out.push(rest.to_owned());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_text;
+
+    #[test]
+    fn long_texts_split_at_natural_ends() {
+        assert_eq!(split_text("коротко", 4096), vec!["коротко"]);
+        let para = "слово ".repeat(900);
+        let text = format!("{}\n\n{}", para.trim(), para.trim());
+        let parts = split_text(&text, 4096);
+        assert!(parts.len() >= 2);
+        assert!(parts.iter().all(|p| p.chars().count() <= 4096));
+        assert_eq!(parts.concat().replace(['\n', ' '], ""), text.replace(['\n', ' '], ""));
+        let dense = "я".repeat(9000);
+        let parts = split_text(&dense, 4096);
+        assert_eq!(parts.iter().map(|p| p.chars().count()).collect::<Vec<_>>(), vec![4096, 4096, 808]);
+    }
+}

@@ -1,0 +1,529 @@
+//! Telegram through teloxide: webhook (`setWebhook` with a secret token checked on every
+//! request) or long polling, chosen by `telegram.mode` or the panel at run time. Every update
+//! is stored in the inbox (keyed by its `update_id`) before Telegram is answered or the polling
+//! offset moves, so a redelivered update is recognised and nothing is lost. Replies leave
+//! through the outbox: HTML-escaped, split at 4096 characters, inline keyboards for quick
+//! choices; 429 `retry_after` is obeyed by the dispatcher.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use teloxide::net::Download;
+use teloxide::payloads::{GetUpdatesSetters, SendMessageSetters, SetWebhookSetters};
+use teloxide::prelude::Requester;
+use teloxide::types::{
+    ChatAction, ChatId, InlineKeyboardButton, InlineKeyboardMarkup, Message, ParseMode, Update, UpdateKind,
+};
+use teloxide::{ApiError, Bot, RequestError};
+use tokio::sync::Mutex;
+
+use super::{Channel, Delivered, Limits, SendError};
+use crate::BoxFuture;
+use crate::clock::SharedClock;
+use crate::crypto::Cipher;
+use crate::engine::{Attachment, Engine, Inbound};
+use crate::net::KeyRef;
+use crate::store::{Db, credentials};
+
+pub const NAME: &str = "telegram";
+pub const DEFAULT_API_URL: &str = "https://api.telegram.org";
+/// Stored credentials and settings.
+pub const TOKEN: &str = "telegram.token";
+pub const WEBHOOK_SECRET: &str = "telegram.webhook_secret";
+pub const MODE_SETTING: &str = "telegram.mode";
+const OFFSET_SETTING: &str = "telegram.offset";
+/// Telegram's longest message.
+pub const MAX_TEXT: usize = 4096;
+/// The path Telegram posts updates to.
+pub const WEBHOOK_PATH: &str = "/telegram/webhook";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Polling,
+    Webhook,
+}
+
+impl Mode {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "polling" => Some(Mode::Polling),
+            "webhook" => Some(Mode::Webhook),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Polling => "polling",
+            Mode::Webhook => "webhook",
+        }
+    }
+}
+
+pub struct Telegram {
+    db: Db,
+    cipher: Cipher,
+    clock: SharedClock,
+    api_url: reqwest::Url,
+    token: KeyRef,
+    default_mode: Mode,
+    webhook_url: String,
+    files_dir: PathBuf,
+    max_file_bytes: u64,
+    /// The bot for the current token (rebuilt when the token changes).
+    bot: Mutex<Option<(String, Bot)>>,
+}
+
+/// Telegram's errors in the dispatcher's terms.
+fn send_error(e: RequestError) -> SendError {
+    match e {
+        RequestError::RetryAfter(s) => {
+            SendError::Retry { after: Some(s.duration()), reason: "429: too many requests".into() }
+        }
+        RequestError::Api(
+            ApiError::BotBlocked
+            | ApiError::ChatNotFound
+            | ApiError::UserDeactivated
+            | ApiError::BotKicked
+            | ApiError::CantInitiateConversation,
+        ) => SendError::Permanent(format!("{e}")),
+        RequestError::Api(ApiError::InvalidToken) => {
+            SendError::Retry { after: Some(Duration::from_secs(60)), reason: "the bot token is rejected".into() }
+        }
+        RequestError::Api(ApiError::MessageTextIsEmpty | ApiError::MessageIsTooLong) => {
+            SendError::Permanent(format!("{e}"))
+        }
+        e => SendError::Retry { after: None, reason: redact(&e.to_string()) },
+    }
+}
+
+/// Error texts may carry request URLs, and Telegram URLs carry the token: cut them out.
+fn redact(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for word in s.split(' ') {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        if word.contains("/bot") { out.push_str("[url]") } else { out.push_str(word) }
+    }
+    out
+}
+
+/// `<`, `>` and `&` escaped for `parse_mode = HTML`.
+pub fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+impl Telegram {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        db: Db,
+        cipher: Cipher,
+        clock: SharedClock,
+        config: &crate::config::TelegramConfig,
+        public_url: &str,
+        data_dir: &std::path::Path,
+    ) -> anyhow::Result<Self> {
+        let api_url = reqwest::Url::parse(&config.api_url)?;
+        let token = if config.token.is_empty() {
+            KeyRef::Stored { db: db.clone(), cipher: cipher.clone(), name: TOKEN }
+        } else {
+            KeyRef::Fixed(config.token.clone())
+        };
+        let webhook_url = if config.webhook_url.is_empty() {
+            format!("{}{WEBHOOK_PATH}", public_url.trim_end_matches('/'))
+        } else {
+            config.webhook_url.clone()
+        };
+        Ok(Self {
+            db,
+            cipher,
+            clock,
+            api_url,
+            token,
+            default_mode: Mode::parse(&config.mode).unwrap_or(Mode::Polling),
+            webhook_url,
+            files_dir: data_dir.join("files").join(NAME),
+            max_file_bytes: config.max_file_bytes,
+            bot: Mutex::new(None),
+        })
+    }
+
+    /// The bot for the current token, or `None` when no token is set.
+    pub async fn bot(&self) -> Option<Bot> {
+        let token = self.token.get().await;
+        if token.is_empty() {
+            return None;
+        }
+        let mut slot = self.bot.lock().await;
+        if let Some((t, bot)) = slot.as_ref()
+            && t == token.expose()
+        {
+            return Some(bot.clone());
+        }
+        let bot = Bot::new(token.expose()).set_api_url(self.api_url.clone());
+        *slot = Some((token.expose().to_owned(), bot.clone()));
+        Some(bot)
+    }
+
+    /// The mode chosen in the panel, or the configured one.
+    pub async fn mode(&self) -> Mode {
+        let stored = self.db.call(|c| credentials::setting(c, MODE_SETTING)).await.ok().flatten();
+        stored.and_then(|v| v.as_str().and_then(Mode::parse)).unwrap_or(self.default_mode)
+    }
+
+    /// The secret Telegram sends with webhook requests (created once, stored encrypted).
+    pub async fn webhook_secret(&self) -> anyhow::Result<String> {
+        let (cipher, now) = (self.cipher.clone(), self.clock.now_ms());
+        Ok(self
+            .db
+            .call(move |c| {
+                if let Some(s) = credentials::get(c, &cipher, WEBHOOK_SECRET)? {
+                    return Ok(s);
+                }
+                let secret = crate::crypto::random_token().map_err(crate::store::StoreError::Crypto)?;
+                // Telegram allows 1–256 characters of A-Z, a-z, 0-9, _ and -.
+                let secret: String = secret.chars().filter(|c| c.is_ascii_alphanumeric()).take(64).collect();
+                credentials::put(c, &cipher, WEBHOOK_SECRET, &secret, None, now)?;
+                Ok(secret)
+            })
+            .await?)
+    }
+
+    /// `getMe` with the current token: the bot's @username, proving the token works.
+    pub async fn check(&self) -> Result<String, String> {
+        let bot = self.bot().await.ok_or("no bot token is set")?;
+        Self::get_me(&bot).await
+    }
+
+    /// `getMe` with a token that is not stored yet.
+    pub async fn check_token(&self, token: &str) -> Result<String, String> {
+        Self::get_me(&Bot::new(token).set_api_url(self.api_url.clone())).await
+    }
+
+    /// Stores the bot token (encrypted) and, when given, the mode.
+    pub async fn configure(&self, token: Option<String>, mode: Option<Mode>, by: Option<i64>) -> anyhow::Result<()> {
+        let (cipher, now) = (self.cipher.clone(), self.clock.now_ms());
+        self.db
+            .call(move |c| {
+                if let Some(t) = &token {
+                    credentials::put(c, &cipher, TOKEN, t, by, now)?;
+                }
+                if let Some(m) = mode {
+                    credentials::set_setting(c, MODE_SETTING, &json!(m.as_str()), now)?;
+                }
+                Ok(())
+            })
+            .await?;
+        Ok(())
+    }
+
+    pub fn webhook_url(&self) -> &str {
+        &self.webhook_url
+    }
+
+    /// Whether a token is configured (in the config file or the store).
+    pub async fn has_token(&self) -> bool {
+        !self.token.get().await.is_empty()
+    }
+
+    async fn get_me(bot: &Bot) -> Result<String, String> {
+        match bot.get_me().await {
+            Ok(me) => Ok(me.username().to_owned()),
+            Err(RequestError::Api(ApiError::InvalidToken)) => Err("Telegram rejected the bot token".into()),
+            Err(e) => Err(redact(&e.to_string())),
+        }
+    }
+
+    /// Turns one update into an inbound message (downloading its photo or document), or `None`
+    /// for updates the assistant does not handle (edits, joins, …). Callback queries are
+    /// answered so the button stops spinning.
+    pub async fn inbound(&self, update: &Update) -> Option<Inbound> {
+        let external = format!("update:{}", update.id.0);
+        match &update.kind {
+            UpdateKind::Message(m) => self.message_inbound(external, m).await,
+            UpdateKind::CallbackQuery(q) => {
+                if let Some(bot) = self.bot().await {
+                    let id = q.id.clone();
+                    tokio::spawn(async move {
+                        let _ = bot.answer_callback_query(id).await;
+                    });
+                }
+                let data = q.data.clone().filter(|d| !d.trim().is_empty())?;
+                Some(Inbound {
+                    channel: NAME.into(),
+                    message_id: external,
+                    customer: q.from.id.0.to_string(),
+                    name: full_name(&q.from.first_name, q.from.last_name.as_deref()),
+                    text: data,
+                    attachments: Vec::new(),
+                })
+            }
+            _ => None,
+        }
+    }
+
+    async fn message_inbound(&self, external: String, m: &Message) -> Option<Inbound> {
+        if !m.chat.is_private() {
+            return None;
+        }
+        let mut text = m.text().or(m.caption()).unwrap_or("").trim().to_owned();
+        // `/start` with a deep-link parameter (e.g. an order number from a package insert).
+        if let Some(rest) = text.strip_prefix("/start") {
+            let param = rest.trim().replace('_', "-");
+            text = if param.is_empty() {
+                "Здравствуйте".into()
+            } else {
+                format!("Здравствуйте! Заказ {param}")
+            };
+        }
+        let mut attachments = Vec::new();
+        if let Some(photo) = m.photo().and_then(|p| p.iter().max_by_key(|s| s.width * s.height)) {
+            attachments.push(self.download(&photo.file.id.0, photo.file.size, "photo", None, Some("image/jpeg")).await);
+        }
+        if let Some(doc) = m.document() {
+            let mime = doc.mime_type.as_ref().map(ToString::to_string);
+            attachments.push(
+                self.download(&doc.file.id.0, doc.file.size, "document", doc.file_name.clone(), mime.as_deref()).await,
+            );
+        }
+        if text.is_empty() && attachments.is_empty() {
+            return None;
+        }
+        let (customer, name) = match &m.from {
+            Some(u) => (u.id.0.to_string(), full_name(&u.first_name, u.last_name.as_deref())),
+            None => (m.chat.id.0.to_string(), String::new()),
+        };
+        Some(Inbound { channel: NAME.into(), message_id: external, customer, name, text, attachments })
+    }
+
+    /// Fetches a file into the data directory, within the size limit; a file that is too large
+    /// or cannot be fetched is recorded with the reason instead.
+    async fn download(
+        &self,
+        file_id: &str,
+        size: u32,
+        kind: &str,
+        name: Option<String>,
+        mime: Option<&str>,
+    ) -> Attachment {
+        let mut a = Attachment {
+            kind: kind.into(),
+            name: name.clone(),
+            mime: mime.map(str::to_owned),
+            size: u64::from(size),
+            path: None,
+            error: None,
+        };
+        if u64::from(size) > self.max_file_bytes {
+            a.error = Some(format!("too large: {} bytes (limit {})", size, self.max_file_bytes));
+            return a;
+        }
+        let Some(bot) = self.bot().await else {
+            a.error = Some("no bot token".into());
+            return a;
+        };
+        let result: anyhow::Result<PathBuf> = async {
+            let file = bot.get_file(teloxide::types::FileId(file_id.to_owned())).await?;
+            if u64::from(file.meta.size) > self.max_file_bytes {
+                anyhow::bail!("too large: {} bytes (limit {})", file.meta.size, self.max_file_bytes);
+            }
+            tokio::fs::create_dir_all(&self.files_dir).await?;
+            let ext = std::path::Path::new(&file.path).extension().and_then(|e| e.to_str()).unwrap_or("bin");
+            let ext: String = ext.chars().filter(char::is_ascii_alphanumeric).take(8).collect();
+            let local = self.files_dir.join(format!("{}.{ext}", crate::crypto::random_token()?));
+            let tmp = local.with_extension("partial");
+            let mut out = tokio::fs::File::create(&tmp).await?;
+            bot.download_file(&file.path, &mut out).await?;
+            let len = out.metadata().await?.len();
+            drop(out);
+            if len > self.max_file_bytes {
+                let _ = tokio::fs::remove_file(&tmp).await;
+                anyhow::bail!("too large: {len} bytes (limit {})", self.max_file_bytes);
+            }
+            tokio::fs::rename(&tmp, &local).await?;
+            Ok(local)
+        }
+        .await;
+        match result {
+            Ok(p) => a.path = p.file_name().map(|f| format!("files/{NAME}/{}", f.to_string_lossy())),
+            Err(e) => a.error = Some(redact(&e.to_string())),
+        }
+        a
+    }
+
+    /// Long polling (while the mode is `polling`) and webhook registration (when it is
+    /// `webhook`), following mode and token changes at run time.
+    pub async fn run(self: Arc<Self>, engine: Arc<Engine>) {
+        let mut registered: Option<(Mode, String)> = None;
+        loop {
+            let Some(bot) = self.bot().await else {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                continue;
+            };
+            let mode = self.mode().await;
+            let key = (mode, bot.token().to_owned());
+            if registered.as_ref() != Some(&key) {
+                let done = match mode {
+                    Mode::Polling => bot.delete_webhook().await.map(|_| ()),
+                    Mode::Webhook => match self.webhook_secret().await {
+                        Ok(secret) => match reqwest::Url::parse(&self.webhook_url) {
+                            Ok(url) => bot.set_webhook(url).secret_token(secret).await.map(|_| ()),
+                            Err(e) => {
+                                tracing::error!(error = %e, "telegram.webhook_url is not a URL");
+                                Ok(())
+                            }
+                        },
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot create the webhook secret");
+                            Ok(())
+                        }
+                    },
+                };
+                match done {
+                    Ok(()) => {
+                        tracing::info!(mode = mode.as_str(), "telegram connected");
+                        registered = Some(key);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %redact(&e.to_string()), "telegram is unreachable; retrying");
+                        tokio::time::sleep(Duration::from_secs(3)).await;
+                        continue;
+                    }
+                }
+            }
+            if mode == Mode::Webhook {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                continue;
+            }
+            if let Err(e) = self.poll_once(&bot, &engine).await {
+                tracing::warn!(error = %e, "telegram polling failed; retrying");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+    }
+
+    /// One `getUpdates` round: each update is stored before the offset moves past it.
+    pub async fn poll_once(&self, bot: &Bot, engine: &Engine) -> anyhow::Result<usize> {
+        let offset =
+            self.db.call(|c| credentials::setting(c, OFFSET_SETTING)).await?.and_then(|v| v.as_i64()).unwrap_or(0);
+        let updates = bot
+            .get_updates()
+            .offset(i32::try_from(offset).unwrap_or(0))
+            .timeout(20)
+            .await
+            .map_err(|e| anyhow::anyhow!(redact(&e.to_string())))?;
+        let n = updates.len();
+        for u in updates {
+            if let Some(m) = self.inbound(&u).await {
+                engine.accept(&m).await?;
+            }
+            let (next, now) = (i64::from(u.id.0) + 1, self.clock.now_ms());
+            self.db.call(move |c| credentials::set_setting(c, OFFSET_SETTING, &json!(next), now)).await?;
+        }
+        Ok(n)
+    }
+}
+
+fn full_name(first: &str, last: Option<&str>) -> String {
+    match last {
+        Some(l) if !l.is_empty() => format!("{first} {l}"),
+        _ => first.to_owned(),
+    }
+}
+
+impl Channel for Telegram {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn limits(&self) -> Limits {
+        // Bot API: about 30 messages per second overall, one per second in one chat.
+        Limits { per_second: 30.0, per_recipient: Duration::from_secs(1) }
+    }
+
+    fn send<'a>(&'a self, recipient: &'a str, payload: &'a Value) -> BoxFuture<'a, Result<Delivered, SendError>> {
+        Box::pin(async move {
+            let Some(bot) = self.bot().await else {
+                return Err(SendError::Retry {
+                    after: Some(Duration::from_secs(30)),
+                    reason: "no bot token is set".into(),
+                });
+            };
+            let chat: i64 =
+                recipient.parse().map_err(|_| SendError::Permanent(format!("not a chat id: {recipient}")))?;
+            let text = payload["text"].as_str().unwrap_or("");
+            if text.trim().is_empty() {
+                return Err(SendError::Permanent("empty message".into()));
+            }
+            let keyboard = payload["buttons"].as_array().map(|rows| {
+                InlineKeyboardMarkup::new(rows.iter().map(|row| {
+                    row.as_array()
+                        .map(|r| {
+                            r.iter()
+                                .filter_map(Value::as_str)
+                                .map(|label| InlineKeyboardButton::callback(label, label))
+                                .collect::<Vec<_>>()
+                        })
+                        .unwrap_or_default()
+                }))
+            });
+            let parts = super::split_text(text, MAX_TEXT - 96);
+            let last = parts.len() - 1;
+            let mut external = None;
+            for (i, part) in parts.iter().enumerate() {
+                let mut req = bot.send_message(ChatId(chat), escape_html(part)).parse_mode(ParseMode::Html);
+                if i == last
+                    && let Some(k) = &keyboard
+                {
+                    req = req.reply_markup(k.clone());
+                }
+                // A 429 between parts of one long message is waited out here, so the parts
+                // already sent are not sent again.
+                let sent = loop {
+                    match req.clone().await {
+                        Err(RequestError::RetryAfter(s)) if i > 0 && s.duration() <= Duration::from_secs(30) => {
+                            tokio::time::sleep(s.duration()).await;
+                        }
+                        other => break other,
+                    }
+                };
+                external = Some(sent.map_err(send_error)?.id.0.to_string());
+            }
+            Ok(Delivered { external_id: external })
+        })
+    }
+
+    fn typing<'a>(&'a self, recipient: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if let (Some(bot), Ok(chat)) = (self.bot().await, recipient.parse::<i64>()) {
+                let _ = bot.send_chat_action(ChatId(chat), ChatAction::Typing).await;
+            }
+        })
+    }
+}
+
+/// `POST /telegram/webhook`: checks the secret header, stores the update, then answers 200.
+pub async fn webhook(
+    axum::extract::State(state): axum::extract::State<crate::app::AppState>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<axum::http::StatusCode, crate::http::error::ApiError> {
+    use crate::http::error::ApiError;
+    use axum::http::StatusCode;
+    let Some(tg) = state.telegram.clone() else {
+        return Err(ApiError::not_found("telegram channel"));
+    };
+    let expected = tg.webhook_secret().await.map_err(|_| ApiError::internal())?;
+    let given = headers.get("X-Telegram-Bot-Api-Secret-Token").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !crate::crypto::constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_secret", "wrong or missing secret token"));
+    }
+    let update: Update = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("not an update: {e}")))?;
+    if let Some(m) = tg.inbound(&update).await {
+        state.engine.accept(&m).await?;
+    }
+    Ok(StatusCode::OK)
+}

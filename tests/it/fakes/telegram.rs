@@ -1,0 +1,304 @@
+//! A fake Telegram Bot API server on loopback, with the official shapes (as teloxide's types
+//! encode them): `POST /bot<token>/<method>` with a JSON body answers
+//! `{"ok": true, "result": …}` or `{"ok": false, "error_code", "description", "parameters"?}`;
+//! files are served from `GET /file/bot<token>/<path>`. Methods: getMe, getUpdates (long
+//! polling with `offset`), setWebhook, deleteWebhook, sendMessage, sendChatAction,
+//! answerCallbackQuery, getFile. Tests inject updates, script 429s with `retry_after` and cut
+//! connections, and read what the bot sent.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+pub const TOKEN: &str = "123456:TEST-token_for-fake";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sent {
+    pub chat: i64,
+    pub text: String,
+    pub parse_mode: Option<String>,
+    pub buttons: Vec<String>,
+}
+
+/// What the next sendMessage calls get instead of success.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Fault {
+    TooMany { retry_after: u64 },
+    Cut,
+}
+
+#[derive(Default)]
+struct Inner {
+    updates: Mutex<Vec<Value>>,
+    sent: Mutex<Vec<Sent>>,
+    actions: Mutex<Vec<(i64, String)>>,
+    callbacks_answered: Mutex<Vec<String>>,
+    webhook: Mutex<Option<(String, String)>>,
+    faults: Mutex<VecDeque<Fault>>,
+    files: Mutex<HashMap<String, Vec<u8>>>,
+    calls: Mutex<Vec<String>>,
+    next_message_id: AtomicI64,
+}
+
+#[derive(Clone)]
+pub struct FakeTelegram {
+    pub addr: SocketAddr,
+    inner: Arc<Inner>,
+}
+
+impl FakeTelegram {
+    pub async fn start() -> Self {
+        let inner = Arc::new(Inner::default());
+        let app = Router::new()
+            .route("/{bot}/{method}", post(method))
+            .route("/file/{bot}/{path}", get(file))
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { addr, inner }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Queues an update for getUpdates and returns it (to post to a webhook as well).
+    pub fn push(&self, update: Value) -> Value {
+        self.inner.updates.lock().expect("lock").push(update.clone());
+        update
+    }
+
+    pub fn text_update(update_id: i64, chat: i64, text: &str) -> Value {
+        json!({"update_id": update_id, "message": {"message_id": update_id, "date": 1_795_000_000,
+            "chat": {"id": chat, "type": "private", "first_name": "Анна"},
+            "from": {"id": chat, "is_bot": false, "first_name": "Анна", "last_name": "К.", "language_code": "ru"},
+            "text": text}})
+    }
+
+    pub fn photo_update(update_id: i64, chat: i64, file_id: &str, size: u64, caption: Option<&str>) -> Value {
+        let mut u = json!({"update_id": update_id, "message": {"message_id": update_id, "date": 1_795_000_000,
+            "chat": {"id": chat, "type": "private", "first_name": "Анна"},
+            "from": {"id": chat, "is_bot": false, "first_name": "Анна"},
+            "photo": [{"file_id": format!("{file_id}-small"), "file_unique_id": "s", "width": 90, "height": 90, "file_size": 1000},
+                      {"file_id": file_id, "file_unique_id": "u", "width": 1280, "height": 960, "file_size": size}]}});
+        if let Some(c) = caption {
+            u["message"]["caption"] = json!(c);
+        }
+        u
+    }
+
+    pub fn callback_update(update_id: i64, chat: i64, data: &str) -> Value {
+        json!({"update_id": update_id, "callback_query": {"id": format!("cb{update_id}"), "chat_instance": "ci",
+            "from": {"id": chat, "is_bot": false, "first_name": "Анна"}, "data": data,
+            "message": {"message_id": 1, "date": 1_795_000_000, "chat": {"id": chat, "type": "private", "first_name": "Анна"},
+                "from": {"id": 1, "is_bot": true, "first_name": "Ладья", "username": "ladya_shop_bot"}, "text": "Оцените"}}})
+    }
+
+    /// A file the bot can fetch with getFile.
+    pub fn add_file(&self, file_id: &str, bytes: Vec<u8>) {
+        self.inner.files.lock().expect("lock").insert(file_id.to_owned(), bytes);
+    }
+
+    pub fn fault(&self, faults: Vec<Fault>) {
+        *self.inner.faults.lock().expect("lock") = faults.into();
+    }
+
+    pub fn sent(&self) -> Vec<Sent> {
+        self.inner.sent.lock().expect("lock").clone()
+    }
+
+    pub fn sent_to(&self, chat: i64) -> Vec<String> {
+        self.sent().into_iter().filter(|s| s.chat == chat).map(|s| s.text).collect()
+    }
+
+    pub fn actions(&self) -> Vec<(i64, String)> {
+        self.inner.actions.lock().expect("lock").clone()
+    }
+
+    pub fn callbacks_answered(&self) -> Vec<String> {
+        self.inner.callbacks_answered.lock().expect("lock").clone()
+    }
+
+    pub fn webhook(&self) -> Option<(String, String)> {
+        self.inner.webhook.lock().expect("lock").clone()
+    }
+
+    pub fn calls(&self, method: &str) -> usize {
+        self.inner.calls.lock().expect("lock").iter().filter(|m| m.eq_ignore_ascii_case(method)).count()
+    }
+
+    /// Waits until `chat` has received `n` messages.
+    pub async fn wait_sent(&self, chat: i64, n: usize) -> Vec<String> {
+        for _ in 0..400 {
+            let got = self.sent_to(chat);
+            if got.len() >= n {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("chat {chat} got {:?}, expected {n} messages", self.sent_to(chat));
+    }
+}
+
+fn ok(result: Value) -> Response {
+    axum::Json(json!({"ok": true, "result": result})).into_response()
+}
+
+fn error(status: StatusCode, description: &str, parameters: Option<Value>) -> Response {
+    let mut body = json!({"ok": false, "error_code": status.as_u16(), "description": description});
+    if let Some(p) = parameters {
+        body["parameters"] = p;
+    }
+    (status, axum::Json(body)).into_response()
+}
+
+/// The text fields of a `multipart/form-data` body (teloxide sends setWebhook that way).
+fn form_fields(content_type: &str, body: &[u8]) -> Value {
+    let Some(boundary) = content_type.split("boundary=").nth(1) else { return json!({}) };
+    let text = String::from_utf8_lossy(body);
+    let mut out = serde_json::Map::new();
+    for part in text.split(&format!("--{}", boundary.trim_matches('"'))) {
+        let Some((head, value)) = part.split_once("\r\n\r\n") else { continue };
+        let Some(name) = head.split("name=\"").nth(1).and_then(|n| n.split('"').next()) else { continue };
+        out.insert(name.to_owned(), json!(value.trim_end_matches("\r\n")));
+    }
+    Value::Object(out)
+}
+
+async fn method(
+    State(inner): State<Arc<Inner>>,
+    Path((bot, method)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
+    inner.calls.lock().expect("lock").push(method.clone());
+    if bot != format!("bot{TOKEN}") {
+        return error(StatusCode::UNAUTHORIZED, "Unauthorized", None);
+    }
+    let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let p: Value = if body.is_empty() {
+        json!({})
+    } else if content_type.starts_with("multipart/form-data") {
+        form_fields(content_type, &body)
+    } else {
+        serde_json::from_slice(&body).unwrap_or(json!({}))
+    };
+    match method.to_ascii_lowercase().as_str() {
+        "getme" => ok(json!({"id": 1, "is_bot": true, "first_name": "Ладья", "username": "ladya_shop_bot",
+            "can_join_groups": false, "can_read_all_group_messages": false, "supports_inline_queries": false,
+            "can_connect_to_business": false, "has_main_web_app": false})),
+        "getupdates" => {
+            let offset = p["offset"].as_i64().unwrap_or(0);
+            // Long polling, kept short so tests move quickly.
+            for _ in 0..20 {
+                let ready: Vec<Value> = inner
+                    .updates
+                    .lock()
+                    .expect("lock")
+                    .iter()
+                    .filter(|u| u["update_id"].as_i64().unwrap_or(0) >= offset)
+                    .cloned()
+                    .collect();
+                if !ready.is_empty() {
+                    return ok(Value::Array(ready));
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            ok(json!([]))
+        }
+        "setwebhook" => {
+            let url = p["url"].as_str().unwrap_or("").to_owned();
+            let secret = p["secret_token"].as_str().unwrap_or("").to_owned();
+            *inner.webhook.lock().expect("lock") = Some((url, secret));
+            ok(json!(true))
+        }
+        "deletewebhook" => {
+            *inner.webhook.lock().expect("lock") = None;
+            ok(json!(true))
+        }
+        "sendchataction" => {
+            inner
+                .actions
+                .lock()
+                .expect("lock")
+                .push((p["chat_id"].as_i64().unwrap_or(0), p["action"].as_str().unwrap_or("").into()));
+            ok(json!(true))
+        }
+        "answercallbackquery" => {
+            inner.callbacks_answered.lock().expect("lock").push(p["callback_query_id"].as_str().unwrap_or("").into());
+            ok(json!(true))
+        }
+        "getfile" => {
+            let id = p["file_id"].as_str().unwrap_or("");
+            match inner.files.lock().expect("lock").get(id) {
+                Some(bytes) => ok(json!({"file_id": id, "file_unique_id": format!("u-{id}"), "file_size": bytes.len(),
+                    "file_path": format!("{id}.jpg")})),
+                None => error(StatusCode::BAD_REQUEST, "Bad Request: invalid file_id", None),
+            }
+        }
+        "sendmessage" => {
+            let fault = inner.faults.lock().expect("lock").pop_front();
+            match fault {
+                Some(Fault::TooMany { retry_after }) => {
+                    return error(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        &format!("Too Many Requests: retry after {retry_after}"),
+                        Some(json!({"retry_after": retry_after})),
+                    );
+                }
+                // Cuts the connection without an answer.
+                Some(Fault::Cut) => panic!("fake telegram: connection cut on purpose"),
+                None => {}
+            }
+            let chat = p["chat_id"].as_i64().unwrap_or(0);
+            let text = p["text"].as_str().unwrap_or("").to_owned();
+            if text.chars().count() > 4096 {
+                return error(StatusCode::BAD_REQUEST, "Bad Request: message is too long", None);
+            }
+            let buttons = p["reply_markup"]["inline_keyboard"]
+                .as_array()
+                .map(|rows| {
+                    rows.iter()
+                        .flat_map(|r| r.as_array().cloned().unwrap_or_default())
+                        .filter_map(|b| b["callback_data"].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            inner.sent.lock().expect("lock").push(Sent {
+                chat,
+                text: text.clone(),
+                parse_mode: p["parse_mode"].as_str().map(str::to_owned),
+                buttons,
+            });
+            let id = inner.next_message_id.fetch_add(1, Ordering::SeqCst) + 1000;
+            ok(json!({"message_id": id, "date": 1_795_000_000, "text": text,
+                "chat": {"id": chat, "type": "private", "first_name": "Анна"},
+                "from": {"id": 1, "is_bot": true, "first_name": "Ладья", "username": "ladya_shop_bot"}}))
+        }
+        other => error(StatusCode::NOT_FOUND, &format!("Not Found: method {other} is not faked"), None),
+    }
+}
+
+async fn file(State(inner): State<Arc<Inner>>, Path((bot, path)): Path<(String, String)>) -> Response {
+    if bot != format!("bot{TOKEN}") {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let id = path.trim_end_matches(".jpg");
+    match inner.files.lock().expect("lock").get(id) {
+        Some(bytes) => bytes.clone().into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}

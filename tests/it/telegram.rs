@@ -1,0 +1,274 @@
+//! The Telegram channel against a fake Bot API server: polling and webhook conversations,
+//! duplicates, the webhook secret, 429 storms, files, and a SIGKILL with messages queued.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use supportd::app::Paths;
+use supportd::clock::ManualClock;
+use supportd::config::Secret;
+use supportd::store::Db;
+
+use crate::fakes::telegram::{FakeTelegram, Fault, TOKEN};
+use crate::harness::{Server, TestApp, error_code, run_cli_env, stdout, temp_data_dir};
+
+/// The demo shop's knowledge base and orders.
+fn demo_shop(paths: &Paths) {
+    let db = Db::open(&paths.db(), 1, 1).expect("open");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_millis() as i64;
+    let report = supportd::kb::import::apply(&db, supportd::kb::import::demo(), None, "demo", now);
+    assert!(report.errors.is_empty());
+    db.with_conn(|c| {
+        supportd::marketplace::demo::load(c, now).map_err(|e| supportd::store::StoreError::Conflict(e.to_string()))
+    })
+    .expect("demo orders");
+}
+
+async fn app_with(tg: &FakeTelegram, mode: &str) -> TestApp {
+    let (url, mode) = (tg.url(), mode.to_owned());
+    TestApp::spawn_prepared(demo_shop, move |c| {
+        c.telegram.api_url = url;
+        c.telegram.mode = mode;
+        c.telegram.token = Secret::new(TOKEN);
+    })
+    .await
+}
+
+/// Moves the test clock along so retry times come due.
+fn tick(clock: Arc<ManualClock>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            clock.advance(Duration::from_millis(500));
+        }
+    })
+}
+
+fn count(app: &TestApp, sql: &str) -> i64 {
+    app.db().query_row(sql, [], |r| r.get(0)).expect("count")
+}
+
+#[tokio::test]
+async fn a_conversation_over_long_polling() {
+    let tg = FakeTelegram::start().await;
+    let app = app_with(&tg, "polling").await;
+    tg.push(FakeTelegram::text_update(1, 501, "где мой заказ 4102938475?"));
+    let got = tg.wait_sent(501, 1).await;
+    assert!(got[0].contains("4102938475") && got[0].contains("в пути"), "{got:?}");
+    assert_eq!(tg.sent()[0].parse_mode.as_deref(), Some("HTML"));
+    assert!(tg.actions().contains(&(501, "typing".into())), "typing shown while the reply was prepared");
+    assert!(tg.calls("deleteWebhook") >= 1, "polling mode removes a webhook first");
+
+    // The same update delivered again is recognised; a deep link opens with the order.
+    tg.push(FakeTelegram::text_update(1, 501, "где мой заказ 4102938475?"));
+    tg.push(FakeTelegram::text_update(2, 502, "/start 57195475-0050-3"));
+    let got = tg.wait_sent(502, 1).await;
+    assert!(got[0].contains("57195475-0050-3"), "{got:?}");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM inbox WHERE channel = 'telegram'"), 2);
+    assert_eq!(tg.sent_to(501).len(), 1, "nothing answered twice");
+
+    // "Спасибо" asks for a rating with buttons; pressing one is a callback query.
+    tg.push(FakeTelegram::text_update(3, 501, "спасибо!"));
+    let _ = tg.wait_sent(501, 2).await;
+    let ask = tg.sent().into_iter().rfind(|s| s.chat == 501).expect("sent");
+    assert!(ask.text.contains("от 1 до 5"));
+    assert_eq!(ask.buttons, vec!["1", "2", "3", "4", "5"]);
+    tg.push(FakeTelegram::callback_update(4, 501, "5"));
+    let got = tg.wait_sent(501, 3).await;
+    assert!(got[2].contains("Спасибо за оценку"), "{got:?}");
+    assert!(tg.callbacks_answered().contains(&"cb4".to_owned()));
+    assert_eq!(count(&app, "SELECT csat FROM conversations WHERE csat IS NOT NULL"), 5);
+    // The offset moved past everything stored.
+    let offset: String = app
+        .db()
+        .query_row("SELECT value FROM settings WHERE key = 'telegram.offset'", [], |r| r.get(0))
+        .expect("offset");
+    assert_eq!(offset, "5");
+}
+
+#[tokio::test]
+async fn webhook_mode_checks_the_secret_and_ignores_redeliveries() {
+    let tg = FakeTelegram::start().await;
+    let app = app_with(&tg, "webhook").await;
+    let mut hook = None;
+    for _ in 0..200 {
+        hook = tg.webhook();
+        if hook.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let (url, secret) = hook.expect("setWebhook was called");
+    assert!(url.ends_with("/telegram/webhook"), "{url}");
+    assert!(secret.len() >= 32);
+    let post = |body: Value, secret: &str| {
+        app.client
+            .post(app.url("/telegram/webhook"))
+            .header("X-Telegram-Bot-Api-Secret-Token", secret)
+            .json(&body)
+            .send()
+    };
+    // Wrong or missing secret: 401, nothing stored.
+    let update = FakeTelegram::text_update(10, 601, "как вернуть товар на вб");
+    let resp = post(update.clone(), "wrong").await.expect("post");
+    assert_eq!(error_code(resp, StatusCode::UNAUTHORIZED).await, "invalid_secret");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM inbox"), 0);
+    // The right one, twice (Telegram redelivers when unsure): one message, one reply.
+    assert_eq!(post(update.clone(), &secret).await.expect("post").status(), StatusCode::OK);
+    assert_eq!(post(update, &secret).await.expect("post").status(), StatusCode::OK);
+    let got = tg.wait_sent(601, 1).await;
+    assert!(!got[0].is_empty());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(tg.sent_to(601).len(), 1);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM messages WHERE author = 'buyer'"), 1);
+    // Not an update: 400.
+    let resp = app
+        .client
+        .post(app.url("/telegram/webhook"))
+        .header("X-Telegram-Bot-Api-Secret-Token", &secret)
+        .body("{]")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+
+    // Switching to polling at run time removes the webhook.
+    let admin = app.admin_token().await;
+    let resp = app
+        .client
+        .put(app.url("/api/v1/channels/telegram"))
+        .bearer_auth(&admin)
+        .json(&json!({"mode": "polling"}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let status: Value = resp.json().await.expect("json");
+    assert_eq!((status["mode"].as_str(), status["username"].as_str()), (Some("polling"), Some("ladya_shop_bot")));
+    for _ in 0..200 {
+        if tg.webhook().is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(tg.webhook().is_none());
+}
+
+#[tokio::test]
+async fn a_429_storm_delivers_everything_once_and_in_order() {
+    let tg = FakeTelegram::start().await;
+    let app = app_with(&tg, "polling").await;
+    let ticker = tick(app.clock.clone());
+    tg.fault(vec![
+        Fault::TooMany { retry_after: 1 },
+        Fault::TooMany { retry_after: 1 },
+        Fault::Cut,
+        Fault::TooMany { retry_after: 2 },
+        Fault::TooMany { retry_after: 1 },
+    ]);
+    let admin = app.admin_token().await;
+    tg.push(FakeTelegram::text_update(1, 700, "позовите оператора"));
+    let _ = tg.wait_sent(700, 1).await;
+    // An operator sends five replies quickly: they arrive in order, none twice.
+    let list: Value = app.get(&admin, "/api/v1/conversations").await.json().await.expect("json");
+    let conv = list[0]["id"].as_i64().expect("id");
+    for i in 1..=5 {
+        let resp = app
+            .post(&admin, &format!("/api/v1/conversations/{conv}/messages"), &json!({"text": format!("Ответ {i}")}))
+            .await;
+        assert_eq!(resp.status(), StatusCode::CREATED);
+    }
+    let got = tg.wait_sent(700, 6).await;
+    assert_eq!(&got[1..], &["Ответ 1", "Ответ 2", "Ответ 3", "Ответ 4", "Ответ 5"], "{got:?}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(tg.sent_to(700).len(), 6);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM outbox WHERE status = 'sent'"), 6);
+    ticker.abort();
+}
+
+#[tokio::test]
+async fn photos_are_kept_and_oversized_files_are_noted() {
+    let tg = FakeTelegram::start().await;
+    let app = app_with(&tg, "polling").await;
+    tg.add_file("photo-10mb", vec![7u8; 10_000_000]);
+    tg.add_file("photo-25mb", vec![1u8; 25_000_000]);
+    tg.push(FakeTelegram::photo_update(1, 801, "photo-10mb", 10_000_000, Some("пришла с дыркой, заказ 4102938478")));
+    tg.push(FakeTelegram::photo_update(2, 802, "photo-25mb", 25_000_000, None));
+    let _ = tg.wait_sent(801, 1).await;
+    let got = tg.wait_sent(802, 1).await;
+    assert!(got[0].contains("файл получили"), "{got:?}");
+    let rows: Vec<String> = {
+        let db = app.db();
+        let mut stmt =
+            db.prepare("SELECT attachments FROM messages WHERE author = 'buyer' ORDER BY id").expect("prepare");
+        stmt.query_map([], |r| r.get(0)).expect("query").collect::<Result<_, _>>().expect("rows")
+    };
+    let first: Value = serde_json::from_str(&rows[0]).expect("json");
+    let path = first[0]["path"].as_str().expect("stored path");
+    assert_eq!(std::fs::metadata(app.paths.data_dir.join(path)).expect("file").len(), 10_000_000);
+    let second: Value = serde_json::from_str(&rows[1]).expect("json");
+    assert!(second[0]["path"].is_null());
+    assert!(second[0]["error"].as_str().expect("error").contains("too large"), "{second}");
+}
+
+#[test]
+fn set_token_checks_it_with_telegram() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let tg = rt.block_on(FakeTelegram::start());
+    let (_d, data) = temp_data_dir();
+    assert!(crate::harness::run_cli(&data, &["init"], None).status.success());
+    let env = [("SUPPORTD_TELEGRAM_API_URL", tg.url())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = run_cli_env(&data, &["channel", "telegram", "set-token", "999:wrong", "--mode", "webhook"], &env, None);
+    assert!(!out.status.success());
+    assert!(crate::harness::stderr(&out).contains("rejected"), "{}", crate::harness::stderr(&out));
+    let out = run_cli_env(&data, &["channel", "telegram", "set-token", TOKEN, "--mode", "webhook"], &env, None);
+    assert!(out.status.success(), "{}", crate::harness::stderr(&out));
+    assert!(stdout(&out).contains("@ladya_shop_bot"), "{}", stdout(&out));
+    let out = run_cli_env(&data, &["channel", "telegram", "status"], &env, None);
+    assert!(stdout(&out).contains("mode: webhook") && stdout(&out).contains("@ladya_shop_bot"), "{}", stdout(&out));
+    // The token is stored encrypted, never in clear.
+    let db = std::fs::read(data.join("supportd.db")).expect("db");
+    assert!(!String::from_utf8_lossy(&db).contains("TEST-token_for-fake"));
+}
+
+#[test]
+fn a_sigkill_with_replies_queued_loses_and_repeats_nothing() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let tg = rt.block_on(FakeTelegram::start());
+    let (_d, data) = temp_data_dir();
+    assert!(crate::harness::run_cli(&data, &["init", "--demo"], None).status.success());
+    let url = tg.url();
+    let env = [("SUPPORTD_TELEGRAM_API_URL", url.as_str()), ("SUPPORTD_TELEGRAM_TOKEN", TOKEN)];
+    // Telegram refuses sends for a while: replies pile up in the outbox.
+    tg.fault(vec![Fault::TooMany { retry_after: 3 }; 3]);
+    let server = Server::start_env(&data, &env);
+    for (i, text) in ["привет", "как вернуть товар на вб", "где мой заказ 4102938475"].iter().enumerate()
+    {
+        tg.push(FakeTelegram::text_update(i as i64 + 1, 900, text));
+    }
+    let db = rusqlite::Connection::open(data.join("supportd.db")).expect("db");
+    let queued = |db: &rusqlite::Connection| -> i64 {
+        db.query_row("SELECT COUNT(*) FROM outbox WHERE status IN ('queued', 'sending')", [], |r| r.get(0)).unwrap_or(0)
+    };
+    for _ in 0..200 {
+        if queued(&db) == 3 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(queued(&db), 3, "three replies waiting");
+    server.kill();
+    assert!(tg.sent_to(900).len() <= 1);
+    let before = tg.sent_to(900).len();
+    tg.fault(vec![]);
+    let server = Server::start_env(&data, &env);
+    let got = rt.block_on(tg.wait_sent(900, 3));
+    std::thread::sleep(Duration::from_millis(500));
+    let got_after = tg.sent_to(900);
+    assert_eq!(got_after.len(), 3, "each reply once: {got_after:?} (before the kill: {before})");
+    assert!(got[0].contains("Здравствуйте") && got[2].contains("4102938475"), "in order: {got:?}");
+    drop(server);
+}
