@@ -122,6 +122,7 @@ pub struct StateInner {
     pub local_model: Arc<crate::llm::local::LocalSlot>,
     pub engine: Arc<crate::engine::Engine>,
     pub telegram: Option<Arc<crate::channels::telegram::Telegram>>,
+    pub widget: Arc<crate::channels::widget::Widget>,
     pub started: Instant,
 }
 
@@ -212,6 +213,8 @@ impl App {
             }));
         }
         let engine = Arc::new(engine);
+        let widget =
+            Arc::new(crate::channels::widget::Widget::new(&config.widget.allowed_origins, &config.server.public_url));
         let state = AppState(Arc::new(StateInner {
             config,
             paths,
@@ -226,6 +229,7 @@ impl App {
             local_model,
             engine,
             telegram,
+            widget,
             started: Instant::now(),
         }));
         Ok(Self { listener, state })
@@ -246,7 +250,15 @@ impl App {
         let maintenance = tokio::spawn(maintenance(state.clone()));
         // Buyer messages stored before a stop (or a crash) are processed first, in order.
         let worker = tokio::spawn(state.engine.clone().run());
-        let mut channels = Vec::new();
+        let mut channels = vec![tokio::spawn(
+            crate::channels::dispatch::Dispatcher::new(
+                state.db.clone(),
+                state.clock.clone(),
+                state.widget.clone(),
+                state.engine.outbox_signal(),
+            )
+            .run(),
+        )];
         if let Some(tg) = state.telegram.clone() {
             let dispatcher = crate::channels::dispatch::Dispatcher::new(
                 state.db.clone(),

@@ -44,6 +44,15 @@ pub struct Config {
     pub engine: EngineConfig,
     pub marketplaces: MarketplacesConfig,
     pub telegram: TelegramConfig,
+    pub widget: WidgetConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct WidgetConfig {
+    /// Sites allowed to embed the chat widget ("https://shop.ru"); the panel's own origin
+    /// always is. "*" allows any site.
+    pub allowed_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -550,6 +559,7 @@ pub const ENV_VARS: &[(&str, &str, Kind, &str)] = &[
     ("SUPPORTD_TELEGRAM_TOKEN", "telegram.token", Kind::Str, "Telegram bot token"),
     ("SUPPORTD_TELEGRAM_WEBHOOK_URL", "telegram.webhook_url", Kind::Str, "public webhook address"),
     ("SUPPORTD_TELEGRAM_MAX_FILE_BYTES", "telegram.max_file_bytes", Kind::Int, "largest file from buyers"),
+    ("SUPPORTD_WIDGET_ALLOWED_ORIGINS", "widget.allowed_origins", Kind::List, "sites that may embed the widget"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -965,6 +975,11 @@ pub const TEMPLATE: &str = r#"# supportd configuration.
 # webhook_url = ""
 # Largest photo or document kept from buyers, bytes; larger ones are noted, not fetched. (SUPPORTD_TELEGRAM_MAX_FILE_BYTES)
 # max_file_bytes = 10485760
+
+[widget]
+# Sites that may embed the chat widget (<script src="PUBLIC_URL/widget.js">), e.g.
+# ["https://ladya-shop.ru"]; the panel's own origin always may. (SUPPORTD_WIDGET_ALLOWED_ORIGINS)
+# allowed_origins = []
 "#;
 
 #[cfg(test)]

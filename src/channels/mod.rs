@@ -4,6 +4,7 @@
 
 pub mod dispatch;
 pub mod telegram;
+pub mod widget;
 
 use std::time::Duration;
 

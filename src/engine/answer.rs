@@ -40,7 +40,7 @@ pub fn order(o: &Order, stale_since: Option<i64>, now: i64, offset_min: i32) -> 
         })
         .collect();
     if !items.is_empty() {
-        s.push_str(&format!("\nСостав: {}.", items.join("; ")));
+        s.push_str(&format!("\nСостав: {}", items.join("; ")));
     }
     match o.status {
         OrderStatus::New | OrderStatus::Assembled | OrderStatus::InTransit => match o.eta {

@@ -31,6 +31,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api::router())
         .route(crate::channels::telegram::WEBHOOK_PATH, axum::routing::post(crate::channels::telegram::webhook))
+        .route("/widget/ws", get(crate::channels::widget::connect))
+        .route("/widget.js", get(|| async { asset("widget.js") }))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))

@@ -263,6 +263,16 @@ pub fn outbox_failed(
     Ok(())
 }
 
+/// Queued rows to `recipient` count as delivered (a channel that showed the whole conversation,
+/// like the widget on reconnect); returns how many.
+pub fn outbox_delivered_all(conn: &Connection, channel: &str, recipient: &str, now: i64) -> Result<usize> {
+    Ok(conn.execute(
+        "UPDATE outbox SET status = 'sent', sent_at = ?3, updated_at = ?3, last_error = NULL
+         WHERE channel = ?1 AND recipient = ?2 AND status = 'queued'",
+        params![channel, recipient, now],
+    )?)
+}
+
 /// At start: rows left `sending` by a crash go back to the queue, and inbox rows stay pending.
 pub fn recover(conn: &Connection, now: i64) -> Result<usize> {
     Ok(conn.execute("UPDATE outbox SET status = 'queued', updated_at = ?1 WHERE status = 'sending'", [now])?)
@@ -332,6 +342,16 @@ pub fn conversations(
     let rows =
         stmt.query_map(params![status, handled_by, limit], conversation_row)?.collect::<rusqlite::Result<_>>()?;
     Ok(rows)
+}
+
+/// The newest conversation of the customer `external_id` on `channel`.
+pub fn latest_conversation(conn: &Connection, channel: &str, external_id: &str) -> Result<Option<i64>> {
+    optional(conn.query_row(
+        "SELECT c.id FROM conversations c JOIN customers cu ON cu.id = c.customer_id
+         WHERE cu.channel = ?1 AND cu.external_id = ?2 ORDER BY c.id DESC LIMIT 1",
+        params![channel, external_id],
+        |r| r.get(0),
+    ))
 }
 
 pub fn set_state(conn: &Connection, id: i64, state: &str, now: i64) -> Result<()> {

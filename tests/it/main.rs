@@ -14,3 +14,4 @@ mod lifecycle;
 mod llm;
 mod serve;
 mod telegram;
+mod widget;

@@ -68,11 +68,7 @@ impl FakeLlm {
             .route("/v1/chat/completions", post(openai))
             .route("/foundationModels/v1/completion", post(yandex))
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (addr, task) = super::serve(app).await;
         Self { addr, shared, task }
     }
 

@@ -49,11 +49,7 @@ impl FakeMarketplace {
             .route("/v2/posting/fbo/get", post(ozon_posting_fbo))
             .route("/api/v3/orders/status", post(wb_status))
             .with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (addr, _task) = super::serve(app).await;
         Self { addr, inner }
     }
 

@@ -63,11 +63,7 @@ impl FakeTelegram {
             .route("/{bot}/{method}", post(method))
             .route("/file/{bot}/{path}", get(file))
             .with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (addr, _task) = super::serve(app).await;
         Self { addr, inner }
     }
 

@@ -1,0 +1,244 @@
+//! The web chat widget: `<script src="https://SHOP/widget.js">` on a seller's site talks to
+//! `GET /widget/ws?visitor=ID` over WebSocket. The visitor id is made and kept by the browser
+//! (localStorage), so a returning visitor continues the same conversation; on every (re)connect
+//! the server sends the conversation so far, so nothing is missed after a network blip. Only
+//! pages from `widget.allowed_origins` (and the panel's own origin) may connect.
+//!
+//! Protocol (JSON text frames): client → `{"type": "message", "id": "<client id>", "text"}`;
+//! server → `{"type": "ack", "id"}`, `{"type": "message", "author", "text", "buttons"?}`,
+//! `{"type": "history", "messages": [{"author", "text", "at"}]}`, `{"type": "error", "message"}`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::{Channel, Delivered, Limits, SendError};
+use crate::BoxFuture;
+use crate::app::AppState;
+use crate::engine::Inbound;
+use crate::http::error::ApiError;
+use crate::store::messaging as msgs;
+
+pub const NAME: &str = "widget";
+/// Longest message a visitor may send, characters.
+const MAX_TEXT: usize = 4000;
+
+type Sessions = HashMap<String, Vec<(u64, mpsc::UnboundedSender<String>)>>;
+
+pub struct Widget {
+    allowed: Vec<String>,
+    sessions: Mutex<Sessions>,
+    next_id: AtomicU64,
+}
+
+/// "scheme://host[:port]" of a URL.
+fn origin_of(url: &str) -> String {
+    let u = url.trim().trim_end_matches('/');
+    match u.find("://").map(|i| i + 3) {
+        Some(start) => match u[start..].find('/') {
+            Some(end) => u[..start + end].to_owned(),
+            None => u.to_owned(),
+        },
+        None => u.to_owned(),
+    }
+}
+
+impl Widget {
+    pub fn new(allowed_origins: &[String], public_url: &str) -> Self {
+        let mut allowed: Vec<String> = allowed_origins.iter().map(|o| origin_of(o).to_lowercase()).collect();
+        allowed.push(origin_of(public_url).to_lowercase());
+        Self { allowed, sessions: Mutex::new(HashMap::new()), next_id: AtomicU64::new(1) }
+    }
+
+    pub fn origin_allowed(&self, origin: &str) -> bool {
+        let o = origin.trim().to_lowercase();
+        self.allowed.iter().any(|a| a == "*" || *a == o)
+    }
+
+    /// Open connections (all visitors).
+    pub fn connections(&self) -> usize {
+        self.sessions.lock().map(|s| s.values().map(Vec::len).sum()).unwrap_or(0)
+    }
+
+    fn register(&self, visitor: &str) -> (u64, mpsc::UnboundedReceiver<String>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut s) = self.sessions.lock() {
+            s.entry(visitor.to_owned()).or_default().push((id, tx));
+        }
+        (id, rx)
+    }
+
+    fn unregister(&self, visitor: &str, id: u64) {
+        if let Ok(mut s) = self.sessions.lock()
+            && let Some(list) = s.get_mut(visitor)
+        {
+            list.retain(|(i, _)| *i != id);
+            if list.is_empty() {
+                s.remove(visitor);
+            }
+        }
+    }
+
+    /// Pushes a frame to every open tab of the visitor; false when none is open.
+    fn push(&self, visitor: &str, frame: &str) -> bool {
+        let Ok(mut s) = self.sessions.lock() else { return false };
+        let Some(list) = s.get_mut(visitor) else { return false };
+        list.retain(|(_, tx)| tx.send(frame.to_owned()).is_ok());
+        !list.is_empty()
+    }
+}
+
+impl Channel for Widget {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn limits(&self) -> Limits {
+        Limits { per_second: 2000.0, per_recipient: Duration::ZERO }
+    }
+
+    fn send<'a>(&'a self, recipient: &'a str, payload: &'a Value) -> BoxFuture<'a, Result<Delivered, SendError>> {
+        Box::pin(async move {
+            let mut frame = json!({"type": "message", "author": "bot", "text": payload["text"]});
+            if payload.get("buttons").is_some() {
+                frame["buttons"] = payload["buttons"].clone();
+            }
+            if self.push(recipient, &frame.to_string()) {
+                Ok(Delivered { external_id: None })
+            } else {
+                // The visitor's page is closed: deliver when they come back (they also get the
+                // whole conversation on reconnect).
+                Err(SendError::Retry { after: Some(Duration::from_secs(15)), reason: "the visitor is offline".into() })
+            }
+        })
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Connect {
+    visitor: String,
+}
+
+fn valid_visitor(v: &str) -> bool {
+    (8..=64).contains(&v.len()) && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// `GET /widget/ws?visitor=ID`: the widget's connection.
+pub async fn connect(
+    State(state): State<AppState>,
+    Query(q): Query<Connect>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let widget = state.widget.clone();
+    let origin = headers.get("origin").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !widget.origin_allowed(origin) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "origin_not_allowed",
+            "this site may not use the chat widget",
+        ));
+    }
+    if !valid_visitor(&q.visitor) {
+        return Err(ApiError::invalid("visitor: 8 to 64 letters, digits, '-' or '_'"));
+    }
+    Ok(ws.max_message_size(64 * 1024).on_upgrade(move |socket| session(state, q.visitor, socket)).into_response())
+}
+
+/// The conversation so far; replies still queued for this visitor are in it, so they count as
+/// delivered (they are not pushed again).
+async fn history(state: &AppState, visitor: &str) -> Value {
+    let (v, now) = (visitor.to_owned(), state.now());
+    let messages = state
+        .db
+        .call(move |c| {
+            msgs::outbox_delivered_all(c, NAME, &v, now)?;
+            match msgs::latest_conversation(c, NAME, &v)? {
+                Some(id) => msgs::recent_messages(c, id, 50),
+                None => Ok(Vec::new()),
+            }
+        })
+        .await
+        .unwrap_or_default();
+    let list: Vec<Value> = messages
+        .iter()
+        .map(|m| json!({"author": m.author, "text": m.body, "at": crate::clock::rfc3339(m.created_at)}))
+        .collect();
+    json!({"type": "history", "messages": list})
+}
+
+async fn session(state: AppState, visitor: String, mut socket: WebSocket) {
+    let widget = state.widget.clone();
+    let (id, mut rx) = widget.register(&visitor);
+    let mut ok = socket.send(WsMessage::text(history(&state, &visitor).await.to_string())).await.is_ok();
+    while ok {
+        tokio::select! {
+            incoming = socket.recv() => {
+                let Some(Ok(frame)) = incoming else { break };
+                let WsMessage::Text(text) = frame else { continue };
+                let reply = handle_frame(&state, &visitor, text.as_str()).await;
+                ok = socket.send(WsMessage::text(reply.to_string())).await.is_ok();
+            }
+            outgoing = rx.recv() => {
+                let Some(frame) = outgoing else { break };
+                ok = socket.send(WsMessage::text(frame)).await.is_ok();
+            }
+        }
+    }
+    widget.unregister(&visitor, id);
+}
+
+async fn handle_frame(state: &AppState, visitor: &str, frame: &str) -> Value {
+    let Ok(v) = serde_json::from_str::<Value>(frame) else {
+        return json!({"type": "error", "message": "not JSON"});
+    };
+    let (Some("message"), Some(id), Some(text)) = (v["type"].as_str(), v["id"].as_str(), v["text"].as_str()) else {
+        return json!({"type": "error", "message": "expected {\"type\": \"message\", \"id\", \"text\"}"});
+    };
+    let n = text.trim().chars().count();
+    if n == 0 || n > MAX_TEXT || id.is_empty() || id.len() > 64 {
+        return json!({"type": "error", "id": id, "message": "text: 1 to 4000 characters; id: 1 to 64"});
+    }
+    let m = Inbound {
+        channel: NAME.into(),
+        message_id: format!("{visitor}:{id}"),
+        customer: visitor.to_owned(),
+        name: String::new(),
+        text: text.trim().to_owned(),
+        attachments: Vec::new(),
+    };
+    match state.engine.accept(&m).await {
+        Ok(_) => json!({"type": "ack", "id": id}),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot store a widget message");
+            json!({"type": "error", "id": id, "message": "could not store the message; please send it again"})
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_and_visitors() {
+        let w = Widget::new(&["https://ladya-shop.ru/".into()], "http://127.0.0.1:8080");
+        assert!(w.origin_allowed("https://ladya-shop.ru"));
+        assert!(w.origin_allowed("http://127.0.0.1:8080"));
+        assert!(!w.origin_allowed("https://evil.example"));
+        assert!(!w.origin_allowed(""));
+        assert!(valid_visitor("v-3f2a9c1d0b"));
+        assert!(!valid_visitor("x"));
+        assert!(!valid_visitor("../../etc/passwd"));
+    }
+}
