@@ -443,6 +443,9 @@ pub struct TelegramConfig {
     pub webhook_url: String,
     /// Largest photo or document fetched from buyers, bytes (the Bot API serves up to 20 MB).
     pub max_file_bytes: u64,
+    /// Messages per second to Telegram overall (the Bot API allows about 30; one per second per
+    /// chat always applies).
+    pub messages_per_second: f64,
 }
 
 impl Default for TelegramConfig {
@@ -453,6 +456,7 @@ impl Default for TelegramConfig {
             token: Secret::default(),
             webhook_url: String::new(),
             max_file_bytes: 10 * 1024 * 1024,
+            messages_per_second: 30.0,
         }
     }
 }
@@ -559,6 +563,7 @@ pub const ENV_VARS: &[(&str, &str, Kind, &str)] = &[
     ("SUPPORTD_TELEGRAM_TOKEN", "telegram.token", Kind::Str, "Telegram bot token"),
     ("SUPPORTD_TELEGRAM_WEBHOOK_URL", "telegram.webhook_url", Kind::Str, "public webhook address"),
     ("SUPPORTD_TELEGRAM_MAX_FILE_BYTES", "telegram.max_file_bytes", Kind::Int, "largest file from buyers"),
+    ("SUPPORTD_TELEGRAM_MESSAGES_PER_SECOND", "telegram.messages_per_second", Kind::Float, "send rate to Telegram"),
     ("SUPPORTD_WIDGET_ALLOWED_ORIGINS", "widget.allowed_origins", Kind::List, "sites that may embed the widget"),
 ];
 
@@ -729,6 +734,9 @@ impl Config {
         let tg = &self.telegram;
         if !(tg.api_url.starts_with("http://") || tg.api_url.starts_with("https://")) {
             return Err(("telegram.api_url", format!("{:?} must be an http:// or https:// URL", tg.api_url)));
+        }
+        if !(tg.messages_per_second.is_finite() && tg.messages_per_second > 0.0) {
+            return Err(("telegram.messages_per_second", "must be a number > 0".into()));
         }
         if crate::channels::telegram::Mode::parse(&tg.mode).is_none() {
             return Err(("telegram.mode", format!("{:?} must be \"polling\" or \"webhook\"", tg.mode)));
@@ -975,6 +983,8 @@ pub const TEMPLATE: &str = r#"# supportd configuration.
 # webhook_url = ""
 # Largest photo or document kept from buyers, bytes; larger ones are noted, not fetched. (SUPPORTD_TELEGRAM_MAX_FILE_BYTES)
 # max_file_bytes = 10485760
+# Messages per second to Telegram overall (the Bot API's limit is about 30). (SUPPORTD_TELEGRAM_MESSAGES_PER_SECOND)
+# messages_per_second = 30.0
 
 [widget]
 # Sites that may embed the chat widget (<script src="PUBLIC_URL/widget.js">), e.g.

@@ -29,11 +29,13 @@ impl Dispatcher {
     }
 
     /// Sends what is due now; returns how many rows were handled (sent, retried or parked).
+    /// The rows of one round go to different recipients, so they are sent concurrently, each
+    /// starting at its slot of the channel's rate.
     pub async fn deliver_due(&self, last_sent: &mut HashMap<String, Instant>, next_slot: &mut Instant) -> usize {
         let limits = self.channel.limits();
         let interval = Duration::from_secs_f64(1.0 / limits.per_second.max(0.001));
         let (name, now) = (self.channel.name(), self.clock.now_ms());
-        let items = match self.db.call(move |c| msgs::outbox_claim(c, name, 30, now)).await {
+        let items = match self.db.call(move |c| msgs::outbox_claim(c, name, 64, now)).await {
             Ok(items) => items,
             Err(e) => {
                 tracing::error!(channel = name, error = %e, "cannot read the outbox");
@@ -41,34 +43,62 @@ impl Dispatcher {
             }
         };
         let handled = items.len();
+        let mut sends = tokio::task::JoinSet::new();
         for item in items {
-            if let Some(t) = last_sent.get(&item.recipient) {
-                tokio::time::sleep(limits.per_recipient.saturating_sub(t.elapsed())).await;
-            }
-            let wait = next_slot.saturating_duration_since(Instant::now());
-            tokio::time::sleep(wait).await;
-            *next_slot = Instant::now().max(*next_slot) + interval;
-            let outcome = match serde_json::from_str::<serde_json::Value>(&item.payload) {
-                Ok(payload) => self.channel.send(&item.recipient, &payload).await,
-                Err(e) => Err(SendError::Permanent(format!("unreadable payload: {e}"))),
-            };
-            last_sent.insert(item.recipient.clone(), Instant::now());
-            let (id, now) = (item.id, self.clock.now_ms());
-            let result = match outcome {
-                Ok(d) => self.db.call(move |c| msgs::outbox_sent(c, id, d.external_id.as_deref(), now)).await,
-                Err(SendError::Retry { after, reason }) => {
-                    tracing::warn!(channel = name, outbox_id = id, attempt = item.attempts, %reason, "send failed; will retry");
-                    let after = after.map(|d| d.as_millis() as i64);
-                    self.db.call(move |c| msgs::outbox_failed(c, id, &reason, after, MAX_ATTEMPTS, now)).await
+            let ready = last_sent.get(&item.recipient).map_or_else(Instant::now, |t| *t + limits.per_recipient);
+            let start = ready.max(*next_slot).max(Instant::now());
+            *next_slot = start + interval;
+            let channel = self.channel.clone();
+            sends.spawn(async move {
+                tokio::time::sleep_until(start.into()).await;
+                let outcome = match serde_json::from_str::<serde_json::Value>(&item.payload) {
+                    Ok(payload) => channel.send(&item.recipient, &payload).await,
+                    Err(e) => Err(SendError::Permanent(format!("unreadable payload: {e}"))),
+                };
+                (item, outcome)
+            });
+        }
+        let mut results = Vec::with_capacity(handled);
+        while let Some(joined) = sends.join_next().await {
+            match joined {
+                Ok((item, outcome)) => {
+                    last_sent.insert(item.recipient.clone(), Instant::now());
+                    match &outcome {
+                        Err(SendError::Retry { reason, .. }) => {
+                            tracing::warn!(channel = name, outbox_id = item.id, attempt = item.attempts, %reason, "send failed; will retry");
+                        }
+                        Err(SendError::Permanent(reason)) => {
+                            tracing::warn!(channel = name, outbox_id = item.id, %reason, "message cannot be delivered");
+                        }
+                        Ok(_) => {}
+                    }
+                    results.push((item.id, outcome));
                 }
-                Err(SendError::Permanent(reason)) => {
-                    tracing::warn!(channel = name, outbox_id = id, %reason, "message cannot be delivered");
-                    self.db.call(move |c| msgs::outbox_failed(c, id, &reason, None, 0, now)).await
-                }
-            };
-            if let Err(e) = result {
-                tracing::error!(channel = name, outbox_id = id, error = %e, "cannot record a delivery");
+                Err(e) => tracing::error!(channel = name, error = %e, "a send task failed"),
             }
+        }
+        let now = self.clock.now_ms();
+        let recorded = self
+            .db
+            .call(move |c| {
+                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let c = &tx;
+                for (id, outcome) in &results {
+                    match outcome {
+                        Ok(d) => msgs::outbox_sent(c, *id, d.external_id.as_deref(), now)?,
+                        Err(SendError::Retry { after, reason }) => {
+                            let after = after.map(|d| d.as_millis() as i64);
+                            msgs::outbox_failed(c, *id, reason, after, MAX_ATTEMPTS, now)?;
+                        }
+                        Err(SendError::Permanent(reason)) => msgs::outbox_failed(c, *id, reason, None, 0, now)?,
+                    }
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await;
+        if let Err(e) = recorded {
+            tracing::error!(channel = name, error = %e, "cannot record deliveries");
         }
         handled
     }

@@ -71,8 +71,11 @@ pub struct Telegram {
     webhook_url: String,
     files_dir: PathBuf,
     max_file_bytes: u64,
+    per_second: f64,
     /// The bot for the current token (rebuilt when the token changes).
     bot: Mutex<Option<(String, Bot)>>,
+    /// The webhook secret, once read (it never changes).
+    secret: tokio::sync::OnceCell<String>,
 }
 
 /// Telegram's errors in the dispatcher's terms.
@@ -146,7 +149,9 @@ impl Telegram {
             webhook_url,
             files_dir: data_dir.join("files").join(NAME),
             max_file_bytes: config.max_file_bytes,
+            per_second: config.messages_per_second,
             bot: Mutex::new(None),
+            secret: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -175,6 +180,11 @@ impl Telegram {
 
     /// The secret Telegram sends with webhook requests (created once, stored encrypted).
     pub async fn webhook_secret(&self) -> anyhow::Result<String> {
+        let secret = self.secret.get_or_try_init(|| self.load_webhook_secret()).await?;
+        Ok(secret.clone())
+    }
+
+    async fn load_webhook_secret(&self) -> anyhow::Result<String> {
         let (cipher, now) = (self.cipher.clone(), self.clock.now_ms());
         Ok(self
             .db
@@ -440,7 +450,7 @@ impl Channel for Telegram {
 
     fn limits(&self) -> Limits {
         // Bot API: about 30 messages per second overall, one per second in one chat.
-        Limits { per_second: 30.0, per_recipient: Duration::from_secs(1) }
+        Limits { per_second: self.per_second, per_recipient: Duration::from_secs(1) }
     }
 
     fn send<'a>(&'a self, recipient: &'a str, payload: &'a Value) -> BoxFuture<'a, Result<Delivered, SendError>> {

@@ -152,7 +152,12 @@ pub async fn connect(
     if !valid_visitor(&q.visitor) {
         return Err(ApiError::invalid("visitor: 8 to 64 letters, digits, '-' or '_'"));
     }
-    Ok(ws.max_message_size(64 * 1024).on_upgrade(move |socket| session(state, q.visitor, socket)).into_response())
+    // Small buffers: a thousand idle visitors must not cost a thousand times 256 KiB.
+    Ok(ws
+        .max_message_size(64 * 1024)
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .on_upgrade(move |socket| session(state, q.visitor, socket)).into_response())
 }
 
 /// The conversation so far; replies still queued for this visitor are in it, so they count as

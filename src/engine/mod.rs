@@ -177,6 +177,8 @@ pub struct Engine {
 /// (channel, recipient) → show that a reply is being written.
 pub type Typing = Arc<dyn Fn(&str, &str) + Send + Sync>;
 
+/// Buyers whose messages are processed at the same time.
+const PARALLEL: usize = 4;
 /// Tries before an inbox item that keeps failing is parked as `failed`.
 const MAX_ATTEMPTS: i64 = 5;
 /// Knowledge passages given to the model.
@@ -273,12 +275,61 @@ impl Engine {
                 return Ok(done);
             }
             for item in items {
-                if let Err(e) = self.process(&item).await {
-                    tracing::error!(inbox_id = item.id, error = %e, "processing an inbound message failed");
-                    let (id, err) = (item.id, e.to_string());
-                    self.db.call(move |c| msgs::inbox_failed(c, id, &err, MAX_ATTEMPTS)).await?;
-                }
+                self.process_logged(&item).await?;
                 done += 1;
+            }
+        }
+    }
+
+    /// Processes one item; a failure is recorded on the item (retried, then parked).
+    async fn process_logged(&self, item: &msgs::InboxItem) -> Result<(), EngineError> {
+        if let Err(e) = self.process(item).await {
+            tracing::error!(inbox_id = item.id, error = %e, "processing an inbound message failed");
+            let (id, err) = (item.id, e.to_string());
+            self.db.call(move |c| msgs::inbox_failed(c, id, &err, MAX_ATTEMPTS)).await?;
+        }
+        Ok(())
+    }
+
+    /// Like [`Engine::process_pending`], with different buyers' messages processed at the same
+    /// time (up to [`PARALLEL`]); each buyer's messages stay in arrival order.
+    async fn process_pending_parallel(self: &Arc<Self>) -> Result<usize, EngineError> {
+        let mut done = 0;
+        loop {
+            let items = self.db.call(|c| msgs::inbox_pending(c, 256)).await?;
+            if items.is_empty() {
+                return Ok(done);
+            }
+            done += items.len();
+            let mut groups: Vec<(String, Vec<msgs::InboxItem>)> = Vec::new();
+            for item in items {
+                let key = serde_json::from_str::<Inbound>(&item.payload)
+                    .map(|m| format!("{}\u{1f}{}", m.channel, m.customer))
+                    .unwrap_or_else(|_| format!("item:{}", item.id));
+                match groups.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, g)) => g.push(item),
+                    None => groups.push((key, vec![item])),
+                }
+            }
+            let mut running = tokio::task::JoinSet::new();
+            for (_, group) in groups {
+                while running.len() >= PARALLEL {
+                    if let Some(Ok(Err(e))) = running.join_next().await {
+                        return Err(e);
+                    }
+                }
+                let me = self.clone();
+                running.spawn(async move {
+                    for item in &group {
+                        me.process_logged(item).await?;
+                    }
+                    Ok::<(), EngineError>(())
+                });
+            }
+            while let Some(r) = running.join_next().await {
+                if let Ok(Err(e)) = r {
+                    return Err(e);
+                }
             }
         }
     }
@@ -286,7 +337,7 @@ impl Engine {
     /// The background worker: processes the inbox whenever something arrives.
     pub async fn run(self: Arc<Self>) {
         loop {
-            if let Err(e) = self.process_pending().await {
+            if let Err(e) = self.process_pending_parallel().await {
                 tracing::error!(error = %e, "the conversation worker failed; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
@@ -303,11 +354,11 @@ impl Engine {
         let started = Instant::now();
         let now = self.clock.now_ms();
         let inbox_id = item.id;
-        let (conv, _msg_id) = {
+        let (conversation, linked) = {
             let m = m.clone();
             self.db
                 .call(move |c| {
-                    let tx = c.transaction()?;
+                    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                     let customer = msgs::upsert_customer(&tx, &m.channel, &m.customer, &m.name, now)?;
                     let conv = msgs::open_conversation(&tx, customer, &m.channel, now)?;
                     let attachments = serde_json::to_string(&m.attachments).unwrap_or_else(|_| "[]".into());
@@ -320,13 +371,15 @@ impl Engine {
                         provenance: None,
                         inbox_id: Some(inbox_id),
                     };
-                    let id = msgs::append_message(&tx, &msg, now)?;
+                    msgs::append_message(&tx, &msg, now)?;
+                    let conversation = msgs::conversation(&tx, conv)?;
+                    let linked = order_rows::of_customer(&tx, customer)?;
                     tx.commit()?;
-                    Ok((conv, id))
+                    Ok((conversation, linked))
                 })
                 .await?
         };
-        let conversation = self.db.call(move |c| msgs::conversation(c, conv)).await?;
+        let conv = conversation.id;
         if conversation.handled_by == "operator" {
             let turn = Turn {
                 conversation_id: conv,
@@ -337,9 +390,6 @@ impl Engine {
             };
             self.commit(item, &conversation, &turn, None, &Draft::default(), now).await?;
             return Ok(turn);
-        }
-        if let Some(typing) = &self.typing {
-            typing(&conversation.channel, &conversation.recipient);
         }
         let mut state = State::parse(&conversation.state);
         if m.text.trim().is_empty() {
@@ -358,8 +408,6 @@ impl Engine {
         let analysis = tokio::task::spawn_blocking(move || Nlu::shared().analyze(&text))
             .await
             .map_err(|e| EngineError::Internal(e.to_string()))?;
-        let customer = conversation.customer_id;
-        let linked = self.db.call(move |c| order_rows::of_customer(c, customer)).await?;
         let decision = policy::decide(
             &policy::Input { analysis: &analysis, text: &m.text, state: &state, linked_orders: linked.len() },
             &policy::Settings { human_only: self.settings.human_only.clone() },
@@ -641,6 +689,10 @@ impl Engine {
         conv: &Conversation,
         out: &mut Draft,
     ) -> Result<Option<String>, EngineError> {
+        // The model takes seconds: show the buyer that a reply is coming.
+        if let Some(typing) = &self.typing {
+            typing(&conv.channel, &conv.recipient);
+        }
         let (id, limit) = (conv.id, self.settings.history_messages);
         let recent = self.db.call(move |c| msgs::recent_messages(c, id, limit)).await?;
         let history: Vec<ChatMessage> = recent
@@ -727,7 +779,7 @@ impl Engine {
         let rated_docs = if rating.is_some() { State::parse(&conv.state).last_sources } else { Vec::new() };
         self.db
             .call(move |c| {
-                let tx = c.transaction()?;
+                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 if msgs::inbox_is_done(&tx, inbox_id)? {
                     return Ok(());
                 }
@@ -795,7 +847,7 @@ impl Engine {
         let now = self.clock.now_ms();
         self.db
             .call(move |c| {
-                let tx = c.transaction()?;
+                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 msgs::set_handler(&tx, conv, "operator", Some("takeover"), Some(user_id), now)?;
                 msgs::add_event(&tx, "takeover", Some(conv), &json!({"user_id": user_id}), now)?;
                 tx.commit()?;
@@ -811,7 +863,7 @@ impl Engine {
         let ask = resolved && self.settings.ask_rating;
         self.db
             .call(move |c| {
-                let tx = c.transaction()?;
+                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 let conversation = msgs::conversation(&tx, conv)?;
                 msgs::set_handler(&tx, conv, "bot", None, None, now)?;
                 let mut state = State::parse(&conversation.state);
@@ -867,7 +919,7 @@ impl Engine {
         let id = self
             .db
             .call(move |c| {
-                let tx = c.transaction()?;
+                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 let conversation = msgs::conversation(&tx, conv)?;
                 if conversation.handled_by != "operator" {
                     msgs::set_handler(&tx, conv, "operator", Some("takeover"), Some(user_id), now)?;

@@ -243,7 +243,7 @@ pub fn create_article(
     author: &str,
     now: i64,
 ) -> Result<Article> {
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let category_id = input.category.as_deref().map(|c| ensure_category(&tx, c, now)).transpose()?;
     tx.execute(
         "INSERT INTO kb_articles (slug, kind, title, body, category_id, tags, status, created_at, updated_at, updated_by)
@@ -277,7 +277,7 @@ pub fn update_article(
     author: &str,
     now: i64,
 ) -> Result<Article> {
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let before = get_article(&tx, id)?;
     let same = before.slug == input.slug
         && before.kind == input.kind
@@ -341,7 +341,7 @@ pub fn upsert_article(
 }
 
 pub fn delete_article(conn: &mut Connection, id: i64, now: i64) -> Result<Article> {
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let article = get_article(&tx, id)?;
     tx.execute("DELETE FROM kb_articles WHERE id = ?1", [id])?;
     tx.execute("DELETE FROM kb_vectors WHERE doc = ?1", [article_key(id)])?;
@@ -479,7 +479,7 @@ fn product_row(r: &Row<'_>) -> rusqlite::Result<Product> {
 
 /// Creates or updates by (marketplace, offer_id).
 pub fn upsert_product(conn: &mut Connection, p: &ProductInput, now: i64) -> Result<(Product, Saved)> {
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     #[allow(clippy::cast_possible_truncation)]
     let price_kop = p.price_rub.map(|r| (r * 100.0).round() as i64);
     let attributes = serde_json::Value::Object(p.attributes.clone()).to_string();
@@ -554,7 +554,7 @@ pub fn list_products(conn: &Connection, limit: u32, offset: u32) -> Result<Vec<P
 }
 
 pub fn delete_product(conn: &mut Connection, id: i64, now: i64) -> Result<Product> {
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let p = get_product(&tx, id)?;
     tx.execute("DELETE FROM products WHERE id = ?1", [id])?;
     tx.execute("DELETE FROM kb_vectors WHERE doc = ?1", [product_key(id)])?;
@@ -741,7 +741,7 @@ pub fn vectors(conn: &Connection, model: &str) -> Result<Vec<StoredVector>> {
 
 /// Replaces the vectors of `doc`.
 pub fn put_vectors(conn: &mut Connection, doc: &str, model: &str, passages: &[(String, Vec<f32>)]) -> Result<()> {
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     tx.execute("DELETE FROM kb_vectors WHERE doc = ?1", [doc])?;
     {
         let mut stmt =

@@ -16,33 +16,25 @@ pub fn upsert_customer(
     display_name: &str,
     now: i64,
 ) -> Result<i64> {
-    conn.execute(
-        "INSERT INTO customers (channel, external_id, display_name, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
+    conn.prepare_cached("INSERT INTO customers (channel, external_id, display_name, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
          ON CONFLICT (channel, external_id) DO UPDATE SET
            display_name = CASE WHEN excluded.display_name <> '' THEN excluded.display_name ELSE display_name END,
-           updated_at = excluded.updated_at",
-        params![channel, external_id, display_name, now],
+           updated_at = excluded.updated_at")?.execute(params![channel, external_id, display_name, now],
     )?;
-    Ok(conn.query_row(
-        "SELECT id FROM customers WHERE channel = ?1 AND external_id = ?2",
-        params![channel, external_id],
+    Ok(conn.prepare_cached("SELECT id FROM customers WHERE channel = ?1 AND external_id = ?2")?.query_row(params![channel, external_id],
         |r| r.get(0),
     )?)
 }
 
 /// The customer's open (or pending) conversation on `channel`, or a new one.
 pub fn open_conversation(conn: &Connection, customer_id: i64, channel: &str, now: i64) -> Result<i64> {
-    if let Some(id) = optional(conn.query_row(
-        "SELECT id FROM conversations WHERE customer_id = ?1 AND channel = ?2 AND status <> 'closed'
-         ORDER BY id DESC LIMIT 1",
-        params![customer_id, channel],
+    if let Some(id) = optional(conn.prepare_cached("SELECT id FROM conversations WHERE customer_id = ?1 AND channel = ?2 AND status <> 'closed'
+         ORDER BY id DESC LIMIT 1")?.query_row(params![customer_id, channel],
         |r| r.get(0),
     ))? {
         return Ok(id);
     }
-    conn.execute(
-        "INSERT INTO conversations (customer_id, channel, created_at, updated_at, last_message_at) VALUES (?1, ?2, ?3, ?3, ?3)",
-        params![customer_id, channel, now],
+    conn.prepare_cached("INSERT INTO conversations (customer_id, channel, created_at, updated_at, last_message_at) VALUES (?1, ?2, ?3, ?3, ?3)")?.execute(params![customer_id, channel, now],
     )?;
     Ok(conn.last_insert_rowid())
 }
@@ -81,10 +73,8 @@ pub struct NewMessage<'a> {
 /// Appends a message; for an inbound one already appended (same inbox row), returns its id.
 pub fn append_message(conn: &Connection, m: &NewMessage<'_>, now: i64) -> Result<i64> {
     let direction = if m.author == Author::Buyer { "in" } else { "out" };
-    let inserted = conn.execute(
-        "INSERT INTO messages (conversation_id, direction, author, author_user_id, body, attachments, provenance, inbox_id,
-           created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
-        params![
+    let inserted = conn.prepare_cached("INSERT INTO messages (conversation_id, direction, author, author_user_id, body, attachments, provenance, inbox_id,
+           created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING")?.execute(params![
             m.conversation_id,
             direction,
             m.author.as_str(),
@@ -99,11 +89,9 @@ pub fn append_message(conn: &Connection, m: &NewMessage<'_>, now: i64) -> Result
     let id = if inserted == 1 {
         conn.last_insert_rowid()
     } else {
-        conn.query_row("SELECT id FROM messages WHERE inbox_id = ?1", [m.inbox_id], |r| r.get(0))?
+        conn.prepare_cached("SELECT id FROM messages WHERE inbox_id = ?1")?.query_row([m.inbox_id], |r| r.get(0))?
     };
-    conn.execute(
-        "UPDATE conversations SET last_message_at = ?2, updated_at = ?2 WHERE id = ?1",
-        params![m.conversation_id, now],
+    conn.prepare_cached("UPDATE conversations SET last_message_at = ?2, updated_at = ?2 WHERE id = ?1")?.execute(params![m.conversation_id, now],
     )?;
     Ok(id)
 }
@@ -116,14 +104,10 @@ pub struct Accepted {
 }
 
 pub fn inbox_accept(conn: &Connection, channel: &str, external_id: &str, payload: &str, now: i64) -> Result<Accepted> {
-    let n = conn.execute(
-        "INSERT INTO inbox (channel, external_id, payload, received_at) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (channel, external_id) DO NOTHING",
-        params![channel, external_id, payload, now],
+    let n = conn.prepare_cached("INSERT INTO inbox (channel, external_id, payload, received_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (channel, external_id) DO NOTHING")?.execute(params![channel, external_id, payload, now],
     )?;
-    let id = conn.query_row(
-        "SELECT id FROM inbox WHERE channel = ?1 AND external_id = ?2",
-        params![channel, external_id],
+    let id = conn.prepare_cached("SELECT id FROM inbox WHERE channel = ?1 AND external_id = ?2")?.query_row(params![channel, external_id],
         |r| r.get(0),
     )?;
     Ok(Accepted { id, duplicate: n == 0 })
@@ -158,16 +142,14 @@ pub fn inbox_pending(conn: &Connection, limit: u32) -> Result<Vec<InboxItem>> {
 }
 
 pub fn inbox_done(conn: &Connection, id: i64, now: i64) -> Result<()> {
-    conn.execute("UPDATE inbox SET status = 'done', processed_at = ?2 WHERE id = ?1", params![id, now])?;
+    conn.prepare_cached("UPDATE inbox SET status = 'done', processed_at = ?2 WHERE id = ?1")?.execute(params![id, now])?;
     Ok(())
 }
 
 /// Records a processing failure; after `max_attempts` the item is parked as `failed`.
 pub fn inbox_failed(conn: &Connection, id: i64, error: &str, max_attempts: i64) -> Result<()> {
-    conn.execute(
-        "UPDATE inbox SET attempts = attempts + 1, last_error = ?2,
-         status = CASE WHEN attempts + 1 >= ?3 THEN 'failed' ELSE 'pending' END WHERE id = ?1",
-        params![id, error, max_attempts],
+    conn.prepare_cached("UPDATE inbox SET attempts = attempts + 1, last_error = ?2,
+         status = CASE WHEN attempts + 1 >= ?3 THEN 'failed' ELSE 'pending' END WHERE id = ?1")?.execute(params![id, error, max_attempts],
     )?;
     Ok(())
 }
@@ -183,12 +165,10 @@ pub struct NewOutbound<'a> {
 }
 
 pub fn outbox_enqueue(conn: &Connection, o: &NewOutbound<'_>, now: i64) -> Result<i64> {
-    conn.execute(
-        "INSERT INTO outbox (channel, recipient, conversation_id, message_id, payload, idempotency_key, next_attempt_at,
-           created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7) ON CONFLICT (idempotency_key) DO NOTHING",
-        params![o.channel, o.recipient, o.conversation_id, o.message_id, o.payload, o.idempotency_key, now],
+    conn.prepare_cached("INSERT INTO outbox (channel, recipient, conversation_id, message_id, payload, idempotency_key, next_attempt_at,
+           created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7) ON CONFLICT (idempotency_key) DO NOTHING")?.execute(params![o.channel, o.recipient, o.conversation_id, o.message_id, o.payload, o.idempotency_key, now],
     )?;
-    Ok(conn.query_row("SELECT id FROM outbox WHERE idempotency_key = ?1", [o.idempotency_key], |r| r.get(0))?)
+    Ok(conn.prepare_cached("SELECT id FROM outbox WHERE idempotency_key = ?1")?.query_row([o.idempotency_key], |r| r.get(0))?)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,9 +205,7 @@ pub fn outbox_claim(conn: &mut Connection, channel: &str, limit: u32, now: i64) 
         .collect::<rusqlite::Result<Vec<_>>>()?
     };
     for item in &items {
-        tx.execute(
-            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = ?2 WHERE id = ?1",
-            params![item.id, now],
+        tx.prepare_cached("UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = ?2 WHERE id = ?1")?.execute(params![item.id, now],
         )?;
     }
     tx.commit()?;
@@ -235,10 +213,8 @@ pub fn outbox_claim(conn: &mut Connection, channel: &str, limit: u32, now: i64) 
 }
 
 pub fn outbox_sent(conn: &Connection, id: i64, external_id: Option<&str>, now: i64) -> Result<()> {
-    let n = conn.execute(
-        "UPDATE outbox SET status = 'sent', external_id = ?2, sent_at = ?3, updated_at = ?3, last_error = NULL
-         WHERE id = ?1",
-        params![id, external_id, now],
+    let n = conn.prepare_cached("UPDATE outbox SET status = 'sent', external_id = ?2, sent_at = ?3, updated_at = ?3, last_error = NULL
+         WHERE id = ?1")?.execute(params![id, external_id, now],
     )?;
     if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
 }
@@ -253,12 +229,10 @@ pub fn outbox_failed(
     max_attempts: i64,
     now: i64,
 ) -> Result<()> {
-    let attempts: i64 = conn.query_row("SELECT attempts FROM outbox WHERE id = ?1", [id], |r| r.get(0))?;
+    let attempts: i64 = conn.prepare_cached("SELECT attempts FROM outbox WHERE id = ?1")?.query_row([id], |r| r.get(0))?;
     let backoff = retry_after_ms.unwrap_or_else(|| (1_000i64 << attempts.clamp(0, 20)).min(600_000));
     let status = if attempts >= max_attempts { "failed" } else { "queued" };
-    conn.execute(
-        "UPDATE outbox SET status = ?2, last_error = ?3, next_attempt_at = ?4, updated_at = ?5 WHERE id = ?1",
-        params![id, status, error, now + backoff, now],
+    conn.prepare_cached("UPDATE outbox SET status = ?2, last_error = ?3, next_attempt_at = ?4, updated_at = ?5 WHERE id = ?1")?.execute(params![id, status, error, now + backoff, now],
     )?;
     Ok(())
 }
@@ -266,16 +240,14 @@ pub fn outbox_failed(
 /// Queued rows to `recipient` count as delivered (a channel that showed the whole conversation,
 /// like the widget on reconnect); returns how many.
 pub fn outbox_delivered_all(conn: &Connection, channel: &str, recipient: &str, now: i64) -> Result<usize> {
-    Ok(conn.execute(
-        "UPDATE outbox SET status = 'sent', sent_at = ?3, updated_at = ?3, last_error = NULL
-         WHERE channel = ?1 AND recipient = ?2 AND status = 'queued'",
-        params![channel, recipient, now],
+    Ok(conn.prepare_cached("UPDATE outbox SET status = 'sent', sent_at = ?3, updated_at = ?3, last_error = NULL
+         WHERE channel = ?1 AND recipient = ?2 AND status = 'queued'")?.execute(params![channel, recipient, now],
     )?)
 }
 
 /// At start: rows left `sending` by a crash go back to the queue, and inbox rows stay pending.
 pub fn recover(conn: &Connection, now: i64) -> Result<usize> {
-    Ok(conn.execute("UPDATE outbox SET status = 'queued', updated_at = ?1 WHERE status = 'sending'", [now])?)
+    Ok(conn.prepare_cached("UPDATE outbox SET status = 'queued', updated_at = ?1 WHERE status = 'sending'")?.execute([now])?)
 }
 
 /// A conversation as the engine and the operator panel see it.
@@ -324,7 +296,7 @@ fn conversation_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Conversation> {
 }
 
 pub fn conversation(conn: &Connection, id: i64) -> Result<Conversation> {
-    optional(conn.query_row(&format!("{CONVERSATION} WHERE c.id = ?1"), [id], conversation_row))?
+    optional(conn.prepare_cached(&format!("{CONVERSATION} WHERE c.id = ?1"))?.query_row([id], conversation_row))?
         .ok_or(StoreError::NotFound)
 }
 
@@ -346,16 +318,14 @@ pub fn conversations(
 
 /// The newest conversation of the customer `external_id` on `channel`.
 pub fn latest_conversation(conn: &Connection, channel: &str, external_id: &str) -> Result<Option<i64>> {
-    optional(conn.query_row(
-        "SELECT c.id FROM conversations c JOIN customers cu ON cu.id = c.customer_id
-         WHERE cu.channel = ?1 AND cu.external_id = ?2 ORDER BY c.id DESC LIMIT 1",
-        params![channel, external_id],
+    optional(conn.prepare_cached("SELECT c.id FROM conversations c JOIN customers cu ON cu.id = c.customer_id
+         WHERE cu.channel = ?1 AND cu.external_id = ?2 ORDER BY c.id DESC LIMIT 1")?.query_row(params![channel, external_id],
         |r| r.get(0),
     ))
 }
 
 pub fn set_state(conn: &Connection, id: i64, state: &str, now: i64) -> Result<()> {
-    conn.execute("UPDATE conversations SET state = ?2, updated_at = ?3 WHERE id = ?1", params![id, state, now])?;
+    conn.prepare_cached("UPDATE conversations SET state = ?2, updated_at = ?3 WHERE id = ?1")?.execute(params![id, state, now])?;
     Ok(())
 }
 
@@ -369,33 +339,27 @@ pub fn set_handler(
     now: i64,
 ) -> Result<()> {
     let n = if handled_by == "operator" {
-        conn.execute(
-            "UPDATE conversations SET handled_by = 'operator', status = 'pending',
+        conn.prepare_cached("UPDATE conversations SET handled_by = 'operator', status = 'pending',
                handoff_reason = COALESCE(?2, handoff_reason), handoff_at = COALESCE(handoff_at, ?4),
-               assigned_user_id = COALESCE(?3, assigned_user_id), updated_at = ?4 WHERE id = ?1",
-            params![id, reason, user_id, now],
+               assigned_user_id = COALESCE(?3, assigned_user_id), updated_at = ?4 WHERE id = ?1")?.execute(params![id, reason, user_id, now],
         )?
     } else {
-        conn.execute(
-            "UPDATE conversations SET handled_by = 'bot', status = 'open', handoff_reason = NULL, handoff_at = NULL,
-               updated_at = ?2 WHERE id = ?1",
-            params![id, now],
+        conn.prepare_cached("UPDATE conversations SET handled_by = 'bot', status = 'open', handoff_reason = NULL, handoff_at = NULL,
+               updated_at = ?2 WHERE id = ?1")?.execute(params![id, now],
         )?
     };
     if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
 }
 
 pub fn set_rating(conn: &Connection, id: i64, score: i64, now: i64) -> Result<()> {
-    conn.execute(
-        "UPDATE conversations SET csat = ?2, csat_at = ?3, status = 'closed', updated_at = ?3 WHERE id = ?1",
-        params![id, score, now],
+    conn.prepare_cached("UPDATE conversations SET csat = ?2, csat_at = ?3, status = 'closed', updated_at = ?3 WHERE id = ?1")?.execute(params![id, score, now],
     )?;
     Ok(())
 }
 
 pub fn close_conversation(conn: &Connection, id: i64, now: i64) -> Result<()> {
     let n =
-        conn.execute("UPDATE conversations SET status = 'closed', updated_at = ?2 WHERE id = ?1", params![id, now])?;
+        conn.prepare_cached("UPDATE conversations SET status = 'closed', updated_at = ?2 WHERE id = ?1")?.execute(params![id, now])?;
     if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
 }
 
@@ -440,7 +404,7 @@ pub fn recent_messages(conn: &Connection, conversation_id: i64, limit: u32) -> R
 
 /// Whether the inbox row was processed already (its reply, if any, is stored).
 pub fn inbox_is_done(conn: &Connection, id: i64) -> Result<bool> {
-    let status: String = conn.query_row("SELECT status FROM inbox WHERE id = ?1", [id], |r| r.get(0))?;
+    let status: String = conn.prepare_cached("SELECT status FROM inbox WHERE id = ?1")?.query_row([id], |r| r.get(0))?;
     Ok(status == "done")
 }
 
@@ -452,9 +416,7 @@ pub fn add_event(
     payload: &serde_json::Value,
     now: i64,
 ) -> Result<i64> {
-    conn.execute(
-        "INSERT INTO events (kind, conversation_id, payload, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![kind, conversation_id, payload.to_string(), now],
+    conn.prepare_cached("INSERT INTO events (kind, conversation_id, payload, created_at) VALUES (?1, ?2, ?3, ?4)")?.execute(params![kind, conversation_id, payload.to_string(), now],
     )?;
     Ok(conn.last_insert_rowid())
 }
@@ -523,7 +485,7 @@ mod tests {
             };
             let first = append_message(c, &m, 12)?;
             assert_eq!(append_message(c, &m, 13)?, first, "replay must not duplicate");
-            let n: i64 = c.query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))?;
+            let n: i64 = c.prepare_cached("SELECT COUNT(*) FROM messages")?.query_row([], |r| r.get(0))?;
             assert_eq!(n, 1);
             inbox_done(c, a.id, 14)?;
             assert!(inbox_pending(c, 10)?.is_empty());

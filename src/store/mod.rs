@@ -134,6 +134,8 @@ pub fn open_connection(path: &Path) -> Result<Connection> {
     )
     .map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
     conn.busy_timeout(Duration::from_secs(5))?;
+    // Hot statements (inbox, messages, outbox) are prepared once per connection.
+    conn.set_prepared_statement_cache_capacity(128);
     conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
     Ok(conn)
 }

@@ -11,6 +11,7 @@ use supportd::clock::ManualClock;
 use supportd::config::Secret;
 use supportd::store::Db;
 
+use crate::fakes::llm::{Behavior, FakeLlm};
 use crate::fakes::telegram::{FakeTelegram, Fault, TOKEN};
 use crate::harness::{Server, TestApp, error_code, run_cli_env, stdout, temp_data_dir};
 
@@ -27,11 +28,21 @@ fn demo_shop(paths: &Paths) {
 }
 
 async fn app_with(tg: &FakeTelegram, mode: &str) -> TestApp {
+    app_with_model(tg, mode, None).await
+}
+
+/// With `model`: an OpenAI-compatible server that writes knowledge answers.
+async fn app_with_model(tg: &FakeTelegram, mode: &str, model: Option<String>) -> TestApp {
     let (url, mode) = (tg.url(), mode.to_owned());
     TestApp::spawn_prepared(demo_shop, move |c| {
         c.telegram.api_url = url;
         c.telegram.mode = mode;
         c.telegram.token = Secret::new(TOKEN);
+        if let Some(m) = model {
+            c.llm.chain = vec!["openai".into()];
+            c.llm.openai.base_url = m;
+            c.llm.openai.api_key = Secret::new("sk-test");
+        }
     })
     .await
 }
@@ -53,39 +64,47 @@ fn count(app: &TestApp, sql: &str) -> i64 {
 #[tokio::test]
 async fn a_conversation_over_long_polling() {
     let tg = FakeTelegram::start().await;
-    let app = app_with(&tg, "polling").await;
+    let model = FakeLlm::start(vec![Behavior::answer("Вернуть можно в течение 14 дней <без> бирок & чеков нельзя.")]).await;
+    let app = app_with_model(&tg, "polling", Some(model.openai_url())).await;
     tg.push(FakeTelegram::text_update(1, 501, "где мой заказ 4102938475?"));
     let got = tg.wait_sent(501, 1).await;
     assert!(got[0].contains("4102938475") && got[0].contains("в пути"), "{got:?}");
     assert_eq!(tg.sent()[0].parse_mode.as_deref(), Some("HTML"));
-    assert!(tg.actions().contains(&(501, "typing".into())), "typing shown while the reply was prepared");
     assert!(tg.calls("deleteWebhook") >= 1, "polling mode removes a webhook first");
 
-    // The same update delivered again is recognised; a deep link opens with the order.
-    tg.push(FakeTelegram::text_update(1, 501, "где мой заказ 4102938475?"));
-    tg.push(FakeTelegram::text_update(2, 502, "/start 57195475-0050-3"));
+    // The same update delivered twice is stored once; a deep link opens with the order.
+    let start = FakeTelegram::text_update(2, 502, "/start 57195475-0050-3");
+    tg.push(start.clone());
+    tg.push(start);
     let got = tg.wait_sent(502, 1).await;
     assert!(got[0].contains("57195475-0050-3"), "{got:?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(count(&app, "SELECT COUNT(*) FROM inbox WHERE channel = 'telegram'"), 2);
-    assert_eq!(tg.sent_to(501).len(), 1, "nothing answered twice");
+    assert_eq!(tg.sent_to(502).len(), 1, "nothing answered twice");
+
+    // A model-written answer: "typing…" while it is written, and HTML escaped.
+    tg.push(FakeTelegram::text_update(3, 503, "как вернуть товар на вб"));
+    let got = tg.wait_sent(503, 1).await;
+    assert!(tg.actions().contains(&(503, "typing".into())), "typing shown while the model wrote");
+    assert!(got[0].contains("&lt;без&gt; бирок &amp; чеков"), "{got:?}");
 
     // "Спасибо" asks for a rating with buttons; pressing one is a callback query.
-    tg.push(FakeTelegram::text_update(3, 501, "спасибо!"));
+    tg.push(FakeTelegram::text_update(4, 501, "спасибо!"));
     let _ = tg.wait_sent(501, 2).await;
     let ask = tg.sent().into_iter().rfind(|s| s.chat == 501).expect("sent");
     assert!(ask.text.contains("от 1 до 5"));
     assert_eq!(ask.buttons, vec!["1", "2", "3", "4", "5"]);
-    tg.push(FakeTelegram::callback_update(4, 501, "5"));
+    tg.push(FakeTelegram::callback_update(5, 501, "5"));
     let got = tg.wait_sent(501, 3).await;
     assert!(got[2].contains("Спасибо за оценку"), "{got:?}");
-    assert!(tg.callbacks_answered().contains(&"cb4".to_owned()));
+    assert!(tg.callbacks_answered().contains(&"cb5".to_owned()));
     assert_eq!(count(&app, "SELECT csat FROM conversations WHERE csat IS NOT NULL"), 5);
     // The offset moved past everything stored.
     let offset: String = app
         .db()
         .query_row("SELECT value FROM settings WHERE key = 'telegram.offset'", [], |r| r.get(0))
         .expect("offset");
-    assert_eq!(offset, "5");
+    assert_eq!(offset, "6");
 }
 
 #[tokio::test]

@@ -92,7 +92,7 @@ pub async fn login(
         state
             .db
             .call(move |c| {
-                let tx = c.transaction()?;
+                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 sessions::create(
                     &tx,
                     &sessions::NewSession {
