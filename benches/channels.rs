@@ -35,14 +35,21 @@ fn arg(name: &str, default: usize) -> usize {
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-async fn bot_api(State(sink): State<Arc<Sink>>, Path((_bot, method)): Path<(String, String)>, headers: HeaderMap, body: Bytes) -> axum::Json<Value> {
+async fn bot_api(
+    State(sink): State<Arc<Sink>>,
+    Path((_bot, method)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> axum::Json<Value> {
     let ok = |r: Value| axum::Json(json!({"ok": true, "result": r}));
     match method.to_ascii_lowercase().as_str() {
         "sendmessage" => {
             let p: Value = serde_json::from_slice(&body).unwrap_or_default();
             let chat = p["chat_id"].as_i64().unwrap_or(0);
             sink.sent.lock().expect("lock").entry(chat).or_insert_with(Instant::now);
-            ok(json!({"message_id": 1, "date": 0, "chat": {"id": chat, "type": "private", "first_name": "B"}, "text": "ok"}))
+            ok(
+                json!({"message_id": 1, "date": 0, "chat": {"id": chat, "type": "private", "first_name": "B"}, "text": "ok"}),
+            )
         }
         "setwebhook" => {
             let ct = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -58,8 +65,10 @@ async fn bot_api(State(sink): State<Arc<Sink>>, Path((_bot, method)): Path<(Stri
             }
             ok(json!(true))
         }
-        "getme" => ok(json!({"id": 42, "is_bot": true, "first_name": "Bench", "username": "bench_bot", "can_join_groups": false,
-            "can_read_all_group_messages": false, "supports_inline_queries": false, "has_main_web_app": false})),
+        "getme" => ok(
+            json!({"id": 42, "is_bot": true, "first_name": "Bench", "username": "bench_bot", "can_join_groups": false,
+            "can_read_all_group_messages": false, "supports_inline_queries": false, "has_main_web_app": false}),
+        ),
         _ => ok(json!(true)),
     }
 }
@@ -67,7 +76,9 @@ async fn bot_api(State(sink): State<Arc<Sink>>, Path((_bot, method)): Path<(Stri
 fn rss_kb(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -140,8 +151,14 @@ async fn main() {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (client, posted, acked, next, secret, url) =
-            (client.clone(), posted.clone(), acked.clone(), next.clone(), secret.clone(), format!("{base}/telegram/webhook"));
+        let (client, posted, acked, next, secret, url) = (
+            client.clone(),
+            posted.clone(),
+            acked.clone(),
+            next.clone(),
+            secret.clone(),
+            format!("{base}/telegram/webhook"),
+        );
         tasks.push(tokio::spawn(async move {
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -70,6 +70,7 @@ pub struct Telegram {
     default_mode: Mode,
     webhook_url: String,
     files_dir: PathBuf,
+    data_dir: PathBuf,
     max_file_bytes: u64,
     per_second: f64,
     /// The bot for the current token (rebuilt when the token changes).
@@ -148,6 +149,7 @@ impl Telegram {
             default_mode: Mode::parse(&config.mode).unwrap_or(Mode::Polling),
             webhook_url,
             files_dir: data_dir.join("files").join(NAME),
+            data_dir: data_dir.to_owned(),
             max_file_bytes: config.max_file_bytes,
             per_second: config.messages_per_second,
             bot: Mutex::new(None),
@@ -436,6 +438,43 @@ impl Telegram {
     }
 }
 
+impl Telegram {
+    /// A photo (images) or document, with the text as its caption when it fits (1024
+    /// characters), otherwise the text first.
+    async fn send_file(&self, bot: &Bot, chat: i64, text: &str, file: &Value) -> Result<Delivered, SendError> {
+        use teloxide::payloads::{SendDocumentSetters, SendPhotoSetters};
+        let rel = file["path"].as_str().unwrap_or("");
+        if rel.is_empty() || rel.contains("..") {
+            return Err(SendError::Permanent("the file is missing".into()));
+        }
+        let path = self.data_dir.join(rel);
+        if !path.is_file() {
+            return Err(SendError::Permanent(format!("the file {rel} is gone")));
+        }
+        let name = file["name"].as_str().unwrap_or("file").to_owned();
+        let input = teloxide::types::InputFile::file(path).file_name(name);
+        let text = text.trim();
+        let caption = (!text.is_empty() && text.chars().count() <= 1024).then(|| escape_html(text));
+        if !text.is_empty() && caption.is_none() {
+            bot.send_message(ChatId(chat), escape_html(text)).parse_mode(ParseMode::Html).await.map_err(send_error)?;
+        }
+        let sent = if file["mime"].as_str().is_some_and(|m| m.starts_with("image/")) {
+            let mut req = bot.send_photo(ChatId(chat), input).parse_mode(ParseMode::Html);
+            if let Some(c) = caption {
+                req = req.caption(c);
+            }
+            req.await
+        } else {
+            let mut req = bot.send_document(ChatId(chat), input).parse_mode(ParseMode::Html);
+            if let Some(c) = caption {
+                req = req.caption(c);
+            }
+            req.await
+        };
+        Ok(Delivered { external_id: Some(sent.map_err(send_error)?.id.0.to_string()) })
+    }
+}
+
 fn full_name(first: &str, last: Option<&str>) -> String {
     match last {
         Some(l) if !l.is_empty() => format!("{first} {l}"),
@@ -464,6 +503,9 @@ impl Channel for Telegram {
             let chat: i64 =
                 recipient.parse().map_err(|_| SendError::Permanent(format!("not a chat id: {recipient}")))?;
             let text = payload["text"].as_str().unwrap_or("");
+            if let Some(file) = payload.get("file").filter(|f| f.is_object()) {
+                return self.send_file(&bot, chat, text, file).await;
+            }
             if text.trim().is_empty() {
                 return Err(SendError::Permanent("empty message".into()));
             }

@@ -109,7 +109,11 @@ impl Channel for Widget {
 
     fn send<'a>(&'a self, recipient: &'a str, payload: &'a Value) -> BoxFuture<'a, Result<Delivered, SendError>> {
         Box::pin(async move {
-            let mut frame = json!({"type": "message", "author": "bot", "text": payload["text"]});
+            let mut text = payload["text"].as_str().unwrap_or("").to_owned();
+            if let Some(name) = payload["file"]["name"].as_str() {
+                text = format!("{text}\n📎 {name}").trim().to_owned();
+            }
+            let mut frame = json!({"type": "message", "author": "bot", "text": text});
             if payload.get("buttons").is_some() {
                 frame["buttons"] = payload["buttons"].clone();
             }
@@ -157,7 +161,8 @@ pub async fn connect(
         .max_message_size(64 * 1024)
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
-        .on_upgrade(move |socket| session(state, q.visitor, socket)).into_response())
+        .on_upgrade(move |socket| session(state, q.visitor, socket))
+        .into_response())
 }
 
 /// The conversation so far; replies still queued for this visitor are in it, so they count as

@@ -910,11 +910,18 @@ impl Engine {
 
     /// An operator's reply: stored and queued to the buyer's channel. Replying takes the
     /// conversation over (the bot does not talk over a person).
-    pub async fn operator_reply(&self, conv: i64, user_id: i64, text: &str) -> Result<i64, EngineError> {
+    pub async fn operator_reply(
+        &self,
+        conv: i64,
+        user_id: i64,
+        text: &str,
+        file: Option<Attachment>,
+    ) -> Result<i64, EngineError> {
         let body = text.trim().to_owned();
-        if body.is_empty() {
+        if body.is_empty() && file.is_none() {
             return Err(EngineError::BadPayload("the reply is empty".into()));
         }
+        let attachments = serde_json::to_string(&file.iter().collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into());
         let now = self.clock.now_ms();
         let id = self
             .db
@@ -929,7 +936,7 @@ impl Engine {
                     author: Author::Operator,
                     author_user_id: Some(user_id),
                     body: &body,
-                    attachments: "[]",
+                    attachments: &attachments,
                     provenance: None,
                     inbox_id: None,
                 };
@@ -939,7 +946,11 @@ impl Engine {
                     recipient: &conversation.recipient,
                     conversation_id: Some(conv),
                     message_id: Some(id),
-                    payload: &json!({"text": body}).to_string(),
+                    payload: &match &file {
+                        Some(f) => json!({"text": body, "file": {"path": f.path, "name": f.name, "mime": f.mime}}),
+                        None => json!({"text": body}),
+                    }
+                    .to_string(),
                     idempotency_key: &format!("msg:{id}"),
                 };
                 msgs::outbox_enqueue(&tx, &o, now)?;

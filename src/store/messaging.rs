@@ -16,22 +16,27 @@ pub fn upsert_customer(
     display_name: &str,
     now: i64,
 ) -> Result<i64> {
-    conn.prepare_cached("INSERT INTO customers (channel, external_id, display_name, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
+    conn.prepare_cached(
+        "INSERT INTO customers (channel, external_id, display_name, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
          ON CONFLICT (channel, external_id) DO UPDATE SET
            display_name = CASE WHEN excluded.display_name <> '' THEN excluded.display_name ELSE display_name END,
-           updated_at = excluded.updated_at")?.execute(params![channel, external_id, display_name, now],
-    )?;
-    Ok(conn.prepare_cached("SELECT id FROM customers WHERE channel = ?1 AND external_id = ?2")?.query_row(params![channel, external_id],
-        |r| r.get(0),
-    )?)
+           updated_at = excluded.updated_at",
+    )?
+    .execute(params![channel, external_id, display_name, now])?;
+    Ok(conn
+        .prepare_cached("SELECT id FROM customers WHERE channel = ?1 AND external_id = ?2")?
+        .query_row(params![channel, external_id], |r| r.get(0))?)
 }
 
 /// The customer's open (or pending) conversation on `channel`, or a new one.
 pub fn open_conversation(conn: &Connection, customer_id: i64, channel: &str, now: i64) -> Result<i64> {
-    if let Some(id) = optional(conn.prepare_cached("SELECT id FROM conversations WHERE customer_id = ?1 AND channel = ?2 AND status <> 'closed'
-         ORDER BY id DESC LIMIT 1")?.query_row(params![customer_id, channel],
-        |r| r.get(0),
-    ))? {
+    if let Some(id) = optional(
+        conn.prepare_cached(
+            "SELECT id FROM conversations WHERE customer_id = ?1 AND channel = ?2 AND status <> 'closed'
+         ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row(params![customer_id, channel], |r| r.get(0)),
+    )? {
         return Ok(id);
     }
     conn.prepare_cached("INSERT INTO conversations (customer_id, channel, created_at, updated_at, last_message_at) VALUES (?1, ?2, ?3, ?3, ?3)")?.execute(params![customer_id, channel, now],
@@ -91,8 +96,8 @@ pub fn append_message(conn: &Connection, m: &NewMessage<'_>, now: i64) -> Result
     } else {
         conn.prepare_cached("SELECT id FROM messages WHERE inbox_id = ?1")?.query_row([m.inbox_id], |r| r.get(0))?
     };
-    conn.prepare_cached("UPDATE conversations SET last_message_at = ?2, updated_at = ?2 WHERE id = ?1")?.execute(params![m.conversation_id, now],
-    )?;
+    conn.prepare_cached("UPDATE conversations SET last_message_at = ?2, updated_at = ?2 WHERE id = ?1")?
+        .execute(params![m.conversation_id, now])?;
     Ok(id)
 }
 
@@ -104,12 +109,15 @@ pub struct Accepted {
 }
 
 pub fn inbox_accept(conn: &Connection, channel: &str, external_id: &str, payload: &str, now: i64) -> Result<Accepted> {
-    let n = conn.prepare_cached("INSERT INTO inbox (channel, external_id, payload, received_at) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (channel, external_id) DO NOTHING")?.execute(params![channel, external_id, payload, now],
-    )?;
-    let id = conn.prepare_cached("SELECT id FROM inbox WHERE channel = ?1 AND external_id = ?2")?.query_row(params![channel, external_id],
-        |r| r.get(0),
-    )?;
+    let n = conn
+        .prepare_cached(
+            "INSERT INTO inbox (channel, external_id, payload, received_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (channel, external_id) DO NOTHING",
+        )?
+        .execute(params![channel, external_id, payload, now])?;
+    let id = conn
+        .prepare_cached("SELECT id FROM inbox WHERE channel = ?1 AND external_id = ?2")?
+        .query_row(params![channel, external_id], |r| r.get(0))?;
     Ok(Accepted { id, duplicate: n == 0 })
 }
 
@@ -142,15 +150,18 @@ pub fn inbox_pending(conn: &Connection, limit: u32) -> Result<Vec<InboxItem>> {
 }
 
 pub fn inbox_done(conn: &Connection, id: i64, now: i64) -> Result<()> {
-    conn.prepare_cached("UPDATE inbox SET status = 'done', processed_at = ?2 WHERE id = ?1")?.execute(params![id, now])?;
+    conn.prepare_cached("UPDATE inbox SET status = 'done', processed_at = ?2 WHERE id = ?1")?
+        .execute(params![id, now])?;
     Ok(())
 }
 
 /// Records a processing failure; after `max_attempts` the item is parked as `failed`.
 pub fn inbox_failed(conn: &Connection, id: i64, error: &str, max_attempts: i64) -> Result<()> {
-    conn.prepare_cached("UPDATE inbox SET attempts = attempts + 1, last_error = ?2,
-         status = CASE WHEN attempts + 1 >= ?3 THEN 'failed' ELSE 'pending' END WHERE id = ?1")?.execute(params![id, error, max_attempts],
-    )?;
+    conn.prepare_cached(
+        "UPDATE inbox SET attempts = attempts + 1, last_error = ?2,
+         status = CASE WHEN attempts + 1 >= ?3 THEN 'failed' ELSE 'pending' END WHERE id = ?1",
+    )?
+    .execute(params![id, error, max_attempts])?;
     Ok(())
 }
 
@@ -168,7 +179,9 @@ pub fn outbox_enqueue(conn: &Connection, o: &NewOutbound<'_>, now: i64) -> Resul
     conn.prepare_cached("INSERT INTO outbox (channel, recipient, conversation_id, message_id, payload, idempotency_key, next_attempt_at,
            created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7) ON CONFLICT (idempotency_key) DO NOTHING")?.execute(params![o.channel, o.recipient, o.conversation_id, o.message_id, o.payload, o.idempotency_key, now],
     )?;
-    Ok(conn.prepare_cached("SELECT id FROM outbox WHERE idempotency_key = ?1")?.query_row([o.idempotency_key], |r| r.get(0))?)
+    Ok(conn
+        .prepare_cached("SELECT id FROM outbox WHERE idempotency_key = ?1")?
+        .query_row([o.idempotency_key], |r| r.get(0))?)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,17 +218,22 @@ pub fn outbox_claim(conn: &mut Connection, channel: &str, limit: u32, now: i64) 
         .collect::<rusqlite::Result<Vec<_>>>()?
     };
     for item in &items {
-        tx.prepare_cached("UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = ?2 WHERE id = ?1")?.execute(params![item.id, now],
-        )?;
+        tx.prepare_cached(
+            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = ?2 WHERE id = ?1",
+        )?
+        .execute(params![item.id, now])?;
     }
     tx.commit()?;
     Ok(items)
 }
 
 pub fn outbox_sent(conn: &Connection, id: i64, external_id: Option<&str>, now: i64) -> Result<()> {
-    let n = conn.prepare_cached("UPDATE outbox SET status = 'sent', external_id = ?2, sent_at = ?3, updated_at = ?3, last_error = NULL
-         WHERE id = ?1")?.execute(params![id, external_id, now],
-    )?;
+    let n = conn
+        .prepare_cached(
+            "UPDATE outbox SET status = 'sent', external_id = ?2, sent_at = ?3, updated_at = ?3, last_error = NULL
+         WHERE id = ?1",
+        )?
+        .execute(params![id, external_id, now])?;
     if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
 }
 
@@ -229,25 +247,33 @@ pub fn outbox_failed(
     max_attempts: i64,
     now: i64,
 ) -> Result<()> {
-    let attempts: i64 = conn.prepare_cached("SELECT attempts FROM outbox WHERE id = ?1")?.query_row([id], |r| r.get(0))?;
+    let attempts: i64 =
+        conn.prepare_cached("SELECT attempts FROM outbox WHERE id = ?1")?.query_row([id], |r| r.get(0))?;
     let backoff = retry_after_ms.unwrap_or_else(|| (1_000i64 << attempts.clamp(0, 20)).min(600_000));
     let status = if attempts >= max_attempts { "failed" } else { "queued" };
-    conn.prepare_cached("UPDATE outbox SET status = ?2, last_error = ?3, next_attempt_at = ?4, updated_at = ?5 WHERE id = ?1")?.execute(params![id, status, error, now + backoff, now],
-    )?;
+    conn.prepare_cached(
+        "UPDATE outbox SET status = ?2, last_error = ?3, next_attempt_at = ?4, updated_at = ?5 WHERE id = ?1",
+    )?
+    .execute(params![id, status, error, now + backoff, now])?;
     Ok(())
 }
 
 /// Queued rows to `recipient` count as delivered (a channel that showed the whole conversation,
 /// like the widget on reconnect); returns how many.
 pub fn outbox_delivered_all(conn: &Connection, channel: &str, recipient: &str, now: i64) -> Result<usize> {
-    Ok(conn.prepare_cached("UPDATE outbox SET status = 'sent', sent_at = ?3, updated_at = ?3, last_error = NULL
-         WHERE channel = ?1 AND recipient = ?2 AND status = 'queued'")?.execute(params![channel, recipient, now],
-    )?)
+    Ok(conn
+        .prepare_cached(
+            "UPDATE outbox SET status = 'sent', sent_at = ?3, updated_at = ?3, last_error = NULL
+         WHERE channel = ?1 AND recipient = ?2 AND status = 'queued'",
+        )?
+        .execute(params![channel, recipient, now])?)
 }
 
 /// At start: rows left `sending` by a crash go back to the queue, and inbox rows stay pending.
 pub fn recover(conn: &Connection, now: i64) -> Result<usize> {
-    Ok(conn.prepare_cached("UPDATE outbox SET status = 'queued', updated_at = ?1 WHERE status = 'sending'")?.execute([now])?)
+    Ok(conn
+        .prepare_cached("UPDATE outbox SET status = 'queued', updated_at = ?1 WHERE status = 'sending'")?
+        .execute([now])?)
 }
 
 /// A conversation as the engine and the operator panel see it.
@@ -318,14 +344,18 @@ pub fn conversations(
 
 /// The newest conversation of the customer `external_id` on `channel`.
 pub fn latest_conversation(conn: &Connection, channel: &str, external_id: &str) -> Result<Option<i64>> {
-    optional(conn.prepare_cached("SELECT c.id FROM conversations c JOIN customers cu ON cu.id = c.customer_id
-         WHERE cu.channel = ?1 AND cu.external_id = ?2 ORDER BY c.id DESC LIMIT 1")?.query_row(params![channel, external_id],
-        |r| r.get(0),
-    ))
+    optional(
+        conn.prepare_cached(
+            "SELECT c.id FROM conversations c JOIN customers cu ON cu.id = c.customer_id
+         WHERE cu.channel = ?1 AND cu.external_id = ?2 ORDER BY c.id DESC LIMIT 1",
+        )?
+        .query_row(params![channel, external_id], |r| r.get(0)),
+    )
 }
 
 pub fn set_state(conn: &Connection, id: i64, state: &str, now: i64) -> Result<()> {
-    conn.prepare_cached("UPDATE conversations SET state = ?2, updated_at = ?3 WHERE id = ?1")?.execute(params![id, state, now])?;
+    conn.prepare_cached("UPDATE conversations SET state = ?2, updated_at = ?3 WHERE id = ?1")?
+        .execute(params![id, state, now])?;
     Ok(())
 }
 
@@ -339,27 +369,34 @@ pub fn set_handler(
     now: i64,
 ) -> Result<()> {
     let n = if handled_by == "operator" {
-        conn.prepare_cached("UPDATE conversations SET handled_by = 'operator', status = 'pending',
+        conn.prepare_cached(
+            "UPDATE conversations SET handled_by = 'operator', status = 'pending',
                handoff_reason = COALESCE(?2, handoff_reason), handoff_at = COALESCE(handoff_at, ?4),
-               assigned_user_id = COALESCE(?3, assigned_user_id), updated_at = ?4 WHERE id = ?1")?.execute(params![id, reason, user_id, now],
+               assigned_user_id = COALESCE(?3, assigned_user_id), updated_at = ?4 WHERE id = ?1",
         )?
+        .execute(params![id, reason, user_id, now])?
     } else {
-        conn.prepare_cached("UPDATE conversations SET handled_by = 'bot', status = 'open', handoff_reason = NULL, handoff_at = NULL,
-               updated_at = ?2 WHERE id = ?1")?.execute(params![id, now],
+        conn.prepare_cached(
+            "UPDATE conversations SET handled_by = 'bot', status = 'open', handoff_reason = NULL, handoff_at = NULL,
+               updated_at = ?2 WHERE id = ?1",
         )?
+        .execute(params![id, now])?
     };
     if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
 }
 
 pub fn set_rating(conn: &Connection, id: i64, score: i64, now: i64) -> Result<()> {
-    conn.prepare_cached("UPDATE conversations SET csat = ?2, csat_at = ?3, status = 'closed', updated_at = ?3 WHERE id = ?1")?.execute(params![id, score, now],
-    )?;
+    conn.prepare_cached(
+        "UPDATE conversations SET csat = ?2, csat_at = ?3, status = 'closed', updated_at = ?3 WHERE id = ?1",
+    )?
+    .execute(params![id, score, now])?;
     Ok(())
 }
 
 pub fn close_conversation(conn: &Connection, id: i64, now: i64) -> Result<()> {
-    let n =
-        conn.prepare_cached("UPDATE conversations SET status = 'closed', updated_at = ?2 WHERE id = ?1")?.execute(params![id, now])?;
+    let n = conn
+        .prepare_cached("UPDATE conversations SET status = 'closed', updated_at = ?2 WHERE id = ?1")?
+        .execute(params![id, now])?;
     if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
 }
 
@@ -404,7 +441,8 @@ pub fn recent_messages(conn: &Connection, conversation_id: i64, limit: u32) -> R
 
 /// Whether the inbox row was processed already (its reply, if any, is stored).
 pub fn inbox_is_done(conn: &Connection, id: i64) -> Result<bool> {
-    let status: String = conn.prepare_cached("SELECT status FROM inbox WHERE id = ?1")?.query_row([id], |r| r.get(0))?;
+    let status: String =
+        conn.prepare_cached("SELECT status FROM inbox WHERE id = ?1")?.query_row([id], |r| r.get(0))?;
     Ok(status == "done")
 }
 
@@ -416,8 +454,8 @@ pub fn add_event(
     payload: &serde_json::Value,
     now: i64,
 ) -> Result<i64> {
-    conn.prepare_cached("INSERT INTO events (kind, conversation_id, payload, created_at) VALUES (?1, ?2, ?3, ?4)")?.execute(params![kind, conversation_id, payload.to_string(), now],
-    )?;
+    conn.prepare_cached("INSERT INTO events (kind, conversation_id, payload, created_at) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![kind, conversation_id, payload.to_string(), now])?;
     Ok(conn.last_insert_rowid())
 }
 

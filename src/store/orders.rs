@@ -37,55 +37,66 @@ fn order(r: &Row<'_>) -> rusqlite::Result<Order> {
 /// Inserts or replaces an order (the marketplace is the source of truth). A status change is
 /// appended to the history. Returns the row id and whether the status changed.
 pub fn upsert(conn: &Connection, o: &Order, now: i64) -> Result<(i64, bool)> {
-    let previous: Option<(i64, String)> = optional(conn.prepare_cached("SELECT id, status_raw FROM orders WHERE marketplace = ?1 AND number = ?2")?.query_row(params![o.market.as_str(), o.number],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    ))?;
+    let previous: Option<(i64, String)> = optional(
+        conn.prepare_cached("SELECT id, status_raw FROM orders WHERE marketplace = ?1 AND number = ?2")?
+            .query_row(params![o.market.as_str(), o.number], |r| Ok((r.get(0)?, r.get(1)?))),
+    )?;
     let items = serde_json::to_string(&o.items).unwrap_or_else(|_| "[]".into());
     conn.prepare_cached(&format!(
-            "INSERT INTO orders ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+        "INSERT INTO orders ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
              ON CONFLICT (marketplace, number) DO UPDATE SET status = excluded.status, status_raw = excluded.status_raw,
                phone = COALESCE(excluded.phone, phone), items = excluded.items, tracking = excluded.tracking,
                pickup_point = excluded.pickup_point, storage_until = excluded.storage_until, eta = excluded.eta,
                created_at = excluded.created_at, status_at = excluded.status_at, synced_at = excluded.synced_at"
-        ))?.execute(params![
-            o.market.as_str(),
-            o.number,
-            o.status.as_str(),
-            o.status_raw,
-            o.phone,
-            items,
-            o.tracking,
-            o.pickup_point,
-            o.storage_until,
-            o.eta,
-            o.created_at,
-            o.status_at,
-            o.synced_at
-        ],
-    )?;
-    let id: i64 = conn.prepare_cached("SELECT id FROM orders WHERE marketplace = ?1 AND number = ?2")?.query_row(params![o.market.as_str(), o.number],
-        |r| r.get(0),
-    )?;
+    ))?
+    .execute(params![
+        o.market.as_str(),
+        o.number,
+        o.status.as_str(),
+        o.status_raw,
+        o.phone,
+        items,
+        o.tracking,
+        o.pickup_point,
+        o.storage_until,
+        o.eta,
+        o.created_at,
+        o.status_at,
+        o.synced_at
+    ])?;
+    let id: i64 = conn
+        .prepare_cached("SELECT id FROM orders WHERE marketplace = ?1 AND number = ?2")?
+        .query_row(params![o.market.as_str(), o.number], |r| r.get(0))?;
     let changed = previous.as_ref().is_none_or(|(_, raw)| *raw != o.status_raw);
     if changed {
-        conn.prepare_cached("INSERT INTO order_status_history (order_id, status, status_raw, at) VALUES (?1, ?2, ?3, ?4)")?.execute(params![id, o.status.as_str(), o.status_raw, if previous.is_some() { now } else { o.status_at }],
-        )?;
+        conn.prepare_cached(
+            "INSERT INTO order_status_history (order_id, status, status_raw, at) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![
+            id,
+            o.status.as_str(),
+            o.status_raw,
+            if previous.is_some() { now } else { o.status_at }
+        ])?;
     }
     Ok((id, changed && previous.is_some()))
 }
 
 pub fn get(conn: &Connection, market: Market, number: &str) -> Result<Option<Order>> {
-    optional(conn.prepare_cached(&format!("SELECT {COLUMNS} FROM orders WHERE marketplace = ?1 AND number = ?2"))?.query_row(params![market.as_str(), number],
-        order,
-    ))
+    optional(
+        conn.prepare_cached(&format!("SELECT {COLUMNS} FROM orders WHERE marketplace = ?1 AND number = ?2"))?
+            .query_row(params![market.as_str(), number], order),
+    )
 }
 
 /// Remembers that `customer_id` showed `order` to be theirs.
 pub fn link(conn: &Connection, customer_id: i64, market: Market, number: &str, now: i64) -> Result<()> {
-    conn.prepare_cached("INSERT INTO customer_orders (customer_id, order_id, linked_at)
+    conn.prepare_cached(
+        "INSERT INTO customer_orders (customer_id, order_id, linked_at)
          SELECT ?1, id, ?4 FROM orders WHERE marketplace = ?2 AND number = ?3
-         ON CONFLICT DO NOTHING")?.execute(params![customer_id, market.as_str(), number, now],
-    )?;
+         ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![customer_id, market.as_str(), number, now])?;
     Ok(())
 }
 
@@ -141,7 +152,8 @@ mod tests {
             assert_eq!((same, changed), (id, false));
             let (_, changed) = upsert(c, &sample(OrderStatus::InTransit, "delivering", 30), 30)?;
             assert!(changed);
-            let history: i64 = c.prepare_cached("SELECT COUNT(*) FROM order_status_history")?.query_row([], |r| r.get(0))?;
+            let history: i64 =
+                c.prepare_cached("SELECT COUNT(*) FROM order_status_history")?.query_row([], |r| r.get(0))?;
             assert_eq!(history, 2);
             let got = get(c, Market::Ozon, "57195475-0050-3")?.expect("cached");
             assert_eq!(got.status, OrderStatus::InTransit);

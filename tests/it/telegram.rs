@@ -64,7 +64,8 @@ fn count(app: &TestApp, sql: &str) -> i64 {
 #[tokio::test]
 async fn a_conversation_over_long_polling() {
     let tg = FakeTelegram::start().await;
-    let model = FakeLlm::start(vec![Behavior::answer("Вернуть можно в течение 14 дней <без> бирок & чеков нельзя.")]).await;
+    let model =
+        FakeLlm::start(vec![Behavior::answer("Вернуть можно в течение 14 дней <без> бирок & чеков нельзя.")]).await;
     let app = app_with_model(&tg, "polling", Some(model.openai_url())).await;
     tg.push(FakeTelegram::text_update(1, 501, "где мой заказ 4102938475?"));
     let got = tg.wait_sent(501, 1).await;
@@ -204,6 +205,26 @@ async fn a_429_storm_delivers_everything_once_and_in_order() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(tg.sent_to(700).len(), 6);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM outbox WHERE status = 'sent'"), 6);
+
+    // Files go out too: an image as a photo with its caption.
+    use base64::Engine as _;
+    let data = base64::engine::general_purpose::STANDARD.encode([0xFFu8, 0xD8, 0xFF, 0xE0, 1, 2, 3]);
+    let resp = app
+        .post(&admin, &format!("/api/v1/conversations/{conv}/messages"),
+            &json!({"text": "Этикетка для возврата", "file": {"name": "label.jpg", "mime": "image/jpeg", "data": data}}))
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let _ = tg.wait_sent(700, 7).await;
+    let last = tg.sent().into_iter().rfind(|s| s.chat == 700).expect("sent");
+    assert_eq!((last.file.as_deref(), last.text.as_str()), (Some("photo:label.jpg"), "Этикетка для возврата"));
+    let resp = app
+        .post(
+            &admin,
+            &format!("/api/v1/conversations/{conv}/messages"),
+            &json!({"file": {"name": "x", "mime": "bad", "data": "@@"}}),
+        )
+        .await;
+    assert_eq!(error_code(resp, StatusCode::UNPROCESSABLE_ENTITY).await, "invalid_body");
     ticker.abort();
 }
 

@@ -138,8 +138,65 @@ pub async fn release(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplyRequest {
-    /// 1 to 4096 characters.
+    /// Up to 4096 characters (may be empty when a file is sent; then it is the file's caption).
+    #[serde(default)]
     pub text: String,
+    /// A photo or document to send (within `server.max_body_bytes` and `telegram.max_file_bytes`).
+    pub file: Option<FileUpload>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileUpload {
+    pub name: String,
+    /// e.g. "image/jpeg" (images are sent as photos), "application/pdf".
+    pub mime: String,
+    /// The content, base64.
+    pub data: String,
+}
+
+/// Saves an operator's file under DATA_DIR/files/out; returns it as an attachment.
+async fn save_upload(state: &AppState, f: FileUpload) -> Result<crate::engine::Attachment, ApiError> {
+    use base64::Engine as _;
+    let name: String = f.name.chars().filter(|c| !matches!(c, '/' | '\\' | '\0')).take(120).collect();
+    if name.trim().is_empty() || f.mime.is_empty() || f.mime.len() > 100 || !f.mime.contains('/') {
+        return Err(ApiError::invalid("file: a name and a MIME type like image/jpeg"));
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(f.data.trim())
+        .map_err(|_| ApiError::invalid("file.data: not base64"))?;
+    if bytes.is_empty() || bytes.len() as u64 > state.config.telegram.max_file_bytes {
+        return Err(ApiError::invalid(format!("file: 1 byte to {} bytes", state.config.telegram.max_file_bytes)));
+    }
+    let ext: String = std::path::Path::new(&name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("bin")
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(8)
+        .collect();
+    let token = crate::crypto::random_token().map_err(|_| ApiError::internal())?;
+    let rel = format!("files/out/{token}.{ext}");
+    let path = state.paths.data_dir.join(&rel);
+    let size = bytes.len() as u64;
+    tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(path.parent().expect("a parent"))?;
+        std::fs::write(&path, &bytes)
+    })
+    .await?
+    .map_err(|e| {
+        tracing::error!(error = %e, "cannot store an operator's file");
+        ApiError::internal()
+    })?;
+    Ok(crate::engine::Attachment {
+        kind: "file".into(),
+        name: Some(name),
+        mime: Some(f.mime),
+        size,
+        path: Some(rel),
+        error: None,
+    })
 }
 
 #[derive(Serialize, ToSchema)]
@@ -158,11 +215,15 @@ pub async fn reply(
     ApiJson(req): ApiJson<ReplyRequest>,
 ) -> Result<(StatusCode, Json<ReplyResponse>), ApiError> {
     let n = req.text.trim().chars().count();
-    if n == 0 || n > 4096 {
-        return Err(ApiError::invalid("text: 1 to 4096 characters"));
+    if (n == 0 && req.file.is_none()) || n > 4096 {
+        return Err(ApiError::invalid("text: 1 to 4096 characters (or a file)"));
     }
+    let file = match req.file {
+        Some(f) => Some(save_upload(&state, f).await?),
+        None => None,
+    };
     let message_id =
-        state.engine.operator_reply(id, auth.user.id, &req.text).await.map_err(not_found_as("conversation"))?;
+        state.engine.operator_reply(id, auth.user.id, &req.text, file).await.map_err(not_found_as("conversation"))?;
     Ok((StatusCode::CREATED, Json(ReplyResponse { message_id })))
 }
 

@@ -25,7 +25,10 @@ pub const TOKEN: &str = "123456:TEST-token_for-fake";
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sent {
     pub chat: i64,
+    /// The text, or a photo's or document's caption.
     pub text: String,
+    /// "photo:NAME" or "document:NAME" for files.
+    pub file: Option<String>,
     pub parse_mode: Option<String>,
     pub buttons: Vec<String>,
 }
@@ -168,7 +171,10 @@ fn form_fields(content_type: &str, body: &[u8]) -> Value {
     let mut out = serde_json::Map::new();
     for part in text.split(&format!("--{}", boundary.trim_matches('"'))) {
         let Some((head, value)) = part.split_once("\r\n\r\n") else { continue };
-        let Some(name) = head.split("name=\"").nth(1).and_then(|n| n.split('"').next()) else { continue };
+        let Some(name) = head.split(" name=\"").nth(1).and_then(|n| n.split('"').next()) else { continue };
+        if let Some(file) = head.split("filename=\"").nth(1).and_then(|n| n.split('"').next()) {
+            out.insert(format!("{name}.filename"), json!(file));
+        }
         out.insert(name.to_owned(), json!(value.trim_end_matches("\r\n")));
     }
     Value::Object(out)
@@ -245,6 +251,27 @@ async fn method(
                 None => error(StatusCode::BAD_REQUEST, "Bad Request: invalid file_id", None),
             }
         }
+        kind @ ("sendphoto" | "senddocument") => {
+            let field = if kind == "sendphoto" { "photo" } else { "document" };
+            let chat = p["chat_id"].as_str().and_then(|c| c.parse().ok()).or(p["chat_id"].as_i64()).unwrap_or(0);
+            // The file travels as its own part (the field may say "attach://…").
+            let file = p
+                .as_object()
+                .and_then(|o| o.iter().find(|(k, _)| k.ends_with(".filename")).and_then(|(_, v)| v.as_str()))
+                .unwrap_or("")
+                .to_owned();
+            inner.sent.lock().expect("lock").push(Sent {
+                chat,
+                text: p["caption"].as_str().unwrap_or("").to_owned(),
+                file: Some(format!("{field}:{file}")),
+                parse_mode: p["parse_mode"].as_str().map(str::to_owned),
+                buttons: Vec::new(),
+            });
+            ok(
+                json!({"message_id": 77, "date": 1_795_000_000, "chat": {"id": chat, "type": "private", "first_name": "Анна"},
+                "photo": [{"file_id": "x", "file_unique_id": "y", "width": 1, "height": 1, "file_size": 1}]}),
+            )
+        }
         "sendmessage" => {
             let fault = inner.faults.lock().expect("lock").pop_front();
             match fault {
@@ -276,6 +303,7 @@ async fn method(
             inner.sent.lock().expect("lock").push(Sent {
                 chat,
                 text: text.clone(),
+                file: None,
                 parse_mode: p["parse_mode"].as_str().map(str::to_owned),
                 buttons,
             });
