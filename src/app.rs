@@ -123,6 +123,8 @@ pub struct StateInner {
     pub engine: Arc<crate::engine::Engine>,
     pub telegram: Option<Arc<crate::channels::telegram::Telegram>>,
     pub widget: Arc<crate::channels::widget::Widget>,
+    pub orders: Arc<crate::marketplace::Orders>,
+    pub syncer: Arc<crate::marketplace::sync::Syncer>,
     pub started: Instant,
 }
 
@@ -178,7 +180,13 @@ impl App {
         std::thread::spawn(|| drop(crate::nlu::Nlu::shared()));
         let (llm, local_model) = crate::llm::setup(&config, &paths.data_dir, db.clone(), cipher.clone(), clock.clone());
         let kb = Arc::new(kb);
-        let orders = crate::marketplace::setup(&config, db.clone(), cipher.clone(), clock.clone());
+        let orders = Arc::new(crate::marketplace::setup(&config, db.clone(), cipher.clone(), clock.clone()));
+        let syncer = Arc::new(crate::marketplace::sync::Syncer::new(
+            db.clone(),
+            clock.clone(),
+            config.marketplaces.full_sync_days,
+            crate::engine::notify::notifier(&config.notifications, config.shop.utc_offset_minutes),
+        ));
         let telegram = match crate::channels::telegram::Telegram::new(
             db.clone(),
             cipher.clone(),
@@ -198,7 +206,7 @@ impl App {
             clock.clone(),
             kb.clone(),
             llm.clone(),
-            Arc::new(orders),
+            orders.clone(),
             crate::engine::Settings::from_config(&config),
         );
         if let Some(tg) = telegram.clone() {
@@ -230,6 +238,8 @@ impl App {
             engine,
             telegram,
             widget,
+            orders,
+            syncer,
             started: Instant::now(),
         }));
         Ok(Self { listener, state })
@@ -250,6 +260,12 @@ impl App {
         let maintenance = tokio::spawn(maintenance(state.clone()));
         // Buyer messages stored before a stop (or a crash) are processed first, in order.
         let worker = tokio::spawn(state.engine.clone().run());
+        let sync = tokio::spawn(crate::marketplace::sync::schedule(
+            state.syncer.clone(),
+            state.orders.apis(),
+            Duration::from_secs(state.config.marketplaces.sync_every_minutes * 60),
+            state.config.shop.utc_offset_minutes,
+        ));
         let mut channels = vec![tokio::spawn(
             crate::channels::dispatch::Dispatcher::new(
                 state.db.clone(),
@@ -290,6 +306,7 @@ impl App {
         }
         maintenance.abort();
         worker.abort();
+        sync.abort();
         for c in channels {
             c.abort();
         }

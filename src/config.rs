@@ -45,6 +45,33 @@ pub struct Config {
     pub marketplaces: MarketplacesConfig,
     pub telegram: TelegramConfig,
     pub widget: WidgetConfig,
+    pub notifications: NotificationsConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotificationsConfig {
+    /// Tell linked buyers when their order ships, reaches the pick-up point or is cancelled.
+    pub enabled: bool,
+    /// Templates: {number}, {marketplace}, {items}, {eta}, {pickup_point}, {storage_until}.
+    pub in_transit: String,
+    pub ready_for_pickup: String,
+    pub cancelled: String,
+}
+
+impl Default for NotificationsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            in_transit: "Заказ {number} ({marketplace}) передан в доставку. Ожидаемая дата — {eta}. \
+                         Чтобы не получать такие сообщения, напишите «отписаться»."
+                .into(),
+            ready_for_pickup: "Заказ {number} ({marketplace}) ждёт вас в пункте выдачи: {pickup_point}. \
+                               Забрать можно до {storage_until}."
+                .into(),
+            cancelled: "Заказ {number} ({marketplace}) отменён. Если это ошибка — напишите нам, разберёмся.".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
@@ -386,6 +413,10 @@ impl Default for EngineConfig {
 pub struct MarketplacesConfig {
     /// A cached order younger than this is answered from the cache, seconds.
     pub order_fresh_secs: u64,
+    /// Incremental sync period, minutes (a full sync runs nightly after 03:00 shop time).
+    pub sync_every_minutes: u64,
+    /// How far back a full sync reaches, days.
+    pub full_sync_days: u32,
     /// Longest wait for a live order lookup before answering from the cache, milliseconds.
     pub lookup_timeout_ms: u64,
     pub wb: WbConfig,
@@ -394,7 +425,14 @@ pub struct MarketplacesConfig {
 
 impl Default for MarketplacesConfig {
     fn default() -> Self {
-        Self { order_fresh_secs: 600, lookup_timeout_ms: 2000, wb: WbConfig::default(), ozon: OzonConfig::default() }
+        Self {
+            order_fresh_secs: 600,
+            sync_every_minutes: 15,
+            full_sync_days: 90,
+            lookup_timeout_ms: 2000,
+            wb: WbConfig::default(),
+            ozon: OzonConfig::default(),
+        }
     }
 }
 
@@ -552,6 +590,8 @@ pub const ENV_VARS: &[(&str, &str, Kind, &str)] = &[
     ("SUPPORTD_ENGINE_ASK_RATING", "engine.ask_rating", Kind::Bool, "ask for a 1–5 rating"),
     ("SUPPORTD_ENGINE_ANSWERS", "engine.answers", Kind::Str, "auto or extractive"),
     ("SUPPORTD_ORDER_FRESH_SECS", "marketplaces.order_fresh_secs", Kind::Int, "order cache freshness"),
+    ("SUPPORTD_SYNC_EVERY_MINUTES", "marketplaces.sync_every_minutes", Kind::Int, "incremental sync period"),
+    ("SUPPORTD_FULL_SYNC_DAYS", "marketplaces.full_sync_days", Kind::Int, "full sync depth"),
     ("SUPPORTD_ORDER_LOOKUP_TIMEOUT_MS", "marketplaces.lookup_timeout_ms", Kind::Int, "live order lookup limit"),
     ("SUPPORTD_WB_BASE_URL", "marketplaces.wb.base_url", Kind::Str, "Wildberries API host override"),
     ("SUPPORTD_WB_TOKEN", "marketplaces.wb.token", Kind::Str, "Wildberries token"),
@@ -564,6 +604,7 @@ pub const ENV_VARS: &[(&str, &str, Kind, &str)] = &[
     ("SUPPORTD_TELEGRAM_WEBHOOK_URL", "telegram.webhook_url", Kind::Str, "public webhook address"),
     ("SUPPORTD_TELEGRAM_MAX_FILE_BYTES", "telegram.max_file_bytes", Kind::Int, "largest file from buyers"),
     ("SUPPORTD_TELEGRAM_MESSAGES_PER_SECOND", "telegram.messages_per_second", Kind::Float, "send rate to Telegram"),
+    ("SUPPORTD_NOTIFICATIONS_ENABLED", "notifications.enabled", Kind::Bool, "order status notifications"),
     ("SUPPORTD_WIDGET_ALLOWED_ORIGINS", "widget.allowed_origins", Kind::List, "sites that may embed the widget"),
 ];
 
@@ -746,6 +787,9 @@ impl Config {
             && !tg.webhook_url.starts_with("http://")
         {
             return Err(("telegram.webhook_url", "must be an https:// URL".into()));
+        }
+        if m.sync_every_minutes == 0 || m.full_sync_days == 0 {
+            return Err(("marketplaces.sync_every_minutes", "sync period and depth must be greater than 0".into()));
         }
         if m.lookup_timeout_ms == 0 {
             return Err(("marketplaces.lookup_timeout_ms", "must be greater than 0".into()));
@@ -955,6 +999,10 @@ pub const TEMPLATE: &str = r#"# supportd configuration.
 [marketplaces]
 # A cached order younger than this is answered without asking the marketplace, seconds. (SUPPORTD_ORDER_FRESH_SECS)
 # order_fresh_secs = 600
+# Incremental sync every this many minutes; a full one runs nightly after 03:00 shop time. (SUPPORTD_SYNC_EVERY_MINUTES)
+# sync_every_minutes = 15
+# How far back a full sync reaches, days. (SUPPORTD_FULL_SYNC_DAYS)
+# full_sync_days = 90
 # Longest wait for a live order lookup before answering from the cache ("data as of …"), ms. (SUPPORTD_ORDER_LOOKUP_TIMEOUT_MS)
 # lookup_timeout_ms = 2000
 
@@ -985,6 +1033,15 @@ pub const TEMPLATE: &str = r#"# supportd configuration.
 # max_file_bytes = 10485760
 # Messages per second to Telegram overall (the Bot API's limit is about 30). (SUPPORTD_TELEGRAM_MESSAGES_PER_SECOND)
 # messages_per_second = 30.0
+
+[notifications]
+# Tell buyers linked to an order when it ships, reaches the pick-up point or is cancelled
+# (once per status; a buyer who writes «отписаться» gets no more). (SUPPORTD_NOTIFICATIONS_ENABLED)
+# enabled = true
+# Templates: {number}, {marketplace}, {items}, {eta}, {pickup_point}, {storage_until}.
+# in_transit = "Заказ {number} ({marketplace}) передан в доставку. Ожидаемая дата — {eta}. Чтобы не получать такие сообщения, напишите «отписаться»."
+# ready_for_pickup = "Заказ {number} ({marketplace}) ждёт вас в пункте выдачи: {pickup_point}. Забрать можно до {storage_until}."
+# cancelled = "Заказ {number} ({marketplace}) отменён. Если это ошибка — напишите нам, разберёмся."
 
 [widget]
 # Sites that may embed the chat widget (<script src="PUBLIC_URL/widget.js">), e.g.

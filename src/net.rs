@@ -181,9 +181,10 @@ fn describe(e: &reqwest::Error) -> String {
 
 async fn status_error(resp: reqwest::Response) -> HttpError {
     let status = resp.status().as_u16();
-    let retry_after = resp
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
+    // Retry-After (HTTP), or X-Ratelimit-Retry (Wildberries' seconds until the next try).
+    let retry_after = [reqwest::header::RETRY_AFTER.as_str(), "x-ratelimit-retry"]
+        .iter()
+        .find_map(|h| resp.headers().get(*h))
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s >= 0.0)

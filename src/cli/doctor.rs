@@ -191,6 +191,7 @@ pub fn run(paths: &Paths) -> ExitCode {
         if let Some(cipher) = &cipher {
             check_credentials(&mut r, conn, cipher);
         }
+        check_sync(&mut r, conn);
     }
 
     check_embeddings(&mut r, &paths.models().join(crate::kb::EMBEDDING_MODEL_FILE));
@@ -210,10 +211,43 @@ pub fn run(paths: &Paths) -> ExitCode {
 
 /// Integrations this build knows; each needs the named credentials.
 const INTEGRATIONS: &[(&str, &[&str])] = &[
-    ("Telegram", &["telegram.bot_token"]),
-    ("Wildberries", &["wb.api_token"]),
-    ("Ozon", &["ozon.client_id", "ozon.api_key"]),
+    ("Telegram", &[crate::channels::telegram::TOKEN]),
+    ("Wildberries", &[crate::marketplace::wb::TOKEN]),
+    ("Ozon", &[crate::marketplace::ozon::CLIENT_ID, crate::marketplace::ozon::API_KEY]),
 ];
+
+/// The last sync of each marketplace: when, how many orders, or why it stopped.
+fn check_sync(r: &mut Report, conn: &rusqlite::Connection) {
+    use crate::marketplace::Market;
+    use crate::store::orders as rows;
+    for market in [Market::Wb, Market::Ozon] {
+        let (Ok(full), Ok(inc)) =
+            (rows::sync_state(conn, market, "full"), rows::sync_state(conn, market, "incremental"))
+        else {
+            continue;
+        };
+        let cached = rows::count(conn, Some(market)).unwrap_or(0);
+        let failed = [&full, &inc].into_iter().find(|s| s.status == "failed");
+        if let Some(f) = failed {
+            let error = f.error.clone().unwrap_or_default();
+            let fix = if error.contains("rejected the key") {
+                "set a new token in Settings → Integrations (or the config), then `supportd sync`"
+            } else if error.contains("lacks access") {
+                "issue a token with access to orders, then `supportd sync`"
+            } else {
+                "`supportd sync` continues from where it stopped"
+            };
+            r.line(Level::Fail, "sync", &format!("{}: the last sync stopped: {error}", market.title()), Some(fix));
+        } else if let Some(t) = full.finished_at.max(inc.finished_at) {
+            r.line(
+                Level::Ok,
+                "sync",
+                &format!("{}: {cached} orders cached, last sync {}", market.title(), crate::clock::rfc3339(t)),
+                None,
+            );
+        }
+    }
+}
 
 fn check_credentials(r: &mut Report, conn: &rusqlite::Connection, cipher: &Cipher) {
     match credentials::undecryptable(conn, cipher) {

@@ -6,6 +6,7 @@ mod chat;
 mod doctor;
 mod kb;
 mod llm;
+mod market;
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
@@ -90,6 +91,12 @@ pub enum Command {
     /// Messenger channels: the Telegram bot token and mode.
     #[command(subcommand)]
     Channel(channel::ChannelCommand),
+    /// Copy orders from Wildberries and Ozon into the cache now (the server also does it every
+    /// 15 minutes, and fully each night).
+    Sync(market::SyncArgs),
+    /// Look up orders.
+    #[command(subcommand)]
+    Orders(market::OrdersCommand),
     /// Talk to the assistant in the terminal: each reply with its intent, confidence, sources
     /// and orders (the demo shop unless this data directory has a knowledge base).
     Chat(chat::ChatArgs),
@@ -260,6 +267,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Eval(kb::EvalCommand::Nlu { set, cross_validate })) => kb::eval_nlu(set, cross_validate),
         Some(Command::Eval(kb::EvalCommand::Dialogs(args))) => chat::eval_dialogs(&paths, args),
         Some(Command::Chat(args)) => chat::chat(&paths, args),
+        Some(Command::Sync(args)) => {
+            let db = open_db(&paths, now)?;
+            market::sync(&paths, &db, args)
+        }
+        Some(Command::Orders(cmd)) => {
+            let db = open_db(&paths, now)?;
+            market::orders(&paths, &db, cmd)
+        }
         Some(Command::Channel(cmd)) => {
             let db = open_db(&paths, now)?;
             channel::run(&paths, &db, cmd)

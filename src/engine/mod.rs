@@ -19,6 +19,7 @@ pub mod dialog;
 pub mod eval;
 pub mod guard;
 pub mod hours;
+pub mod notify;
 pub mod policy;
 
 use std::sync::Arc;
@@ -201,6 +202,7 @@ struct Draft {
     model: Option<Value>,
     guard: Vec<guard::Violation>,
     buttons: Option<Value>,
+    opt_out: bool,
 }
 
 impl Engine {
@@ -549,8 +551,13 @@ impl Engine {
                 }
             }
             Plan::NotUnderstood => self.miss(state, out, bot::NOT_UNDERSTOOD.into(), now),
+            Plan::OptOut => {
+                out.action = Some(Action::Answer);
+                out.opt_out = true;
+                out.parts.push(bot::OPTED_OUT.into());
+            }
         }
-        if out.action == Some(Action::Answer) && !matches!(d.plan, Plan::Greeting | Plan::Thanks) {
+        if out.action == Some(Action::Answer) && !matches!(d.plan, Plan::Greeting | Plan::Thanks | Plan::OptOut) {
             state.misses = 0;
             state.answered += 1;
         }
@@ -776,6 +783,7 @@ impl Engine {
         let rating = draft.rating;
         let link: Vec<Order> = draft.link.clone();
         let buttons = draft.buttons.clone();
+        let opt_out = draft.opt_out;
         let rated_docs = if rating.is_some() { State::parse(&conv.state).last_sources } else { Vec::new() };
         self.db
             .call(move |c| {
@@ -815,6 +823,9 @@ impl Engine {
                 }
                 for o in &link {
                     order_rows::link(&tx, customer, o.market, &o.number, now)?;
+                }
+                if opt_out {
+                    order_rows::set_opt_out(&tx, customer, true)?;
                 }
                 if let Some(reason) = handoff {
                     msgs::set_handler(&tx, conv_id, "operator", Some(reason.as_str()), None, now)?;

@@ -8,6 +8,7 @@
 
 pub mod demo;
 pub mod ozon;
+pub mod sync;
 pub mod wb;
 
 use std::collections::HashMap;
@@ -182,9 +183,40 @@ impl From<HttpError> for MarketError {
     }
 }
 
+/// Which orders a sync asks for: placed in [from, to] (full), or whose status changed in
+/// [from, to] (incremental, where the API can filter so). Milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub from: i64,
+    pub to: i64,
+    pub changed_only: bool,
+}
+
+/// One page of a listing; `next` continues it (none: the last page).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub orders: Vec<Order>,
+    pub next: Option<String>,
+}
+
 /// One marketplace account. Implementations live in `wb` and `ozon`.
 pub trait MarketplaceApi: Send + Sync {
     fn market(&self) -> Market;
+
+    /// One page of orders in `window`, from `cursor` (none: the first page).
+    fn orders_page<'a>(&'a self, window: Window, cursor: Option<&'a str>) -> BoxFuture<'a, Result<Page, MarketError>>;
+
+    /// Current statuses of `orders` (cached copies), for APIs that cannot list by status
+    /// change; the default asks nothing.
+    fn refresh<'a>(&'a self, _orders: &'a [Order]) -> BoxFuture<'a, Result<Vec<Order>, MarketError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    /// Whether listing by status change is supported (else the sync refreshes unfinished
+    /// orders with [`MarketplaceApi::refresh`]).
+    fn lists_changes(&self) -> bool {
+        true
+    }
 
     /// The order `number` as the marketplace knows it now. `cached` is our last copy (some
     /// APIs only report a status by id, and the rest is kept from the sync). `Ok(None)`: the
@@ -225,6 +257,13 @@ impl Orders {
     pub fn with_api(mut self, api: Arc<dyn MarketplaceApi>) -> Self {
         self.apis.insert(api.market(), api);
         self
+    }
+
+    /// The configured marketplace APIs.
+    pub fn apis(&self) -> Vec<Arc<dyn MarketplaceApi>> {
+        let mut v: Vec<Arc<dyn MarketplaceApi>> = self.apis.values().cloned().collect();
+        v.sort_by_key(|a| a.market().as_str());
+        v
     }
 
     /// The configured marketplaces (the ones with keys).

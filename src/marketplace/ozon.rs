@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{Market, MarketError, MarketplaceApi, Order, OrderItem, OrderStatus};
+use super::{Market, MarketError, MarketplaceApi, Order, OrderItem, OrderStatus, Page, Window};
 use crate::BoxFuture;
-use crate::net::{HttpClient, HttpError, KeyRef, RetryPolicy};
+use crate::net::{HttpClient, KeyRef, RetryPolicy};
 
 pub const DEFAULT_BASE_URL: &str = "https://api-seller.ozon.ru";
 /// Names of the stored credentials.
@@ -25,11 +25,14 @@ pub struct Ozon {
 impl Ozon {
     pub fn new(base_url: &str, client_id: KeyRef, api_key: KeyRef) -> Self {
         // The Seller API allows about 50 requests per second per account for postings.
-        let http = HttpClient::new(Duration::from_secs(15), RetryPolicy::default(), Some((20.0, 10)));
+        // Waits out bursts of 429 (honouring their retry headers) rather than failing a sync.
+        let policy =
+            RetryPolicy { attempts: 8, base_delay: Duration::from_millis(500), max_delay: Duration::from_secs(60) };
+        let http = HttpClient::new(Duration::from_secs(30), policy, Some((20.0, 10)));
         Self { http, base_url: base_url.trim_end_matches('/').to_owned(), client_id, api_key }
     }
 
-    async fn post(&self, path: &str, body: &Value, deadline: Option<Instant>) -> Result<Value, HttpError> {
+    async fn post(&self, path: &str, body: &Value, deadline: Option<Instant>) -> Result<Value, MarketError> {
         let (client_id, key) = (self.client_id.get().await, self.api_key.get().await);
         let url = format!("{}{path}", self.base_url);
         let resp = self
@@ -38,8 +41,9 @@ impl Ozon {
                 |c| c.post(&url).header("Client-Id", client_id.expose()).header("Api-Key", key.expose()).json(body),
                 deadline,
             )
-            .await?;
-        resp.json::<Value>().await.map_err(|e| HttpError::Transport(format!("unreadable answer: {e}")))
+            .await
+            .map_err(MarketError::from)?;
+        resp.json::<Value>().await.map_err(|e| MarketError::Shape(format!("not JSON: {e}")))
     }
 
     /// One posting, FBS first, then FBO; `None` when neither knows it.
@@ -51,21 +55,53 @@ impl Ozon {
         ] {
             match self.post(path, &body, Some(deadline)).await {
                 Ok(v) => return parse_posting(&v["result"]).map(Some),
-                Err(HttpError::Status { status: 404, .. }) => continue,
+                Err(MarketError::Rejected { status: 404, .. }) => continue,
                 // Ozon answers an unknown posting number with 400 "not found" too.
-                Err(HttpError::Status { status: 400, message, .. }) if message.to_lowercase().contains("not found") => {
+                Err(MarketError::Rejected { status: 400, message }) if message.to_lowercase().contains("not found") => {
                     continue;
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(e),
             }
         }
         Ok(None)
     }
 }
 
+/// Postings listed per page (the API's maximum).
+pub const PAGE: usize = 1000;
+
+fn rfc3339(ms: i64) -> String {
+    crate::clock::rfc3339(ms)
+}
+
+impl Ozon {
+    async fn list(&self, window: Window, cursor: Option<&str>) -> Result<Page, MarketError> {
+        let offset: usize = cursor.and_then(|c| c.parse().ok()).unwrap_or(0);
+        let filter = if window.changed_only {
+            json!({"last_changed_status_date": {"from": rfc3339(window.from), "to": rfc3339(window.to)}})
+        } else {
+            json!({"since": rfc3339(window.from), "to": rfc3339(window.to)})
+        };
+        let body = json!({"dir": "ASC", "filter": filter, "limit": PAGE, "offset": offset,
+            "with": {"analytics_data": false, "barcodes": false, "financial_data": false}});
+        let v = self.post("/v3/posting/fbs/list", &body, None).await?;
+        let postings = v["result"]["postings"]
+            .as_array()
+            .ok_or_else(|| MarketError::Shape("posting list without result.postings".into()))?;
+        let orders = postings.iter().map(parse_posting).collect::<Result<Vec<_>, _>>()?;
+        let has_next = v["result"]["has_next"].as_bool().unwrap_or(false);
+        let next = (has_next && !orders.is_empty()).then(|| (offset + orders.len()).to_string());
+        Ok(Page { orders, next })
+    }
+}
+
 impl MarketplaceApi for Ozon {
     fn market(&self) -> Market {
         Market::Ozon
+    }
+
+    fn orders_page<'a>(&'a self, window: Window, cursor: Option<&'a str>) -> BoxFuture<'a, Result<Page, MarketError>> {
+        Box::pin(self.list(window, cursor))
     }
 
     fn order<'a>(

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{Market, MarketError, MarketplaceApi, Order, OrderStatus};
+use super::{Market, MarketError, MarketplaceApi, Order, OrderItem, OrderStatus, Page, Window};
 use crate::BoxFuture;
-use crate::net::{HttpClient, HttpError, KeyRef, RetryPolicy};
+use crate::net::{HttpClient, KeyRef, RetryPolicy};
 
 /// The FBS orders host; `marketplaces.wb.base_url` replaces every WB host at once.
 pub const DEFAULT_BASE_URL: &str = "https://marketplace-api.wildberries.ru";
@@ -27,16 +27,122 @@ pub struct Wb {
 impl Wb {
     pub fn new(base_url: &str, token: KeyRef) -> Self {
         // FBS orders: 300 requests per minute, bursts of 20 (the group's documented limit).
-        let http = HttpClient::new(Duration::from_secs(15), RetryPolicy::default(), Some((5.0, 20)));
+        // Waits out bursts of 429 (honouring their retry headers) rather than failing a sync.
+        let policy =
+            RetryPolicy { attempts: 8, base_delay: Duration::from_millis(500), max_delay: Duration::from_secs(60) };
+        let http = HttpClient::new(Duration::from_secs(30), policy, Some((5.0, 20)));
         Self { http, base_url: base_url.trim_end_matches('/').to_owned(), token }
     }
 
-    async fn post(&self, path: &str, body: &Value, deadline: Option<Instant>) -> Result<Value, HttpError> {
+    async fn post(&self, path: &str, body: &Value, deadline: Option<Instant>) -> Result<Value, MarketError> {
         let token = self.token.get().await;
         let url = format!("{}{path}", self.base_url);
         let resp =
             self.http.send(|c| c.post(&url).header("Authorization", token.expose()).json(body), deadline).await?;
-        resp.json::<Value>().await.map_err(|e| HttpError::Transport(format!("unreadable answer: {e}")))
+        resp.json::<Value>().await.map_err(|e| MarketError::Shape(format!("not JSON: {e}")))
+    }
+
+    async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, MarketError> {
+        let token = self.token.get().await;
+        let url = format!("{}{path}", self.base_url);
+        let resp = self.http.send(|c| c.get(&url).header("Authorization", token.expose()).query(query), None).await?;
+        resp.json::<Value>().await.map_err(|e| MarketError::Shape(format!("not JSON: {e}")))
+    }
+
+    /// Supplier and WB statuses of up to 1000 orders.
+    async fn statuses(&self, ids: &[i64]) -> Result<std::collections::HashMap<i64, (String, String)>, MarketError> {
+        let mut out = std::collections::HashMap::new();
+        for chunk in ids.chunks(1000) {
+            let v = self.post("/api/v3/orders/status", &json!({"orders": chunk}), None).await?;
+            let list =
+                v["orders"].as_array().ok_or_else(|| MarketError::Shape("status answer without orders".into()))?;
+            for o in list {
+                let id = o["id"].as_i64().ok_or_else(|| MarketError::Shape("order status without id".into()))?;
+                let s = o["supplierStatus"].as_str().unwrap_or("").to_owned();
+                let w = o["wbStatus"].as_str().unwrap_or("").to_owned();
+                out.insert(id, (s, w));
+            }
+        }
+        Ok(out)
+    }
+
+    /// `GET /api/v3/orders` (placed in the window, paged by `next`), with statuses.
+    async fn list(&self, window: Window, cursor: Option<&str>) -> Result<Page, MarketError> {
+        let next: i64 = cursor.and_then(|c| c.parse().ok()).unwrap_or(0);
+        let query = [
+            ("limit", PAGE.to_string()),
+            ("next", next.to_string()),
+            ("dateFrom", (window.from / 1000).to_string()),
+            ("dateTo", (window.to / 1000).to_string()),
+        ];
+        let v = self.get("/api/v3/orders", &query).await?;
+        let list = v["orders"].as_array().ok_or_else(|| MarketError::Shape("order list without orders".into()))?;
+        let ids: Vec<i64> = list.iter().filter_map(|o| o["id"].as_i64()).collect();
+        if ids.len() != list.len() {
+            return Err(MarketError::Shape("an order without a numeric id".into()));
+        }
+        let statuses = self.statuses(&ids).await?;
+        let mut orders = Vec::with_capacity(list.len());
+        for o in list {
+            let id = o["id"].as_i64().unwrap_or_default();
+            let created = o["createdAt"]
+                .as_str()
+                .and_then(|s| time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok())
+                .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+                .ok_or_else(|| MarketError::Shape("order without createdAt".into()))?;
+            let (supplier, wb) = statuses.get(&id).cloned().unwrap_or_else(|| ("new".into(), "waiting".into()));
+            let article = o["article"]
+                .as_str()
+                .map(str::to_owned)
+                .or_else(|| o["nmId"].as_i64().map(|n| n.to_string()))
+                .unwrap_or_default();
+            let price = o["convertedPrice"].as_f64().or(o["price"].as_f64()).unwrap_or(0.0) / 100.0;
+            orders.push(Order {
+                market: Market::Wb,
+                number: id.to_string(),
+                status: status(&supplier, &wb),
+                status_raw: format!("{supplier}/{wb}"),
+                phone: None,
+                items: vec![OrderItem {
+                    article: article.clone(),
+                    name: article,
+                    size: None,
+                    quantity: 1,
+                    price_rub: price,
+                }],
+                tracking: None,
+                pickup_point: o["offices"]
+                    .as_array()
+                    .and_then(|a| a.first())
+                    .and_then(|x| x.as_str())
+                    .map(str::to_owned),
+                storage_until: None,
+                eta: None,
+                created_at: created,
+                status_at: created,
+                synced_at: 0,
+            });
+        }
+        let next_cursor = v["next"].as_i64().filter(|_| list.len() >= PAGE).map(|n| n.to_string());
+        Ok(Page { orders, next: next_cursor })
+    }
+
+    async fn refresh_all(&self, orders: &[Order]) -> Result<Vec<Order>, MarketError> {
+        let ids: Vec<i64> = orders.iter().filter_map(|o| o.number.parse().ok()).collect();
+        let statuses = self.statuses(&ids).await?;
+        Ok(orders
+            .iter()
+            .filter_map(|o| {
+                let (s, w) = statuses.get(&o.number.parse::<i64>().ok()?)?;
+                let raw = format!("{s}/{w}");
+                (raw != o.status_raw).then(|| Order {
+                    status: status(s, w),
+                    status_raw: raw,
+                    status_at: 0,
+                    ..o.clone()
+                })
+            })
+            .collect())
     }
 
     async fn status_of(
@@ -80,9 +186,24 @@ impl Wb {
     }
 }
 
+/// Orders listed per page (the API's maximum).
+pub const PAGE: usize = 1000;
+
 impl MarketplaceApi for Wb {
     fn market(&self) -> Market {
         Market::Wb
+    }
+
+    fn orders_page<'a>(&'a self, window: Window, cursor: Option<&'a str>) -> BoxFuture<'a, Result<Page, MarketError>> {
+        Box::pin(self.list(window, cursor))
+    }
+
+    fn refresh<'a>(&'a self, orders: &'a [Order]) -> BoxFuture<'a, Result<Vec<Order>, MarketError>> {
+        Box::pin(self.refresh_all(orders))
+    }
+
+    fn lists_changes(&self) -> bool {
+        false
     }
 
     fn order<'a>(

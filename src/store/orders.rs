@@ -111,6 +111,151 @@ pub fn of_customer(conn: &Connection, customer_id: i64) -> Result<Vec<Order>> {
     Ok(rows)
 }
 
+/// Customers who showed `order_id` to be theirs and want notifications: (customer id,
+/// channel, their id on it).
+pub fn subscribers(conn: &Connection, order_id: i64) -> Result<Vec<(i64, String, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT cu.id, cu.channel, cu.external_id FROM customer_orders co JOIN customers cu ON cu.id = co.customer_id
+         WHERE co.order_id = ?1 AND cu.notify_opt_out = 0 ORDER BY cu.id",
+    )?;
+    let rows =
+        stmt.query_map([order_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+pub fn set_opt_out(conn: &Connection, customer_id: i64, opt_out: bool) -> Result<()> {
+    conn.prepare_cached("UPDATE customers SET notify_opt_out = ?2 WHERE id = ?1")?
+        .execute(params![customer_id, opt_out])?;
+    Ok(())
+}
+
+/// Orders not finished yet, by row id after `after` (for status refreshes in batches).
+pub fn unfinished(conn: &Connection, market: Market, after: i64, limit: u32) -> Result<Vec<(i64, Order)>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT id, {COLUMNS} FROM orders WHERE marketplace = ?1 AND id > ?2
+           AND status NOT IN ('delivered', 'cancelled') ORDER BY id LIMIT ?3"
+    ))?;
+    let rows = stmt
+        .query_map(params![market.as_str(), after, limit], |r| {
+            let id: i64 = r.get(0)?;
+            // The order's columns start at index 1.
+            let o = Order {
+                market: Market::parse(&r.get::<_, String>(1)?).unwrap_or(market),
+                number: r.get(2)?,
+                status: OrderStatus::parse(&r.get::<_, String>(3)?).unwrap_or(OrderStatus::Problem),
+                status_raw: r.get(4)?,
+                phone: r.get(5)?,
+                items: serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default(),
+                tracking: r.get(7)?,
+                pickup_point: r.get(8)?,
+                storage_until: r.get(9)?,
+                eta: r.get(10)?,
+                created_at: r.get(11)?,
+                status_at: r.get(12)?,
+                synced_at: r.get(13)?,
+            };
+            Ok((id, o))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+pub fn count(conn: &Connection, market: Option<Market>) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT COUNT(*) FROM orders WHERE ?1 IS NULL OR marketplace = ?1")?
+        .query_row([market.map(Market::as_str)], |r| r.get(0))?)
+}
+
+/// The status history of an order, oldest first: (status, raw status, at).
+pub fn history(conn: &Connection, market: Market, number: &str) -> Result<Vec<(String, String, i64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT h.status, h.status_raw, h.at FROM order_status_history h JOIN orders o ON o.id = h.order_id
+         WHERE o.marketplace = ?1 AND o.number = ?2 ORDER BY h.at, h.rowid",
+    )?;
+    let rows = stmt
+        .query_map(params![market.as_str(), number], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// A sync's position and outcome, per marketplace and kind ("full", "incremental").
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct SyncState {
+    pub status: String,
+    pub cursor: Option<String>,
+    pub window_from: Option<i64>,
+    pub window_to: Option<i64>,
+    pub fetched: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub error: Option<String>,
+}
+
+pub fn sync_state(conn: &Connection, market: Market, kind: &str) -> Result<SyncState> {
+    Ok(optional(
+        conn.prepare_cached(
+            "SELECT status, cursor, window_from, window_to, fetched, started_at, finished_at, error FROM sync_state
+         WHERE marketplace = ?1 AND kind = ?2",
+        )?
+        .query_row(params![market.as_str(), kind], |r| {
+            Ok(SyncState {
+                status: r.get(0)?,
+                cursor: r.get(1)?,
+                window_from: r.get(2)?,
+                window_to: r.get(3)?,
+                fetched: r.get(4)?,
+                started_at: r.get(5)?,
+                finished_at: r.get(6)?,
+                error: r.get(7)?,
+            })
+        }),
+    )?
+    .unwrap_or_else(|| SyncState { status: "idle".into(), ..SyncState::default() }))
+}
+
+/// Starts a run over [from, to] from the first page.
+pub fn sync_begin(conn: &Connection, market: Market, kind: &str, from: i64, to: i64, now: i64) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO sync_state (marketplace, kind, status, cursor, window_from, window_to, fetched, started_at, error)
+         VALUES (?1, ?2, 'running', NULL, ?3, ?4, 0, ?5, NULL)
+         ON CONFLICT (marketplace, kind) DO UPDATE SET status = 'running', cursor = NULL, window_from = ?3,
+           window_to = ?4, fetched = 0, started_at = ?5, error = NULL",
+    )?
+    .execute(params![market.as_str(), kind, from, to, now])?;
+    Ok(())
+}
+
+/// Records a committed page: where the next one starts.
+pub fn sync_progress(
+    conn: &Connection,
+    market: Market,
+    kind: &str,
+    cursor: Option<&str>,
+    fetched: usize,
+) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE sync_state SET cursor = ?3, fetched = fetched + ?4, status = 'running', error = NULL
+         WHERE marketplace = ?1 AND kind = ?2",
+    )?
+    .execute(params![market.as_str(), kind, cursor, fetched as i64])?;
+    Ok(())
+}
+
+pub fn sync_finish(conn: &Connection, market: Market, kind: &str, now: i64) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE sync_state SET status = 'idle', cursor = NULL, finished_at = ?3, error = NULL WHERE marketplace = ?1 AND kind = ?2",
+    )?
+    .execute(params![market.as_str(), kind, now])?;
+    Ok(())
+}
+
+/// A run that stopped: it resumes from its cursor next time.
+pub fn sync_fail(conn: &Connection, market: Market, kind: &str, error: &str) -> Result<()> {
+    conn.prepare_cached("UPDATE sync_state SET status = 'failed', error = ?3 WHERE marketplace = ?1 AND kind = ?2")?
+        .execute(params![market.as_str(), kind, error])?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,5 +13,6 @@ mod kb;
 mod lifecycle;
 mod llm;
 mod serve;
+mod sync;
 mod telegram;
 mod widget;

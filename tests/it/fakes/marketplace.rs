@@ -7,7 +7,12 @@
 //!   token in `Authorization`; `{"orders": [{"id", "supplierStatus", "wbStatus"}]}`; errors as
 //!   `{"title", "detail", "code", "requestId", "origin", "status", "statusText", "timestamp"}`.
 //!
-//! Tests set postings and statuses, and can make the server hang to test deadlines.
+//! - Listings for the sync: WB `GET /api/v3/orders` (`limit`, `next`, `dateFrom`, `dateTo`;
+//!   `{"next", "orders": [...]}`) and Ozon `POST /v3/posting/fbs/list` (`filter.since/to` or
+//!   `filter.last_changed_status_date`, `limit`, `offset`; `{"result": {"postings", "has_next"}}`).
+//!
+//! Tests set postings and statuses, generate thousands of orders, script faults (429 with the
+//! retry headers each API documents, 401, a malformed answer) and can make the server hang.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -15,18 +20,44 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 pub const OZON_CLIENT_ID: &str = "836412";
 pub const OZON_API_KEY: &str = "ozon-test-key-7f3a";
 pub const WB_TOKEN: &str = "wb-test-token-91c2";
 
+/// A scripted answer instead of the real one, for the next calls of a path.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Fault {
+    /// Answer normally (to place a fault at a later call).
+    Pass,
+    TooMany {
+        retry_after: u64,
+    },
+    Unauthorized,
+    Malformed,
+}
+
+/// A WB FBS order as the fake keeps it.
+#[derive(Debug, Clone)]
+struct WbOrder {
+    id: i64,
+    created: i64,
+    article: String,
+    price: i64,
+}
+
 #[derive(Default)]
 struct Inner {
+    wb_orders: Mutex<Vec<WbOrder>>,
+    /// Ozon postings for the list: (in_process_at ms, changed_at ms, posting).
+    ozon_list: Mutex<Vec<(i64, i64, Value)>>,
+    faults: Mutex<HashMap<String, std::collections::VecDeque<Fault>>>,
+    list_calls: AtomicUsize,
     /// Posting number → the `result` object of `/v3/posting/fbs/get`.
     postings: Mutex<HashMap<String, Value>>,
     /// WB order id → (supplierStatus, wbStatus).
@@ -48,6 +79,8 @@ impl FakeMarketplace {
             .route("/v3/posting/fbs/get", post(ozon_posting))
             .route("/v2/posting/fbo/get", post(ozon_posting_fbo))
             .route("/api/v3/orders/status", post(wb_status))
+            .route("/api/v3/orders", get(wb_orders))
+            .route("/v3/posting/fbs/list", post(ozon_list))
             .with_state(inner.clone());
         let (addr, _task) = super::serve(app).await;
         Self { addr, inner }
@@ -93,6 +126,56 @@ impl FakeMarketplace {
     /// Accept requests and never answer (until set back).
     pub fn hang(&self, on: bool) {
         self.inner.hang.store(on, Ordering::SeqCst);
+    }
+
+    /// `n` WB orders with ids from `first`, placed `age_ms` ago and later, all new.
+    pub fn add_wb_orders(&self, first: i64, n: usize, created: i64) {
+        let mut list = self.inner.wb_orders.lock().expect("lock");
+        let mut statuses = self.inner.wb_statuses.lock().expect("lock");
+        for i in 0..n as i64 {
+            let id = first + i;
+            list.push(WbOrder {
+                id,
+                created: created + i * 1000,
+                article: format!("LD-TS-{:03}", i % 50),
+                price: 129_000,
+            });
+            statuses.insert(id, ("new".into(), "waiting".into()));
+        }
+        list.sort_by_key(|o| o.id);
+    }
+
+    /// `n` Ozon postings `PREFIX-0001-1`…, placed at `created`, in `status`.
+    pub fn add_ozon_postings(&self, prefix: &str, n: usize, created: i64, status: &str) {
+        let mut list = self.inner.ozon_list.lock().expect("lock");
+        for i in 0..n {
+            let number = format!("{prefix}-{:04}-1", i + 1);
+            let p = json!({"posting_number": number, "order_id": i, "status": status, "substatus": "",
+                "in_process_at": rfc3339(created + i as i64 * 1000), "tracking_number": "",
+                "delivery_method": {"name": "Пункт выдачи Ozon, Екатеринбург"},
+                "products": [{"price": "990.0000", "offer_id": "LD-TS-002", "name": "Футболка", "sku": 1, "quantity": 1}]});
+            list.push((created + i as i64 * 1000, created, p));
+        }
+    }
+
+    /// Changes an Ozon posting's status at `at` (it then shows up in status-change listings).
+    pub fn change_ozon(&self, number: &str, status: &str, substatus: &str, at: i64) {
+        for (_, changed, p) in self.inner.ozon_list.lock().expect("lock").iter_mut() {
+            if p["posting_number"] == number {
+                p["status"] = json!(status);
+                p["substatus"] = json!(substatus);
+                *changed = at;
+            }
+        }
+    }
+
+    /// The next calls of `path` get these faults, in order.
+    pub fn fault(&self, path: &str, faults: Vec<Fault>) {
+        self.inner.faults.lock().expect("lock").insert(path.to_owned(), faults.into());
+    }
+
+    pub fn list_calls(&self) -> usize {
+        self.inner.list_calls.load(Ordering::SeqCst)
     }
 
     pub fn calls(&self) -> usize {
@@ -167,4 +250,130 @@ async fn wb_status(
         })
         .unwrap_or_default();
     axum::Json(json!({"orders": orders})).into_response()
+}
+
+fn rfc3339(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).expect("time");
+    t.format(&time::format_description::well_known::Rfc3339).expect("format")
+}
+
+fn take_fault(inner: &Inner, path: &str) -> Option<Fault> {
+    inner.faults.lock().expect("lock").get_mut(path).and_then(|q| q.pop_front())
+}
+
+/// The fault's answer in the marketplace's own error shape.
+fn fault_response(fault: Fault, wb: bool) -> Response {
+    match (fault, wb) {
+        (Fault::Pass, _) => unreachable!("passed faults are answered normally"),
+        (Fault::TooMany { retry_after }, true) => {
+            let mut r = (
+                StatusCode::TOO_MANY_REQUESTS,
+                axum::Json(json!({"title": "too many requests",
+                "detail": "limited by c122a060-a7fb-4bb4-abb0-32fd4e18d489", "code": "07e4668e-ac2242",
+                "requestId": "r", "origin": "api-marketplace", "status": 429, "statusText": "Too Many Requests",
+                "timestamp": "2026-11-27T10:00:00Z"})),
+            )
+                .into_response();
+            r.headers_mut().insert("X-Ratelimit-Retry", retry_after.to_string().parse().expect("header"));
+            r.headers_mut().insert("X-Ratelimit-Limit", "20".parse().expect("header"));
+            r.headers_mut().insert("X-Ratelimit-Reset", retry_after.to_string().parse().expect("header"));
+            r
+        }
+        (Fault::TooMany { retry_after }, false) => {
+            let mut r = ozon_error(StatusCode::TOO_MANY_REQUESTS, 8, "You have reached request rate limit per second");
+            r.headers_mut().insert("Retry-After", retry_after.to_string().parse().expect("header"));
+            r
+        }
+        (Fault::Unauthorized, true) => (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"title": "unauthorized",
+            "detail": "token is malformed or expired", "code": "07e4668e", "requestId": "r", "origin": "s2s-api-auth",
+            "status": 401, "statusText": "Unauthorized", "timestamp": "2026-11-27T10:00:00Z"})),
+        )
+            .into_response(),
+        (Fault::Unauthorized, false) => {
+            ozon_error(StatusCode::UNAUTHORIZED, 16, "Client-Id and Api-Key headers are required")
+        }
+        (Fault::Malformed, true) => (StatusCode::OK, "{\"next\": 1, \"orders\": [{\"id\": \"оops\"").into_response(),
+        (Fault::Malformed, false) => {
+            (StatusCode::OK, axum::Json(json!({"result": {"postings": "not a list"}}))).into_response()
+        }
+    }
+}
+
+async fn wb_orders(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    inner.list_calls.fetch_add(1, Ordering::SeqCst);
+    if let Some(f) = take_fault(&inner, "/api/v3/orders").filter(|f| *f != Fault::Pass) {
+        return fault_response(f, true);
+    }
+    if headers.get("Authorization").and_then(|v| v.to_str().ok()) != Some(WB_TOKEN) {
+        return fault_response(Fault::Unauthorized, true);
+    }
+    let num = |k: &str| q.get(k).and_then(|v| v.parse::<i64>().ok());
+    let (limit, next) = (num("limit").unwrap_or(1000).clamp(1, 1000) as usize, num("next").unwrap_or(0));
+    let (from, to) = (num("dateFrom").unwrap_or(0) * 1000, num("dateTo").map_or(i64::MAX, |t| t * 1000 + 999));
+    let list = inner.wb_orders.lock().expect("lock");
+    let page: Vec<Value> = list
+        .iter()
+        .filter(|o| o.id > next && o.created >= from && o.created <= to)
+        .take(limit)
+        .map(|o| {
+            json!({"id": o.id, "rid": format!("r{}", o.id), "createdAt": rfc3339(o.created), "warehouseId": 1,
+            "nmId": 178452391, "chrtId": 1, "article": o.article, "price": o.price, "convertedPrice": o.price,
+            "currencyCode": 643, "convertedCurrencyCode": 643, "skus": ["2000000000001"], "offices": ["Москва"],
+            "deliveryType": "fbs", "cargoType": 1})
+        })
+        .collect();
+    let last = page.last().and_then(|o| o["id"].as_i64()).unwrap_or(next);
+    axum::Json(json!({"next": last, "orders": page})).into_response()
+}
+
+async fn ozon_list(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    inner.list_calls.fetch_add(1, Ordering::SeqCst);
+    if let Some(f) = take_fault(&inner, "/v3/posting/fbs/list").filter(|f| *f != Fault::Pass) {
+        return fault_response(f, false);
+    }
+    let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if header("Client-Id") != OZON_CLIENT_ID || header("Api-Key") != OZON_API_KEY {
+        return ozon_error(StatusCode::FORBIDDEN, 7, "Invalid Api-Key, please contact support");
+    }
+    let parse = |v: &Value| {
+        v.as_str()
+            .and_then(|s| time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok())
+            .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+    };
+    let f = &body["filter"];
+    let (by_change, from, to) = match f.get("last_changed_status_date") {
+        Some(c) => (true, parse(&c["from"]), parse(&c["to"])),
+        None => (false, parse(&f["since"]), parse(&f["to"])),
+    };
+    let (Some(from), Some(to)) = (from, to) else {
+        return ozon_error(
+            StatusCode::BAD_REQUEST,
+            3,
+            "filter: since and to (or last_changed_status_date) are required",
+        );
+    };
+    let limit = body["limit"].as_u64().unwrap_or(100).clamp(1, 1000) as usize;
+    let offset = body["offset"].as_u64().unwrap_or(0) as usize;
+    let list = inner.ozon_list.lock().expect("lock");
+    let matching: Vec<&Value> = list
+        .iter()
+        .filter(|(created, changed, _)| {
+            let t = if by_change { *changed } else { *created };
+            t >= from && t <= to
+        })
+        .map(|(_, _, p)| p)
+        .collect();
+    let page: Vec<Value> = matching.iter().skip(offset).take(limit).map(|p| (*p).clone()).collect();
+    let has_next = offset + page.len() < matching.len();
+    axum::Json(json!({"result": {"postings": page, "has_next": has_next}})).into_response()
 }

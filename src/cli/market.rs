@@ -1,0 +1,125 @@
+//! `supportd sync` and `supportd orders show`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::bail;
+use clap::{Args, Subcommand};
+
+use crate::app::{self, Paths};
+use crate::clock::{SharedClock, SystemClock};
+use crate::crypto::Cipher;
+use crate::marketplace::sync::{Kind, Syncer};
+use crate::marketplace::{Market, MarketError};
+use crate::store::{Db, orders as rows};
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// "wb" or "ozon" [default: every connected marketplace].
+    #[arg(value_parser = ["wb", "ozon"])]
+    pub market: Option<String>,
+    /// Everything in `marketplaces.full_sync_days`, not only what changed since the last sync.
+    #[arg(long)]
+    pub full: bool,
+    /// Print one JSON object per marketplace.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrdersCommand {
+    /// One order (WB order id or Ozon posting number): the marketplace's data, asked live when
+    /// the cached copy is old, with its status history.
+    Show {
+        number: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn sync(paths: &Paths, db: &Db, args: SyncArgs) -> anyhow::Result<ExitCode> {
+    let config = app::load_config(paths)?;
+    let cipher = Cipher::load_or_create(&paths.secret_key())?;
+    let clock: SharedClock = Arc::new(SystemClock);
+    let orders = crate::marketplace::setup(&config, db.clone(), cipher, clock.clone());
+    let mut apis = orders.apis();
+    if let Some(m) = args.market.as_deref().and_then(Market::parse) {
+        apis.retain(|a| a.market() == m);
+        if apis.is_empty() {
+            bail!(
+                "{} is not connected: set its key (marketplaces.{} in the config or the settings page)",
+                m.title(),
+                m.as_str()
+            );
+        }
+    }
+    if apis.is_empty() {
+        bail!("no marketplace is connected: set a Wildberries token or Ozon Client-Id and Api-Key first");
+    }
+    let notifier = crate::engine::notify::notifier(&config.notifications, config.shop.utc_offset_minutes);
+    let syncer = Syncer::new(db.clone(), clock, config.marketplaces.full_sync_days, notifier);
+    let kind = if args.full { Kind::Full } else { Kind::Incremental };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let mut failed = false;
+    for api in apis {
+        let market = api.market();
+        match runtime.block_on(syncer.run(api.as_ref(), kind)) {
+            Ok(r) if args.json => println!("{}", serde_json::json!({"market": market, "kind": kind, "report": r})),
+            Ok(r) => println!(
+                "{}: {} sync{}: {} orders in {} pages, {} changed status, {} buyers notified ({:.1} s, {:.0} orders/s)",
+                market.title(),
+                kind.as_str(),
+                if r.resumed { " (resumed)" } else { "" },
+                r.orders,
+                r.pages,
+                r.changed,
+                r.notified,
+                r.seconds,
+                r.orders as f64 / r.seconds.max(1e-9)
+            ),
+            Err(e) => {
+                failed = true;
+                let hint = match e {
+                    MarketError::Unauthorized => " — the token is wrong or revoked; set a new one",
+                    MarketError::Forbidden(_) => " — the token lacks access to orders; issue one with that scope",
+                    _ => " — the next run continues from where this one stopped",
+                };
+                eprintln!("error: {}: {e}{hint}", market.title());
+            }
+        }
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+pub fn orders(paths: &Paths, db: &Db, cmd: OrdersCommand) -> anyhow::Result<ExitCode> {
+    let OrdersCommand::Show { number, json } = cmd;
+    let config = app::load_config(paths)?;
+    let cipher = Cipher::load_or_create(&paths.secret_key())?;
+    let clock: SharedClock = Arc::new(SystemClock);
+    let orders = crate::marketplace::setup(&config, db.clone(), cipher, clock.clone());
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let Some(found) = runtime.block_on(orders.find(&number))? else {
+        bail!("no order {number} in the cache or at the marketplace");
+    };
+    let o = &found.order;
+    let history = db.with_conn(|c| rows::history(c, o.market, &o.number))?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"order": o, "source": found.source, "stale_since": found.stale_since,
+            "history": history.iter().map(|(s, r, at)| serde_json::json!({"status": s, "raw": r, "at": crate::clock::rfc3339(*at)})).collect::<Vec<_>>()})
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let offset = config.shop.utc_offset_minutes;
+    println!("{}", crate::engine::answer::order(o, found.stale_since, clock.now_ms(), offset));
+    println!("source: {} (synced {})", found.source, crate::engine::answer::date_time(o.synced_at, offset));
+    println!("marketplace status: {}", o.status_raw);
+    if let Some(p) = &o.phone {
+        println!("buyer phone: {p}");
+    }
+    for (status, raw, at) in history {
+        println!("  {}  {status} ({raw})", crate::engine::answer::date_time(at, offset));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,76 @@
+//! Order status notifications: what a buyer linked to an order is told when the sync sees it
+//! shipped, waiting at the pick-up point or cancelled — the seller's templates, once per status,
+//! through the buyer's channel (and into the conversation, so operators see it).
+
+use serde_json::json;
+
+use super::answer;
+use crate::config::NotificationsConfig;
+use crate::marketplace::sync::Notifier;
+use crate::marketplace::{Order, OrderStatus};
+use crate::store::messaging::{self as msgs, Author, NewMessage, NewOutbound};
+use crate::store::orders as order_rows;
+
+/// The text for `order` from `template`: {number}, {marketplace}, {items}, {eta},
+/// {pickup_point}, {storage_until} (each empty when unknown).
+pub fn render(template: &str, o: &Order, offset: i32) -> String {
+    let items: Vec<&str> = o.items.iter().map(|i| i.name.as_str()).collect();
+    template
+        .replace("{number}", &o.number)
+        .replace("{marketplace}", o.market.title())
+        .replace("{items}", &items.join(", "))
+        .replace("{eta}", &o.eta.map(|t| answer::date(t, offset)).unwrap_or_default())
+        .replace("{pickup_point}", o.pickup_point.as_deref().unwrap_or(""))
+        .replace("{storage_until}", &o.storage_until.map(|t| answer::date(t, offset)).unwrap_or_default())
+        .replace("  ", " ")
+}
+
+pub fn notifier(config: &NotificationsConfig, offset: i32) -> Option<Notifier> {
+    if !config.enabled {
+        return None;
+    }
+    let c = config.clone();
+    Some(std::sync::Arc::new(move |conn: &rusqlite::Connection, order_id: i64, o: &Order, now: i64| {
+        let template = match o.status {
+            OrderStatus::InTransit => &c.in_transit,
+            OrderStatus::ReadyForPickup => &c.ready_for_pickup,
+            OrderStatus::Cancelled => &c.cancelled,
+            _ => return Ok(0),
+        };
+        let text = render(template, o, offset);
+        let mut sent = 0;
+        for (customer, channel, recipient) in order_rows::subscribers(conn, order_id)? {
+            let key = format!("notify:{order_id}:{}:{customer}", o.status.as_str());
+            let conv = msgs::open_conversation(conn, customer, &channel, now)?;
+            let provenance = json!({"action": "notify", "orders": [{"number": o.number, "status": o.status}]});
+            let m = NewMessage {
+                conversation_id: conv,
+                author: Author::Bot,
+                author_user_id: None,
+                body: &text,
+                attachments: "[]",
+                provenance: Some(&provenance),
+                inbox_id: None,
+            };
+            let before: i64 =
+                conn.query_row("SELECT COUNT(*) FROM outbox WHERE idempotency_key = ?1", [&key], |r| r.get(0))?;
+            if before > 0 {
+                continue;
+            }
+            let id = msgs::append_message(conn, &m, now)?;
+            let payload = json!({"text": text}).to_string();
+            let out = NewOutbound {
+                channel: &channel,
+                recipient: &recipient,
+                conversation_id: Some(conv),
+                message_id: Some(id),
+                payload: &payload,
+                idempotency_key: &key,
+            };
+            msgs::outbox_enqueue(conn, &out, now)?;
+            msgs::add_event(conn, "notify", Some(conv), &json!({"order": o.number, "status": o.status}), now)?;
+            sent += 1;
+        }
+        Ok(sent)
+    }))
+}

@@ -1,0 +1,280 @@
+//! Order sync: the marketplace's orders copied into the cache, page by page.
+//!
+//! Each page is committed in one transaction together with the run's cursor, so a sync that
+//! stops half-way (an error, a crash, a restart) resumes from the next page and never leaves a
+//! half-written page. A full run covers the last `full_days`; an incremental one the orders
+//! whose status changed since the last run (Ozon lists those; for WB the new orders are listed
+//! and the unfinished cached ones asked for their statuses). Status changes to shipped, at the
+//! pick-up point or cancelled notify the buyers linked to the order, once per status.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::{Market, MarketError, MarketplaceApi, Order, OrderStatus, Window};
+use crate::clock::SharedClock;
+use crate::store::{Db, orders as rows};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Full,
+    Incremental,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Full => "full",
+            Kind::Incremental => "incremental",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Report {
+    pub pages: usize,
+    pub orders: usize,
+    /// Orders whose status changed.
+    pub changed: usize,
+    /// Buyer notifications queued.
+    pub notified: usize,
+    /// The run continued one that had stopped.
+    pub resumed: bool,
+    pub seconds: f64,
+}
+
+/// Notifies linked buyers of a status change inside the sync's transaction; returns how many
+/// messages were queued. The engine provides it (it owns what buyers are told).
+pub type Notifier = Arc<dyn Fn(&rusqlite::Connection, i64, &Order, i64) -> crate::store::Result<usize> + Send + Sync>;
+
+pub struct Syncer {
+    db: Db,
+    clock: SharedClock,
+    full_days: i64,
+    notifier: Option<Notifier>,
+}
+
+/// Statuses buyers are told about.
+pub fn notifies(status: OrderStatus) -> bool {
+    matches!(status, OrderStatus::InTransit | OrderStatus::ReadyForPickup | OrderStatus::Cancelled)
+}
+
+const DAY: i64 = 86_400_000;
+/// Incremental windows start this much before the last run, so nothing falls between runs.
+const OVERLAP: i64 = 10 * 60_000;
+
+impl Syncer {
+    pub fn new(db: Db, clock: SharedClock, full_days: u32, notifier: Option<Notifier>) -> Self {
+        Self { db, clock, full_days: i64::from(full_days.max(1)), notifier }
+    }
+
+    /// Runs (or resumes) one sync of `api`.
+    pub async fn run(&self, api: &dyn MarketplaceApi, kind: Kind) -> Result<Report, MarketError> {
+        let started = std::time::Instant::now();
+        let market = api.market();
+        let store = |e: crate::store::StoreError| MarketError::Unavailable(format!("order cache: {e}"));
+        let state = self.db.call(move |c| rows::sync_state(c, market, kind.as_str())).await.map_err(store)?;
+        let now = self.clock.now_ms();
+        let mut report = Report::default();
+        let (window, mut cursor) = match (state.status.as_str(), state.window_from, state.window_to) {
+            ("running" | "failed", Some(from), Some(to)) => {
+                report.resumed = true;
+                (Window { from, to, changed_only: kind == Kind::Incremental && api.lists_changes() }, state.cursor)
+            }
+            _ => {
+                let from = match kind {
+                    Kind::Full => now - self.full_days * DAY,
+                    Kind::Incremental => {
+                        let last = self.last_finished(market).await.map_err(store)?;
+                        last.map_or(now - DAY, |t| t - OVERLAP)
+                    }
+                };
+                self.db
+                    .call(move |c| rows::sync_begin(c, market, kind.as_str(), from, now, now))
+                    .await
+                    .map_err(store)?;
+                (Window { from, to: now, changed_only: kind == Kind::Incremental && api.lists_changes() }, None)
+            }
+        };
+        let result = self.pages(api, kind, window, &mut cursor, &mut report).await;
+        let result = match result {
+            Ok(()) if kind == Kind::Incremental && !api.lists_changes() => self.refresh(api, &mut report).await,
+            other => other,
+        };
+        match result {
+            Ok(()) => {
+                let now = self.clock.now_ms();
+                self.db.call(move |c| rows::sync_finish(c, market, kind.as_str(), now)).await.map_err(store)?;
+                report.seconds = started.elapsed().as_secs_f64();
+                tracing::info!(
+                    market = market.as_str(),
+                    kind = kind.as_str(),
+                    orders = report.orders,
+                    changed = report.changed,
+                    notified = report.notified,
+                    "sync finished"
+                );
+                Ok(report)
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                let _ = self.db.call(move |c| rows::sync_fail(c, market, kind.as_str(), &msg)).await;
+                tracing::warn!(market = market.as_str(), kind = kind.as_str(), error = %e, "sync stopped; it resumes from the last page");
+                Err(e)
+            }
+        }
+    }
+
+    async fn last_finished(&self, market: Market) -> crate::store::Result<Option<i64>> {
+        self.db
+            .call(move |c| {
+                let full = rows::sync_state(c, market, "full")?.finished_at;
+                let inc = rows::sync_state(c, market, "incremental")?.finished_at;
+                Ok(full.max(inc))
+            })
+            .await
+    }
+
+    async fn pages(
+        &self,
+        api: &dyn MarketplaceApi,
+        kind: Kind,
+        window: Window,
+        cursor: &mut Option<String>,
+        report: &mut Report,
+    ) -> Result<(), MarketError> {
+        loop {
+            let page = api.orders_page(window, cursor.as_deref()).await?;
+            let next = page.next.clone();
+            if !page.orders.is_empty() {
+                report.pages += 1;
+            }
+            self.commit(api.market(), kind, page.orders, next.clone(), report).await?;
+            match next {
+                Some(n) => *cursor = Some(n),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// WB: unfinished cached orders asked for their current statuses, 1000 at a time.
+    async fn refresh(&self, api: &dyn MarketplaceApi, report: &mut Report) -> Result<(), MarketError> {
+        let market = api.market();
+        let mut after = 0;
+        loop {
+            let batch = self
+                .db
+                .call(move |c| rows::unfinished(c, market, after, 1000))
+                .await
+                .map_err(|e| MarketError::Unavailable(format!("order cache: {e}")))?;
+            let Some((last, _)) = batch.last() else { return Ok(()) };
+            after = *last;
+            let orders: Vec<Order> = batch.into_iter().map(|(_, o)| o).collect();
+            let changed = api.refresh(&orders).await?;
+            let cursor = Some(after.to_string());
+            self.commit(market, Kind::Incremental, changed, cursor, report).await?;
+        }
+    }
+
+    /// One page in one transaction: orders, status history, notifications, the cursor.
+    async fn commit(
+        &self,
+        market: Market,
+        kind: Kind,
+        orders: Vec<Order>,
+        next: Option<String>,
+        report: &mut Report,
+    ) -> Result<(), MarketError> {
+        let now = self.clock.now_ms();
+        let notifier = self.notifier.clone();
+        let n = orders.len();
+        let (changed, notified) = self
+            .db
+            .call(move |c| {
+                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let (mut changed, mut notified) = (0, 0);
+                for mut o in orders {
+                    o.synced_at = now;
+                    if o.status_at == 0 {
+                        o.status_at = now;
+                    }
+                    let (id, status_changed) = rows::upsert(&tx, &o, now)?;
+                    if status_changed {
+                        changed += 1;
+                        if notifies(o.status)
+                            && let Some(notify) = &notifier
+                        {
+                            notified += notify(&tx, id, &o, now)?;
+                        }
+                    }
+                }
+                rows::sync_progress(&tx, market, kind.as_str(), next.as_deref(), n)?;
+                tx.commit()?;
+                Ok((changed, notified))
+            })
+            .await
+            .map_err(|e| MarketError::Unavailable(format!("order cache: {e}")))?;
+        report.orders += n;
+        report.changed += changed;
+        report.notified += notified;
+        Ok(())
+    }
+}
+
+/// Background schedule: an incremental sync of each connected marketplace every
+/// `every`, and a full one each night after 03:00 shop time. The schedule lives in
+/// `sync_state` (last finish times), so a restart does not repeat or skip runs.
+pub async fn schedule(
+    syncer: Arc<Syncer>,
+    apis: Vec<Arc<dyn MarketplaceApi>>,
+    every: Duration,
+    utc_offset_minutes: i32,
+) {
+    if apis.is_empty() {
+        return;
+    }
+    // After a rejected key, wait before asking again (the panel or CLI shows the error).
+    let mut paused: std::collections::HashMap<Market, std::time::Instant> = std::collections::HashMap::new();
+    loop {
+        for api in &apis {
+            let market = api.market();
+            if paused.get(&market).is_some_and(|t| t.elapsed() < Duration::from_secs(1800)) {
+                continue;
+            }
+            let states = syncer
+                .db
+                .call(move |c| Ok((rows::sync_state(c, market, "full")?, rows::sync_state(c, market, "incremental")?)))
+                .await;
+            let Ok((full, inc)) = states else { continue };
+            let now = syncer.clock.now_ms();
+            let local = now + i64::from(utc_offset_minutes) * 60_000;
+            let last_3am = local - (local.rem_euclid(DAY)) + 3 * 3_600_000
+                - if local.rem_euclid(DAY) < 3 * 3_600_000 { DAY } else { 0 };
+            let last_3am_utc = last_3am - i64::from(utc_offset_minutes) * 60_000;
+            let full_due = full.status != "idle" || full.finished_at.is_none_or(|t| t < last_3am_utc);
+            let inc_due = inc.status != "idle" || inc.finished_at.is_none_or(|t| now - t >= every.as_millis() as i64);
+            let kind = if full_due {
+                Some(Kind::Full)
+            } else if inc_due {
+                Some(Kind::Incremental)
+            } else {
+                None
+            };
+            if let Some(kind) = kind {
+                match syncer.run(api.as_ref(), kind).await {
+                    Err(e @ (MarketError::Unauthorized | MarketError::Forbidden(_))) => {
+                        tracing::error!(market = market.as_str(), error = %e, "sync stopped: fix the key in the settings");
+                        paused.insert(market, std::time::Instant::now());
+                    }
+                    Err(e) => tracing::warn!(market = market.as_str(), error = %e, "scheduled sync failed"),
+                    Ok(_) => {
+                        paused.remove(&market);
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    }
+}

@@ -1,0 +1,226 @@
+//! Order sync against fake WB and Ozon servers: 10,000 orders full and incremental, a status
+//! change that notifies the linked buyer once, a 429 storm waited out, a 401 that stops the
+//! job, a malformed page that corrupts nothing, and a restart in the middle.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use supportd::clock::{Clock, ManualClock, SharedClock};
+use supportd::config::{NotificationsConfig, Secret};
+use supportd::marketplace::sync::{Kind, Syncer};
+use supportd::marketplace::{Market, MarketError, OrderStatus};
+use supportd::net::KeyRef;
+use supportd::store::{Db, messaging as msgs, orders as rows};
+
+use crate::fakes::marketplace::{FakeMarketplace, Fault, OZON_API_KEY, OZON_CLIENT_ID, WB_TOKEN};
+use crate::harness::{run_cli_env, stderr, stdout, temp_data_dir};
+
+const DAY: i64 = 86_400_000;
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    db: Db,
+    clock: Arc<ManualClock>,
+    syncer: Syncer,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Arc::new(ManualClock::starting_now());
+    let db = Db::open(&dir.path().join("s.db"), 2, clock.now_ms()).expect("open");
+    let shared: SharedClock = clock.clone();
+    let notifier = supportd::engine::notify::notifier(&NotificationsConfig::default(), 180);
+    let syncer = Syncer::new(db.clone(), shared, 90, notifier);
+    Setup { _dir: dir, db, clock, syncer }
+}
+
+fn wb(market: &FakeMarketplace, token: &str) -> supportd::marketplace::wb::Wb {
+    supportd::marketplace::wb::Wb::new(&market.url(), KeyRef::Fixed(Secret::new(token)))
+}
+
+fn ozon(market: &FakeMarketplace) -> supportd::marketplace::ozon::Ozon {
+    supportd::marketplace::ozon::Ozon::new(
+        &market.url(),
+        KeyRef::Fixed(Secret::new(OZON_CLIENT_ID)),
+        KeyRef::Fixed(Secret::new(OZON_API_KEY)),
+    )
+}
+
+fn count(db: &Db, market: Market) -> i64 {
+    db.with_conn(|c| rows::count(c, Some(market))).expect("count")
+}
+
+fn outbox(db: &Db) -> Vec<(String, String)> {
+    db.with_conn(|c| {
+        let mut stmt = c.prepare("SELECT recipient, payload FROM outbox ORDER BY id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    })
+    .expect("outbox")
+}
+
+#[tokio::test]
+async fn ten_thousand_wb_orders_then_changes_and_one_notification() {
+    let market = FakeMarketplace::start().await;
+    let s = setup();
+    let now = s.clock.now_ms();
+    market.add_wb_orders(5_000_000_000, 10_000, now - 30 * DAY);
+    let api = wb(&market, WB_TOKEN);
+
+    let started = Instant::now();
+    let r = s.syncer.run(&api, Kind::Full).await.expect("full sync");
+    eprintln!(
+        "full sync: {} orders in {:.2} s ({:.0}/s)",
+        r.orders,
+        started.elapsed().as_secs_f64(),
+        r.orders as f64 / started.elapsed().as_secs_f64()
+    );
+    assert_eq!((r.orders, r.pages, r.changed), (10_000, 10, 0));
+    assert_eq!(count(&s.db, Market::Wb), 10_000);
+
+    // A buyer showed order 5000000042 in a chat before; they get told when it ships, once.
+    s.db.with_conn(|c| {
+        let cust = msgs::upsert_customer(c, "telegram", "777", "Анна", now)?;
+        rows::link(c, cust, Market::Wb, "5000000042", now)
+    })
+    .expect("link");
+    s.clock.advance(Duration::from_secs(20 * 60));
+    market.set_wb_status(5_000_000_042, "complete", "sorted");
+    market.set_wb_status(5_000_000_043, "cancel", "canceled");
+    market.add_wb_orders(5_000_010_000, 5, s.clock.now_ms() - 60_000);
+    let r = s.syncer.run(&api, Kind::Incremental).await.expect("incremental");
+    assert_eq!(r.changed, 2, "{r:?}");
+    assert_eq!(r.notified, 1);
+    assert_eq!(count(&s.db, Market::Wb), 10_005);
+    let o = s.db.with_conn(|c| rows::get(c, Market::Wb, "5000000042")).expect("get").expect("order");
+    assert_eq!(o.status, OrderStatus::InTransit);
+    let history = s.db.with_conn(|c| rows::history(c, Market::Wb, "5000000042")).expect("history");
+    assert_eq!(history.len(), 2);
+    let sent = outbox(&s.db);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0, "777");
+    assert!(sent[0].1.contains("5000000042") && sent[0].1.contains("передан в доставку"), "{}", sent[0].1);
+
+    // Nothing changed: nothing new; the same status never notifies twice.
+    s.clock.advance(Duration::from_secs(20 * 60));
+    let r = s.syncer.run(&api, Kind::Incremental).await.expect("incremental");
+    assert_eq!((r.changed, r.notified), (0, 0));
+    assert_eq!(outbox(&s.db).len(), 1);
+
+    // A buyer who opted out is not told.
+    s.db.with_conn(|c| {
+        let cust = msgs::upsert_customer(c, "telegram", "888", "", now)?;
+        rows::link(c, cust, Market::Wb, "5000000044", now)?;
+        rows::set_opt_out(c, cust, true)
+    })
+    .expect("opt out");
+    market.set_wb_status(5_000_000_044, "complete", "sorted");
+    s.clock.advance(Duration::from_secs(20 * 60));
+    let r = s.syncer.run(&api, Kind::Incremental).await.expect("incremental");
+    assert_eq!((r.changed, r.notified), (1, 0));
+}
+
+#[tokio::test]
+async fn ozon_postings_full_and_by_status_change() {
+    let market = FakeMarketplace::start().await;
+    let s = setup();
+    let now = s.clock.now_ms();
+    market.add_ozon_postings("88001122", 2500, now - 10 * DAY, "awaiting_packaging");
+    let api = ozon(&market);
+    let r = s.syncer.run(&api, Kind::Full).await.expect("full");
+    assert_eq!((r.orders, r.pages), (2500, 3));
+    s.db.with_conn(|c| {
+        let cust = msgs::upsert_customer(c, "widget", "v-visitor-1", "", now)?;
+        rows::link(c, cust, Market::Ozon, "88001122-0007-1", now)
+    })
+    .expect("link");
+    s.clock.advance(Duration::from_secs(15 * 60));
+    market.change_ozon("88001122-0007-1", "delivering", "posting_in_pickup_point", s.clock.now_ms() - 1000);
+    let r = s.syncer.run(&api, Kind::Incremental).await.expect("incremental");
+    assert_eq!((r.orders, r.changed, r.notified), (1, 1, 1), "only the changed posting is listed");
+    let sent = outbox(&s.db);
+    assert!(sent[0].1.contains("ждёт вас в пункте выдачи"), "{}", sent[0].1);
+}
+
+#[tokio::test]
+async fn a_429_storm_is_waited_out_and_a_401_stops_the_job() {
+    let market = FakeMarketplace::start().await;
+    let s = setup();
+    market.add_wb_orders(7_000_000_000, 1500, s.clock.now_ms() - DAY);
+    market.fault("/api/v3/orders", vec![Fault::TooMany { retry_after: 1 }; 3]);
+    let started = Instant::now();
+    let r = s.syncer.run(&wb(&market, WB_TOKEN), Kind::Full).await.expect("sync after the storm");
+    assert_eq!(r.orders, 1500);
+    assert!(started.elapsed() >= Duration::from_secs(3), "each 429's X-Ratelimit-Retry was honoured");
+
+    let s2 = setup();
+    let err = s2.syncer.run(&wb(&market, "wrong-token"), Kind::Full).await.expect_err("rejected");
+    assert_eq!(err, MarketError::Unauthorized);
+    let state = s2.db.with_conn(|c| rows::sync_state(c, Market::Wb, "full")).expect("state");
+    assert_eq!(state.status, "failed");
+    assert!(state.error.expect("error").contains("rejected"));
+    assert_eq!(count(&s2.db, Market::Wb), 0);
+}
+
+#[tokio::test]
+async fn a_malformed_page_or_a_restart_resumes_without_corrupting_the_cache() {
+    let market = FakeMarketplace::start().await;
+    let s = setup();
+    market.add_wb_orders(9_000_000_000, 5000, s.clock.now_ms() - DAY);
+    // Pages 1 and 2 arrive, page 3 is garbage.
+    market.fault("/api/v3/orders", vec![Fault::Pass, Fault::Pass, Fault::Malformed]);
+    let api = wb(&market, WB_TOKEN);
+    let err = s.syncer.run(&api, Kind::Full).await.expect_err("malformed");
+    assert!(matches!(err, MarketError::Shape(_)), "reported as a changed API: {err:?}");
+    assert_eq!(count(&s.db, Market::Wb), 2000, "whole pages only");
+    let state = s.db.with_conn(|c| rows::sync_state(c, Market::Wb, "full")).expect("state");
+    assert_eq!((state.status.as_str(), state.fetched), ("failed", 2000));
+    assert!(state.cursor.is_some());
+
+    // A new process (a restart) continues from page 3.
+    let dir_db = s.db.clone();
+    let restarted = Syncer::new(dir_db, s.clock.clone(), 90, None);
+    let calls = market.list_calls();
+    let r = restarted.run(&api, Kind::Full).await.expect("resumed");
+    assert!(r.resumed);
+    assert_eq!(r.orders, 3000);
+    assert_eq!(market.list_calls() - calls, 4, "pages 3, 4 and 5 only (and the empty one that ends a WB listing)");
+    assert_eq!(count(&s.db, Market::Wb), 5000);
+}
+
+#[test]
+fn sync_and_orders_commands() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let market = rt.block_on(FakeMarketplace::start());
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("t").as_millis() as i64;
+    market.add_wb_orders(4_200_000_000, 1200, now - DAY);
+    market.set_posting("57195475-0050-3", "delivering", "");
+    let (_d, data) = temp_data_dir();
+    assert!(crate::harness::run_cli(&data, &["init"], None).status.success());
+    let url = market.url();
+    let env = [("SUPPORTD_WB_BASE_URL", url.as_str()), ("SUPPORTD_WB_TOKEN", "wrong")];
+    let out = run_cli_env(&data, &["sync", "wb"], &env, None);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("rejected the key"), "{}", stderr(&out));
+    let out = run_cli_env(&data, &["doctor"], &env, None);
+    assert!(stdout(&out).contains("FAIL  sync: Wildberries: the last sync stopped"), "{}", stdout(&out));
+    let env = [
+        ("SUPPORTD_WB_BASE_URL", url.as_str()),
+        ("SUPPORTD_WB_TOKEN", WB_TOKEN),
+        ("SUPPORTD_OZON_BASE_URL", url.as_str()),
+        ("SUPPORTD_OZON_CLIENT_ID", OZON_CLIENT_ID),
+        ("SUPPORTD_OZON_API_KEY", OZON_API_KEY),
+    ];
+    let out = run_cli_env(&data, &["sync", "wb", "--full"], &env, None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Wildberries: full sync: 1200 orders in 2 pages"), "{}", stdout(&out));
+    let out = run_cli_env(&data, &["orders", "show", "4200000005"], &env, None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Заказ 4200000005 (Wildberries) оформлен и ждёт сборки"), "{}", stdout(&out));
+    // Not in the cache: asked live.
+    let out = run_cli_env(&data, &["orders", "show", "57195475-0050-3", "--json"], &env, None);
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("json");
+    assert_eq!((v["source"].as_str(), v["order"]["status"].as_str()), (Some("live"), Some("in_transit")));
+    let out = run_cli_env(&data, &["orders", "show", "1"], &env, None);
+    assert!(!out.status.success());
+}
