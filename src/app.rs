@@ -266,7 +266,34 @@ impl App {
             Duration::from_secs(state.config.marketplaces.sync_every_minutes * 60),
             state.config.shop.utc_offset_minutes,
         ));
-        let mut channels = vec![tokio::spawn(
+        // Marketplace questions and chats (sources not switched off).
+        let m = &state.config.marketplaces;
+        let qa: Vec<Arc<dyn crate::marketplace::MarketplaceApi>> = state
+            .orders
+            .apis()
+            .into_iter()
+            .filter(|a| match a.market() {
+                crate::marketplace::Market::Wb => m.wb.questions != "off",
+                crate::marketplace::Market::Ozon => m.ozon.chats != "off",
+            })
+            .collect();
+        let mut channels = Vec::new();
+        for api in &qa {
+            let channel = Arc::new(crate::marketplace::qa::MarketplaceChannel::new(api.clone()));
+            let d = crate::channels::dispatch::Dispatcher::new(
+                state.db.clone(),
+                state.clock.clone(),
+                channel,
+                state.engine.outbox_signal(),
+            );
+            channels.push(tokio::spawn(d.run()));
+        }
+        channels.push(tokio::spawn(crate::marketplace::qa::poll(
+            qa,
+            state.engine.clone(),
+            Duration::from_secs(state.config.marketplaces.questions_every_secs),
+        )));
+        channels.push(tokio::spawn(
             crate::channels::dispatch::Dispatcher::new(
                 state.db.clone(),
                 state.clock.clone(),
@@ -274,7 +301,7 @@ impl App {
                 state.engine.outbox_signal(),
             )
             .run(),
-        )];
+        ));
         if let Some(tg) = state.telegram.clone() {
             let dispatcher = crate::channels::dispatch::Dispatcher::new(
                 state.db.clone(),

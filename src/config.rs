@@ -417,6 +417,8 @@ pub struct MarketplacesConfig {
     pub sync_every_minutes: u64,
     /// How far back a full sync reaches, days.
     pub full_sync_days: u32,
+    /// How often buyers' marketplace questions and chats are fetched, seconds.
+    pub questions_every_secs: u64,
     /// Longest wait for a live order lookup before answering from the cache, milliseconds.
     pub lookup_timeout_ms: u64,
     pub wb: WbConfig,
@@ -429,6 +431,7 @@ impl Default for MarketplacesConfig {
             order_fresh_secs: 600,
             sync_every_minutes: 15,
             full_sync_days: 90,
+            questions_every_secs: 60,
             lookup_timeout_ms: 2000,
             wb: WbConfig::default(),
             ozon: OzonConfig::default(),
@@ -439,14 +442,16 @@ impl Default for MarketplacesConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WbConfig {
-    /// Sends every WB API group to this host (tests, proxies); the default is the real host.
+    /// Sends every WB API group to this host (tests, proxies); empty: each group's real host.
     pub base_url: String,
     pub token: Secret,
+    /// Buyers' questions on WB: "off", "draft" (the bot drafts, a person publishes) or "auto".
+    pub questions: String,
 }
 
 impl Default for WbConfig {
     fn default() -> Self {
-        Self { base_url: crate::marketplace::wb::DEFAULT_BASE_URL.into(), token: Secret::default() }
+        Self { base_url: String::new(), token: Secret::default(), questions: "draft".into() }
     }
 }
 
@@ -456,6 +461,8 @@ pub struct OzonConfig {
     pub base_url: String,
     pub client_id: Secret,
     pub api_key: Secret,
+    /// Buyers' chats on Ozon: "off", "draft" (the bot drafts, a person sends) or "auto".
+    pub chats: String,
 }
 
 impl Default for OzonConfig {
@@ -464,6 +471,7 @@ impl Default for OzonConfig {
             base_url: crate::marketplace::ozon::DEFAULT_BASE_URL.into(),
             client_id: Secret::default(),
             api_key: Secret::default(),
+            chats: "draft".into(),
         }
     }
 }
@@ -592,12 +600,15 @@ pub const ENV_VARS: &[(&str, &str, Kind, &str)] = &[
     ("SUPPORTD_ORDER_FRESH_SECS", "marketplaces.order_fresh_secs", Kind::Int, "order cache freshness"),
     ("SUPPORTD_SYNC_EVERY_MINUTES", "marketplaces.sync_every_minutes", Kind::Int, "incremental sync period"),
     ("SUPPORTD_FULL_SYNC_DAYS", "marketplaces.full_sync_days", Kind::Int, "full sync depth"),
+    ("SUPPORTD_QUESTIONS_EVERY_SECS", "marketplaces.questions_every_secs", Kind::Int, "question polling period"),
     ("SUPPORTD_ORDER_LOOKUP_TIMEOUT_MS", "marketplaces.lookup_timeout_ms", Kind::Int, "live order lookup limit"),
     ("SUPPORTD_WB_BASE_URL", "marketplaces.wb.base_url", Kind::Str, "Wildberries API host override"),
     ("SUPPORTD_WB_TOKEN", "marketplaces.wb.token", Kind::Str, "Wildberries token"),
+    ("SUPPORTD_WB_QUESTIONS", "marketplaces.wb.questions", Kind::Str, "off, draft or auto"),
     ("SUPPORTD_OZON_BASE_URL", "marketplaces.ozon.base_url", Kind::Str, "Ozon Seller API URL"),
     ("SUPPORTD_OZON_CLIENT_ID", "marketplaces.ozon.client_id", Kind::Str, "Ozon Client-Id"),
     ("SUPPORTD_OZON_API_KEY", "marketplaces.ozon.api_key", Kind::Str, "Ozon Api-Key"),
+    ("SUPPORTD_OZON_CHATS", "marketplaces.ozon.chats", Kind::Str, "off, draft or auto"),
     ("SUPPORTD_TELEGRAM_API_URL", "telegram.api_url", Kind::Str, "Telegram Bot API server"),
     ("SUPPORTD_TELEGRAM_MODE", "telegram.mode", Kind::Str, "polling or webhook"),
     ("SUPPORTD_TELEGRAM_TOKEN", "telegram.token", Kind::Str, "Telegram bot token"),
@@ -768,7 +779,7 @@ impl Config {
         for (key, url) in
             [("marketplaces.wb.base_url", &m.wb.base_url), ("marketplaces.ozon.base_url", &m.ozon.base_url)]
         {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
+            if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
                 return Err((key, format!("{url:?} must be an http:// or https:// URL")));
             }
         }
@@ -788,7 +799,12 @@ impl Config {
         {
             return Err(("telegram.webhook_url", "must be an https:// URL".into()));
         }
-        if m.sync_every_minutes == 0 || m.full_sync_days == 0 {
+        for (key, v) in [("marketplaces.wb.questions", &m.wb.questions), ("marketplaces.ozon.chats", &m.ozon.chats)] {
+            if !["off", "draft", "auto"].contains(&v.as_str()) {
+                return Err((key, format!("{v:?} must be \"off\", \"draft\" or \"auto\"")));
+            }
+        }
+        if m.sync_every_minutes == 0 || m.full_sync_days == 0 || m.questions_every_secs == 0 {
             return Err(("marketplaces.sync_every_minutes", "sync period and depth must be greater than 0".into()));
         }
         if m.lookup_timeout_ms == 0 {
@@ -1003,14 +1019,19 @@ pub const TEMPLATE: &str = r#"# supportd configuration.
 # sync_every_minutes = 15
 # How far back a full sync reaches, days. (SUPPORTD_FULL_SYNC_DAYS)
 # full_sync_days = 90
+# Fetch buyers' questions (WB) and chats (Ozon) every this many seconds. (SUPPORTD_QUESTIONS_EVERY_SECS)
+# questions_every_secs = 60
 # Longest wait for a live order lookup before answering from the cache ("data as of …"), ms. (SUPPORTD_ORDER_LOOKUP_TIMEOUT_MS)
 # lookup_timeout_ms = 2000
 
 [marketplaces.wb]
-# Sends every Wildberries API group to this host (a proxy or a test server). (SUPPORTD_WB_BASE_URL)
-# base_url = "https://marketplace-api.wildberries.ru"
+# Sends every Wildberries API group to this host (a proxy or a test server); empty: each
+# group's own host (marketplace-api., feedbacks-api. …). (SUPPORTD_WB_BASE_URL)
+# base_url = ""
 # Prefer the encrypted store (the settings page). (SUPPORTD_WB_TOKEN)
 # token = ""
+# Buyers' questions: "off", "draft" (the bot drafts, a person publishes) or "auto". (SUPPORTD_WB_QUESTIONS)
+# questions = "draft"
 
 [marketplaces.ozon]
 # (SUPPORTD_OZON_BASE_URL)
@@ -1018,6 +1039,8 @@ pub const TEMPLATE: &str = r#"# supportd configuration.
 # Prefer the encrypted store (the settings page). (SUPPORTD_OZON_CLIENT_ID, SUPPORTD_OZON_API_KEY)
 # client_id = ""
 # api_key = ""
+# Buyers' chats: "off", "draft" (the bot drafts, a person sends) or "auto". (SUPPORTD_OZON_CHATS)
+# chats = "draft"
 
 [telegram]
 # The Bot API server; point it at a local Bot API server or a test double. (SUPPORTD_TELEGRAM_API_URL)

@@ -140,6 +140,9 @@ pub struct Settings {
     pub context_tokens: usize,
     pub max_answer_tokens: usize,
     pub model_timeout: Duration,
+    /// Channels whose bot replies wait for a person's approval (marketplace questions in
+    /// "draft" mode): stored as drafts, not sent.
+    pub draft_channels: Vec<String>,
 }
 
 impl Settings {
@@ -157,6 +160,14 @@ impl Settings {
             context_tokens: c.llm.context_tokens,
             max_answer_tokens: c.llm.max_answer_tokens,
             model_timeout: Duration::from_secs(c.llm.timeout_secs),
+            draft_channels: [
+                (c.marketplaces.wb.questions.as_str(), "wb_questions"),
+                (c.marketplaces.ozon.chats.as_str(), "ozon_chat"),
+            ]
+            .into_iter()
+            .filter(|(mode, _)| *mode == "draft")
+            .map(|(_, ch)| ch.to_owned())
+            .collect(),
         }
     }
 }
@@ -203,6 +214,8 @@ struct Draft {
     guard: Vec<guard::Violation>,
     buttons: Option<Value>,
     opt_out: bool,
+    /// A draft for a person to approve: stored, not sent.
+    hold: bool,
 }
 
 impl Engine {
@@ -417,6 +430,7 @@ impl Engine {
         let mut draft = Draft::default();
         self.carry_out(&decision, &analysis, &m.text, &conversation, &linked, &mut state, &mut draft, now).await?;
         let action = draft.action.unwrap_or(Action::Answer);
+        draft.hold = self.settings.draft_channels.contains(&conversation.channel);
         let mut reply = draft.parts.join("\n\n");
         if decision.greet && matches!(action, Action::Answer | Action::Clarify) {
             reply = format!("Здравствуйте! {reply}");
@@ -436,6 +450,7 @@ impl Engine {
             "orders": draft.orders,
             "model": draft.model,
             "guard": draft.guard,
+            "draft": draft.hold,
             "latency_ms": started.elapsed().as_millis() as u64,
         });
         let turn = Turn { conversation_id: conv, action, reply: Some(reply), provenance, facts: draft.facts.clone() };
@@ -784,6 +799,7 @@ impl Engine {
         let link: Vec<Order> = draft.link.clone();
         let buttons = draft.buttons.clone();
         let opt_out = draft.opt_out;
+        let hold = draft.hold;
         let rated_docs = if rating.is_some() { State::parse(&conv.state).last_sources } else { Vec::new() };
         self.db
             .call(move |c| {
@@ -803,20 +819,26 @@ impl Engine {
                         inbox_id: None,
                     };
                     let id = msgs::append_message(&tx, &m, now)?;
-                    let mut payload = json!({"text": body});
-                    if let Some(b) = &buttons {
-                        payload["buttons"] = b.clone();
+                    if hold {
+                        // A person approves (edits and sends) it from the inbox.
+                        msgs::set_handler(&tx, conv_id, "operator", Some("approval"), None, now)?;
+                    } else {
+                        let mut payload = json!({"text": body});
+                        if let Some(b) = &buttons {
+                            payload["buttons"] = b.clone();
+                        }
+                        let o = NewOutbound {
+                            channel: &channel,
+                            recipient: &recipient,
+                            conversation_id: Some(conv_id),
+                            message_id: Some(id),
+                            payload: &payload.to_string(),
+                            idempotency_key: &format!("reply:{inbox_id}"),
+                        };
+                        msgs::outbox_enqueue(&tx, &o, now)?;
                     }
-                    let o = NewOutbound {
-                        channel: &channel,
-                        recipient: &recipient,
-                        conversation_id: Some(conv_id),
-                        message_id: Some(id),
-                        payload: &payload.to_string(),
-                        idempotency_key: &format!("reply:{inbox_id}"),
-                    };
-                    msgs::outbox_enqueue(&tx, &o, now)?;
-                    msgs::add_event(&tx, "message", Some(conv_id), &json!({"author": "bot", "action": action}), now)?;
+                    let event = json!({"author": "bot", "action": action, "draft": hold});
+                    msgs::add_event(&tx, "message", Some(conv_id), &event, now)?;
                 }
                 if let Some(s) = &state {
                     msgs::set_state(&tx, conv_id, s, now)?;

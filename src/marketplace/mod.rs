@@ -8,6 +8,7 @@
 
 pub mod demo;
 pub mod ozon;
+pub mod qa;
 pub mod sync;
 pub mod wb;
 
@@ -192,6 +193,17 @@ pub struct Window {
     pub changed_only: bool,
 }
 
+/// A buyer's message on a marketplace that the seller may answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Question {
+    /// The message's own id (inbox key).
+    pub id: String,
+    /// Where the answer goes: the question id on WB, the chat id on Ozon.
+    pub thread: String,
+    pub text: String,
+    pub product: Option<String>,
+}
+
 /// One page of a listing; `next` continues it (none: the last page).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page {
@@ -211,6 +223,19 @@ pub trait MarketplaceApi: Send + Sync {
     fn refresh<'a>(&'a self, _orders: &'a [Order]) -> BoxFuture<'a, Result<Vec<Order>, MarketError>> {
         Box::pin(async { Ok(Vec::new()) })
     }
+
+    /// Buyers' messages waiting for the seller (WB product questions, Ozon chats).
+    fn questions(&self) -> BoxFuture<'_, Result<Vec<Question>, MarketError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    /// Publishes the seller's answer in `thread` (a WB question, an Ozon chat).
+    fn answer<'a>(&'a self, _thread: &'a str, _text: &'a str) -> BoxFuture<'a, Result<(), MarketError>> {
+        Box::pin(async { Err(MarketError::Rejected { status: 501, message: "answers are not supported".into() }) })
+    }
+
+    /// The channel name its questions travel under ("wb_questions", "ozon_chat").
+    fn qa_channel(&self) -> &'static str;
 
     /// Whether listing by status change is supported (else the sync refreshes unfinished
     /// orders with [`MarketplaceApi::refresh`]).

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{Market, MarketError, MarketplaceApi, Order, OrderItem, OrderStatus, Page, Window};
+use super::{Market, MarketError, MarketplaceApi, Order, OrderItem, OrderStatus, Page, Question, Window};
 use crate::BoxFuture;
 use crate::net::{HttpClient, KeyRef, RetryPolicy};
 
@@ -95,7 +95,74 @@ impl Ozon {
     }
 }
 
+impl Ozon {
+    /// Buyers' unread messages in open buyer chats.
+    async fn unread(&self) -> Result<Vec<Question>, MarketError> {
+        let body = json!({"filter": {"chat_status": "Opened", "unread_only": true}, "limit": 100});
+        let v = self.post("/v3/chat/list", &body, None).await?;
+        let chats = v["chats"].as_array().ok_or_else(|| MarketError::Shape("chat list without chats".into()))?;
+        let mut out = Vec::new();
+        for c in chats {
+            let chat = &c["chat"];
+            if chat["chat_type"].as_str().is_some_and(|t| t != "Buyer_Seller") {
+                continue;
+            }
+            let Some(id) = chat["chat_id"].as_str() else { continue };
+            let h = self
+                .post("/v3/chat/history", &json!({"chat_id": id, "direction": "Backward", "limit": 20}), None)
+                .await?;
+            let messages =
+                h["messages"].as_array().ok_or_else(|| MarketError::Shape("chat history without messages".into()))?;
+            let mut mine: Vec<Question> = messages
+                .iter()
+                .filter(|m| {
+                    m["user"]["type"].as_str().is_some_and(|t| t.ends_with("ustomer"))
+                        && !m["is_read"].as_bool().unwrap_or(false)
+                })
+                .filter_map(|m| {
+                    let text: Vec<&str> = m["data"].as_array()?.iter().filter_map(Value::as_str).collect();
+                    Some(Question {
+                        id: format!(
+                            "{id}:{}",
+                            m["message_id"]
+                                .as_str()
+                                .map(str::to_owned)
+                                .or_else(|| m["message_id"].as_u64().map(|n| n.to_string()))?
+                        ),
+                        thread: id.to_owned(),
+                        text: text.join("\n"),
+                        product: m["context"]["sku"].as_str().map(str::to_owned),
+                    })
+                })
+                .collect();
+            mine.reverse();
+            out.extend(mine);
+        }
+        Ok(out)
+    }
+
+    async fn send_chat(&self, chat: &str, text: &str) -> Result<(), MarketError> {
+        let v = self.post("/v1/chat/send/message", &json!({"chat_id": chat, "text": text}), None).await?;
+        match v["result"].as_str() {
+            Some("success") => Ok(()),
+            _ => Err(MarketError::Shape("send message answered without result: success".into())),
+        }
+    }
+}
+
 impl MarketplaceApi for Ozon {
+    fn questions(&self) -> BoxFuture<'_, Result<Vec<Question>, MarketError>> {
+        Box::pin(self.unread())
+    }
+
+    fn answer<'a>(&'a self, thread: &'a str, text: &'a str) -> BoxFuture<'a, Result<(), MarketError>> {
+        Box::pin(self.send_chat(thread, text))
+    }
+
+    fn qa_channel(&self) -> &'static str {
+        "ozon_chat"
+    }
+
     fn market(&self) -> Market {
         Market::Ozon
     }

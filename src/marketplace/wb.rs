@@ -9,19 +9,23 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{Market, MarketError, MarketplaceApi, Order, OrderItem, OrderStatus, Page, Window};
+use super::{Market, MarketError, MarketplaceApi, Order, OrderItem, OrderStatus, Page, Question, Window};
 use crate::BoxFuture;
 use crate::net::{HttpClient, KeyRef, RetryPolicy};
 
-/// The FBS orders host; `marketplaces.wb.base_url` replaces every WB host at once.
-pub const DEFAULT_BASE_URL: &str = "https://marketplace-api.wildberries.ru";
+/// The hosts of the API groups used; `marketplaces.wb.base_url` replaces all of them at once.
+pub const MARKETPLACE_HOST: &str = "https://marketplace-api.wildberries.ru";
+pub const FEEDBACKS_HOST: &str = "https://feedbacks-api.wildberries.ru";
 /// Name of the stored credential.
 pub const TOKEN: &str = "wb.token";
 
 pub struct Wb {
     http: HttpClient,
-    base_url: String,
+    /// One host for every group (tests, proxies), or none: each group's own host.
+    base_url: Option<String>,
     token: KeyRef,
+    /// Questions and feedbacks: 3 requests per second, bursts of 6 (a separate limit).
+    feedbacks: HttpClient,
 }
 
 impl Wb {
@@ -31,12 +35,18 @@ impl Wb {
         let policy =
             RetryPolicy { attempts: 8, base_delay: Duration::from_millis(500), max_delay: Duration::from_secs(60) };
         let http = HttpClient::new(Duration::from_secs(30), policy, Some((5.0, 20)));
-        Self { http, base_url: base_url.trim_end_matches('/').to_owned(), token }
+        let feedbacks = HttpClient::new(Duration::from_secs(30), policy, Some((3.0, 6)));
+        let base_url = Some(base_url.trim_end_matches('/').to_owned()).filter(|b| !b.is_empty());
+        Self { http, base_url, token, feedbacks }
+    }
+
+    fn url(&self, host: &str, path: &str) -> String {
+        format!("{}{path}", self.base_url.as_deref().unwrap_or(host))
     }
 
     async fn post(&self, path: &str, body: &Value, deadline: Option<Instant>) -> Result<Value, MarketError> {
         let token = self.token.get().await;
-        let url = format!("{}{path}", self.base_url);
+        let url = self.url(MARKETPLACE_HOST, path);
         let resp =
             self.http.send(|c| c.post(&url).header("Authorization", token.expose()).json(body), deadline).await?;
         resp.json::<Value>().await.map_err(|e| MarketError::Shape(format!("not JSON: {e}")))
@@ -44,9 +54,50 @@ impl Wb {
 
     async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, MarketError> {
         let token = self.token.get().await;
-        let url = format!("{}{path}", self.base_url);
+        let url = self.url(MARKETPLACE_HOST, path);
         let resp = self.http.send(|c| c.get(&url).header("Authorization", token.expose()).query(query), None).await?;
         resp.json::<Value>().await.map_err(|e| MarketError::Shape(format!("not JSON: {e}")))
+    }
+
+    /// Unanswered product questions, oldest first.
+    async fn unanswered(&self) -> Result<Vec<Question>, MarketError> {
+        let token = self.token.get().await;
+        let url = self.url(FEEDBACKS_HOST, "/api/v1/questions");
+        let query = [("isAnswered", "false"), ("take", "100"), ("skip", "0"), ("order", "dateAsc")];
+        let resp =
+            self.feedbacks.send(|c| c.get(&url).header("Authorization", token.expose()).query(&query), None).await?;
+        let v: Value = resp.json().await.map_err(|e| MarketError::Shape(format!("not JSON: {e}")))?;
+        let list = v["data"]["questions"]
+            .as_array()
+            .ok_or_else(|| MarketError::Shape("questions without data.questions".into()))?;
+        list.iter()
+            .map(|q| {
+                let id = q["id"].as_str().ok_or_else(|| MarketError::Shape("a question without id".into()))?;
+                Ok(Question {
+                    id: id.to_owned(),
+                    thread: id.to_owned(),
+                    text: q["text"].as_str().unwrap_or("").to_owned(),
+                    product: q["productDetails"]["productName"].as_str().map(str::to_owned),
+                })
+            })
+            .collect()
+    }
+
+    /// `PATCH /api/v1/questions` with the answer (state `wbRu`: published on the site).
+    async fn publish(&self, id: &str, text: &str) -> Result<(), MarketError> {
+        let token = self.token.get().await;
+        let url = self.url(FEEDBACKS_HOST, "/api/v1/questions");
+        let body = json!({"id": id, "answer": {"text": text}, "state": "wbRu"});
+        let resp =
+            self.feedbacks.send(|c| c.patch(&url).header("Authorization", token.expose()).json(&body), None).await?;
+        let v: Value = resp.json().await.unwrap_or(Value::Null);
+        if v["error"].as_bool() == Some(true) {
+            return Err(MarketError::Rejected {
+                status: 200,
+                message: v["errorText"].as_str().unwrap_or("error").to_owned(),
+            });
+        }
+        Ok(())
     }
 
     /// Supplier and WB statuses of up to 1000 orders.
@@ -204,6 +255,18 @@ impl MarketplaceApi for Wb {
 
     fn lists_changes(&self) -> bool {
         false
+    }
+
+    fn questions(&self) -> BoxFuture<'_, Result<Vec<Question>, MarketError>> {
+        Box::pin(self.unanswered())
+    }
+
+    fn answer<'a>(&'a self, thread: &'a str, text: &'a str) -> BoxFuture<'a, Result<(), MarketError>> {
+        Box::pin(self.publish(thread, text))
+    }
+
+    fn qa_channel(&self) -> &'static str {
+        "wb_questions"
     }
 
     fn order<'a>(

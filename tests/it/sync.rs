@@ -224,3 +224,86 @@ fn sync_and_orders_commands() {
     let out = run_cli_env(&data, &["orders", "show", "1"], &env, None);
     assert!(!out.status.success());
 }
+
+#[tokio::test]
+async fn marketplace_questions_are_answered_and_published() {
+    let market = FakeMarketplace::start().await;
+    market.add_wb_question("q-1001", "Как вернуть футболку если не подошел размер?");
+    market.add_ozon_chat_message(
+        "chat-7",
+        3000000000118021931,
+        "Здравствуйте! Можно ли вернуть товар, если он не подошёл?",
+    );
+    let url = market.url();
+    let app = crate::harness::TestApp::spawn_prepared(
+        |paths| {
+            let db = Db::open(&paths.db(), 1, 1).expect("open");
+            supportd::kb::import::apply(&db, supportd::kb::import::demo(), None, "demo", 1);
+        },
+        move |c| {
+            c.marketplaces.wb.base_url = url.clone();
+            c.marketplaces.wb.token = Secret::new(WB_TOKEN);
+            c.marketplaces.wb.questions = "auto".into();
+            c.marketplaces.ozon.base_url = url;
+            c.marketplaces.ozon.client_id = Secret::new(OZON_CLIENT_ID);
+            c.marketplaces.ozon.api_key = Secret::new(OZON_API_KEY);
+            c.marketplaces.ozon.chats = "draft".into();
+            c.marketplaces.questions_every_secs = 1;
+        },
+    )
+    .await;
+    // WB, "auto": the bot's answer from the knowledge base is published on the question.
+    let mut answer = None;
+    for _ in 0..200 {
+        answer = market.wb_answer("q-1001");
+        if answer.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let answer = answer.expect("the WB question was answered");
+    assert!(answer.to_lowercase().contains("верн"), "answered from the returns articles: {answer}");
+
+    // Ozon, "draft": the bot drafts, nothing is sent until a person approves.
+    let admin = app.admin_token().await;
+    let mut conv = None;
+    for _ in 0..200 {
+        let list: serde_json::Value =
+            app.get(&admin, "/api/v1/conversations?status=pending").await.json().await.expect("json");
+        conv = list
+            .as_array()
+            .expect("list")
+            .iter()
+            .find(|c| c["channel"] == "ozon_chat")
+            .map(|c| c["id"].as_i64().expect("id"));
+        if conv.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let conv = conv.expect("the Ozon chat message reached the inbox");
+    let thread: serde_json::Value =
+        app.get(&admin, &format!("/api/v1/conversations/{conv}")).await.json().await.expect("json");
+    assert_eq!(thread["conversation"]["handoff_reason"], "approval");
+    let draft = thread["messages"].as_array().expect("m").last().expect("draft").clone();
+    assert_eq!(draft["provenance"]["draft"], true);
+    assert!(market.ozon_sent("chat-7").is_empty(), "nothing sent before approval");
+    let text = format!("{} С уважением, Ладья.", draft["body"].as_str().expect("body"));
+    let resp =
+        app.post(&admin, &format!("/api/v1/conversations/{conv}/messages"), &serde_json::json!({"text": text})).await;
+    assert_eq!(resp.status(), reqwest::StatusCode::CREATED);
+    for _ in 0..200 {
+        if !market.ozon_sent("chat-7").is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(market.ozon_sent("chat-7"), vec![text]);
+    // The same question fetched again is not answered twice.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let n: i64 = app
+        .db()
+        .query_row("SELECT COUNT(*) FROM inbox WHERE channel = 'wb_questions'", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(n, 1);
+}

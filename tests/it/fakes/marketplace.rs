@@ -42,6 +42,9 @@ pub enum Fault {
     Malformed,
 }
 
+/// An Ozon chat message: (message id, from the customer, text, read).
+type ChatMessage = (u64, bool, String, bool);
+
 /// A WB FBS order as the fake keeps it.
 #[derive(Debug, Clone)]
 struct WbOrder {
@@ -57,6 +60,10 @@ struct Inner {
     /// Ozon postings for the list: (in_process_at ms, changed_at ms, posting).
     ozon_list: Mutex<Vec<(i64, i64, Value)>>,
     faults: Mutex<HashMap<String, std::collections::VecDeque<Fault>>>,
+    /// WB questions: (id, text, answer).
+    wb_questions: Mutex<Vec<(String, String, Option<String>)>>,
+    /// Ozon chats: chat id → messages (message id, from customer, text, read).
+    ozon_chats: Mutex<Vec<(String, Vec<ChatMessage>)>>,
     list_calls: AtomicUsize,
     /// Posting number → the `result` object of `/v3/posting/fbs/get`.
     postings: Mutex<HashMap<String, Value>>,
@@ -81,6 +88,10 @@ impl FakeMarketplace {
             .route("/api/v3/orders/status", post(wb_status))
             .route("/api/v3/orders", get(wb_orders))
             .route("/v3/posting/fbs/list", post(ozon_list))
+            .route("/api/v1/questions", get(wb_questions).patch(wb_answer))
+            .route("/v3/chat/list", post(ozon_chat_list))
+            .route("/v3/chat/history", post(ozon_chat_history))
+            .route("/v1/chat/send/message", post(ozon_chat_send))
             .with_state(inner.clone());
         let (addr, _task) = super::serve(app).await;
         Self { addr, inner }
@@ -172,6 +183,35 @@ impl FakeMarketplace {
     /// The next calls of `path` get these faults, in order.
     pub fn fault(&self, path: &str, faults: Vec<Fault>) {
         self.inner.faults.lock().expect("lock").insert(path.to_owned(), faults.into());
+    }
+
+    pub fn add_wb_question(&self, id: &str, text: &str) {
+        self.inner.wb_questions.lock().expect("lock").push((id.into(), text.into(), None));
+    }
+
+    /// The answer published to a WB question.
+    pub fn wb_answer(&self, id: &str) -> Option<String> {
+        self.inner.wb_questions.lock().expect("lock").iter().find(|q| q.0 == id).and_then(|q| q.2.clone())
+    }
+
+    pub fn add_ozon_chat_message(&self, chat: &str, message_id: u64, text: &str) {
+        let mut chats = self.inner.ozon_chats.lock().expect("lock");
+        match chats.iter_mut().find(|c| c.0 == chat) {
+            Some(c) => c.1.push((message_id, true, text.into(), false)),
+            None => chats.push((chat.into(), vec![(message_id, true, text.into(), false)])),
+        }
+    }
+
+    /// What the seller sent in an Ozon chat.
+    pub fn ozon_sent(&self, chat: &str) -> Vec<String> {
+        self.inner
+            .ozon_chats
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|c| c.0 == chat)
+            .flat_map(|c| c.1.iter().filter(|m| !m.1).map(|m| m.2.clone()))
+            .collect()
     }
 
     pub fn list_calls(&self) -> usize {
@@ -376,4 +416,154 @@ async fn ozon_list(
     let page: Vec<Value> = matching.iter().skip(offset).take(limit).map(|p| (*p).clone()).collect();
     let has_next = offset + page.len() < matching.len();
     axum::Json(json!({"result": {"postings": page, "has_next": has_next}})).into_response()
+}
+
+async fn wb_questions(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if headers.get("Authorization").and_then(|v| v.to_str().ok()) != Some(WB_TOKEN) {
+        return fault_response(Fault::Unauthorized, true);
+    }
+    if !["isAnswered", "take", "skip"].iter().all(|k| q.contains_key(*k)) {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"data": null, "error": true,
+            "errorText": "isAnswered, take and skip are required", "additionalErrors": null})),
+        )
+            .into_response();
+    }
+    let answered = q.get("isAnswered").is_some_and(|v| v == "true");
+    let list: Vec<Value> = inner
+        .wb_questions
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|(_, _, a)| a.is_some() == answered)
+        .map(|(id, text, a)| {
+            json!({"id": id, "text": text, "createdDate": "2026-11-27T08:00:00.000000000Z",
+            "state": if a.is_some() { "wbRu" } else { "suppliersPortalSynch" },
+            "answer": a.as_ref().map(|t| json!({"text": t, "editable": true, "createDate": "2026-11-27T09:00:00Z"})),
+            "productDetails": {"imtId": 1, "nmId": 178452391, "productName": "Футболка женская оверсайз из хлопка",
+                "supplierArticle": "LD-TS-001", "supplierName": "Ладья", "brandName": "Ладья"},
+            "wasViewed": false, "isWarned": false})
+        })
+        .collect();
+    axum::Json(json!({"data": {"countUnanswered": list.len(), "countArchive": 0, "questions": list},
+        "error": false, "errorText": "", "additionalErrors": null}))
+    .into_response()
+}
+
+async fn wb_answer(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    if headers.get("Authorization").and_then(|v| v.to_str().ok()) != Some(WB_TOKEN) {
+        return fault_response(Fault::Unauthorized, true);
+    }
+    let (Some(id), Some(text), Some("wbRu")) =
+        (body["id"].as_str(), body["answer"]["text"].as_str(), body["state"].as_str())
+    else {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"data": null, "error": true, "errorText": "id, answer.text and state are required",
+            "additionalErrors": null})),
+        )
+            .into_response();
+    };
+    let mut list = inner.wb_questions.lock().expect("lock");
+    match list.iter_mut().find(|q| q.0 == id) {
+        Some(q) => {
+            q.2 = Some(text.to_owned());
+            axum::Json(json!({"data": null, "error": false, "errorText": "", "additionalErrors": null})).into_response()
+        }
+        None => (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"data": null, "error": true, "errorText": "Не найден вопрос",
+            "additionalErrors": null})),
+        )
+            .into_response(),
+    }
+}
+
+fn ozon_authorized(headers: &HeaderMap) -> bool {
+    let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
+    header("Client-Id") == OZON_CLIENT_ID && header("Api-Key") == OZON_API_KEY
+}
+
+async fn ozon_chat_list(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    if !ozon_authorized(&headers) {
+        return ozon_error(StatusCode::FORBIDDEN, 7, "Invalid Api-Key, please contact support");
+    }
+    let unread_only = body["filter"]["unread_only"].as_bool().unwrap_or(false);
+    let chats: Vec<Value> = inner
+        .ozon_chats
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter_map(|(id, msgs)| {
+            let unread = msgs.iter().filter(|m| m.1 && !m.3).count();
+            (!unread_only || unread > 0).then(|| json!({"chat": {"created_at": "2026-11-27T08:00:00Z", "chat_id": id,
+                "chat_status": "Opened", "chat_type": "Buyer_Seller"},
+                "first_unread_message_id": "0", "last_message_id": msgs.last().map(|m| m.0.to_string()), "unread_count": unread}))
+        })
+        .collect();
+    axum::Json(json!({"chats": chats, "total_unread_count": chats.len(), "cursor": "", "has_next": false}))
+        .into_response()
+}
+
+async fn ozon_chat_history(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    if !ozon_authorized(&headers) {
+        return ozon_error(StatusCode::FORBIDDEN, 7, "Invalid Api-Key, please contact support");
+    }
+    let Some(chat) = body["chat_id"].as_str() else {
+        return ozon_error(StatusCode::BAD_REQUEST, 3, "chat_id is required");
+    };
+    let chats = inner.ozon_chats.lock().expect("lock");
+    let Some((_, msgs)) = chats.iter().find(|c| c.0 == chat) else {
+        return ozon_error(StatusCode::NOT_FOUND, 5, "chat not found");
+    };
+    let mut list: Vec<Value> = msgs
+        .iter()
+        .map(|(id, customer, text, read)| json!({"message_id": id.to_string(), "created_at": "2026-11-27T08:00:00Z",
+            "data": [text], "is_image": false, "is_read": read, "context": {"order_number": "", "sku": ""},
+            "user": {"id": if *customer { "115568" } else { "seller" }, "type": if *customer { "Customer" } else { "Seller" }}}))
+        .collect();
+    if body["direction"] == "Backward" {
+        list.reverse();
+    }
+    axum::Json(json!({"has_next": false, "messages": list})).into_response()
+}
+
+async fn ozon_chat_send(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    if !ozon_authorized(&headers) {
+        return ozon_error(StatusCode::FORBIDDEN, 7, "Invalid Api-Key, please contact support");
+    }
+    let (Some(chat), Some(text)) = (body["chat_id"].as_str(), body["text"].as_str()) else {
+        return ozon_error(StatusCode::BAD_REQUEST, 3, "chat_id and text are required");
+    };
+    let mut chats = inner.ozon_chats.lock().expect("lock");
+    let Some((_, msgs)) = chats.iter_mut().find(|c| c.0 == chat) else {
+        return ozon_error(StatusCode::NOT_FOUND, 5, "chat not found");
+    };
+    for m in msgs.iter_mut() {
+        m.3 = true;
+    }
+    let next = msgs.last().map_or(1, |m| m.0 + 1);
+    msgs.push((next, false, text.to_owned(), true));
+    axum::Json(json!({"result": "success"})).into_response()
 }
