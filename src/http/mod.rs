@@ -218,6 +218,7 @@ impl utoipa::Modify for SecurityAddon {
         api::conversations::release, api::conversations::reply, api::conversations::events,
         api::conversations::inbound,
         api::channels::telegram_status, api::channels::telegram_update,
+        api::marketplaces::list, api::marketplaces::test, api::marketplaces::sync_now,
     ),
     modifiers(&SecurityAddon),
     security(("bearer" = []), ("session_cookie" = [])),
@@ -230,6 +231,7 @@ impl utoipa::Modify for SecurityAddon {
         (name = "kb", description = "Knowledge base: articles, FAQ, products, search, grounding"),
         (name = "llm", description = "Language models: provider status, usage and cost, playground (admin)"),
         (name = "nlu", description = "Message understanding: intents, entities, sentiment (operator)"),
+        (name = "marketplaces", description = "Wildberries and Ozon: connection test, sync status, sync now (admin)"),
         (name = "channels", description = "Messenger channels: Telegram token, mode, live check (admin)"),
         (name = "conversations", description = "Inbox: conversations, the bot's reasons, takeover, replies, live events"),
     )

@@ -54,6 +54,8 @@ pub struct Syncer {
     clock: SharedClock,
     full_days: i64,
     notifier: Option<Notifier>,
+    /// One run per marketplace at a time (the schedule and "sync now" take turns).
+    running: [tokio::sync::Mutex<()>; 2],
 }
 
 /// Statuses buyers are told about.
@@ -67,13 +69,14 @@ const OVERLAP: i64 = 10 * 60_000;
 
 impl Syncer {
     pub fn new(db: Db, clock: SharedClock, full_days: u32, notifier: Option<Notifier>) -> Self {
-        Self { db, clock, full_days: i64::from(full_days.max(1)), notifier }
+        Self { db, clock, full_days: i64::from(full_days.max(1)), notifier, running: Default::default() }
     }
 
     /// Runs (or resumes) one sync of `api`.
     pub async fn run(&self, api: &dyn MarketplaceApi, kind: Kind) -> Result<Report, MarketError> {
-        let started = std::time::Instant::now();
         let market = api.market();
+        let _turn = self.running[usize::from(market == Market::Ozon)].lock().await;
+        let started = std::time::Instant::now();
         let store = |e: crate::store::StoreError| MarketError::Unavailable(format!("order cache: {e}"));
         let state = self.db.call(move |c| rows::sync_state(c, market, kind.as_str())).await.map_err(store)?;
         let now = self.clock.now_ms();

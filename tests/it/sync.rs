@@ -307,3 +307,50 @@ async fn marketplace_questions_are_answered_and_published() {
         .expect("count");
     assert_eq!(n, 1);
 }
+
+#[tokio::test]
+async fn settings_test_the_connection_and_sync_now() {
+    let market = FakeMarketplace::start().await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("t").as_millis() as i64;
+    market.add_ozon_postings("55501234", 40, now - 5 * DAY, "awaiting_packaging");
+    let url = market.url();
+    let app = crate::harness::TestApp::spawn_with(move |c| {
+        c.marketplaces.wb.base_url = url.clone();
+        c.marketplaces.wb.token = Secret::new("revoked-token");
+        c.marketplaces.ozon.base_url = url;
+        c.marketplaces.ozon.client_id = Secret::new(OZON_CLIENT_ID);
+        c.marketplaces.ozon.api_key = Secret::new(OZON_API_KEY);
+        c.marketplaces.wb.questions = "off".into();
+        c.marketplaces.ozon.chats = "off".into();
+    })
+    .await;
+    let admin = app.admin_token().await;
+    let wb: serde_json::Value =
+        app.post(&admin, "/api/v1/marketplaces/wb/test", &serde_json::json!({})).await.json().await.expect("json");
+    assert_eq!((wb["ok"].as_bool(), wb["result"].as_str()), (Some(false), Some("wrong_token")), "{wb}");
+    let oz: serde_json::Value =
+        app.post(&admin, "/api/v1/marketplaces/ozon/test", &serde_json::json!({})).await.json().await.expect("json");
+    assert_eq!(oz["result"], "valid", "{oz}");
+    assert_eq!(
+        app.post(&admin, "/api/v1/marketplaces/amazon/test", &serde_json::json!({})).await.status(),
+        reqwest::StatusCode::NOT_FOUND
+    );
+
+    let resp = app.post(&admin, "/api/v1/marketplaces/ozon/sync?full=true", &serde_json::json!({})).await;
+    assert_eq!(resp.status(), reqwest::StatusCode::ACCEPTED);
+    let mut list = serde_json::Value::Null;
+    for _ in 0..200 {
+        list = app.get(&admin, "/api/v1/marketplaces").await.json().await.expect("json");
+        if list[1]["orders_cached"] == 40 && list[1]["full_sync"]["status"] == "idle" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(list[1]["market"], "ozon");
+    assert_eq!(list[1]["orders_cached"], 40, "{list}");
+    assert_eq!(list[0]["connected"], true);
+    // Operators may not see or change integrations.
+    let (_, pw) = app.create_user(&admin, "op@shop.ru", "operator").await;
+    let op = app.login("op@shop.ru", &pw).await;
+    assert_eq!(app.get(&op, "/api/v1/marketplaces").await.status(), reqwest::StatusCode::FORBIDDEN);
+}

@@ -7,6 +7,7 @@ pub mod conversations;
 pub mod credentials;
 pub mod kb;
 pub mod llm;
+pub mod marketplaces;
 pub mod nlu;
 pub mod tokens;
 pub mod users;
@@ -54,5 +55,8 @@ pub fn router() -> Router<AppState> {
         .route("/conversations/{id}/messages", post(conversations::reply))
         .route("/events", get(conversations::events))
         .route("/inbound", post(conversations::inbound))
+        .route("/marketplaces", get(marketplaces::list))
+        .route("/marketplaces/{market}/test", post(marketplaces::test))
+        .route("/marketplaces/{market}/sync", post(marketplaces::sync_now))
         .route("/channels/telegram", get(channels::telegram_status).put(channels::telegram_update))
 }
