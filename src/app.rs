@@ -265,6 +265,7 @@ impl App {
             state.orders.apis(),
             Duration::from_secs(state.config.marketplaces.sync_every_minutes * 60),
             state.config.shop.utc_offset_minutes,
+            state.kb.clone(),
         ));
         // Marketplace questions and chats (sources not switched off).
         let m = &state.config.marketplaces;

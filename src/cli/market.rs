@@ -24,6 +24,10 @@ pub struct SyncArgs {
     /// Print one JSON object per marketplace.
     #[arg(long)]
     pub json: bool,
+    /// Also copy product cards (names, descriptions, attributes, prices, stocks) into the
+    /// knowledge base's products.
+    #[arg(long)]
+    pub products: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -61,6 +65,7 @@ pub fn sync(paths: &Paths, db: &Db, args: SyncArgs) -> anyhow::Result<ExitCode> 
     let kind = if args.full { Kind::Full } else { Kind::Incremental };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let mut failed = false;
+    let mut products_changed = 0;
     for api in apis {
         let market = api.market();
         match runtime.block_on(syncer.run(api.as_ref(), kind)) {
@@ -87,6 +92,22 @@ pub fn sync(paths: &Paths, db: &Db, args: SyncArgs) -> anyhow::Result<ExitCode> 
                 eprintln!("error: {}: {e}{hint}", market.title());
             }
         }
+        if args.products && !failed {
+            match runtime.block_on(syncer.products(api.as_ref())) {
+                Ok((changed, same)) => {
+                    products_changed += changed;
+                    println!("{}: products: {changed} created or updated, {same} unchanged", market.title());
+                }
+                Err(e) => {
+                    failed = true;
+                    eprintln!("error: {}: products: {e}", market.title());
+                }
+            }
+        }
+    }
+    if products_changed > 0 {
+        // Index the new cards so the assistant can answer from them at once.
+        super::kb::open(paths, db)?;
     }
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

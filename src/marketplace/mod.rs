@@ -204,6 +204,9 @@ pub struct Question {
     pub product: Option<String>,
 }
 
+/// One page of product cards and the cursor of the next one.
+pub type ProductPage = (Vec<crate::store::kb::ProductInput>, Option<String>);
+
 /// One page of a listing; `next` continues it (none: the last page).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page {
@@ -223,6 +226,10 @@ pub trait MarketplaceApi: Send + Sync {
     fn refresh<'a>(&'a self, _orders: &'a [Order]) -> BoxFuture<'a, Result<Vec<Order>, MarketError>> {
         Box::pin(async { Ok(Vec::new()) })
     }
+
+    /// One page of the seller's product cards (with prices and stocks where the API gives
+    /// them), from `cursor`; `next` continues.
+    fn products_page<'a>(&'a self, cursor: Option<&'a str>) -> BoxFuture<'a, Result<ProductPage, MarketError>>;
 
     /// Buyers' messages waiting for the seller (WB product questions, Ozon chats).
     fn questions(&self) -> BoxFuture<'_, Result<Vec<Question>, MarketError>> {

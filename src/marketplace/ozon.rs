@@ -141,6 +141,45 @@ impl Ozon {
         Ok(out)
     }
 
+    /// Products (`/v3/product/list` by `last_id`, then `/v3/product/info/list` for names,
+    /// prices and stocks), 100 per page.
+    async fn products(&self, cursor: Option<&str>) -> Result<super::ProductPage, MarketError> {
+        let body = json!({"filter": {"visibility": "ALL"}, "last_id": cursor.unwrap_or(""), "limit": 100});
+        let v = self.post("/v3/product/list", &body, None).await?;
+        let items = v["result"]["items"]
+            .as_array()
+            .ok_or_else(|| MarketError::Shape("product list without result.items".into()))?;
+        let ids: Vec<i64> = items.iter().filter_map(|i| i["product_id"].as_i64()).collect();
+        if ids.is_empty() {
+            return Ok((Vec::new(), None));
+        }
+        let info = self.post("/v3/product/info/list", &json!({"product_id": ids}), None).await?;
+        let list = info["items"].as_array().ok_or_else(|| MarketError::Shape("product info without items".into()))?;
+        let mut out = Vec::with_capacity(list.len());
+        for p in list {
+            let offer = text(&p["offer_id"]).ok_or_else(|| MarketError::Shape("a product without offer_id".into()))?;
+            let stock: i64 = p["stocks"]["stocks"]
+                .as_array()
+                .map(|a| {
+                    a.iter().map(|s| s["present"].as_i64().unwrap_or(0) - s["reserved"].as_i64().unwrap_or(0)).sum()
+                })
+                .unwrap_or(0);
+            out.push(crate::store::kb::ProductInput {
+                marketplace: "ozon".into(),
+                offer_id: offer,
+                marketplace_id: p["sku"].as_i64().or(p["id"].as_i64()).map(|n| n.to_string()).unwrap_or_default(),
+                name: text(&p["name"]).unwrap_or_default().chars().take(500).collect(),
+                category: String::new(),
+                description: String::new(),
+                attributes: serde_json::Map::new(),
+                price_rub: p["price"].as_str().and_then(|s| s.parse().ok()).or(p["price"].as_f64()),
+                stock: Some(stock.max(0)),
+            });
+        }
+        let last = v["result"]["last_id"].as_str().filter(|l| !l.is_empty() && items.len() >= 100).map(str::to_owned);
+        Ok((out, last))
+    }
+
     async fn send_chat(&self, chat: &str, text: &str) -> Result<(), MarketError> {
         let v = self.post("/v1/chat/send/message", &json!({"chat_id": chat, "text": text}), None).await?;
         match v["result"].as_str() {
@@ -161,6 +200,10 @@ impl MarketplaceApi for Ozon {
 
     fn qa_channel(&self) -> &'static str {
         "ozon_chat"
+    }
+
+    fn products_page<'a>(&'a self, cursor: Option<&'a str>) -> BoxFuture<'a, Result<super::ProductPage, MarketError>> {
+        Box::pin(self.products(cursor))
     }
 
     fn market(&self) -> Market {

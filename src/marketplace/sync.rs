@@ -130,6 +130,44 @@ impl Syncer {
         }
     }
 
+    /// Copies the seller's product cards into the knowledge base's products (created or updated
+    /// by marketplace and article; a card the API sends malformed is skipped with a warning).
+    /// Returns (created or updated, unchanged). The caller syncs the search index afterwards.
+    pub async fn products(&self, api: &dyn MarketplaceApi) -> Result<(usize, usize), MarketError> {
+        let market = api.market();
+        let _turn = self.running[usize::from(market == Market::Ozon)].lock().await;
+        let (mut changed, mut same) = (0, 0);
+        let mut cursor: Option<String> = None;
+        loop {
+            let (products, next) = api.products_page(cursor.as_deref()).await?;
+            let now = self.clock.now_ms();
+            let (c, u) = self
+                .db
+                .call(move |conn| {
+                    let (mut c, mut u) = (0, 0);
+                    for p in &products {
+                        if let Err(e) = p.validate() {
+                            tracing::warn!(offer = %p.offer_id, error = %e, "a product card was skipped");
+                            continue;
+                        }
+                        match crate::store::kb::upsert_product(conn, p, now)?.1 {
+                            crate::store::kb::Saved::Unchanged => u += 1,
+                            _ => c += 1,
+                        }
+                    }
+                    Ok((c, u))
+                })
+                .await
+                .map_err(|e| MarketError::Unavailable(format!("product store: {e}")))?;
+            changed += c;
+            same += u;
+            match next {
+                Some(n) => cursor = Some(n),
+                None => return Ok((changed, same)),
+            }
+        }
+    }
+
     async fn last_finished(&self, market: Market) -> crate::store::Result<Option<i64>> {
         self.db
             .call(move |c| {
@@ -234,6 +272,7 @@ pub async fn schedule(
     apis: Vec<Arc<dyn MarketplaceApi>>,
     every: Duration,
     utc_offset_minutes: i32,
+    kb: Arc<crate::kb::Kb>,
 ) {
     if apis.is_empty() {
         return;
@@ -274,6 +313,19 @@ pub async fn schedule(
                     Err(e) => tracing::warn!(market = market.as_str(), error = %e, "scheduled sync failed"),
                     Ok(_) => {
                         paused.remove(&market);
+                        // Product cards change rarely: refreshed with the nightly full sync.
+                        if kind == Kind::Full {
+                            match syncer.products(api.as_ref()).await {
+                                Ok((changed, _)) if changed > 0 => {
+                                    let kb = kb.clone();
+                                    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || kb.sync()).await {
+                                        tracing::warn!(error = %e, "cannot index synced products");
+                                    }
+                                }
+                                Ok(_) => {}
+                                Err(e) => tracing::warn!(market = market.as_str(), error = %e, "product sync failed"),
+                            }
+                        }
                     }
                 }
             }

@@ -16,6 +16,7 @@ use crate::net::{HttpClient, KeyRef, RetryPolicy};
 /// The hosts of the API groups used; `marketplaces.wb.base_url` replaces all of them at once.
 pub const MARKETPLACE_HOST: &str = "https://marketplace-api.wildberries.ru";
 pub const FEEDBACKS_HOST: &str = "https://feedbacks-api.wildberries.ru";
+pub const CONTENT_HOST: &str = "https://content-api.wildberries.ru";
 /// Name of the stored credential.
 pub const TOKEN: &str = "wb.token";
 
@@ -57,6 +58,61 @@ impl Wb {
         let url = self.url(MARKETPLACE_HOST, path);
         let resp = self.http.send(|c| c.get(&url).header("Authorization", token.expose()).query(query), None).await?;
         resp.json::<Value>().await.map_err(|e| MarketError::Shape(format!("not JSON: {e}")))
+    }
+
+    /// Product cards (`POST /content/v2/get/cards/list`), 100 per page; the cursor is the last
+    /// card's `updatedAt` and `nmID`.
+    async fn cards(&self, cursor: Option<&str>) -> Result<super::ProductPage, MarketError> {
+        let mut c = json!({"limit": 100});
+        if let Some((updated, nm)) = cursor.and_then(|c| c.split_once('|')) {
+            c["updatedAt"] = json!(updated);
+            c["nmID"] = json!(nm.parse::<i64>().unwrap_or(0));
+        }
+        let body = json!({"settings": {"cursor": c, "filter": {"withPhoto": -1}}});
+        let token = self.token.get().await;
+        let url = self.url(CONTENT_HOST, "/content/v2/get/cards/list");
+        let resp = self.http.send(|cl| cl.post(&url).header("Authorization", token.expose()).json(&body), None).await?;
+        let v: Value = resp.json().await.map_err(|e| MarketError::Shape(format!("not JSON: {e}")))?;
+        let cards = v["cards"].as_array().ok_or_else(|| MarketError::Shape("card list without cards".into()))?;
+        let mut out = Vec::with_capacity(cards.len());
+        for card in cards {
+            let nm = card["nmID"].as_i64().ok_or_else(|| MarketError::Shape("a card without nmID".into()))?;
+            let mut attributes = serde_json::Map::new();
+            for ch in card["characteristics"].as_array().into_iter().flatten() {
+                if let Some(name) = ch["name"].as_str() {
+                    let value = match &ch["value"] {
+                        Value::Array(a) => a
+                            .iter()
+                            .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    attributes.insert(name.to_owned(), json!(value));
+                }
+            }
+            let sizes: Vec<&str> =
+                card["sizes"].as_array().into_iter().flatten().filter_map(|s| s["techSize"].as_str()).collect();
+            if !sizes.is_empty() {
+                attributes.insert("Размеры".into(), json!(sizes.join(", ")));
+            }
+            out.push(crate::store::kb::ProductInput {
+                marketplace: "wb".into(),
+                offer_id: card["vendorCode"].as_str().map_or_else(|| nm.to_string(), str::to_owned),
+                marketplace_id: nm.to_string(),
+                name: card["title"].as_str().unwrap_or("").chars().take(500).collect(),
+                category: card["subjectName"].as_str().unwrap_or("").to_owned(),
+                description: card["description"].as_str().unwrap_or("").to_owned(),
+                attributes,
+                price_rub: None,
+                stock: None,
+            });
+        }
+        let next = (cards.len() >= 100)
+            .then(|| Some(format!("{}|{}", v["cursor"]["updatedAt"].as_str()?, v["cursor"]["nmID"].as_i64()?)))
+            .flatten();
+        Ok((out, next))
     }
 
     /// Unanswered product questions, oldest first.
@@ -259,6 +315,10 @@ impl MarketplaceApi for Wb {
 
     fn questions(&self) -> BoxFuture<'_, Result<Vec<Question>, MarketError>> {
         Box::pin(self.unanswered())
+    }
+
+    fn products_page<'a>(&'a self, cursor: Option<&'a str>) -> BoxFuture<'a, Result<super::ProductPage, MarketError>> {
+        Box::pin(self.cards(cursor))
     }
 
     fn answer<'a>(&'a self, thread: &'a str, text: &'a str) -> BoxFuture<'a, Result<(), MarketError>> {

@@ -223,6 +223,16 @@ fn sync_and_orders_commands() {
     assert_eq!((v["source"].as_str(), v["order"]["status"].as_str()), (Some("live"), Some("in_transit")));
     let out = run_cli_env(&data, &["orders", "show", "1"], &env, None);
     assert!(!out.status.success());
+
+    // Product cards from both marketplaces land in the knowledge base and are searchable.
+    let out = run_cli_env(&data, &["sync", "--products"], &env, None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Wildberries: products: 2 created or updated"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("Ozon: products: 1 created or updated"), "{}", stdout(&out));
+    let out = run_cli_env(&data, &["kb", "search", "платье льняное", "--json"], &env, None);
+    assert!(stdout(&out).contains("Платье льняное миди с поясом"), "{}", stdout(&out));
+    let out = run_cli_env(&data, &["sync", "ozon", "--products"], &env, None);
+    assert!(stdout(&out).contains("Ozon: products: 0 created or updated, 1 unchanged"), "{}", stdout(&out));
 }
 
 #[tokio::test]

@@ -89,6 +89,9 @@ impl FakeMarketplace {
             .route("/api/v3/orders", get(wb_orders))
             .route("/v3/posting/fbs/list", post(ozon_list))
             .route("/api/v1/questions", get(wb_questions).patch(wb_answer))
+            .route("/content/v2/get/cards/list", post(wb_cards))
+            .route("/v3/product/list", post(ozon_product_list))
+            .route("/v3/product/info/list", post(ozon_product_info))
             .route("/v3/chat/list", post(ozon_chat_list))
             .route("/v3/chat/history", post(ozon_chat_history))
             .route("/v1/chat/send/message", post(ozon_chat_send))
@@ -566,4 +569,55 @@ async fn ozon_chat_send(
     let next = msgs.last().map_or(1, |m| m.0 + 1);
     msgs.push((next, false, text.to_owned(), true));
     axum::Json(json!({"result": "success"})).into_response()
+}
+
+/// Two WB product cards, one page (content API shapes).
+async fn wb_cards(headers: HeaderMap, axum::Json(body): axum::Json<Value>) -> Response {
+    if headers.get("Authorization").and_then(|v| v.to_str().ok()) != Some(WB_TOKEN) {
+        return fault_response(Fault::Unauthorized, true);
+    }
+    if body["settings"]["cursor"]["limit"].as_u64().is_none() {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"data": null, "error": true, "errorText": "settings.cursor.limit is required",
+            "additionalErrors": null})),
+        )
+            .into_response();
+    }
+    axum::Json(json!({"cards": [
+        {"nmID": 190011223, "imtID": 1, "subjectID": 1, "subjectName": "Платья", "vendorCode": "LD-DR-101", "brand": "Ладья",
+         "title": "Платье льняное миди с поясом", "description": "Свободное платье из 100% льна, длина миди, пояс в комплекте.",
+         "characteristics": [{"id": 1, "name": "Состав", "value": ["лён 100%"]}, {"id": 2, "name": "Цвет", "value": ["бежевый"]}],
+         "sizes": [{"chrtID": 1, "techSize": "S", "wbSize": "44", "skus": ["2040001"]}, {"chrtID": 2, "techSize": "M", "wbSize": "46", "skus": ["2040002"]}],
+         "updatedAt": "2026-11-20T10:00:00Z"},
+        {"nmID": 190011224, "imtID": 2, "subjectID": 1, "subjectName": "Футболки", "vendorCode": "LD-TS-001", "brand": "Ладья",
+         "title": "Футболка женская оверсайз из хлопка", "description": "Свободная футболка из хлопка.",
+         "characteristics": [], "sizes": [{"chrtID": 3, "techSize": "M", "wbSize": "46", "skus": ["2040003"]}],
+         "updatedAt": "2026-11-21T10:00:00Z"}],
+        "cursor": {"updatedAt": "2026-11-21T10:00:00Z", "nmID": 190011224, "total": 2}})).into_response()
+}
+
+async fn ozon_product_list(headers: HeaderMap, axum::Json(body): axum::Json<Value>) -> Response {
+    if !ozon_authorized(&headers) {
+        return ozon_error(StatusCode::FORBIDDEN, 7, "Invalid Api-Key, please contact support");
+    }
+    let items = if body["last_id"].as_str().unwrap_or("").is_empty() {
+        json!([{"product_id": 223681945, "offer_id": "LD-HD-011", "archived": false, "has_fbo_stocks": true, "has_fbs_stocks": true,
+            "is_discounted": false, "quants": []}])
+    } else {
+        json!([])
+    };
+    axum::Json(json!({"result": {"items": items, "total": 1, "last_id": "bnVsbA=="}})).into_response()
+}
+
+async fn ozon_product_info(headers: HeaderMap, axum::Json(body): axum::Json<Value>) -> Response {
+    if !ozon_authorized(&headers) {
+        return ozon_error(StatusCode::FORBIDDEN, 7, "Invalid Api-Key, please contact support");
+    }
+    if body["product_id"].as_array().is_none_or(|a| a.is_empty()) {
+        return ozon_error(StatusCode::BAD_REQUEST, 3, "product_id, offer_id or sku is required");
+    }
+    axum::Json(json!({"items": [{"id": 223681945, "name": "Худи женское оверсайз с капюшоном", "offer_id": "LD-HD-011",
+        "price": "3490.0000", "old_price": "", "currency_code": "RUB", "sku": 1784523911, "is_archived": false,
+        "stocks": {"has_stock": true, "stocks": [{"present": 17, "reserved": 2, "sku": 1784523911, "source": "fbs"}]}}]})).into_response()
 }
