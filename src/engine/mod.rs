@@ -189,6 +189,9 @@ pub struct Engine {
 /// (channel, recipient) → show that a reply is being written.
 pub type Typing = Arc<dyn Fn(&str, &str) + Send + Sync>;
 
+/// Channels whose answers are published on the marketplace (questions, reviews, chats).
+pub const MARKETPLACE_CHANNELS: [&str; 2] = ["wb_questions", "ozon_chat"];
+
 /// Buyers whose messages are processed at the same time.
 const PARALLEL: usize = 4;
 /// Tries before an inbox item that keeps failing is parked as `failed`.
@@ -430,7 +433,10 @@ impl Engine {
         let mut draft = Draft::default();
         self.carry_out(&decision, &analysis, &m.text, &conversation, &linked, &mut state, &mut draft, now).await?;
         let action = draft.action.unwrap_or(Action::Answer);
-        draft.hold = self.settings.draft_channels.contains(&conversation.channel);
+        // Marketplace answers are public: only plain answers go out without a person.
+        let public = MARKETPLACE_CHANNELS.contains(&conversation.channel.as_str());
+        draft.hold =
+            self.settings.draft_channels.contains(&conversation.channel) || (public && action != Action::Answer);
         let mut reply = draft.parts.join("\n\n");
         if decision.greet && matches!(action, Action::Answer | Action::Clarify) {
             reply = format!("Здравствуйте! {reply}");

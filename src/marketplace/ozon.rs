@@ -180,7 +180,36 @@ impl Ozon {
         Ok((out, last))
     }
 
+    /// Unprocessed reviews with text; their thread is `review:<id>`.
+    async fn reviews(&self) -> Result<Vec<Question>, MarketError> {
+        let body = json!({"last_id": "", "limit": 100, "sort_dir": "ASC", "status": "UNPROCESSED"});
+        let v = self.post("/v1/review/list", &body, None).await?;
+        let list = v["reviews"].as_array().ok_or_else(|| MarketError::Shape("review list without reviews".into()))?;
+        Ok(list
+            .iter()
+            .filter_map(|r| {
+                let id = r["id"].as_str()?;
+                let text = r["text"].as_str().filter(|t| !t.trim().is_empty())?;
+                let stars = r["rating"].as_i64().unwrap_or(0);
+                Some(Question {
+                    id: format!("review:{id}"),
+                    thread: format!("review:{id}"),
+                    text: format!("{} {text}", "⭐".repeat(stars.clamp(0, 5) as usize)).trim().to_owned(),
+                    product: r["sku"].as_i64().map(|s| s.to_string()),
+                })
+            })
+            .collect())
+    }
+
     async fn send_chat(&self, chat: &str, text: &str) -> Result<(), MarketError> {
+        if let Some(review) = chat.strip_prefix("review:") {
+            let body = json!({"review_id": review, "text": text, "mark_review_as_processed": true});
+            let v = self.post("/v1/review/comment/create", &body, None).await?;
+            return match v["comment_id"].as_str() {
+                Some(_) => Ok(()),
+                None => Err(MarketError::Shape("comment answered without comment_id".into())),
+            };
+        }
         let v = self.post("/v1/chat/send/message", &json!({"chat_id": chat, "text": text}), None).await?;
         match v["result"].as_str() {
             Some("success") => Ok(()),
@@ -191,7 +220,11 @@ impl Ozon {
 
 impl MarketplaceApi for Ozon {
     fn questions(&self) -> BoxFuture<'_, Result<Vec<Question>, MarketError>> {
-        Box::pin(self.unread())
+        Box::pin(async {
+            let mut all = self.unread().await?;
+            all.extend(self.reviews().await?);
+            Ok(all)
+        })
     }
 
     fn answer<'a>(&'a self, thread: &'a str, text: &'a str) -> BoxFuture<'a, Result<(), MarketError>> {

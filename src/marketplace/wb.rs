@@ -139,8 +139,47 @@ impl Wb {
             .collect()
     }
 
-    /// `PATCH /api/v1/questions` with the answer (state `wbRu`: published on the site).
+    /// Unanswered feedbacks (reviews) with text; their thread is `feedback:<id>`.
+    async fn unanswered_feedbacks(&self) -> Result<Vec<Question>, MarketError> {
+        let token = self.token.get().await;
+        let url = self.url(FEEDBACKS_HOST, "/api/v1/feedbacks");
+        let query = [("isAnswered", "false"), ("take", "100"), ("skip", "0"), ("order", "dateAsc")];
+        let resp =
+            self.feedbacks.send(|c| c.get(&url).header("Authorization", token.expose()).query(&query), None).await?;
+        let v: Value = resp.json().await.map_err(|e| MarketError::Shape(format!("not JSON: {e}")))?;
+        let list = v["data"]["feedbacks"]
+            .as_array()
+            .ok_or_else(|| MarketError::Shape("feedbacks without data.feedbacks".into()))?;
+        Ok(list
+            .iter()
+            .filter_map(|f| {
+                let id = f["id"].as_str()?;
+                let parts: Vec<&str> = [&f["text"], &f["pros"], &f["cons"]]
+                    .iter()
+                    .filter_map(|t| t.as_str())
+                    .filter(|t| !t.trim().is_empty())
+                    .collect();
+                let stars = f["productValuation"].as_i64().unwrap_or(0);
+                Some(Question {
+                    id: format!("feedback:{id}"),
+                    thread: format!("feedback:{id}"),
+                    text: format!("{} {}", "⭐".repeat(stars.clamp(0, 5) as usize), parts.join(". ")).trim().to_owned(),
+                    product: f["productDetails"]["productName"].as_str().map(str::to_owned),
+                })
+            })
+            .collect())
+    }
+
+    /// `PATCH /api/v1/questions` with the answer (state `wbRu`: published on the site), or for a
+    /// `feedback:<id>` thread `POST /api/v1/feedbacks/answer`.
     async fn publish(&self, id: &str, text: &str) -> Result<(), MarketError> {
+        if let Some(feedback) = id.strip_prefix("feedback:") {
+            let token = self.token.get().await;
+            let url = self.url(FEEDBACKS_HOST, "/api/v1/feedbacks/answer");
+            let body = json!({"id": feedback, "text": text});
+            self.feedbacks.send(|c| c.post(&url).header("Authorization", token.expose()).json(&body), None).await?;
+            return Ok(());
+        }
         let token = self.token.get().await;
         let url = self.url(FEEDBACKS_HOST, "/api/v1/questions");
         let body = json!({"id": id, "answer": {"text": text}, "state": "wbRu"});
@@ -314,7 +353,11 @@ impl MarketplaceApi for Wb {
     }
 
     fn questions(&self) -> BoxFuture<'_, Result<Vec<Question>, MarketError>> {
-        Box::pin(self.unanswered())
+        Box::pin(async {
+            let mut all = self.unanswered().await?;
+            all.extend(self.unanswered_feedbacks().await?);
+            Ok(all)
+        })
     }
 
     fn products_page<'a>(&'a self, cursor: Option<&'a str>) -> BoxFuture<'a, Result<super::ProductPage, MarketError>> {

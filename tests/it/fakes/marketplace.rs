@@ -62,6 +62,10 @@ struct Inner {
     faults: Mutex<HashMap<String, std::collections::VecDeque<Fault>>>,
     /// WB questions: (id, text, answer).
     wb_questions: Mutex<Vec<(String, String, Option<String>)>>,
+    /// WB feedbacks: (id, text, stars, answer).
+    wb_feedbacks: Mutex<Vec<(String, String, i64, Option<String>)>>,
+    /// Ozon reviews: (id, text, rating, comment).
+    ozon_reviews: Mutex<Vec<(String, String, i64, Option<String>)>>,
     /// Ozon chats: chat id → messages (message id, from customer, text, read).
     ozon_chats: Mutex<Vec<(String, Vec<ChatMessage>)>>,
     list_calls: AtomicUsize,
@@ -90,6 +94,10 @@ impl FakeMarketplace {
             .route("/v3/posting/fbs/list", post(ozon_list))
             .route("/api/v1/questions", get(wb_questions).patch(wb_answer))
             .route("/content/v2/get/cards/list", post(wb_cards))
+            .route("/api/v1/feedbacks", get(wb_feedbacks))
+            .route("/api/v1/feedbacks/answer", post(wb_feedback_answer))
+            .route("/v1/review/list", post(ozon_review_list))
+            .route("/v1/review/comment/create", post(ozon_review_comment))
             .route("/v3/product/list", post(ozon_product_list))
             .route("/v3/product/info/list", post(ozon_product_info))
             .route("/v3/chat/list", post(ozon_chat_list))
@@ -195,6 +203,22 @@ impl FakeMarketplace {
     /// The answer published to a WB question.
     pub fn wb_answer(&self, id: &str) -> Option<String> {
         self.inner.wb_questions.lock().expect("lock").iter().find(|q| q.0 == id).and_then(|q| q.2.clone())
+    }
+
+    pub fn add_wb_feedback(&self, id: &str, text: &str, stars: i64) {
+        self.inner.wb_feedbacks.lock().expect("lock").push((id.into(), text.into(), stars, None));
+    }
+
+    pub fn wb_feedback_answer(&self, id: &str) -> Option<String> {
+        self.inner.wb_feedbacks.lock().expect("lock").iter().find(|f| f.0 == id).and_then(|f| f.3.clone())
+    }
+
+    pub fn add_ozon_review(&self, id: &str, text: &str, rating: i64) {
+        self.inner.ozon_reviews.lock().expect("lock").push((id.into(), text.into(), rating, None));
+    }
+
+    pub fn ozon_review_comment(&self, id: &str) -> Option<String> {
+        self.inner.ozon_reviews.lock().expect("lock").iter().find(|r| r.0 == id).and_then(|r| r.3.clone())
     }
 
     pub fn add_ozon_chat_message(&self, chat: &str, message_id: u64, text: &str) {
@@ -620,4 +644,112 @@ async fn ozon_product_info(headers: HeaderMap, axum::Json(body): axum::Json<Valu
     axum::Json(json!({"items": [{"id": 223681945, "name": "Худи женское оверсайз с капюшоном", "offer_id": "LD-HD-011",
         "price": "3490.0000", "old_price": "", "currency_code": "RUB", "sku": 1784523911, "is_archived": false,
         "stocks": {"has_stock": true, "stocks": [{"present": 17, "reserved": 2, "sku": 1784523911, "source": "fbs"}]}}]})).into_response()
+}
+
+async fn wb_feedbacks(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if headers.get("Authorization").and_then(|v| v.to_str().ok()) != Some(WB_TOKEN) {
+        return fault_response(Fault::Unauthorized, true);
+    }
+    if !["isAnswered", "take", "skip"].iter().all(|k| q.contains_key(*k)) {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"data": null, "error": true,
+            "errorText": "isAnswered, take and skip are required", "additionalErrors": null})),
+        )
+            .into_response();
+    }
+    let answered = q.get("isAnswered").is_some_and(|v| v == "true");
+    let list: Vec<Value> = inner
+        .wb_feedbacks
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|f| f.3.is_some() == answered)
+        .map(|(id, text, stars, answer)| json!({"id": id, "text": text, "pros": "", "cons": "", "productValuation": stars,
+            "createdDate": "2026-11-27T08:00:00Z", "answer": answer.as_ref().map(|t| json!({"text": t, "state": "wbRu", "editable": true})),
+            "state": "none", "productDetails": {"imtId": 1, "nmId": 178452391, "productName": "Футболка женская оверсайз из хлопка",
+                "supplierArticle": "LD-TS-001", "brandName": "Ладья"}, "userName": "Анна", "wasViewed": false}))
+        .collect();
+    axum::Json(json!({"data": {"countUnanswered": list.len(), "countArchive": 0, "feedbacks": list},
+        "error": false, "errorText": "", "additionalErrors": null}))
+    .into_response()
+}
+
+async fn wb_feedback_answer(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    if headers.get("Authorization").and_then(|v| v.to_str().ok()) != Some(WB_TOKEN) {
+        return fault_response(Fault::Unauthorized, true);
+    }
+    let (Some(id), Some(text)) = (body["id"].as_str(), body["text"].as_str()) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"data": null, "error": true, "errorText": "id and text are required",
+            "additionalErrors": null})),
+        )
+            .into_response();
+    };
+    let mut list = inner.wb_feedbacks.lock().expect("lock");
+    match list.iter_mut().find(|f| f.0 == id) {
+        Some(f) => {
+            f.3 = Some(text.to_owned());
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"data": null, "error": true, "errorText": "Не найден отзыв",
+            "additionalErrors": null})),
+        )
+            .into_response(),
+    }
+}
+
+async fn ozon_review_list(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    if !ozon_authorized(&headers) {
+        return ozon_error(StatusCode::FORBIDDEN, 7, "Invalid Api-Key, please contact support");
+    }
+    let unprocessed = body["status"] == "UNPROCESSED";
+    let list: Vec<Value> = inner
+        .ozon_reviews
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|r| !unprocessed || r.3.is_none())
+        .map(|(id, text, rating, comment)| json!({"id": id, "sku": 1784523911, "text": text, "rating": rating,
+            "published_at": "2026-11-27T08:00:00Z", "status": if comment.is_some() { "PROCESSED" } else { "UNPROCESSED" },
+            "comments_amount": i32::from(comment.is_some()), "photos_amount": 0, "videos_amount": 0,
+            "order_status": "DELIVERED", "is_rating_participant": true}))
+        .collect();
+    axum::Json(json!({"reviews": list, "has_next": false, "last_id": ""})).into_response()
+}
+
+async fn ozon_review_comment(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    if !ozon_authorized(&headers) {
+        return ozon_error(StatusCode::FORBIDDEN, 7, "Invalid Api-Key, please contact support");
+    }
+    let (Some(id), Some(text)) = (body["review_id"].as_str(), body["text"].as_str()) else {
+        return ozon_error(StatusCode::BAD_REQUEST, 3, "review_id and text are required");
+    };
+    let mut list = inner.ozon_reviews.lock().expect("lock");
+    match list.iter_mut().find(|r| r.0 == id) {
+        Some(r) => {
+            r.3 = Some(text.to_owned());
+            axum::Json(json!({"comment_id": format!("c-{id}")})).into_response()
+        }
+        None => ozon_error(StatusCode::NOT_FOUND, 5, "review not found"),
+    }
 }
