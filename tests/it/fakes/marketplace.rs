@@ -42,6 +42,9 @@ pub enum Fault {
     Malformed,
 }
 
+/// A review: (id, text, stars, the seller's answer).
+type Review = (String, String, i64, Option<String>);
+
 /// An Ozon chat message: (message id, from the customer, text, read).
 type ChatMessage = (u64, bool, String, bool);
 
@@ -63,9 +66,9 @@ struct Inner {
     /// WB questions: (id, text, answer).
     wb_questions: Mutex<Vec<(String, String, Option<String>)>>,
     /// WB feedbacks: (id, text, stars, answer).
-    wb_feedbacks: Mutex<Vec<(String, String, i64, Option<String>)>>,
+    wb_feedbacks: Mutex<Vec<Review>>,
     /// Ozon reviews: (id, text, rating, comment).
-    ozon_reviews: Mutex<Vec<(String, String, i64, Option<String>)>>,
+    ozon_reviews: Mutex<Vec<Review>>,
     /// Ozon chats: chat id → messages (message id, from customer, text, read).
     ozon_chats: Mutex<Vec<(String, Vec<ChatMessage>)>>,
     list_calls: AtomicUsize,
