@@ -69,13 +69,21 @@ impl Ozon {
 
 /// Postings listed per page (the API's maximum).
 pub const PAGE: usize = 1000;
+/// How far back an incremental run looks for FBO postings (ms).
+const FBO_LOOKBACK: i64 = 14 * 86_400_000;
 
 fn rfc3339(ms: i64) -> String {
     crate::clock::rfc3339(ms)
 }
 
 impl Ozon {
+    /// FBS postings (`/v3/posting/fbs/list`), then FBO ones (`/v2/posting/fbo/list`, cursor
+    /// `fbo:<offset>`). FBO lists only by placement date, so an incremental run covers FBO
+    /// postings placed in the last `FBO_LOOKBACK` (their whole delivery).
     async fn list(&self, window: Window, cursor: Option<&str>) -> Result<Page, MarketError> {
+        if let Some(fbo) = cursor.and_then(|c| c.strip_prefix("fbo:")) {
+            return self.list_fbo(window, fbo.parse().unwrap_or(0)).await;
+        }
         let offset: usize = cursor.and_then(|c| c.parse().ok()).unwrap_or(0);
         let filter = if window.changed_only {
             json!({"last_changed_status_date": {"from": rfc3339(window.from), "to": rfc3339(window.to)}})
@@ -90,7 +98,19 @@ impl Ozon {
             .ok_or_else(|| MarketError::Shape("posting list without result.postings".into()))?;
         let orders = postings.iter().map(parse_posting).collect::<Result<Vec<_>, _>>()?;
         let has_next = v["result"]["has_next"].as_bool().unwrap_or(false);
-        let next = (has_next && !orders.is_empty()).then(|| (offset + orders.len()).to_string());
+        let next = if has_next && !orders.is_empty() { (offset + orders.len()).to_string() } else { "fbo:0".into() };
+        Ok(Page { orders, next: Some(next) })
+    }
+
+    async fn list_fbo(&self, window: Window, offset: usize) -> Result<Page, MarketError> {
+        let from = if window.changed_only { window.from.min(window.to - FBO_LOOKBACK) } else { window.from };
+        let body = json!({"dir": "ASC", "filter": {"since": rfc3339(from), "to": rfc3339(window.to), "status": ""},
+            "limit": PAGE, "offset": offset, "translit": false, "with": {"analytics_data": false, "financial_data": false}});
+        let v = self.post("/v2/posting/fbo/list", &body, None).await?;
+        let postings =
+            v["result"].as_array().ok_or_else(|| MarketError::Shape("FBO posting list without result".into()))?;
+        let orders = postings.iter().map(parse_posting).collect::<Result<Vec<_>, _>>()?;
+        let next = (orders.len() >= PAGE).then(|| format!("fbo:{}", offset + orders.len()));
         Ok(Page { orders, next })
     }
 }

@@ -27,6 +27,8 @@ pub struct Wb {
     token: KeyRef,
     /// Questions and feedbacks: 3 requests per second, bursts of 6 (a separate limit).
     feedbacks: HttpClient,
+    /// Content (product cards): 100 requests per minute, bursts of 5.
+    content: HttpClient,
 }
 
 impl Wb {
@@ -37,8 +39,9 @@ impl Wb {
             RetryPolicy { attempts: 8, base_delay: Duration::from_millis(500), max_delay: Duration::from_secs(60) };
         let http = HttpClient::new(Duration::from_secs(30), policy, Some((5.0, 20)));
         let feedbacks = HttpClient::new(Duration::from_secs(30), policy, Some((3.0, 6)));
+        let content = HttpClient::new(Duration::from_secs(30), policy, Some((100.0 / 60.0, 5)));
         let base_url = Some(base_url.trim_end_matches('/').to_owned()).filter(|b| !b.is_empty());
-        Self { http, base_url, token, feedbacks }
+        Self { http, base_url, token, feedbacks, content }
     }
 
     fn url(&self, host: &str, path: &str) -> String {
@@ -71,7 +74,8 @@ impl Wb {
         let body = json!({"settings": {"cursor": c, "filter": {"withPhoto": -1}}});
         let token = self.token.get().await;
         let url = self.url(CONTENT_HOST, "/content/v2/get/cards/list");
-        let resp = self.http.send(|cl| cl.post(&url).header("Authorization", token.expose()).json(&body), None).await?;
+        let resp =
+            self.content.send(|cl| cl.post(&url).header("Authorization", token.expose()).json(&body), None).await?;
         let v: Value = resp.json().await.map_err(|e| MarketError::Shape(format!("not JSON: {e}")))?;
         let cards = v["cards"].as_array().ok_or_else(|| MarketError::Shape("card list without cards".into()))?;
         let mut out = Vec::with_capacity(cards.len());

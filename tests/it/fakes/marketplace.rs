@@ -60,6 +60,8 @@ struct WbOrder {
 #[derive(Default)]
 struct Inner {
     wb_orders: Mutex<Vec<WbOrder>>,
+    /// Ozon FBO postings: (created ms, posting).
+    ozon_fbo: Mutex<Vec<(i64, Value)>>,
     /// Ozon postings for the list: (in_process_at ms, changed_at ms, posting).
     ozon_list: Mutex<Vec<(i64, i64, Value)>>,
     faults: Mutex<HashMap<String, std::collections::VecDeque<Fault>>>,
@@ -95,6 +97,7 @@ impl FakeMarketplace {
             .route("/api/v3/orders/status", post(wb_status))
             .route("/api/v3/orders", get(wb_orders))
             .route("/v3/posting/fbs/list", post(ozon_list))
+            .route("/v2/posting/fbo/list", post(ozon_fbo_list))
             .route("/api/v1/questions", get(wb_questions).patch(wb_answer))
             .route("/content/v2/get/cards/list", post(wb_cards))
             .route("/api/v1/feedbacks", get(wb_feedbacks))
@@ -180,6 +183,19 @@ impl FakeMarketplace {
                 "delivery_method": {"name": "Пункт выдачи Ozon, Екатеринбург"},
                 "products": [{"price": "990.0000", "offer_id": "LD-TS-002", "name": "Футболка", "sku": 1, "quantity": 1}]});
             list.push((created + i as i64 * 1000, created, p));
+        }
+    }
+
+    /// `n` FBO postings `PREFIX-0001-1`…, placed at `created`.
+    pub fn add_ozon_fbo(&self, prefix: &str, n: usize, created: i64, status: &str) {
+        let mut list = self.inner.ozon_fbo.lock().expect("lock");
+        for i in 0..n {
+            let t = created + i as i64 * 1000;
+            list.push((t, json!({"order_id": i, "order_number": format!("{prefix}-{:04}", i + 1),
+                "posting_number": format!("{prefix}-{:04}-1", i + 1), "status": status, "cancel_reason_id": 0,
+                "created_at": rfc3339(t), "in_process_at": rfc3339(t),
+                "products": [{"sku": 1, "name": "Худи женское оверсайз с капюшоном", "quantity": 1, "offer_id": "LD-HD-011",
+                    "price": "3490.00", "digital_codes": [], "currency_code": "RUB"}]})));
         }
     }
 
@@ -755,4 +771,36 @@ async fn ozon_review_comment(
         }
         None => ozon_error(StatusCode::NOT_FOUND, 5, "review not found"),
     }
+}
+
+async fn ozon_fbo_list(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    inner.list_calls.fetch_add(1, Ordering::SeqCst);
+    if !ozon_authorized(&headers) {
+        return ozon_error(StatusCode::FORBIDDEN, 7, "Invalid Api-Key, please contact support");
+    }
+    let parse = |v: &Value| {
+        v.as_str()
+            .and_then(|s| time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok())
+            .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+    };
+    let (Some(from), Some(to)) = (parse(&body["filter"]["since"]), parse(&body["filter"]["to"])) else {
+        return ozon_error(StatusCode::BAD_REQUEST, 3, "filter.since and filter.to are required");
+    };
+    let limit = body["limit"].as_u64().unwrap_or(100).clamp(1, 1000) as usize;
+    let offset = body["offset"].as_u64().unwrap_or(0) as usize;
+    let page: Vec<Value> = inner
+        .ozon_fbo
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|(t, _)| *t >= from && *t <= to)
+        .skip(offset)
+        .take(limit)
+        .map(|(_, p)| p.clone())
+        .collect();
+    axum::Json(json!({"result": page})).into_response()
 }
