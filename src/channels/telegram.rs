@@ -14,7 +14,8 @@ use teloxide::net::Download;
 use teloxide::payloads::{GetUpdatesSetters, SendMessageSetters, SetWebhookSetters};
 use teloxide::prelude::Requester;
 use teloxide::types::{
-    ChatAction, ChatId, InlineKeyboardButton, InlineKeyboardMarkup, Message, ParseMode, Update, UpdateKind,
+    ButtonRequest, ChatAction, ChatId, InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, KeyboardMarkup,
+    Message, ParseMode, ReplyMarkup, Update, UpdateKind,
 };
 use teloxide::{ApiError, Bot, RequestError};
 use tokio::sync::Mutex;
@@ -270,6 +271,7 @@ impl Telegram {
                     name: full_name(&q.from.first_name, q.from.last_name.as_deref()),
                     text: data,
                     attachments: Vec::new(),
+                    verified_phone: None,
                 })
             }
             _ => None,
@@ -290,6 +292,18 @@ impl Telegram {
                 format!("Здравствуйте! Заказ {param}")
             };
         }
+        // A contact the buyer shared about themselves proves their phone number.
+        let verified_phone = m.contact().and_then(|c| {
+            let own = c.user_id.zip(m.from.as_ref().map(|u| u.id)).is_some_and(|(a, b)| a == b);
+            own.then(|| {
+                let d: String = c.phone_number.chars().filter(char::is_ascii_digit).collect();
+                if d.len() == 11 && (d.starts_with('7') || d.starts_with('8')) {
+                    format!("+7{}", &d[1..])
+                } else {
+                    format!("+{d}")
+                }
+            })
+        });
         let mut attachments = Vec::new();
         if let Some(photo) = m.photo().and_then(|p| p.iter().max_by_key(|s| s.width * s.height)) {
             attachments.push(self.download(&photo.file.id.0, photo.file.size, "photo", None, Some("image/jpeg")).await);
@@ -300,14 +314,14 @@ impl Telegram {
                 self.download(&doc.file.id.0, doc.file.size, "document", doc.file_name.clone(), mime.as_deref()).await,
             );
         }
-        if text.is_empty() && attachments.is_empty() {
+        if text.is_empty() && attachments.is_empty() && verified_phone.is_none() {
             return None;
         }
         let (customer, name) = match &m.from {
             Some(u) => (u.id.0.to_string(), full_name(&u.first_name, u.last_name.as_deref())),
             None => (m.chat.id.0.to_string(), String::new()),
         };
-        Some(Inbound { channel: NAME.into(), message_id: external, customer, name, text, attachments })
+        Some(Inbound { channel: NAME.into(), message_id: external, customer, name, text, attachments, verified_phone })
     }
 
     /// Fetches a file into the data directory, within the size limit; a file that is too large
@@ -509,7 +523,7 @@ impl Channel for Telegram {
             if text.trim().is_empty() {
                 return Err(SendError::Permanent("empty message".into()));
             }
-            let keyboard = payload["buttons"].as_array().map(|rows| {
+            let inline = payload["buttons"].as_array().map(|rows| {
                 InlineKeyboardMarkup::new(rows.iter().map(|row| {
                     row.as_array()
                         .map(|r| {
@@ -521,6 +535,15 @@ impl Channel for Telegram {
                         .unwrap_or_default()
                 }))
             });
+            // "Share my phone number": Telegram proves the number belongs to this buyer.
+            let keyboard: Option<ReplyMarkup> = match payload["contact_button"].as_str() {
+                Some(label) => Some(ReplyMarkup::Keyboard(
+                    KeyboardMarkup::new(vec![vec![KeyboardButton::new(label).request(ButtonRequest::Contact)]])
+                        .one_time_keyboard()
+                        .resize_keyboard(),
+                )),
+                None => inline.map(ReplyMarkup::InlineKeyboard),
+            };
             let parts = super::split_text(text, MAX_TEXT - 96);
             let last = parts.len() - 1;
             let mut external = None;

@@ -226,6 +226,7 @@ async fn handle_frame(state: &AppState, visitor: &str, frame: &str) -> Value {
         name: String::new(),
         text: text.trim().to_owned(),
         attachments: Vec::new(),
+        verified_phone: None,
     };
     match state.engine.accept(&m).await {
         Ok(_) => json!({"type": "ack", "id": id}),

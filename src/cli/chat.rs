@@ -135,6 +135,7 @@ pub fn chat(paths: &Paths, args: ChatArgs) -> anyhow::Result<ExitCode> {
                     name: String::new(),
                     text: line.trim().to_owned(),
                     attachments: Vec::new(),
+                    verified_phone: None,
                 })
                 .await?;
             let p = &turn.provenance;

@@ -140,6 +140,7 @@ pub async fn run(engine: &Engine, db: &Db, dialogs: &[Dialog]) -> Result<Report,
                     name: String::new(),
                     text: t.buyer.clone(),
                     attachments: Vec::new(),
+                    verified_phone: None,
                 })
                 .await?;
             latencies.push(started.elapsed().as_millis() as u64);

@@ -99,6 +99,9 @@ pub struct Inbound {
     pub text: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<Attachment>,
+    /// A phone number the channel proved belongs to the buyer (Telegram contact sharing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_phone: Option<String>,
 }
 
 /// The engine's decision about one message.
@@ -219,6 +222,8 @@ struct Draft {
     opt_out: bool,
     /// A draft for a person to approve: stored, not sent.
     hold: bool,
+    /// Offer the channel's "share my phone number" button.
+    contact_button: bool,
 }
 
 impl Engine {
@@ -261,7 +266,7 @@ impl Engine {
     /// Stores an inbound message durably (a redelivery is recognised by its message id) and
     /// wakes the worker. The channel may acknowledge once this returns.
     pub async fn accept(&self, m: &Inbound) -> Result<msgs::Accepted, EngineError> {
-        if m.text.trim().is_empty() && m.attachments.is_empty() {
+        if m.text.trim().is_empty() && m.attachments.is_empty() && m.verified_phone.is_none() {
             return Err(EngineError::BadPayload("the message has no text".into()));
         }
         let payload = serde_json::to_string(m).map_err(|e| EngineError::Internal(e.to_string()))?;
@@ -390,6 +395,10 @@ impl Engine {
                         inbox_id: Some(inbox_id),
                     };
                     msgs::append_message(&tx, &msg, now)?;
+                    if let Some(phone) = &m.verified_phone {
+                        msgs::set_phone(&tx, customer, phone, now)?;
+                        order_rows::link_by_phone(&tx, customer, phone, now)?;
+                    }
                     let conversation = msgs::conversation(&tx, conv)?;
                     let linked = order_rows::of_customer(&tx, customer)?;
                     tx.commit()?;
@@ -410,6 +419,22 @@ impl Engine {
             return Ok(turn);
         }
         let mut state = State::parse(&conversation.state);
+        if m.verified_phone.is_some() && m.text.trim().is_empty() {
+            // The buyer proved their phone: their orders are theirs now.
+            let lines: Vec<String> = linked.iter().take(5).map(answer::order_line).collect();
+            let reply =
+                if lines.is_empty() { bot::PHONE_NO_ORDERS.to_owned() } else { bot::phone_orders(&lines.join("\n")) };
+            let state = State { last_order: (linked.len() == 1).then(|| linked[0].number.clone()), ..State::default() };
+            let turn = Turn {
+                conversation_id: conv,
+                action: Action::Answer,
+                reply: Some(reply),
+                provenance: json!({"action": "answer", "plan": "VerifiedPhone", "orders": linked.len()}),
+                facts: lines,
+            };
+            self.commit(item, &conversation, &turn, Some(&state), &Draft::default(), now).await?;
+            return Ok(turn);
+        }
         if m.text.trim().is_empty() {
             // A photo or file without words: ask what it is about (a person sees the file).
             let turn = Turn {
@@ -540,6 +565,10 @@ impl Engine {
                 let text = if *phone { bot::PHONE_IS_NOT_ENOUGH } else { bot::ASK_ORDER_NUMBER };
                 self.ask_number(state, out, text.into());
                 state.pending_intent = Some(analysis.intent);
+                if conv.channel == crate::channels::telegram::NAME {
+                    out.parts.push(bot::OR_SHARE_PHONE.into());
+                    out.contact_button = true;
+                }
             }
             Plan::Knowledge(intent) => {
                 let earlier = if was_awaiting_number || text.split_whitespace().count() > 3 {
@@ -806,6 +835,7 @@ impl Engine {
         let buttons = draft.buttons.clone();
         let opt_out = draft.opt_out;
         let hold = draft.hold;
+        let contact_button = draft.contact_button;
         let rated_docs = if rating.is_some() { State::parse(&conv.state).last_sources } else { Vec::new() };
         self.db
             .call(move |c| {
@@ -832,6 +862,9 @@ impl Engine {
                         let mut payload = json!({"text": body});
                         if let Some(b) = &buttons {
                             payload["buttons"] = b.clone();
+                        }
+                        if contact_button {
+                            payload["contact_button"] = json!(bot::SHARE_PHONE_BUTTON);
                         }
                         let o = NewOutbound {
                             channel: &channel,

@@ -67,6 +67,7 @@ pub async fn poll_once(api: &dyn MarketplaceApi, engine: &Engine) -> Result<usiz
             name: q.product.map(|p| format!("Вопрос о товаре «{p}»")).unwrap_or_default(),
             text: q.text,
             attachments: Vec::new(),
+            verified_phone: None,
         };
         match engine.accept(&m).await {
             Ok(a) if !a.duplicate => new += 1,

@@ -28,6 +28,16 @@ pub fn upsert_customer(
         .query_row(params![channel, external_id], |r| r.get(0))?)
 }
 
+/// Records a phone number the channel verified for the customer.
+pub fn set_phone(conn: &Connection, customer_id: i64, phone: &str, now: i64) -> Result<()> {
+    conn.prepare_cached("UPDATE customers SET phone = ?2, updated_at = ?3 WHERE id = ?1")?.execute(params![
+        customer_id,
+        phone,
+        now
+    ])?;
+    Ok(())
+}
+
 /// The customer's open (or pending) conversation on `channel`, or a new one.
 pub fn open_conversation(conn: &Connection, customer_id: i64, channel: &str, now: i64) -> Result<i64> {
     if let Some(id) = optional(

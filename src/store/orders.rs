@@ -100,6 +100,16 @@ pub fn link(conn: &Connection, customer_id: i64, market: Market, number: &str, n
     Ok(())
 }
 
+/// Links every order placed with `phone` (a number the channel verified) to the customer.
+pub fn link_by_phone(conn: &Connection, customer_id: i64, phone: &str, now: i64) -> Result<usize> {
+    Ok(conn
+        .prepare_cached(
+            "INSERT INTO customer_orders (customer_id, order_id, linked_at)
+             SELECT ?1, id, ?3 FROM orders WHERE phone = ?2 ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![customer_id, phone, now])?)
+}
+
 /// The customer's linked orders, newest first.
 pub fn of_customer(conn: &Connection, customer_id: i64) -> Result<Vec<Order>> {
     let cols: String = COLUMNS.split(',').map(|c| format!("o.{}", c.trim())).collect::<Vec<_>>().join(", ");

@@ -271,6 +271,7 @@ fn msg(id: &str, text: &str) -> Inbound {
         name: String::new(),
         text: text.into(),
         attachments: Vec::new(),
+        verified_phone: None,
     }
 }
 
@@ -365,6 +366,7 @@ async fn messages_stored_before_a_stop_are_answered_after_the_start() {
                 name: String::new(),
                 text: "привет".into(),
                 attachments: Vec::new(),
+                verified_phone: None,
             };
             let payload = serde_json::to_string(&m).expect("json");
             db.with_conn(|c| supportd::store::messaging::inbox_accept(c, "api", "x1", &payload, 1)).expect("accept");

@@ -312,3 +312,29 @@ fn a_sigkill_with_replies_queued_loses_and_repeats_nothing() {
     assert!(got[0].contains("Здравствуйте") && got[2].contains("4102938475"), "in order: {got:?}");
     drop(server);
 }
+
+#[tokio::test]
+async fn a_shared_phone_number_links_the_buyers_orders() {
+    let tg = FakeTelegram::start().await;
+    let _app = app_with(&tg, "polling").await;
+    tg.push(FakeTelegram::text_update(1, 950, "где мой заказ?"));
+    let _ = tg.wait_sent(950, 1).await;
+    let ask = tg.sent().into_iter().rfind(|s| s.chat == 950).expect("sent");
+    assert!(ask.text.contains("номер заказа") && ask.text.contains("Поделиться номером"), "{}", ask.text);
+    assert_eq!(ask.buttons, vec!["📱 Поделиться номером"], "a request_contact button");
+    // Someone else's contact proves nothing.
+    tg.push(FakeTelegram::contact_update(2, 950, "+7 916 111-22-33", false));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(tg.sent_to(950).len(), 1);
+    // The buyer's own number: the orders placed with it are theirs.
+    tg.push(FakeTelegram::contact_update(3, 950, "79161112233", true));
+    let got = tg.wait_sent(950, 2).await;
+    assert!(
+        got[1].contains("номер подтверждён") && got[1].contains("4102938475") && got[1].contains("4102938476"),
+        "{got:?}"
+    );
+    assert!(!got[1].contains("4102938477"), "another buyer's order is not shown");
+    tg.push(FakeTelegram::text_update(4, 950, "а 4102938476 когда забрать до какого числа?"));
+    let got = tg.wait_sent(950, 3).await;
+    assert!(got[2].contains("ждёт вас в пункте выдачи"), "{got:?}");
+}

@@ -300,6 +300,7 @@ pub async fn inbound(
         name: req.name.chars().take(200).collect(),
         text: req.text,
         attachments: Vec::new(),
+        verified_phone: None,
     };
     let accepted = state.engine.accept(&m).await?;
     Ok((StatusCode::ACCEPTED, Json(InboundResponse { inbox_id: accepted.id, duplicate: accepted.duplicate })))

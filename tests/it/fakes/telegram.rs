@@ -99,6 +99,15 @@ impl FakeTelegram {
         u
     }
 
+    /// A shared contact; `own` makes it the sender's own (Telegram sets `user_id`).
+    pub fn contact_update(update_id: i64, chat: i64, phone: &str, own: bool) -> Value {
+        let user_id = if own { chat } else { chat + 1 };
+        json!({"update_id": update_id, "message": {"message_id": update_id, "date": 1_795_000_000,
+            "chat": {"id": chat, "type": "private", "first_name": "Анна"},
+            "from": {"id": chat, "is_bot": false, "first_name": "Анна"},
+            "contact": {"phone_number": phone, "first_name": "Анна", "user_id": user_id}}})
+    }
+
     pub fn callback_update(update_id: i64, chat: i64, data: &str) -> Value {
         json!({"update_id": update_id, "callback_query": {"id": format!("cb{update_id}"), "chat_instance": "ci",
             "from": {"id": chat, "is_bot": false, "first_name": "Анна"}, "data": data,
@@ -291,12 +300,15 @@ async fn method(
             if text.chars().count() > 4096 {
                 return error(StatusCode::BAD_REQUEST, "Bad Request: message is too long", None);
             }
-            let buttons = p["reply_markup"]["inline_keyboard"]
-                .as_array()
+            let keyboard = p["reply_markup"]["inline_keyboard"].as_array().or(p["reply_markup"]["keyboard"].as_array());
+            let buttons = keyboard
                 .map(|rows| {
                     rows.iter()
                         .flat_map(|r| r.as_array().cloned().unwrap_or_default())
-                        .filter_map(|b| b["callback_data"].as_str().map(str::to_owned))
+                        .filter_map(|b| {
+                            let contact = b["request_contact"] == true;
+                            b["callback_data"].as_str().or(b["text"].as_str().filter(|_| contact)).map(str::to_owned)
+                        })
                         .collect()
                 })
                 .unwrap_or_default();
