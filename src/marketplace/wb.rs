@@ -17,6 +17,7 @@ use crate::net::{HttpClient, KeyRef, RetryPolicy};
 pub const MARKETPLACE_HOST: &str = "https://marketplace-api.wildberries.ru";
 pub const FEEDBACKS_HOST: &str = "https://feedbacks-api.wildberries.ru";
 pub const CONTENT_HOST: &str = "https://content-api.wildberries.ru";
+pub const CHAT_HOST: &str = "https://buyer-chat-api.wildberries.ru";
 /// Name of the stored credential.
 pub const TOKEN: &str = "wb.token";
 
@@ -29,6 +30,10 @@ pub struct Wb {
     feedbacks: HttpClient,
     /// Content (product cards): 100 requests per minute, bursts of 5.
     content: HttpClient,
+    /// Buyer chats: 10 requests per 10 seconds.
+    chats: HttpClient,
+    /// Where the chat event feed continues (ms); events already stored are recognised anyway.
+    chat_next: tokio::sync::Mutex<Option<i64>>,
 }
 
 impl Wb {
@@ -40,8 +45,9 @@ impl Wb {
         let http = HttpClient::new(Duration::from_secs(30), policy, Some((5.0, 20)));
         let feedbacks = HttpClient::new(Duration::from_secs(30), policy, Some((3.0, 6)));
         let content = HttpClient::new(Duration::from_secs(30), policy, Some((100.0 / 60.0, 5)));
+        let chats = HttpClient::new(Duration::from_secs(30), policy, Some((1.0, 10)));
         let base_url = Some(base_url.trim_end_matches('/').to_owned()).filter(|b| !b.is_empty());
-        Self { http, base_url, token, feedbacks, content }
+        Self { http, base_url, token, feedbacks, content, chats, chat_next: tokio::sync::Mutex::new(None) }
     }
 
     fn url(&self, host: &str, path: &str) -> String {
@@ -174,9 +180,80 @@ impl Wb {
             .collect())
     }
 
-    /// `PATCH /api/v1/questions` with the answer (state `wbRu`: published on the site), or for a
-    /// `feedback:<id>` thread `POST /api/v1/feedbacks/answer`.
+    /// Buyers' new chat messages from the event feed (`GET /api/v1/seller/events`); their thread
+    /// is `chat:<chatID>`.
+    async fn chat_messages(&self) -> Result<Vec<Question>, MarketError> {
+        let token = self.token.get().await;
+        let url = self.url(CHAT_HOST, "/api/v1/seller/events");
+        let mut next = self.chat_next.lock().await;
+        let mut out = Vec::new();
+        for _ in 0..10 {
+            let query: Vec<(&str, String)> = next.map(|n| vec![("next", n.to_string())]).unwrap_or_default();
+            let resp =
+                self.chats.send(|c| c.get(&url).header("Authorization", token.expose()).query(&query), None).await?;
+            let v: Value = resp.json().await.map_err(|e| MarketError::Shape(format!("not JSON: {e}")))?;
+            let r = &v["result"];
+            let events =
+                r["events"].as_array().ok_or_else(|| MarketError::Shape("chat events without result.events".into()))?;
+            for e in events {
+                let (Some(chat), Some(id), Some(text)) =
+                    (e["chatID"].as_str(), e["eventID"].as_str(), e["message"]["text"].as_str())
+                else {
+                    continue;
+                };
+                if e["sender"] == "client" && !text.trim().is_empty() {
+                    out.push(Question {
+                        id: format!("chat:{id}"),
+                        thread: format!("chat:{chat}"),
+                        text: text.to_owned(),
+                        product: e["message"]["attachments"]["goodCard"]["nmID"].as_i64().map(|n| n.to_string()),
+                    });
+                }
+            }
+            if let Some(n) = r["next"].as_i64() {
+                *next = Some(n);
+            }
+            if r["totalEvents"].as_i64().unwrap_or(0) == 0 || events.is_empty() {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sends a chat message: the chat's `replySign` from `GET /api/v1/seller/chats`, then
+    /// `POST /api/v1/seller/message` (multipart).
+    async fn send_chat(&self, chat: &str, text: &str) -> Result<(), MarketError> {
+        let token = self.token.get().await;
+        let url = self.url(CHAT_HOST, "/api/v1/seller/chats");
+        let resp = self.chats.send(|c| c.get(&url).header("Authorization", token.expose()), None).await?;
+        let v: Value = resp.json().await.map_err(|e| MarketError::Shape(format!("not JSON: {e}")))?;
+        let sign = v["result"]
+            .as_array()
+            .and_then(|l| l.iter().find(|c| c["chatID"] == chat))
+            .and_then(|c| c["replySign"].as_str())
+            .ok_or_else(|| MarketError::Rejected { status: 404, message: format!("no chat {chat}") })?
+            .to_owned();
+        let url = self.url(CHAT_HOST, "/api/v1/seller/message");
+        let text: String = text.chars().take(1000).collect();
+        self.chats
+            .send(
+                |c| {
+                    let form =
+                        reqwest::multipart::Form::new().text("replySign", sign.clone()).text("message", text.clone());
+                    c.post(&url).header("Authorization", token.expose()).multipart(form)
+                },
+                None,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// `PATCH /api/v1/questions` with the answer (state `wbRu`: published on the site), for a
+    /// `feedback:<id>` thread `POST /api/v1/feedbacks/answer`, for a `chat:<id>` one a chat message.
     async fn publish(&self, id: &str, text: &str) -> Result<(), MarketError> {
+        if let Some(chat) = id.strip_prefix("chat:") {
+            return self.send_chat(chat, text).await;
+        }
         if let Some(feedback) = id.strip_prefix("feedback:") {
             let token = self.token.get().await;
             let url = self.url(FEEDBACKS_HOST, "/api/v1/feedbacks/answer");
@@ -360,6 +437,7 @@ impl MarketplaceApi for Wb {
         Box::pin(async {
             let mut all = self.unanswered().await?;
             all.extend(self.unanswered_feedbacks().await?);
+            all.extend(self.chat_messages().await?);
             Ok(all)
         })
     }

@@ -251,6 +251,7 @@ async fn marketplace_questions_are_answered_and_published() {
     market.add_wb_feedback("fb-1", "Хорошая футболка. Подскажите, при какой температуре её стирать?", 5);
     market.add_wb_feedback("fb-2", "Пришла с дыркой, вы мошенники, напишу жалобу", 1);
     market.add_ozon_review("rv-1", "Подскажите, как вернуть, если размер не подошёл?", 4);
+    market.add_wb_chat_message("1:chat-wb-1", "Здравствуйте! Как вернуть товар на вб?", 1_795_000_000_000);
     let url = market.url();
     let app = crate::harness::TestApp::spawn_prepared(
         |paths| {
@@ -290,6 +291,14 @@ async fn marketplace_questions_are_answered_and_published() {
     }
     assert!(market.wb_feedback_answer("fb-1").is_some(), "the feedback with a question was answered");
     assert_eq!(market.wb_feedback_answer("fb-2"), None);
+    // A WB buyer chat is answered in the chat (multipart with the chat's replySign).
+    for _ in 0..200 {
+        if !market.wb_chat_sent("1:chat-wb-1").is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(market.wb_chat_sent("1:chat-wb-1").len(), 1, "answered once in the WB chat");
 
     // Ozon, "draft": the bot drafts, nothing is sent until a person approves.
     let admin = app.admin_token().await;
@@ -349,7 +358,7 @@ async fn marketplace_questions_are_answered_and_published() {
         .db()
         .query_row("SELECT COUNT(*) FROM inbox WHERE channel = 'wb_questions'", [], |r| r.get(0))
         .expect("count");
-    assert_eq!(n, 3, "one question and two feedbacks, each stored once");
+    assert_eq!(n, 4, "one question, two feedbacks and a chat message, each stored once");
 }
 
 #[tokio::test]

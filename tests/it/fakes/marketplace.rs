@@ -60,6 +60,9 @@ struct WbOrder {
 #[derive(Default)]
 struct Inner {
     wb_orders: Mutex<Vec<WbOrder>>,
+    /// WB buyer chats: (chatID, replySign) and the event feed (addTimestamp, event).
+    wb_chats: Mutex<Vec<(String, String)>>,
+    wb_chat_events: Mutex<Vec<(i64, Value)>>,
     /// Ozon FBO postings: (created ms, posting).
     ozon_fbo: Mutex<Vec<(i64, Value)>>,
     /// Ozon postings for the list: (in_process_at ms, changed_at ms, posting).
@@ -103,6 +106,9 @@ impl FakeMarketplace {
             .route("/api/v1/feedbacks", get(wb_feedbacks))
             .route("/api/v1/feedbacks/answer", post(wb_feedback_answer))
             .route("/v1/review/list", post(ozon_review_list))
+            .route("/api/v1/seller/chats", get(wb_chat_list))
+            .route("/api/v1/seller/events", get(wb_chat_events))
+            .route("/api/v1/seller/message", post(wb_chat_send))
             .route("/v1/review/comment/create", post(ozon_review_comment))
             .route("/v3/product/list", post(ozon_product_list))
             .route("/v3/product/info/list", post(ozon_product_info))
@@ -230,6 +236,35 @@ impl FakeMarketplace {
 
     pub fn wb_feedback_answer(&self, id: &str) -> Option<String> {
         self.inner.wb_feedbacks.lock().expect("lock").iter().find(|f| f.0 == id).and_then(|f| f.3.clone())
+    }
+
+    /// A buyer's message in a WB chat (the chat is created on first use).
+    pub fn add_wb_chat_message(&self, chat: &str, text: &str, at: i64) {
+        let mut chats = self.inner.wb_chats.lock().expect("lock");
+        let new = !chats.iter().any(|c| c.0 == chat);
+        if new {
+            chats.push((chat.into(), format!("{chat}:sign")));
+        }
+        let mut events = self.inner.wb_chat_events.lock().expect("lock");
+        let n = events.len();
+        events.push((
+            at,
+            json!({"chatID": chat, "eventID": format!("ev-{n}"), "eventType": "message", "isNewChat": new,
+            "message": {"text": text}, "source": "rusite", "addTimestamp": at, "addTime": rfc3339(at),
+            "replySign": format!("{chat}:sign"), "sender": "client", "clientID": "186132", "clientName": "Алёна"}),
+        ));
+    }
+
+    /// What the seller sent in a WB chat.
+    pub fn wb_chat_sent(&self, chat: &str) -> Vec<String> {
+        self.inner
+            .wb_chat_events
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(_, e)| e["chatID"] == chat && e["sender"] == "seller")
+            .filter_map(|(_, e)| e["message"]["text"].as_str().map(str::to_owned))
+            .collect()
     }
 
     pub fn add_ozon_review(&self, id: &str, text: &str, rating: i64) {
@@ -803,4 +838,77 @@ async fn ozon_fbo_list(
         .map(|(_, p)| p.clone())
         .collect();
     axum::Json(json!({"result": page})).into_response()
+}
+
+fn wb_problem(status: StatusCode, detail: &str) -> Response {
+    (
+        status,
+        axum::Json(
+            json!({"status": status.as_u16(), "title": status.canonical_reason().unwrap_or(""), "origin": "proxy-chats",
+        "detail": detail, "requestId": "r", "error": detail}),
+        ),
+    )
+        .into_response()
+}
+
+async fn wb_chat_list(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response {
+    if headers.get("Authorization").and_then(|v| v.to_str().ok()) != Some(WB_TOKEN) {
+        return fault_response(Fault::Unauthorized, true);
+    }
+    let chats: Vec<Value> = inner
+        .wb_chats
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|(id, sign)| json!({"chatID": id, "replySign": sign, "clientID": "186132", "clientName": "Алёна",
+            "goodCard": {"date": "2026-11-20T10:00:00Z", "needRefund": false, "nmID": 178452391, "price": 1290, "priceCurrency": "RUB",
+                "rid": "r", "size": "M"}, "lastMessage": {"text": "", "addTimestamp": 0}}))
+        .collect();
+    axum::Json(json!({"result": chats, "errors": null})).into_response()
+}
+
+async fn wb_chat_events(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if headers.get("Authorization").and_then(|v| v.to_str().ok()) != Some(WB_TOKEN) {
+        return fault_response(Fault::Unauthorized, true);
+    }
+    let next = match q.get("next").map(|v| v.parse::<i64>()) {
+        Some(Ok(0) | Err(_)) => return wb_problem(StatusCode::BAD_REQUEST, "Invalid value for \"next\""),
+        Some(Ok(n)) => n,
+        None => 0,
+    };
+    let events = inner.wb_chat_events.lock().expect("lock");
+    let page: Vec<&(i64, Value)> = events.iter().filter(|(t, _)| *t >= next).take(100).collect();
+    let new_next = page.last().map_or(next.max(1), |(t, _)| t + 1);
+    let list: Vec<Value> = page.iter().map(|(_, e)| e.clone()).collect();
+    axum::Json(json!({"result": {"next": new_next, "newestEventTime": "2026-11-27T08:00:00Z", "oldestEventTime": "2026-11-27T08:00:00Z",
+        "totalEvents": list.len(), "events": list}, "errors": null})).into_response()
+}
+
+async fn wb_chat_send(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    if headers.get("Authorization").and_then(|v| v.to_str().ok()) != Some(WB_TOKEN) {
+        return fault_response(Fault::Unauthorized, true);
+    }
+    let ct = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !ct.starts_with("multipart/form-data") {
+        return wb_problem(StatusCode::BAD_REQUEST, "multipart/form-data expected");
+    }
+    let form = super::form_fields(ct, &body);
+    let (Some(sign), Some(text)) = (form["replySign"].as_str(), form["message"].as_str()) else {
+        return wb_problem(StatusCode::BAD_REQUEST, "Invalid value for \"message\"");
+    };
+    let chat = inner.wb_chats.lock().expect("lock").iter().find(|c| c.1 == sign).map(|c| c.0.clone());
+    let Some(chat) = chat else { return wb_problem(StatusCode::BAD_REQUEST, "Invalid signature") };
+    let mut events = inner.wb_chat_events.lock().expect("lock");
+    let at = events.last().map_or(1, |(t, _)| t + 1);
+    let n = events.len();
+    events.push((
+        at,
+        json!({"chatID": chat, "eventID": format!("ev-{n}"), "eventType": "message", "message": {"text": text},
+        "source": "seller-public-api", "addTimestamp": at, "addTime": rfc3339(at), "sender": "seller"}),
+    ));
+    axum::Json(json!({"result": {"addTime": at, "chatID": chat}, "errors": []})).into_response()
 }

@@ -173,22 +173,6 @@ fn error(status: StatusCode, description: &str, parameters: Option<Value>) -> Re
     (status, axum::Json(body)).into_response()
 }
 
-/// The text fields of a `multipart/form-data` body (teloxide sends setWebhook that way).
-fn form_fields(content_type: &str, body: &[u8]) -> Value {
-    let Some(boundary) = content_type.split("boundary=").nth(1) else { return json!({}) };
-    let text = String::from_utf8_lossy(body);
-    let mut out = serde_json::Map::new();
-    for part in text.split(&format!("--{}", boundary.trim_matches('"'))) {
-        let Some((head, value)) = part.split_once("\r\n\r\n") else { continue };
-        let Some(name) = head.split(" name=\"").nth(1).and_then(|n| n.split('"').next()) else { continue };
-        if let Some(file) = head.split("filename=\"").nth(1).and_then(|n| n.split('"').next()) {
-            out.insert(format!("{name}.filename"), json!(file));
-        }
-        out.insert(name.to_owned(), json!(value.trim_end_matches("\r\n")));
-    }
-    Value::Object(out)
-}
-
 async fn method(
     State(inner): State<Arc<Inner>>,
     Path((bot, method)): Path<(String, String)>,
@@ -203,7 +187,7 @@ async fn method(
     let p: Value = if body.is_empty() {
         json!({})
     } else if content_type.starts_with("multipart/form-data") {
-        form_fields(content_type, &body)
+        super::form_fields(content_type, &body)
     } else {
         serde_json::from_slice(&body).unwrap_or(json!({}))
     };
