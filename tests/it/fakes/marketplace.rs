@@ -378,6 +378,10 @@ fn rfc3339(ms: i64) -> String {
     t.format(&time::format_description::well_known::Rfc3339).expect("format")
 }
 
+fn wb_authorized(headers: &HeaderMap) -> bool {
+    headers.get("Authorization").and_then(|v| v.to_str().ok()) == Some(WB_TOKEN)
+}
+
 fn take_fault(inner: &Inner, path: &str) -> Option<Fault> {
     inner.faults.lock().expect("lock").get_mut(path).and_then(|q| q.pop_front())
 }
@@ -431,7 +435,7 @@ async fn wb_orders(
     if let Some(f) = take_fault(&inner, "/api/v3/orders").filter(|f| *f != Fault::Pass) {
         return fault_response(f, true);
     }
-    if headers.get("Authorization").and_then(|v| v.to_str().ok()) != Some(WB_TOKEN) {
+    if !wb_authorized(&headers) {
         return fault_response(Fault::Unauthorized, true);
     }
     let num = |k: &str| q.get(k).and_then(|v| v.parse::<i64>().ok());
@@ -504,7 +508,7 @@ async fn wb_questions(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if headers.get("Authorization").and_then(|v| v.to_str().ok()) != Some(WB_TOKEN) {
+    if !wb_authorized(&headers) {
         return fault_response(Fault::Unauthorized, true);
     }
     if !["isAnswered", "take", "skip"].iter().all(|k| q.contains_key(*k)) {
@@ -541,7 +545,7 @@ async fn wb_answer(
     headers: HeaderMap,
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
-    if headers.get("Authorization").and_then(|v| v.to_str().ok()) != Some(WB_TOKEN) {
+    if !wb_authorized(&headers) {
         return fault_response(Fault::Unauthorized, true);
     }
     let (Some(id), Some(text), Some("wbRu")) =
@@ -651,7 +655,7 @@ async fn ozon_chat_send(
 
 /// Two WB product cards, one page (content API shapes).
 async fn wb_cards(headers: HeaderMap, axum::Json(body): axum::Json<Value>) -> Response {
-    if headers.get("Authorization").and_then(|v| v.to_str().ok()) != Some(WB_TOKEN) {
+    if !wb_authorized(&headers) {
         return fault_response(Fault::Unauthorized, true);
     }
     if body["settings"]["cursor"]["limit"].as_u64().is_none() {
@@ -705,7 +709,7 @@ async fn wb_feedbacks(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if headers.get("Authorization").and_then(|v| v.to_str().ok()) != Some(WB_TOKEN) {
+    if !wb_authorized(&headers) {
         return fault_response(Fault::Unauthorized, true);
     }
     if !["isAnswered", "take", "skip"].iter().all(|k| q.contains_key(*k)) {
@@ -738,7 +742,7 @@ async fn wb_feedback_answer(
     headers: HeaderMap,
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
-    if headers.get("Authorization").and_then(|v| v.to_str().ok()) != Some(WB_TOKEN) {
+    if !wb_authorized(&headers) {
         return fault_response(Fault::Unauthorized, true);
     }
     let (Some(id), Some(text)) = (body["id"].as_str(), body["text"].as_str()) else {
@@ -852,7 +856,7 @@ fn wb_problem(status: StatusCode, detail: &str) -> Response {
 }
 
 async fn wb_chat_list(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response {
-    if headers.get("Authorization").and_then(|v| v.to_str().ok()) != Some(WB_TOKEN) {
+    if !wb_authorized(&headers) {
         return fault_response(Fault::Unauthorized, true);
     }
     let chats: Vec<Value> = inner
@@ -872,7 +876,7 @@ async fn wb_chat_events(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if headers.get("Authorization").and_then(|v| v.to_str().ok()) != Some(WB_TOKEN) {
+    if !wb_authorized(&headers) {
         return fault_response(Fault::Unauthorized, true);
     }
     let next = match q.get("next").map(|v| v.parse::<i64>()) {
@@ -889,7 +893,7 @@ async fn wb_chat_events(
 }
 
 async fn wb_chat_send(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    if headers.get("Authorization").and_then(|v| v.to_str().ok()) != Some(WB_TOKEN) {
+    if !wb_authorized(&headers) {
         return fault_response(Fault::Unauthorized, true);
     }
     let ct = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
