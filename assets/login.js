@@ -46,6 +46,7 @@ async function refresh() {
     $("who").textContent = me.user.email;
     $("role").textContent = ROLES[me.user.role] || me.user.role;
     show("home");
+    if (window.supportdApp) window.supportdApp.start(me.user).catch(() => {});
   } catch (_) {
     show("signin");
   }
@@ -84,6 +85,7 @@ $("reset-form").addEventListener("submit", async (e) => {
 });
 
 $("logout").addEventListener("click", async () => {
+  if (window.supportdApp) window.supportdApp.stop();
   try { await api("POST", "/api/v1/auth/logout"); } finally { await refresh(); }
 });
 

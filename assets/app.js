@@ -1,0 +1,212 @@
+// The operator inbox: conversations with live updates (the event feed, polled, so nothing is
+// missed after a network blip), the thread with the bot's reasons, takeover / reply / return.
+"use strict";
+
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const ROLE_RANK = { viewer: 0, operator: 1, admin: 2 };
+  const CHANNELS = { telegram: "Telegram", widget: "Сайт", api: "API", wb_questions: "WB", ozon_chat: "Ozon", cli: "Терминал", eval: "Тест" };
+  const AUTHORS = { buyer: "Покупатель", bot: "Бот", operator: "Оператор", system: "Система" };
+  const FILTERS = {
+    all: {},
+    pending: { status: "pending" },
+    bot: { handled_by: "bot", status: "open" },
+    closed: { status: "closed" },
+  };
+  const REASONS = {
+    requested: "попросил человека", negative: "недоволен", human_only: "тема для людей", repeated_failure: "бот не справился",
+    order_problem: "проблема с заказом", takeover: "взят оператором", approval: "черновик на проверку",
+  };
+
+  let me = null;
+  let filter = "all";
+  let list = [];
+  let current = null;
+  let lastEvent = 0;
+  let timer = null;
+
+  function csrf() {
+    const m = document.cookie.match(/(?:^|; )supportd_csrf=([^;]*)/);
+    return m ? m[1] : "";
+  }
+
+  async function api(method, path, body) {
+    const headers = { "X-CSRF-Token": csrf() };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const resp = await fetch(path, { method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body) });
+    let data = null;
+    try { data = await resp.json(); } catch (_) { /* no body */ }
+    if (!resp.ok) throw new Error(data && data.error ? data.error.message : "HTTP " + resp.status);
+    return data;
+  }
+
+  const el = (tag, cls, text) => {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  };
+  const time = (iso) => new Date(iso).toLocaleString("ru-RU", { day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit" });
+  const can = (role) => me && ROLE_RANK[me.role] >= ROLE_RANK[role];
+
+  async function loadList() {
+    const q = new URLSearchParams(FILTERS[filter]).toString();
+    list = await api("GET", "/api/v1/conversations" + (q ? "?" + q : ""));
+    const ul = $("conv-list");
+    ul.textContent = "";
+    if (!list.length) ul.appendChild(el("li", "empty muted", "Разговоров нет"));
+    for (const c of list) {
+      const li = el("li", "conv" + (current === c.id ? " active" : ""));
+      li.tabIndex = 0;
+      li.dataset.id = c.id;
+      li.setAttribute("role", "button");
+      const top = el("div", "row");
+      top.appendChild(el("b", "", c.customer_name || c.recipient));
+      top.appendChild(el("span", "badge ch-" + c.channel, CHANNELS[c.channel] || c.channel));
+      li.appendChild(top);
+      const bottom = el("div", "row muted small");
+      const state = c.status === "closed" ? "закрыт" : c.handled_by === "operator" ? "ждёт человека" : "ведёт бот";
+      bottom.appendChild(el("span", "state st-" + (c.status === "closed" ? "closed" : c.handled_by), state));
+      bottom.appendChild(el("span", "", time(c.last_message)));
+      li.appendChild(bottom);
+      li.addEventListener("click", () => open(c.id));
+      li.addEventListener("keydown", (e) => { if (e.key === "Enter") open(c.id); });
+      ul.appendChild(li);
+    }
+  }
+
+  function meta(p) {
+    if (!p) return null;
+    const parts = [];
+    if (p.intent) parts.push("намерение: " + p.intent + (p.confidence !== undefined ? " (" + Number(p.confidence).toFixed(2) + ")" : ""));
+    if (p.action) parts.push("решение: " + p.action);
+    if (p.orders && p.orders.length) parts.push("заказы: " + p.orders.map((o) => o.number).join(", "));
+    if (p.sources && p.sources.length) parts.push("источники: " + p.sources.map((s) => "«" + s.title + "»").join(", "));
+    if (p.model && p.model.provider) parts.push("модель: " + p.model.provider);
+    if (p.draft) parts.push("черновик — отправьте его сами");
+    return parts.length ? el("div", "meta small", parts.join(" · ")) : null;
+  }
+
+  async function open(id) {
+    current = id;
+    for (const li of document.querySelectorAll("#conv-list .conv")) li.classList.toggle("active", Number(li.dataset.id) === id);
+    const t = await api("GET", "/api/v1/conversations/" + id);
+    const c = t.conversation;
+    $("thread-empty").classList.add("hidden");
+    $("thread").classList.remove("hidden");
+    $("thread-title").textContent = (c.customer_name || c.recipient) + " · " + (CHANNELS[c.channel] || c.channel);
+    const info = c.handled_by === "operator"
+      ? "Ведёт оператор" + (c.handoff_reason ? " — " + (REASONS[c.handoff_reason] || c.handoff_reason) : "")
+      : c.status === "closed" ? "Закрыт" + (c.csat ? ", оценка " + c.csat : "") : "Ведёт бот";
+    $("thread-state").textContent = info;
+    const box = $("messages");
+    box.textContent = "";
+    for (const m of t.messages) {
+      const item = el("div", "msg from-" + m.author);
+      const head = el("div", "who small", (AUTHORS[m.author] || m.author) + " · " + time(new Date(m.created_at).toISOString()));
+      item.appendChild(head);
+      item.appendChild(el("div", "body", m.body));
+      for (const a of m.attachments || []) item.appendChild(el("div", "small muted", "📎 " + (a.name || a.kind) + (a.error ? " — " + a.error : "")));
+      const mm = meta(m.provenance);
+      if (mm) item.appendChild(mm);
+      box.appendChild(item);
+    }
+    box.scrollTop = box.scrollHeight;
+    const operator = can("operator");
+    $("takeover").classList.toggle("hidden", !operator || c.handled_by === "operator");
+    $("release").classList.toggle("hidden", !operator || c.handled_by !== "operator");
+    $("resolve").classList.toggle("hidden", !operator || c.handled_by !== "operator");
+    $("reply-form").classList.toggle("hidden", !operator);
+  }
+
+  async function action(path, body) {
+    if (!current) return;
+    $("thread-error").textContent = "";
+    try {
+      await api("POST", "/api/v1/conversations/" + current + path, body || {});
+      await refresh();
+    } catch (e) { $("thread-error").textContent = e.message; }
+  }
+
+  async function refresh() {
+    await loadList();
+    if (current) await open(current);
+  }
+
+  async function poll() {
+    try {
+      const events = await api("GET", "/api/v1/events?after=" + lastEvent);
+      if (events.length) {
+        lastEvent = events[events.length - 1].id;
+        await refresh();
+      }
+      $("live").textContent = "● онлайн";
+      $("live").className = "live ok";
+    } catch (_) {
+      $("live").textContent = "● нет связи, переподключаемся…";
+      $("live").className = "live bad";
+    }
+    timer = setTimeout(poll, 2000);
+  }
+
+  function move(step) {
+    if (!list.length) return;
+    const i = list.findIndex((c) => c.id === current);
+    const next = list[Math.min(list.length - 1, Math.max(0, (i < 0 ? -1 : i) + step))];
+    open(next.id);
+  }
+
+  function setTheme(theme) {
+    document.documentElement.dataset.theme = theme;
+    try { localStorage.setItem("supportd_theme", theme); } catch (_) { /* private mode */ }
+  }
+
+  async function start(user) {
+    me = user;
+    const events = await api("GET", "/api/v1/events?after=0&limit=1000");
+    lastEvent = events.length ? events[events.length - 1].id : 0;
+    await loadList();
+    clearTimeout(timer);
+    timer = setTimeout(poll, 2000);
+  }
+
+  function stop() {
+    clearTimeout(timer);
+    me = null;
+    current = null;
+  }
+
+  for (const b of document.querySelectorAll("#filters button")) {
+    b.addEventListener("click", () => {
+      filter = b.dataset.filter;
+      for (const x of document.querySelectorAll("#filters button")) x.setAttribute("aria-pressed", String(x === b));
+      loadList();
+    });
+  }
+  $("takeover").addEventListener("click", () => action("/takeover"));
+  $("release").addEventListener("click", () => action("/release", { resolved: false }));
+  $("resolve").addEventListener("click", () => action("/release", { resolved: true }));
+  $("reply-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const text = $("reply").value.trim();
+    if (!text) return;
+    await action("/messages", { text });
+    $("reply").value = "";
+  });
+  $("reply").addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) $("reply-form").requestSubmit();
+  });
+  $("theme").addEventListener("click", () => setTheme(document.documentElement.dataset.theme === "dark" ? "light" : "dark"));
+  document.addEventListener("keydown", (e) => {
+    if (!me || ["INPUT", "TEXTAREA"].includes(document.activeElement.tagName)) return;
+    if (e.key === "j") move(1);
+    if (e.key === "k") move(-1);
+    if (e.key === "t" && can("operator")) action("/takeover");
+  });
+  try {
+    const saved = localStorage.getItem("supportd_theme");
+    if (saved) document.documentElement.dataset.theme = saved;
+  } catch (_) { /* private mode */ }
+
+  window.supportdApp = { start, stop };
+})();

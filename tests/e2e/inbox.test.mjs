@@ -1,0 +1,105 @@
+// The operator inbox in headless Chromium: a buyer's message arrives live, the bot's reasons
+// are shown, an operator takes over, replies and returns the conversation to the bot.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { launchBrowser, startServer } from "./harness.mjs";
+
+let server;
+let browser;
+const shots = new URL("./screenshots/", import.meta.url).pathname;
+
+before(async () => {
+  server = await startServer({ demo: true });
+  browser = await launchBrowser();
+  mkdirSync(shots, { recursive: true });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test("an operator sees a conversation arrive live, takes it over, replies and returns it", async () => {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(server.base + "/");
+  await page.fill("#email", "admin@localhost");
+  await page.fill("#password", server.password);
+  await page.click("#signin-form button[type=submit]");
+  await page.waitForSelector("#home:not(.hidden)");
+  await page.locator("#live.ok").waitFor({ timeout: 10_000 });
+
+  // A buyer writes (through the inbound API, as any channel would).
+  const status = await page.evaluate(async () => {
+    const csrf = document.cookie.match(/(?:^|; )supportd_csrf=([^;]*)/)[1];
+    const r = await fetch("/api/v1/inbound", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify({ message_id: "e2e-1", customer: "buyer-77", name: "Анна Петрова", text: "где мой заказ 4102938475?" }),
+    });
+    return r.status;
+  });
+  assert.equal(status, 202);
+  const item = page.locator("#conv-list .conv", { hasText: "Анна Петрова" });
+  await item.waitFor({ timeout: 10_000 });
+  await item.click();
+  await page.locator(".msg.from-bot", { hasText: "в пути" }).waitFor({ timeout: 10_000 });
+  assert.match(await page.locator(".msg.from-bot .meta").first().textContent(), /намерение: order_status/);
+  assert.match(await page.locator(".msg.from-bot .meta").first().textContent(), /заказы: 4102938475/);
+  await page.screenshot({ path: shots + "inbox-light.png" });
+
+  await page.getByRole("button", { name: "Взять в работу" }).click();
+  await page.locator("#thread-state", { hasText: "Ведёт оператор" }).waitFor();
+  await page.fill("#reply", "Анна, заказ уже в пути, ждём его послезавтра.");
+  await page.press("#reply", "Control+Enter");
+  await page.locator(".msg.from-operator", { hasText: "ждём его послезавтра" }).waitFor();
+  await page.getByRole("button", { name: "Вернуть боту" }).click();
+  await page.locator("#thread-state", { hasText: "Ведёт бот" }).waitFor();
+
+  // Dark theme, remembered after a reload.
+  await page.click("#theme");
+  await page.reload();
+  await page.waitForSelector("#home:not(.hidden)");
+  assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), "dark");
+  await page.locator("#conv-list .conv", { hasText: "Анна Петрова" }).click();
+  await page.locator(".msg.from-operator").waitFor();
+  await page.screenshot({ path: shots + "inbox-dark.png" });
+  assert.deepEqual(errors, []);
+});
+
+test("a viewer reads the inbox but gets no operator controls, and the server refuses them", async () => {
+  const page = await browser.newPage();
+  await page.goto(server.base + "/");
+  await page.fill("#email", "admin@localhost");
+  await page.fill("#password", server.password);
+  await page.click("#signin-form button[type=submit]");
+  await page.waitForSelector("#home:not(.hidden)");
+  const created = await page.evaluate(async () => {
+    const csrf = document.cookie.match(/(?:^|; )supportd_csrf=([^;]*)/)[1];
+    const r = await fetch("/api/v1/users", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify({ email: "viewer@shop.ru", role: "viewer", password: "viewer-password-123" }),
+    });
+    return r.status;
+  });
+  assert.equal(created, 201);
+  await page.click("#logout");
+  await page.waitForSelector("#signin:not(.hidden)");
+  await page.fill("#email", "viewer@shop.ru");
+  await page.fill("#password", "viewer-password-123");
+  await page.click("#signin-form button[type=submit]");
+  await page.waitForSelector("#home:not(.hidden)");
+  await page.locator("#conv-list .conv").first().click();
+  await page.locator("#thread:not(.hidden)").waitFor();
+  assert.equal(await page.locator("#takeover").isVisible(), false);
+  assert.equal(await page.locator("#reply-form").isVisible(), false);
+  const id = await page.locator("#conv-list .conv").first().getAttribute("data-id");
+  const refused = await page.evaluate(async (id) => {
+    const csrf = document.cookie.match(/(?:^|; )supportd_csrf=([^;]*)/)[1];
+    return (await fetch(`/api/v1/conversations/${id}/takeover`, { method: "POST", headers: { "X-CSRF-Token": csrf } })).status;
+  }, id);
+  assert.equal(refused, 403);
+});
