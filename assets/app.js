@@ -1,5 +1,6 @@
-// The operator inbox: conversations with live updates (the event feed, polled, so nothing is
-// missed after a network blip), the thread with the bot's reasons, takeover / reply / return.
+// The operator inbox: conversations with live updates (Server-Sent Events of the event feed,
+// with catch-up after a network blip), the thread with the bot's reasons, takeover / reply /
+// return.
 "use strict";
 
 (function () {
@@ -23,7 +24,8 @@
   let list = [];
   let current = null;
   let lastEvent = 0;
-  let timer = null;
+  let source = null;
+  let pending = null;
 
   function csrf() {
     const m = document.cookie.match(/(?:^|; )supportd_csrf=([^;]*)/);
@@ -133,20 +135,17 @@
     if (current) await open(current);
   }
 
-  async function poll() {
-    try {
-      const events = await api("GET", "/api/v1/events?after=" + lastEvent);
-      if (events.length) {
-        lastEvent = events[events.length - 1].id;
-        await refresh();
-      }
-      $("live").textContent = "● онлайн";
-      $("live").className = "live ok";
-    } catch (_) {
-      $("live").textContent = "● нет связи, переподключаемся…";
-      $("live").className = "live bad";
-    }
-    timer = setTimeout(poll, 2000);
+  // Live updates: Server-Sent Events. The browser reconnects by itself after a blip and sends
+  // the last event id, so the server replays whatever was missed.
+  function connect() {
+    source = new EventSource("/api/v1/events/stream?after=" + lastEvent);
+    source.onopen = () => { $("live").textContent = "● онлайн"; $("live").className = "live ok"; };
+    source.onmessage = (e) => {
+      lastEvent = Number(e.lastEventId) || lastEvent;
+      clearTimeout(pending);
+      pending = setTimeout(() => refresh().catch(() => {}), 150);
+    };
+    source.onerror = () => { $("live").textContent = "● нет связи, переподключаемся…"; $("live").className = "live bad"; };
   }
 
   function move(step) {
@@ -166,12 +165,13 @@
     const events = await api("GET", "/api/v1/events?after=0&limit=1000");
     lastEvent = events.length ? events[events.length - 1].id : 0;
     await loadList();
-    clearTimeout(timer);
-    timer = setTimeout(poll, 2000);
+    if (source) source.close();
+    connect();
   }
 
   function stop() {
-    clearTimeout(timer);
+    if (source) source.close();
+    source = null;
     me = null;
     current = null;
   }

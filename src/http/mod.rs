@@ -215,7 +215,7 @@ impl utoipa::Modify for SecurityAddon {
         api::llm::status, api::llm::usage, api::llm::ask,
         api::nlu::analyze,
         api::conversations::list, api::conversations::get, api::conversations::take_over,
-        api::conversations::release, api::conversations::reply, api::conversations::events,
+        api::conversations::release, api::conversations::reply, api::conversations::events, api::conversations::stream,
         api::conversations::inbound,
         api::channels::telegram_status, api::channels::telegram_update,
         api::marketplaces::list, api::marketplaces::test, api::marketplaces::sync_now,

@@ -174,7 +174,9 @@ impl From<HttpError> for MarketError {
             HttpError::Timeout => MarketError::Timeout,
             HttpError::Transport(m) => MarketError::Unavailable(m),
             // WB answers a token without the API group's scope with 401 "token scope not allowed".
-            HttpError::Status { status: 401, message, .. } if message.contains("scope") => MarketError::Forbidden(message),
+            HttpError::Status { status: 401, message, .. } if message.contains("scope") => {
+                MarketError::Forbidden(message)
+            }
             HttpError::Status { status: 401, .. } => MarketError::Unauthorized,
             HttpError::Status { status: 403, message, .. } => MarketError::Forbidden(message),
             HttpError::Status { status: 429, retry_after, .. } => MarketError::RateLimited { retry_after },

@@ -206,6 +206,27 @@ async fn a_buyer_conversation_through_the_whole_pipeline() {
     let rest: Value = app.get(&viewer, &format!("/api/v1/events?after={after}")).await.json().await.expect("json");
     assert_eq!(rest.as_array().expect("rest").len(), events.as_array().expect("e").len() - 4);
 
+    // The same feed as Server-Sent Events, resuming after the Last-Event-ID a browser sends.
+    let mut resp = app
+        .client
+        .get(app.url("/api/v1/events/stream"))
+        .bearer_auth(&viewer)
+        .header("Last-Event-ID", after.to_string())
+        .send()
+        .await
+        .expect("stream");
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let mut text = String::new();
+    while !text.contains(&format!("id: {}", after + 1)) {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), resp.chunk()).await.expect("in time").expect("chunk");
+        text.push_str(&String::from_utf8_lossy(&chunk.expect("data")));
+    }
+    assert!(!text.contains(&format!("id: {after}\n")), "nothing before Last-Event-ID: {text}");
+    assert_eq!(
+        app.client.get(app.url("/api/v1/events/stream")).send().await.expect("get").status(),
+        StatusCode::UNAUTHORIZED
+    );
+
     // Bad input gets a clear error.
     let resp = app.post(&admin, "/api/v1/inbound", &json!({"message_id": "x", "customer": "c", "text": ""})).await;
     assert_eq!(error_code(resp, StatusCode::UNPROCESSABLE_ENTITY).await, "invalid_body");

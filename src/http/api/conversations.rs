@@ -255,6 +255,62 @@ pub async fn events(
     Ok(Json(state.db.call(move |c| msgs::events_after(c, after, limit)).await?))
 }
 
+/// Server-sent events over a channel.
+struct Feed(tokio::sync::mpsc::Receiver<axum::response::sse::Event>);
+
+impl futures_core::Stream for Feed {
+    type Item = Result<axum::response::sse::Event, std::convert::Infallible>;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx).map(|e| e.map(Ok))
+    }
+}
+
+/// The event feed as a stream (Server-Sent Events): each event's data is `{"id", "kind",
+/// "conversation_id", "payload", "at"}`, its SSE id the event id.
+/// A reconnecting browser sends `Last-Event-ID` and gets everything after it first.
+#[utoipa::path(get, path = "/api/v1/events/stream", tag = "conversations", params(EventsQuery),
+    responses((status = 200, description = "text/event-stream"), (status = 401, body = ErrorBody)))]
+pub async fn stream(
+    State(state): State<AppState>,
+    _auth: Auth<Viewer>,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<EventsQuery>,
+) -> axum::response::sse::Sse<
+    impl futures_core::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+> {
+    let last = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
+    let mut after = last.or(q.after).unwrap_or(0);
+    let (tx, rx) = tokio::sync::mpsc::channel(256);
+    tokio::spawn(async move {
+        loop {
+            let batch = match state.db.call(move |c| msgs::events_after(c, after, 200)).await {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(error = %e, "event stream read failed");
+                    Vec::new()
+                }
+            };
+            for e in batch {
+                after = e.id;
+                let data = serde_json::json!({"id": e.id, "kind": e.kind, "conversation_id": e.conversation_id,
+                    "payload": e.payload, "at": rfc3339(e.created_at)});
+                let event = axum::response::sse::Event::default().id(e.id.to_string()).data(data.to_string());
+                if tx.send(event).await.is_err() {
+                    return;
+                }
+            }
+            if tx.is_closed() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        }
+    });
+    axum::response::sse::Sse::new(Feed(rx)).keep_alive(axum::response::sse::KeepAlive::new())
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InboundRequest {

@@ -54,6 +54,7 @@ pub fn router() -> Router<AppState> {
         .route("/conversations/{id}/release", post(conversations::release))
         .route("/conversations/{id}/messages", post(conversations::reply))
         .route("/events", get(conversations::events))
+        .route("/events/stream", get(conversations::stream))
         .route("/inbound", post(conversations::inbound))
         .route("/marketplaces", get(marketplaces::list))
         .route("/marketplaces/{market}/test", post(marketplaces::test))
