@@ -14,6 +14,10 @@
     bot: { handled_by: "bot", status: "open" },
     closed: { status: "closed" },
   };
+  const STATUSES = {
+    new: "оформлен", assembled: "собран", in_transit: "в пути", ready_for_pickup: "в пункте выдачи",
+    delivered: "получен", cancelled: "отменён", problem: "требует проверки",
+  };
   const REASONS = {
     requested: "попросил человека", negative: "недоволен", human_only: "тема для людей", repeated_failure: "бот не справился",
     order_problem: "проблема с заказом", takeover: "взят оператором", approval: "черновик на проверку",
@@ -51,8 +55,45 @@
   const time = (iso) => new Date(iso).toLocaleString("ru-RU", { day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit" });
   const can = (role) => me && ROLE_RANK[me.role] >= ROLE_RANK[role];
 
+  async function loadDashboard() {
+    const d = await api("GET", "/api/v1/dashboard");
+    const rate = d.conversations ? Math.round((100 * d.automated) / d.conversations) + "%" : "—";
+    const frt = d.median_first_response_ms === null ? "—" : (d.median_first_response_ms / 1000).toFixed(1) + " с";
+    const box = $("dashboard");
+    box.textContent = "";
+    for (const [label, value] of [["Сообщений сегодня", d.buyer_messages], ["Без человека", rate], ["Ждут", d.waiting], ["Первый ответ", frt]]) {
+      const cell = el("div", "kpi");
+      cell.appendChild(el("b", "", String(value)));
+      cell.appendChild(el("span", "muted", label));
+      box.appendChild(cell);
+    }
+  }
+
+  async function loadCustomer(id) {
+    const v = await api("GET", "/api/v1/customers/" + id);
+    const box = $("customer");
+    box.textContent = "";
+    box.appendChild(el("h3", "", v.customer.display_name || v.customer.external_id));
+    box.appendChild(el("div", "muted", (CHANNELS[v.customer.channel] || v.customer.channel) + (v.customer.phone ? " · " + v.customer.phone : "")));
+    box.appendChild(el("h4", "", "Заказы"));
+    if (!v.orders.length) box.appendChild(el("div", "muted", "Покупатель ещё не называл заказов"));
+    for (const o of v.orders) {
+      box.appendChild(el("div", "order", o.number + " · " + (o.market === "wb" ? "WB" : "Ozon") + " · " + (STATUSES[o.status] || o.status)));
+    }
+    const earlier = v.conversations.filter((c) => c.id !== current);
+    if (earlier.length) {
+      box.appendChild(el("h4", "", "Ранее"));
+      for (const c of earlier.slice(0, 10)) {
+        box.appendChild(el("div", "", time(c.last_message) + (c.csat ? " · оценка " + c.csat : "") + " · " + (c.status === "closed" ? "закрыт" : "открыт")));
+      }
+    }
+  }
+
   async function loadList() {
-    const q = new URLSearchParams(FILTERS[filter]).toString();
+    const params = Object.assign({}, FILTERS[filter]);
+    const search = $("search").value.trim();
+    if (search) params.q = search;
+    const q = new URLSearchParams(params).toString();
     list = await api("GET", "/api/v1/conversations" + (q ? "?" + q : ""));
     const ul = $("conv-list");
     ul.textContent = "";
@@ -119,6 +160,7 @@
     $("release").classList.toggle("hidden", !operator || c.handled_by !== "operator");
     $("resolve").classList.toggle("hidden", !operator || c.handled_by !== "operator");
     $("reply-form").classList.toggle("hidden", !operator);
+    await loadCustomer(c.customer_id);
   }
 
   async function action(path, body) {
@@ -131,7 +173,7 @@
   }
 
   async function refresh() {
-    await loadList();
+    await Promise.all([loadList(), loadDashboard()]);
     if (current) await open(current);
   }
 
@@ -164,7 +206,7 @@
     me = user;
     const events = await api("GET", "/api/v1/events?after=0&limit=1000");
     lastEvent = events.length ? events[events.length - 1].id : 0;
-    await loadList();
+    await Promise.all([loadList(), loadDashboard()]);
     if (source) source.close();
     connect();
   }
@@ -183,6 +225,11 @@
       loadList();
     });
   }
+  let searching = null;
+  $("search").addEventListener("input", () => {
+    clearTimeout(searching);
+    searching = setTimeout(() => loadList().catch(() => {}), 250);
+  });
   $("takeover").addEventListener("click", () => action("/takeover"));
   $("release").addEventListener("click", () => action("/release", { resolved: false }));
   $("resolve").addEventListener("click", () => action("/release", { resolved: true }));

@@ -216,6 +216,7 @@ impl utoipa::Modify for SecurityAddon {
         api::nlu::analyze,
         api::conversations::list, api::conversations::get, api::conversations::take_over,
         api::conversations::release, api::conversations::reply, api::conversations::events, api::conversations::stream,
+        api::conversations::customer, api::conversations::dashboard,
         api::conversations::inbound,
         api::channels::telegram_status, api::channels::telegram_update,
         api::marketplaces::list, api::marketplaces::test, api::marketplaces::sync_now,

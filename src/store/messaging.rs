@@ -336,19 +336,27 @@ pub fn conversation(conn: &Connection, id: i64) -> Result<Conversation> {
         .ok_or(StoreError::NotFound)
 }
 
-/// Conversations, most recent first, optionally only those in `status` / handled by `handled_by`.
+/// Conversations, most recent first, optionally only those in `status` / handled by
+/// `handled_by` / matching `search` (the customer's name or id, an order number they gave, or
+/// words of a message).
 pub fn conversations(
     conn: &Connection,
     status: Option<&str>,
     handled_by: Option<&str>,
+    search: Option<&str>,
     limit: u32,
 ) -> Result<Vec<Conversation>> {
-    let mut stmt = conn.prepare(&format!(
+    let like = search.map(|q| format!("%{}%", q.trim().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+    let mut stmt = conn.prepare_cached(&format!(
         "{CONVERSATION} WHERE (?1 IS NULL OR c.status = ?1) AND (?2 IS NULL OR c.handled_by = ?2)
-         ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?3"
+           AND (?3 IS NULL OR cu.display_name LIKE ?3 ESCAPE '\\' OR cu.external_id LIKE ?3 ESCAPE '\\'
+                OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.body LIKE ?3 ESCAPE '\\')
+                OR EXISTS (SELECT 1 FROM customer_orders co JOIN orders o ON o.id = co.order_id
+                           WHERE co.customer_id = c.customer_id AND o.number LIKE ?3 ESCAPE '\\'))
+         ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?4"
     ))?;
     let rows =
-        stmt.query_map(params![status, handled_by, limit], conversation_row)?.collect::<rusqlite::Result<_>>()?;
+        stmt.query_map(params![status, handled_by, like, limit], conversation_row)?.collect::<rusqlite::Result<_>>()?;
     Ok(rows)
 }
 
@@ -361,6 +369,103 @@ pub fn latest_conversation(conn: &Connection, channel: &str, external_id: &str) 
         )?
         .query_row(params![channel, external_id], |r| r.get(0)),
     )
+}
+
+/// A customer of some channel.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct Customer {
+    pub id: i64,
+    pub channel: String,
+    pub external_id: String,
+    pub display_name: String,
+    /// Verified by the channel; shown to operators only.
+    pub phone: Option<String>,
+    pub notify_opt_out: bool,
+    pub created_at: i64,
+}
+
+pub fn customer(conn: &Connection, id: i64) -> Result<Customer> {
+    optional(
+        conn.prepare_cached(
+            "SELECT id, channel, external_id, display_name, phone, notify_opt_out, created_at FROM customers WHERE id = ?1",
+        )?
+        .query_row([id], |r| {
+            Ok(Customer {
+                id: r.get(0)?,
+                channel: r.get(1)?,
+                external_id: r.get(2)?,
+                display_name: r.get(3)?,
+                phone: r.get(4)?,
+                notify_opt_out: r.get::<_, i64>(5)? != 0,
+                created_at: r.get(6)?,
+            })
+        }),
+    )?
+    .ok_or(StoreError::NotFound)
+}
+
+/// A customer's conversations, newest first.
+pub fn conversations_of(conn: &Connection, customer_id: i64) -> Result<Vec<Conversation>> {
+    let mut stmt =
+        conn.prepare_cached(&format!("{CONVERSATION} WHERE c.customer_id = ?1 ORDER BY c.id DESC LIMIT 50"))?;
+    let rows = stmt.query_map([customer_id], conversation_row)?.collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// The dashboard's numbers since `since` (ms).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct Today {
+    pub buyer_messages: i64,
+    pub bot_replies: i64,
+    pub operator_replies: i64,
+    pub conversations: i64,
+    /// Conversations started since `since` that never went to a person.
+    pub automated: i64,
+    /// Conversations waiting for a person now.
+    pub waiting: i64,
+    /// Median time from a buyer's first message to the first reply, ms.
+    pub median_first_response_ms: Option<i64>,
+    pub ratings: i64,
+    pub average_rating: Option<f64>,
+}
+
+pub fn today(conn: &Connection, since: i64) -> Result<Today> {
+    let count = |sql: &str| -> Result<i64> { Ok(conn.prepare_cached(sql)?.query_row([since], |r| r.get(0))?) };
+    let buyer_messages = count("SELECT COUNT(*) FROM messages WHERE author = 'buyer' AND created_at >= ?1")?;
+    let bot_replies = count("SELECT COUNT(*) FROM messages WHERE author = 'bot' AND created_at >= ?1")?;
+    let operator_replies = count("SELECT COUNT(*) FROM messages WHERE author = 'operator' AND created_at >= ?1")?;
+    let conversations = count("SELECT COUNT(*) FROM conversations WHERE created_at >= ?1")?;
+    let automated = count(
+        "SELECT COUNT(*) FROM conversations WHERE created_at >= ?1 AND handoff_at IS NULL AND handled_by = 'bot'",
+    )?;
+    let waiting: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM conversations WHERE handled_by = 'operator' AND status = 'pending'")?
+        .query_row([], |r| r.get(0))?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT (SELECT MIN(r.created_at) FROM messages r WHERE r.conversation_id = c.id AND r.author IN ('bot', 'operator')
+                   AND r.created_at >= f.first) - f.first
+         FROM conversations c JOIN (SELECT conversation_id, MIN(created_at) AS first FROM messages WHERE author = 'buyer'
+                                    GROUP BY conversation_id) f ON f.conversation_id = c.id
+         WHERE c.created_at >= ?1",
+    )?;
+    let mut times: Vec<i64> =
+        stmt.query_map([since], |r| r.get::<_, Option<i64>>(0))?.filter_map(|r| r.ok().flatten()).collect();
+    times.sort_unstable();
+    let median_first_response_ms = (!times.is_empty()).then(|| times[times.len() / 2]);
+    let (ratings, average_rating): (i64, Option<f64>) = conn
+        .prepare_cached("SELECT COUNT(csat), AVG(csat) FROM conversations WHERE csat_at >= ?1")?
+        .query_row([since], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(Today {
+        buyer_messages,
+        bot_replies,
+        operator_replies,
+        conversations,
+        automated,
+        waiting,
+        median_first_response_ms,
+        ratings,
+        average_rating,
+    })
 }
 
 pub fn set_state(conn: &Connection, id: i64, state: &str, now: i64) -> Result<()> {

@@ -48,6 +48,14 @@ test("an operator sees a conversation arrive live, takes it over, replies and re
   await page.locator(".msg.from-bot", { hasText: "в пути" }).waitFor({ timeout: 10_000 });
   assert.match(await page.locator(".msg.from-bot .meta").first().textContent(), /намерение: order_status/);
   assert.match(await page.locator(".msg.from-bot .meta").first().textContent(), /заказы: 4102938475/);
+  // The customer panel shows the order they gave; the dashboard counts today's messages.
+  await page.locator("#customer .order", { hasText: "4102938475 · WB · в пути" }).waitFor();
+  assert.match(await page.textContent("#dashboard"), /Сообщений сегодня/);
+  // Search by the order number finds the conversation; nonsense finds nothing.
+  await page.fill("#search", "zzz-nothing");
+  await page.locator("#conv-list .empty").waitFor();
+  await page.fill("#search", "4102938475");
+  await page.locator("#conv-list .conv", { hasText: "Анна Петрова" }).waitFor();
   await page.screenshot({ path: shots + "inbox-light.png" });
 
   await page.getByRole("button", { name: "Взять в работу" }).click();

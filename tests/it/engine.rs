@@ -206,6 +206,24 @@ async fn a_buyer_conversation_through_the_whole_pipeline() {
     let rest: Value = app.get(&viewer, &format!("/api/v1/events?after={after}")).await.json().await.expect("json");
     assert_eq!(rest.as_array().expect("rest").len(), events.as_array().expect("e").len() - 4);
 
+    // Search by an order number the buyer gave; the customer card; today's numbers.
+    let found: Value = app.get(&viewer, "/api/v1/conversations?q=57195475-0050").await.json().await.expect("json");
+    assert_eq!(found.as_array().expect("list").len(), 1);
+    let none: Value = app.get(&viewer, "/api/v1/conversations?q=%25_nothing").await.json().await.expect("json");
+    assert!(none.as_array().expect("list").is_empty(), "LIKE wildcards are escaped");
+    let customer_id = found[0]["customer_id"].as_i64().expect("customer");
+    let card: Value = app.get(&viewer, &format!("/api/v1/customers/{customer_id}")).await.json().await.expect("json");
+    assert_eq!(card["customer"]["display_name"], "Анна");
+    let numbers: Vec<&str> =
+        card["orders"].as_array().expect("orders").iter().filter_map(|o| o["number"].as_str()).collect();
+    assert!(numbers.contains(&"57195475-0050-3"), "{card}");
+    assert_eq!(card["conversations"][0]["csat"], 5);
+    let today: Value = app.get(&viewer, "/api/v1/dashboard").await.json().await.expect("json");
+    assert!(today["buyer_messages"].as_i64().expect("n") >= 8, "{today}");
+    assert_eq!(today["ratings"], 1);
+    assert!(today["median_first_response_ms"].as_i64().is_some());
+    assert_eq!(app.get(&viewer, "/api/v1/customers/999999").await.status(), StatusCode::NOT_FOUND);
+
     // The same feed as Server-Sent Events, resuming after the Last-Event-ID a browser sends.
     let mut resp = app
         .client

@@ -48,6 +48,8 @@ pub struct ListQuery {
     pub status: Option<String>,
     /// "bot" or "operator".
     pub handled_by: Option<String>,
+    /// Words of a message, the customer's name or id, or an order number.
+    pub q: Option<String>,
     /// At most this many, newest first (default 50, at most 500).
     pub limit: Option<u32>,
 }
@@ -67,9 +69,64 @@ pub async fn list(
         return Err(ApiError::invalid("handled_by: \"bot\" or \"operator\""));
     }
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
-    let rows =
-        state.db.call(move |c| msgs::conversations(c, q.status.as_deref(), q.handled_by.as_deref(), limit)).await?;
+    let search = q.q.filter(|s| !s.trim().is_empty());
+    if search.as_ref().is_some_and(|s| s.chars().count() > 200) {
+        return Err(ApiError::invalid("q: at most 200 characters"));
+    }
+    let rows = state
+        .db
+        .call(move |c| msgs::conversations(c, q.status.as_deref(), q.handled_by.as_deref(), search.as_deref(), limit))
+        .await?;
     Ok(Json(rows.into_iter().map(ConversationView::from).collect()))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CustomerView {
+    pub customer: msgs::Customer,
+    /// Orders this customer has shown to be theirs, newest first.
+    #[schema(value_type = Vec<Object>)]
+    pub orders: Vec<crate::marketplace::Order>,
+    pub conversations: Vec<ConversationView>,
+}
+
+/// A customer: their channel, orders (from the marketplace sync) and earlier conversations with
+/// their ratings. The phone number is shown to operators and admins only.
+#[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "conversations",
+    responses((status = 200, body = CustomerView), (status = 404, body = ErrorBody)))]
+pub async fn customer(
+    State(state): State<AppState>,
+    auth: Auth<Viewer>,
+    Path(id): Path<i64>,
+) -> Result<Json<CustomerView>, ApiError> {
+    let (mut customer, mut orders, conversations) = state
+        .db
+        .call(move |c| {
+            Ok((msgs::customer(c, id)?, crate::store::orders::of_customer(c, id)?, msgs::conversations_of(c, id)?))
+        })
+        .await
+        .map_err(ApiError::store("customer"))?;
+    if auth.user.role < crate::domain::Role::Operator {
+        customer.phone = None;
+        for o in &mut orders {
+            o.phone = None;
+        }
+    }
+    Ok(Json(CustomerView {
+        customer,
+        orders,
+        conversations: conversations.into_iter().map(ConversationView::from).collect(),
+    }))
+}
+
+/// Today's numbers (since midnight in the shop's time zone): messages, replies, automation,
+/// waiting conversations, median first response, ratings.
+#[utoipa::path(get, path = "/api/v1/dashboard", tag = "conversations",
+    responses((status = 200, body = msgs::Today), (status = 401, body = ErrorBody)))]
+pub async fn dashboard(State(state): State<AppState>, _auth: Auth<Viewer>) -> Result<Json<msgs::Today>, ApiError> {
+    let offset = i64::from(state.config.shop.utc_offset_minutes) * 60_000;
+    let now = state.now();
+    let since = now - (now + offset).rem_euclid(86_400_000);
+    Ok(Json(state.db.call(move |c| msgs::today(c, since)).await?))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -53,6 +53,8 @@ pub fn router() -> Router<AppState> {
         .route("/conversations/{id}/takeover", post(conversations::take_over))
         .route("/conversations/{id}/release", post(conversations::release))
         .route("/conversations/{id}/messages", post(conversations::reply))
+        .route("/customers/{id}", get(conversations::customer))
+        .route("/dashboard", get(conversations::dashboard))
         .route("/events", get(conversations::events))
         .route("/events/stream", get(conversations::stream))
         .route("/inbound", post(conversations::inbound))
