@@ -202,8 +202,22 @@
     try { localStorage.setItem("supportd_theme", theme); } catch (_) { /* private mode */ }
   }
 
+  // Views: #/inbox (default), #/kb, #/settings (admins).
+  function route() {
+    if (!me) return;
+    let view = (location.hash.match(/^#\/(\w+)/) || [])[1] || "inbox";
+    if (view === "settings" && !can("admin")) view = "inbox";
+    if (!["inbox", "kb", "settings"].includes(view)) view = "inbox";
+    for (const v of ["inbox", "kb", "settings"]) $("view-" + v).classList.toggle("hidden", v !== view);
+    for (const a of document.querySelectorAll(".nav a")) a.classList.toggle("active", a.dataset.view === view);
+    if (view === "kb") window.supportdPages.kb().catch(() => {});
+    if (view === "settings") window.supportdPages.settings().catch(() => {});
+  }
+
   async function start(user) {
     me = user;
+    for (const a of document.querySelectorAll(".admin-only")) a.classList.toggle("hidden", !can("admin"));
+    route();
     const events = await api("GET", "/api/v1/events?after=0&limit=1000");
     lastEvent = events.length ? events[events.length - 1].id : 0;
     await Promise.all([loadList(), loadDashboard()]);
@@ -243,9 +257,11 @@
   $("reply").addEventListener("keydown", (e) => {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) $("reply-form").requestSubmit();
   });
+  window.addEventListener("hashchange", route);
   $("theme").addEventListener("click", () => setTheme(document.documentElement.dataset.theme === "dark" ? "light" : "dark"));
   document.addEventListener("keydown", (e) => {
-    if (!me || ["INPUT", "TEXTAREA"].includes(document.activeElement.tagName)) return;
+    if (!me || ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement.tagName)) return;
+    if (!$("view-inbox") || $("view-inbox").classList.contains("hidden")) return;
     if (e.key === "j") move(1);
     if (e.key === "k") move(-1);
     if (e.key === "t" && can("operator")) action("/takeover");

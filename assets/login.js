@@ -89,5 +89,5 @@ $("logout").addEventListener("click", async () => {
   try { await api("POST", "/api/v1/auth/logout"); } finally { await refresh(); }
 });
 
-window.addEventListener("hashchange", refresh);
+window.addEventListener("hashchange", () => { if (location.hash.startsWith("#reset=")) refresh(); });
 refresh();

@@ -1,0 +1,222 @@
+// Panel pages besides the inbox: the knowledge base (list, search, edit with a Markdown
+// preview, version history and restore) and settings (integrations, users, audit log).
+"use strict";
+
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const el = (tag, cls, text) => {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  };
+  const time = (v) => new Date(v).toLocaleString("ru-RU", { day: "2-digit", month: "2-digit", year: "2-digit", hour: "2-digit", minute: "2-digit" });
+
+  function csrf() {
+    const m = document.cookie.match(/(?:^|; )supportd_csrf=([^;]*)/);
+    return m ? m[1] : "";
+  }
+  async function api(method, path, body) {
+    const headers = { "X-CSRF-Token": csrf() };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const resp = await fetch(path, { method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body) });
+    let data = null;
+    try { data = await resp.json(); } catch (_) { /* no body */ }
+    if (!resp.ok) throw new Error(data && data.error ? data.error.message : "HTTP " + resp.status);
+    return data;
+  }
+
+  // --- Markdown preview: built as DOM nodes from text, so nothing in an article can run. ---
+  function inline(parent, text) {
+    const parts = text.split("**");
+    parts.forEach((p, i) => parent.appendChild(i % 2 ? el("b", "", p) : document.createTextNode(p)));
+  }
+  function markdown(src) {
+    const root = el("div", "md");
+    let list = null;
+    let para = [];
+    const flush = () => {
+      if (para.length) {
+        const p = el("p");
+        inline(p, para.join(" "));
+        root.appendChild(p);
+        para = [];
+      }
+    };
+    for (const raw of src.split("\n")) {
+      const line = raw.trim();
+      if (/^\|?[-:| ]+\|?$/.test(line) && line.includes("-") && line.includes("|")) continue;
+      const h = line.match(/^(#{1,4})\s+(.*)$/);
+      if (h) { flush(); list = null; const e = el("h" + Math.min(6, h[1].length + 2)); inline(e, h[2]); root.appendChild(e); continue; }
+      const li = line.match(/^(?:[-*]|\d+\.)\s+(.*)$/);
+      if (li) { flush(); if (!list) { list = el("ul"); root.appendChild(list); } const e = el("li"); inline(e, li[1]); list.appendChild(e); continue; }
+      if (line.startsWith("|")) { flush(); list = null; const e = el("div", "md-row"); inline(e, line.replace(/^\||\|$/g, "").split("|").map((c) => c.trim()).join(" — ")); root.appendChild(e); continue; }
+      if (!line) { flush(); list = null; continue; }
+      list = null;
+      para.push(line);
+    }
+    flush();
+    return root;
+  }
+
+  // --- Knowledge base ---
+  let kbCurrent = null;
+
+  async function kbList() {
+    const q = $("kb-search").value.trim();
+    const ul = $("kb-list");
+    ul.textContent = "";
+    let items;
+    if (q) {
+      const r = await api("GET", "/api/v1/kb/search?drafts=true&limit=30&q=" + encodeURIComponent(q));
+      items = r.hits.filter((h) => h.doc.startsWith("a:")).map((h) => ({ id: h.id, title: h.title, status: "" }));
+    } else {
+      items = await api("GET", "/api/v1/kb/articles?limit=500");
+    }
+    if (!items.length) ul.appendChild(el("li", "empty muted", "Ничего не найдено"));
+    for (const a of items) {
+      const li = el("li", "conv" + (kbCurrent === a.id ? " active" : ""));
+      li.tabIndex = 0;
+      li.appendChild(el("b", "", a.title));
+      if (a.status === "draft") li.appendChild(el("span", "badge", "черновик"));
+      li.addEventListener("click", () => kbOpen(a.id));
+      li.addEventListener("keydown", (e) => { if (e.key === "Enter") kbOpen(a.id); });
+      ul.appendChild(li);
+    }
+  }
+
+  function kbPreview() {
+    const box = $("kb-preview");
+    box.textContent = "";
+    box.appendChild(markdown($("kb-body").value));
+  }
+
+  async function kbOpen(id) {
+    kbCurrent = id;
+    $("kb-error").textContent = "";
+    $("kb-editor").classList.remove("hidden");
+    const versions = $("kb-versions");
+    versions.textContent = "";
+    if (id === null) {
+      for (const f of ["kb-slug", "kb-title", "kb-category", "kb-body"]) $(f).value = "";
+      $("kb-slug").readOnly = false;
+      $("kb-status").value = "published";
+      $("kb-usage").textContent = "";
+      kbPreview();
+      return;
+    }
+    const a = await api("GET", "/api/v1/kb/articles/" + id);
+    $("kb-slug").value = a.slug;
+    $("kb-slug").readOnly = true;
+    $("kb-title").value = a.title;
+    $("kb-category").value = a.category || "";
+    $("kb-status").value = a.status;
+    $("kb-body").value = a.body;
+    $("kb-usage").textContent = "Версия " + a.version + " · найдена " + (a.usage.retrieved || 0) + " раз · в ответах " + (a.usage.used || 0);
+    kbPreview();
+    for (const v of await api("GET", "/api/v1/kb/articles/" + id + "/versions")) {
+      const row = el("li", "");
+      row.appendChild(el("span", "", "v" + v.version + " · " + time(v.created_at) + " · " + v.author + " · " + v.title));
+      if (v.version !== a.version) {
+        const b = el("button", "ghost", "Восстановить");
+        b.type = "button";
+        b.addEventListener("click", async () => {
+          await api("POST", "/api/v1/kb/articles/" + id + "/versions/" + v.version + "/restore");
+          await kbOpen(id);
+          await kbList();
+        });
+        row.appendChild(b);
+      }
+      versions.appendChild(row);
+    }
+  }
+
+  async function kbSave(e) {
+    e.preventDefault();
+    $("kb-error").textContent = "";
+    const body = {
+      slug: $("kb-slug").value.trim(), title: $("kb-title").value.trim(), body: $("kb-body").value,
+      category: $("kb-category").value.trim() || null, status: $("kb-status").value,
+    };
+    try {
+      const a = kbCurrent === null ? await api("POST", "/api/v1/kb/articles", body) : await api("PUT", "/api/v1/kb/articles/" + kbCurrent, body);
+      await kbList();
+      await kbOpen(a.id);
+      $("kb-error").textContent = "Сохранено.";
+    } catch (err) { $("kb-error").textContent = err.message; }
+  }
+
+  // --- Settings ---
+  async function settings() {
+    const tg = await api("GET", "/api/v1/channels/telegram").catch((e) => ({ error: e.message }));
+    $("tg-state").textContent = tg.username ? "Бот @" + tg.username + " подключён, режим: " + tg.mode
+      : "Не подключён" + (tg.error ? ": " + tg.error : "");
+    if (tg.mode) $("tg-mode").value = tg.mode;
+
+    const mk = $("mk-list");
+    mk.textContent = "";
+    for (const m of await api("GET", "/api/v1/marketplaces")) {
+      const row = el("div", "mk");
+      const name = m.market === "wb" ? "Wildberries" : "Ozon";
+      const last = m.incremental_sync.error || m.full_sync.error;
+      row.appendChild(el("b", "", name));
+      row.appendChild(el("span", "muted", m.connected ? " · заказов в кэше: " + m.orders_cached + (last ? " · ошибка: " + last : "") : " · не подключён"));
+      const out = el("div", "small");
+      for (const [label, path] of [["Проверить подключение", "test"], ["Синхронизировать", "sync"]]) {
+        const b = el("button", "ghost", label);
+        b.type = "button";
+        b.disabled = !m.connected;
+        b.addEventListener("click", async () => {
+          try {
+            const r = await api("POST", "/api/v1/marketplaces/" + m.market + "/" + path);
+            out.textContent = r && r.message ? r.message : "Запущено.";
+          } catch (err) { out.textContent = err.message; }
+        });
+        row.appendChild(b);
+      }
+      row.appendChild(out);
+      mk.appendChild(row);
+    }
+
+    const users = $("users");
+    users.textContent = "";
+    for (const u of await api("GET", "/api/v1/users")) {
+      users.appendChild(el("li", "", u.email + " · " + u.role + (u.disabled ? " · отключён" : "")));
+    }
+    const audit = $("audit");
+    audit.textContent = "";
+    for (const a of await api("GET", "/api/v1/audit?limit=30")) {
+      audit.appendChild(el("li", "small", a.at.replace("T", " ").slice(0, 16) + " · " + a.actor + " · " + a.action + (a.target ? " · " + a.target : "")));
+    }
+  }
+
+  async function saveTelegram(e) {
+    e.preventDefault();
+    const body = { mode: $("tg-mode").value };
+    if ($("tg-token").value.trim()) body.token = $("tg-token").value.trim();
+    try {
+      await api("PUT", "/api/v1/channels/telegram", body);
+      $("tg-token").value = "";
+      await settings();
+    } catch (err) { $("tg-state").textContent = err.message; }
+  }
+
+  async function addUser(e) {
+    e.preventDefault();
+    try {
+      const r = await api("POST", "/api/v1/users", { email: $("user-email").value.trim(), role: $("user-role").value });
+      $("user-result").textContent = r.generated_password ? "Пароль (показан один раз): " + r.generated_password : "Создан.";
+      $("user-email").value = "";
+      await settings();
+    } catch (err) { $("user-result").textContent = err.message; }
+  }
+
+  $("kb-search").addEventListener("input", () => { clearTimeout(kbList.t); kbList.t = setTimeout(() => kbList().catch(() => {}), 250); });
+  $("kb-new").addEventListener("click", () => kbOpen(null));
+  $("kb-body").addEventListener("input", kbPreview);
+  $("kb-form").addEventListener("submit", kbSave);
+  $("tg-form").addEventListener("submit", saveTelegram);
+  $("user-form").addEventListener("submit", addUser);
+
+  window.supportdPages = { kb: () => kbList(), settings: () => settings() };
+})();

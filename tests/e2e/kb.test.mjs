@@ -1,0 +1,80 @@
+// Knowledge-base and settings pages in headless Chromium: edit an article (with its preview),
+// find it in search, restore an old version; integrations and users for admins only.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { launchBrowser, startServer } from "./harness.mjs";
+
+let server;
+let browser;
+const shots = new URL("./screenshots/", import.meta.url).pathname;
+
+before(async () => {
+  server = await startServer({ demo: true });
+  browser = await launchBrowser();
+  mkdirSync(shots, { recursive: true });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function signIn(page, email, password) {
+  await page.goto(server.base + "/");
+  await page.fill("#email", email);
+  await page.fill("#password", password);
+  await page.click("#signin-form button[type=submit]");
+  await page.waitForSelector("#home:not(.hidden)");
+}
+
+test("an admin edits an article, finds it in search and restores the old version", async () => {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await signIn(page, "admin@localhost", server.password);
+  await page.getByRole("link", { name: "База знаний" }).click();
+  await page.locator("#kb-list .conv", { hasText: "Часы работы поддержки" }).click();
+  await page.locator("#kb-preview h3, #kb-preview p").first().waitFor();
+  const old = await page.inputValue("#kb-body");
+  await page.fill("#kb-body", "## Новые часы\n\n**Поддержка работает круглосуточно**, без выходных и праздников.\n\n- чат\n- телефон");
+  assert.equal(await page.textContent("#kb-preview b"), "Поддержка работает круглосуточно");
+  await page.getByRole("button", { name: "Сохранить" }).click();
+  await page.waitForFunction(() => document.getElementById("kb-error").textContent.length > 0);
+  assert.equal(await page.textContent("#kb-error"), "Сохранено.");
+  await page.screenshot({ path: shots + "kb-light.png" });
+
+  await page.fill("#kb-search", "круглосуточно без выходных");
+  await page.locator("#kb-list .conv", { hasText: "Часы работы поддержки" }).waitFor();
+  await page.locator("#kb-list .conv", { hasText: "Часы работы поддержки" }).click();
+  const restore = page.locator("#kb-versions li", { hasText: "v1" }).getByRole("button", { name: "Восстановить" });
+  await restore.click();
+  await page.waitForFunction((text) => document.getElementById("kb-body").value === text, old);
+  assert.deepEqual(errors, []);
+});
+
+test("settings: integrations, users and the audit log for admins; a viewer is kept out", async () => {
+  const page = await browser.newPage();
+  await signIn(page, "admin@localhost", server.password);
+  await page.getByRole("link", { name: "Настройки" }).click();
+  await page.locator("#tg-state", { hasText: "Не подключён" }).waitFor();
+  await page.locator("#mk-list .mk", { hasText: "Wildberries" }).waitFor();
+  await page.fill("#user-email", "viewer2@shop.ru");
+  await page.selectOption("#user-role", "viewer");
+  await page.getByRole("button", { name: "Добавить" }).click();
+  const result = await page.locator("#user-result", { hasText: "Пароль" }).textContent();
+  const password = result.split(": ")[1].trim();
+  await page.locator("#audit li", { hasText: "user.create" }).first().waitFor();
+  await page.evaluate(() => { document.documentElement.dataset.theme = "dark"; });
+  await page.screenshot({ path: shots + "settings-dark.png", fullPage: true });
+
+  const viewer = await browser.newPage();
+  await signIn(viewer, "viewer2@shop.ru", password);
+  assert.equal(await viewer.locator(".nav a[data-view=settings]").isVisible(), false);
+  await viewer.goto(server.base + "/#/settings");
+  await viewer.waitForSelector("#home:not(.hidden)");
+  await viewer.locator("#view-inbox:not(.hidden)").waitFor();
+  assert.equal(await viewer.locator("#view-settings").isVisible(), false);
+  const status = await viewer.evaluate(async () => (await fetch("/api/v1/users")).status);
+  assert.equal(status, 403, "the server refuses, too");
+});
