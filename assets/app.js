@@ -11,6 +11,7 @@
   const FILTERS = {
     all: {},
     pending: { status: "pending" },
+    mine: { assigned: "me" },
     bot: { handled_by: "bot", status: "open" },
     closed: { status: "closed" },
   };
@@ -24,6 +25,8 @@
   };
 
   let me = null;
+  let snippets = [];
+  let customerCard = null;
   let filter = "all";
   let list = [];
   let current = null;
@@ -71,6 +74,7 @@
 
   async function loadCustomer(id) {
     const v = await api("GET", "/api/v1/customers/" + id);
+    customerCard = v;
     const box = $("customer");
     box.textContent = "";
     box.appendChild(el("h3", "", v.customer.display_name || v.customer.external_id));
@@ -145,8 +149,8 @@
     const box = $("messages");
     box.textContent = "";
     for (const m of t.messages) {
-      const item = el("div", "msg from-" + m.author);
-      const head = el("div", "who small", (AUTHORS[m.author] || m.author) + " · " + time(new Date(m.created_at).toISOString()));
+      const item = el("div", "msg from-" + m.author + (m.internal ? " note" : ""));
+      const head = el("div", "who small", (m.internal ? "Заметка" : AUTHORS[m.author] || m.author) + " · " + time(new Date(m.created_at).toISOString()));
       item.appendChild(head);
       item.appendChild(el("div", "body", m.body));
       for (const a of m.attachments || []) item.appendChild(el("div", "small muted", "📎 " + (a.name || a.kind) + (a.error ? " — " + a.error : "")));
@@ -160,6 +164,7 @@
     $("release").classList.toggle("hidden", !operator || c.handled_by !== "operator");
     $("resolve").classList.toggle("hidden", !operator || c.handled_by !== "operator");
     $("reply-form").classList.toggle("hidden", !operator);
+    $("assign-me").classList.toggle("hidden", !operator || c.assigned_user_id === me.id);
     await loadCustomer(c.customer_id);
   }
 
@@ -214,8 +219,25 @@
     if (view === "settings") window.supportdPages.settings().catch(() => {});
   }
 
+  async function loadSnippets() {
+    if (!can("operator")) return;
+    snippets = await api("GET", "/api/v1/snippets");
+    const sel = $("snippet");
+    sel.textContent = "";
+    sel.appendChild(el("option", "", "Сохранённые ответы…")).value = "";
+    for (const sn of snippets) sel.appendChild(el("option", "", sn.title)).value = String(sn.id);
+  }
+
+  // Placeholders: {name} — the buyer's name, {order} — the order they gave last.
+  function fill(body) {
+    const name = customerCard ? customerCard.customer.display_name || "" : "";
+    const order = customerCard && customerCard.orders.length ? customerCard.orders[0].number : "";
+    return body.replaceAll("{name}", name).replaceAll("{order}", order);
+  }
+
   async function start(user) {
     me = user;
+    loadSnippets().catch(() => {});
     for (const a of document.querySelectorAll(".admin-only")) a.classList.toggle("hidden", !can("admin"));
     route();
     const events = await api("GET", "/api/v1/events?after=0&limit=1000");
@@ -245,6 +267,28 @@
     searching = setTimeout(() => loadList().catch(() => {}), 250);
   });
   $("takeover").addEventListener("click", () => action("/takeover"));
+  $("assign-me").addEventListener("click", () => action("/assign", { user_id: me.id }));
+  $("snippet").addEventListener("change", () => {
+    const sn = snippets.find((x) => String(x.id) === $("snippet").value);
+    if (sn) $("reply").value = fill(sn.body);
+    $("snippet").value = "";
+    $("reply").focus();
+  });
+  $("suggest").addEventListener("click", async () => {
+    if (!current) return;
+    $("thread-error").textContent = "";
+    try {
+      const s = await api("POST", "/api/v1/conversations/" + current + "/draft");
+      if (s.text) $("reply").value = s.text;
+      else $("thread-error").textContent = "Не из чего составить черновик: в базе знаний нет ответа.";
+    } catch (e) { $("thread-error").textContent = e.message; }
+  });
+  $("add-note").addEventListener("click", async () => {
+    const text = $("reply").value.trim();
+    if (!text) return;
+    await action("/notes", { text });
+    $("reply").value = "";
+  });
   $("release").addEventListener("click", () => action("/release", { resolved: false }));
   $("resolve").addEventListener("click", () => action("/release", { resolved: true }));
   $("reply-form").addEventListener("submit", async (e) => {

@@ -182,6 +182,7 @@ async fn history(state: &AppState, visitor: &str) -> Value {
         .unwrap_or_default();
     let list: Vec<Value> = messages
         .iter()
+        .filter(|m| !m.internal)
         .map(|m| json!({"author": m.author, "text": m.body, "at": crate::clock::rfc3339(m.created_at)}))
         .collect();
     json!({"type": "history", "messages": list})

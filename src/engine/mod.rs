@@ -754,6 +754,7 @@ impl Engine {
         let recent = self.db.call(move |c| msgs::recent_messages(c, id, limit)).await?;
         let history: Vec<ChatMessage> = recent
             .iter()
+            .filter(|m| !m.internal)
             .map(|m| if m.author == "buyer" { ChatMessage::user(&m.body) } else { ChatMessage::assistant(&m.body) })
             .collect();
         let buyer: Vec<String> = recent.iter().filter(|m| m.author == "buyer").map(|m| m.body.clone()).collect();
@@ -912,6 +913,45 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// A reply the operator may edit and send: for the buyer's last message, the order facts it
+    /// asks about or an answer from the knowledge base (never sent by itself). `None` when there
+    /// is nothing to suggest from.
+    pub async fn suggest(&self, conv: i64) -> Result<Option<String>, EngineError> {
+        let conversation = self.db.call(move |c| msgs::conversation(c, conv)).await?;
+        let recent = self.db.call(move |c| msgs::recent_messages(c, conv, 50)).await?;
+        let Some(last) = recent.iter().rev().find(|m| m.author == "buyer" && !m.internal).map(|m| m.body.clone())
+        else {
+            return Ok(None);
+        };
+        let text = last.clone();
+        let analysis = tokio::task::spawn_blocking(move || Nlu::shared().analyze(&text))
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))?;
+        let now = self.clock.now_ms();
+        let mut parts = Vec::new();
+        for e in analysis
+            .entities
+            .iter()
+            .filter(|e| matches!(e.kind, crate::nlu::EntityKind::WbOrder | crate::nlu::EntityKind::OzonPosting))
+        {
+            if let Ok(Some(f)) = self.orders.find(&e.normalized).await {
+                parts.push(answer::order(&f.order, f.stale_since, now, self.settings.utc_offset_minutes));
+            }
+        }
+        if parts.is_empty()
+            && let Some(hits) = self.retrieve(&last, policy::retrieval_hint(analysis.intent).map(str::to_owned)).await?
+        {
+            let mut draft = Draft::default();
+            let written = if self.settings.use_model {
+                self.write_with_model(&hits, &conversation, &mut draft).await?
+            } else {
+                None
+            };
+            parts.push(written.unwrap_or_else(|| answer::quote(&hits[0], QUOTE_CHARS)));
+        }
+        Ok((!parts.is_empty()).then(|| parts.join("\n\n")))
     }
 
     /// An operator takes the conversation: the bot stays silent until it is returned.

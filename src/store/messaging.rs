@@ -344,6 +344,7 @@ pub fn conversations(
     status: Option<&str>,
     handled_by: Option<&str>,
     search: Option<&str>,
+    assigned: Option<i64>,
     limit: u32,
 ) -> Result<Vec<Conversation>> {
     let like = search.map(|q| format!("%{}%", q.trim().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
@@ -353,10 +354,12 @@ pub fn conversations(
                 OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.body LIKE ?3 ESCAPE '\\')
                 OR EXISTS (SELECT 1 FROM customer_orders co JOIN orders o ON o.id = co.order_id
                            WHERE co.customer_id = c.customer_id AND o.number LIKE ?3 ESCAPE '\\'))
+           AND (?5 IS NULL OR c.assigned_user_id = ?5)
          ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?4"
     ))?;
-    let rows =
-        stmt.query_map(params![status, handled_by, like, limit], conversation_row)?.collect::<rusqlite::Result<_>>()?;
+    let rows = stmt
+        .query_map(params![status, handled_by, like, limit, assigned], conversation_row)?
+        .collect::<rusqlite::Result<_>>()?;
     Ok(rows)
 }
 
@@ -433,7 +436,8 @@ pub fn today(conn: &Connection, since: i64) -> Result<Today> {
     let count = |sql: &str| -> Result<i64> { Ok(conn.prepare_cached(sql)?.query_row([since], |r| r.get(0))?) };
     let buyer_messages = count("SELECT COUNT(*) FROM messages WHERE author = 'buyer' AND created_at >= ?1")?;
     let bot_replies = count("SELECT COUNT(*) FROM messages WHERE author = 'bot' AND created_at >= ?1")?;
-    let operator_replies = count("SELECT COUNT(*) FROM messages WHERE author = 'operator' AND created_at >= ?1")?;
+    let operator_replies =
+        count("SELECT COUNT(*) FROM messages WHERE author = 'operator' AND internal = 0 AND created_at >= ?1")?;
     let conversations = count("SELECT COUNT(*) FROM conversations WHERE created_at >= ?1")?;
     let automated = count(
         "SELECT COUNT(*) FROM conversations WHERE created_at >= ?1 AND handoff_at IS NULL AND handled_by = 'bot'",
@@ -443,7 +447,7 @@ pub fn today(conn: &Connection, since: i64) -> Result<Today> {
         .query_row([], |r| r.get(0))?;
     let mut stmt = conn.prepare_cached(
         "SELECT (SELECT MIN(r.created_at) FROM messages r WHERE r.conversation_id = c.id AND r.author IN ('bot', 'operator')
-                   AND r.created_at >= f.first) - f.first
+                   AND r.internal = 0 AND r.created_at >= f.first) - f.first
          FROM conversations c JOIN (SELECT conversation_id, MIN(created_at) AS first FROM messages WHERE author = 'buyer'
                                     GROUP BY conversation_id) f ON f.conversation_id = c.id
          WHERE c.created_at >= ?1",
@@ -466,6 +470,64 @@ pub fn today(conn: &Connection, since: i64) -> Result<Today> {
         ratings,
         average_rating,
     })
+}
+
+/// A saved reply; `{name}` and `{order}` are filled in by the panel.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct Snippet {
+    pub id: i64,
+    pub title: String,
+    pub body: String,
+}
+
+pub fn snippets_of(conn: &mut Connection) -> Result<Vec<Snippet>> {
+    snippets(conn)
+}
+
+pub fn snippets(conn: &Connection) -> Result<Vec<Snippet>> {
+    let mut stmt = conn.prepare_cached("SELECT id, title, body FROM snippets ORDER BY title, id")?;
+    let rows = stmt
+        .query_map([], |r| Ok(Snippet { id: r.get(0)?, title: r.get(1)?, body: r.get(2)? }))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+pub fn put_snippet(conn: &Connection, id: Option<i64>, title: &str, body: &str, now: i64) -> Result<i64> {
+    match id {
+        Some(id) => {
+            let n = conn
+                .prepare_cached("UPDATE snippets SET title = ?2, body = ?3, updated_at = ?4 WHERE id = ?1")?
+                .execute(params![id, title, body, now])?;
+            if n == 0 { Err(StoreError::NotFound) } else { Ok(id) }
+        }
+        None => {
+            conn.prepare_cached("INSERT INTO snippets (title, body, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)")?
+                .execute(params![title, body, now])?;
+            Ok(conn.last_insert_rowid())
+        }
+    }
+}
+
+pub fn delete_snippet(conn: &Connection, id: i64) -> Result<()> {
+    let n = conn.prepare_cached("DELETE FROM snippets WHERE id = ?1")?.execute([id])?;
+    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
+
+/// An internal note in a conversation (never sent).
+pub fn add_note(conn: &Connection, conversation_id: i64, user_id: i64, body: &str, now: i64) -> Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO messages (conversation_id, direction, author, author_user_id, body, internal, created_at)
+         VALUES (?1, 'out', 'operator', ?2, ?3, 1, ?4)",
+    )?
+    .execute(params![conversation_id, user_id, body, now])?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn assign(conn: &Connection, conversation_id: i64, user_id: Option<i64>, now: i64) -> Result<()> {
+    let n = conn
+        .prepare_cached("UPDATE conversations SET assigned_user_id = ?2, updated_at = ?3 WHERE id = ?1")?
+        .execute(params![conversation_id, user_id, now])?;
+    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
 }
 
 pub fn set_state(conn: &Connection, id: i64, state: &str, now: i64) -> Result<()> {
@@ -522,6 +584,8 @@ pub struct Message {
     pub author: String,
     pub author_user_id: Option<i64>,
     pub body: String,
+    /// An operators' note, never sent to the buyer.
+    pub internal: bool,
     /// Files that came with it: [{kind, name, mime, size, path, error}].
     #[schema(value_type = Vec<Object>)]
     pub attachments: serde_json::Value,
@@ -534,7 +598,7 @@ pub struct Message {
 /// The last `limit` messages of a conversation, oldest first.
 pub fn recent_messages(conn: &Connection, conversation_id: i64, limit: u32) -> Result<Vec<Message>> {
     let mut stmt = conn.prepare(
-        "SELECT id, author, author_user_id, body, provenance, created_at, attachments FROM
+        "SELECT id, author, author_user_id, body, provenance, created_at, attachments, internal FROM
            (SELECT * FROM messages WHERE conversation_id = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id",
     )?;
     let rows = stmt
@@ -546,6 +610,7 @@ pub fn recent_messages(conn: &Connection, conversation_id: i64, limit: u32) -> R
                 author_user_id: r.get(2)?,
                 body: r.get(3)?,
                 attachments: serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default(),
+                internal: r.get::<_, i64>(7)? != 0,
                 provenance: prov.and_then(|p| serde_json::from_str(&p).ok()),
                 created_at: r.get(5)?,
             })

@@ -60,6 +60,17 @@ test("an operator sees a conversation arrive live, takes it over, replies and re
 
   await page.getByRole("button", { name: "Взять в работу" }).click();
   await page.locator("#thread-state", { hasText: "Ведёт оператор" }).waitFor();
+  // An AI draft to edit, and a note for colleagues that the buyer never sees.
+  await page.getByRole("button", { name: "Черновик ИИ" }).click();
+  await page.waitForFunction(() => document.getElementById("reply").value.includes("4102938475"));
+  await page.fill("#reply", "Покупательница волнуется, проверить завтра.");
+  await page.getByRole("button", { name: "Заметка для коллег" }).click();
+  await page.locator(".msg.note", { hasText: "проверить завтра" }).waitFor();
+  // Taking over assigned it to this operator: it is under «Мои».
+  assert.equal(await page.locator("#assign-me").isVisible(), false);
+  await page.locator("#filters button[data-filter=mine]").click();
+  await page.locator("#conv-list .conv", { hasText: "Анна Петрова" }).waitFor();
+  await page.locator("#filters button[data-filter=all]").click();
   await page.fill("#reply", "Анна, заказ уже в пути, ждём его послезавтра.");
   await page.press("#reply", "Control+Enter");
   await page.locator(".msg.from-operator", { hasText: "ждём его послезавтра" }).waitFor();
@@ -72,7 +83,7 @@ test("an operator sees a conversation arrive live, takes it over, replies and re
   await page.waitForSelector("#home:not(.hidden)");
   assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), "dark");
   await page.locator("#conv-list .conv", { hasText: "Анна Петрова" }).click();
-  await page.locator(".msg.from-operator").waitFor();
+  await page.locator(".msg.from-operator:not(.note)").waitFor();
   await page.screenshot({ path: shots + "inbox-dark.png" });
   assert.deepEqual(errors, []);
 });

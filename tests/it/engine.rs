@@ -449,3 +449,69 @@ fn chat_and_dialog_evaluation_commands() {
     assert!(!out.status.success());
     assert!(crate::harness::stderr(&out).contains("line 1"), "{}", crate::harness::stderr(&out));
 }
+
+#[tokio::test]
+async fn operators_have_notes_assignment_drafts_and_saved_replies() {
+    let app = TestApp::spawn_prepared(
+        |paths| {
+            load_demo_kb(paths);
+            let db = Db::open(&paths.db(), 1, 1).expect("open");
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("t").as_millis() as i64;
+            db.with_conn(|c| {
+                supportd::marketplace::demo::load(c, now)
+                    .map_err(|e| supportd::store::StoreError::Conflict(e.to_string()))
+            })
+            .expect("orders");
+        },
+        |_| {},
+    )
+    .await;
+    let admin = app.admin_token().await;
+    let (op_id, pw) = app.create_user(&admin, "op@shop.ru", "operator").await;
+    let op = app.login("op@shop.ru", &pw).await;
+    inbound(&app, &admin, "n1", "tg-9", "позовите оператора").await;
+    let t = thread_with(&app, &admin, "tg-9", 2).await;
+    let conv = t["conversation"]["id"].as_i64().expect("id");
+
+    // An internal note: in the thread, never in the outbox; not given to the model or buyer.
+    let resp = app
+        .post(&op, &format!("/api/v1/conversations/{conv}/notes"), &json!({"text": "Постоянная покупательница"}))
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let t: Value = app.get(&op, &format!("/api/v1/conversations/{conv}")).await.json().await.expect("json");
+    assert_eq!(last(&t)["internal"], true);
+    let outbox: i64 = app
+        .db()
+        .query_row("SELECT COUNT(*) FROM outbox WHERE payload LIKE '%Постоянная%'", [], |r| r.get(0))
+        .expect("n");
+    assert_eq!(outbox, 0);
+
+    // Assignment and the "mine" filter.
+    let resp = app.post(&op, &format!("/api/v1/conversations/{conv}/assign"), &json!({"user_id": op_id})).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let mine: Value = app.get(&op, "/api/v1/conversations?assigned=me").await.json().await.expect("json");
+    assert_eq!(mine.as_array().expect("list").len(), 1);
+    let theirs: Value = app.get(&admin, "/api/v1/conversations?assigned=me").await.json().await.expect("json");
+    assert!(theirs.as_array().expect("list").is_empty());
+    let resp = app.post(&op, &format!("/api/v1/conversations/{conv}/assign"), &json!({"user_id": 999})).await;
+    assert_eq!(error_code(resp, StatusCode::UNPROCESSABLE_ENTITY).await, "invalid_body");
+
+    // An AI draft for the buyer's last message (nothing is sent).
+    inbound(&app, &admin, "n2", "tg-9", "и где мой заказ 4102938475?").await;
+    let _ = thread_with(&app, &admin, "tg-9", 4).await;
+    let draft: Value =
+        app.post(&op, &format!("/api/v1/conversations/{conv}/draft"), &json!({})).await.json().await.expect("json");
+    assert!(draft["text"].as_str().expect("text").contains("в пути"), "{draft}");
+
+    // Saved replies: admins manage them, operators use them.
+    let resp = app.post(&op, "/api/v1/snippets", &json!({"title": "Привет", "body": "Здравствуйте, {name}!"})).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let resp = app.post(&admin, "/api/v1/snippets", &json!({"title": "Привет", "body": "Здравствуйте, {name}!"})).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let list: Value = app.get(&op, "/api/v1/snippets").await.json().await.expect("json");
+    assert_eq!(list[0]["body"], "Здравствуйте, {name}!");
+    let id = list[0]["id"].as_i64().expect("id");
+    let resp =
+        app.client.delete(app.url(&format!("/api/v1/snippets/{id}"))).bearer_auth(&admin).send().await.expect("delete");
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+}

@@ -50,6 +50,8 @@ pub struct ListQuery {
     pub handled_by: Option<String>,
     /// Words of a message, the customer's name or id, or an order number.
     pub q: Option<String>,
+    /// "me": only conversations assigned to the caller.
+    pub assigned: Option<String>,
     /// At most this many, newest first (default 50, at most 500).
     pub limit: Option<u32>,
 }
@@ -59,7 +61,7 @@ pub struct ListQuery {
     responses((status = 200, body = Vec<ConversationView>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
-    _auth: Auth<Viewer>,
+    auth: Auth<Viewer>,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Vec<ConversationView>>, ApiError> {
     if q.status.as_deref().is_some_and(|s| !["open", "pending", "closed"].contains(&s)) {
@@ -73,9 +75,16 @@ pub async fn list(
     if search.as_ref().is_some_and(|s| s.chars().count() > 200) {
         return Err(ApiError::invalid("q: at most 200 characters"));
     }
+    let assigned = match q.assigned.as_deref() {
+        Some("me") => Some(auth.user.id),
+        Some(_) => return Err(ApiError::invalid("assigned: \"me\"")),
+        None => None,
+    };
     let rows = state
         .db
-        .call(move |c| msgs::conversations(c, q.status.as_deref(), q.handled_by.as_deref(), search.as_deref(), limit))
+        .call(move |c| {
+            msgs::conversations(c, q.status.as_deref(), q.handled_by.as_deref(), search.as_deref(), assigned, limit)
+        })
         .await?;
     Ok(Json(rows.into_iter().map(ConversationView::from).collect()))
 }
@@ -417,4 +426,155 @@ pub async fn inbound(
     };
     let accepted = state.engine.accept(&m).await?;
     Ok((StatusCode::ACCEPTED, Json(InboundResponse { inbox_id: accepted.id, duplicate: accepted.duplicate })))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteRequest {
+    /// 1 to 4096 characters; seen by staff only.
+    pub text: String,
+}
+
+/// An internal note for colleagues (never sent to the buyer).
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/notes", tag = "conversations", request_body = NoteRequest,
+    responses((status = 201, body = ReplyResponse), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn note(
+    State(state): State<AppState>,
+    auth: Auth<Operator>,
+    Path(id): Path<i64>,
+    ApiJson(req): ApiJson<NoteRequest>,
+) -> Result<(StatusCode, Json<ReplyResponse>), ApiError> {
+    let text = req.text.trim().to_owned();
+    if text.is_empty() || text.chars().count() > 4096 {
+        return Err(ApiError::invalid("text: 1 to 4096 characters"));
+    }
+    let (user, now) = (auth.user.id, state.now());
+    let message_id = state
+        .db
+        .call(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            msgs::conversation(&tx, id)?;
+            let mid = msgs::add_note(&tx, id, user, &text, now)?;
+            msgs::add_event(&tx, "note", Some(id), &serde_json::json!({"user_id": user}), now)?;
+            tx.commit()?;
+            Ok(mid)
+        })
+        .await
+        .map_err(ApiError::store("conversation"))?;
+    Ok((StatusCode::CREATED, Json(ReplyResponse { message_id })))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignRequest {
+    /// An operator or admin; null to unassign.
+    pub user_id: Option<i64>,
+}
+
+/// Assign the conversation to an operator (or nobody).
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/assign", tag = "conversations", request_body = AssignRequest,
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn assign(
+    State(state): State<AppState>,
+    _auth: Auth<Operator>,
+    Path(id): Path<i64>,
+    ApiJson(req): ApiJson<AssignRequest>,
+) -> Result<StatusCode, ApiError> {
+    let now = state.now();
+    if let Some(uid) = req.user_id {
+        let user = state
+            .db
+            .call(move |c| crate::store::users::get(c, uid))
+            .await
+            .map_err(|_| ApiError::invalid("user_id: no such user"))?;
+        if user.disabled || user.role < crate::domain::Role::Operator {
+            return Err(ApiError::invalid("user_id: an active operator or admin"));
+        }
+    }
+    state
+        .db
+        .call(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            msgs::assign(&tx, id, req.user_id, now)?;
+            msgs::add_event(&tx, "assign", Some(id), &serde_json::json!({"user_id": req.user_id}), now)?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+        .map_err(ApiError::store("conversation"))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Suggestion {
+    /// A reply to edit and send; null when there is nothing to suggest from.
+    pub text: Option<String>,
+}
+
+/// An AI-suggested reply to the buyer's last message (order facts or a knowledge answer),
+/// for the operator to edit and send. Nothing is sent.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/draft", tag = "conversations",
+    responses((status = 200, body = Suggestion), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn draft(
+    State(state): State<AppState>,
+    _auth: Auth<Operator>,
+    Path(id): Path<i64>,
+) -> Result<Json<Suggestion>, ApiError> {
+    let text = state.engine.suggest(id).await.map_err(not_found_as("conversation"))?;
+    Ok(Json(Suggestion { text }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SnippetRequest {
+    /// 1 to 100 characters.
+    pub title: String,
+    /// 1 to 4096 characters; `{name}` and `{order}` are filled in when it is used.
+    pub body: String,
+}
+
+/// Saved replies.
+#[utoipa::path(get, path = "/api/v1/snippets", tag = "conversations",
+    responses((status = 200, body = Vec<msgs::Snippet>), (status = 403, body = ErrorBody)))]
+pub async fn snippets(
+    State(state): State<AppState>,
+    _auth: Auth<Operator>,
+) -> Result<Json<Vec<msgs::Snippet>>, ApiError> {
+    Ok(Json(state.db.call(msgs::snippets_of).await?))
+}
+
+fn check_snippet(req: &SnippetRequest) -> Result<(), ApiError> {
+    let (t, b) = (req.title.trim().chars().count(), req.body.trim().chars().count());
+    if t == 0 || t > 100 || b == 0 || b > 4096 {
+        return Err(ApiError::invalid("title: 1 to 100 characters; body: 1 to 4096"));
+    }
+    Ok(())
+}
+
+/// Add a saved reply (admin).
+#[utoipa::path(post, path = "/api/v1/snippets", tag = "conversations", request_body = SnippetRequest,
+    responses((status = 201, body = msgs::Snippet), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_snippet(
+    State(state): State<AppState>,
+    _auth: Auth<Admin>,
+    ApiJson(req): ApiJson<SnippetRequest>,
+) -> Result<(StatusCode, Json<msgs::Snippet>), ApiError> {
+    check_snippet(&req)?;
+    let now = state.now();
+    let (title, body) = (req.title.trim().to_owned(), req.body.trim().to_owned());
+    let (t, b) = (title.clone(), body.clone());
+    let id = state.db.call(move |c| msgs::put_snippet(c, None, &t, &b, now)).await?;
+    Ok((StatusCode::CREATED, Json(msgs::Snippet { id, title, body })))
+}
+
+/// Remove a saved reply (admin).
+#[utoipa::path(delete, path = "/api/v1/snippets/{id}", tag = "conversations",
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_snippet(
+    State(state): State<AppState>,
+    _auth: Auth<Admin>,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    state.db.call(move |c| msgs::delete_snippet(c, id)).await.map_err(ApiError::store("snippet"))?;
+    Ok(StatusCode::NO_CONTENT)
 }
