@@ -153,7 +153,22 @@
       const head = el("div", "who small", (m.internal ? "Заметка" : AUTHORS[m.author] || m.author) + " · " + time(new Date(m.created_at).toISOString()));
       item.appendChild(head);
       item.appendChild(el("div", "body", m.body));
-      for (const a of m.attachments || []) item.appendChild(el("div", "small muted", "📎 " + (a.name || a.kind) + (a.error ? " — " + a.error : "")));
+      for (const a of m.attachments || []) {
+        const url = a.path ? "/api/v1/" + a.path.replace(/^files\//, "files/") : null;
+        if (url && (a.kind === "photo" || (a.mime || "").startsWith("image/"))) {
+          const img = el("img", "attachment");
+          img.src = url;
+          img.alt = a.name || "фото покупателя";
+          img.loading = "lazy";
+          item.appendChild(img);
+        } else if (url) {
+          const link = el("a", "small", "📎 " + (a.name || a.kind));
+          link.href = url;
+          item.appendChild(link);
+        } else {
+          item.appendChild(el("div", "small muted", "📎 " + (a.name || a.kind) + (a.error ? " — " + a.error : "")));
+        }
+      }
       const mm = meta(m.provenance);
       if (mm) item.appendChild(mm);
       box.appendChild(item);

@@ -218,7 +218,7 @@ impl utoipa::Modify for SecurityAddon {
         api::conversations::release, api::conversations::reply, api::conversations::events, api::conversations::stream,
         api::conversations::customer, api::conversations::dashboard, api::conversations::note,
         api::conversations::assign, api::conversations::draft, api::conversations::snippets,
-        api::conversations::create_snippet, api::conversations::delete_snippet,
+        api::conversations::create_snippet, api::conversations::delete_snippet, api::conversations::file,
         api::conversations::inbound,
         api::channels::telegram_status, api::channels::telegram_update,
         api::marketplaces::list, api::marketplaces::test, api::marketplaces::sync_now,

@@ -248,6 +248,16 @@ async fn photos_are_kept_and_oversized_files_are_noted() {
     let first: Value = serde_json::from_str(&rows[0]).expect("json");
     let path = first[0]["path"].as_str().expect("stored path");
     assert_eq!(std::fs::metadata(app.paths.data_dir.join(path)).expect("file").len(), 10_000_000);
+    // Staff see it in the panel; nothing outside files/ is served.
+    let admin = app.admin_token().await;
+    let resp = app.get(&admin, &format!("/api/v1/{path}")).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "image/jpeg");
+    assert_eq!(resp.bytes().await.expect("bytes").len(), 10_000_000);
+    for bad in ["/api/v1/files/../secret.key", "/api/v1/files/telegram/..%2F..%2Fsecret.key", "/api/v1/files/secret.key"] {
+        assert_eq!(app.get(&admin, bad).await.status(), StatusCode::NOT_FOUND, "{bad}");
+    }
+    assert_eq!(app.client.get(app.url(&format!("/api/v1/{path}"))).send().await.expect("get").status(), StatusCode::UNAUTHORIZED);
     let second: Value = serde_json::from_str(&rows[1]).expect("json");
     assert!(second[0]["path"].is_null());
     assert!(second[0]["error"].as_str().expect("error").contains("too large"), "{second}");

@@ -578,3 +578,40 @@ pub async fn delete_snippet(
     state.db.call(move |c| msgs::delete_snippet(c, id)).await.map_err(ApiError::store("snippet"))?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// A file from a conversation (a buyer's photo or document, or one an operator sent), for
+/// signed-in staff. Only files under the data directory's `files/` are served.
+#[utoipa::path(get, path = "/api/v1/files/{path}", tag = "conversations",
+    responses((status = 200, description = "the file"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn file(
+    State(state): State<AppState>,
+    _auth: Auth<Viewer>,
+    Path(path): Path<String>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let safe = path.split('/').all(|p| !p.is_empty() && p != ".." && p != "." && !p.contains('\\'));
+    if !safe || !(path.starts_with("telegram/") || path.starts_with("out/")) {
+        return Err(ApiError::not_found("file"));
+    }
+    let full = state.paths.data_dir.join("files").join(&path);
+    let bytes = tokio::fs::read(&full).await.map_err(|_| ApiError::not_found("file"))?;
+    let ext = full.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let (mime, inline) = match ext.as_str() {
+        "jpg" | "jpeg" => ("image/jpeg", true),
+        "png" => ("image/png", true),
+        "gif" => ("image/gif", true),
+        "webp" => ("image/webp", true),
+        "pdf" => ("application/pdf", false),
+        _ => ("application/octet-stream", false),
+    };
+    let disposition = if inline { "inline" } else { "attachment" };
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, mime),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+            (axum::http::header::CACHE_CONTROL, "private, max-age=3600"),
+        ],
+        bytes,
+    )
+        .into_response())
+}

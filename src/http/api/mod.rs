@@ -56,6 +56,7 @@ pub fn router() -> Router<AppState> {
         .route("/conversations/{id}/notes", post(conversations::note))
         .route("/conversations/{id}/assign", post(conversations::assign))
         .route("/conversations/{id}/draft", post(conversations::draft))
+        .route("/files/{*path}", get(conversations::file))
         .route("/snippets", get(conversations::snippets).post(conversations::create_snippet))
         .route("/snippets/{id}", axum::routing::delete(conversations::delete_snippet))
         .route("/customers/{id}", get(conversations::customer))
