@@ -147,7 +147,61 @@
   }
 
   // --- Settings ---
+  const DAYS = ["Пн", "Вт", "Ср", "Чт", "Пт", "Сб", "Вс"];
+  const INTENTS = {
+    complaint: "жалобы", cancel_order: "отмена заказа", return_request: "возвраты", exchange: "обмен",
+    payment: "оплата", promo: "скидки и промокоды", product_info: "вопросы о товаре", delivery_time: "сроки доставки",
+  };
+  let assistant = null;
+
+  function checks(box, options, selected) {
+    box.querySelectorAll("label").forEach((l) => l.remove());
+    for (const [value, label] of options) {
+      const l = el("label", "check");
+      const input = el("input");
+      input.type = "checkbox";
+      input.value = value;
+      input.checked = selected.includes(value);
+      l.appendChild(input);
+      l.appendChild(document.createTextNode(" " + label));
+      box.appendChild(l);
+    }
+  }
+
+  async function loadAssistant() {
+    assistant = await api("GET", "/api/v1/settings/assistant");
+    $("as-name").value = assistant.shop.name;
+    $("as-offset").value = assistant.shop.utc_offset_minutes;
+    $("as-from").value = assistant.shop.work_from;
+    $("as-to").value = assistant.shop.work_to;
+    checks($("as-days"), DAYS.map((d, i) => [String(i + 1), d]), assistant.shop.work_days.map(String));
+    checks($("as-human"), Object.entries(INTENTS), assistant.engine.human_only_intents);
+    $("as-answers").value = assistant.engine.answers;
+    $("as-misses").value = assistant.engine.max_misses;
+    $("as-rating").checked = assistant.engine.ask_rating;
+  }
+
+  async function saveAssistant(e) {
+    e.preventDefault();
+    const picked = (box) => Array.from(box.querySelectorAll("input:checked")).map((i) => i.value);
+    const body = {
+      shop: Object.assign({}, assistant.shop, {
+        name: $("as-name").value.trim(), utc_offset_minutes: Number($("as-offset").value),
+        work_from: $("as-from").value, work_to: $("as-to").value, work_days: picked($("as-days")).map(Number),
+      }),
+      engine: Object.assign({}, assistant.engine, {
+        human_only_intents: picked($("as-human")), answers: $("as-answers").value,
+        max_misses: Number($("as-misses").value), ask_rating: $("as-rating").checked,
+      }),
+    };
+    try {
+      assistant = await api("PUT", "/api/v1/settings/assistant", body);
+      $("as-result").textContent = "Сохранено: действует со следующего сообщения.";
+    } catch (err) { $("as-result").textContent = err.message; }
+  }
+
   async function settings() {
+    await loadAssistant();
     const tg = await api("GET", "/api/v1/channels/telegram").catch((e) => ({ error: e.message }));
     $("tg-state").textContent = tg.username ? "Бот @" + tg.username + " подключён, режим: " + tg.mode
       : "Не подключён" + (tg.error ? ": " + tg.error : "");
@@ -216,6 +270,7 @@
   $("kb-body").addEventListener("input", kbPreview);
   $("kb-form").addEventListener("submit", kbSave);
   $("tg-form").addEventListener("submit", saveTelegram);
+  $("as-form").addEventListener("submit", saveAssistant);
   $("user-form").addEventListener("submit", addUser);
 
   window.supportdPages = { kb: () => kbList(), settings: () => settings() };

@@ -207,7 +207,7 @@ impl App {
             kb.clone(),
             llm.clone(),
             orders.clone(),
-            crate::engine::Settings::from_config(&config),
+            crate::engine::Settings::from_config(&assistant_config(&config, &db)),
         );
         if let Some(tg) = telegram.clone() {
             engine = engine.with_typing(Arc::new(move |channel: &str, recipient: &str| {
@@ -342,6 +342,23 @@ impl App {
         tokio::task::spawn_blocking(move || db.checkpoint()).await??;
         tracing::info!("stopped cleanly");
         Ok(())
+    }
+}
+
+/// The config with the settings page's shop and bot settings laid over it (a stored value that
+/// no longer validates is ignored with a warning).
+fn assistant_config(config: &Config, db: &Db) -> Config {
+    let stored = db.with_conn(|c| store::credentials::setting(c, crate::config::ASSISTANT_SETTINGS)).ok().flatten();
+    let Some(a) = stored.and_then(|v| serde_json::from_value::<crate::config::AssistantSettings>(v).ok()) else {
+        return config.clone();
+    };
+    let merged = config.with_assistant(&a);
+    match merged.validate() {
+        Ok(()) => merged,
+        Err((key, message)) => {
+            tracing::warn!(key, %message, "stored assistant settings are invalid; using the config file's");
+            config.clone()
+        }
     }
 }
 

@@ -351,7 +351,7 @@ impl Default for YandexGptConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ShopConfig {
     /// The shop's name, as the assistant introduces it.
@@ -377,7 +377,7 @@ impl Default for ShopConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct EngineConfig {
     /// Below this intent confidence (0–1) the assistant asks once, then hands over.
@@ -631,7 +631,27 @@ pub enum ConfigError {
     Env { var: String, key: String, message: String },
 }
 
+/// What the settings page may change at run time (stored in the `settings` table, laid over the
+/// config file at start).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssistantSettings {
+    pub shop: ShopConfig,
+    pub engine: EngineConfig,
+}
+
+/// The key of the stored assistant settings.
+pub const ASSISTANT_SETTINGS: &str = "assistant";
+
 impl Config {
+    /// The config with stored assistant settings laid over it.
+    pub fn with_assistant(&self, a: &AssistantSettings) -> Config {
+        let mut c = self.clone();
+        c.shop = a.shop.clone();
+        c.engine = a.engine.clone();
+        c
+    }
+
     /// Loads `file` (if it exists) over the defaults, then applies `env` overrides.
     pub fn load(file: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut table = toml::Table::new();
@@ -670,7 +690,7 @@ impl Config {
         Ok(config)
     }
 
-    fn validate(&self) -> Result<(), (&'static str, String)> {
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
         let url = &self.server.public_url;
         if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 10 {
             return Err(("server.public_url", format!("{url:?} must be an http:// or https:// URL")));

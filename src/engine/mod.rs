@@ -181,7 +181,7 @@ pub struct Engine {
     kb: Arc<Kb>,
     llm: Arc<Llm>,
     orders: Arc<Orders>,
-    settings: Settings,
+    settings: std::sync::RwLock<Arc<Settings>>,
     wake: tokio::sync::Notify,
     /// Wakes the outbox dispatchers when a reply is queued.
     outbox_wake: Arc<tokio::sync::Notify>,
@@ -241,7 +241,7 @@ impl Engine {
             kb,
             llm,
             orders,
-            settings,
+            settings: std::sync::RwLock::new(Arc::new(settings)),
             wake: tokio::sync::Notify::new(),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             typing: None,
@@ -259,8 +259,17 @@ impl Engine {
         self.outbox_wake.clone()
     }
 
-    pub fn settings(&self) -> &Settings {
-        &self.settings
+    /// The settings in force (changed at run time by [`Engine::reconfigure`]).
+    pub fn settings(&self) -> Arc<Settings> {
+        self.settings.read().map(|s| s.clone()).unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// New settings from the panel; messages already being answered finish with the old ones.
+    pub fn reconfigure(&self, settings: Settings) {
+        match self.settings.write() {
+            Ok(mut s) => *s = Arc::new(settings),
+            Err(p) => *p.into_inner() = Arc::new(settings),
+        }
     }
 
     /// Stores an inbound message durably (a redelivery is recognised by its message id) and
@@ -453,7 +462,7 @@ impl Engine {
             .map_err(|e| EngineError::Internal(e.to_string()))?;
         let decision = policy::decide(
             &policy::Input { analysis: &analysis, text: &m.text, state: &state, linked_orders: linked.len() },
-            &policy::Settings { human_only: self.settings.human_only.clone() },
+            &policy::Settings { human_only: self.settings().human_only.clone() },
         );
         let mut draft = Draft::default();
         self.carry_out(&decision, &analysis, &m.text, &conversation, &linked, &mut state, &mut draft, now).await?;
@@ -461,7 +470,7 @@ impl Engine {
         // Marketplace answers are public: only plain answers go out without a person.
         let public = MARKETPLACE_CHANNELS.contains(&conversation.channel.as_str());
         draft.hold =
-            self.settings.draft_channels.contains(&conversation.channel) || (public && action != Action::Answer);
+            self.settings().draft_channels.contains(&conversation.channel) || (public && action != Action::Answer);
         let mut reply = draft.parts.join("\n\n");
         if decision.greet && matches!(action, Action::Answer | Action::Clarify) {
             reply = format!("Здравствуйте! {reply}");
@@ -587,10 +596,10 @@ impl Engine {
             }
             Plan::Greeting => {
                 out.action = Some(Action::Answer);
-                out.parts.push(bot::greeting(&self.settings.shop_name));
+                out.parts.push(bot::greeting(&self.settings().shop_name));
             }
             Plan::Thanks => {
-                if self.settings.ask_rating && state.answered > 0 {
+                if self.settings().ask_rating && state.answered > 0 {
                     out.action = Some(Action::Close);
                     out.parts.push(bot::ASK_RATING.into());
                     out.buttons = Some(json!([["1", "2", "3", "4", "5"]]));
@@ -615,7 +624,7 @@ impl Engine {
     }
 
     fn hand_off(&self, reason: HandoffReason, order: Option<&str>, out: &mut Draft, now: i64) {
-        let when = self.settings.hours.promise(now);
+        let when = self.settings().hours.promise(now);
         out.action = Some(Action::Handoff);
         out.handoff = Some(reason);
         out.parts.clear();
@@ -628,7 +637,7 @@ impl Engine {
     /// The assistant could not help: ask once more, or hand over after `max_misses`.
     fn miss(&self, state: &mut State, out: &mut Draft, question: String, now: i64) {
         state.misses += 1;
-        if state.misses >= self.settings.max_misses {
+        if state.misses >= self.settings().max_misses {
             self.hand_off(HandoffReason::RepeatedFailure, None, out, now);
             *state = State::default();
         } else {
@@ -644,7 +653,7 @@ impl Engine {
     }
 
     fn answer_orders(&self, found: &[Found], missing: &[String], state: &mut State, out: &mut Draft, now: i64) {
-        let offset = self.settings.utc_offset_minutes;
+        let offset = self.settings().utc_offset_minutes;
         for f in found {
             out.orders.push(json!({
                 "market": f.order.market, "number": f.order.number, "status": f.order.status,
@@ -726,7 +735,7 @@ impl Engine {
         let Some(hits) = self.retrieve(text, context).await? else { return Ok(false) };
         let quote = answer::quote(&hits[0], QUOTE_CHARS);
         let mut reply = None;
-        if self.settings.use_model && !injection {
+        if self.settings().use_model && !injection {
             reply = self.write_with_model(&hits, conv, out).await?;
         }
         let used = if reply.is_some() { &hits[..] } else { &hits[..1] };
@@ -750,7 +759,7 @@ impl Engine {
         if let Some(typing) = &self.typing {
             typing(&conv.channel, &conv.recipient);
         }
-        let (id, limit) = (conv.id, self.settings.history_messages);
+        let (id, limit) = (conv.id, self.settings().history_messages);
         let recent = self.db.call(move |c| msgs::recent_messages(c, id, limit)).await?;
         let history: Vec<ChatMessage> = recent
             .iter()
@@ -759,7 +768,7 @@ impl Engine {
             .collect();
         let buyer: Vec<String> = recent.iter().filter(|m| m.author == "buyer").map(|m| m.body.clone()).collect();
         let llm = self.llm.clone();
-        let system = bot::system_prompt(&self.settings.shop_name);
+        let system = bot::system_prompt(&self.settings().shop_name);
         // The best passages that fit: fewer of them, then a shorter best one, for small contexts.
         let mut facts = answer::facts(hits);
         let fitted = loop {
@@ -767,8 +776,8 @@ impl Engine {
                 &system,
                 &facts,
                 &history,
-                self.settings.context_tokens,
-                self.settings.max_answer_tokens,
+                self.settings().context_tokens,
+                self.settings().max_answer_tokens,
                 &|t| llm.count_tokens(t),
             );
             match fit {
@@ -787,9 +796,9 @@ impl Engine {
             }
         };
         let mut req = GenerateRequest::new(fitted.messages);
-        req.max_tokens = self.settings.max_answer_tokens;
+        req.max_tokens = self.settings().max_answer_tokens;
         req.sampling = Sampling::greedy();
-        req.deadline = Some(Instant::now() + self.settings.model_timeout);
+        req.deadline = Some(Instant::now() + self.settings().model_timeout);
         let opts = CallOptions { cache: true, conversation_id: Some(conv.id) };
         match self.llm.generate(&req, &TokenSink::none(), &opts).await {
             Ok(c) => {
@@ -937,14 +946,14 @@ impl Engine {
             .filter(|e| matches!(e.kind, crate::nlu::EntityKind::WbOrder | crate::nlu::EntityKind::OzonPosting))
         {
             if let Ok(Some(f)) = self.orders.find(&e.normalized).await {
-                parts.push(answer::order(&f.order, f.stale_since, now, self.settings.utc_offset_minutes));
+                parts.push(answer::order(&f.order, f.stale_since, now, self.settings().utc_offset_minutes));
             }
         }
         if parts.is_empty()
             && let Some(hits) = self.retrieve(&last, policy::retrieval_hint(analysis.intent).map(str::to_owned)).await?
         {
             let mut draft = Draft::default();
-            let written = if self.settings.use_model {
+            let written = if self.settings().use_model {
                 self.write_with_model(&hits, &conversation, &mut draft).await?
             } else {
                 None
@@ -972,7 +981,7 @@ impl Engine {
     /// Returns the conversation to the bot; with `resolved`, the buyer is asked for a rating.
     pub async fn release(&self, conv: i64, user_id: i64, resolved: bool) -> Result<(), EngineError> {
         let now = self.clock.now_ms();
-        let ask = resolved && self.settings.ask_rating;
+        let ask = resolved && self.settings().ask_rating;
         self.db
             .call(move |c| {
                 let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;

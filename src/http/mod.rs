@@ -208,6 +208,7 @@ impl utoipa::Modify for SecurityAddon {
         api::tokens::list, api::tokens::create, api::tokens::revoke,
         api::audit::list,
         api::credentials::list, api::credentials::put, api::credentials::delete,
+        api::assistant::get, api::assistant::put,
         api::kb::list_articles, api::kb::create_article, api::kb::get_article, api::kb::update_article,
         api::kb::delete_article, api::kb::versions, api::kb::restore_version, api::kb::categories,
         api::kb::list_products, api::kb::upsert_product, api::kb::get_product, api::kb::delete_product,

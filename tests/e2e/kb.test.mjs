@@ -58,6 +58,15 @@ test("settings: integrations, users and the audit log for admins; a viewer is ke
   await signIn(page, "admin@localhost", server.password);
   await page.getByRole("link", { name: "Настройки" }).click();
   await page.locator("#tg-state", { hasText: "Не подключён" }).waitFor();
+  // Working hours and handoff rules, saved without a restart.
+  assert.equal(await page.inputValue("#as-name"), "Ладья");
+  await page.fill("#as-from", "10:00");
+  await page.locator("#as-human label", { hasText: "жалобы" }).locator("input").check();
+  await page.locator("#as-form button[type=submit]").click();
+  await page.locator("#as-result", { hasText: "Сохранено" }).waitFor();
+  const saved = await page.evaluate(async () => (await (await fetch("/api/v1/settings/assistant")).json()));
+  assert.equal(saved.shop.work_from, "10:00");
+  assert.deepEqual(saved.engine.human_only_intents, ["complaint"]);
   await page.locator("#mk-list .mk", { hasText: "Wildberries" }).waitFor();
   await page.fill("#user-email", "viewer2@shop.ru");
   await page.selectOption("#user-role", "viewer");

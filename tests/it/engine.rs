@@ -515,3 +515,37 @@ async fn operators_have_notes_assignment_drafts_and_saved_replies() {
         app.client.delete(app.url(&format!("/api/v1/snippets/{id}"))).bearer_auth(&admin).send().await.expect("delete");
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
 }
+
+#[tokio::test]
+async fn assistant_settings_change_the_bot_without_a_restart() {
+    let app = TestApp::spawn_prepared(load_demo_kb, |_| {}).await;
+    let admin = app.admin_token().await;
+    let now: Value = app.get(&admin, "/api/v1/settings/assistant").await.json().await.expect("json");
+    assert_eq!(now["shop"]["work_from"], "09:00");
+    let mut changed = now.clone();
+    changed["engine"]["human_only_intents"] = json!(["cancel_order"]);
+    changed["shop"]["work_days"] = json!([1, 2, 3, 4, 5]);
+    let resp = app
+        .client
+        .put(app.url("/api/v1/settings/assistant"))
+        .bearer_auth(&admin)
+        .json(&changed)
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(resp.status(), StatusCode::OK);
+    inbound(&app, &admin, "s1", "tg-5", "хочу отменить заказ").await;
+    let t = thread_with(&app, &admin, "tg-5", 2).await;
+    assert_eq!(t["conversation"]["handoff_reason"], "human_only", "{t}");
+    // Invalid values are refused with the key named; nothing changes.
+    let mut bad = changed.clone();
+    bad["shop"]["work_from"] = json!("25:00");
+    let resp =
+        app.client.put(app.url("/api/v1/settings/assistant")).bearer_auth(&admin).json(&bad).send().await.expect("put");
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = resp.json().await.expect("json");
+    assert!(body["error"]["message"].as_str().expect("message").contains("shop.work_from"), "{body}");
+    let (_, pw) = app.create_user(&admin, "op@shop.ru", "operator").await;
+    let op = app.login("op@shop.ru", &pw).await;
+    assert_eq!(app.get(&op, "/api/v1/settings/assistant").await.status(), StatusCode::FORBIDDEN);
+}

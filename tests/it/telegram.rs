@@ -254,10 +254,15 @@ async fn photos_are_kept_and_oversized_files_are_noted() {
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers()["content-type"], "image/jpeg");
     assert_eq!(resp.bytes().await.expect("bytes").len(), 10_000_000);
-    for bad in ["/api/v1/files/../secret.key", "/api/v1/files/telegram/..%2F..%2Fsecret.key", "/api/v1/files/secret.key"] {
+    for bad in
+        ["/api/v1/files/../secret.key", "/api/v1/files/telegram/..%2F..%2Fsecret.key", "/api/v1/files/secret.key"]
+    {
         assert_eq!(app.get(&admin, bad).await.status(), StatusCode::NOT_FOUND, "{bad}");
     }
-    assert_eq!(app.client.get(app.url(&format!("/api/v1/{path}"))).send().await.expect("get").status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.client.get(app.url(&format!("/api/v1/{path}"))).send().await.expect("get").status(),
+        StatusCode::UNAUTHORIZED
+    );
     let second: Value = serde_json::from_str(&rows[1]).expect("json");
     assert!(second[0]["path"].is_null());
     assert!(second[0]["error"].as_str().expect("error").contains("too large"), "{second}");

@@ -1,5 +1,6 @@
 //! JSON API under `/api/v1`.
 
+pub mod assistant;
 pub mod audit;
 pub mod auth;
 pub mod channels;
@@ -31,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{id}", axum::routing::delete(tokens::revoke))
         .route("/audit", get(audit::list))
+        .route("/settings/assistant", get(assistant::get).put(assistant::put))
         .route("/settings/credentials", get(credentials::list))
         .route("/settings/credentials/{name}", put(credentials::put).delete(credentials::delete))
         .route("/kb/articles", get(kb::list_articles).post(kb::create_article))
