@@ -109,6 +109,7 @@
       li.setAttribute("role", "button");
       const top = el("div", "row");
       top.appendChild(el("b", "", c.customer_name || c.recipient));
+      if (c.unanswered > 0) top.appendChild(el("span", "unread", String(c.unanswered)));
       top.appendChild(el("span", "badge ch-" + c.channel, CHANNELS[c.channel] || c.channel));
       li.appendChild(top);
       const bottom = el("div", "row muted small");
@@ -128,10 +129,24 @@
     if (p.intent) parts.push("намерение: " + p.intent + (p.confidence !== undefined ? " (" + Number(p.confidence).toFixed(2) + ")" : ""));
     if (p.action) parts.push("решение: " + p.action);
     if (p.orders && p.orders.length) parts.push("заказы: " + p.orders.map((o) => o.number).join(", "));
-    if (p.sources && p.sources.length) parts.push("источники: " + p.sources.map((s) => "«" + s.title + "»").join(", "));
+    const box = el("div", "meta small");
+    if (p.sources && p.sources.length) {
+      // Each source opens its article in the knowledge base.
+      const src = el("span", "", "источники: ");
+      p.sources.forEach((s, i) => {
+        if (i) src.appendChild(document.createTextNode(", "));
+        const id = String(s.doc || "").startsWith("a:") ? s.doc.slice(2) : null;
+        const a = el(id ? "a" : "span", "", "«" + s.title + "»");
+        if (id) a.href = "#/kb/" + id;
+        src.appendChild(a);
+      });
+      box.appendChild(src);
+    }
     if (p.model && p.model.provider) parts.push("модель: " + p.model.provider);
     if (p.draft) parts.push("черновик — отправьте его сами");
-    return parts.length ? el("div", "meta small", parts.join(" · ")) : null;
+    if (!parts.length && !box.childNodes.length) return null;
+    box.insertBefore(document.createTextNode(parts.join(" · ") + (box.childNodes.length ? " · " : "")), box.firstChild);
+    return box;
   }
 
   async function open(id) {
@@ -230,7 +245,8 @@
     if (!["inbox", "kb", "settings"].includes(view)) view = "inbox";
     for (const v of ["inbox", "kb", "settings"]) $("view-" + v).classList.toggle("hidden", v !== view);
     for (const a of document.querySelectorAll(".nav a")) a.classList.toggle("active", a.dataset.view === view);
-    if (view === "kb") window.supportdPages.kb().catch(() => {});
+    const article = (location.hash.match(/^#\/kb\/(\d+)/) || [])[1];
+    if (view === "kb") window.supportdPages.kb(article ? Number(article) : null).catch(() => {});
     if (view === "settings") window.supportdPages.settings().catch(() => {});
   }
 

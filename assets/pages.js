@@ -85,6 +85,35 @@
     }
   }
 
+  async function kbProducts() {
+    const ul = $("kb-products");
+    ul.textContent = "";
+    for (const p of await api("GET", "/api/v1/kb/products?limit=200")) {
+      const price = p.price_rub === null ? "" : " · " + p.price_rub + " ₽";
+      const stock = p.stock === null ? "" : " · остаток " + p.stock;
+      ul.appendChild(el("li", "order", p.name + " · " + p.marketplace.toUpperCase() + " " + p.offer_id + price + stock));
+    }
+  }
+
+  async function kbImport() {
+    const file = $("kb-import").files[0];
+    if (!file) return;
+    const type = file.name.toLowerCase().endsWith(".csv") ? "text/csv" : "application/json";
+    const resp = await fetch("/api/v1/kb/import", {
+      method: "POST", credentials: "same-origin", body: await file.text(),
+      headers: { "Content-Type": type, "X-CSRF-Token": csrf() },
+    });
+    const r = await resp.json().catch(() => null);
+    if (!resp.ok || !r) { $("kb-import-result").textContent = r && r.error ? r.error.message : "Ошибка импорта"; return; }
+    const lines = [
+      "Статьи: новых " + r.articles_created + ", изменено " + r.articles_updated + "; товары: новых " + r.products_created + ", изменено " + r.products_updated,
+    ].concat(r.errors.map((e) => e.source + ":" + e.line + ": " + e.message));
+    $("kb-import-result").textContent = lines.join("\n");
+    $("kb-import").value = "";
+    await kbList();
+    await kbProducts();
+  }
+
   function kbPreview() {
     const box = $("kb-preview");
     box.textContent = "";
@@ -235,7 +264,24 @@
     const users = $("users");
     users.textContent = "";
     for (const u of await api("GET", "/api/v1/users")) {
-      users.appendChild(el("li", "", u.email + " · " + u.role + (u.disabled ? " · отключён" : "")));
+      const li = el("li", "user-row", u.email + (u.disabled ? " · отключён" : "") + " ");
+      const sel = el("select", "");
+      sel.setAttribute("aria-label", "Роль " + u.email);
+      for (const [v, label] of [["admin", "администратор"], ["operator", "оператор"], ["viewer", "наблюдатель"]]) {
+        sel.appendChild(el("option", "", label)).value = v;
+      }
+      sel.value = u.role;
+      sel.addEventListener("change", async () => {
+        try {
+          await api("PATCH", "/api/v1/users/" + u.id, { role: sel.value });
+          $("user-result").textContent = "Роль изменена.";
+        } catch (err) {
+          $("user-result").textContent = err.message;
+          sel.value = u.role;
+        }
+      });
+      li.appendChild(sel);
+      users.appendChild(li);
     }
     const audit = $("audit");
     audit.textContent = "";
@@ -255,6 +301,15 @@
     } catch (err) { $("tg-state").textContent = err.message; }
   }
 
+  async function saveKey(e) {
+    e.preventDefault();
+    try {
+      await api("PUT", "/api/v1/settings/credentials/" + $("key-name").value, { value: $("key-value").value.trim() });
+      $("key-value").value = "";
+      $("key-result").textContent = "Ключ сохранён (зашифрован).";
+    } catch (err) { $("key-result").textContent = err.message; }
+  }
+
   async function addUser(e) {
     e.preventDefault();
     try {
@@ -271,7 +326,15 @@
   $("kb-form").addEventListener("submit", kbSave);
   $("tg-form").addEventListener("submit", saveTelegram);
   $("as-form").addEventListener("submit", saveAssistant);
+  $("key-form").addEventListener("submit", saveKey);
+  $("kb-import").addEventListener("change", () => kbImport().catch((e) => { $("kb-import-result").textContent = e.message; }));
   $("user-form").addEventListener("submit", addUser);
 
-  window.supportdPages = { kb: () => kbList(), settings: () => settings() };
+  window.supportdPages = {
+    kb: async (article) => {
+      await Promise.all([kbList(), kbProducts()]);
+      if (article) await kbOpen(article);
+    },
+    settings: () => settings(),
+  };
 })();

@@ -306,11 +306,16 @@ pub struct Conversation {
     pub csat: Option<i64>,
     pub created_at: i64,
     pub last_message_at: i64,
+    /// Buyer messages since the last reply (bot or person).
+    pub unanswered: i64,
 }
 
 const CONVERSATION: &str =
     "SELECT c.id, c.customer_id, c.channel, cu.external_id, cu.display_name, c.status, c.handled_by,
-    c.assigned_user_id, c.state, c.handoff_reason, c.csat, c.created_at, c.last_message_at
+    c.assigned_user_id, c.state, c.handoff_reason, c.csat, c.created_at, c.last_message_at,
+    (SELECT COUNT(*) FROM messages b WHERE b.conversation_id = c.id AND b.author = 'buyer'
+       AND b.id > COALESCE((SELECT MAX(o.id) FROM messages o WHERE o.conversation_id = c.id AND o.author <> 'buyer'
+                            AND o.internal = 0), 0))
     FROM conversations c JOIN customers cu ON cu.id = c.customer_id";
 
 fn conversation_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Conversation> {
@@ -328,6 +333,7 @@ fn conversation_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Conversation> {
         csat: r.get(10)?,
         created_at: r.get(11)?,
         last_message_at: r.get(12)?,
+        unanswered: r.get(13)?,
     })
 }
 

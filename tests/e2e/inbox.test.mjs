@@ -2,7 +2,8 @@
 // are shown, an operator takes over, replies and returns the conversation to the bot.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
 import { launchBrowser, startServer } from "./harness.mjs";
 
 let server;
@@ -121,4 +122,18 @@ test("a viewer reads the inbox but gets no operator controls, and the server ref
     return (await fetch(`/api/v1/conversations/${id}/takeover`, { method: "POST", headers: { "X-CSRF-Token": csrf } })).status;
   }, id);
   assert.equal(refused, 403);
+});
+
+test("the panel is small and loads fast from localhost", async () => {
+  // Every embedded web file, gzipped, well under the 500 KB budget.
+  const dir = new URL("../../assets/", import.meta.url).pathname;
+  let total = 0;
+  for (const f of readdirSync(dir, { withFileTypes: true })) {
+    if (f.isFile()) total += gzipSync(readFileSync(dir + f.name)).length;
+  }
+  assert.ok(total < 500 * 1024, `assets are ${total} bytes gzipped`);
+  const page = await browser.newPage();
+  await page.goto(server.base + "/");
+  const ms = await page.evaluate(() => performance.getEntriesByType("navigation")[0].loadEventEnd);
+  assert.ok(ms > 0 && ms < 1000, `loaded in ${ms} ms`);
 });

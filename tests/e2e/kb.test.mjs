@@ -50,6 +50,18 @@ test("an admin edits an article, finds it in search and restores the old version
   const restore = page.locator("#kb-versions li", { hasText: "v1" }).getByRole("button", { name: "Восстановить" });
   await restore.click();
   await page.waitForFunction((text) => document.getElementById("kb-body").value === text, old);
+
+  // Import from a file: one good article, one bad row reported with its line.
+  const data = JSON.stringify({ articles: [
+    { slug: "gift-cards", title: "Подарочные сертификаты", body: "Сертификаты на 1000, 3000 и 5000 рублей действуют год." },
+    { slug: "BAD SLUG", title: "x", body: "y" },
+  ] });
+  await page.setInputFiles("#kb-import", { name: "more.json", mimeType: "application/json", buffer: Buffer.from(data) });
+  await page.locator("#kb-import-result", { hasText: "новых 1" }).waitFor();
+  assert.match(await page.textContent("#kb-import-result"), /slug/);
+  await page.fill("#kb-search", "сертификаты");
+  await page.locator("#kb-list .conv", { hasText: /^Подарочные сертификаты$/ }).waitFor();
+  await page.locator("#kb-products li", { hasText: "Футболка" }).first().waitFor();
   assert.deepEqual(errors, []);
 });
 
@@ -74,6 +86,15 @@ test("settings: integrations, users and the audit log for admins; a viewer is ke
   const result = await page.locator("#user-result", { hasText: "Пароль" }).textContent();
   const password = result.split(": ")[1].trim();
   await page.locator("#audit li", { hasText: "user.create" }).first().waitFor();
+  // A cloud model key is stored (encrypted) and never shown back; a role can be changed.
+  await page.fill("#key-value", "AQVN-test-key");
+  await page.getByRole("button", { name: "Сохранить ключ" }).click();
+  await page.locator("#key-result", { hasText: "Ключ сохранён" }).waitFor();
+  assert.equal(await page.inputValue("#key-value"), "");
+  await page.getByLabel("Роль viewer2@shop.ru").selectOption("operator");
+  await page.locator("#user-result", { hasText: "Роль изменена" }).waitFor();
+  await page.getByLabel("Роль viewer2@shop.ru").selectOption("viewer");
+  await page.locator("#audit li").first().waitFor();
   await page.evaluate(() => { document.documentElement.dataset.theme = "dark"; });
   await page.screenshot({ path: shots + "settings-dark.png", fullPage: true });
 
