@@ -301,6 +301,20 @@
     } catch (err) { $("tg-state").textContent = err.message; }
   }
 
+  async function saveMarketKeys(e) {
+    e.preventDefault();
+    const keys = [["wb.token", "mk-wb"], ["ozon.client_id", "mk-ozon-id"], ["ozon.api_key", "mk-ozon-key"]];
+    try {
+      for (const [name, id] of keys) {
+        const value = $(id).value.trim();
+        if (value) await api("PUT", "/api/v1/settings/credentials/" + name, { value });
+        $(id).value = "";
+      }
+      $("mk-result").textContent = "Ключи сохранены. Проверьте подключение.";
+      await settings();
+    } catch (err) { $("mk-result").textContent = err.message; }
+  }
+
   async function saveKey(e) {
     e.preventDefault();
     try {
@@ -327,6 +341,7 @@
   $("tg-form").addEventListener("submit", saveTelegram);
   $("as-form").addEventListener("submit", saveAssistant);
   $("key-form").addEventListener("submit", saveKey);
+  $("mk-form").addEventListener("submit", saveMarketKeys);
   $("kb-import").addEventListener("change", () => kbImport().catch((e) => { $("kb-import-result").textContent = e.message; }));
   $("user-form").addEventListener("submit", addUser);
 

@@ -46,7 +46,8 @@ pub fn sync(paths: &Paths, db: &Db, args: SyncArgs) -> anyhow::Result<ExitCode> 
     let cipher = Cipher::load_or_create(&paths.secret_key())?;
     let clock: SharedClock = Arc::new(SystemClock);
     let orders = crate::marketplace::setup(&config, db.clone(), cipher, clock.clone());
-    let mut apis = orders.apis();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let mut apis = runtime.block_on(orders.connected_apis());
     if let Some(m) = args.market.as_deref().and_then(Market::parse) {
         apis.retain(|a| a.market() == m);
         if apis.is_empty() {
@@ -63,7 +64,6 @@ pub fn sync(paths: &Paths, db: &Db, args: SyncArgs) -> anyhow::Result<ExitCode> 
     let notifier = crate::engine::notify::notifier(&config.notifications, config.shop.utc_offset_minutes);
     let syncer = Syncer::new(db.clone(), clock, config.marketplaces.full_sync_days, notifier);
     let kind = if args.full { Kind::Full } else { Kind::Incremental };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let mut failed = false;
     let mut products_changed = 0;
     for api in apis {

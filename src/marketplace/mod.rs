@@ -222,6 +222,9 @@ pub struct Page {
 pub trait MarketplaceApi: Send + Sync {
     fn market(&self) -> Market;
 
+    /// Whether its keys are set now (they may be added from the settings page at run time).
+    fn has_key(&self) -> BoxFuture<'_, bool>;
+
     /// One page of orders in `window`, from `cursor` (none: the first page).
     fn orders_page<'a>(&'a self, window: Window, cursor: Option<&'a str>) -> BoxFuture<'a, Result<Page, MarketError>>;
 
@@ -295,18 +298,27 @@ impl Orders {
         self
     }
 
-    /// The configured marketplace APIs.
+    /// Every marketplace API (with or without keys yet).
     pub fn apis(&self) -> Vec<Arc<dyn MarketplaceApi>> {
         let mut v: Vec<Arc<dyn MarketplaceApi>> = self.apis.values().cloned().collect();
         v.sort_by_key(|a| a.market().as_str());
         v
     }
 
-    /// The configured marketplaces (the ones with keys).
-    pub fn connected(&self) -> Vec<Market> {
-        let mut v: Vec<Market> = self.apis.keys().copied().collect();
-        v.sort_by_key(|m| m.as_str());
-        v
+    /// The marketplace APIs whose keys are set now.
+    pub async fn connected_apis(&self) -> Vec<Arc<dyn MarketplaceApi>> {
+        let mut out = Vec::new();
+        for api in self.apis() {
+            if api.has_key().await {
+                out.push(api);
+            }
+        }
+        out
+    }
+
+    /// The marketplaces with keys.
+    pub async fn connected(&self) -> Vec<Market> {
+        self.connected_apis().await.iter().map(|a| a.market()).collect()
     }
 
     /// The order with this number (as a buyer wrote it: spaces are ignored), or `None` when
@@ -328,8 +340,9 @@ impl Orders {
         {
             return Ok(Some(Found { order: o.clone(), stale_since: None, source: "cache" }));
         }
-        let Some(api) = self.apis.get(&market) else {
-            return Ok(cached.map(|o| Found { stale_since: Some(o.synced_at), order: o, source: "cache" }));
+        let api = match self.apis.get(&market) {
+            Some(api) if api.has_key().await => api,
+            _ => return Ok(cached.map(|o| Found { stale_since: Some(o.synced_at), order: o, source: "cache" })),
         };
         let deadline = Instant::now() + self.timeout;
         let live = tokio::time::timeout(self.timeout, api.order(&number, cached.as_ref(), deadline)).await;
@@ -371,20 +384,20 @@ pub fn setup(config: &crate::config::Config, db: Db, cipher: crate::crypto::Ciph
         Duration::from_secs(m.order_fresh_secs),
         Duration::from_millis(m.lookup_timeout_ms),
     );
-    let stored = |fixed: &crate::config::Secret, name: &'static str| -> Option<crate::net::KeyRef> {
-        if !fixed.is_empty() {
-            return Some(crate::net::KeyRef::Fixed(fixed.clone()));
+    // A key from the config file, or else the encrypted store (read at each call, so keys
+    // entered on the settings page work without a restart).
+    let key = |fixed: &crate::config::Secret, name: &'static str| -> crate::net::KeyRef {
+        if fixed.is_empty() {
+            crate::net::KeyRef::Stored { db: db.clone(), cipher: cipher.clone(), name }
+        } else {
+            crate::net::KeyRef::Fixed(fixed.clone())
         }
-        let present = db.with_conn(|c| crate::store::credentials::get(c, &cipher, name)).ok().flatten();
-        present.map(|_| crate::net::KeyRef::Stored { db: db.clone(), cipher: cipher.clone(), name })
     };
-    if let Some(token) = stored(&m.wb.token, wb::TOKEN) {
-        orders = orders.with_api(Arc::new(wb::Wb::new(&m.wb.base_url, token)));
-    }
-    if let (Some(client_id), Some(key)) =
-        (stored(&m.ozon.client_id, ozon::CLIENT_ID), stored(&m.ozon.api_key, ozon::API_KEY))
-    {
-        orders = orders.with_api(Arc::new(ozon::Ozon::new(&m.ozon.base_url, client_id, key)));
-    }
+    orders = orders.with_api(Arc::new(wb::Wb::new(&m.wb.base_url, key(&m.wb.token, wb::TOKEN))));
+    orders = orders.with_api(Arc::new(ozon::Ozon::new(
+        &m.ozon.base_url,
+        key(&m.ozon.client_id, ozon::CLIENT_ID),
+        key(&m.ozon.api_key, ozon::API_KEY),
+    )));
     orders
 }

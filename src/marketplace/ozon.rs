@@ -239,6 +239,10 @@ impl Ozon {
 }
 
 impl MarketplaceApi for Ozon {
+    fn has_key(&self) -> BoxFuture<'_, bool> {
+        Box::pin(async { !self.client_id.get().await.is_empty() && !self.api_key.get().await.is_empty() })
+    }
+
     fn questions(&self) -> BoxFuture<'_, Result<Vec<Question>, MarketError>> {
         Box::pin(async {
             let mut all = self.unread().await?;

@@ -85,6 +85,9 @@ pub async fn poll(apis: Vec<Arc<dyn MarketplaceApi>>, engine: Arc<Engine>, every
     }
     loop {
         for api in &apis {
+            if !api.has_key().await {
+                continue;
+            }
             if let Err(e) = poll_once(api.as_ref(), &engine).await {
                 tracing::warn!(channel = api.qa_channel(), error = %e, "cannot fetch marketplace questions");
             }

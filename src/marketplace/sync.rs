@@ -282,7 +282,7 @@ pub async fn schedule(
     loop {
         for api in &apis {
             let market = api.market();
-            if paused.get(&market).is_some_and(|t| t.elapsed() < Duration::from_secs(1800)) {
+            if paused.get(&market).is_some_and(|t| t.elapsed() < Duration::from_secs(1800)) || !api.has_key().await {
                 continue;
             }
             let states = syncer

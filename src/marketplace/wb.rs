@@ -421,6 +421,10 @@ impl MarketplaceApi for Wb {
         Market::Wb
     }
 
+    fn has_key(&self) -> BoxFuture<'_, bool> {
+        Box::pin(async { !self.token.get().await.is_empty() })
+    }
+
     fn orders_page<'a>(&'a self, window: Window, cursor: Option<&'a str>) -> BoxFuture<'a, Result<Page, MarketError>> {
         Box::pin(self.list(window, cursor))
     }

@@ -79,7 +79,12 @@ test("settings: integrations, users and the audit log for admins; a viewer is ke
   const saved = await page.evaluate(async () => (await (await fetch("/api/v1/settings/assistant")).json()));
   assert.equal(saved.shop.work_from, "10:00");
   assert.deepEqual(saved.engine.human_only_intents, ["complaint"]);
-  await page.locator("#mk-list .mk", { hasText: "Wildberries" }).waitFor();
+  await page.locator("#mk-list .mk", { hasText: "Wildberries · не подключён" }).waitFor();
+  // Marketplace keys entered here connect the marketplace without a restart.
+  await page.fill("#mk-wb", "wb-token-from-the-panel");
+  await page.getByRole("button", { name: "Сохранить ключи" }).click();
+  await page.locator("#mk-list .mk", { hasText: "Wildberries · заказов в кэше" }).waitFor();
+  assert.equal(await page.inputValue("#mk-wb"), "");
   await page.fill("#user-email", "viewer2@shop.ru");
   await page.selectOption("#user-role", "viewer");
   await page.getByRole("button", { name: "Добавить" }).click();
@@ -88,7 +93,7 @@ test("settings: integrations, users and the audit log for admins; a viewer is ke
   await page.locator("#audit li", { hasText: "user.create" }).first().waitFor();
   // A cloud model key is stored (encrypted) and never shown back; a role can be changed.
   await page.fill("#key-value", "AQVN-test-key");
-  await page.getByRole("button", { name: "Сохранить ключ" }).click();
+  await page.getByRole("button", { name: "Сохранить ключ", exact: true }).click();
   await page.locator("#key-result", { hasText: "Ключ сохранён" }).waitFor();
   assert.equal(await page.inputValue("#key-value"), "");
   await page.getByLabel("Роль viewer2@shop.ru").selectOption("operator");

@@ -29,7 +29,7 @@ pub struct MarketplaceStatus {
 #[utoipa::path(get, path = "/api/v1/marketplaces", tag = "marketplaces",
     responses((status = 200, body = Vec<MarketplaceStatus>), (status = 403, body = ErrorBody)))]
 pub async fn list(State(state): State<AppState>, _auth: Auth<Admin>) -> Result<Json<Vec<MarketplaceStatus>>, ApiError> {
-    let connected = state.orders.connected();
+    let connected = state.orders.connected().await;
     let out = state
         .db
         .call(move |c| {
@@ -72,7 +72,7 @@ pub async fn test(
     Path(market): Path<String>,
 ) -> Result<Json<ConnectionTest>, ApiError> {
     let market = market_of(&market)?;
-    let Some(api) = state.orders.apis().into_iter().find(|a| a.market() == market) else {
+    let Some(api) = state.orders.connected_apis().await.into_iter().find(|a| a.market() == market) else {
         return Ok(Json(ConnectionTest {
             ok: false,
             result: "not_connected".into(),
@@ -113,7 +113,7 @@ pub async fn sync_now(
     axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> Result<StatusCode, ApiError> {
     let market = market_of(&market)?;
-    let Some(api) = state.orders.apis().into_iter().find(|a| a.market() == market) else {
+    let Some(api) = state.orders.connected_apis().await.into_iter().find(|a| a.market() == market) else {
         return Err(ApiError::new(StatusCode::CONFLICT, "conflict", "this marketplace is not connected"));
     };
     let kind = if q.get("full").is_some_and(|v| v == "true") { Kind::Full } else { Kind::Incremental };
