@@ -208,6 +208,7 @@
     $("as-answers").value = assistant.engine.answers;
     $("as-misses").value = assistant.engine.max_misses;
     $("as-rating").checked = assistant.engine.ask_rating;
+    $("as-tone").value = assistant.engine.tone;
   }
 
   async function saveAssistant(e) {
@@ -220,7 +221,7 @@
       }),
       engine: Object.assign({}, assistant.engine, {
         human_only_intents: picked($("as-human")), answers: $("as-answers").value,
-        max_misses: Number($("as-misses").value), ask_rating: $("as-rating").checked,
+        max_misses: Number($("as-misses").value), ask_rating: $("as-rating").checked, tone: $("as-tone").value,
       }),
     };
     try {
@@ -229,8 +230,35 @@
     } catch (err) { $("as-result").textContent = err.message; }
   }
 
+  async function loadSnippets() {
+    const ul = $("sn-list");
+    ul.textContent = "";
+    for (const sn of await api("GET", "/api/v1/snippets")) {
+      const li = el("li", "user-row", sn.title + " — " + sn.body);
+      const del = el("button", "ghost", "Удалить");
+      del.type = "button";
+      del.addEventListener("click", async () => {
+        await api("DELETE", "/api/v1/snippets/" + sn.id);
+        await loadSnippets();
+      });
+      li.appendChild(del);
+      ul.appendChild(li);
+    }
+  }
+
+  async function addSnippet(e) {
+    e.preventDefault();
+    try {
+      await api("POST", "/api/v1/snippets", { title: $("sn-title").value.trim(), body: $("sn-body").value.trim() });
+      $("sn-title").value = "";
+      $("sn-body").value = "";
+      $("sn-result").textContent = "Добавлен.";
+      await loadSnippets();
+    } catch (err) { $("sn-result").textContent = err.message; }
+  }
+
   async function settings() {
-    await loadAssistant();
+    await Promise.all([loadAssistant(), loadSnippets()]);
     const tg = await api("GET", "/api/v1/channels/telegram").catch((e) => ({ error: e.message }));
     $("tg-state").textContent = tg.username ? "Бот @" + tg.username + " подключён, режим: " + tg.mode
       : "Не подключён" + (tg.error ? ": " + tg.error : "");
@@ -341,6 +369,7 @@
   $("tg-form").addEventListener("submit", saveTelegram);
   $("as-form").addEventListener("submit", saveAssistant);
   $("key-form").addEventListener("submit", saveKey);
+  $("sn-form").addEventListener("submit", addSnippet);
   $("mk-form").addEventListener("submit", saveMarketKeys);
   $("kb-import").addEventListener("change", () => kbImport().catch((e) => { $("kb-import-result").textContent = e.message; }));
   $("user-form").addEventListener("submit", addUser);

@@ -393,6 +393,8 @@ pub struct EngineConfig {
     /// "auto": write answers with the model chain when a provider is available, else quote the
     /// knowledge base; "extractive": always quote the knowledge base.
     pub answers: String,
+    /// How the assistant talks: "friendly" or "formal".
+    pub tone: String,
 }
 
 impl Default for EngineConfig {
@@ -404,6 +406,7 @@ impl Default for EngineConfig {
             history_messages: 20,
             ask_rating: true,
             answers: "auto".into(),
+            tone: "friendly".into(),
         }
     }
 }
@@ -597,6 +600,7 @@ pub const ENV_VARS: &[(&str, &str, Kind, &str)] = &[
     ("SUPPORTD_ENGINE_HISTORY_MESSAGES", "engine.history_messages", Kind::Int, "history given to the model"),
     ("SUPPORTD_ENGINE_ASK_RATING", "engine.ask_rating", Kind::Bool, "ask for a 1–5 rating"),
     ("SUPPORTD_ENGINE_ANSWERS", "engine.answers", Kind::Str, "auto or extractive"),
+    ("SUPPORTD_ENGINE_TONE", "engine.tone", Kind::Str, "friendly or formal"),
     ("SUPPORTD_ORDER_FRESH_SECS", "marketplaces.order_fresh_secs", Kind::Int, "order cache freshness"),
     ("SUPPORTD_SYNC_EVERY_MINUTES", "marketplaces.sync_every_minutes", Kind::Int, "incremental sync period"),
     ("SUPPORTD_FULL_SYNC_DAYS", "marketplaces.full_sync_days", Kind::Int, "full sync depth"),
@@ -791,6 +795,9 @@ impl Config {
         }
         if !["auto", "extractive"].contains(&engine.answers.as_str()) {
             return Err(("engine.answers", format!("{:?} must be \"auto\" or \"extractive\"", engine.answers)));
+        }
+        if !["friendly", "formal"].contains(&engine.tone.as_str()) {
+            return Err(("engine.tone", format!("{:?} must be \"friendly\" or \"formal\"", engine.tone)));
         }
         if engine.history_messages == 0 {
             return Err(("engine.history_messages", "must be greater than 0".into()));
@@ -1031,6 +1038,8 @@ pub const TEMPLATE: &str = r#"# supportd configuration.
 # "auto": the model chain writes answers from the facts; "extractive": quote the knowledge
 # base without a model. (SUPPORTD_ENGINE_ANSWERS)
 # answers = "auto"
+# How the assistant talks: "friendly" or "formal". (SUPPORTD_ENGINE_TONE)
+# tone = "friendly"
 
 [marketplaces]
 # A cached order younger than this is answered without asking the marketplace, seconds. (SUPPORTD_ORDER_FRESH_SECS)

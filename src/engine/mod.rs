@@ -131,6 +131,8 @@ pub enum EngineError {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub shop_name: String,
+    /// The assistant talks formally ("formal" tone) rather than in a friendly way.
+    pub formal: bool,
     pub utc_offset_minutes: i32,
     pub hours: hours::Hours,
     pub min_confidence: f32,
@@ -152,6 +154,7 @@ impl Settings {
     pub fn from_config(c: &Config) -> Self {
         Self {
             shop_name: c.shop.name.clone(),
+            formal: c.engine.tone == "formal",
             utc_offset_minutes: c.shop.utc_offset_minutes,
             hours: hours::Hours::new(&c.shop),
             min_confidence: c.engine.min_confidence,
@@ -596,7 +599,7 @@ impl Engine {
             }
             Plan::Greeting => {
                 out.action = Some(Action::Answer);
-                out.parts.push(bot::greeting(&self.settings().shop_name));
+                out.parts.push(bot::greeting(&self.settings().shop_name, self.settings().formal));
             }
             Plan::Thanks => {
                 if self.settings().ask_rating && state.answered > 0 {
@@ -768,7 +771,7 @@ impl Engine {
             .collect();
         let buyer: Vec<String> = recent.iter().filter(|m| m.author == "buyer").map(|m| m.body.clone()).collect();
         let llm = self.llm.clone();
-        let system = bot::system_prompt(&self.settings().shop_name);
+        let system = bot::system_prompt(&self.settings().shop_name, self.settings().formal);
         // The best passages that fit: fewer of them, then a shorter best one, for small contexts.
         let mut facts = answer::facts(hits);
         let fitted = loop {

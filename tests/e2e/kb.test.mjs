@@ -76,6 +76,11 @@ test("settings: integrations, users and the audit log for admins; a viewer is ke
   await page.locator("#as-human label", { hasText: "жалобы" }).locator("input").check();
   await page.locator("#as-form button[type=submit]").click();
   await page.locator("#as-result", { hasText: "Сохранено" }).waitFor();
+  // A saved reply for operators.
+  await page.fill("#sn-title", "Приветствие");
+  await page.fill("#sn-body", "Здравствуйте, {name}!");
+  await page.getByRole("button", { name: "Добавить ответ" }).click();
+  await page.locator("#sn-list li", { hasText: "Здравствуйте, {name}!" }).waitFor();
   const saved = await page.evaluate(async () => (await (await fetch("/api/v1/settings/assistant")).json()));
   assert.equal(saved.shop.work_from, "10:00");
   assert.deepEqual(saved.engine.human_only_intents, ["complaint"]);
@@ -87,7 +92,7 @@ test("settings: integrations, users and the audit log for admins; a viewer is ke
   assert.equal(await page.inputValue("#mk-wb"), "");
   await page.fill("#user-email", "viewer2@shop.ru");
   await page.selectOption("#user-role", "viewer");
-  await page.getByRole("button", { name: "Добавить" }).click();
+  await page.getByRole("button", { name: "Добавить", exact: true }).click();
   const result = await page.locator("#user-result", { hasText: "Пароль" }).textContent();
   const password = result.split(": ")[1].trim();
   await page.locator("#audit li", { hasText: "user.create" }).first().waitFor();
