@@ -195,6 +195,8 @@
     $("resolve").classList.toggle("hidden", !operator || c.handled_by !== "operator");
     $("reply-form").classList.toggle("hidden", !operator);
     $("assign-me").classList.toggle("hidden", !operator || c.assigned_user_id === me.id);
+    $("assign").classList.toggle("hidden", !operator);
+    $("assign").value = c.assigned_user_id ? String(c.assigned_user_id) : "";
     await loadCustomer(c.customer_id);
   }
 
@@ -250,6 +252,14 @@
     if (view === "settings") window.supportdPages.settings().catch(() => {});
   }
 
+  async function loadAssignees() {
+    if (!can("operator")) return;
+    const sel = $("assign");
+    sel.textContent = "";
+    sel.appendChild(el("option", "", "Не назначен")).value = "";
+    for (const u of await api("GET", "/api/v1/assignees")) sel.appendChild(el("option", "", u.name || u.email)).value = String(u.id);
+  }
+
   async function loadSnippets() {
     if (!can("operator")) return;
     snippets = await api("GET", "/api/v1/snippets");
@@ -269,6 +279,7 @@
   async function start(user) {
     me = user;
     loadSnippets().catch(() => {});
+    loadAssignees().catch(() => {});
     for (const a of document.querySelectorAll(".admin-only")) a.classList.toggle("hidden", !can("admin"));
     route();
     const events = await api("GET", "/api/v1/events?after=0&limit=1000");
@@ -299,6 +310,7 @@
   });
   $("takeover").addEventListener("click", () => action("/takeover"));
   $("assign-me").addEventListener("click", () => action("/assign", { user_id: me.id }));
+  $("assign").addEventListener("change", () => action("/assign", { user_id: $("assign").value ? Number($("assign").value) : null }));
   $("snippet").addEventListener("change", () => {
     const sn = snippets.find((x) => String(x.id) === $("snippet").value);
     if (sn) $("reply").value = fill(sn.body);

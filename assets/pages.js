@@ -309,6 +309,15 @@
         }
       });
       li.appendChild(sel);
+      const toggle = el("button", "ghost", u.disabled ? "Включить" : "Отключить");
+      toggle.type = "button";
+      toggle.addEventListener("click", async () => {
+        try {
+          await api("PATCH", "/api/v1/users/" + u.id, { disabled: !u.disabled });
+          await settings();
+        } catch (err) { $("user-result").textContent = err.message; }
+      });
+      li.appendChild(toggle);
       users.appendChild(li);
     }
     const audit = $("audit");
@@ -352,6 +361,14 @@
     } catch (err) { $("key-result").textContent = err.message; }
   }
 
+  async function testModels() {
+    $("key-result").textContent = "Спрашиваем модель…";
+    try {
+      const r = await api("POST", "/api/v1/llm/ask", { question: "Ответь одним словом: работаешь?", max_tokens: 16, cache: false });
+      $("key-result").textContent = "Отвечает " + r.provider + " (" + r.model + "): " + r.text;
+    } catch (err) { $("key-result").textContent = "Ни одна модель не ответила: " + err.message; }
+  }
+
   async function addUser(e) {
     e.preventDefault();
     try {
@@ -370,6 +387,7 @@
   $("as-form").addEventListener("submit", saveAssistant);
   $("key-form").addEventListener("submit", saveKey);
   $("sn-form").addEventListener("submit", addSnippet);
+  $("key-test").addEventListener("click", testModels);
   $("mk-form").addEventListener("submit", saveMarketKeys);
   $("kb-import").addEventListener("change", () => kbImport().catch((e) => { $("kb-import-result").textContent = e.message; }));
   $("user-form").addEventListener("submit", addUser);

@@ -204,7 +204,7 @@ impl utoipa::Modify for SecurityAddon {
     paths(
         api::auth::login, api::auth::logout, api::auth::me, api::auth::change_password,
         api::auth::request_reset, api::auth::confirm_reset,
-        api::users::list, api::users::create, api::users::get, api::users::update, api::users::reset_link,
+        api::users::list, api::users::create, api::users::get, api::users::update, api::users::reset_link, api::users::assignees,
         api::tokens::list, api::tokens::create, api::tokens::revoke,
         api::audit::list,
         api::credentials::list, api::credentials::put, api::credentials::delete,

@@ -67,7 +67,8 @@ test("an operator sees a conversation arrive live, takes it over, replies and re
   await page.fill("#reply", "Покупательница волнуется, проверить завтра.");
   await page.getByRole("button", { name: "Заметка для коллег" }).click();
   await page.locator(".msg.note", { hasText: "проверить завтра" }).waitFor();
-  // Taking over assigned it to this operator: it is under «Мои».
+  // Taking over assigned it to this operator: it is under «Мои» and in the assignee list.
+  assert.equal(await page.locator("#assign option:checked").textContent(), "Администратор");
   assert.equal(await page.locator("#assign-me").isVisible(), false);
   await page.locator("#filters button[data-filter=mine]").click();
   await page.locator("#conv-list .conv", { hasText: "Анна Петрова" }).waitFor();

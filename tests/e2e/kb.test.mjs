@@ -101,6 +101,8 @@ test("settings: integrations, users and the audit log for admins; a viewer is ke
   await page.getByRole("button", { name: "Сохранить ключ", exact: true }).click();
   await page.locator("#key-result", { hasText: "Ключ сохранён" }).waitFor();
   assert.equal(await page.inputValue("#key-value"), "");
+  await page.getByRole("button", { name: "Проверить модели" }).click();
+  await page.locator("#key-result", { hasText: "Ни одна модель не ответила" }).waitFor({ timeout: 20_000 });
   await page.getByLabel("Роль viewer2@shop.ru").selectOption("operator");
   await page.locator("#user-result", { hasText: "Роль изменена" }).waitFor();
   await page.getByLabel("Роль viewer2@shop.ru").selectOption("viewer");

@@ -486,7 +486,10 @@ async fn operators_have_notes_assignment_drafts_and_saved_replies() {
         .expect("n");
     assert_eq!(outbox, 0);
 
-    // Assignment and the "mine" filter.
+    // Assignment: the people it can go to, and the "mine" filter.
+    let people: Value = app.get(&op, "/api/v1/assignees").await.json().await.expect("json");
+    let emails: Vec<&str> = people.as_array().expect("list").iter().filter_map(|p| p["email"].as_str()).collect();
+    assert_eq!(emails, vec!["admin@localhost", "op@shop.ru"]);
     let resp = app.post(&op, &format!("/api/v1/conversations/{conv}/assign"), &json!({"user_id": op_id})).await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     let mine: Value = app.get(&op, "/api/v1/conversations?assigned=me").await.json().await.expect("json");

@@ -165,3 +165,26 @@ pub async fn reset_link(
         .map_err(ApiError::store("user"))?;
     Ok(Json(ResetLinkResponse { url: link.url, expires_at: rfc3339(link.expires_at) }))
 }
+
+#[derive(Serialize, ToSchema)]
+pub struct Assignee {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+}
+
+/// Active operators and admins a conversation can be assigned to (for operators).
+#[utoipa::path(get, path = "/api/v1/assignees", tag = "users",
+    responses((status = 200, body = Vec<Assignee>), (status = 403, body = ErrorBody)))]
+pub async fn assignees(
+    State(state): State<AppState>,
+    _auth: Auth<crate::auth::Operator>,
+) -> Result<Json<Vec<Assignee>>, ApiError> {
+    let all = state.db.call(|c| users::list(c)).await?;
+    Ok(Json(
+        all.into_iter()
+            .filter(|u| !u.disabled && u.role >= Role::Operator)
+            .map(|u| Assignee { id: u.id, name: u.name, email: u.email.to_string() })
+            .collect(),
+    ))
+}
