@@ -126,6 +126,8 @@ pub struct StateInner {
     pub orders: Arc<crate::marketplace::Orders>,
     pub syncer: Arc<crate::marketplace::sync::Syncer>,
     pub started: Instant,
+    /// Becomes true when the server starts stopping: long-lived streams end at once.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 impl StateInner {
@@ -148,6 +150,7 @@ impl std::ops::Deref for AppState {
 pub struct App {
     listener: TcpListener,
     state: AppState,
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl App {
@@ -221,6 +224,7 @@ impl App {
             }));
         }
         let engine = Arc::new(engine);
+        let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
         let widget =
             Arc::new(crate::channels::widget::Widget::new(&config.widget.allowed_origins, &config.server.public_url));
         let state = AppState(Arc::new(StateInner {
@@ -241,8 +245,9 @@ impl App {
             orders,
             syncer,
             started: Instant::now(),
+            stopping: stopping_rx,
         }));
-        Ok(Self { listener, state })
+        Ok(Self { listener, state, stopping })
     }
 
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
@@ -315,9 +320,11 @@ impl App {
         }
         let router = crate::http::router(state.clone());
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let stopping = self.stopping.clone();
         let signal = async move {
             shutdown.await;
             tracing::info!("shutting down: no new connections, finishing requests in flight");
+            let _ = stopping.send(true);
             let _ = stopping_tx.send(());
         };
         let server = axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())

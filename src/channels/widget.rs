@@ -192,8 +192,11 @@ async fn session(state: AppState, visitor: String, mut socket: WebSocket) {
     let widget = state.widget.clone();
     let (id, mut rx) = widget.register(&visitor);
     let mut ok = socket.send(WsMessage::text(history(&state, &visitor).await.to_string())).await.is_ok();
-    while ok {
+    let mut stopping = state.stopping.clone();
+    while ok && !*stopping.borrow() {
         tokio::select! {
+            // The server is stopping: close, and the widget reconnects to the next one.
+            _ = stopping.changed() => break,
             incoming = socket.recv() => {
                 let Some(Ok(frame)) = incoming else { break };
                 let WsMessage::Text(text) = frame else { continue };

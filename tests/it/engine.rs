@@ -552,3 +552,20 @@ async fn assistant_settings_change_the_bot_without_a_restart() {
     let op = app.login("op@shop.ru", &pw).await;
     assert_eq!(app.get(&op, "/api/v1/settings/assistant").await.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn open_event_streams_do_not_hold_up_a_graceful_stop() {
+    let mut app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let resp = app.client.get(app.url("/api/v1/events/stream")).bearer_auth(&admin).send().await.expect("stream");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let started = std::time::Instant::now();
+    let stopped = app.begin_shutdown();
+    tokio::time::timeout(Duration::from_secs(10), stopped)
+        .await
+        .expect("stopped in time")
+        .expect("join")
+        .expect("clean stop");
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?} (the grace period is 20 s)", started.elapsed());
+    drop(resp);
+}

@@ -350,8 +350,12 @@ pub async fn stream(
     let last = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
     let mut after = last.or(q.after).unwrap_or(0);
     let (tx, rx) = tokio::sync::mpsc::channel(256);
+    let mut stopping = state.stopping.clone();
     tokio::spawn(async move {
         loop {
+            if *stopping.borrow() {
+                return;
+            }
             let batch = match state.db.call(move |c| msgs::events_after(c, after, 200)).await {
                 Ok(b) => b,
                 Err(e) => {
@@ -371,7 +375,11 @@ pub async fn stream(
             if tx.is_closed() {
                 return;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+            // The stream ends when the server stops, so a graceful stop does not wait for panels.
+            tokio::select! {
+                () = tokio::time::sleep(std::time::Duration::from_millis(400)) => {}
+                _ = stopping.changed() => return,
+            }
         }
     });
     axum::response::sse::Sse::new(Feed(rx)).keep_alive(axum::response::sse::KeepAlive::new())
