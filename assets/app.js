@@ -34,27 +34,8 @@
   let source = null;
   let pending = null;
 
-  function csrf() {
-    const m = document.cookie.match(/(?:^|; )supportd_csrf=([^;]*)/);
-    return m ? m[1] : "";
-  }
+  const { api, el } = window.supportd;
 
-  async function api(method, path, body) {
-    const headers = { "X-CSRF-Token": csrf() };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    const resp = await fetch(path, { method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body) });
-    let data = null;
-    try { data = await resp.json(); } catch (_) { /* no body */ }
-    if (!resp.ok) throw new Error(data && data.error ? data.error.message : "HTTP " + resp.status);
-    return data;
-  }
-
-  const el = (tag, cls, text) => {
-    const e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text !== undefined) e.textContent = text;
-    return e;
-  };
   const time = (iso) => new Date(iso).toLocaleString("ru-RU", { day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit" });
   const can = (role) => me && ROLE_RANK[me.role] >= ROLE_RANK[role];
 

@@ -8,24 +8,7 @@ function show(id) {
   for (const s of ["signin", "forgot-card", "reset", "home"]) $(s).classList.toggle("hidden", s !== id);
 }
 
-function csrf() {
-  const m = document.cookie.match(/(?:^|; )supportd_csrf=([^;]*)/);
-  return m ? m[1] : "";
-}
-
-async function api(method, path, body) {
-  const headers = { "X-CSRF-Token": csrf() };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin" });
-  let data = null;
-  try { data = await resp.json(); } catch (_) { /* empty body */ }
-  if (!resp.ok) {
-    const err = new Error(data && data.error ? data.error.message : "HTTP " + resp.status);
-    err.code = data && data.error ? data.error.code : "http_" + resp.status;
-    throw err;
-  }
-  return data;
-}
+const { api } = window.supportd;
 
 const MESSAGES = {
   invalid_credentials: "Неверная почта или пароль.",

@@ -4,27 +4,9 @@
 
 (function () {
   const $ = (id) => document.getElementById(id);
-  const el = (tag, cls, text) => {
-    const e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text !== undefined) e.textContent = text;
-    return e;
-  };
   const time = (v) => new Date(v).toLocaleString("ru-RU", { day: "2-digit", month: "2-digit", year: "2-digit", hour: "2-digit", minute: "2-digit" });
 
-  function csrf() {
-    const m = document.cookie.match(/(?:^|; )supportd_csrf=([^;]*)/);
-    return m ? m[1] : "";
-  }
-  async function api(method, path, body) {
-    const headers = { "X-CSRF-Token": csrf() };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    const resp = await fetch(path, { method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body) });
-    let data = null;
-    try { data = await resp.json(); } catch (_) { /* no body */ }
-    if (!resp.ok) throw new Error(data && data.error ? data.error.message : "HTTP " + resp.status);
-    return data;
-  }
+  const { api, csrf, el } = window.supportd;
 
   // --- Markdown preview: built as DOM nodes from text, so nothing in an article can run. ---
   function inline(parent, text) {
