@@ -291,10 +291,9 @@ pub async fn schedule(
                 .await;
             let Ok((full, inc)) = states else { continue };
             let now = syncer.clock.now_ms();
+            // The most recent 03:00 shop time, as a UTC instant.
             let local = now + i64::from(utc_offset_minutes) * 60_000;
-            let last_3am = local - (local.rem_euclid(DAY)) + 3 * 3_600_000
-                - if local.rem_euclid(DAY) < 3 * 3_600_000 { DAY } else { 0 };
-            let last_3am_utc = last_3am - i64::from(utc_offset_minutes) * 60_000;
+            let last_3am_utc = now - (local - 3 * 3_600_000).rem_euclid(DAY);
             let full_due = full.status != "idle" || full.finished_at.is_none_or(|t| t < last_3am_utc);
             let inc_due = inc.status != "idle" || inc.finished_at.is_none_or(|t| now - t >= every.as_millis() as i64);
             let kind = if full_due {

@@ -486,10 +486,6 @@ pub struct Snippet {
     pub body: String,
 }
 
-pub fn snippets_of(conn: &mut Connection) -> Result<Vec<Snippet>> {
-    snippets(conn)
-}
-
 pub fn snippets(conn: &Connection) -> Result<Vec<Snippet>> {
     let mut stmt = conn.prepare_cached("SELECT id, title, body FROM snippets ORDER BY title, id")?;
     let rows = stmt

@@ -43,6 +43,9 @@ test("an admin edits an article, finds it in search and restores the old version
   await page.waitForFunction(() => document.getElementById("kb-error").textContent.length > 0);
   assert.equal(await page.textContent("#kb-error"), "Сохранено.");
   await page.screenshot({ path: shots + "kb-light.png" });
+  await page.click("#theme");
+  await page.screenshot({ path: shots + "kb-dark.png" });
+  await page.click("#theme");
 
   await page.fill("#kb-search", "круглосуточно без выходных");
   await page.locator("#kb-list .conv", { hasText: "Часы работы поддержки" }).waitFor();
@@ -70,6 +73,7 @@ test("settings: integrations, users and the audit log for admins; a viewer is ke
   await signIn(page, "admin@localhost", server.password);
   await page.getByRole("link", { name: "Настройки" }).click();
   await page.locator("#tg-state", { hasText: "Не подключён" }).waitFor();
+  await page.screenshot({ path: shots + "settings-light.png" });
   // Working hours and handoff rules, saved without a restart.
   assert.equal(await page.inputValue("#as-name"), "Ладья");
   await page.fill("#as-from", "10:00");

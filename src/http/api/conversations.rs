@@ -548,7 +548,7 @@ pub async fn snippets(
     State(state): State<AppState>,
     _auth: Auth<Operator>,
 ) -> Result<Json<Vec<msgs::Snippet>>, ApiError> {
-    Ok(Json(state.db.call(msgs::snippets_of).await?))
+    Ok(Json(state.db.call(|c| msgs::snippets(c)).await?))
 }
 
 fn check_snippet(req: &SnippetRequest) -> Result<(), ApiError> {
