@@ -395,6 +395,10 @@ pub struct EngineConfig {
     pub answers: String,
     /// How the assistant talks: "friendly" or "formal".
     pub tone: String,
+    /// What shows an order is the buyer's: "number" (knowing the order number is enough) or
+    /// "item" (the buyer must also name an item of the order, its article, or the last four
+    /// digits of the phone on it, before the order is shown and linked).
+    pub verify_orders: String,
 }
 
 impl Default for EngineConfig {
@@ -407,6 +411,7 @@ impl Default for EngineConfig {
             ask_rating: true,
             answers: "auto".into(),
             tone: "friendly".into(),
+            verify_orders: "number".into(),
         }
     }
 }
@@ -601,6 +606,7 @@ pub const ENV_VARS: &[(&str, &str, Kind, &str)] = &[
     ("SUPPORTD_ENGINE_ASK_RATING", "engine.ask_rating", Kind::Bool, "ask for a 1–5 rating"),
     ("SUPPORTD_ENGINE_ANSWERS", "engine.answers", Kind::Str, "auto or extractive"),
     ("SUPPORTD_ENGINE_TONE", "engine.tone", Kind::Str, "friendly or formal"),
+    ("SUPPORTD_ENGINE_VERIFY_ORDERS", "engine.verify_orders", Kind::Str, "number or item"),
     ("SUPPORTD_ORDER_FRESH_SECS", "marketplaces.order_fresh_secs", Kind::Int, "order cache freshness"),
     ("SUPPORTD_SYNC_EVERY_MINUTES", "marketplaces.sync_every_minutes", Kind::Int, "incremental sync period"),
     ("SUPPORTD_FULL_SYNC_DAYS", "marketplaces.full_sync_days", Kind::Int, "full sync depth"),
@@ -798,6 +804,9 @@ impl Config {
         }
         if !["friendly", "formal"].contains(&engine.tone.as_str()) {
             return Err(("engine.tone", format!("{:?} must be \"friendly\" or \"formal\"", engine.tone)));
+        }
+        if !["number", "item"].contains(&engine.verify_orders.as_str()) {
+            return Err(("engine.verify_orders", format!("{:?} must be \"number\" or \"item\"", engine.verify_orders)));
         }
         if engine.history_messages == 0 {
             return Err(("engine.history_messages", "must be greater than 0".into()));
@@ -1040,6 +1049,9 @@ pub const TEMPLATE: &str = r#"# supportd configuration.
 # answers = "auto"
 # How the assistant talks: "friendly" or "formal". (SUPPORTD_ENGINE_TONE)
 # tone = "friendly"
+# What shows an order is the buyer's: "number" (the order number is enough) or "item" (the
+# buyer also names an item, its article or the phone's last 4 digits). (SUPPORTD_ENGINE_VERIFY_ORDERS)
+# verify_orders = "number"
 
 [marketplaces]
 # A cached order younger than this is answered without asking the marketplace, seconds. (SUPPORTD_ORDER_FRESH_SECS)

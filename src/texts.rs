@@ -121,6 +121,33 @@ pub mod bot {
         }
     }
 
+    pub fn verify_order(number: &str, phone: bool) -> String {
+        let phone = if phone {
+            ", его артикул или последние 4 цифры телефона из заказа"
+        } else {
+            " или его артикул"
+        };
+        format!(
+            "Чтобы показать заказ {number}, мне нужно убедиться, что он ваш. Напишите, пожалуйста, \
+             какой товар в нём заказан: название{phone}."
+        )
+    }
+
+    pub const VERIFY_FAILED: &str = "Не получилось подтвердить, что заказ ваш: ответ не совпадает с \
+        данными заказа. Попробуйте ещё раз — назовите товар из заказа или его артикул.";
+
+    pub fn return_status(status: crate::marketplace::ReturnStatus) -> &'static str {
+        use crate::marketplace::ReturnStatus::*;
+        match status {
+            Review => "заявка на возврат на рассмотрении",
+            Approved => "возврат одобрен",
+            Rejected => "в возврате отказано",
+            InTransit => "товар возвращается продавцу",
+            Done => "возврат завершён",
+            Cancelled => "заявка на возврат отменена",
+        }
+    }
+
     pub const MONTHS: [&str; 12] = [
         "января",
         "февраля",

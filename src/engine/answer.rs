@@ -2,7 +2,7 @@
 //! knowledge-base quotes, and the prompt for model-written answers.
 
 use crate::kb::SearchHit;
-use crate::marketplace::{Order, OrderStatus};
+use crate::marketplace::{Order, OrderStatus, Return, ReturnStatus};
 use crate::texts::bot;
 
 /// "28 ноября" in the shop's time zone.
@@ -81,6 +81,19 @@ pub fn order(o: &Order, stale_since: Option<i64>, now: i64, offset_min: i32) -> 
     s
 }
 
+/// The latest return of an order, in a line for the order's reply: its status in our words,
+/// the marketplace's comment when it refused, and when it last changed.
+pub fn returns(list: &[Return], offset_min: i32) -> Option<String> {
+    let r = list.first()?;
+    let product = r.product.as_deref().map(|p| format!(" ({p})")).unwrap_or_default();
+    let mut s = format!("Возврат{product}: {}", bot::return_status(r.status));
+    if r.status == ReturnStatus::Rejected {
+        s.push_str(&format!(". Подробности — в личном кабинете {}", r.market.title()));
+    }
+    s.push_str(&format!(", обновлено {}.", date(r.updated_at, offset_min)));
+    Some(s)
+}
+
 /// One line per order for "which one?".
 pub fn order_line(o: &Order) -> String {
     let first = o.items.first().map(|i| format!(", {}", i.name)).unwrap_or_default();
@@ -141,6 +154,7 @@ mod tests {
             status,
             status_raw: "x".into(),
             phone: Some("+79161112233".into()),
+            reference: None,
             items: vec![OrderItem {
                 article: "1".into(),
                 name: "Футболка".into(),

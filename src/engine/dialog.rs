@@ -12,6 +12,8 @@ pub enum Awaiting {
     OrderNumber,
     /// Asked for a 1–5 rating.
     Rating,
+    /// Asked the buyer to show that the order in `State::verify` is theirs.
+    Verification,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -33,6 +35,9 @@ pub struct State {
     /// Knowledge-base documents the last answer used (rated with the conversation).
     #[serde(default)]
     pub last_sources: Vec<String>,
+    /// The order number waiting for the buyer's proof that it is theirs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<String>,
 }
 
 impl State {

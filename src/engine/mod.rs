@@ -148,6 +148,8 @@ pub struct Settings {
     /// Channels whose bot replies wait for a person's approval (marketplace questions in
     /// "draft" mode): stored as drafts, not sent.
     pub draft_channels: Vec<String>,
+    /// An order number alone does not show an order: the buyer must also name what is in it.
+    pub verify_by_item: bool,
 }
 
 impl Settings {
@@ -162,6 +164,7 @@ impl Settings {
             max_misses: c.engine.max_misses.max(1),
             history_messages: c.engine.history_messages.clamp(1, 200) as u32,
             ask_rating: c.engine.ask_rating,
+            verify_by_item: c.engine.verify_orders == "item",
             use_model: c.engine.answers == "auto",
             context_tokens: c.llm.context_tokens,
             max_answer_tokens: c.llm.max_answer_tokens,
@@ -517,6 +520,15 @@ impl Engine {
         if state.awaiting == Some(Awaiting::Rating) && !matches!(d.plan, Plan::Rate(_)) {
             state.awaiting = None;
         }
+        if state.awaiting == Some(Awaiting::Verification) {
+            match (state.verify.clone(), &d.plan) {
+                (_, Plan::Handoff(_) | Plan::Rate(_) | Plan::OptOut | Plan::Orders(_)) | (None, _) => {
+                    state.awaiting = None;
+                    state.verify = None;
+                }
+                (Some(number), _) => return self.check_proof(&number, text, state, out, now).await,
+            }
+        }
         match &d.plan {
             Plan::Rate(score) => {
                 out.action = Some(Action::Rated);
@@ -537,6 +549,16 @@ impl Engine {
                             missing.push(n.clone());
                         }
                     }
+                }
+                if self.settings().verify_by_item
+                    && let Some(f) = found.iter().find(|f| !is_linked(&f.order, linked) && !f.order.items.is_empty())
+                {
+                    // Shown by number only: ask for proof before anything about it is said.
+                    state.verify = Some(f.order.number.clone());
+                    state.awaiting = Some(Awaiting::Verification);
+                    out.action = Some(Action::Clarify);
+                    out.parts.push(bot::verify_order(&f.order.number, f.order.phone.is_some()));
+                    return Ok(());
                 }
                 if found.is_empty() {
                     let number = missing.first().cloned().unwrap_or_default();
@@ -626,6 +648,42 @@ impl Engine {
         Ok(())
     }
 
+    /// The buyer's answer to "what is in order `number`?": the order is shown and linked when
+    /// it names an item (or its article, or the phone's last four digits); otherwise ask again,
+    /// and after `max_misses` a person takes over.
+    async fn check_proof(
+        &self,
+        number: &str,
+        text: &str,
+        state: &mut State,
+        out: &mut Draft,
+        now: i64,
+    ) -> Result<(), EngineError> {
+        let found = match self.orders.find(number).await {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(error = %e, "order lookup failed");
+                None
+            }
+        };
+        match found {
+            Some(f) if proves(&f.order, text) => {
+                state.verify = None;
+                self.answer_orders(&[f], &[], state, out, now);
+                state.misses = 0;
+                state.answered += 1;
+            }
+            _ => {
+                self.miss(state, out, bot::VERIFY_FAILED.into(), now);
+                if out.action == Some(Action::Clarify) {
+                    state.awaiting = Some(Awaiting::Verification);
+                    state.verify = Some(number.to_owned());
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn hand_off(&self, reason: HandoffReason, order: Option<&str>, out: &mut Draft, now: i64) {
         let when = self.settings().hours.promise(now);
         out.action = Some(Action::Handoff);
@@ -670,7 +728,11 @@ impl Engine {
             return;
         }
         for f in found {
-            let text = answer::order(&f.order, f.stale_since, now, offset);
+            let mut text = answer::order(&f.order, f.stale_since, now, offset);
+            if let Some(r) = answer::returns(&f.returns, offset) {
+                text.push('\n');
+                text.push_str(&r);
+            }
             out.facts.push(text.clone());
             out.parts.push(text);
         }
@@ -1086,4 +1148,33 @@ impl Engine {
         self.outbox_wake.notify_waiters();
         Ok(id)
     }
+}
+
+fn is_linked(order: &Order, linked: &[Order]) -> bool {
+    linked.iter().any(|l| l.market == order.market && l.number == order.number)
+}
+
+/// Whether `text` shows the buyer knows what is in `order`: an item's article, a word of an
+/// item's name (compared by its first five letters, so "футболку" meets "Футболка"), or the
+/// last four digits of the order's phone.
+fn proves(order: &Order, text: &str) -> bool {
+    let lower = text.to_lowercase();
+    let stem = |w: &str| w.chars().take(5).collect::<String>();
+    let said: Vec<String> =
+        lower.split(|c: char| !c.is_alphanumeric()).filter(|w| w.chars().count() >= 4).map(stem).collect();
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    let by_phone = order.phone.as_deref().is_some_and(|p| {
+        let p: String = p.chars().filter(char::is_ascii_digit).collect();
+        p.len() >= 4 && digits == p[p.len() - 4..]
+    });
+    by_phone
+        || order.items.iter().any(|i| {
+            let article = i.article.to_lowercase();
+            (article.chars().count() >= 3 && lower.contains(&article))
+                || i.name
+                    .to_lowercase()
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| w.chars().count() >= 4 && !w.chars().all(|c| c.is_ascii_digit()))
+                    .any(|w| said.contains(&stem(w)))
+        })
 }

@@ -54,6 +54,7 @@ pub fn orders(now: i64) -> Result<Vec<Order>, String> {
                 status,
                 status_raw: d.status_raw,
                 phone: d.phone,
+                reference: None,
                 items: d.items,
                 tracking: d.tracking,
                 pickup_point: d.pickup_point,

@@ -132,6 +132,9 @@ pub struct Order {
     /// The buyer's phone (+7…), when the marketplace gives it. Never shown to anyone but staff.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
+    /// WB's `srid` (an FBS order's `rid`): claims and reports name the order by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
     pub items: Vec<OrderItem>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracking: Option<String>,
@@ -149,6 +152,70 @@ pub struct Order {
     /// When the marketplace last confirmed this data (ms).
     pub synced_at: i64,
 }
+
+/// Where a buyer's return (WB claim, Ozon return) stands, in the words the engine answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReturnStatus {
+    /// Waiting for the seller's or the marketplace's decision.
+    Review,
+    Approved,
+    Rejected,
+    /// The item is on its way back.
+    InTransit,
+    /// Finished: the item is back with the seller, or the money is returned.
+    Done,
+    Cancelled,
+}
+
+impl ReturnStatus {
+    pub const ALL: [ReturnStatus; 6] = [
+        ReturnStatus::Review,
+        ReturnStatus::Approved,
+        ReturnStatus::Rejected,
+        ReturnStatus::InTransit,
+        ReturnStatus::Done,
+        ReturnStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReturnStatus::Review => "review",
+            ReturnStatus::Approved => "approved",
+            ReturnStatus::Rejected => "rejected",
+            ReturnStatus::InTransit => "in_transit",
+            ReturnStatus::Done => "done",
+            ReturnStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// A buyer's return request as the marketplace reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Return {
+    pub market: Market,
+    /// WB claim id, Ozon return id.
+    pub id: String,
+    /// The order it belongs to: Ozon posting number, WB `srid`.
+    pub order_ref: String,
+    pub status: ReturnStatus,
+    /// The marketplace's own words for the status.
+    pub status_text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    pub created_at: i64,
+    /// The marketplace's last change (ms).
+    pub updated_at: i64,
+}
+
+/// One page of returns and the cursor of the next one.
+pub type ReturnPage = (Vec<Return>, Option<String>);
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum MarketError {
@@ -238,6 +305,16 @@ pub trait MarketplaceApi: Send + Sync {
     /// them), from `cursor`; `next` continues.
     fn products_page<'a>(&'a self, cursor: Option<&'a str>) -> BoxFuture<'a, Result<ProductPage, MarketError>>;
 
+    /// One page of buyers' returns (WB claims, Ozon returns) changed in `window` (where the API
+    /// can filter so), from `cursor`; `next` continues.
+    fn returns_page<'a>(
+        &'a self,
+        _window: Window,
+        _cursor: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<ReturnPage, MarketError>> {
+        Box::pin(async { Ok((Vec::new(), None)) })
+    }
+
     /// Buyers' messages waiting for the seller (WB product questions, Ozon chats).
     fn questions(&self) -> BoxFuture<'_, Result<Vec<Question>, MarketError>> {
         Box::pin(async { Ok(Vec::new()) })
@@ -277,6 +354,8 @@ pub struct Found {
     pub stale_since: Option<i64>,
     /// "cache" or "live".
     pub source: &'static str,
+    /// Returns the buyer asked for on this order (from the last sync), newest first.
+    pub returns: Vec<Return>,
 }
 
 /// Order lookups for the engine: cache first, the marketplace when stale, cache as fallback.
@@ -324,6 +403,17 @@ impl Orders {
     /// The order with this number (as a buyer wrote it: spaces are ignored), or `None` when
     /// neither the cache nor the marketplace knows it.
     pub async fn find(&self, number: &str) -> Result<Option<Found>, MarketError> {
+        let Some(mut found) = self.lookup(number).await? else { return Ok(None) };
+        let order = found.order.clone();
+        found.returns = self
+            .db
+            .call(move |c| rows::returns_of(c, &order))
+            .await
+            .map_err(|e| MarketError::Unavailable(format!("order cache: {e}")))?;
+        Ok(Some(found))
+    }
+
+    async fn lookup(&self, number: &str) -> Result<Option<Found>, MarketError> {
         let number: String = number.chars().filter(|c| !c.is_whitespace()).collect();
         let market = Market::of_number(&number);
         let cached = {
@@ -338,11 +428,18 @@ impl Orders {
         if let Some(o) = &cached
             && fresh(o)
         {
-            return Ok(Some(Found { order: o.clone(), stale_since: None, source: "cache" }));
+            return Ok(Some(Found { order: o.clone(), stale_since: None, source: "cache", returns: Vec::new() }));
         }
         let api = match self.apis.get(&market) {
             Some(api) if api.has_key().await => api,
-            _ => return Ok(cached.map(|o| Found { stale_since: Some(o.synced_at), order: o, source: "cache" })),
+            _ => {
+                return Ok(cached.map(|o| Found {
+                    stale_since: Some(o.synced_at),
+                    order: o,
+                    source: "cache",
+                    returns: Vec::new(),
+                }));
+            }
         };
         let deadline = Instant::now() + self.timeout;
         let live = tokio::time::timeout(self.timeout, api.order(&number, cached.as_ref(), deadline)).await;
@@ -360,16 +457,26 @@ impl Orders {
                     .call(move |c| rows::upsert(c, &o, now))
                     .await
                     .map_err(|e| MarketError::Unavailable(format!("order cache: {e}")))?;
-                Ok(Some(Found { order, stale_since: None, source: "live" }))
+                Ok(Some(Found { order, stale_since: None, source: "live", returns: Vec::new() }))
             }
             Ok(Ok(None)) => Ok(None),
             Ok(Err(e)) => {
                 tracing::warn!(market = market.as_str(), error = %e, "live order lookup failed; answering from the cache");
-                Ok(cached.map(|o| Found { stale_since: Some(o.synced_at), order: o, source: "cache" }))
+                Ok(cached.map(|o| Found {
+                    stale_since: Some(o.synced_at),
+                    order: o,
+                    source: "cache",
+                    returns: Vec::new(),
+                }))
             }
             Err(_) => {
                 tracing::warn!(market = market.as_str(), "live order lookup timed out; answering from the cache");
-                Ok(cached.map(|o| Found { stale_since: Some(o.synced_at), order: o, source: "cache" }))
+                Ok(cached.map(|o| Found {
+                    stale_since: Some(o.synced_at),
+                    order: o,
+                    source: "cache",
+                    returns: Vec::new(),
+                }))
             }
         }
     }

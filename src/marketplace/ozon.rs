@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{Market, MarketError, MarketplaceApi, Order, OrderItem, OrderStatus, Page, Question, Window};
+use super::{
+    Market, MarketError, MarketplaceApi, Order, OrderItem, OrderStatus, Page, Question, Return, ReturnStatus, Window,
+};
 use crate::BoxFuture;
 use crate::net::{HttpClient, KeyRef, RetryPolicy};
 
@@ -221,7 +223,76 @@ impl Ozon {
             .collect())
     }
 
+    /// One page of returns whose status changed in `window` (`/v1/returns/list`, paged by
+    /// `last_id`, FBO and FBS alike).
+    async fn returns(&self, window: Window, cursor: Option<&str>) -> Result<super::ReturnPage, MarketError> {
+        let (from, to) = (iso(window.from), iso(window.to));
+        let mut body = json!({
+            "filter": {"visual_status_change_moment": {"time_from": from, "time_to": to}},
+            "limit": 500,
+        });
+        if let Some(last) = cursor.and_then(|c| c.parse::<i64>().ok()) {
+            body["last_id"] = json!(last);
+        }
+        let v = self.post("/v1/returns/list", &body, None).await?;
+        let list = v["returns"].as_array().ok_or_else(|| MarketError::Shape("return list without returns".into()))?;
+        let out = list.iter().map(parse_return).collect::<Result<Vec<_>, _>>()?;
+        let next = match (v["has_next"].as_bool(), out.last()) {
+            (Some(true), Some(last)) => Some(last.id.clone()),
+            _ => None,
+        };
+        Ok((out, next))
+    }
+
+    /// Unprocessed product questions (`/v1/question/list`, paged by `last_id`); their thread is
+    /// `question:<id>:<sku>` (an answer needs both). The method needs the Premium Plus
+    /// subscription: without it Ozon refuses, and there are simply no questions to poll.
+    async fn product_questions(&self) -> Result<Vec<Question>, MarketError> {
+        let mut out = Vec::new();
+        let mut last = String::new();
+        for _ in 0..20 {
+            let body = json!({"filter": {"status": "UNPROCESSED"}, "last_id": last});
+            let v = match self.post("/v1/question/list", &body, None).await {
+                Ok(v) => v,
+                Err(MarketError::Forbidden(m)) => {
+                    tracing::debug!(reason = %m, "Ozon questions are not available to this account");
+                    return Ok(out);
+                }
+                Err(e) => return Err(e),
+            };
+            let list = v["questions"]
+                .as_array()
+                .ok_or_else(|| MarketError::Shape("question list without questions".into()))?;
+            for q in list {
+                let (Some(id), Some(sku)) = (text(&q["id"]), text(&q["sku"])) else {
+                    return Err(MarketError::Shape("a question without id or sku".into()));
+                };
+                let Some(body) = q["text"].as_str().filter(|t| !t.trim().is_empty()) else { continue };
+                out.push(Question {
+                    id: format!("question:{id}"),
+                    thread: format!("question:{id}:{sku}"),
+                    text: body.to_owned(),
+                    product: Some(sku),
+                });
+            }
+            match text(&v["last_id"]) {
+                Some(next) if !list.is_empty() && next != last => last = next,
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
     async fn send_chat(&self, chat: &str, text: &str) -> Result<(), MarketError> {
+        if let Some((question, sku)) = chat.strip_prefix("question:").and_then(|q| q.rsplit_once(':')) {
+            let sku: i64 = sku.parse().map_err(|_| MarketError::Shape(format!("question thread {chat}")))?;
+            let body = json!({"question_id": question, "sku": sku, "text": text});
+            let v = self.post("/v1/question/answer/create", &body, None).await?;
+            return match v["answer_id"].as_str() {
+                Some(_) => Ok(()),
+                None => Err(MarketError::Shape("question answered without answer_id".into())),
+            };
+        }
         if let Some(review) = chat.strip_prefix("review:") {
             let body = json!({"review_id": review, "text": text, "mark_review_as_processed": true});
             let v = self.post("/v1/review/comment/create", &body, None).await?;
@@ -247,12 +318,21 @@ impl MarketplaceApi for Ozon {
         Box::pin(async {
             let mut all = self.unread().await?;
             all.extend(self.reviews().await?);
+            all.extend(self.product_questions().await?);
             Ok(all)
         })
     }
 
     fn answer<'a>(&'a self, thread: &'a str, text: &'a str) -> BoxFuture<'a, Result<(), MarketError>> {
         Box::pin(self.send_chat(thread, text))
+    }
+
+    fn returns_page<'a>(
+        &'a self,
+        window: Window,
+        cursor: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<super::ReturnPage, MarketError>> {
+        Box::pin(self.returns(window, cursor))
     }
 
     fn qa_channel(&self) -> &'static str {
@@ -302,8 +382,50 @@ fn millis(v: &Value) -> Option<i64> {
     Some((t.unix_timestamp_nanos() / 1_000_000) as i64)
 }
 
+/// RFC 3339 in UTC.
+fn iso(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// A return of `/v1/returns/list`. Its visual status (`sys_name`, about 30 values) is mapped
+/// by what it says; the marketplace's own words are kept beside.
+fn parse_return(r: &Value) -> Result<Return, MarketError> {
+    let shape = |what: &str| MarketError::Shape(format!("a return without {what}"));
+    let id = text(&r["id"]).ok_or_else(|| shape("id"))?;
+    let posting = text(&r["posting_number"]).ok_or_else(|| shape("posting_number"))?;
+    let sys = r["visual"]["status"]["sys_name"].as_str().ok_or_else(|| shape("visual.status.sys_name"))?;
+    let status = match sys {
+        "Cancelled" => ReturnStatus::Cancelled,
+        s if s.contains("Rejected") => ReturnStatus::Rejected,
+        "MoneyReturned" | "ReceivedBySeller" | "Utilized" | "ReturnedToSeller" => ReturnStatus::Done,
+        "Approved" | "ReturnMoneyApproved" => ReturnStatus::Approved,
+        s if s.contains("Approval") || s.contains("Dispute") || s.contains("Clarification") => ReturnStatus::Review,
+        _ => ReturnStatus::InTransit,
+    };
+    let changed = millis(&r["visual"]["change_moment"]);
+    let created = millis(&r["logistic"]["return_date"]).or(changed).ok_or_else(|| shape("dates"))?;
+    Ok(Return {
+        market: Market::Ozon,
+        id,
+        order_ref: posting,
+        status,
+        status_text: text(&r["visual"]["status"]["display_name"]).unwrap_or_else(|| sys.to_owned()),
+        reason: text(&r["return_reason_name"]),
+        product: text(&r["product"]["name"]),
+        created_at: created,
+        updated_at: changed.unwrap_or(created),
+    })
+}
+
+/// A non-empty string field; Ozon writes int64 ids as strings or as numbers.
 fn text(v: &Value) -> Option<String> {
-    v.as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
+    match v {
+        Value::Number(n) if n.is_i64() || n.is_u64() => Some(n.to_string()),
+        _ => v.as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned),
+    }
 }
 
 /// A posting (`result` of `/v3/posting/fbs/get` or `/v2/posting/fbo/get`).
@@ -336,6 +458,7 @@ pub fn parse_posting(r: &Value) -> Result<Order, MarketError> {
         status: status(&raw, substatus),
         status_raw: if substatus.is_empty() { raw } else { format!("{raw}/{substatus}") },
         phone: text(&r["customer"]["phone"]),
+        reference: None,
         items,
         tracking: text(&r["tracking_number"]),
         pickup_point: text(&r["customer"]["address"]["pvz_code"]).or_else(|| text(&delivery["name"])),

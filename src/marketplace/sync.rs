@@ -42,6 +42,11 @@ pub struct Report {
     pub notified: usize,
     /// The run continued one that had stopped.
     pub resumed: bool,
+    /// Returns (WB claims, Ozon returns) fetched.
+    pub returns: usize,
+    /// Why the returns could not be fetched (the orders are synced all the same).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub returns_error: Option<String>,
     pub seconds: f64,
 }
 
@@ -64,6 +69,8 @@ pub fn notifies(status: OrderStatus) -> bool {
 }
 
 const DAY: i64 = 86_400_000;
+/// Returns whose status changed in this many days are synced (WB keeps claims for 14).
+const RETURNS_DAYS: i64 = 30;
 /// Incremental windows start this much before the last run, so nothing falls between runs.
 const OVERLAP: i64 = 10 * 60_000;
 
@@ -108,6 +115,10 @@ impl Syncer {
         };
         match result {
             Ok(()) => {
+                if let Err(e) = self.returns(api, &mut report).await {
+                    tracing::warn!(market = market.as_str(), error = %e, "returns were not synced");
+                    report.returns_error = Some(e.to_string());
+                }
                 let now = self.clock.now_ms();
                 self.db.call(move |c| rows::sync_finish(c, market, kind.as_str(), now)).await.map_err(store)?;
                 report.seconds = started.elapsed().as_secs_f64();
@@ -164,6 +175,34 @@ impl Syncer {
             match next {
                 Some(n) => cursor = Some(n),
                 None => return Ok((changed, same)),
+            }
+        }
+    }
+
+    /// Every page of returns, each page in one transaction (returns are few: WB keeps claims
+    /// of the last 14 days).
+    async fn returns(&self, api: &dyn MarketplaceApi, report: &mut Report) -> Result<(), MarketError> {
+        let now = self.clock.now_ms();
+        let window = Window { from: now - RETURNS_DAYS * DAY, to: now, changed_only: true };
+        let mut cursor: Option<String> = None;
+        loop {
+            let (list, next) = api.returns_page(window, cursor.as_deref()).await?;
+            let now = self.clock.now_ms();
+            report.returns += list.len();
+            self.db
+                .call(move |c| {
+                    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                    for r in &list {
+                        rows::upsert_return(&tx, r, now)?;
+                    }
+                    tx.commit()?;
+                    Ok(())
+                })
+                .await
+                .map_err(|e| MarketError::Unavailable(format!("order cache: {e}")))?;
+            match next {
+                Some(n) => cursor = Some(n),
+                None => return Ok(()),
             }
         }
     }
@@ -237,6 +276,7 @@ impl Syncer {
                 let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 let (mut changed, mut notified) = (0, 0);
                 for mut o in orders {
+                    rows::name_items(&tx, &mut o)?;
                     o.synced_at = now;
                     if o.status_at == 0 {
                         o.status_at = now;

@@ -63,6 +63,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 4, name: "engine", sql: include_str!("migrations/0004_engine.sql") },
     Migration { version: 5, name: "sync", sql: include_str!("migrations/0005_sync.sql") },
     Migration { version: 6, name: "panel", sql: include_str!("migrations/0006_panel.sql") },
+    Migration { version: 7, name: "returns", sql: include_str!("migrations/0007_returns.sql") },
 ];
 
 /// The schema version this build expects.

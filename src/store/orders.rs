@@ -4,33 +4,39 @@
 use rusqlite::{Connection, Row, params};
 
 use super::{Result, optional};
-use crate::marketplace::{Market, Order, OrderStatus};
+use crate::marketplace::{Market, Order, OrderStatus, Return, ReturnStatus};
 
 const COLUMNS: &str =
     "marketplace, number, status, status_raw, phone, items, tracking, pickup_point, storage_until, eta,
-    created_at, status_at, synced_at";
+    created_at, status_at, synced_at, ref";
 
 fn order(r: &Row<'_>) -> rusqlite::Result<Order> {
-    let market: String = r.get(0)?;
-    let status: String = r.get(2)?;
-    let items: String = r.get(5)?;
+    order_at(r, 0)
+}
+
+/// An order from the row's [`COLUMNS`] starting at index `at`.
+fn order_at(r: &Row<'_>, at: usize) -> rusqlite::Result<Order> {
+    let market: String = r.get(at)?;
+    let status: String = r.get(at + 2)?;
+    let items: String = r.get(at + 5)?;
     let bad = |i: usize, what: &str| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, what.to_owned().into())
+        rusqlite::Error::FromSqlConversionFailure(at + i, rusqlite::types::Type::Text, what.to_owned().into())
     };
     Ok(Order {
         market: Market::parse(&market).ok_or_else(|| bad(0, "unknown marketplace"))?,
-        number: r.get(1)?,
+        number: r.get(at + 1)?,
         status: OrderStatus::parse(&status).ok_or_else(|| bad(2, "unknown order status"))?,
-        status_raw: r.get(3)?,
-        phone: r.get(4)?,
+        status_raw: r.get(at + 3)?,
+        phone: r.get(at + 4)?,
+        reference: r.get(at + 13)?,
         items: serde_json::from_str(&items).map_err(|_| bad(5, "order items are not valid JSON"))?,
-        tracking: r.get(6)?,
-        pickup_point: r.get(7)?,
-        storage_until: r.get(8)?,
-        eta: r.get(9)?,
-        created_at: r.get(10)?,
-        status_at: r.get(11)?,
-        synced_at: r.get(12)?,
+        tracking: r.get(at + 6)?,
+        pickup_point: r.get(at + 7)?,
+        storage_until: r.get(at + 8)?,
+        eta: r.get(at + 9)?,
+        created_at: r.get(at + 10)?,
+        status_at: r.get(at + 11)?,
+        synced_at: r.get(at + 12)?,
     })
 }
 
@@ -43,11 +49,12 @@ pub fn upsert(conn: &Connection, o: &Order, now: i64) -> Result<(i64, bool)> {
     )?;
     let items = serde_json::to_string(&o.items).unwrap_or_else(|_| "[]".into());
     conn.prepare_cached(&format!(
-        "INSERT INTO orders ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+        "INSERT INTO orders ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
              ON CONFLICT (marketplace, number) DO UPDATE SET status = excluded.status, status_raw = excluded.status_raw,
                phone = COALESCE(excluded.phone, phone), items = excluded.items, tracking = excluded.tracking,
                pickup_point = excluded.pickup_point, storage_until = excluded.storage_until, eta = excluded.eta,
-               created_at = excluded.created_at, status_at = excluded.status_at, synced_at = excluded.synced_at"
+               created_at = excluded.created_at, status_at = excluded.status_at, synced_at = excluded.synced_at,
+               ref = COALESCE(excluded.ref, ref)"
     ))?
     .execute(params![
         o.market.as_str(),
@@ -62,7 +69,8 @@ pub fn upsert(conn: &Connection, o: &Order, now: i64) -> Result<(i64, bool)> {
         o.eta,
         o.created_at,
         o.status_at,
-        o.synced_at
+        o.synced_at,
+        o.reference
     ])?;
     let id: i64 = conn
         .prepare_cached("SELECT id FROM orders WHERE marketplace = ?1 AND number = ?2")?
@@ -87,6 +95,81 @@ pub fn get(conn: &Connection, market: Market, number: &str) -> Result<Option<Ord
         conn.prepare_cached(&format!("SELECT {COLUMNS} FROM orders WHERE marketplace = ?1 AND number = ?2"))?
             .query_row(params![market.as_str(), number], order),
     )
+}
+
+/// Names the items the marketplace sent by article only (WB orders carry the seller's article,
+/// not the product's name) from the product catalogue, when the product is known.
+pub fn name_items(conn: &Connection, o: &mut Order) -> Result<()> {
+    for item in &mut o.items {
+        if !item.name.is_empty() && item.name != item.article {
+            continue;
+        }
+        let name: Option<String> = optional(
+            conn.prepare_cached(
+                "SELECT name FROM products WHERE marketplace = ?1 AND (offer_id = ?2 OR marketplace_id = ?2)
+                 ORDER BY offer_id = ?2 DESC LIMIT 1",
+            )?
+            .query_row(params![o.market.as_str(), item.article], |r| r.get(0)),
+        )?;
+        if let Some(name) = name {
+            item.name = name;
+        }
+    }
+    Ok(())
+}
+
+/// Inserts or updates a return (the marketplace is the source of truth).
+pub fn upsert_return(conn: &Connection, r: &Return, now: i64) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO returns (marketplace, return_id, order_ref, status, status_text, reason, product,
+                              created_at, updated_at, synced_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT (marketplace, return_id) DO UPDATE SET order_ref = excluded.order_ref,
+           status = excluded.status, status_text = excluded.status_text, reason = excluded.reason,
+           product = excluded.product, created_at = excluded.created_at, updated_at = excluded.updated_at,
+           synced_at = excluded.synced_at",
+    )?
+    .execute(params![
+        r.market.as_str(),
+        r.id,
+        r.order_ref,
+        r.status.as_str(),
+        r.status_text,
+        r.reason,
+        r.product,
+        r.created_at,
+        r.updated_at,
+        now
+    ])?;
+    Ok(())
+}
+
+/// Returns of `order` (by its number or its WB `srid`), newest first.
+pub fn returns_of(conn: &Connection, order: &Order) -> Result<Vec<Return>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT marketplace, return_id, order_ref, status, status_text, reason, product, created_at, updated_at
+         FROM returns WHERE marketplace = ?1 AND order_ref IN (?2, ?3) ORDER BY created_at DESC, return_id",
+    )?;
+    let reference = order.reference.as_deref().unwrap_or(&order.number);
+    let rows = stmt
+        .query_map(params![order.market.as_str(), order.number, reference], |r| {
+            let bad = |i: usize| {
+                rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, "unknown value".into())
+            };
+            Ok(Return {
+                market: Market::parse(&r.get::<_, String>(0)?).ok_or_else(|| bad(0))?,
+                id: r.get(1)?,
+                order_ref: r.get(2)?,
+                status: ReturnStatus::parse(&r.get::<_, String>(3)?).ok_or_else(|| bad(3))?,
+                status_text: r.get(4)?,
+                reason: r.get(5)?,
+                product: r.get(6)?,
+                created_at: r.get(7)?,
+                updated_at: r.get(8)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
 }
 
 /// Remembers that `customer_id` showed `order` to be theirs.
@@ -146,26 +229,7 @@ pub fn unfinished(conn: &Connection, market: Market, after: i64, limit: u32) -> 
            AND status NOT IN ('delivered', 'cancelled') ORDER BY id LIMIT ?3"
     ))?;
     let rows = stmt
-        .query_map(params![market.as_str(), after, limit], |r| {
-            let id: i64 = r.get(0)?;
-            // The order's columns start at index 1.
-            let o = Order {
-                market: Market::parse(&r.get::<_, String>(1)?).unwrap_or(market),
-                number: r.get(2)?,
-                status: OrderStatus::parse(&r.get::<_, String>(3)?).unwrap_or(OrderStatus::Problem),
-                status_raw: r.get(4)?,
-                phone: r.get(5)?,
-                items: serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default(),
-                tracking: r.get(7)?,
-                pickup_point: r.get(8)?,
-                storage_until: r.get(9)?,
-                eta: r.get(10)?,
-                created_at: r.get(11)?,
-                status_at: r.get(12)?,
-                synced_at: r.get(13)?,
-            };
-            Ok((id, o))
-        })?
+        .query_map(params![market.as_str(), after, limit], |r| Ok((r.get(0)?, order_at(r, 1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     Ok(rows)
 }
@@ -279,6 +343,7 @@ mod tests {
             status,
             status_raw: raw.into(),
             phone: Some("+79121234567".into()),
+            reference: None,
             items: vec![OrderItem {
                 article: "LD-TS-001".into(),
                 name: "Футболка".into(),

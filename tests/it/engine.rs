@@ -569,3 +569,68 @@ async fn open_event_streams_do_not_hold_up_a_graceful_stop() {
     assert!(started.elapsed() < Duration::from_secs(5), "took {:?} (the grace period is 20 s)", started.elapsed());
     drop(resp);
 }
+
+fn msg_from(customer: &str, id: &str, text: &str) -> Inbound {
+    Inbound { customer: customer.into(), ..msg(id, text) }
+}
+
+#[tokio::test]
+async fn returns_are_told_with_the_order_and_item_verification_guards_orders() {
+    use supportd::marketplace::{Return, ReturnStatus};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (engine, _db, _clock) = engine(dir.path(), |db, clock| {
+        let now = clock.now_ms();
+        let demo = supportd::marketplace::demo::orders(now).expect("demo");
+        db.with_conn(|c| {
+            for o in &demo {
+                supportd::store::orders::upsert(c, o, now)?;
+            }
+            let claim = Return {
+                market: Market::Wb,
+                id: "fe3e9337-e9f9-423c-8930-946a8ebef80".into(),
+                order_ref: "4102938476".into(),
+                status: ReturnStatus::Approved,
+                status_text: "Продавец одобрил вашу заявку".into(),
+                reason: Some("Не подошёл размер".into()),
+                product: Some("Худи женское оверсайз".into()),
+                created_at: now - 86_400_000,
+                updated_at: now - 3_600_000,
+            };
+            supportd::store::orders::upsert_return(c, &claim, now)
+        })
+        .expect("cache");
+        Orders::new(db, clock, Duration::from_secs(600), Duration::from_millis(400))
+    });
+    // A synced return is told together with its order.
+    let turn = engine.handle(&msg("1", "что с возвратом по заказу 4102938476?")).await.expect("turn");
+    let reply = turn.reply.expect("reply");
+    assert!(reply.contains("Возврат (Худи женское оверсайз): возврат одобрен"), "{reply}");
+
+    // "item" verification: a number alone shows nothing until the buyer names what is in it.
+    let settings = Settings { verify_by_item: true, ..(*engine.settings()).clone() };
+    engine.reconfigure(settings);
+    let turn = engine.handle(&msg_from("77", "2", "где заказ 4102938477")).await.expect("turn");
+    let reply = turn.reply.expect("reply");
+    assert!(reply.contains("убедиться, что он ваш"), "{reply}");
+    assert!(!reply.contains("Футболка") && !reply.contains("оформлен"), "nothing of the order is shown: {reply}");
+    let turn = engine.handle(&msg_from("77", "3", "платье")).await.expect("turn");
+    let reply = turn.reply.expect("reply");
+    assert!(reply.contains("Не получилось подтвердить") && !reply.contains("Футболка"), "{reply}");
+    let turn = engine.handle(&msg_from("77", "4", "футболку мужскую")).await.expect("turn");
+    let reply = turn.reply.expect("reply");
+    assert!(reply.contains("Заказ 4102938477") && reply.contains("Футболка мужская базовая"), "{reply}");
+    // Now linked to this buyer: asked again, it is answered at once.
+    let turn = engine.handle(&msg_from("77", "5", "а где заказ 4102938477 сейчас?")).await.expect("turn");
+    assert!(turn.reply.expect("reply").contains("Заказ 4102938477"));
+    // Another buyer proves it with the last four digits of the order's phone.
+    let turn = engine.handle(&msg_from("78", "6", "заказ 4102938477")).await.expect("turn");
+    assert!(turn.reply.expect("reply").contains("последние 4 цифры телефона"));
+    let turn = engine.handle(&msg_from("78", "7", "4411")).await.expect("turn");
+    assert!(turn.reply.expect("reply").contains("Заказ 4102938477"));
+    // A third one fails twice: a person takes over, and the order was never shown.
+    engine.handle(&msg_from("79", "8", "заказ 4102938477")).await.expect("turn");
+    engine.handle(&msg_from("79", "9", "куртка")).await.expect("turn");
+    let turn = engine.handle(&msg_from("79", "10", "джинсы")).await.expect("turn");
+    assert_eq!(turn.action, supportd::engine::Action::Handoff);
+    assert!(!turn.reply.unwrap_or_default().contains("Футболка"));
+}

@@ -407,3 +407,90 @@ async fn settings_test_the_connection_and_sync_now() {
     let op = app.login("op@shop.ru", &pw).await;
     assert_eq!(app.get(&op, "/api/v1/marketplaces").await.status(), reqwest::StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn wb_fbo_orders_sales_stocks_and_claims() {
+    let market = FakeMarketplace::start().await;
+    let s = setup();
+    let now = s.clock.now_ms();
+    market.add_wb_orders(5_000_000_000, 3, now - 2 * DAY);
+    // FBO: one order sold, one cancelled; the report's FBS row is left to the FBS API.
+    market.add_wb_report_order("fbo-1.a1b2", "LD-DR-101", 190011223, now - 3 * DAY, now - 3 * DAY, false);
+    market.add_wb_report_order("fbo-2.c3d4", "LD-TS-001", 190011224, now - 3 * DAY, now - 2 * DAY, true);
+    market.add_wb_report_fbs_row("r5000000001", now - 2 * DAY);
+    market.add_wb_sale("fbo-1.a1b2", "S9993700024", 190011223, now - DAY);
+    market.add_wb_claim("11111111-aaaa-4bbb-8ccc-000000000001", "r5000000001", 0, 0, false, now - 3_600_000);
+    market.add_wb_claim("11111111-aaaa-4bbb-8ccc-000000000002", "fbo-1.a1b2", 2, 10, true, now - 7_200_000);
+    market.set_wb_stock(190011223, 7, 1, 3);
+    let api = wb(&market, WB_TOKEN);
+
+    // Cards with stock: the seller's warehouse (size 1: 3) plus WB's warehouses (7).
+    s.syncer.products(&api).await.expect("products");
+    let stock: i64 =
+        s.db.with_conn(|c| {
+            Ok(c.query_row(
+                "SELECT stock FROM products WHERE marketplace = 'wb' AND offer_id = 'LD-DR-101'",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .expect("stock");
+    assert_eq!(stock, 10);
+
+    let r = s.syncer.run(&api, Kind::Full).await.expect("full sync");
+    assert_eq!((r.orders, r.returns, r.returns_error.as_deref()), (3 + 2 + 1, 2, None), "{r:?}");
+    let get = |n: &str| s.db.with_conn(|c| rows::get(c, Market::Wb, n)).expect("get");
+    let sold = get("fbo-1.a1b2").expect("the FBO order is cached");
+    assert_eq!((sold.status, sold.status_raw.as_str()), (OrderStatus::Delivered, "fbo/sold"));
+    assert_eq!(sold.items[0].name, "Платье льняное миди с поясом", "named from the product card");
+    assert_eq!(sold.items[0].size.as_deref(), Some("M"));
+    let cancelled = get("fbo-2.c3d4").expect("cached");
+    assert_eq!(cancelled.status, OrderStatus::Cancelled);
+    assert!(get("r5000000001").is_none(), "FBS rows of the report are not copied twice");
+    let fbs = get("5000000001").expect("FBS order");
+    assert_eq!(fbs.reference.as_deref(), Some("r5000000001"));
+    // Claims are found by the order's srid (an FBS order's rid), whichever number is asked.
+    let claims = s.db.with_conn(|c| rows::returns_of(c, &fbs)).expect("returns");
+    assert_eq!(claims.len(), 1);
+    assert_eq!(claims[0].status, supportd::marketplace::ReturnStatus::Review);
+    let done = s.db.with_conn(|c| rows::returns_of(c, &sold)).expect("returns");
+    assert_eq!(done[0].status, supportd::marketplace::ReturnStatus::Done);
+
+    // Incremental: only what changed since; a return (R…) of the sold order is picked up.
+    s.clock.advance(Duration::from_secs(3600));
+    market.add_wb_sale("fbo-1.a1b2", "R9993700025", 190011223, s.clock.now_ms() - 60_000);
+    let r = s.syncer.run(&api, Kind::Incremental).await.expect("incremental");
+    assert_eq!(r.orders, 1, "{r:?}");
+    let returned = get("fbo-1.a1b2").expect("cached");
+    assert_eq!((returned.status, returned.status_raw.as_str()), (OrderStatus::Cancelled, "fbo/returned"));
+}
+
+#[tokio::test]
+async fn ozon_returns_are_synced_and_its_questions_answered() {
+    let market = FakeMarketplace::start().await;
+    let s = setup();
+    let now = s.clock.now_ms();
+    market.add_ozon_postings("57195475", 2, now - 5 * DAY, "delivered");
+    market.add_ozon_return(1000015552, "57195475-0001-1", "ArrivedAtReturnPlace", "В пункте выдачи", now - DAY);
+    market.add_ozon_return(1000015553, "57195475-0002-1", "MoneyReturned", "Деньги возвращены", now - 2 * DAY);
+    market.add_ozon_return(1000015554, "57195475-0002-1", "Rejected", "Отклонён", now - 60 * DAY);
+    let api = ozon(&market);
+    let r = s.syncer.run(&api, Kind::Full).await.expect("full sync");
+    assert_eq!(r.returns, 2, "only returns changed in the last 30 days: {r:?}");
+    let order = s.db.with_conn(|c| rows::get(c, Market::Ozon, "57195475-0001-1")).expect("get").expect("posting");
+    let returns = s.db.with_conn(|c| rows::returns_of(c, &order)).expect("returns");
+    assert_eq!(returns.len(), 1);
+    assert_eq!(returns[0].status, supportd::marketplace::ReturnStatus::InTransit);
+    assert_eq!(returns[0].status_text, "В пункте выдачи");
+
+    // Product questions come in with the chats and reviews; an answer goes to the question.
+    market.add_ozon_question("019294ff-6888-7009-89d8-26569e4e450d", 1784523910, "Какой состав у футболки?");
+    use supportd::marketplace::MarketplaceApi;
+    let questions = api.questions().await.expect("questions");
+    let q = questions.iter().find(|q| q.id.starts_with("question:")).expect("the question is polled");
+    assert_eq!(q.thread, "question:019294ff-6888-7009-89d8-26569e4e450d:1784523910");
+    api.answer(&q.thread, "Хлопок 100%.").await.expect("published");
+    assert_eq!(market.ozon_question_answer("019294ff-6888-7009-89d8-26569e4e450d").as_deref(), Some("Хлопок 100%."));
+    let again = api.questions().await.expect("questions");
+    assert!(!again.iter().any(|q| q.id.starts_with("question:")), "an answered question is not polled again");
+}

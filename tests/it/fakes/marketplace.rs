@@ -11,6 +11,12 @@
 //!   `{"next", "orders": [...]}`) and Ozon `POST /v3/posting/fbs/list` (`filter.since/to` or
 //!   `filter.last_changed_status_date`, `limit`, `offset`; `{"result": {"postings", "has_next"}}`).
 //!
+//! - WB statistics reports (`GET /api/v1/supplier/orders|sales|stocks`, `dateFrom` in Moscow
+//!   time), seller-warehouse stocks (`GET /api/v3/warehouses`, `POST /api/v3/stocks/{id}` with
+//!   `chrtIds`), buyer claims (`GET /api/v1/claims`, `is_archive` required); Ozon returns
+//!   (`POST /v1/returns/list`, `limit` and `last_id`) and product questions
+//!   (`/v1/question/list`, `/v1/question/answer/create`).
+//!
 //! Tests set postings and statuses, generate thousands of orders, script faults (429 with the
 //! retry headers each API documents, 401, a malformed answer) and can make the server hang.
 
@@ -48,6 +54,9 @@ type Review = (String, String, i64, Option<String>);
 /// An Ozon chat message: (message id, from the customer, text, read).
 type ChatMessage = (u64, bool, String, bool);
 
+/// An Ozon product question: (id, sku, text, the seller's answer).
+type OzonQuestion = (String, i64, String, Option<String>);
+
 /// A WB FBS order as the fake keeps it.
 #[derive(Debug, Clone)]
 struct WbOrder {
@@ -83,6 +92,18 @@ struct Inner {
     wb_statuses: Mutex<HashMap<i64, (String, String)>>,
     hang: AtomicBool,
     calls: AtomicUsize,
+    /// WB statistics reports: rows of the orders and sales reports and of WB-warehouse stocks.
+    wb_report_orders: Mutex<Vec<Value>>,
+    wb_report_sales: Mutex<Vec<Value>>,
+    wb_report_stocks: Mutex<Vec<Value>>,
+    /// WB seller-warehouse stock: chrtId → amount (one warehouse).
+    wb_fbs_stock: Mutex<HashMap<i64, i64>>,
+    /// WB buyer claims: (archived, claim).
+    wb_claims: Mutex<Vec<(bool, Value)>>,
+    /// Ozon returns (`/v1/returns/list` items).
+    ozon_returns: Mutex<Vec<Value>>,
+    /// Ozon product questions: (id, sku, text, answer).
+    ozon_questions: Mutex<Vec<OzonQuestion>>,
 }
 
 #[derive(Clone)]
@@ -115,6 +136,13 @@ impl FakeMarketplace {
             .route("/v3/chat/list", post(ozon_chat_list))
             .route("/v3/chat/history", post(ozon_chat_history))
             .route("/v1/chat/send/message", post(ozon_chat_send))
+            .route("/api/v1/supplier/{report}", get(wb_report))
+            .route("/api/v3/warehouses", get(wb_warehouses))
+            .route("/api/v3/stocks/{warehouse}", post(wb_stocks))
+            .route("/api/v1/claims", get(wb_claims))
+            .route("/v1/returns/list", post(ozon_returns))
+            .route("/v1/question/list", post(ozon_question_list))
+            .route("/v1/question/answer/create", post(ozon_question_answer))
             .with_state(inner.clone());
         let (addr, _task) = super::serve(app).await;
         Self { addr, inner }
@@ -295,6 +323,82 @@ impl FakeMarketplace {
             .collect()
     }
 
+    /// An FBO order in WB's statistics report of orders (Moscow-time dates, as WB writes them).
+    pub fn add_wb_report_order(&self, srid: &str, article: &str, nm: i64, date: i64, changed: i64, cancelled: bool) {
+        self.inner.wb_report_orders.lock().expect("lock").push(json!({
+            "date": msk(date), "lastChangeDate": msk(changed), "warehouseName": "Коледино", "warehouseType": "Склад WB",
+            "countryName": "Россия", "oblastOkrugName": "Центральный федеральный округ", "regionName": "Московская",
+            "supplierArticle": article, "nmId": nm, "barcode": "2040001", "category": "Одежда", "subject": "Платья",
+            "brand": "Ладья", "techSize": "M", "incomeID": 1, "isSupply": false, "isRealization": true,
+            "totalPrice": 4990, "discountPercent": 10, "spp": 5, "finishedPrice": 4267, "priceWithDisc": 4491,
+            "isCancel": cancelled, "cancelDate": if cancelled { msk(changed) } else { "0001-01-01T00:00:00".into() },
+            "sticker": "926912515", "gNumber": "34343462218572569531", "srid": srid}));
+    }
+
+    /// A row of a seller-warehouse (FBS) order in the statistics report (the sync skips it).
+    pub fn add_wb_report_fbs_row(&self, srid: &str, date: i64) {
+        self.add_wb_report_order(srid, "LD-TS-001", 190011224, date, date, false);
+        if let Some(last) = self.inner.wb_report_orders.lock().expect("lock").last_mut() {
+            last["warehouseType"] = json!("Склад продавца");
+        }
+    }
+
+    /// A sale (`S…`) or a return (`R…`) in WB's sales report.
+    pub fn add_wb_sale(&self, srid: &str, sale_id: &str, nm: i64, at: i64) {
+        self.inner.wb_report_sales.lock().expect("lock").push(json!({
+            "date": msk(at), "lastChangeDate": msk(at), "warehouseName": "Коледино", "warehouseType": "Склад WB",
+            "countryName": "Россия", "oblastOkrugName": "", "regionName": "Московская", "supplierArticle": "LD-DR-101",
+            "nmId": nm, "barcode": "2040001", "category": "Одежда", "subject": "Платья", "brand": "Ладья",
+            "techSize": "M", "incomeID": 1, "isSupply": false, "isRealization": true, "totalPrice": 4990,
+            "discountPercent": 10, "spp": 5, "paymentSaleAmount": 0, "forPay": 3800.5, "finishedPrice": 4267,
+            "priceWithDisc": 4491, "saleID": sale_id, "sticker": "926912515", "gNumber": "34343462218572569531",
+            "srid": srid}));
+    }
+
+    /// Stock of `nm` on a WB warehouse (statistics report) and of size `chrt` on the seller's.
+    pub fn set_wb_stock(&self, nm: i64, on_wb: i64, chrt: i64, fbs: i64) {
+        self.inner.wb_report_stocks.lock().expect("lock").push(json!({
+            "lastChangeDate": "2026-11-20T10:00:00", "warehouseName": "Коледино", "supplierArticle": "LD-DR-101",
+            "nmId": nm, "barcode": "2040001", "quantity": on_wb, "inWayToClient": 0, "inWayFromClient": 0,
+            "quantityFull": on_wb, "category": "Одежда", "subject": "Платья", "brand": "Ладья", "techSize": "M",
+            "Price": 4990, "Discount": 10, "isSupply": true, "isRealization": false, "SCCode": "Tech"}));
+        self.inner.wb_fbs_stock.lock().expect("lock").insert(chrt, fbs);
+    }
+
+    /// A buyer claim on the order with `srid` (status 0 review, 1 rejected, 2 approved).
+    pub fn add_wb_claim(&self, id: &str, srid: &str, status: i64, status_ex: i64, archived: bool, at: i64) {
+        self.inner.wb_claims.lock().expect("lock").push((
+            archived,
+            json!({
+            "id": id, "claim_type": 1, "status": status, "status_ex": status_ex, "nm_id": 190011223,
+            "user_comment": "Не подошёл размер", "wb_comment": null, "dt": format!("{}.245611", msk(at)),
+            "imt_name": "Платье льняное миди", "order_dt": msk(at - 7 * 86_400_000), "dt_update": msk(at),
+            "photos": [], "video_paths": [], "actions": ["approve1", "reject1"], "price": 4267,
+            "currency_code": "643", "srid": srid}),
+        ));
+    }
+
+    /// An Ozon return of `posting` in the visual status `sys_name`.
+    pub fn add_ozon_return(&self, id: i64, posting: &str, sys_name: &str, display: &str, changed: i64) {
+        self.inner.ozon_returns.lock().expect("lock").push(json!({
+            "id": id.to_string(), "company_id": "3058", "return_reason_name": "Не подошёл размер",
+            "type": "ClientReturn", "schema": "Fbs", "order_id": "24540784250", "order_number": "58544282-0057",
+            "posting_number": posting, "exemplars": [{"id": "1019562967545956"}],
+            "product": {"sku": "1100526203", "offer_id": "LD-HD-011", "name": "Худи оверсайз",
+                "price": {"currency_code": "RUB", "price": "3318"}, "quantity": 1},
+            "logistic": {"return_date": rfc3339(changed - 86_400_000), "barcode": "ii5275210303"},
+            "visual": {"status": {"id": 3, "display_name": display, "sys_name": sys_name}, "change_moment": rfc3339(changed)},
+            "additional_info": {"is_opened": true, "is_super_econom": false}}));
+    }
+
+    pub fn add_ozon_question(&self, id: &str, sku: i64, text: &str) {
+        self.inner.ozon_questions.lock().expect("lock").push((id.to_owned(), sku, text.to_owned(), None));
+    }
+
+    pub fn ozon_question_answer(&self, id: &str) -> Option<String> {
+        self.inner.ozon_questions.lock().expect("lock").iter().find(|q| q.0 == id).and_then(|q| q.3.clone())
+    }
+
     pub fn list_calls(&self) -> usize {
         self.inner.list_calls.load(Ordering::SeqCst)
     }
@@ -376,6 +480,20 @@ async fn wb_status(
 fn rfc3339(ms: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).expect("time");
     t.format(&time::format_description::well_known::Rfc3339).expect("format")
+}
+
+/// Moscow time without a zone, as WB's statistics API writes dates.
+fn msk(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000) + 3 * 3600).expect("time");
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }
 
 fn wb_authorized(headers: &HeaderMap) -> bool {
@@ -915,4 +1033,191 @@ async fn wb_chat_send(State(inner): State<Arc<Inner>>, headers: HeaderMap, body:
         "source": "seller-public-api", "addTimestamp": at, "addTime": rfc3339(at), "sender": "seller"}),
     ));
     axum::Json(json!({"result": {"addTime": at, "chatID": chat}, "errors": []})).into_response()
+}
+
+/// A statistics report (`orders`, `sales` or `stocks`): rows whose `lastChangeDate` is at or
+/// after `dateFrom` (string order is time order in this format), oldest change first; 400 as
+/// the API answers a missing `dateFrom`.
+async fn wb_report(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    axum::extract::Path(report): axum::extract::Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let rows = match report.as_str() {
+        "orders" => &inner.wb_report_orders,
+        "sales" => &inner.wb_report_sales,
+        "stocks" => &inner.wb_report_stocks,
+        _ => return wb_problem(StatusCode::NOT_FOUND, "no such report"),
+    };
+    if !wb_authorized(&headers) {
+        return fault_response(Fault::Unauthorized, true);
+    }
+    let Some(from) = q.get("dateFrom") else {
+        return (StatusCode::BAD_REQUEST, axum::Json(json!({"errors": ["dateFrom: field required"]}))).into_response();
+    };
+    let mut list: Vec<Value> = rows
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|r| r["lastChangeDate"].as_str().is_some_and(|d| d >= from.as_str()))
+        .cloned()
+        .collect();
+    list.sort_by(|a, b| a["lastChangeDate"].as_str().cmp(&b["lastChangeDate"].as_str()));
+    axum::Json(Value::Array(list)).into_response()
+}
+
+async fn wb_warehouses(headers: HeaderMap) -> Response {
+    if !wb_authorized(&headers) {
+        return fault_response(Fault::Unauthorized, true);
+    }
+    axum::Json(json!([{"name": "Склад Подольск", "officeId": 15, "id": 507, "cargoType": 1, "deliveryType": 1,
+        "isDeleting": false, "isProcessing": false}]))
+    .into_response()
+}
+
+async fn wb_stocks(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    axum::extract::Path(warehouse): axum::extract::Path<i64>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    if !wb_authorized(&headers) {
+        return fault_response(Fault::Unauthorized, true);
+    }
+    if warehouse != 507 {
+        return (StatusCode::NOT_FOUND, axum::Json(json!({"code": "NotFound", "message": ""}))).into_response();
+    }
+    let Some(chrts) = body["chrtIds"].as_array() else {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"code": "IncorrectRequestBody", "message": "Incorrect required body"})),
+        )
+            .into_response();
+    };
+    let stock = inner.wb_fbs_stock.lock().expect("lock");
+    let list: Vec<Value> = chrts
+        .iter()
+        .filter_map(Value::as_i64)
+        .map(|c| json!({"chrtId": c, "amount": stock.get(&c).copied().unwrap_or(0)}))
+        .collect();
+    axum::Json(json!({"stocks": list})).into_response()
+}
+
+async fn wb_claims(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if !wb_authorized(&headers) {
+        return fault_response(Fault::Unauthorized, true);
+    }
+    let Some(archive) = q.get("is_archive").and_then(|a| a.parse::<bool>().ok()) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"title": "Invalid query params",
+                "detail": "Failed to deserialize query string: missing field `is_archive`", "requestId": "r"})),
+        )
+            .into_response();
+    };
+    let limit = q.get("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(50).clamp(1, 200);
+    let offset = q.get("offset").and_then(|o| o.parse::<usize>().ok()).unwrap_or(0);
+    let all: Vec<Value> =
+        inner.wb_claims.lock().expect("lock").iter().filter(|c| c.0 == archive).map(|c| c.1.clone()).collect();
+    let page: Vec<Value> = all.iter().skip(offset).take(limit).cloned().collect();
+    axum::Json(json!({"claims": page, "total": all.len()})).into_response()
+}
+
+async fn ozon_returns(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    if !ozon_authorized(&headers) {
+        return ozon_error(StatusCode::FORBIDDEN, 7, "Invalid Api-Key, please contact support");
+    }
+    let Some(limit) = body["limit"].as_u64().filter(|l| (1..=500).contains(l)) else {
+        return ozon_error(StatusCode::BAD_REQUEST, 3, "limit must be in [1, 500]");
+    };
+    let window = &body["filter"]["visual_status_change_moment"];
+    let time = |v: &Value| {
+        v.as_str()
+            .and_then(|s| time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok())
+            .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+    };
+    let (from, to) = (time(&window["time_from"]).unwrap_or(i64::MIN), time(&window["time_to"]).unwrap_or(i64::MAX));
+    let last: i64 = body["last_id"].as_i64().unwrap_or(0);
+    let all: Vec<Value> = inner
+        .ozon_returns
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|r| r["id"].as_str().and_then(|i| i.parse::<i64>().ok()).is_some_and(|i| i > last))
+        .filter(|r| time(&r["visual"]["change_moment"]).is_some_and(|t| t >= from && t <= to))
+        .cloned()
+        .collect();
+    let page: Vec<Value> = all.iter().take(limit as usize).cloned().collect();
+    axum::Json(json!({"returns": page, "has_next": all.len() > page.len()})).into_response()
+}
+
+async fn ozon_question_list(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    if !ozon_authorized(&headers) {
+        return ozon_error(StatusCode::FORBIDDEN, 7, "Invalid Api-Key, please contact support");
+    }
+    let unprocessed = body["filter"]["status"] == "UNPROCESSED";
+    let after = body["last_id"].as_str().unwrap_or("").to_owned();
+    let list: Vec<Value> = inner
+        .ozon_questions
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|q| !unprocessed || q.3.is_none())
+        .filter(|q| after.is_empty() || q.0 > after)
+        .map(|(id, sku, text, answer)| {
+            json!({"id": id, "sku": sku, "text": text, "author_name": "Покупатель",
+            "answers_count": i64::from(answer.is_some()), "product_url": "https://www.ozon.ru/product/1/",
+            "question_link": "https://www.ozon.ru/product/1/questions/", "published_at": "2026-11-27T08:00:00Z",
+            "status": if answer.is_some() { "PROCESSED" } else { "NEW" }})
+        })
+        .collect();
+    let last = list.last().and_then(|q| q["id"].as_str()).unwrap_or("").to_owned();
+    axum::Json(json!({"questions": list, "last_id": last})).into_response()
+}
+
+async fn ozon_question_answer(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    if !ozon_authorized(&headers) {
+        return ozon_error(StatusCode::FORBIDDEN, 7, "Invalid Api-Key, please contact support");
+    }
+    let (Some(id), Some(sku), Some(text)) = (body["question_id"].as_str(), body["sku"].as_i64(), body["text"].as_str())
+    else {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"code": 3, "message": "question_id, sku and text are required", "details": ""})),
+        )
+            .into_response();
+    };
+    if text.chars().count() < 2 {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"code": 3, "message": "text is too short", "details": ""})),
+        )
+            .into_response();
+    }
+    let mut list = inner.ozon_questions.lock().expect("lock");
+    match list.iter_mut().find(|q| q.0 == id && q.1 == sku) {
+        Some(q) => {
+            q.3 = Some(text.to_owned());
+            axum::Json(json!({"answer_id": format!("a-{id}")})).into_response()
+        }
+        None => (StatusCode::NOT_FOUND, axum::Json(json!({"code": 5, "message": "question not found", "details": ""})))
+            .into_response(),
+    }
 }
