@@ -24,6 +24,12 @@ pub struct BenchReport {
     pub bm25_p95_ms: f64,
     pub hybrid_p50_ms: Option<f64>,
     pub hybrid_p95_ms: Option<f64>,
+    /// Vector mode: the query embedding plus the scan of the stored vectors.
+    pub vector_p50_ms: Option<f64>,
+    pub vector_p95_ms: Option<f64>,
+    /// The query embedding alone (the larger part of a hybrid query).
+    pub query_embed_p50_ms: Option<f64>,
+    pub query_embed_p95_ms: Option<f64>,
     pub index_mb: f64,
     pub rss_mb: f64,
     pub peak_rss_mb: f64,
@@ -142,6 +148,20 @@ pub fn run(
     };
     let bm25 = time(Mode::Bm25)?;
     let hybrid = if embedder.is_some() { Some(time(Mode::Hybrid)?) } else { None };
+    let vector = if embedder.is_some() { Some(time(Mode::Vector)?) } else { None };
+    let embed_ms = match &embedder {
+        Some(e) => {
+            let mut ms = Vec::with_capacity(queries.len());
+            for q in queries {
+                let t = Instant::now();
+                e.embed(q, super::embed::Role::Query).map_err(|e| e.to_string())?;
+                ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            ms.sort_by(f64::total_cmp);
+            Some(ms)
+        }
+        None => None,
+    };
     #[allow(clippy::cast_precision_loss)]
     let index_mb = dir_size(&dir.join("index")) as f64 / 1_048_576.0;
     Ok(BenchReport {
@@ -155,6 +175,10 @@ pub fn run(
         bm25_p95_ms: percentile(&bm25, 0.95),
         hybrid_p50_ms: hybrid.as_ref().map(|h| percentile(h, 0.5)),
         hybrid_p95_ms: hybrid.as_ref().map(|h| percentile(h, 0.95)),
+        vector_p50_ms: vector.as_ref().map(|h| percentile(h, 0.5)),
+        vector_p95_ms: vector.as_ref().map(|h| percentile(h, 0.95)),
+        query_embed_p50_ms: embed_ms.as_ref().map(|h| percentile(h, 0.5)),
+        query_embed_p95_ms: embed_ms.as_ref().map(|h| percentile(h, 0.95)),
         index_mb: (index_mb * 10.0).round() / 10.0,
         rss_mb: (crate::telemetry::rss_mb("VmRSS:") * 10.0).round() / 10.0,
         peak_rss_mb: (crate::telemetry::rss_mb("VmHWM:") * 10.0).round() / 10.0,

@@ -120,24 +120,32 @@ impl Vectors {
         }
     }
 
-    /// Best passage similarity per document, best documents first.
+    /// Best passage similarity per document, best documents first. A document's passages are
+    /// adjacent rows (`replace` appends them together), so one pass keeps each document's best
+    /// row without a map, and only the `limit` winners are ranked and named.
     fn search(&self, q: &[f32], limit: usize) -> Vec<(String, usize, f32)> {
-        if self.dim == 0 || q.len() != self.dim {
+        if self.dim == 0 || q.len() != self.dim || limit == 0 {
             return Vec::new();
         }
-        let mut best: HashMap<&str, (usize, f32)> = HashMap::new();
-        for (i, (doc, passage)) in self.keys.iter().enumerate() {
-            let row = &self.data[i * self.dim..(i + 1) * self.dim];
+        let mut best: Vec<(f32, usize)> = Vec::with_capacity(self.keys.len());
+        for (i, row) in self.data.chunks_exact(self.dim).enumerate() {
             let sim = dot(row, q);
-            let e = best.entry(doc.as_str()).or_insert((*passage, f32::MIN));
-            if sim > e.1 {
-                *e = (*passage, sim);
+            match best.last_mut() {
+                Some(last) if self.keys[last.1].0 == self.keys[i].0 => {
+                    if sim > last.0 {
+                        *last = (sim, i);
+                    }
+                }
+                _ => best.push((sim, i)),
             }
         }
-        let mut out: Vec<(String, usize, f32)> = best.into_iter().map(|(d, (p, s))| (d.to_owned(), p, s)).collect();
-        out.sort_by(|a, b| b.2.total_cmp(&a.2));
-        out.truncate(limit);
-        out
+        let by_sim = |a: &(f32, usize), b: &(f32, usize)| b.0.total_cmp(&a.0);
+        if best.len() > limit {
+            best.select_nth_unstable_by(limit - 1, by_sim);
+            best.truncate(limit);
+        }
+        best.sort_by(by_sim);
+        best.into_iter().map(|(sim, i)| (self.keys[i].0.clone(), self.keys[i].1, sim)).collect()
     }
 }
 
@@ -145,17 +153,14 @@ impl Vectors {
 /// `zip().sum()` must add in order and stays scalar).
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; 8];
-    let chunks = a.len() / 8;
-    for i in 0..chunks {
+    let (xs, ys) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = xs.remainder().iter().zip(ys.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in xs.zip(ys) {
         for l in 0..8 {
-            acc[l] += a[i * 8 + l] * b[i * 8 + l];
+            acc[l] += x[l] * y[l];
         }
     }
-    let mut sum: f32 = acc.iter().sum();
-    for i in chunks * 8..a.len().min(b.len()) {
-        sum += a[i] * b[i];
-    }
-    sum
+    acc.iter().sum::<f32>() + tail
 }
 
 /// Splits a document into passages of about `target` characters at paragraph boundaries;
