@@ -494,3 +494,17 @@ async fn ozon_returns_are_synced_and_its_questions_answered() {
     let again = api.questions().await.expect("questions");
     assert!(!again.iter().any(|q| q.id.starts_with("question:")), "an answered question is not polled again");
 }
+
+#[tokio::test]
+async fn twelve_hundred_wb_product_cards_page_by_cursor() {
+    let market = FakeMarketplace::start().await;
+    market.add_wb_cards(1_200);
+    let s = setup();
+    let api = wb(&market, WB_TOKEN);
+    let started = Instant::now();
+    let (changed, same) = s.syncer.products(&api).await.expect("products");
+    eprintln!("1,200 cards in {:.1} s (content API: 100 requests a minute)", started.elapsed().as_secs_f64());
+    assert_eq!((changed, same), (1_200, 0));
+    let (changed, same) = s.syncer.products(&api).await.expect("again");
+    assert_eq!((changed, same), (0, 1_200), "an unchanged catalogue writes nothing");
+}

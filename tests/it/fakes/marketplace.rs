@@ -102,6 +102,8 @@ struct Inner {
     wb_claims: Mutex<Vec<(bool, Value)>>,
     /// Ozon returns (`/v1/returns/list` items).
     ozon_returns: Mutex<Vec<Value>>,
+    /// Generated WB product cards, in cursor order (`updatedAt`, `nmID`).
+    wb_cards: Mutex<Vec<Value>>,
     /// Ozon product questions: (id, sku, text, answer).
     ozon_questions: Mutex<Vec<OzonQuestion>>,
 }
@@ -363,6 +365,19 @@ impl FakeMarketplace {
             "quantityFull": on_wb, "category": "Одежда", "subject": "Платья", "brand": "Ладья", "techSize": "M",
             "Price": 4990, "Discount": 10, "isSupply": true, "isRealization": false, "SCCode": "Tech"}));
         self.inner.wb_fbs_stock.lock().expect("lock").insert(chrt, fbs);
+    }
+
+    /// A catalogue of `n` WB product cards (one size each, chrtID = nmID).
+    pub fn add_wb_cards(&self, n: usize) {
+        let mut cards = self.inner.wb_cards.lock().expect("lock");
+        for i in 0..n {
+            let nm = 300_000_000 + i as i64;
+            cards.push(json!({"nmID": nm, "imtID": nm, "subjectID": 1, "subjectName": "Футболки",
+                "vendorCode": format!("GEN-{i:05}"), "brand": "Ладья", "title": format!("Футболка базовая, модель {i}"),
+                "description": "Футболка из хлопка.", "characteristics": [{"id": 1, "name": "Состав", "value": ["хлопок 100%"]}],
+                "sizes": [{"chrtID": nm, "techSize": "M", "wbSize": "46", "skus": [format!("20{nm}")]}],
+                "updatedAt": format!("2026-11-20T10:{:02}:{:02}Z", (i / 60) % 60, i % 60)}));
+        }
     }
 
     /// A buyer claim on the order with `srid` (status 0 review, 1 rejected, 2 approved).
@@ -771,18 +786,39 @@ async fn ozon_chat_send(
     axum::Json(json!({"result": "success"})).into_response()
 }
 
-/// Two WB product cards, one page (content API shapes).
-async fn wb_cards(headers: HeaderMap, axum::Json(body): axum::Json<Value>) -> Response {
+/// WB product cards (content API shapes): the generated catalogue paged by the cursor
+/// (`updatedAt` + `nmID` of the last card, `limit` up to 100), or else two fixed cards.
+async fn wb_cards(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
     if !wb_authorized(&headers) {
         return fault_response(Fault::Unauthorized, true);
     }
-    if body["settings"]["cursor"]["limit"].as_u64().is_none() {
+    let cursor = &body["settings"]["cursor"];
+    let Some(limit) = cursor["limit"].as_u64().filter(|l| (1..=100).contains(l)) else {
         return (
             StatusCode::BAD_REQUEST,
-            axum::Json(json!({"data": null, "error": true, "errorText": "settings.cursor.limit is required",
+            axum::Json(json!({"data": null, "error": true, "errorText": "settings.cursor.limit must be 1..100",
             "additionalErrors": null})),
         )
             .into_response();
+    };
+    let generated = inner.wb_cards.lock().expect("lock");
+    if !generated.is_empty() {
+        let after = (cursor["updatedAt"].as_str().unwrap_or(""), cursor["nmID"].as_i64().unwrap_or(0));
+        let page: Vec<Value> = generated
+            .iter()
+            .filter(|c| (c["updatedAt"].as_str().unwrap_or(""), c["nmID"].as_i64().unwrap_or(0)) > after)
+            .take(limit as usize)
+            .cloned()
+            .collect();
+        let last = page.last().map_or_else(
+            || json!({"total": 0}),
+            |c| json!({"updatedAt": c["updatedAt"], "nmID": c["nmID"], "total": page.len()}),
+        );
+        return axum::Json(json!({"cards": page, "cursor": last})).into_response();
     }
     axum::Json(json!({"cards": [
         {"nmID": 190011223, "imtID": 1, "subjectID": 1, "subjectName": "Платья", "vendorCode": "LD-DR-101", "brand": "Ладья",
