@@ -1,6 +1,7 @@
 //! Order sync throughput and order lookup latency: a full sync of N WB orders from a minimal
 //! FBS orders API on loopback (`GET /api/v3/orders`, `POST /api/v3/orders/status`, official
-//! shapes) into a real SQLite cache, then random order lookups answered from the cache.
+//! shapes; the FBO statistics reports and the claims list answer empty) into a real SQLite
+//! cache, then random order lookups answered from the cache.
 //!
 //! `cargo bench --bench sync -- [--orders N] [--lookups L]`
 
@@ -55,6 +56,8 @@ async fn main() {
     let app = Router::new()
         .route("/api/v3/orders", get(orders))
         .route("/api/v3/orders/status", post(statuses))
+        .route("/api/v1/supplier/{report}", get(|| async { axum::Json(json!([])) }))
+        .route("/api/v1/claims", get(|| async { axum::Json(json!({"claims": [], "total": 0})) }))
         .with_state(Arc::new(n));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));

@@ -70,18 +70,24 @@ pub fn sync(paths: &Paths, db: &Db, args: SyncArgs) -> anyhow::Result<ExitCode> 
         let market = api.market();
         match runtime.block_on(syncer.run(api.as_ref(), kind)) {
             Ok(r) if args.json => println!("{}", serde_json::json!({"market": market, "kind": kind, "report": r})),
-            Ok(r) => println!(
-                "{}: {} sync{}: {} orders in {} pages, {} changed status, {} buyers notified ({:.1} s, {:.0} orders/s)",
-                market.title(),
-                kind.as_str(),
-                if r.resumed { " (resumed)" } else { "" },
-                r.orders,
-                r.pages,
-                r.changed,
-                r.notified,
-                r.seconds,
-                r.orders as f64 / r.seconds.max(1e-9)
-            ),
+            Ok(r) => {
+                println!(
+                    "{}: {} sync{}: {} orders in {} pages, {} changed status, {} buyers notified, {} returns ({:.1} s, {:.0} orders/s)",
+                    market.title(),
+                    kind.as_str(),
+                    if r.resumed { " (resumed)" } else { "" },
+                    r.orders,
+                    r.pages,
+                    r.changed,
+                    r.notified,
+                    r.returns,
+                    r.seconds,
+                    r.orders as f64 / r.seconds.max(1e-9)
+                );
+                if let Some(e) = &r.returns_error {
+                    eprintln!("warning: {}: returns were not synced: {e}", market.title());
+                }
+            }
             Err(e) => {
                 failed = true;
                 let hint = match e {
@@ -127,7 +133,7 @@ pub fn orders(paths: &Paths, db: &Db, cmd: OrdersCommand) -> anyhow::Result<Exit
     if json {
         println!(
             "{}",
-            serde_json::json!({"order": o, "source": found.source, "stale_since": found.stale_since,
+            serde_json::json!({"order": o, "source": found.source, "stale_since": found.stale_since, "returns": found.returns,
             "history": history.iter().map(|(s, r, at)| serde_json::json!({"status": s, "raw": r, "at": crate::clock::rfc3339(*at)})).collect::<Vec<_>>()})
         );
         return Ok(ExitCode::SUCCESS);
@@ -141,6 +147,10 @@ pub fn orders(paths: &Paths, db: &Db, cmd: OrdersCommand) -> anyhow::Result<Exit
     }
     for (status, raw, at) in history {
         println!("  {}  {status} ({raw})", crate::engine::answer::date_time(at, offset));
+    }
+    for r in &found.returns {
+        let reason = r.reason.as_deref().map(|x| format!(", «{x}»")).unwrap_or_default();
+        println!("return {}: {} ({}{reason})", r.id, r.status.as_str(), r.status_text);
     }
     Ok(ExitCode::SUCCESS)
 }

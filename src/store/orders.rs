@@ -42,11 +42,20 @@ fn order_at(r: &Row<'_>, at: usize) -> rusqlite::Result<Order> {
 
 /// Inserts or replaces an order (the marketplace is the source of truth). A status change is
 /// appended to the history. Returns the row id and whether the status changed.
+///
+/// A finished order (delivered, cancelled) is never moved back to an unfinished status: only
+/// a stale copy can say so (WB's orders report repeats a sold order's row without its sale).
 pub fn upsert(conn: &Connection, o: &Order, now: i64) -> Result<(i64, bool)> {
-    let previous: Option<(i64, String)> = optional(
-        conn.prepare_cached("SELECT id, status_raw FROM orders WHERE marketplace = ?1 AND number = ?2")?
-            .query_row(params![o.market.as_str(), o.number], |r| Ok((r.get(0)?, r.get(1)?))),
+    let previous: Option<(i64, String, String)> = optional(
+        conn.prepare_cached("SELECT id, status_raw, status FROM orders WHERE marketplace = ?1 AND number = ?2")?
+            .query_row(params![o.market.as_str(), o.number], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))),
     )?;
+    if let Some((id, _, status)) = &previous
+        && OrderStatus::parse(status).is_some_and(OrderStatus::is_final)
+        && !o.status.is_final()
+    {
+        return Ok((*id, false));
+    }
     let items = serde_json::to_string(&o.items).unwrap_or_else(|_| "[]".into());
     conn.prepare_cached(&format!(
         "INSERT INTO orders ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
@@ -75,7 +84,7 @@ pub fn upsert(conn: &Connection, o: &Order, now: i64) -> Result<(i64, bool)> {
     let id: i64 = conn
         .prepare_cached("SELECT id FROM orders WHERE marketplace = ?1 AND number = ?2")?
         .query_row(params![o.market.as_str(), o.number], |r| r.get(0))?;
-    let changed = previous.as_ref().is_none_or(|(_, raw)| *raw != o.status_raw);
+    let changed = previous.as_ref().is_none_or(|(_, raw, _)| *raw != o.status_raw);
     if changed {
         conn.prepare_cached(
             "INSERT INTO order_status_history (order_id, status, status_raw, at) VALUES (?1, ?2, ?3, ?4)",

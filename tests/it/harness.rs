@@ -168,7 +168,12 @@ pub fn run_cli_env(data_dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: 
     let mut child = cmd.spawn().expect("spawn supportd");
     let mut pipe = child.stdin.take().expect("stdin");
     if let Some(text) = stdin {
-        pipe.write_all(text.as_bytes()).expect("write stdin");
+        // A command that exits without reading its input closes the pipe first: not an error.
+        if let Err(e) = pipe.write_all(text.as_bytes())
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            panic!("write stdin: {e}");
+        }
     }
     drop(pipe);
     child.wait_with_output().expect("wait")

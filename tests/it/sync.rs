@@ -463,6 +463,12 @@ async fn wb_fbo_orders_sales_stocks_and_claims() {
     assert_eq!(r.orders, 1, "{r:?}");
     let returned = get("fbo-1.a1b2").expect("cached");
     assert_eq!((returned.status, returned.status_raw.as_str()), (OrderStatus::Cancelled, "fbo/returned"));
+    // The orders report repeating that order's row later does not move it back.
+    s.clock.advance(Duration::from_secs(3600));
+    let t = s.clock.now_ms();
+    market.add_wb_report_order("fbo-1.a1b2", "LD-DR-101", 190011223, now - 3 * DAY, t - 60_000, false);
+    s.syncer.run(&api, Kind::Incremental).await.expect("incremental");
+    assert_eq!(get("fbo-1.a1b2").expect("cached").status_raw, "fbo/returned");
 }
 
 #[tokio::test]

@@ -246,7 +246,7 @@ async fn photos_are_kept_and_oversized_files_are_noted() {
         stmt.query_map([], |r| r.get(0)).expect("query").collect::<Result<_, _>>().expect("rows")
     };
     let first: Value = serde_json::from_str(&rows[0]).expect("json");
-    let path = first[0]["path"].as_str().expect("stored path");
+    let path = first[0]["path"].as_str().unwrap_or_else(|| panic!("no stored path: {first}"));
     assert_eq!(std::fs::metadata(app.paths.data_dir.join(path)).expect("file").len(), 10_000_000);
     // Staff see it in the panel; nothing outside files/ is served.
     let admin = app.admin_token().await;
