@@ -19,6 +19,10 @@
     new: "оформлен", assembled: "собран", in_transit: "в пути", ready_for_pickup: "в пункте выдачи",
     delivered: "получен", cancelled: "отменён", problem: "требует проверки",
   };
+  const RETURNS = {
+    review: "на рассмотрении", approved: "одобрен", rejected: "отказ", in_transit: "едет продавцу",
+    done: "завершён", cancelled: "отменён",
+  };
   const REASONS = {
     requested: "попросил человека", negative: "недоволен", human_only: "тема для людей", repeated_failure: "бот не справился",
     order_problem: "проблема с заказом", takeover: "взят оператором", approval: "черновик на проверку",
@@ -64,6 +68,10 @@
     if (!v.orders.length) box.appendChild(el("div", "muted", "Покупатель ещё не называл заказов"));
     for (const o of v.orders) {
       box.appendChild(el("div", "order", o.number + " · " + (o.market === "wb" ? "WB" : "Ozon") + " · " + (STATUSES[o.status] || o.status)));
+      const refs = [o.number, o.reference];
+      for (const r of (v.returns || []).filter((x) => x.market === o.market && refs.includes(x.order_ref))) {
+        box.appendChild(el("div", "muted", "↩ возврат: " + (RETURNS[r.status] || r.status) + " · " + r.status_text + (r.reason ? " · «" + r.reason + "»" : "")));
+      }
     }
     const earlier = v.conversations.filter((c) => c.id !== current);
     if (earlier.length) {

@@ -58,6 +58,23 @@ test("an operator sees a conversation arrive live, takes it over, replies and re
   await page.fill("#search", "4102938475");
   await page.locator("#conv-list .conv", { hasText: "Анна Петрова" }).waitFor();
   await page.screenshot({ path: shots + "inbox-light.png" });
+  // A return on an order is told to the buyer and shown on the customer card.
+  await page.fill("#search", "");
+  await page.evaluate(async () => {
+    const csrf = document.cookie.match(/(?:^|; )supportd_csrf=([^;]*)/)[1];
+    await fetch("/api/v1/inbound", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify({ message_id: "e2e-r1", customer: "buyer-78", name: "Олег Смирнов", text: "что с возвратом по заказу 60311822-0009-1" }),
+    });
+  });
+  const second = page.locator("#conv-list .conv", { hasText: "Олег Смирнов" });
+  await second.waitFor({ timeout: 10_000 });
+  await second.click();
+  await page.locator(".msg.from-bot", { hasText: "заявка на возврат на рассмотрении" }).waitFor({ timeout: 10_000 });
+  await page.locator("#customer", { hasText: "↩ возврат: на рассмотрении" }).waitFor();
+  await page.locator("#conv-list .conv", { hasText: "Анна Петрова" }).click();
+  await page.locator(".msg.from-bot", { hasText: "в пути" }).waitFor({ timeout: 10_000 });
 
   await page.getByRole("button", { name: "Взять в работу" }).click();
   await page.locator("#thread-state", { hasText: "Ведёт оператор" }).waitFor();

@@ -212,11 +212,25 @@ async fn a_buyer_conversation_through_the_whole_pipeline() {
     let none: Value = app.get(&viewer, "/api/v1/conversations?q=%25_nothing").await.json().await.expect("json");
     assert!(none.as_array().expect("list").is_empty(), "LIKE wildcards are escaped");
     let customer_id = found[0]["customer_id"].as_i64().expect("customer");
+    let ozon_return = supportd::marketplace::Return {
+        market: Market::Ozon,
+        id: "1000015552".into(),
+        order_ref: "57195475-0050-3".into(),
+        status: supportd::marketplace::ReturnStatus::InTransit,
+        status_text: "В пункте выдачи".into(),
+        reason: Some("Не подошёл размер".into()),
+        product: None,
+        created_at: 1,
+        updated_at: 2,
+    };
+    supportd::store::orders::upsert_return(&app.db(), &ozon_return, 3).expect("return");
     let card: Value = app.get(&viewer, &format!("/api/v1/customers/{customer_id}")).await.json().await.expect("json");
     assert_eq!(card["customer"]["display_name"], "Анна");
     let numbers: Vec<&str> =
         card["orders"].as_array().expect("orders").iter().filter_map(|o| o["number"].as_str()).collect();
     assert!(numbers.contains(&"57195475-0050-3"), "{card}");
+    assert_eq!(card["returns"][0]["order_ref"], "57195475-0050-3", "the order's return is on the card");
+    assert_eq!(card["returns"][0]["status"], "in_transit");
     assert_eq!(card["conversations"][0]["csat"], 5);
     let today: Value = app.get(&viewer, "/api/v1/dashboard").await.json().await.expect("json");
     assert!(today["buyer_messages"].as_i64().expect("n") >= 8, "{today}");

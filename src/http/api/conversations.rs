@@ -95,6 +95,8 @@ pub struct CustomerView {
     /// Orders this customer has shown to be theirs, newest first.
     #[schema(value_type = Vec<Object>)]
     pub orders: Vec<crate::marketplace::Order>,
+    /// Returns (WB claims, Ozon returns) on those orders, newest first per order.
+    pub returns: Vec<crate::marketplace::Return>,
     pub conversations: Vec<ConversationView>,
 }
 
@@ -107,10 +109,15 @@ pub async fn customer(
     auth: Auth<Viewer>,
     Path(id): Path<i64>,
 ) -> Result<Json<CustomerView>, ApiError> {
-    let (mut customer, mut orders, conversations) = state
+    let (mut customer, mut orders, returns, conversations) = state
         .db
         .call(move |c| {
-            Ok((msgs::customer(c, id)?, crate::store::orders::of_customer(c, id)?, msgs::conversations_of(c, id)?))
+            let orders = crate::store::orders::of_customer(c, id)?;
+            let mut returns = Vec::new();
+            for o in &orders {
+                returns.extend(crate::store::orders::returns_of(c, o)?);
+            }
+            Ok((msgs::customer(c, id)?, orders, returns, msgs::conversations_of(c, id)?))
         })
         .await
         .map_err(ApiError::store("customer"))?;
@@ -123,6 +130,7 @@ pub async fn customer(
     Ok(Json(CustomerView {
         customer,
         orders,
+        returns,
         conversations: conversations.into_iter().map(ConversationView::from).collect(),
     }))
 }
