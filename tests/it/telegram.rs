@@ -242,7 +242,8 @@ async fn photos_are_kept_and_oversized_files_are_noted() {
     let rows: Vec<String> = {
         let db = app.db();
         let mut stmt =
-            db.prepare("SELECT attachments FROM messages WHERE author = 'buyer' ORDER BY id").expect("prepare");
+            // By arrival (the two buyers' messages are processed concurrently, in either order).
+            db.prepare("SELECT attachments FROM messages WHERE author = 'buyer' ORDER BY inbox_id").expect("prepare");
         stmt.query_map([], |r| r.get(0)).expect("query").collect::<Result<_, _>>().expect("rows")
     };
     let first: Value = serde_json::from_str(&rows[0]).expect("json");
