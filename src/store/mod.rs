@@ -164,6 +164,9 @@ struct Inner {
     size: usize,
     in_use: AtomicUsize,
     waits: AtomicU64,
+    /// Bumped after every use of a connection that changed rows, so readers of the event feed
+    /// wake on writes instead of polling.
+    writes: tokio::sync::watch::Sender<u64>,
 }
 
 /// A bounded pool of SQLite connections.
@@ -199,6 +202,7 @@ impl Db {
                 size,
                 in_use: AtomicUsize::new(0),
                 waits: AtomicU64::new(0),
+                writes: tokio::sync::watch::Sender::new(0),
             }),
         })
     }
@@ -257,10 +261,20 @@ impl Db {
     pub fn with_conn<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
         let mut conn = self.take()?;
         self.inner.in_use.fetch_add(1, Ordering::Relaxed);
+        let before = conn.total_changes();
         let out = f(&mut conn);
+        let wrote = conn.total_changes() != before;
         self.inner.in_use.fetch_sub(1, Ordering::Relaxed);
         self.give_back(conn);
+        if wrote {
+            self.inner.writes.send_modify(|n| *n = n.wrapping_add(1));
+        }
         out
+    }
+
+    /// Changes whenever rows were written (after the writer's transaction has ended).
+    pub fn writes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.writes.subscribe()
     }
 
     /// Copies the live database into `dest` with SQLite's online backup API (safe while
@@ -321,6 +335,18 @@ pub(crate) fn optional<T>(r: rusqlite::Result<T>) -> Result<Option<T>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writes_are_signalled_and_reads_are_not() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Db::open(&dir.path().join("s.db"), 2, 1).expect("open");
+        let mut writes = db.writes();
+        writes.borrow_and_update();
+        db.with_conn(|c| Ok(c.query_row("SELECT COUNT(*) FROM events", [], |r| r.get::<_, i64>(0))?)).expect("read");
+        assert!(!writes.has_changed().expect("open"), "a read wakes nobody");
+        db.with_conn(|c| messaging::add_event(c, "test", None, &serde_json::json!({}), 1)).expect("write");
+        assert!(writes.has_changed().expect("open"), "a write wakes the readers");
+    }
 
     #[test]
     fn migrates_an_empty_file_once() {

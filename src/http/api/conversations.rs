@@ -359,11 +359,13 @@ pub async fn stream(
     let mut after = last.or(q.after).unwrap_or(0);
     let (tx, rx) = tokio::sync::mpsc::channel(256);
     let mut stopping = state.stopping.clone();
+    let mut writes = state.db.writes();
     tokio::spawn(async move {
         loop {
             if *stopping.borrow() {
                 return;
             }
+            writes.borrow_and_update();
             let batch = match state.db.call(move |c| msgs::events_after(c, after, 200)).await {
                 Ok(b) => b,
                 Err(e) => {
@@ -383,9 +385,12 @@ pub async fn stream(
             if tx.is_closed() {
                 return;
             }
-            // The stream ends when the server stops, so a graceful stop does not wait for panels.
+            // Wake on the next write (a burst of writes is read at once, after 50 ms), or every
+            // 5 s all the same; the stream ends when the server stops, so a graceful stop does
+            // not wait for panels.
             tokio::select! {
-                () = tokio::time::sleep(std::time::Duration::from_millis(400)) => {}
+                Ok(()) = writes.changed() => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+                () = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
                 _ = stopping.changed() => return,
             }
         }
