@@ -114,9 +114,11 @@ pub fn name_items(conn: &Connection, o: &mut Order) -> Result<()> {
             continue;
         }
         let name: Option<String> = optional(
+            // Two indexed lookups (the seller's article first, then the marketplace's id): an OR
+            // of the two would scan every product of the marketplace for each item.
             conn.prepare_cached(
-                "SELECT name FROM products WHERE marketplace = ?1 AND (offer_id = ?2 OR marketplace_id = ?2)
-                 ORDER BY offer_id = ?2 DESC LIMIT 1",
+                "SELECT name FROM products WHERE marketplace = ?1 AND offer_id = ?2
+                 UNION ALL SELECT name FROM products WHERE marketplace_id = ?2 AND marketplace = ?1 LIMIT 1",
             )?
             .query_row(params![o.market.as_str(), item.article], |r| r.get(0)),
         )?;
