@@ -354,8 +354,15 @@ pub struct Found {
     pub stale_since: Option<i64>,
     /// "cache" or "live".
     pub source: &'static str,
-    /// Returns the buyer asked for on this order (from the last sync), newest first.
+    /// Returns requested on this order (from the last sync), newest first.
     pub returns: Vec<Return>,
+}
+
+impl Found {
+    /// The cached copy when the marketplace could not be asked: "as of" its last sync.
+    fn as_of(order: Order) -> Self {
+        Found { stale_since: Some(order.synced_at), order, source: "cache", returns: Vec::new() }
+    }
 }
 
 /// Order lookups for the engine: cache first, the marketplace when stale, cache as fallback.
@@ -433,12 +440,7 @@ impl Orders {
         let api = match self.apis.get(&market) {
             Some(api) if api.has_key().await => api,
             _ => {
-                return Ok(cached.map(|o| Found {
-                    stale_since: Some(o.synced_at),
-                    order: o,
-                    source: "cache",
-                    returns: Vec::new(),
-                }));
+                return Ok(cached.map(Found::as_of));
             }
         };
         let deadline = Instant::now() + self.timeout;
@@ -462,21 +464,11 @@ impl Orders {
             Ok(Ok(None)) => Ok(None),
             Ok(Err(e)) => {
                 tracing::warn!(market = market.as_str(), error = %e, "live order lookup failed; answering from the cache");
-                Ok(cached.map(|o| Found {
-                    stale_since: Some(o.synced_at),
-                    order: o,
-                    source: "cache",
-                    returns: Vec::new(),
-                }))
+                Ok(cached.map(Found::as_of))
             }
             Err(_) => {
                 tracing::warn!(market = market.as_str(), "live order lookup timed out; answering from the cache");
-                Ok(cached.map(|o| Found {
-                    stale_since: Some(o.synced_at),
-                    order: o,
-                    source: "cache",
-                    returns: Vec::new(),
-                }))
+                Ok(cached.map(Found::as_of))
             }
         }
     }
