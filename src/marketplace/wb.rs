@@ -685,15 +685,8 @@ enum Report {
 fn msk_date_time(ms: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000) + MSK_SECS)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    let format = time::format_description::parse_borrowed::<2>("[year]-[month]-[day]T[hour]:[minute]:[second]");
+    format.ok().and_then(|f| t.format(&f).ok()).unwrap_or_default()
 }
 
 const MSK_SECS: i64 = 3 * 3600;
@@ -818,6 +811,16 @@ pub fn status(supplier: &str, wb: &str) -> OrderStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn report_times_are_moscow_time() {
+        // 2024-05-01 10:45:00 UTC is 13:45 in Moscow.
+        let ms = 1_714_560_300_000;
+        assert_eq!(msk_date_time(ms), "2024-05-01T13:45:00");
+        assert_eq!(msk_millis("2024-05-01T13:45:00"), Some(ms));
+        assert_eq!(msk_millis("2024-05-01T13:45:00.245611"), Some(ms + 245));
+        assert_eq!(msk_millis("2024-05-01T10:45:00Z"), Some(ms));
+    }
 
     #[test]
     fn statuses_map() {

@@ -493,15 +493,9 @@ fn rfc3339(ms: i64) -> String {
 /// Moscow time without a zone, as WB's statistics API writes dates.
 fn msk(ms: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000) + 3 * 3600).expect("time");
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    let format =
+        time::format_description::parse_borrowed::<2>("[year]-[month]-[day]T[hour]:[minute]:[second]").expect("format");
+    t.format(&format).expect("format")
 }
 
 fn wb_authorized(headers: &HeaderMap) -> bool {
@@ -614,16 +608,27 @@ async fn ozon_list(State(inner): State<Arc<Inner>>, axum::Json(body): axum::Json
     axum::Json(json!({"result": {"postings": page, "has_next": has_next}})).into_response()
 }
 
-async fn wb_questions(State(inner): State<Arc<Inner>>, Query(q): Query<HashMap<String, String>>) -> Response {
+/// The `isAnswered` filter of WB's question and feedback lists (`take` and `skip` are required
+/// too), or the API's 400 answer.
+fn answered_filter(q: &HashMap<String, String>) -> Result<bool, Box<Response>> {
     if !["isAnswered", "take", "skip"].iter().all(|k| q.contains_key(*k)) {
-        return (
-            StatusCode::BAD_REQUEST,
-            axum::Json(json!({"data": null, "error": true,
-            "errorText": "isAnswered, take and skip are required", "additionalErrors": null})),
-        )
-            .into_response();
+        return Err(Box::new(
+            (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({"data": null, "error": true,
+                "errorText": "isAnswered, take and skip are required", "additionalErrors": null})),
+            )
+                .into_response(),
+        ));
     }
-    let answered = q.get("isAnswered").is_some_and(|v| v == "true");
+    Ok(q.get("isAnswered").is_some_and(|v| v == "true"))
+}
+
+async fn wb_questions(State(inner): State<Arc<Inner>>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let answered = match answered_filter(&q) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
     let list: Vec<Value> = inner
         .wb_questions
         .lock()
@@ -803,15 +808,10 @@ async fn ozon_product_info(axum::Json(body): axum::Json<Value>) -> Response {
 }
 
 async fn wb_feedbacks(State(inner): State<Arc<Inner>>, Query(q): Query<HashMap<String, String>>) -> Response {
-    if !["isAnswered", "take", "skip"].iter().all(|k| q.contains_key(*k)) {
-        return (
-            StatusCode::BAD_REQUEST,
-            axum::Json(json!({"data": null, "error": true,
-            "errorText": "isAnswered, take and skip are required", "additionalErrors": null})),
-        )
-            .into_response();
-    }
-    let answered = q.get("isAnswered").is_some_and(|v| v == "true");
+    let answered = match answered_filter(&q) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
     let list: Vec<Value> = inner
         .wb_feedbacks
         .lock()
