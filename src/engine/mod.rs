@@ -201,6 +201,11 @@ pub type Typing = Arc<dyn Fn(&str, &str) + Send + Sync>;
 /// Channels whose answers are published on the marketplace (questions, reviews, chats).
 pub const MARKETPLACE_CHANNELS: [&str; 2] = ["wb_questions", "ozon_chat"];
 
+/// The longest buyer message that is stored, in characters; a longer one is cut at the channel
+/// edge ([`Engine::accept`]). Only its first [`crate::nlu::MAX_TEXT_CHARS`] are analysed and
+/// searched, so neither memory nor time grows with what a buyer sends.
+pub const MAX_MESSAGE_CHARS: usize = 100_000;
+
 /// Buyers whose messages are processed at the same time.
 const PARALLEL: usize = 4;
 /// Tries before an inbox item that keeps failing is parked as `failed`.
@@ -284,6 +289,15 @@ impl Engine {
         if m.text.trim().is_empty() && m.attachments.is_empty() && m.verified_phone.is_none() {
             return Err(EngineError::BadPayload("the message has no text".into()));
         }
+        let cut;
+        let m = if m.text.chars().nth(MAX_MESSAGE_CHARS).is_some() {
+            let mut short = m.clone();
+            short.text = crate::kb::analyzer::prefix(&m.text, MAX_MESSAGE_CHARS).to_owned();
+            cut = short;
+            &cut
+        } else {
+            m
+        };
         let payload = serde_json::to_string(m).map_err(|e| EngineError::Internal(e.to_string()))?;
         let (channel, id, now) = (m.channel.clone(), m.message_id.clone(), self.clock.now_ms());
         let accepted = self.db.call(move |c| msgs::inbox_accept(c, &channel, &id, &payload, now)).await?;
@@ -462,16 +476,20 @@ impl Engine {
             self.commit(item, &conversation, &turn, Some(&state), &Draft::default(), now).await?;
             return Ok(turn);
         }
-        let text = m.text.clone();
-        let analysis = tokio::task::spawn_blocking(move || Nlu::shared().analyze(&text))
-            .await
-            .map_err(|e| EngineError::Internal(e.to_string()))?;
+        // Only the bounded beginning of a long message is understood and searched.
+        let text = crate::kb::analyzer::prefix(&m.text, crate::nlu::MAX_TEXT_CHARS).to_owned();
+        let analysis = {
+            let text = text.clone();
+            tokio::task::spawn_blocking(move || Nlu::shared().analyze(&text))
+                .await
+                .map_err(|e| EngineError::Internal(e.to_string()))?
+        };
         let decision = policy::decide(
-            &policy::Input { analysis: &analysis, text: &m.text, state: &state, linked_orders: linked.len() },
+            &policy::Input { analysis: &analysis, text: &text, state: &state, linked_orders: linked.len() },
             &policy::Settings { human_only: self.settings().human_only.clone() },
         );
         let mut draft = Draft::default();
-        self.carry_out(&decision, &analysis, &m.text, &conversation, &linked, &mut state, &mut draft, now).await?;
+        self.carry_out(&decision, &analysis, &text, &conversation, &linked, &mut state, &mut draft, now).await?;
         let action = draft.action.unwrap_or(Action::Answer);
         // Marketplace answers are public: only plain answers go out without a person.
         let public = MARKETPLACE_CHANNELS.contains(&conversation.channel.as_str());
@@ -829,7 +847,10 @@ impl Engine {
         let history: Vec<ChatMessage> = recent
             .iter()
             .filter(|m| !m.internal)
-            .map(|m| if m.author == "buyer" { ChatMessage::user(&m.body) } else { ChatMessage::assistant(&m.body) })
+            .map(|m| {
+                let body = crate::kb::analyzer::prefix(&m.body, crate::nlu::MAX_TEXT_CHARS);
+                if m.author == "buyer" { ChatMessage::user(body) } else { ChatMessage::assistant(body) }
+            })
             .collect();
         let buyer: Vec<String> = recent.iter().filter(|m| m.author == "buyer").map(|m| m.body.clone()).collect();
         let llm = self.llm.clone();

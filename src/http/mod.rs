@@ -212,7 +212,7 @@ impl utoipa::Modify for SecurityAddon {
         api::kb::list_articles, api::kb::create_article, api::kb::get_article, api::kb::update_article,
         api::kb::delete_article, api::kb::versions, api::kb::restore_version, api::kb::categories,
         api::kb::list_products, api::kb::upsert_product, api::kb::get_product, api::kb::delete_product,
-        api::kb::search, api::kb::retrieve, api::kb::import_kb, api::kb::export,
+        api::kb::search, api::kb::search_post, api::kb::retrieve, api::kb::import_kb, api::kb::export,
         api::llm::status, api::llm::usage, api::llm::ask,
         api::nlu::analyze,
         api::conversations::list, api::conversations::get, api::conversations::take_over,

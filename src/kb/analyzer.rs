@@ -258,6 +258,20 @@ const SYNONYMS: &[&[&str]] = &[
     &["пересорт", "перепутали", "вместо", "прислали", "прислал"],
 ];
 
+/// Longest word that is indexed or searched, in characters. No Russian or English word is
+/// longer; a longer "word" (a pasted code, a buyer holding a key down) is skipped, so that no
+/// single word can make a query's cost grow with its length.
+pub const MAX_TERM_CHARS: usize = 40;
+
+/// The first `max_chars` characters of `text` (cut on a character boundary): the bounded part
+/// of a long input that is analysed, searched or embedded.
+pub fn prefix(text: &str, max_chars: usize) -> &str {
+    match text.char_indices().nth(max_chars) {
+        Some((i, _)) => &text[..i],
+        None => text,
+    }
+}
+
 #[derive(Clone)]
 pub struct Analyzer {
     ru: Arc<Stemmer>,
@@ -308,6 +322,9 @@ impl Analyzer {
 
     /// The indexed form of one word, or `None` for a stop word.
     fn term(&self, raw: &str) -> Option<String> {
+        if raw.chars().nth(MAX_TERM_CHARS).is_some() {
+            return None;
+        }
         let w = normalize(raw);
         if self.stop.contains(w.as_str()) {
             return None;
@@ -338,7 +355,7 @@ impl Analyzer {
             if let Some(t) = self.term(word) {
                 out.push(Term { text: t, from, to: from + word.len(), position });
             }
-            if word.len() >= 3 && word.chars().all(|c| c.is_ascii_alphabetic()) {
+            if (3..=MAX_TERM_CHARS).contains(&word.len()) && word.chars().all(|c| c.is_ascii_alphabetic()) {
                 let cyr = transliterate(&word.to_ascii_lowercase());
                 if let Some(t) = self.term(&cyr) {
                     out.push(Term { text: t, from, to: from + word.len(), position });
@@ -488,6 +505,32 @@ mod tests {
         let text = "Сроки доставки: 2–5 дней";
         for t in a.analyze(text) {
             assert!(text.is_char_boundary(t.from) && text.is_char_boundary(t.to));
+        }
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Any Unicode text: no panic, terms point at their words, no term is longer than the
+        /// cap, and a query never yields more terms than twice its words.
+        #[test]
+        fn any_text_is_analyzed_within_bounds(text in "\\PC{0,400}", long in "[a-zа-я]{0,300}") {
+            let a = Analyzer::new();
+            let input = format!("{text} {long}");
+            for t in a.analyze(&input) {
+                prop_assert!(input.is_char_boundary(t.from) && input.is_char_boundary(t.to) && t.from < t.to);
+                prop_assert!(t.text.chars().count() <= MAX_TERM_CHARS, "{}", t.text);
+            }
+            let words = words(&input).count();
+            prop_assert!(a.query_terms(&input).len() <= 2 * words);
+            prop_assert!(prefix(&input, 10).chars().count() <= 10);
         }
     }
 }

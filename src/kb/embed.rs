@@ -388,6 +388,9 @@ impl Embedder {
             Role::Passage => "passage: ",
         };
         let max = self.positions.dims()[0].saturating_sub(2);
+        // More characters than positions never reach the model: cut before the tokenizer,
+        // whose work grows with the text.
+        let text = super::analyzer::prefix(text, max * 8);
         let mut ids = vec![self.tok.bos];
         ids.extend(self.tok.encode(&format!("{prefix}{text}"), max));
         ids.push(self.tok.eos);

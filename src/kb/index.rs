@@ -18,7 +18,16 @@ use super::analyzer::{self, Analyzer};
 use crate::store::kb::IndexDoc;
 
 /// Bump when the schema or the analysis changes: the index is then rebuilt at start.
-const SCHEMA_VERSION: &str = "kb-index-v3";
+const SCHEMA_VERSION: &str = "kb-index-v4";
+
+/// Distinct words of one query that are searched; the rest of a long query is ignored.
+pub const MAX_QUERY_TERMS: usize = 48;
+/// Unknown words of one query looked up with typo tolerance. A fuzzy look-up builds an
+/// automaton whose size grows with the word, so both their number and length are bounded.
+const MAX_FUZZY_TERMS: usize = 6;
+const FUZZY_CHARS: std::ops::RangeInclusive<usize> = 4..=16;
+/// Article numbers and SKUs of one query matched exactly.
+const MAX_CODES: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -206,19 +215,29 @@ impl SearchIndex {
             |field: Field, t: &str| searcher.doc_freq(&Term::from_field_text(field, t)).map(|n| n > 0).unwrap_or(false);
         let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let mut seen = std::collections::HashSet::new();
+        let mut fuzzy = 0;
         for t in self.analyzer.query_terms(text) {
+            if seen.len() >= MAX_QUERY_TERMS {
+                break;
+            }
             if !seen.insert(t.text.clone()) {
                 continue;
             }
+            let chars = t.text.chars().count();
             let fields = [(self.f.title, 2.0f32), (self.f.body, 1.0), (self.f.tags, 1.5)];
             let exists = fields.iter().any(|(f, _)| known(*f, &t.text));
+            let typo = !exists
+                && fuzzy < MAX_FUZZY_TERMS
+                && FUZZY_CHARS.contains(&chars)
+                && !t.text.chars().any(|c| c.is_ascii_digit());
+            fuzzy += usize::from(typo);
             for (field, boost) in fields {
                 let term = Term::from_field_text(field, &t.text);
                 let q: Box<dyn Query> = if exists {
                     Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs))
-                } else if t.text.chars().count() >= 4 && !t.text.chars().any(|c| c.is_ascii_digit()) {
+                } else if typo {
                     // An unknown word: probably a typo; look for words one or two edits away.
-                    let distance = if t.text.chars().count() >= 8 { 2 } else { 1 };
+                    let distance = if chars >= 8 { 2 } else { 1 };
                     Box::new(BoostQuery::new(Box::new(FuzzyTermQuery::new(term, distance, true)), 0.7))
                 } else {
                     continue;
@@ -226,7 +245,7 @@ impl SearchIndex {
                 should.push((Occur::Should, Box::new(BoostQuery::new(q, boost))));
             }
         }
-        for code in analyzer::codes(text) {
+        for code in analyzer::codes(text).into_iter().take(MAX_CODES) {
             let q = TermQuery::new(Term::from_field_text(self.f.codes, &code), IndexRecordOption::Basic);
             should.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), 8.0))));
         }

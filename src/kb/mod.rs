@@ -34,12 +34,18 @@ pub enum KbError {
     Embed(#[from] embed::EmbedError),
     #[error("vector search needs the embedding model, which is not installed ({0})")]
     NoEmbedder(String),
+    #[error("the request was cancelled before the search started")]
+    Cancelled,
 }
 
 pub type Result<T, E = KbError> = std::result::Result<T, E>;
 
 /// The file name of the embedding model inside `DATA_DIR/models/`.
 pub const EMBEDDING_MODEL_FILE: &str = "e5-small-q4.bin";
+
+/// The part of a query that is searched, in characters: a longer query (a pasted letter, a
+/// buyer's run-on message) is cut here, so search time and memory do not grow with the input.
+pub const MAX_QUERY_CHARS: usize = 1000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema, Default)]
 #[serde(rename_all = "lowercase")]
@@ -370,6 +376,8 @@ impl Kb {
 
     /// Ranked search. Drafts only with `include_drafts`.
     pub fn search(&self, query: &str, mode: Mode, limit: usize, include_drafts: bool) -> Result<Vec<SearchHit>> {
+        let query = analyzer::prefix(query, MAX_QUERY_CHARS);
+        let limit = limit.min(100);
         let mode = self.effective_mode(mode);
         let depth = (limit * 4).max(40);
         // The query embedding (the slow part) runs beside the BM25 search.
@@ -480,8 +488,9 @@ impl Kb {
     /// the previous buyer message) widens the text search. Counts the retrievals.
     pub fn retrieve(&self, query: &str, context: Option<&str>, limit: usize) -> Result<Retrieval> {
         let mode = self.effective_mode(Mode::Hybrid);
+        let query = analyzer::prefix(query, MAX_QUERY_CHARS);
         let text = match context {
-            Some(c) if !c.trim().is_empty() => format!("{query} {c}"),
+            Some(c) if !c.trim().is_empty() => format!("{query} {}", analyzer::prefix(c, MAX_QUERY_CHARS / 2)),
             _ => query.to_owned(),
         };
         let passages = self.search(&text, mode, limit, false)?;

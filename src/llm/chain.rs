@@ -158,6 +158,8 @@ impl Llm {
         opts: &CallOptions,
     ) -> Result<Completion, LlmError> {
         let started = Instant::now();
+        // Dropped with this future (the caller timed out or went away): the provider stops.
+        let _stop = req.cancel.on_drop();
         let key = (opts.cache && !self.settings.cache_ttl.is_zero()).then(|| cache_key(req));
         if let Some(key) = &key
             && let Some(hit) = self.cache_lookup(key, opts).await

@@ -126,6 +126,12 @@ const LABELS: usize = 17;
 /// A second intent is reported from this probability on.
 const SECOND_INTENT: f32 = 0.5;
 
+/// The part of a message that is understood, in characters: what a buyer asks is in its first
+/// lines, and a longer text (a pasted letter, 100,000 characters) must not cost more.
+pub const MAX_TEXT_CHARS: usize = 2000;
+/// Entities of one message that are kept (order numbers are looked up one by one).
+pub const MAX_ENTITIES: usize = 16;
+
 /// The labelled training examples (compiled in).
 pub const TRAIN: &str = include_str!("../../tests/data/nlu_train.jsonl");
 /// The held-out examples, never trained on (the default of `supportd eval nlu`).
@@ -187,7 +193,9 @@ impl Nlu {
     }
 
     pub fn analyze(&self, text: &str) -> Analysis {
-        let entities = entities::extract(text);
+        let text = crate::kb::analyzer::prefix(text, MAX_TEXT_CHARS);
+        let mut entities = entities::extract(text);
+        entities.truncate(MAX_ENTITIES);
         let x = features(&self.analyzer, text, &entities);
         let p = self.model.predict(&x);
         let q = self.main.softmax(&x);
@@ -241,5 +249,30 @@ mod tests {
         assert!(Nlu::train(r#"{"text": "x", "intent": "weather"}"#).is_err());
         assert!(Nlu::train("").is_err());
         assert!(Nlu::train("{not json").is_err());
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+        /// Any Unicode text: no panic, a probability as confidence, a bounded number of
+        /// entities, each inside the analysed part of the text.
+        #[test]
+        fn any_text_is_understood_within_bounds(text in "\\PC{0,600}", digits in "[0-9 +()-]{0,200}") {
+            let input = format!("{text} {digits} {text}");
+            let a = Nlu::shared().analyze(&input);
+            prop_assert!((0.0..=1.0).contains(&a.confidence));
+            prop_assert!(!a.intents.is_empty() && a.intents.len() <= 3);
+            prop_assert!(a.entities.len() <= MAX_ENTITIES);
+            for e in &a.entities {
+                prop_assert!(e.start < input.len() && input.is_char_boundary(e.start));
+            }
+        }
     }
 }

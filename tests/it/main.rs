@@ -11,6 +11,7 @@ mod harness;
 mod install;
 mod kb;
 mod lifecycle;
+mod limits;
 mod llm;
 mod serve;
 mod sync;

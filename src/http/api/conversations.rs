@@ -407,7 +407,8 @@ pub struct InboundRequest {
     pub customer: String,
     #[serde(default)]
     pub name: String,
-    /// 1 to 4096 characters.
+    /// 1 to 100,000 characters (the first 2,000 are understood and searched).
+    #[schema(min_length = 1, max_length = 100_000)]
     pub text: String,
 }
 
@@ -427,9 +428,8 @@ pub async fn inbound(
     _auth: Auth<Admin>,
     ApiJson(req): ApiJson<InboundRequest>,
 ) -> Result<(StatusCode, Json<InboundResponse>), ApiError> {
-    let n = req.text.trim().chars().count();
-    if n == 0 || n > 4096 {
-        return Err(ApiError::invalid("text: 1 to 4096 characters"));
+    if req.text.trim().is_empty() || req.text.chars().nth(crate::engine::MAX_MESSAGE_CHARS).is_some() {
+        return Err(ApiError::invalid(format!("text: 1 to {} characters", crate::engine::MAX_MESSAGE_CHARS)));
     }
     for (field, v) in [("message_id", &req.message_id), ("customer", &req.customer)] {
         if v.trim().is_empty() || v.len() > 200 {

@@ -23,6 +23,9 @@ impl From<KbError> for ApiError {
                 "embedding_model_missing",
                 "vector search needs the embedding model, which is not installed; use mode=bm25 or hybrid",
             ),
+            KbError::Cancelled => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", "the request took too long")
+            }
             other => {
                 tracing::error!(error = %other, "knowledge base error");
                 ApiError::internal()
@@ -37,7 +40,12 @@ async fn with_kb<T: Send + 'static>(
     f: impl FnOnce(&kb::Kb) -> Result<T, KbError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let kb = state.kb.clone();
-    Ok(tokio::task::spawn_blocking(move || f(&kb)).await??)
+    // A request that timed out (or whose client left) while this waited for a blocking thread
+    // does not start the work at all.
+    let cancel = crate::llm::Cancel::default();
+    let _stop = cancel.on_drop();
+    let job = cancel.clone();
+    Ok(tokio::task::spawn_blocking(move || if job.is_cancelled() { Err(KbError::Cancelled) } else { f(&kb) }).await??)
 }
 
 /// Brings the index up to date after a change, so the change is searchable when we answer.
@@ -328,14 +336,19 @@ pub async fn delete_product(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize, IntoParams)]
+#[derive(Deserialize, IntoParams, ToSchema)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SearchQuery {
+    /// 1 to 1000 characters.
+    #[param(min_length = 1, max_length = 1000)]
+    #[schema(min_length = 1, max_length = 1000)]
     pub q: String,
     /// bm25, vector or hybrid (default).
     pub mode: Option<Mode>,
     /// 1 to 50 (default 10).
+    #[param(minimum = 1, maximum = 50)]
+    #[schema(minimum = 1, maximum = 50)]
     pub limit: Option<usize>,
     /// Include drafts.
     pub drafts: Option<bool>,
@@ -356,16 +369,31 @@ pub async fn search(
     _auth: Auth<Viewer>,
     Query(q): Query<SearchQuery>,
 ) -> Result<Json<SearchResponse>, ApiError> {
+    run_search(&state, q).await
+}
+
+/// The same search with the query in a JSON body (for long queries and clients that prefer it).
+#[utoipa::path(post, path = "/api/v1/kb/search", tag = "kb", request_body = SearchQuery,
+    responses((status = 200, body = SearchResponse), (status = 422, body = ErrorBody)))]
+pub async fn search_post(
+    State(state): State<AppState>,
+    _auth: Auth<Viewer>,
+    ApiJson(q): ApiJson<SearchQuery>,
+) -> Result<Json<SearchResponse>, ApiError> {
+    run_search(&state, q).await
+}
+
+async fn run_search(state: &AppState, q: SearchQuery) -> Result<Json<SearchResponse>, ApiError> {
     let limit = q.limit.unwrap_or(10);
     if !(1..=50).contains(&limit) {
         return Err(ApiError::invalid("limit: 1 to 50"));
     }
-    if q.q.trim().is_empty() || q.q.len() > 1000 {
-        return Err(ApiError::invalid("q: 1 to 1000 bytes"));
+    if q.q.trim().is_empty() || q.q.chars().nth(1000).is_some() {
+        return Err(ApiError::invalid("q: 1 to 1000 characters"));
     }
     let mode = q.mode.unwrap_or_default();
     let drafts = q.drafts.unwrap_or(false);
-    let (mode, hits) = with_kb(&state, move |kb| {
+    let (mode, hits) = with_kb(state, move |kb| {
         let mode = kb.effective_mode(mode);
         Ok((mode, kb.search(&q.q, mode, limit, drafts)?))
     })

@@ -43,7 +43,7 @@ pub fn router() -> Router<AppState> {
         .route("/kb/categories", get(kb::categories))
         .route("/kb/products", get(kb::list_products).post(kb::upsert_product))
         .route("/kb/products/{id}", get(kb::get_product).delete(kb::delete_product))
-        .route("/kb/search", get(kb::search))
+        .route("/kb/search", get(kb::search).post(kb::search_post))
         .route("/kb/retrieve", post(kb::retrieve))
         .route("/kb/import", post(kb::import_kb))
         .route("/kb/export", get(kb::export))
