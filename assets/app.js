@@ -25,7 +25,7 @@
   };
   const REASONS = {
     requested: "попросил человека", negative: "недоволен", human_only: "тема для людей", repeated_failure: "бот не справился",
-    order_problem: "проблема с заказом", takeover: "взят оператором", approval: "черновик на проверку",
+    order_problem: "проблема с заказом", processing_failed: "не удалось обработать", takeover: "взят оператором", approval: "черновик на проверку",
   };
 
   let me = null;

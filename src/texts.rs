@@ -83,6 +83,14 @@ pub mod bot {
         )
     }
 
+    /// The operators' note on a buyer message the assistant could not process.
+    pub fn processing_failed(tries: i64) -> String {
+        format!(
+            "Это сообщение не удалось обработать автоматически ({tries} попытки). Покупателю сказано, \
+             что ответит оператор: ответьте, пожалуйста, сами."
+        )
+    }
+
     pub const OPERATOR_SOON: &str = "Оператор ответит в ближайшее время.";
 
     pub fn operator_at(day: &str, time: &str, zone: &str) -> String {

@@ -208,12 +208,26 @@ pub const MAX_MESSAGE_CHARS: usize = 100_000;
 
 /// Buyers whose messages are processed at the same time.
 const PARALLEL: usize = 4;
-/// Tries before an inbox item that keeps failing is parked as `failed`.
-const MAX_ATTEMPTS: i64 = 5;
+/// Starts of processing an inbox item may take (an error, a panic, or a crash or hang of the
+/// whole process each end one); at the next start it is parked as `failed` and handed to a
+/// person instead, so one poisonous message cannot stop the shop.
+pub const MAX_ATTEMPTS: i64 = 3;
 /// Knowledge passages given to the model.
 const FACT_PASSAGES: usize = 3;
 /// Longest knowledge quote, in characters.
 const QUOTE_CHARS: usize = 700;
+
+/// A worker task's end: its error, or nothing after a panic (logged; the item's start was
+/// counted, so it is tried again and then parked).
+fn joined_ok(joined: Result<Result<(), EngineError>, tokio::task::JoinError>) -> Result<(), EngineError> {
+    match joined {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "processing a buyer message panicked");
+            Ok(())
+        }
+    }
+}
 
 /// What step 6 produced, before it is stored.
 #[derive(Default)]
@@ -333,13 +347,87 @@ impl Engine {
         }
     }
 
-    /// Processes one item; a failure is recorded on the item (retried, then parked).
+    /// Processes one item. Its start is counted (and committed) first: an item whose earlier
+    /// starts never finished (a crash, a hang, a panic) is parked after [`MAX_ATTEMPTS`] and
+    /// handed to a person; an error is recorded on the item (retried, then parked).
     async fn process_logged(&self, item: &msgs::InboxItem) -> Result<(), EngineError> {
+        let id = item.id;
+        let starts = self.db.call(move |c| msgs::inbox_start(c, id)).await?;
+        if starts > MAX_ATTEMPTS {
+            return self.park(item, starts - 1).await;
+        }
         if let Err(e) = self.process(item).await {
             tracing::error!(inbox_id = item.id, error = %e, "processing an inbound message failed");
-            let (id, err) = (item.id, e.to_string());
+            let err = e.to_string();
             self.db.call(move |c| msgs::inbox_failed(c, id, &err, MAX_ATTEMPTS)).await?;
         }
+        Ok(())
+    }
+
+    /// Gives up on an item that `tries` starts could not finish: the buyer's message is put in
+    /// its conversation with a note for the operators, the conversation waits for a person, the
+    /// buyer is told a person will answer, and the worker goes on with the rest.
+    async fn park(&self, item: &msgs::InboxItem, tries: i64) -> Result<(), EngineError> {
+        let (id, now) = (item.id, self.clock.now_ms());
+        tracing::error!(inbox_id = id, tries, "an inbound message could not be processed; a person takes it over");
+        let reason = format!("processing did not finish after {tries} starts");
+        let Ok(m) = serde_json::from_str::<Inbound>(&item.payload) else {
+            self.db.call(move |c| msgs::inbox_park(c, id, &reason, now)).await?;
+            return Ok(());
+        };
+        let when = self.settings().hours.promise(now);
+        self.db
+            .call(move |c| {
+                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                if msgs::inbox_is_done(&tx, id)? {
+                    return Ok(());
+                }
+                let customer = msgs::upsert_customer(&tx, &m.channel, &m.customer, &m.name, now)?;
+                let conv = msgs::open_conversation(&tx, customer, &m.channel, now)?;
+                let attachments = serde_json::to_string(&m.attachments).unwrap_or_else(|_| "[]".into());
+                let buyer = NewMessage {
+                    conversation_id: conv,
+                    author: Author::Buyer,
+                    author_user_id: None,
+                    body: &m.text,
+                    attachments: &attachments,
+                    provenance: None,
+                    inbox_id: Some(id),
+                };
+                msgs::append_message(&tx, &buyer, now)?;
+                msgs::add_system_note(&tx, conv, &bot::processing_failed(tries), now)?;
+                let reply = bot::handoff(&when);
+                let provenance =
+                    json!({"action": "handoff", "handoff_reason": HandoffReason::ProcessingFailed.as_str()});
+                let answer = NewMessage {
+                    conversation_id: conv,
+                    author: Author::Bot,
+                    author_user_id: None,
+                    body: &reply,
+                    attachments: "[]",
+                    provenance: Some(&provenance),
+                    inbox_id: None,
+                };
+                let message_id = msgs::append_message(&tx, &answer, now)?;
+                let o = NewOutbound {
+                    channel: &m.channel,
+                    recipient: &m.customer,
+                    conversation_id: Some(conv),
+                    message_id: Some(message_id),
+                    payload: &json!({"text": reply}).to_string(),
+                    idempotency_key: &format!("reply:{id}"),
+                };
+                msgs::outbox_enqueue(&tx, &o, now)?;
+                let reason_code = HandoffReason::ProcessingFailed.as_str();
+                msgs::set_handler(&tx, conv, "operator", Some(reason_code), None, now)?;
+                msgs::add_event(&tx, "message", Some(conv), &json!({"author": "buyer"}), now)?;
+                msgs::add_event(&tx, "handoff", Some(conv), &json!({"reason": reason_code}), now)?;
+                msgs::inbox_park(&tx, id, &reason, now)?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
+        self.outbox_wake.notify_waiters();
         Ok(())
     }
 
@@ -366,8 +454,8 @@ impl Engine {
             let mut running = tokio::task::JoinSet::new();
             for (_, group) in groups {
                 while running.len() >= PARALLEL {
-                    if let Some(Ok(Err(e))) = running.join_next().await {
-                        return Err(e);
+                    if let Some(joined) = running.join_next().await {
+                        joined_ok(joined)?;
                     }
                 }
                 let me = self.clone();
@@ -378,10 +466,8 @@ impl Engine {
                     Ok::<(), EngineError>(())
                 });
             }
-            while let Some(r) = running.join_next().await {
-                if let Ok(Err(e)) = r {
-                    return Err(e);
-                }
+            while let Some(joined) = running.join_next().await {
+                joined_ok(joined)?;
             }
         }
     }

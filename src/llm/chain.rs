@@ -157,9 +157,20 @@ impl Llm {
         sink: &TokenSink,
         opts: &CallOptions,
     ) -> Result<Completion, LlmError> {
-        let started = Instant::now();
         // Dropped with this future (the caller timed out or went away): the provider stops.
-        let _stop = req.cancel.on_drop();
+        let stop = req.cancel.on_drop();
+        let result = self.generate_here(req, sink, opts).await;
+        stop.disarm();
+        result
+    }
+
+    async fn generate_here(
+        &self,
+        req: &GenerateRequest,
+        sink: &TokenSink,
+        opts: &CallOptions,
+    ) -> Result<Completion, LlmError> {
+        let started = Instant::now();
         let key = (opts.cache && !self.settings.cache_ttl.is_zero()).then(|| cache_key(req));
         if let Some(key) = &key
             && let Some(hit) = self.cache_lookup(key, opts).await

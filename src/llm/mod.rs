@@ -100,20 +100,29 @@ impl Cancel {
         self.0.load(Ordering::Relaxed)
     }
 
-    /// Cancels when dropped: a caller whose future is dropped (a request that timed out, a
-    /// client that went away) stops the work it started.
+    /// Cancels when dropped before [`CancelOnDrop::disarm`]: a caller whose future is dropped
+    /// (a request that timed out, a client that went away) stops the work it started.
     pub fn on_drop(&self) -> CancelOnDrop {
-        CancelOnDrop(self.clone())
+        CancelOnDrop(Some(self.clone()))
     }
 }
 
 /// See [`Cancel::on_drop`].
 #[derive(Debug)]
-pub struct CancelOnDrop(Cancel);
+pub struct CancelOnDrop(Option<Cancel>);
+
+impl CancelOnDrop {
+    /// The work finished: nothing to cancel.
+    pub fn disarm(mut self) {
+        self.0 = None;
+    }
+}
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
-        self.0.cancel();
+        if let Some(c) = &self.0 {
+            c.cancel();
+        }
     }
 }
 

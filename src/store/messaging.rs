@@ -165,13 +165,29 @@ pub fn inbox_done(conn: &Connection, id: i64, now: i64) -> Result<()> {
     Ok(())
 }
 
-/// Records a processing failure; after `max_attempts` the item is parked as `failed`.
+/// Counts one start of processing of inbox item `id`, committed before the work begins, so a
+/// start that crashes or hangs the process still counts. Returns the starts so far.
+pub fn inbox_start(conn: &Connection, id: i64) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("UPDATE inbox SET attempts = attempts + 1 WHERE id = ?1 RETURNING attempts")?
+        .query_row([id], |r| r.get(0))?)
+}
+
+/// Records a processing failure (its start was counted by [`inbox_start`]); after
+/// `max_attempts` starts the item is parked as `failed`, otherwise it is tried again.
 pub fn inbox_failed(conn: &Connection, id: i64, error: &str, max_attempts: i64) -> Result<()> {
     conn.prepare_cached(
-        "UPDATE inbox SET attempts = attempts + 1, last_error = ?2,
-         status = CASE WHEN attempts + 1 >= ?3 THEN 'failed' ELSE 'pending' END WHERE id = ?1",
+        "UPDATE inbox SET last_error = ?2,
+         status = CASE WHEN attempts >= ?3 THEN 'failed' ELSE 'pending' END WHERE id = ?1",
     )?
     .execute(params![id, error, max_attempts])?;
+    Ok(())
+}
+
+/// Parks an item that will not be processed automatically any more.
+pub fn inbox_park(conn: &Connection, id: i64, error: &str, now: i64) -> Result<()> {
+    conn.prepare_cached("UPDATE inbox SET status = 'failed', last_error = ?2, processed_at = ?3 WHERE id = ?1")?
+        .execute(params![id, error, now])?;
     Ok(())
 }
 
@@ -513,6 +529,17 @@ pub fn put_snippet(conn: &Connection, id: Option<i64>, title: &str, body: &str, 
 pub fn delete_snippet(conn: &Connection, id: i64) -> Result<()> {
     let n = conn.prepare_cached("DELETE FROM snippets WHERE id = ?1")?.execute([id])?;
     if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
+
+/// A note from the system in a conversation (never sent): what the panel must tell the
+/// operators about it.
+pub fn add_system_note(conn: &Connection, conversation_id: i64, body: &str, now: i64) -> Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO messages (conversation_id, direction, author, body, internal, created_at)
+         VALUES (?1, 'out', 'system', ?2, 1, ?3)",
+    )?
+    .execute(params![conversation_id, body, now])?;
+    Ok(conn.last_insert_rowid())
 }
 
 /// An internal note in a conversation (never sent).

@@ -13,6 +13,7 @@ mod kb;
 mod lifecycle;
 mod limits;
 mod llm;
+mod poison;
 mod serve;
 mod sync;
 mod telegram;
