@@ -284,38 +284,29 @@ impl App {
             })
             .collect();
         let mut channels = Vec::new();
-        for api in &qa {
-            let channel = Arc::new(crate::marketplace::qa::MarketplaceChannel::new(api.clone()));
-            let d = crate::channels::dispatch::Dispatcher::new(
+        let mut dispatchers = Vec::new();
+        let dispatcher = |channel: Arc<dyn crate::channels::Channel>| {
+            crate::channels::dispatch::Dispatcher::new(
                 state.db.clone(),
                 state.clock.clone(),
                 channel,
                 state.engine.outbox_signal(),
-            );
-            channels.push(tokio::spawn(d.run()));
+                state.stopping.clone(),
+            )
+            .run()
+        };
+        for api in &qa {
+            let channel = Arc::new(crate::marketplace::qa::MarketplaceChannel::new(api.clone()));
+            dispatchers.push(tokio::spawn(dispatcher(channel)));
         }
         channels.push(tokio::spawn(crate::marketplace::qa::poll(
             qa,
             state.engine.clone(),
             Duration::from_secs(state.config.marketplaces.questions_every_secs),
         )));
-        channels.push(tokio::spawn(
-            crate::channels::dispatch::Dispatcher::new(
-                state.db.clone(),
-                state.clock.clone(),
-                state.widget.clone(),
-                state.engine.outbox_signal(),
-            )
-            .run(),
-        ));
+        dispatchers.push(tokio::spawn(dispatcher(state.widget.clone())));
         if let Some(tg) = state.telegram.clone() {
-            let dispatcher = crate::channels::dispatch::Dispatcher::new(
-                state.db.clone(),
-                state.clock.clone(),
-                tg.clone(),
-                state.engine.outbox_signal(),
-            );
-            channels.push(tokio::spawn(dispatcher.run()));
+            dispatchers.push(tokio::spawn(dispatcher(tg.clone())));
             channels.push(tokio::spawn(tg.run(state.engine.clone())));
         }
         let router = crate::http::router(state.clone());
@@ -344,6 +335,15 @@ impl App {
         sync.abort();
         for c in channels {
             c.abort();
+        }
+        // Deliveries in flight finish and are recorded; claimed rows not yet sent go back.
+        let drained = async {
+            for d in dispatchers {
+                let _ = d.await;
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(10), drained).await.is_err() {
+            tracing::warn!("deliveries still running after 10 s were cut off; they are sent again at the next start");
         }
         let db = state.db.clone();
         tokio::task::spawn_blocking(move || db.checkpoint()).await??;

@@ -263,6 +263,16 @@ pub fn outbox_sent(conn: &Connection, id: i64, external_id: Option<&str>, now: i
     if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
 }
 
+/// A claimed row whose send never began (the dispatcher is stopping) goes back to the queue
+/// as it was.
+pub fn outbox_release(conn: &Connection, id: i64) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE outbox SET status = 'queued', attempts = MAX(attempts - 1, 0) WHERE id = ?1 AND status = 'sending'",
+    )?
+    .execute([id])?;
+    Ok(())
+}
+
 /// A failed send: retried after `retry_after_ms` (or exponential backoff from 1 s, capped at
 /// 10 min), or parked as `failed` after `max_attempts`.
 pub fn outbox_failed(
