@@ -173,11 +173,26 @@ impl App {
             config.auth.max_failures_per_account,
             config.auth.max_failures_per_ip,
         );
-        let kb = {
+        // The server owns the search index. A command holding it for a moment (an import) is
+        // waited for; another server on the same data directory is an error.
+        let mut tries = 0;
+        let kb = loop {
             let (db, dir, clock) = (db.clone(), paths.data_dir.clone(), clock.clone());
-            tokio::task::spawn_blocking(move || crate::kb::Kb::open(db, &dir, clock))
+            let kb = tokio::task::spawn_blocking(move || crate::kb::Kb::open(db, &dir, clock))
                 .await?
-                .context("cannot open the knowledge base")?
+                .context("cannot open the knowledge base")?;
+            if !kb.read_only() {
+                break kb;
+            }
+            tries += 1;
+            if tries >= 30 {
+                anyhow::bail!(
+                    "the search index in {} is held by another supportd process (is a server already running on this data directory?)",
+                    paths.data_dir.display()
+                );
+            }
+            drop(kb);
+            tokio::time::sleep(Duration::from_secs(1)).await;
         };
         // Train the message classifier in the background so the first buyer does not wait.
         std::thread::spawn(|| drop(crate::nlu::Nlu::shared()));
@@ -263,6 +278,7 @@ impl App {
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let state = self.state.clone();
         let maintenance = tokio::spawn(maintenance(state.clone()));
+        let kb_upkeep = tokio::spawn(kb_upkeep(state.kb.clone()));
         // Buyer messages stored before a stop (or a crash) are processed first, in order.
         let worker = tokio::spawn(state.engine.clone().run());
         let sync = tokio::spawn(crate::marketplace::sync::schedule(
@@ -331,6 +347,7 @@ impl App {
             () = deadline => tracing::warn!("requests still running after the grace period were cut off"),
         }
         maintenance.abort();
+        kb_upkeep.abort();
         worker.abort();
         sync.abort();
         for c in channels {
@@ -384,6 +401,22 @@ async fn maintenance(state: AppState) {
             Ok(n) if n > 0 => tracing::info!(removed = n, "pruned expired cached answers"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "answer cache pruning failed"),
+        }
+    }
+}
+
+/// This process owns the search index: knowledge-base changes that another process (the
+/// command line) queued in the database are applied within seconds.
+async fn kb_upkeep(kb: Arc<crate::kb::Kb>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    loop {
+        tick.tick().await;
+        let kb = kb.clone();
+        match tokio::task::spawn_blocking(move || kb.sync()).await {
+            Ok(Ok(n)) if n > 0 => tracing::info!(documents = n, "applied queued knowledge-base changes"),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "applying queued knowledge-base changes failed"),
+            Err(e) => tracing::error!(error = %e, "the knowledge-base upkeep task failed"),
         }
     }
 }

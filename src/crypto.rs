@@ -155,6 +155,18 @@ impl Cipher {
     }
 }
 
+/// Creates `dir` (and missing parents) accessible by its owner only (0700 on Unix).
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut b = fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir)
+}
+
 /// Writes a new file readable by its owner only (0600 on Unix).
 pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let mut opts = fs::OpenOptions::new();

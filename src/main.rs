@@ -10,5 +10,9 @@ fn main() -> std::process::ExitCode {
             std::env::set_var("RAYON_NUM_THREADS", n.to_string());
         }
     }
+    // Everything supportd creates (database, index, buyers' files, exports, backups) is for the
+    // service account only: 0600 files, 0700 folders, whatever the library that writes them.
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     supportd::cli::main()
 }

@@ -172,8 +172,11 @@ pub fn run(paths: &Paths, db: &Db, cmd: KbCommand) -> anyhow::Result<ExitCode> {
             }
             let parsed = import::parse_path(&path).with_context(|| format!("cannot read {}", path.display()))?;
             let report = import::apply(db, parsed, None, "cli", now);
-            open(paths, db)?;
+            let kb = open(paths, db)?;
             print_report(&report);
+            if kb.read_only() {
+                println!("the running server makes the changes searchable within seconds");
+            }
             Ok(if report.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         KbCommand::Export { file } => {
@@ -206,7 +209,11 @@ pub fn run(paths: &Paths, db: &Db, cmd: KbCommand) -> anyhow::Result<ExitCode> {
         KbCommand::Reindex => {
             let kb = open(paths, db)?;
             let n = kb.reindex()?;
-            println!("reindexed {n} documents");
+            if kb.read_only() {
+                println!("queued {n} documents: the running server reindexes them within seconds");
+            } else {
+                println!("reindexed {n} documents");
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -37,6 +37,10 @@ pub enum IndexError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("search index lock poisoned")]
     Poisoned,
+    #[error("the search index is in use by a running supportd of another version; stop it first")]
+    Busy,
+    #[error("the search index is owned by the running server; it applies this change")]
+    ReadOnly,
 }
 
 /// Adapts [`Analyzer`] to Tantivy's tokenizer interface.
@@ -128,37 +132,68 @@ pub struct Hit {
 pub struct SearchIndex {
     _index: Index,
     reader: IndexReader,
-    writer: Mutex<IndexWriter>,
+    /// `None` when another process (the running server) owns the index: this one only reads
+    /// it, seeing each commit of the owner.
+    writer: Option<Mutex<IndexWriter>>,
     f: Fields,
     analyzer: Analyzer,
 }
 
+/// Takes the index's writer lock, or `None` when another process holds it.
+fn writer_of(index: &Index) -> Result<Option<IndexWriter>, IndexError> {
+    match index.writer_with_num_threads(1, 30_000_000) {
+        Ok(w) => Ok(Some(w)),
+        Err(tantivy::TantivyError::LockFailure(..)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 impl SearchIndex {
     /// Opens the index in `dir`, creating it (empty) when missing or from another schema.
-    /// Returns the index and whether it was (re)created and so needs a full rebuild.
+    /// Returns the index and whether it was (re)created and so needs a full rebuild. When
+    /// another process (a running `supportd serve`) holds the index, it is opened read-only.
     pub fn open(dir: &Path, analyzer: Analyzer) -> Result<(Self, bool), IndexError> {
         let io = |source| IndexError::Io { path: dir.to_owned(), source };
         let marker = dir.join("supportd-schema");
         let current = std::fs::read_to_string(&marker).map(|s| s.trim() == SCHEMA_VERSION).unwrap_or(false);
         let (schema, f) = schema();
         let opened = if current { Index::open_in_dir(dir).ok() } else { None };
-        let (index, fresh) = match opened {
-            Some(i) => (i, false),
+        let (index, writer, fresh) = match opened {
+            Some(i) => {
+                let w = writer_of(&i)?;
+                (i, w, false)
+            }
             None => {
                 if dir.exists() {
+                    // Never delete an index another process is using.
+                    if let Ok(old) = Index::open_in_dir(dir)
+                        && writer_of(&old)?.is_none()
+                    {
+                        return Err(IndexError::Busy);
+                    }
                     std::fs::remove_dir_all(dir).map_err(io)?;
                 }
-                std::fs::create_dir_all(dir).map_err(io)?;
+                crate::crypto::create_private_dir(dir).map_err(io)?;
                 let i = Index::create_in_dir(dir, schema)?;
-                std::fs::write(&marker, SCHEMA_VERSION).map_err(io)?;
-                (i, true)
+                crate::crypto::write_private_file(&marker, SCHEMA_VERSION.as_bytes()).map_err(io)?;
+                let w = writer_of(&i)?;
+                (i, w, true)
             }
         };
         index.tokenizers().register("ru", TextAnalyzer::builder(RuTokenizer(analyzer.clone())).build());
         index.tokenizers().register("code", TextAnalyzer::builder(RawTokenizer::default()).filter(LowerCaser).build());
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        let writer = index.writer_with_num_threads(1, 30_000_000)?;
-        Ok((Self { _index: index, reader, writer: Mutex::new(writer), f, analyzer }, fresh))
+        let writer = writer.map(Mutex::new);
+        Ok((Self { _index: index, reader, writer, f, analyzer }, fresh))
+    }
+
+    /// Another process owns the index: this one only searches it.
+    pub fn read_only(&self) -> bool {
+        self.writer.is_none()
+    }
+
+    fn writer(&self) -> Result<std::sync::MutexGuard<'_, IndexWriter>, IndexError> {
+        self.writer.as_ref().ok_or(IndexError::ReadOnly)?.lock().map_err(|_| IndexError::Poisoned)
     }
 
     pub fn num_docs(&self) -> u64 {
@@ -183,7 +218,7 @@ impl SearchIndex {
 
     /// Applies changes in one commit: `Some(doc)` replaces, `None` deletes the key.
     pub fn apply(&self, changes: &[(String, Option<IndexDoc>)]) -> Result<(), IndexError> {
-        let mut w = self.writer.lock().map_err(|_| IndexError::Poisoned)?;
+        let mut w = self.writer()?;
         for (key, doc) in changes {
             w.delete_term(Term::from_field_text(self.f.doc, key));
             if let Some(d) = doc {
@@ -198,7 +233,7 @@ impl SearchIndex {
 
     /// Drops everything and indexes `docs`.
     pub fn rebuild(&self, docs: &[IndexDoc]) -> Result<(), IndexError> {
-        let mut w = self.writer.lock().map_err(|_| IndexError::Poisoned)?;
+        let mut w = self.writer()?;
         w.delete_all_documents()?;
         for d in docs {
             w.add_document(self.document(d))?;
@@ -262,6 +297,10 @@ impl SearchIndex {
 
     /// BM25 search; `limit` best hits with snippets.
     pub fn search(&self, text: &str, limit: usize, include_drafts: bool) -> Result<Vec<Hit>, IndexError> {
+        if self.read_only() {
+            // See what the owner has committed since.
+            self.reader.reload()?;
+        }
         let Some(query) = self.build_query(text, include_drafts) else { return Ok(Vec::new()) };
         let searcher = self.reader.searcher();
         let top = searcher.search(&*query, &TopDocs::with_limit(limit.max(1)).order_by_score())?;

@@ -260,6 +260,11 @@ impl Kb {
         let (index, fresh) = SearchIndex::open(index_dir, analyzer::Analyzer::new())?;
         let kb = Self { db, clock, index, embedder, embedder_path, vectors: RwLock::new(Vectors::default()) };
         let docs = kb.db.with_conn(|c| rows::all_docs(c))?;
+        if kb.read_only() {
+            // A running server owns the index and the vectors' upkeep: use what it keeps.
+            kb.load_vectors(&docs)?;
+            return Ok(kb);
+        }
         if fresh || kb.index.num_docs() != docs.len() as u64 {
             tracing::info!(docs = docs.len(), "building the knowledge-base search index");
             kb.index.rebuild(&docs)?;
@@ -273,6 +278,12 @@ impl Kb {
 
     pub fn embedder(&self) -> Option<&Embedder> {
         self.embedder.as_deref()
+    }
+
+    /// Another process (a running `supportd serve`) owns the search index: this one searches
+    /// it and leaves changes queued in the database for the owner to apply.
+    pub fn read_only(&self) -> bool {
+        self.index.read_only()
     }
 
     pub fn embedder_path(&self) -> &Path {
@@ -303,6 +314,9 @@ impl Kb {
         if let Ok(mut w) = self.vectors.write() {
             *w = vs;
         }
+        if self.read_only() {
+            return Ok(());
+        }
         if !missing.is_empty() {
             tracing::info!(docs = missing.len(), "computing embeddings");
         }
@@ -329,6 +343,9 @@ impl Kb {
 
     /// Applies every queued change to the index and the vectors. Returns how many.
     pub fn sync(&self) -> Result<usize> {
+        if self.read_only() {
+            return Ok(0);
+        }
         let started = self.clock.now_ms();
         let queued = self.db.with_conn(|c| rows::queued_docs(c))?;
         if queued.is_empty() {
@@ -356,8 +373,14 @@ impl Kb {
 
     /// Rebuilds the index from the database and brings every vector up to date (vectors whose
     /// passage text and model are unchanged are kept).
+    /// Beside a running server (read-only), every document is queued for the server instead.
     pub fn reindex(&self) -> Result<usize> {
         let docs = self.db.with_conn(|c| rows::all_docs(c))?;
+        if self.read_only() {
+            let now = self.clock.now_ms();
+            self.db.with_conn(|c| docs.iter().try_for_each(|d| rows::queue_doc(c, &d.doc, now)))?;
+            return Ok(docs.len());
+        }
         self.index.rebuild(&docs)?;
         if let Some(e) = &self.embedder {
             let model = e.id().to_owned();

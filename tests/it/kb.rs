@@ -271,3 +271,80 @@ fn the_cli_loads_the_demo_shop_and_searches_it() {
     let doctor = run_cli(&data, &["doctor"], None);
     assert!(stdout(&doctor).contains("search uses BM25 only"), "{}", stdout(&doctor));
 }
+
+/// Every knowledge-base and evaluation command works beside a running `supportd serve`, which
+/// owns the search index: reads search it, changes are queued for the server to apply.
+#[tokio::test]
+async fn kb_and_eval_commands_work_beside_a_running_server() {
+    use crate::harness::{Server, printed_password};
+    let (dir, data) = temp_data_dir();
+    let init = run_cli(&data, &["init", "--demo"], None);
+    assert!(init.status.success(), "{}", stderr(&init));
+    let password = printed_password(&stdout(&init)).expect("password");
+    let server = Server::start(&data);
+
+    let search = run_cli(&data, &["kb", "search", "как вернуть товар на вб", "--json"], None);
+    assert!(search.status.success(), "{}", stderr(&search));
+    let hits: Value = serde_json::from_str(stdout(&search).trim()).expect("json");
+    assert!(!hits.as_array().expect("hits").is_empty());
+
+    let eval = run_cli(&data, &["eval", "retrieval", "--json"], None);
+    assert!(eval.status.success(), "{}", stderr(&eval));
+
+    let chat = run_cli(&data, &["chat", "--extractive"], Some("сколько дней на возврат\n"));
+    assert!(chat.status.success(), "{}", stderr(&chat));
+    assert!(stdout(&chat).contains("[answer"), "{}", stdout(&chat));
+
+    // An import from the command line becomes searchable in the server.
+    let folder = dir.path().join("import");
+    std::fs::create_dir_all(&folder).expect("mkdir");
+    std::fs::write(
+        folder.join("gift-cards.md"),
+        "---\nslug: gift-cards-plastic\ntitle: Пластиковые подарочные карты\n---\nПластиковые подарочные карты \
+         номиналом до 20000 рублей продаются в шоуруме.\n",
+    )
+    .expect("write");
+    let import = run_cli(&data, &["kb", "import", folder.to_str().expect("utf8")], None);
+    assert!(import.status.success(), "{}", stderr(&import));
+    let reindex = run_cli(&data, &["kb", "reindex"], None);
+    assert!(reindex.status.success(), "{}", stderr(&reindex));
+
+    let client = reqwest::Client::new();
+    let login: Value = client
+        .post(server.url("/api/v1/auth/login"))
+        .json(&json!({"email": "admin@localhost", "password": password}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let token = login["token"].as_str().expect("token").to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let found: Value = client
+            .get(server.url("/api/v1/kb/search?q=пластиковые%20подарочные%20карты"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("search")
+            .json()
+            .await
+            .expect("json");
+        if found["hits"].as_array().expect("hits").iter().any(|h| h["title"] == "Пластиковые подарочные карты")
+        {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the server never indexed the CLI's import: {found}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // And the command line finds it too, in the server's index.
+    let search = run_cli(&data, &["kb", "search", "пластиковые подарочные карты", "--json"], None);
+    assert!(
+        stdout(&search).contains("gift-cards-plastic") || stdout(&search).contains("Пластиковые"),
+        "{}",
+        stdout(&search)
+    );
+
+    drop(server);
+}
