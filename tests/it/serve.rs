@@ -91,3 +91,74 @@ async fn backup_restore_stop_and_restart_keep_everything() {
     assert_eq!(cli_login.status(), StatusCode::OK);
     assert!(server.terminate().success());
 }
+
+/// Everything the server and the command line write under the data directory is for the
+/// service account only: files 0600, folders 0700 (database, index, buyers' and operators'
+/// files, exports).
+#[cfg(unix)]
+#[tokio::test]
+async fn files_under_the_data_directory_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_dir, data) = temp_data_dir();
+    let init = run_cli(&data, &["init", "--demo"], None);
+    assert!(init.status.success(), "{}", stderr(&init));
+    let password = printed_password(&crate::harness::stdout(&init)).expect("password");
+    let client = reqwest::Client::new();
+    let server = Server::start(&data);
+    let token = login(&client, &server, &password).await;
+    let r = client
+        .post(server.url("/api/v1/inbound"))
+        .bearer_auth(&token)
+        .json(&json!({"message_id": "f-1", "customer": "buyer-f", "text": "позовите оператора"}))
+        .send()
+        .await
+        .expect("inbound");
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let conv = loop {
+        let list: Value = client
+            .get(server.url("/api/v1/conversations"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("list")
+            .json()
+            .await
+            .expect("json");
+        if let Some(c) = list.as_array().and_then(|l| l.first()) {
+            break c["id"].as_i64().expect("id");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    use base64::Engine as _;
+    let data_b64 = base64::engine::general_purpose::STANDARD.encode(b"%PDF-1.4 label");
+    let r = client
+        .post(server.url(&format!("/api/v1/conversations/{conv}/messages")))
+        .bearer_auth(&token)
+        .json(&json!({"text": "Этикетка", "file": {"name": "label.pdf", "mime": "application/pdf", "data": data_b64}}))
+        .send()
+        .await
+        .expect("reply");
+    assert!(r.status().is_success(), "{}", r.status());
+    let export = data.join("export.json");
+    let e = run_cli(&data, &["kb", "export", export.to_str().expect("utf8")], None);
+    assert!(e.status.success(), "{}", stderr(&e));
+    assert!(server.terminate().success());
+    let mut seen = 0;
+    let mut stack = vec![data.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read_dir") {
+            let entry = entry.expect("entry");
+            let mode = entry.metadata().expect("metadata").permissions().mode() & 0o777;
+            let path = entry.path();
+            if path.is_dir() {
+                assert_eq!(mode, 0o700, "{}", path.display());
+                stack.push(path);
+            } else {
+                assert_eq!(mode, 0o600, "{}", path.display());
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen > 10, "only {seen} files");
+    assert!(data.join("files").is_dir(), "the operator's file was stored");
+}
