@@ -334,16 +334,14 @@ impl App {
             let _ = stopping.send(true);
             let _ = stopping_tx.send(());
         };
-        let server = axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(signal)
-            .into_future();
+        let server = crate::http::serve::serve(self.listener, router, signal);
         let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
         let deadline = async move {
             let _ = stopping_rx.await;
             tokio::time::sleep(grace).await;
         };
         tokio::select! {
-            r = server => r.context("the HTTP server failed")?,
+            () = server => {},
             () = deadline => tracing::warn!("requests still running after the grace period were cut off"),
         }
         maintenance.abort();

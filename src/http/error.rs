@@ -51,6 +51,31 @@ impl ApiError {
     pub fn internal() -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log")
     }
+    /// The error shape for a bare status that some layer below the handlers produced (an
+    /// extractor's rejection, a body or URL limit): its code by status, with `detail` (that
+    /// layer's short text) as the message, except for server errors, whose text stays in the log.
+    pub fn for_status(status: StatusCode, detail: &str) -> Self {
+        let (code, fallback) = match status.as_u16() {
+            400 => ("bad_request", "the request is malformed"),
+            401 => ("unauthenticated", "sign in first"),
+            403 => ("forbidden", "not allowed"),
+            404 => ("not_found", "not found"),
+            405 => ("method_not_allowed", "this endpoint does not accept that method"),
+            408 => ("timeout", "the request took too long"),
+            413 => ("payload_too_large", "the request body is too large"),
+            414 => ("uri_too_long", "the request URL is too long"),
+            415 => ("unsupported_media_type", "unsupported content type"),
+            422 => ("invalid_body", "the request is not valid"),
+            429 => ("too_many_requests", "too many requests; try again later"),
+            503 => ("unavailable", "the service is not available right now"),
+            s if s >= 500 => ("internal", "internal error; see the server log"),
+            _ => ("bad_request", "the request cannot be served"),
+        };
+        let detail = detail.trim();
+        let message =
+            if status.is_server_error() || detail.is_empty() { fallback.to_owned() } else { detail.to_owned() };
+        Self::new(status, code, message)
+    }
     pub fn too_many(retry_after: u64, message: impl Into<String>) -> Self {
         Self {
             retry_after: Some(retry_after),

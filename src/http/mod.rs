@@ -3,6 +3,7 @@
 pub mod api;
 pub mod error;
 pub mod metrics;
+pub mod serve;
 
 use std::time::{Duration, Instant};
 
@@ -45,8 +46,45 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(state.clone(), timeout))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(state.clone(), security_headers))
         .with_state(state)
+}
+
+/// The longest request URL (path and query) served; a longer one gets 414 in the error shape.
+pub const MAX_URL_BYTES: usize = 16 * 1024;
+
+/// Every error leaves in the one JSON shape: the rejections of axum's extractors (a path or
+/// query value of the wrong type), body limits (413) and anything else below the handlers
+/// that answers with a bare status and text are rewritten here; over-long URLs are refused
+/// here (414) before any routing work.
+async fn json_errors(req: Request, next: Next) -> Response {
+    if req.uri().path_and_query().map_or(0, |p| p.as_str().len()) > MAX_URL_BYTES {
+        let message = format!("the request URL is longer than {MAX_URL_BYTES} bytes; send long queries in a POST body");
+        return ApiError::new(StatusCode::URI_TOO_LONG, "uri_too_long", message).into_response();
+    }
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if json {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let detail = axum::body::to_bytes(body, 4096).await.map(|b| String::from_utf8_lossy(&b).into_owned());
+    let mut fixed = ApiError::for_status(status, &detail.unwrap_or_default()).into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            fixed.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    fixed
 }
 
 async fn not_found(uri: Uri) -> ApiError {
@@ -116,9 +154,22 @@ async fn security_headers(State(state): State<AppState>, req: Request, next: Nex
     resp
 }
 
+/// Whether `path` (already percent-decoded) may name a web file: plain segments of letters,
+/// digits, `.`, `_` and `-` only, so no backslash, encoded separator, `.`/`..` segment or other
+/// spelling can reach a file the check below means to hide; and never the demo shop's source
+/// files, which are data for `init --demo`, not web pages.
+fn servable(path: &str) -> bool {
+    let plain = |seg: &str| {
+        !seg.is_empty()
+            && seg != "."
+            && seg != ".."
+            && seg.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    };
+    path.split('/').all(plain) && !path.split('/').next().is_some_and(|first| first.eq_ignore_ascii_case("demo"))
+}
+
 fn asset(path: &str) -> Response {
-    // The demo shop's source files are data for `init --demo`, not web pages.
-    let file = if path.starts_with("demo/") { None } else { Assets::get(path) };
+    let file = if servable(path) { Assets::get(path) } else { None };
     match file {
         Some(file) => {
             let mime = file.metadata.mimetype().to_owned();
@@ -241,3 +292,30 @@ impl utoipa::Modify for SecurityAddon {
     )
 )]
 pub struct ApiDoc;
+
+#[cfg(test)]
+mod tests {
+    use super::servable;
+
+    #[test]
+    fn only_plain_asset_paths_are_served() {
+        for ok in ["app.js", "style.css", "favicon.svg", "api-docs.html"] {
+            assert!(servable(ok), "{ok}");
+        }
+        for bad in [
+            "demo/orders.json",
+            "demo\\orders.json",
+            "Demo/orders.json",
+            "./demo/orders.json",
+            "x/../demo/orders.json",
+            "demo%5corders.json",
+            "demo%2forders.json",
+            "",
+            "/etc/passwd",
+            "app.js\0",
+            "app.js\u{0}",
+        ] {
+            assert!(!servable(bad), "{bad:?}");
+        }
+    }
+}

@@ -137,3 +137,74 @@ async fn admins_manage_users() {
     let missing = app.get(&admin, "/api/v1/users/999").await;
     assert_eq!(error_code(missing, StatusCode::NOT_FOUND).await, "not_found");
 }
+
+/// One raw HTTP/1.1 request over TCP (so that nothing normalises the URL on the way);
+/// returns (status, content type, body).
+async fn raw(addr: std::net::SocketAddr, head: &str, body: &[u8]) -> (u16, String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(head.as_bytes()).await.expect("head");
+    // The server may answer (413) before the whole body is sent and close: not an error here.
+    let _ = s.write_all(body).await;
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(20), s.read_to_end(&mut buf)).await;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let ct = head
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-type:").map(|v| v.trim().to_owned()))
+        .unwrap_or_default();
+    (status, ct, body.to_owned())
+}
+
+fn assert_error_shape(case: &str, (status, ct, body): &(u16, String, String), expected: u16) {
+    assert_eq!(*status, expected, "{case}: {body}");
+    assert!(ct.starts_with("application/json"), "{case}: content type {ct:?}");
+    let v: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{case}: not JSON ({e}): {body:?}"));
+    assert!(v["error"]["code"].is_string() && v["error"]["message"].is_string(), "{case}: {v}");
+}
+
+#[tokio::test]
+async fn every_error_has_the_json_shape_and_hidden_files_stay_hidden() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let get = |path: &str| {
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n")
+    };
+    assert_error_shape("path value", &raw(app.addr, &get("/api/v1/users/abc"), b"").await, 400);
+    assert_error_shape("query value", &raw(app.addr, &get("/api/v1/kb/search?q=x&limit=abc"), b"").await, 400);
+    let long = format!("/api/v1/kb/search?q={}", "a".repeat(100_000));
+    assert_error_shape("long URL", &raw(app.addr, &get(&long), b"").await, 414);
+    let huge = format!("/api/v1/kb/search?q={}", "щ".repeat(512 * 1024));
+    assert_error_shape("1 MB URL", &raw(app.addr, &get(&huge), b"").await, 414);
+    let big = vec![b'a'; 2 * 1024 * 1024];
+    for (path, ct) in [("/api/v1/kb/import", "text/csv"), ("/telegram/webhook", "application/json")] {
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: {ct}\r\n\
+             X-Telegram-Bot-Api-Secret-Token: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            big.len()
+        );
+        let r = raw(app.addr, &head, &big).await;
+        assert!([413, 401].contains(&r.0), "{path}: {}", r.0);
+        assert_error_shape(path, &r, r.0);
+    }
+    // The demo shop's data files are not served, however the path is spelled.
+    for path in [
+        "/assets/demo/orders.json",
+        "/assets/demo\\orders.json",
+        "/assets/demo%5corders.json",
+        "/assets/demo%5Corders.json",
+        "/assets/demo%2forders.json",
+        "/assets/./demo/orders.json",
+        "/assets/x/../demo/orders.json",
+        "/assets/%2e%2e/Cargo.toml",
+    ] {
+        let r = raw(app.addr, &get(path), b"").await;
+        assert!(!r.2.contains("4102938475"), "{path} served the demo orders");
+        assert!([400, 404].contains(&r.0), "{path}: {}", r.0);
+        assert_error_shape(path, &r, r.0);
+    }
+    let ok = raw(app.addr, &get("/assets/app.js"), b"").await;
+    assert_eq!(ok.0, 200);
+}

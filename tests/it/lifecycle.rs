@@ -56,3 +56,40 @@ async fn a_stalled_request_times_out_with_the_error_shape() {
     assert!(response.starts_with("HTTP/1.1 503"), "{response}");
     assert!(response.contains(r#""code":"timeout""#), "{response}");
 }
+
+/// At a stop, connections the kernel had already accepted (the backlog) and requests in flight
+/// are answered; none is reset. 200 clients connect at once, the stop begins, then they send.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_answers_every_connection_it_had_accepted() {
+    let mut app = TestApp::spawn().await;
+    let addr = app.addr;
+    let connects: Vec<_> = (0..200).map(|_| tokio::spawn(TcpStream::connect(addr))).collect();
+    let mut streams = Vec::new();
+    for c in connects {
+        streams.push(c.await.expect("join").expect("connect before the stop"));
+    }
+    let server = app.begin_shutdown();
+    let mut clients = Vec::new();
+    for mut s in streams {
+        clients.push(tokio::spawn(async move {
+            let req = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+            if s.write_all(req.as_bytes()).await.is_err() {
+                return "reset";
+            }
+            let mut buf = Vec::new();
+            match tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut buf)).await {
+                Ok(Ok(_)) if buf.starts_with(b"HTTP/1.1 200") => "answered",
+                Ok(Ok(_)) if buf.is_empty() => "closed without an answer",
+                Ok(Ok(_)) => "other answer",
+                Ok(Err(_)) => "reset",
+                Err(_) => "hung",
+            }
+        }));
+    }
+    let mut outcomes = std::collections::BTreeMap::new();
+    for c in clients {
+        *outcomes.entry(c.await.expect("client")).or_insert(0) += 1;
+    }
+    assert_eq!(outcomes.get("answered"), Some(&200), "{outcomes:?}");
+    server.await.expect("join").expect("clean stop");
+}
