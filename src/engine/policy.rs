@@ -22,6 +22,8 @@ pub enum HandoffReason {
     RepeatedFailure,
     /// The order needs a person (disputed, lost, damaged).
     OrderProblem,
+    /// The licence expired past its grace period: the bot is paused, people answer.
+    Licence,
 }
 
 impl HandoffReason {
@@ -32,6 +34,7 @@ impl HandoffReason {
             HandoffReason::HumanOnly => "human_only",
             HandoffReason::RepeatedFailure => "repeated_failure",
             HandoffReason::OrderProblem => "order_problem",
+            HandoffReason::Licence => "licence",
         }
     }
 }

@@ -421,12 +421,14 @@ pub struct InboundResponse {
 /// Feed a buyer message to the assistant from another system (channel `api`). It is stored
 /// before this answers 202, then processed in order; replies go to the `api` outbox.
 #[utoipa::path(post, path = "/api/v1/inbound", tag = "conversations", request_body = InboundRequest,
-    responses((status = 202, body = InboundResponse), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 202, body = InboundResponse), (status = 402, description = "The API channel is not in the plan (plan_limit)", body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn inbound(
     State(state): State<AppState>,
     _auth: Auth<Admin>,
     ApiJson(req): ApiJson<InboundRequest>,
 ) -> Result<(StatusCode, Json<InboundResponse>), ApiError> {
+    state.licensing.current().allows_channel(crate::licence::plans::ChannelKind::Api)?;
     let n = req.text.trim().chars().count();
     if n == 0 || n > 4096 {
         return Err(ApiError::invalid("text: 1 to 4096 characters"));
