@@ -799,6 +799,25 @@ mod tests {
     }
 
     #[test]
+    fn checking_a_licence_needs_no_network() {
+        let network = [
+            ["req", "west"].concat(),
+            ["crate::", "net"].concat(),
+            ["Tcp", "Stream"].concat(),
+            ["let", "tre"].concat(),
+        ];
+        for (file, text) in [
+            ("token.rs", include_str!("token.rs")),
+            ("plans.rs", include_str!("plans.rs")),
+            ("statement.rs", include_str!("statement.rs")),
+        ] {
+            for n in &network {
+                assert!(!text.contains(n.as_str()), "{file} mentions {n}");
+            }
+        }
+    }
+
+    #[test]
     fn status_follows_the_clock() {
         let at = |now, l: Option<&Licence>| Entitlement::compute(now, NOW, l).status;
         assert_eq!(at(NOW, None), Status::Trial);

@@ -317,6 +317,7 @@ async fn channels_marketplaces_models_and_exports_follow_the_plan() {
     assert_eq!(app.post(&admin, "/api/v1/llm/ask", &ask).await.status(), StatusCode::OK);
     assert_eq!(model.requests().len(), 1);
     assert_eq!(app.get(&admin, "/api/v1/usage/statement.csv").await.status(), StatusCode::OK);
+    assert_eq!(put_key("wb.token", "wb-secret").await.status(), StatusCode::NO_CONTENT);
 
     // Free: no API channel, no marketplace keys, no cloud model (not even called), no CSV.
     app.clock.advance(15 * DAY);
@@ -342,9 +343,25 @@ async fn channels_marketplaces_models_and_exports_follow_the_plan() {
     assert_eq!(app.get(&admin, "/api/v1/usage/statement").await.status(), StatusCode::OK, "the statement itself stays");
     let stored: i64 = app
         .db()
-        .query_row("SELECT COUNT(*) FROM credentials WHERE name IN ('wb.token', 'openai.api_key')", [], |r| r.get(0))
+        .query_row("SELECT COUNT(*) FROM credentials WHERE name = 'openai.api_key'", [], |r| r.get(0))
         .expect("n");
     assert_eq!(stored, 0);
+    // The WB key from the trial stays, unused: no sync, and the panel says why.
+    let v = licence(&app, &admin).await;
+    assert_eq!(
+        (v["usage"]["marketplaces_connected"].clone(), v["usage"]["marketplaces_synced"].clone()),
+        (json!(["wb"]), json!([]))
+    );
+    let t: Value = app.post(&admin, "/api/v1/marketplaces/wb/test", &json!({})).await.json().await.expect("json");
+    assert_eq!(t["result"], "plan_limit");
+    assert_eq!(
+        error_code(app.post(&admin, "/api/v1/marketplaces/wb/sync", &json!({})).await, StatusCode::PAYMENT_REQUIRED)
+            .await,
+        "plan_limit"
+    );
+    let listed: Value = app.get(&admin, "/api/v1/marketplaces").await.json().await.expect("json");
+    assert_eq!(listed[0]["market"], "wb");
+    assert_eq!(listed[0]["connected"], false, "past the plan a marketplace is not synced, polled or asked");
 
     // «Старт» syncs one marketplace: WB connects, Ozon is refused while WB is connected.
     let now = app.clock.now_ms();
@@ -830,6 +847,7 @@ fn the_trial_survives_a_new_config_and_the_command_line_enforces_seats() {
     conn.execute("UPDATE licence_state SET trial_started_at = trial_started_at - 15 * 86400000", []).expect("age");
     let v: Value = serde_json::from_str(&stdout(&run_cli(&data, &["licence", "show", "--json"], None))).expect("json");
     assert_eq!(v["status"], "free");
+    assert!(stdout(&run_cli(&data, &["doctor"], None)).contains("ok    licence: no licence: the free tier"));
     let add = run_cli(&data, &["user", "add", "op@shop.ru", "--role", "operator"], Some("operator password 1\n"));
     assert_eq!(add.status.code(), Some(1));
     assert!(stderr(&add).contains("«Бесплатный»") && stderr(&add).contains("«Старт»"), "{}", stderr(&add));
