@@ -619,7 +619,9 @@ impl Licensing {
         self.reload().await;
         let e = self.current();
         let now = e.now;
-        let due: Vec<Notice> = schedule(&e).into_iter().filter(|n| n.due_at <= now).collect();
+        let all = schedule(&e);
+        let current: std::collections::HashSet<String> = all.iter().map(|n| n.key.clone()).collect();
+        let due: Vec<Notice> = all.into_iter().filter(|n| n.due_at <= now).collect();
         if !due.is_empty() {
             let mail = mailer.is_some();
             let recorded = self
@@ -628,6 +630,9 @@ impl Licensing {
                     let keys: Vec<String> = due.iter().map(|n| n.key.clone()).collect();
                     let known = rows::notice_keys(c, &keys)?;
                     let fresh: Vec<&Notice> = due.iter().filter(|n| !known.contains(&n.key)).collect();
+                    if fresh.is_empty() {
+                        return Ok(0);
+                    }
                     // Several due at once (the server was off): only the latest is worth sending.
                     let latest = fresh.iter().map(|n| n.due_at).max();
                     let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -658,7 +663,21 @@ impl Licensing {
             }
         };
         for n in pending {
-            self.send(mailer, &e, &n).await;
+            if current.contains(&n.key) {
+                self.send(mailer, &e, &n).await;
+            } else {
+                // A warning about a licence since replaced: it would describe the new one wrongly.
+                let key = n.key.clone();
+                let done = self
+                    .db
+                    .call(move |c| {
+                        rows::mark_notice(c, &key, rows::NoticeState::Superseded, None, n.attempts, now, now)
+                    })
+                    .await;
+                if let Err(err) = done {
+                    tracing::warn!(error = %err, "cannot record a licence warning");
+                }
+            }
         }
     }
 
