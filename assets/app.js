@@ -26,6 +26,7 @@
   const REASONS = {
     requested: "попросил человека", negative: "недоволен", human_only: "тема для людей", repeated_failure: "бот не справился",
     order_problem: "проблема с заказом", processing_failed: "не удалось обработать", takeover: "взят оператором", approval: "черновик на проверку",
+    licence: "бот приостановлен: лицензия истекла",
   };
 
   let me = null;
@@ -270,6 +271,7 @@
     loadSnippets().catch(() => {});
     loadAssignees().catch(() => {});
     for (const a of document.querySelectorAll(".admin-only")) a.classList.toggle("hidden", !can("admin"));
+    if (window.supportdLicence) window.supportdLicence.banner().catch(() => {});
     route();
     const events = await api("GET", "/api/v1/events?after=0&limit=1000");
     lastEvent = events.length ? events[events.length - 1].id : 0;

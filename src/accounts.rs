@@ -2,14 +2,18 @@
 //! front ends behave the same. Password hashing happens before these are called (it is slow
 //! and must not hold a database connection).
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 use serde_json::json;
 
 use crate::crypto;
 use crate::domain::{Email, Role};
+use crate::licence::{Entitlement, takes_seat};
 use crate::store::audit::{self, Actor};
 use crate::store::{Result, StoreError, sessions, users};
 
+/// Adds an account. With `plan`, an account that takes a seat (admin, operator) is refused
+/// when the plan's seats are all taken (counted in the same transaction).
+#[allow(clippy::too_many_arguments)]
 pub fn create_user(
     conn: &mut Connection,
     actor: &Actor,
@@ -17,9 +21,15 @@ pub fn create_user(
     name: &str,
     role: Role,
     password_hash: &str,
+    plan: Option<&Entitlement>,
     now: i64,
 ) -> Result<users::User> {
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if let Some(plan) = plan
+        && takes_seat(role, false)
+    {
+        plan.admit_seats(users::seats(&tx)? + 1).map_err(|r| StoreError::PlanLimit(r.0))?;
+    }
     let user = users::insert(&tx, email, name, role, password_hash, now)?;
     audit::record(&tx, actor, "user.create", Some(email.as_str()), json!({ "role": role }), now)?;
     tx.commit()?;
@@ -33,8 +43,27 @@ pub struct Changes {
     pub disabled: Option<bool>,
 }
 
-pub fn update_user(conn: &mut Connection, actor: &Actor, id: i64, changes: &Changes, now: i64) -> Result<users::User> {
+/// Changes an account. With `plan`, a change that makes it take a seat (enabling an operator,
+/// making a viewer an operator) is refused when the plan's seats are all taken.
+pub fn update_user(
+    conn: &mut Connection,
+    actor: &Actor,
+    id: i64,
+    changes: &Changes,
+    plan: Option<&Entitlement>,
+    now: i64,
+) -> Result<users::User> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let conn = &*tx;
     let before = users::get(conn, id)?;
+    let role = changes.role.unwrap_or(before.role);
+    let disabled = changes.disabled.unwrap_or(before.disabled);
+    if let Some(plan) = plan
+        && takes_seat(role, disabled)
+        && !takes_seat(before.role, before.disabled)
+    {
+        plan.admit_seats(users::seats(conn)? + 1).map_err(|r| StoreError::PlanLimit(r.0))?;
+    }
     let after = users::update(conn, id, changes.role, changes.disabled, changes.name.as_deref(), now)?;
     if before.role != after.role {
         audit::record(
@@ -53,6 +82,7 @@ pub fn update_user(conn: &mut Connection, actor: &Actor, id: i64, changes: &Chan
             sessions::revoke_all_for_user(conn, id, None, now)?;
         }
     }
+    tx.commit()?;
     Ok(after)
 }
 

@@ -101,7 +101,7 @@ pub fn initialize(paths: &Paths, admin_email: &Email, now: i64) -> anyhow::Resul
         let password = crypto::generate_password()?;
         let hash = crypto::hash_password(&password)?;
         db.with_conn(|c| {
-            accounts::create_user(c, &Actor::system(), admin_email, "Администратор", Role::Admin, &hash, now)
+            accounts::create_user(c, &Actor::system(), admin_email, "Администратор", Role::Admin, &hash, None, now)
         })?;
         out.admin = Some((admin_email.to_string(), password));
     }
@@ -125,6 +125,8 @@ pub struct StateInner {
     pub widget: Arc<crate::channels::widget::Widget>,
     pub orders: Arc<crate::marketplace::Orders>,
     pub syncer: Arc<crate::marketplace::sync::Syncer>,
+    /// The licence and plan in force.
+    pub licensing: Arc<crate::licence::Licensing>,
     pub started: Instant,
     /// Becomes true when the server starts stopping: long-lived streams end at once.
     pub stopping: tokio::sync::watch::Receiver<bool>,
@@ -196,14 +198,25 @@ impl App {
         };
         // Train the message classifier in the background so the first buyer does not wait.
         std::thread::spawn(|| drop(crate::nlu::Nlu::shared()));
+        let licensing = {
+            let (db, clock, config) = (db.clone(), clock.clone(), config.clone());
+            Arc::new(tokio::task::spawn_blocking(move || crate::licence::Licensing::open(db, clock, &config)).await??)
+        };
         let (llm, local_model) = crate::llm::setup(&config, &paths.data_dir, db.clone(), cipher.clone(), clock.clone());
+        llm.set_gate(crate::licence::gate::models(licensing.clone()));
         let kb = Arc::new(kb);
-        let orders = Arc::new(crate::marketplace::setup(&config, db.clone(), cipher.clone(), clock.clone()));
+        let orders = Arc::new(crate::licence::gate::marketplaces(
+            crate::marketplace::setup(&config, db.clone(), cipher.clone(), clock.clone()),
+            &licensing,
+        ));
         let syncer = Arc::new(crate::marketplace::sync::Syncer::new(
             db.clone(),
             clock.clone(),
             config.marketplaces.full_sync_days,
-            crate::engine::notify::notifier(&config.notifications, config.shop.utc_offset_minutes),
+            crate::licence::gate::notifier(
+                crate::engine::notify::notifier(&config.notifications, config.shop.utc_offset_minutes),
+                licensing.clone(),
+            ),
         ));
         let telegram = match crate::channels::telegram::Telegram::new(
             db.clone(),
@@ -226,7 +239,8 @@ impl App {
             llm.clone(),
             orders.clone(),
             crate::engine::Settings::from_config(&assistant_config(&config, &db)),
-        );
+        )
+        .with_pause(crate::licence::gate::pause(licensing.clone()));
         if let Some(tg) = telegram.clone() {
             engine = engine.with_typing(Arc::new(move |channel: &str, recipient: &str| {
                 if channel == crate::channels::telegram::NAME {
@@ -259,6 +273,7 @@ impl App {
             widget,
             orders,
             syncer,
+            licensing,
             started: Instant::now(),
             stopping: stopping_rx,
         }));
@@ -279,6 +294,7 @@ impl App {
         let state = self.state.clone();
         let maintenance = tokio::spawn(maintenance(state.clone()));
         let kb_upkeep = tokio::spawn(kb_upkeep(state.kb.clone()));
+        let licence = tokio::spawn(crate::licence::run(state.licensing.clone(), state.mailer.clone()));
         // Buyer messages stored before a stop (or a crash) are processed first, in order.
         let worker = tokio::spawn(state.engine.clone().run());
         let sync = tokio::spawn(crate::marketplace::sync::schedule(
@@ -346,6 +362,7 @@ impl App {
         }
         maintenance.abort();
         kb_upkeep.abort();
+        licence.abort();
         worker.abort();
         sync.abort();
         for c in channels {

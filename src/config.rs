@@ -46,6 +46,15 @@ pub struct Config {
     pub telegram: TelegramConfig,
     pub widget: WidgetConfig,
     pub notifications: NotificationsConfig,
+    pub licence: LicenceConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct LicenceConfig {
+    /// Debug builds only (tests, development): trust this Ed25519 public key (base64 or PEM)
+    /// instead of the vendor's. A release build refuses the setting.
+    pub public_key: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -627,6 +636,7 @@ pub const ENV_VARS: &[(&str, &str, Kind, &str)] = &[
     ("SUPPORTD_TELEGRAM_MESSAGES_PER_SECOND", "telegram.messages_per_second", Kind::Float, "send rate to Telegram"),
     ("SUPPORTD_NOTIFICATIONS_ENABLED", "notifications.enabled", Kind::Bool, "order status notifications"),
     ("SUPPORTD_WIDGET_ALLOWED_ORIGINS", "widget.allowed_origins", Kind::List, "sites that may embed the widget"),
+    ("SUPPORTD_LICENCE_PUBLIC_KEY", "licence.public_key", Kind::Str, "licence key to trust (debug builds only)"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -845,6 +855,9 @@ impl Config {
         }
         if m.lookup_timeout_ms == 0 {
             return Err(("marketplaces.lookup_timeout_ms", "must be greater than 0".into()));
+        }
+        if !self.licence.public_key.trim().is_empty() {
+            crate::licence::trusted_key(self).map_err(|e| ("licence.public_key", e))?;
         }
         Ok(())
     }
@@ -1111,6 +1124,12 @@ pub const TEMPLATE: &str = r#"# supportd configuration.
 # Sites that may embed the chat widget (<script src="PUBLIC_URL/widget.js">), e.g.
 # ["https://ladya-shop.ru"]; the panel's own origin always may. (SUPPORTD_WIDGET_ALLOWED_ORIGINS)
 # allowed_origins = []
+
+[licence]
+# Licences are checked offline against the vendor's public key built into supportd; install
+# one with `supportd licence install FILE`. For tests and development only: a debug build
+# trusts this Ed25519 public key (base64 or PEM) instead; release builds refuse it. (SUPPORTD_LICENCE_PUBLIC_KEY)
+# public_key = ""
 "#;
 
 #[cfg(test)]

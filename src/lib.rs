@@ -13,6 +13,7 @@ pub mod domain;
 pub mod engine;
 pub mod http;
 pub mod kb;
+pub mod licence;
 pub mod llm;
 pub mod mail;
 pub mod marketplace;

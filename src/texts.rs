@@ -191,3 +191,249 @@ pub mod bot {
         )
     }
 }
+
+/// Plans, licences, expiry warnings and the usage statement (the settings page, refusals,
+/// e-mails to admins).
+pub mod licence {
+    use crate::licence::plans::{ChannelKind, Seats};
+
+    /// "1 день", "3 дня", "11 дней".
+    pub fn plural(n: i64, one: &str, few: &str, many: &str) -> String {
+        let (m10, m100) = (n.rem_euclid(10), n.rem_euclid(100));
+        let word = if m10 == 1 && m100 != 11 {
+            one
+        } else if (2..=4).contains(&m10) && !(12..=14).contains(&m100) {
+            few
+        } else {
+            many
+        };
+        format!("{n} {word}")
+    }
+
+    pub fn days(n: i64) -> String {
+        plural(n, "день", "дня", "дней")
+    }
+
+    pub fn plan_title(id: &str) -> String {
+        match id {
+            "free" => "Бесплатный",
+            "trial" => "Пробный период",
+            "start" => "Старт",
+            "business" => "Бизнес",
+            "pro" => "Про",
+            other => other,
+        }
+        .to_owned()
+    }
+
+    pub fn channel_title(c: ChannelKind) -> &'static str {
+        match c {
+            ChannelKind::Telegram => "Telegram",
+            ChannelKind::Widget => "чат на сайте",
+            ChannelKind::Api => "приём сообщений через API",
+            ChannelKind::Other => "другой канал",
+        }
+    }
+
+    /// After "до" or "на": "1 оператора", "3 операторов".
+    fn operators_gen(n: u32) -> String {
+        plural(i64::from(n), "оператора", "операторов", "операторов")
+    }
+
+    fn seats_phrase(s: Seats) -> String {
+        match s {
+            Seats::UpTo(n) => format!("до {}", operators_gen(n)),
+            Seats::Unlimited => "операторов без ограничений".into(),
+        }
+    }
+
+    /// "… есть на тарифе «Бизнес». Установите лицензию в настройках (раздел «Лицензия и тариф»)."
+    fn upgrade(better: Option<(&str, String)>) -> String {
+        match better {
+            Some((plan, what)) => format!(
+                " Это есть на тарифе «{}» ({what}): установите лицензию в настройках, раздел «Лицензия и тариф».",
+                plan_title(plan)
+            ),
+            None => " Ни один тариф этого не включает — напишите нам, подберём условия.".into(),
+        }
+    }
+
+    pub fn seats_refused(plan: &str, limit: Seats, better: Option<(&str, Seats)>) -> String {
+        let now = match limit {
+            Seats::UpTo(n) => format!("на {}", operators_gen(n)),
+            Seats::Unlimited => "без ограничения операторов".into(),
+        };
+        format!(
+            "Тариф «{}» рассчитан {now} (считаются администраторы и операторы, наблюдатели — нет): все места заняты.{}",
+            plan_title(plan),
+            upgrade(better.map(|(p, s)| (p, seats_phrase(s))))
+        )
+    }
+
+    pub fn channel_refused(plan: &str, c: ChannelKind, better: Option<&str>) -> String {
+        format!(
+            "Канал «{}» не входит в тариф «{}».{}",
+            channel_title(c),
+            plan_title(plan),
+            upgrade(better.map(|p| (p, format!("канал «{}»", channel_title(c)))))
+        )
+    }
+
+    pub fn marketplaces_refused(plan: &str, limit: u32, better: Option<(&str, u32)>) -> String {
+        let what = |n: u32| plural(i64::from(n), "маркетплейс", "маркетплейса", "маркетплейсов");
+        let head = if limit == 0 {
+            format!("Синхронизация с маркетплейсами (Wildberries, Ozon) не входит в тариф «{}».", plan_title(plan))
+        } else {
+            format!("Тариф «{}» позволяет подключить {}: он уже подключён.", plan_title(plan), what(limit))
+        };
+        format!("{head}{}", upgrade(better.map(|(p, n)| (p, what(n)))))
+    }
+
+    pub fn cloud_refused(plan: &str, better: Option<&str>) -> String {
+        format!(
+            "Облачные модели (YandexGPT, OpenAI-совместимые) не входят в тариф «{}»: бот отвечает локальной моделью.{}",
+            plan_title(plan),
+            upgrade(better.map(|p| (p, "облачные модели".to_owned())))
+        )
+    }
+
+    pub fn exports_refused(plan: &str, better: Option<&str>) -> String {
+        format!(
+            "Выгрузка отчётов (CSV) не входит в тариф «{}»; выписка за месяц видна в настройках.{}",
+            plan_title(plan),
+            upgrade(better.map(|p| (p, "выгрузка отчётов".to_owned())))
+        )
+    }
+
+    pub fn expired_refused(plan: &str) -> String {
+        format!(
+            "Лицензия тарифа «{}» истекла: пока она не продлена, новые операторы, каналы, маркетплейсы и облачные \
+             модели не подключаются. Установите новую лицензию в настройках, раздел «Лицензия и тариф».",
+            plan_title(plan)
+        )
+    }
+
+    /// "1 декабря 2026 г."
+    pub fn date(ms: i64, offset_min: i32) -> String {
+        let secs = ms.div_euclid(1000) + i64::from(offset_min) * 60;
+        let t = time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        format!("{} {} {} г.", t.day(), super::bot::MONTHS[usize::from(u8::from(t.month()) - 1)], t.year())
+    }
+
+    pub fn banner_trial(days_left: i64, until: &str) -> String {
+        format!(
+            "Пробный период: всё включено до {until} (осталось {}). Потом — бесплатный тариф: один оператор, \
+             Telegram и чат на сайте, без маркетплейсов. Чтобы продолжить без ограничений, установите лицензию.",
+            days(days_left)
+        )
+    }
+
+    pub const BANNER_FREE: &str = "Бесплатный тариф: один оператор, Telegram и чат на сайте, без синхронизации \
+        с маркетплейсами. Больше — на платных тарифах: установите лицензию в настройках.";
+
+    pub fn banner_expiring(plan: &str, days_left: i64, until: &str) -> String {
+        format!(
+            "Лицензия тарифа «{}» заканчивается {until} (через {}). Продлите её заранее — новая лицензия действует сразу.",
+            plan_title(plan),
+            days(days_left)
+        )
+    }
+
+    pub fn banner_grace(plan: &str, ended: &str, pause: &str) -> String {
+        format!(
+            "Лицензия тарифа «{}» истекла {ended}. Бот работает до {pause}, потом перестанет отвечать покупателям \
+             (сообщения будут приходить и ждать операторов). Установите новую лицензию.",
+            plan_title(plan)
+        )
+    }
+
+    pub fn banner_expired(plan: &str, since: &str) -> String {
+        format!(
+            "Лицензия тарифа «{}» истекла, бот приостановлен с {since}: сообщения покупателей принимаются и ждут \
+             операторов, операторы отвечают как обычно. Установите новую лицензию — бот заработает сразу.",
+            plan_title(plan)
+        )
+    }
+
+    /// The API's message for a refused licence (the code names the reason).
+    pub fn install_refused(reason: &str, detail: &str) -> String {
+        let why = match reason {
+            "bad_signature" => "подпись не сходится — лицензию изменили после выдачи",
+            "wrong_key" => "лицензия подписана другим ключом, не ключом поставщика этой сборки",
+            "expired" => "срок действия лицензии уже закончился",
+            "issued_in_future" => "лицензия выдана позже текущего времени сервера — проверьте часы сервера",
+            "unsupported" => "лицензия выпущена для более новой версии supportd — обновите программу",
+            "older" => "она старше уже установленной лицензии",
+            _ => "это не лицензия supportd или она повреждена при копировании",
+        };
+        if detail.is_empty() {
+            format!("Лицензия не принята: {why}.")
+        } else {
+            format!("Лицензия не принята: {why} ({detail}).")
+        }
+    }
+
+    pub fn notice_subject(kind: &str, plan: &str, days_left: i64) -> String {
+        match kind {
+            "trial_ending" => format!("supportd: пробный период заканчивается через {}", days(days_left)),
+            "trial_ended" => "supportd: пробный период закончился".into(),
+            "grace" => format!("supportd: лицензия «{}» истекла", plan_title(plan)),
+            "paused" => "supportd: бот приостановлен — лицензия истекла".into(),
+            _ => format!("supportd: лицензия «{}» заканчивается через {}", plan_title(plan), days(days_left)),
+        }
+    }
+
+    pub fn notice_body(kind: &str, plan: &str, days_left: i64, until: &str, pause: &str, panel: &str) -> String {
+        let what = match kind {
+            "trial_ending" => format!(
+                "Пробный период supportd заканчивается {until} (через {}). После этого действует бесплатный тариф: \
+                 один оператор, Telegram и чат на сайте, без синхронизации с маркетплейсами.",
+                days(days_left)
+            ),
+            "trial_ended" => "Пробный период supportd закончился: действует бесплатный тариф — один оператор, \
+                 Telegram и чат на сайте, без синхронизации с маркетплейсами."
+                .into(),
+            "grace" => format!(
+                "Лицензия тарифа «{}» истекла {until}. Бот продолжит отвечать до {pause}, затем перестанет: \
+                 сообщения покупателей будут приниматься и ждать операторов.",
+                plan_title(plan)
+            ),
+            "paused" => format!(
+                "Лицензия тарифа «{}» истекла {until}, льготный срок закончился: бот больше не отвечает покупателям. \
+                 Сообщения принимаются и сохраняются, операторы отвечают в панели как обычно.",
+                plan_title(plan)
+            ),
+            _ => format!(
+                "Лицензия тарифа «{}» заканчивается {until} (через {}). После этого бот проработает льготный срок \
+                 до {pause}.",
+                plan_title(plan),
+                days(days_left)
+            ),
+        };
+        format!(
+            "Здравствуйте!\n\n{what}\n\nЧтобы продлить, получите новую лицензию у поставщика и установите её: \
+             панель → Настройки → «Лицензия и тариф» ({panel}/#/settings) или команда \
+             `supportd licence install ФАЙЛ`. Новая лицензия действует сразу, без перезапуска.\n"
+        )
+    }
+
+    /// What each row of the usage statement's CSV counts.
+    pub fn metric(metric: &str) -> &'static str {
+        match metric {
+            "plan" => "Тариф и статус лицензии",
+            "conversations" => "Разговоры с сообщениями покупателей",
+            "messages" => "Сообщения за месяц (покупатели, бот, операторы, служебные)",
+            "model_calls" => "Вызовы языковой модели",
+            "model_errors" => "Из них неудачных",
+            "model_cache_hits" => "Из них ответов из кэша (бесплатно)",
+            "model_prompt_tokens" => "Токенов запроса",
+            "model_completion_tokens" => "Токенов ответа",
+            "model_cost_rub" => "Стоимость моделей, ₽",
+            "active_operators" => "Операторов, отвечавших покупателям",
+            "operator_replies" => "Ответов оператора",
+            "channel_conversations" => "Разговоров в канале",
+            "channel_buyer_messages" => "Сообщений покупателей в канале",
+            _ => "",
+        }
+    }
+}

@@ -156,6 +156,7 @@ pub async fn connect(
     if !valid_visitor(&q.visitor) {
         return Err(ApiError::invalid("visitor: 8 to 64 letters, digits, '-' or '_'"));
     }
+    state.licensing.current().allows_channel(crate::licence::plans::ChannelKind::Widget)?;
     // Small buffers: a thousand idle visitors must not cost a thousand times 256 KiB.
     Ok(ws
         .max_message_size(64 * 1024)

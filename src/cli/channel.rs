@@ -60,6 +60,10 @@ pub fn run(paths: &Paths, db: &Db, cmd: ChannelCommand) -> anyhow::Result<ExitCo
                 if token.is_empty() || !token.contains(':') {
                     bail!("that is not a bot token: the form is 123456:ABC-DEF… (from @BotFather)");
                 }
+                let plan = super::licence::open(paths, db)?.current();
+                if let Err(refusal) = plan.admit_channel(crate::licence::plans::ChannelKind::Telegram) {
+                    bail!("{refusal}");
+                }
                 let username = match tg.check_token(&token).await {
                     Ok(u) => Some(u),
                     Err(e) if e.contains("rejected") => bail!("{e}; nothing was stored"),

@@ -192,6 +192,11 @@ pub fn run(paths: &Paths) -> ExitCode {
             check_credentials(&mut r, conn, cipher);
         }
         check_sync(&mut r, conn);
+        if let Some(config) = &config
+            && matches!(store::schema_version(conn), Ok((a, e)) if a == e)
+        {
+            check_licence(&mut r, paths, config);
+        }
     }
 
     check_embeddings(&mut r, &paths.models().join(crate::kb::EMBEDDING_MODEL_FILE));
@@ -206,6 +211,45 @@ pub fn run(paths: &Paths) -> ExitCode {
     } else {
         println!("\nall essential checks passed.");
         ExitCode::SUCCESS
+    }
+}
+
+/// The plan in force, and what to do when it runs out.
+fn check_licence(r: &mut Report, paths: &Paths, config: &Config) {
+    use crate::clock::Clock;
+    use crate::licence::Status;
+    let clock = std::sync::Arc::new(crate::clock::SystemClock);
+    let opened = store::Db::open(&paths.db(), 1, clock.now_ms())
+        .map_err(anyhow::Error::from)
+        .and_then(|db| crate::licence::Licensing::open(db, clock, config));
+    let licensing = match opened {
+        Ok(l) => l,
+        Err(e) => return r.line(Level::Fail, "licence", &format!("{e:#}"), None),
+    };
+    let e = licensing.current();
+    let until = e.valid_until.map(crate::clock::rfc3339).unwrap_or_default();
+    let renew = Some("install the renewal: `supportd licence install FILE` (or Настройки → Лицензия и тариф)");
+    match e.status {
+        Status::Expired => r.line(
+            Level::Warn,
+            "licence",
+            &format!("plan {} expired {until}: the bot is paused, messages wait for operators", e.plan),
+            renew,
+        ),
+        Status::Grace => {
+            r.line(Level::Warn, "licence", &format!("plan {} ended {until}, in its grace period", e.plan), renew)
+        }
+        Status::Active if e.days_left().is_some_and(|d| d <= crate::licence::WARN_DAYS[0]) => {
+            r.line(Level::Warn, "licence", &format!("plan {} ends {until}", e.plan), renew)
+        }
+        Status::Active => r.line(Level::Ok, "licence", &format!("plan {} until {until}", e.plan), None),
+        Status::Trial => r.line(Level::Ok, "licence", &format!("trial until {until}, then the free tier"), None),
+        Status::Free => r.line(
+            Level::Ok,
+            "licence",
+            "no licence: the free tier (1 operator, Telegram and the widget, no marketplace sync)",
+            None,
+        ),
     }
 }
 

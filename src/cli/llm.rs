@@ -145,8 +145,13 @@ pub fn usage(paths: &Paths, db: &Db, month: Option<String>, json: bool) -> anyho
     };
     let budgets = chain::budgets(&config);
     let report = db.with_conn(|c| chain::usage_report(c, &month, &budgets, config.llm.budget_warn_percent))?;
+    let plan = super::licence::open(paths, db)?.current();
+    let now = SystemClock.now_ms();
+    let statement = db.with_conn(|c| crate::licence::statement::build(c, &month, &plan, now))?;
     if json {
-        println!("{}", serde_json::to_string(&report)?);
+        let mut out = serde_json::to_value(&report)?;
+        out["statement"] = serde_json::to_value(&statement)?;
+        println!("{out}");
         return Ok(ExitCode::SUCCESS);
     }
     println!(
@@ -178,6 +183,20 @@ pub fn usage(paths: &Paths, db: &Db, month: Option<String>, json: bool) -> anyho
             );
         }
     }
+    let s = &statement;
+    println!(
+        "statement for {} (plan {}): {} conversations; messages: {} from buyers, {} by the bot, {} by people, {} service",
+        s.month, s.plan.plan, s.conversations, s.messages.buyers, s.messages.bot, s.messages.people, s.messages.system
+    );
+    let ops: Vec<String> = s.operators.iter().map(|o| format!("{} ({})", o.email, o.replies)).collect();
+    println!(
+        "  active operators: {}{}",
+        s.active_operators,
+        if ops.is_empty() { String::new() } else { format!(": {}", ops.join(", ")) }
+    );
+    for c in &s.channels {
+        println!("  {}: {} conversations, {} buyer messages", c.channel, c.conversations, c.buyer_messages);
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -189,6 +208,9 @@ pub fn llm(paths: &Paths, db: &Db, cmd: LlmCommand) -> anyhow::Result<ExitCode> 
                 "yandexgpt" => "yandexgpt.api_key",
                 other => bail!("{other:?} is not a cloud provider (openai or yandexgpt)"),
             };
+            if let Err(refusal) = super::licence::open(paths, db)?.current().allows_cloud() {
+                bail!("{refusal}");
+            }
             let stdin = std::io::stdin();
             if stdin.is_terminal() {
                 eprintln!("paste the key and press Enter:");
@@ -221,6 +243,7 @@ pub fn llm(paths: &Paths, db: &Db, cmd: LlmCommand) -> anyhow::Result<ExitCode> 
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(async {
                 let (llm, local) = crate::llm::setup(&config, &paths.data_dir, db.clone(), cipher, Arc::new(SystemClock));
+                llm.set_gate(crate::licence::gate::models(Arc::new(super::licence::open(paths, db)?)));
                 if config.llm.chain.iter().any(|p| p == "local") {
                     eprintln!("loading the local model …");
                     while local.status() == "loading" {

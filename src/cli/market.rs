@@ -45,9 +45,26 @@ pub fn sync(paths: &Paths, db: &Db, args: SyncArgs) -> anyhow::Result<ExitCode> 
     let config = app::load_config(paths)?;
     let cipher = Cipher::load_or_create(&paths.secret_key())?;
     let clock: SharedClock = Arc::new(SystemClock);
-    let orders = crate::marketplace::setup(&config, db.clone(), cipher, clock.clone());
+    let licensing = Arc::new(crate::licence::Licensing::open(db.clone(), clock.clone(), &config)?);
+    let orders = crate::licence::gate::marketplaces(
+        crate::marketplace::setup(&config, db.clone(), cipher, clock.clone()),
+        &licensing,
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let mut apis = runtime.block_on(orders.connected_apis());
+    // Keys set, but the plan does not sync that marketplace: say which plan does.
+    for m in runtime.block_on(licensing.connected_markets()) {
+        let wanted = args.market.as_deref().and_then(Market::parse).is_none_or(|w| w == m);
+        if wanted
+            && !apis.iter().any(|a| a.market() == m)
+            && let Some(refusal) = runtime.block_on(licensing.sync_refusal(m))
+        {
+            if apis.is_empty() {
+                bail!("{refusal}");
+            }
+            eprintln!("{}: {refusal}", m.title());
+        }
+    }
     if let Some(m) = args.market.as_deref().and_then(Market::parse) {
         apis.retain(|a| a.market() == m);
         if apis.is_empty() {
@@ -61,7 +78,10 @@ pub fn sync(paths: &Paths, db: &Db, args: SyncArgs) -> anyhow::Result<ExitCode> 
     if apis.is_empty() {
         bail!("no marketplace is connected: set a Wildberries token or Ozon Client-Id and Api-Key first");
     }
-    let notifier = crate::engine::notify::notifier(&config.notifications, config.shop.utc_offset_minutes);
+    let notifier = crate::licence::gate::notifier(
+        crate::engine::notify::notifier(&config.notifications, config.shop.utc_offset_minutes),
+        licensing.clone(),
+    );
     let syncer = Syncer::new(db.clone(), clock, config.marketplaces.full_sync_days, notifier);
     let kind = if args.full { Kind::Full } else { Kind::Incremental };
     let mut failed = false;

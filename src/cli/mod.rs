@@ -5,6 +5,7 @@ mod channel;
 mod chat;
 mod doctor;
 mod kb;
+mod licence;
 mod llm;
 mod market;
 
@@ -100,7 +101,11 @@ pub enum Command {
     /// Talk to the assistant in the terminal: each reply with its intent, confidence, sources
     /// and orders (the demo shop unless this data directory has a knowledge base).
     Chat(chat::ChatArgs),
-    /// The month's language-model calls, tokens and cost by provider.
+    /// The licence and plan: show it, install one; vendor tools to make keys and sign licences.
+    #[command(subcommand)]
+    Licence(licence::LicenceCommand),
+    /// The month's language-model calls, tokens and cost by provider, and the usage statement
+    /// (conversations, messages by the bot and by people, active operators, channels).
     Usage {
         /// "YYYY-MM" [default: this month].
         #[arg(long)]
@@ -288,6 +293,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let db = open_db(&paths, now)?;
             llm::llm(&paths, &db, cmd)
         }
+        Some(Command::Licence(cmd)) => licence::run(&paths, cmd),
         Some(Command::Usage { month, json }) => {
             let db = open_db(&paths, now)?;
             llm::usage(&paths, &db, month, json)
@@ -370,12 +376,15 @@ fn find_user(db: &Db, email: &str) -> anyhow::Result<users::User> {
 
 fn user_command(db: &Db, paths: &Paths, cmd: UserCommand, now: i64) -> anyhow::Result<()> {
     let actor = Actor::cli();
+    let plan = licence::open(paths, db)?.current();
+    let plan = Some(&plan);
     match cmd {
         UserCommand::Add { email, role, name } => {
             let email = Email::parse(&email).map_err(anyhow::Error::msg)?;
             let password = read_or_generate_password()?;
             let hash = crypto::hash_password(&password)?;
-            let user = db.with_conn(|c| accounts::create_user(c, &actor, &email, name.trim(), role, &hash, now))?;
+            let user =
+                db.with_conn(|c| accounts::create_user(c, &actor, &email, name.trim(), role, &hash, plan, now))?;
             println!("added {} ({}) with id {}", user.email, user.role, user.id);
         }
         UserCommand::List => {
@@ -397,19 +406,19 @@ fn user_command(db: &Db, paths: &Paths, cmd: UserCommand, now: i64) -> anyhow::R
         UserCommand::Role { email, role } => {
             let user = find_user(db, &email)?;
             let changes = Changes { role: Some(role), ..Changes::default() };
-            let user = db.with_conn(|c| accounts::update_user(c, &actor, user.id, &changes, now))?;
+            let user = db.with_conn(|c| accounts::update_user(c, &actor, user.id, &changes, plan, now))?;
             println!("{} is now {}", user.email, user.role);
         }
         UserCommand::Disable { email } => {
             let user = find_user(db, &email)?;
             let changes = Changes { disabled: Some(true), ..Changes::default() };
-            db.with_conn(|c| accounts::update_user(c, &actor, user.id, &changes, now))?;
+            db.with_conn(|c| accounts::update_user(c, &actor, user.id, &changes, plan, now))?;
             println!("{} is disabled and signed out everywhere", user.email);
         }
         UserCommand::Enable { email } => {
             let user = find_user(db, &email)?;
             let changes = Changes { disabled: Some(false), ..Changes::default() };
-            db.with_conn(|c| accounts::update_user(c, &actor, user.id, &changes, now))?;
+            db.with_conn(|c| accounts::update_user(c, &actor, user.id, &changes, plan, now))?;
             println!("{} is enabled", user.email);
         }
         UserCommand::ResetLink { email } => {

@@ -193,7 +193,12 @@ pub struct Engine {
     outbox_wake: Arc<tokio::sync::Notify>,
     /// Shows "typing…" in the buyer's channel while the reply is prepared.
     typing: Option<Typing>,
+    /// True while automation is paused (the licence's grace period is over).
+    pause: Option<Pause>,
 }
+
+/// Asked for every message: true means no bot reply, the conversation waits for a person.
+pub type Pause = Arc<dyn Fn() -> bool + Send + Sync>;
 
 /// (channel, recipient) → show that a reply is being written.
 pub type Typing = Arc<dyn Fn(&str, &str) + Send + Sync>;
@@ -270,7 +275,15 @@ impl Engine {
             wake: tokio::sync::Notify::new(),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             typing: None,
+            pause: None,
         }
+    }
+
+    /// Automation pauses while `pause` says so: buyer messages are still stored and shown,
+    /// and each conversation is handed to people (`handoff_reason = "licence"`).
+    pub fn with_pause(mut self, pause: Pause) -> Self {
+        self.pause = Some(pause);
+        self
     }
 
     /// Channels show "typing…" through this while a reply is prepared.
@@ -531,6 +544,18 @@ impl Engine {
                 facts: Vec::new(),
             };
             self.commit(item, &conversation, &turn, None, &Draft::default(), now).await?;
+            return Ok(turn);
+        }
+        if self.pause.as_ref().is_some_and(|paused| paused()) {
+            let turn = Turn {
+                conversation_id: conv,
+                action: Action::Silent,
+                reply: None,
+                provenance: json!({"action": "silent", "reason": "licence"}),
+                facts: Vec::new(),
+            };
+            let draft = Draft { handoff: Some(HandoffReason::Licence), ..Draft::default() };
+            self.commit(item, &conversation, &turn, None, &draft, now).await?;
             return Ok(turn);
         }
         let mut state = State::parse(&conversation.state);

@@ -24,6 +24,8 @@ pub enum HandoffReason {
     OrderProblem,
     /// The message could not be processed automatically (it crashed or hung the worker).
     ProcessingFailed,
+    /// The licence expired past its grace period: the bot is paused, people answer.
+    Licence,
 }
 
 impl HandoffReason {
@@ -35,6 +37,7 @@ impl HandoffReason {
             HandoffReason::RepeatedFailure => "repeated_failure",
             HandoffReason::OrderProblem => "order_problem",
             HandoffReason::ProcessingFailed => "processing_failed",
+            HandoffReason::Licence => "licence",
         }
     }
 }

@@ -76,6 +76,10 @@ impl ApiError {
             if status.is_server_error() || detail.is_empty() { fallback.to_owned() } else { detail.to_owned() };
         Self::new(status, code, message)
     }
+    /// 402: the plan does not include it (the message names the plan that does).
+    pub fn plan_limit(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYMENT_REQUIRED, "plan_limit", message)
+    }
     pub fn too_many(retry_after: u64, message: impl Into<String>) -> Self {
         Self {
             retry_after: Some(retry_after),
@@ -112,12 +116,19 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => Self::not_found("the resource"),
             StoreError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
+            StoreError::PlanLimit(m) => Self::plan_limit(m),
             other => {
                 // Internal details go to the log only, never to the client.
                 tracing::error!(error = %other, "store error");
                 Self::internal()
             }
         }
+    }
+}
+
+impl From<crate::licence::Refusal> for ApiError {
+    fn from(r: crate::licence::Refusal) -> Self {
+        Self::plan_limit(r.0)
     }
 }
 

@@ -274,6 +274,7 @@ impl utoipa::Modify for SecurityAddon {
         api::conversations::inbound,
         api::channels::telegram_status, api::channels::telegram_update,
         api::marketplaces::list, api::marketplaces::test, api::marketplaces::sync_now,
+        api::licence::get, api::licence::put, api::licence::usage_statement, api::licence::usage_statement_csv,
     ),
     modifiers(&SecurityAddon),
     security(("bearer" = []), ("session_cookie" = [])),
@@ -289,6 +290,7 @@ impl utoipa::Modify for SecurityAddon {
         (name = "marketplaces", description = "Wildberries and Ozon: connection test, sync status, sync now (admin)"),
         (name = "channels", description = "Messenger channels: Telegram token, mode, live check (admin)"),
         (name = "conversations", description = "Inbox: conversations, the bot's reasons, takeover, replies, live events"),
+        (name = "licence", description = "Licence and plan (read: any role; install: admin), monthly usage statement (admin)"),
     )
 )]
 pub struct ApiDoc;

@@ -62,12 +62,17 @@ pub struct CallOptions {
     pub conversation_id: Option<i64>,
 }
 
+/// `Some(reason)` for a provider that may not be used now (the plan has no cloud models);
+/// the chain skips it.
+pub type ProviderGate = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 pub struct Llm {
     entries: Vec<Entry>,
     settings: ChainSettings,
     db: Db,
     clock: SharedClock,
     warned: Mutex<HashSet<(String, String)>>,
+    gate: std::sync::OnceLock<ProviderGate>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -95,7 +100,12 @@ impl Llm {
                 breaker: Mutex::new(Breaker { failures: 0, open_until: None }),
             })
             .collect();
-        Self { entries, settings, db, clock, warned: Mutex::new(HashSet::new()) }
+        Self { entries, settings, db, clock, warned: Mutex::new(HashSet::new()), gate: std::sync::OnceLock::new() }
+    }
+
+    /// Set once, at start: providers the gate refuses are skipped.
+    pub fn set_gate(&self, gate: ProviderGate) {
+        let _ = self.gate.set(gate);
     }
 
     /// Token counter of the first provider (the one prompts are fitted for).
@@ -188,6 +198,10 @@ impl Llm {
             if req.past_deadline() {
                 failures.push((name, LlmError::Timeout.to_string()));
                 break;
+            }
+            if let Some(why) = self.gate.get().and_then(|g| g(&name)) {
+                failures.push((name, why));
+                continue;
             }
             if !self.breaker_allows(e) {
                 failures.push((name.clone(), LlmError::CircuitOpen(name).to_string()));

@@ -384,6 +384,14 @@ impl Orders {
         self
     }
 
+    /// Replaces every adapter with `f(adapter)` (the plan's gate wraps them).
+    pub fn map_apis(mut self, f: impl Fn(Arc<dyn MarketplaceApi>) -> Arc<dyn MarketplaceApi>) -> Self {
+        for api in self.apis.values_mut() {
+            *api = f(api.clone());
+        }
+        self
+    }
+
     /// Every marketplace API (with or without keys yet).
     pub fn apis(&self) -> Vec<Arc<dyn MarketplaceApi>> {
         let mut v: Vec<Arc<dyn MarketplaceApi>> = self.apis.values().cloned().collect();

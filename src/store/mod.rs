@@ -5,10 +5,12 @@
 pub mod audit;
 pub mod credentials;
 pub mod kb;
+pub mod licence;
 pub mod llm;
 pub mod messaging;
 pub mod orders;
 pub mod sessions;
+pub mod statement;
 pub mod users;
 
 use std::path::{Path, PathBuf};
@@ -28,6 +30,9 @@ pub enum StoreError {
     NotFound,
     #[error("{0}")]
     Conflict(String),
+    /// The plan does not include the change (the message names the plan that does).
+    #[error("{0}")]
+    PlanLimit(String),
     #[error("cannot open the database {path}: {source}")]
     Open { path: PathBuf, source: rusqlite::Error },
     #[error("{0}")]
@@ -64,6 +69,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 5, name: "sync", sql: include_str!("migrations/0005_sync.sql") },
     Migration { version: 6, name: "panel", sql: include_str!("migrations/0006_panel.sql") },
     Migration { version: 7, name: "returns", sql: include_str!("migrations/0007_returns.sql") },
+    Migration { version: 10, name: "licence", sql: include_str!("migrations/0010_licence.sql") },
 ];
 
 /// The schema version this build expects.

@@ -93,28 +93,33 @@ pub fn set_password(conn: &Connection, id: i64, password_hash: &str, now: i64) -
     if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
 }
 
-/// Changes role / disabled / name. Refuses to leave the shop without an active admin.
+/// Changes role / disabled / name. Refuses to leave the shop without an active admin. Run it
+/// inside the caller's transaction (a refusal there rolls the change back).
 pub fn update(
-    conn: &mut Connection,
+    conn: &Connection,
     id: i64,
     role: Option<Role>,
     disabled: Option<bool>,
     name: Option<&str>,
     now: i64,
 ) -> Result<User> {
-    let tx = conn.transaction()?;
-    let before = get(&tx, id)?;
-    tx.execute(
+    let before = get(conn, id)?;
+    conn.execute(
         "UPDATE users SET role = COALESCE(?2, role), disabled = COALESCE(?3, disabled), name = COALESCE(?4, name),
          updated_at = ?5 WHERE id = ?1",
         params![id, role.map(Role::as_str), disabled, name, now],
     )?;
-    if before.role == Role::Admin && !before.disabled && active_admins(&tx)? == 0 {
+    if before.role == Role::Admin && !before.disabled && active_admins(conn)? == 0 {
         return Err(StoreError::Conflict("this is the last active admin: make another admin first".into()));
     }
-    let after = get(&tx, id)?;
-    tx.commit()?;
-    Ok(after)
+    get(conn, id)
+}
+
+/// Seats in use: active admins and operators (viewers only read and take none).
+pub fn seats(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("SELECT COUNT(*) FROM users WHERE disabled = 0 AND role IN ('admin', 'operator')", [], |r| {
+        r.get(0)
+    })?)
 }
 
 pub fn touch_login(conn: &Connection, id: i64, now: i64) -> Result<()> {

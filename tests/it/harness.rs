@@ -21,6 +21,8 @@ pub struct TestApp {
     pub paths: Paths,
     pub admin_password: String,
     pub addr: SocketAddr,
+    /// The running server's shared state (for background jobs a test drives by hand).
+    pub state: supportd::app::AppState,
     _dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -51,6 +53,7 @@ impl TestApp {
         adjust(&mut config);
         let app = App::build(config, paths.clone(), clock.clone()).await.expect("build");
         let addr = app.local_addr().expect("addr");
+        let state = app.state();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(app.run(async move {
             let _ = stopped.await;
@@ -63,6 +66,7 @@ impl TestApp {
             paths,
             admin_password,
             addr,
+            state,
             _dir: dir,
             stop: Some(stop),
             server: Some(server),

@@ -10,6 +10,7 @@ mod fakes;
 mod harness;
 mod install;
 mod kb;
+mod licence;
 mod lifecycle;
 mod limits;
 mod llm;

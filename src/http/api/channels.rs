@@ -69,7 +69,8 @@ pub struct TelegramSettings {
 
 /// Set the bot token and/or the mode.
 #[utoipa::path(put, path = "/api/v1/channels/telegram", tag = "channels", request_body = TelegramSettings,
-    responses((status = 200, body = TelegramStatus), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = TelegramStatus), (status = 402, description = "Telegram is not in the plan (plan_limit)", body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn telegram_update(
     State(state): State<AppState>,
     auth: Auth<Admin>,
@@ -81,6 +82,9 @@ pub async fn telegram_update(
         None => None,
     };
     let token = req.token.map(|t| t.trim().to_owned());
+    if token.is_some() {
+        state.licensing.current().admit_channel(crate::licence::plans::ChannelKind::Telegram)?;
+    }
     if let Some(t) = &token {
         if t.is_empty() || t.len() > 200 || !t.contains(':') {
             return Err(ApiError::invalid("token: the form is 123456:ABC-DEF… (from @BotFather)"));

@@ -422,12 +422,14 @@ pub struct InboundResponse {
 /// Feed a buyer message to the assistant from another system (channel `api`). It is stored
 /// before this answers 202, then processed in order; replies go to the `api` outbox.
 #[utoipa::path(post, path = "/api/v1/inbound", tag = "conversations", request_body = InboundRequest,
-    responses((status = 202, body = InboundResponse), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 202, body = InboundResponse), (status = 402, description = "The API channel is not in the plan (plan_limit)", body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn inbound(
     State(state): State<AppState>,
     _auth: Auth<Admin>,
     ApiJson(req): ApiJson<InboundRequest>,
 ) -> Result<(StatusCode, Json<InboundResponse>), ApiError> {
+    state.licensing.current().allows_channel(crate::licence::plans::ChannelKind::Api)?;
     if req.text.trim().is_empty() || req.text.chars().nth(crate::engine::MAX_MESSAGE_CHARS).is_some() {
         return Err(ApiError::invalid(format!("text: 1 to {} characters", crate::engine::MAX_MESSAGE_CHARS)));
     }

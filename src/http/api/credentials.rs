@@ -37,7 +37,9 @@ pub struct PutCredential {
 
 /// Store an integration credential (encrypted at rest).
 #[utoipa::path(put, path = "/api/v1/settings/credentials/{name}", tag = "settings", params(("name" = String, Path)),
-    request_body = PutCredential, responses((status = 204, description = "Stored, encrypted"), (status = 422, body = ErrorBody)))]
+    request_body = PutCredential, responses((status = 204, description = "Stored, encrypted"),
+        (status = 402, description = "The plan does not include what the key connects (plan_limit)", body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 pub async fn put(
     State(state): State<AppState>,
     auth: Auth<Admin>,
@@ -48,6 +50,7 @@ pub async fn put(
     if req.value.is_empty() || req.value.len() > 8192 {
         return Err(ApiError::invalid("value: 1 to 8192 bytes"));
     }
+    state.licensing.admit_credential(&name).await?;
     let (actor, now, cipher) = (auth.actor(), state.now(), state.cipher.clone());
     state
         .db

@@ -53,7 +53,8 @@ pub async fn list(State(state): State<AppState>, _auth: Auth<Admin>) -> Result<J
 #[derive(Serialize, ToSchema)]
 pub struct ConnectionTest {
     pub ok: bool,
-    /// "valid", "wrong_token", "missing_scope", "rate_limited", "unreachable", "not_connected" or "api_changed".
+    /// "valid", "wrong_token", "missing_scope", "rate_limited", "unreachable", "not_connected",
+    /// "api_changed" or "plan_limit" (keys set, but the plan does not include this marketplace).
     pub result: String,
     /// For people (Russian).
     pub message: String,
@@ -72,6 +73,11 @@ pub async fn test(
     Path(market): Path<String>,
 ) -> Result<Json<ConnectionTest>, ApiError> {
     let market = market_of(&market)?;
+    if state.licensing.connected_markets().await.contains(&market)
+        && let Some(refusal) = state.licensing.sync_refusal(market).await
+    {
+        return Ok(Json(ConnectionTest { ok: false, result: "plan_limit".into(), message: refusal.0 }));
+    }
     let Some(api) = state.orders.connected_apis().await.into_iter().find(|a| a.market() == market) else {
         return Ok(Json(ConnectionTest {
             ok: false,
@@ -105,7 +111,8 @@ pub async fn test(
 /// Starts a sync now (incremental; `?full=true` for a full one); its progress shows in the
 /// marketplace list.
 #[utoipa::path(post, path = "/api/v1/marketplaces/{market}/sync", tag = "marketplaces",
-    responses((status = 202), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 202), (status = 402, description = "The plan does not sync this marketplace (plan_limit)", body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn sync_now(
     State(state): State<AppState>,
     _auth: Auth<Admin>,
@@ -113,6 +120,11 @@ pub async fn sync_now(
     axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> Result<StatusCode, ApiError> {
     let market = market_of(&market)?;
+    if state.licensing.connected_markets().await.contains(&market)
+        && let Some(refusal) = state.licensing.sync_refusal(market).await
+    {
+        return Err(refusal.into());
+    }
     let Some(api) = state.orders.connected_apis().await.into_iter().find(|a| a.market() == market) else {
         return Err(ApiError::new(StatusCode::CONFLICT, "conflict", "this marketplace is not connected"));
     };

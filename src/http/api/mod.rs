@@ -7,6 +7,7 @@ pub mod channels;
 pub mod conversations;
 pub mod credentials;
 pub mod kb;
+pub mod licence;
 pub mod llm;
 pub mod marketplaces;
 pub mod nlu;
@@ -71,4 +72,7 @@ pub fn router() -> Router<AppState> {
         .route("/marketplaces/{market}/test", post(marketplaces::test))
         .route("/marketplaces/{market}/sync", post(marketplaces::sync_now))
         .route("/channels/telegram", get(channels::telegram_status).put(channels::telegram_update))
+        .route("/licence", get(licence::get).put(licence::put))
+        .route("/usage/statement", get(licence::usage_statement))
+        .route("/usage/statement.csv", get(licence::usage_statement_csv))
 }

@@ -69,8 +69,8 @@ pub struct CreateUserResponse {
 
 /// Create an account.
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUserRequest,
-    responses((status = 201, body = CreateUserResponse), (status = 403, body = ErrorBody),
-              (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = CreateUserResponse), (status = 402, description = "The plan's seats are taken (plan_limit)", body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     auth: Auth<Admin>,
@@ -90,8 +90,9 @@ pub async fn create(
     };
     let p = password.clone();
     let hash = tokio::task::spawn_blocking(move || crypto::hash_password(&p)).await??;
-    let (actor, now, role) = (auth.actor(), state.now(), req.role);
-    let user = state.db.call(move |c| accounts::create_user(c, &actor, &email, &name, role, &hash, now)).await?;
+    let (actor, now, role, plan) = (auth.actor(), state.now(), req.role, state.licensing.current());
+    let user =
+        state.db.call(move |c| accounts::create_user(c, &actor, &email, &name, role, &hash, Some(&plan), now)).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreateUserResponse { user: UserView::from(&user), generated_password: generated.then_some(password) }),
@@ -120,8 +121,8 @@ pub struct UpdateUserRequest {
 
 /// Change an account's name, role or disabled flag.
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path)), request_body = UpdateUserRequest,
-    responses((status = 200, body = UserView), (status = 404, body = ErrorBody),
-              (status = 409, description = "Would leave no active admin", body = ErrorBody)))]
+    responses((status = 200, body = UserView), (status = 402, description = "The plan's seats are taken (plan_limit)", body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, description = "Would leave no active admin", body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     auth: Auth<Admin>,
@@ -129,10 +130,10 @@ pub async fn update(
     ApiJson(req): ApiJson<UpdateUserRequest>,
 ) -> Result<Json<UserView>, ApiError> {
     let changes = Changes { name: req.name.map(|n| n.trim().to_owned()), role: req.role, disabled: req.disabled };
-    let (actor, now) = (auth.actor(), state.now());
+    let (actor, now, plan) = (auth.actor(), state.now(), state.licensing.current());
     let user = state
         .db
-        .call(move |c| accounts::update_user(c, &actor, id, &changes, now))
+        .call(move |c| accounts::update_user(c, &actor, id, &changes, Some(&plan), now))
         .await
         .map_err(ApiError::store("user"))?;
     Ok(Json(UserView::from(&user)))
