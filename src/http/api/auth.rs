@@ -78,7 +78,7 @@ pub async fn login(
     if found.user.disabled {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "account_disabled", "this account is disabled"));
     }
-    state.throttle.record_success(email.as_str());
+    state.throttle.record_success(email.as_str(), &ip);
     let token = crypto::random_token()?;
     let csrf = crypto::random_token()?;
     let ttl_ms = i64::try_from(state.config.auth.session_ttl_hours).unwrap_or(24) * 3_600_000;
