@@ -271,7 +271,7 @@ impl utoipa::Modify for SecurityAddon {
         api::conversations::customer, api::conversations::dashboard, api::conversations::note,
         api::conversations::assign, api::conversations::draft, api::conversations::snippets,
         api::conversations::create_snippet, api::conversations::delete_snippet, api::conversations::file,
-        api::conversations::inbound,
+        api::conversations::inbound, api::conversations::inbound_replies,
         api::channels::telegram_status, api::channels::telegram_update,
         api::marketplaces::list, api::marketplaces::test, api::marketplaces::sync_now,
         api::licence::get, api::licence::put, api::licence::usage_statement, api::licence::usage_statement_csv,

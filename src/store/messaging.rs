@@ -263,6 +263,43 @@ pub fn outbox_sent(conn: &Connection, id: i64, external_id: Option<&str>, now: i
     if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
 }
 
+/// A message queued for a channel that its caller fetches (the `api` channel): id, recipient,
+/// conversation, payload, queued at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pulled {
+    pub id: i64,
+    pub recipient: String,
+    pub conversation_id: Option<i64>,
+    pub payload: String,
+    pub created_at: i64,
+}
+
+/// Marks the queued rows of `channel` up to `up_to` (an id the caller has processed) as
+/// delivered, then returns up to `limit` still queued after it, oldest first.
+pub fn outbox_pull(conn: &Connection, channel: &str, up_to: i64, limit: u32, now: i64) -> Result<Vec<Pulled>> {
+    conn.prepare_cached(
+        "UPDATE outbox SET status = 'sent', sent_at = ?3, updated_at = ?3
+         WHERE channel = ?1 AND status = 'queued' AND id <= ?2",
+    )?
+    .execute(params![channel, up_to, now])?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, recipient, conversation_id, payload, created_at FROM outbox
+         WHERE channel = ?1 AND status = 'queued' AND id > ?2 ORDER BY id LIMIT ?3",
+    )?;
+    let rows = stmt
+        .query_map(params![channel, up_to, limit], |r| {
+            Ok(Pulled {
+                id: r.get(0)?,
+                recipient: r.get(1)?,
+                conversation_id: r.get(2)?,
+                payload: r.get(3)?,
+                created_at: r.get(4)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
 /// A claimed row whose send never began (the dispatcher is stopping) goes back to the queue
 /// as it was.
 pub fn outbox_release(conn: &Connection, id: i64) -> Result<()> {

@@ -648,3 +648,38 @@ async fn returns_are_told_with_the_order_and_item_verification_guards_orders() {
     assert_eq!(turn.action, supportd::engine::Action::Handoff);
     assert!(!turn.reply.unwrap_or_default().contains("Футболка"));
 }
+
+/// Replies to the `api` channel are fetched by the caller (long polling), at least once until
+/// confirmed with `after`.
+#[tokio::test]
+async fn replies_to_the_api_channel_are_delivered_by_long_polling() {
+    let app = TestApp::spawn_prepared(load_demo_kb, |_| {}).await;
+    let admin = app.admin_token().await;
+    // Waiting before anything is queued: the reply arrives within the wait.
+    let waiter = {
+        let (client, url, token) = (app.client.clone(), app.url("/api/v1/inbound/replies?wait=10"), admin.clone());
+        tokio::spawn(
+            async move { client.get(url).bearer_auth(token).send().await.expect("poll").json::<Value>().await },
+        )
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    inbound(&app, &admin, "api-1", "crm-77", "сколько дней на возврат товара").await;
+    let first = waiter.await.expect("join").expect("json");
+    let replies = first["replies"].as_array().expect("replies");
+    assert_eq!(replies.len(), 1, "{first}");
+    assert_eq!(replies[0]["customer"], "crm-77");
+    assert!(!replies[0]["text"].as_str().expect("text").is_empty());
+    let id = replies[0]["id"].as_i64().expect("id");
+    // Not confirmed yet: returned again.
+    let again: Value = app.get(&admin, "/api/v1/inbound/replies").await.json().await.expect("json");
+    assert_eq!(again["replies"][0]["id"], id);
+    // Confirmed: marked delivered, not returned again.
+    let after: Value =
+        app.get(&admin, &format!("/api/v1/inbound/replies?after={id}")).await.json().await.expect("json");
+    assert!(after["replies"].as_array().expect("replies").is_empty(), "{after}");
+    let status: String =
+        app.db().query_row("SELECT status FROM outbox WHERE id = ?1", [id], |r| r.get(0)).expect("outbox row");
+    assert_eq!(status, "sent");
+    let bad = app.get(&admin, "/api/v1/inbound/replies?wait=99").await;
+    assert_eq!(error_code(bad, StatusCode::UNPROCESSABLE_ENTITY).await, "invalid_body");
+}

@@ -638,3 +638,83 @@ pub async fn file(
     )
         .into_response())
 }
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct RepliesQuery {
+    /// The last reply id you have processed: every reply up to it counts as delivered and is
+    /// not returned again (0 or absent: nothing confirmed yet).
+    #[param(minimum = 0)]
+    pub after: Option<i64>,
+    /// Seconds to wait for a reply when none is queued (long polling), 0 to 30 (default 0).
+    #[param(minimum = 0, maximum = 30)]
+    pub wait: Option<u64>,
+    /// 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ApiReply {
+    /// Pass the last one you processed as `after` next time.
+    pub id: i64,
+    /// The `customer` of the inbound message it answers.
+    pub customer: String,
+    pub conversation_id: Option<i64>,
+    pub text: String,
+    /// Reply buttons offered, rows of labels (e.g. a 1–5 rating).
+    #[schema(value_type = Option<Vec<Vec<String>>>)]
+    pub buttons: Option<serde_json::Value>,
+    pub created: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RepliesResponse {
+    pub replies: Vec<ApiReply>,
+}
+
+/// The assistant's and operators' replies to messages fed through `POST /api/v1/inbound`,
+/// oldest first, delivered at least once: each call confirms the replies up to `after`; the
+/// rest are returned again until confirmed. With `wait`, the call waits for the next reply.
+#[utoipa::path(get, path = "/api/v1/inbound/replies", tag = "conversations", params(RepliesQuery),
+    responses((status = 200, body = RepliesResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn inbound_replies(
+    State(state): State<AppState>,
+    _auth: Auth<Admin>,
+    Query(q): Query<RepliesQuery>,
+) -> Result<Json<RepliesResponse>, ApiError> {
+    let (after, wait, limit) = (q.after.unwrap_or(0), q.wait.unwrap_or(0), q.limit.unwrap_or(50));
+    if after < 0 || wait > 30 || !(1..=100).contains(&limit) {
+        return Err(ApiError::invalid("after: 0 or more; wait: 0 to 30; limit: 1 to 100"));
+    }
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(wait);
+    let signal = state.engine.outbox_signal();
+    loop {
+        // Registered before the check, so a reply queued in between wakes this call.
+        let notified = signal.notified();
+        let mut notified = std::pin::pin!(notified);
+        notified.as_mut().enable();
+        let now = state.now();
+        let rows = state.db.call(move |c| msgs::outbox_pull(c, "api", after, limit, now)).await?;
+        if !rows.is_empty() || tokio::time::Instant::now() >= deadline {
+            let replies = rows
+                .into_iter()
+                .map(|r| {
+                    let payload: serde_json::Value = serde_json::from_str(&r.payload).unwrap_or_default();
+                    ApiReply {
+                        id: r.id,
+                        customer: r.recipient,
+                        conversation_id: r.conversation_id,
+                        text: payload["text"].as_str().unwrap_or_default().to_owned(),
+                        buttons: payload.get("buttons").cloned(),
+                        created: rfc3339(r.created_at),
+                    }
+                })
+                .collect();
+            return Ok(Json(RepliesResponse { replies }));
+        }
+        let _ = tokio::time::timeout_at(deadline, notified).await;
+    }
+}

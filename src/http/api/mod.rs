@@ -68,6 +68,7 @@ pub fn router() -> Router<AppState> {
         .route("/events", get(conversations::events))
         .route("/events/stream", get(conversations::stream))
         .route("/inbound", post(conversations::inbound))
+        .route("/inbound/replies", get(conversations::inbound_replies))
         .route("/marketplaces", get(marketplaces::list))
         .route("/marketplaces/{market}/test", post(marketplaces::test))
         .route("/marketplaces/{market}/sync", post(marketplaces::sync_now))
