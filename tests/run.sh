@@ -11,6 +11,8 @@ command -v cc >/dev/null || missing+=(gcc libc6-dev)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3 python3-pip)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+command -v curl >/dev/null || missing+=(curl)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing test dependencies: ${missing[*]}"
   sudo=""
@@ -32,6 +34,14 @@ export SUPPORTD_REQUIRE_TEST_MODELS=1
 
 echo "==> cargo test"
 cargo test --locked
+
+echo "==> API fuzzing against the OpenAPI document (schemathesis, --checks all)"
+venv="${XDG_CACHE_HOME:-$HOME/.cache}/supportd/venv"
+if [ ! -x "$venv/bin/schemathesis" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "schemathesis==4.32.5"
+fi
+SCHEMATHESIS="$venv/bin/schemathesis" bash tests/api/schemathesis.sh "$target_dir/debug/supportd"
 
 echo "==> browser tests (headless Chromium)"
 (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)

@@ -243,6 +243,68 @@ impl utoipa::Modify for SecurityAddon {
             "session_cookie",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::auth::SESSION_COOKIE))),
         );
+        document_common_errors(openapi);
+    }
+}
+
+/// The routes anyone may call (the rest need a role).
+pub const PUBLIC_ROUTES: [&str; 3] =
+    ["/api/v1/auth/login", "/api/v1/auth/password-reset", "/api/v1/auth/password-reset/confirm"];
+
+/// Every operation documents the errors the layers around the handlers can return, in the
+/// error shape: 400 (a malformed path or query value), 401/403 (the role check, unless the
+/// route is public — which is marked with an empty `security`), 404 (a path naming nothing),
+/// 413/415/422 (a body too large, of the wrong type, or invalid), 414 (the URL limit), 500,
+/// and 503 (the request time limit). What a handler documents itself is kept.
+fn document_common_errors(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let error = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build(),
+                )
+                .build(),
+        )
+    };
+    for (path, item) in &mut openapi.paths.paths {
+        let public = PUBLIC_ROUTES.contains(&path.as_str());
+        let has_path_params = path.contains('{');
+        for op in
+            [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
+        {
+            if public {
+                op.security = Some(Vec::new());
+            }
+            let has_body = op.request_body.is_some();
+            let has_query = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let mut add = |code: &str, description: &str| {
+                op.responses.responses.entry(code.to_owned()).or_insert_with(|| error(description));
+            };
+            add("400", "Malformed request: a path or query value of the wrong type (bad_request)");
+            if !public {
+                add("401", "Not signed in, or the token is invalid or expired (unauthenticated, invalid_token)");
+                add("403", "The caller's role is not enough, or the CSRF token is missing (forbidden, csrf_failed)");
+            }
+            if has_path_params {
+                add("404", "Nothing has that id (not_found)");
+            }
+            if has_body {
+                add("413", "The body is larger than server.max_body_bytes (payload_too_large)");
+                add("415", "The body is not of the documented content type (unsupported_media_type)");
+            }
+            if has_body || has_query || has_path_params {
+                add("422", "Well-formed but invalid: missing or unknown fields, values out of range (invalid_body)");
+            }
+            add("414", "The URL is longer than 16 KB (uri_too_long)");
+            add("500", "Internal error; details are in the server log only (internal)");
+            add(
+                "503",
+                "The request took longer than server.request_timeout_secs, or a dependency is not ready (timeout)",
+            );
+        }
     }
 }
 

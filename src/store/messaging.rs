@@ -666,7 +666,7 @@ pub struct Message {
     #[schema(value_type = Vec<Object>)]
     pub attachments: serde_json::Value,
     /// Why the bot said it: intent, confidence, sources, provider, tokens, latency.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub provenance: Option<serde_json::Value>,
     pub created_at: i64,
 }

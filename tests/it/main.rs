@@ -18,4 +18,5 @@ mod poison;
 mod serve;
 mod sync;
 mod telegram;
+mod tidy;
 mod widget;

@@ -43,6 +43,7 @@ impl From<Conversation> for ConversationView {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// "open", "pending" (waiting for a person) or "closed".
     pub status: Option<String>,
@@ -102,7 +103,7 @@ pub struct CustomerView {
 
 /// A customer: their channel, orders (from the marketplace sync) and earlier conversations with
 /// their ratings. The phone number is shown to operators and admins only.
-#[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "conversations",
+#[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "conversations", params(("id" = i64, Path, description = "The customer id")),
     responses((status = 200, body = CustomerView), (status = 404, body = ErrorBody)))]
 pub async fn customer(
     State(state): State<AppState>,
@@ -154,7 +155,7 @@ pub struct Thread {
 }
 
 /// One conversation with its messages and, for each bot reply, why it was given.
-#[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "conversations",
+#[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "conversations", params(("id" = i64, Path, description = "The conversation id")),
     responses((status = 200, body = Thread), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -170,7 +171,7 @@ pub async fn get(
 }
 
 /// Take the conversation over: the bot stays silent until it is returned.
-#[utoipa::path(post, path = "/api/v1/conversations/{id}/takeover", tag = "conversations",
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/takeover", tag = "conversations", params(("id" = i64, Path, description = "The conversation id")),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn take_over(
     State(state): State<AppState>,
@@ -190,7 +191,7 @@ pub struct ReleaseRequest {
 }
 
 /// Return the conversation to the bot.
-#[utoipa::path(post, path = "/api/v1/conversations/{id}/release", tag = "conversations", request_body = ReleaseRequest,
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/release", tag = "conversations", params(("id" = i64, Path, description = "The conversation id")), request_body = ReleaseRequest,
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn release(
     State(state): State<AppState>,
@@ -279,7 +280,7 @@ pub struct ReplyResponse {
 }
 
 /// Reply to the buyer as an operator (queued to their channel; takes the conversation over).
-#[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "conversations", request_body = ReplyRequest,
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "conversations", params(("id" = i64, Path, description = "The conversation id")), request_body = ReplyRequest,
     responses((status = 201, body = ReplyResponse), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 422, body = ErrorBody)))]
 pub async fn reply(
@@ -309,6 +310,7 @@ fn not_found_as(what: &'static str) -> impl Fn(EngineError) -> ApiError {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// Events after this id (the last one seen), oldest first.
     pub after: Option<i64>,
@@ -459,7 +461,7 @@ pub struct NoteRequest {
 }
 
 /// An internal note for colleagues (never sent to the buyer).
-#[utoipa::path(post, path = "/api/v1/conversations/{id}/notes", tag = "conversations", request_body = NoteRequest,
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/notes", tag = "conversations", params(("id" = i64, Path, description = "The conversation id")), request_body = NoteRequest,
     responses((status = 201, body = ReplyResponse), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn note(
     State(state): State<AppState>,
@@ -495,7 +497,7 @@ pub struct AssignRequest {
 }
 
 /// Assign the conversation to an operator (or nobody).
-#[utoipa::path(post, path = "/api/v1/conversations/{id}/assign", tag = "conversations", request_body = AssignRequest,
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/assign", tag = "conversations", params(("id" = i64, Path, description = "The conversation id")), request_body = AssignRequest,
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn assign(
     State(state): State<AppState>,
@@ -536,7 +538,7 @@ pub struct Suggestion {
 
 /// An AI-suggested reply to the buyer's last message (order facts or a knowledge answer),
 /// for the operator to edit and send. Nothing is sent.
-#[utoipa::path(post, path = "/api/v1/conversations/{id}/draft", tag = "conversations",
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/draft", tag = "conversations", params(("id" = i64, Path, description = "The conversation id")),
     responses((status = 200, body = Suggestion), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn draft(
     State(state): State<AppState>,
@@ -591,7 +593,7 @@ pub async fn create_snippet(
 }
 
 /// Remove a saved reply (admin).
-#[utoipa::path(delete, path = "/api/v1/snippets/{id}", tag = "conversations",
+#[utoipa::path(delete, path = "/api/v1/snippets/{id}", tag = "conversations", params(("id" = i64, Path, description = "The saved reply id")),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete_snippet(
     State(state): State<AppState>,
@@ -604,7 +606,7 @@ pub async fn delete_snippet(
 
 /// A file from a conversation (a buyer's photo or document, or one an operator sent), for
 /// signed-in staff. Only files under the data directory's `files/` are served.
-#[utoipa::path(get, path = "/api/v1/files/{path}", tag = "conversations",
+#[utoipa::path(get, path = "/api/v1/files/{path}", tag = "conversations", params(("path" = String, Path, description = "The file's path under the data directory's files/, as in a message's attachments")),
     responses((status = 200, description = "the file"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn file(
     State(state): State<AppState>,

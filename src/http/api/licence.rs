@@ -57,6 +57,7 @@ pub async fn put(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StatementQuery {
     /// "YYYY-MM" (UTC); this month by default.
     pub month: Option<String>,

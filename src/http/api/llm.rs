@@ -37,6 +37,7 @@ pub async fn status(State(state): State<AppState>, _auth: Auth<Admin>) -> Json<L
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UsageQuery {
     /// "YYYY-MM" (UTC); the current month by default.
     pub month: Option<String>,

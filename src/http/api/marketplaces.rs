@@ -65,7 +65,7 @@ fn market_of(name: &str) -> Result<Market, ApiError> {
 }
 
 /// Asks the marketplace for one page of orders with the stored key and says what came back.
-#[utoipa::path(post, path = "/api/v1/marketplaces/{market}/test", tag = "marketplaces",
+#[utoipa::path(post, path = "/api/v1/marketplaces/{market}/test", tag = "marketplaces", params(("market" = String, Path, description = "`wb` or `ozon`", pattern = "^(wb|ozon)$")),
     responses((status = 200, body = ConnectionTest), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn test(
     State(state): State<AppState>,
@@ -110,7 +110,7 @@ pub async fn test(
 
 /// Starts a sync now (incremental; `?full=true` for a full one); its progress shows in the
 /// marketplace list.
-#[utoipa::path(post, path = "/api/v1/marketplaces/{market}/sync", tag = "marketplaces",
+#[utoipa::path(post, path = "/api/v1/marketplaces/{market}/sync", tag = "marketplaces", params(("market" = String, Path, description = "`wb` or `ozon`", pattern = "^(wb|ozon)$")),
     responses((status = 202), (status = 402, description = "The plan does not sync this marketplace (plan_limit)", body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn sync_now(
