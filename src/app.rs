@@ -125,6 +125,7 @@ pub struct StateInner {
     pub widget: Arc<crate::channels::widget::Widget>,
     pub orders: Arc<crate::marketplace::Orders>,
     pub syncer: Arc<crate::marketplace::sync::Syncer>,
+    pub backups: Arc<crate::backup::Backups>,
     pub started: Instant,
     /// Becomes true when the server starts stopping: long-lived streams end at once.
     pub stopping: tokio::sync::watch::Receiver<bool>,
@@ -227,6 +228,12 @@ impl App {
         let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
         let widget =
             Arc::new(crate::channels::widget::Widget::new(&config.widget.allowed_origins, &config.server.public_url));
+        let backups = Arc::new(crate::backup::Backups::new(
+            db.clone(),
+            paths.data_dir.clone(),
+            config.backup.clone(),
+            clock.clone(),
+        ));
         let state = AppState(Arc::new(StateInner {
             config,
             paths,
@@ -244,6 +251,7 @@ impl App {
             widget,
             orders,
             syncer,
+            backups,
             started: Instant::now(),
             stopping: stopping_rx,
         }));
@@ -263,6 +271,7 @@ impl App {
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let state = self.state.clone();
         let maintenance = tokio::spawn(maintenance(state.clone()));
+        let ops = crate::jobs::start(&state);
         // Buyer messages stored before a stop (or a crash) are processed first, in order.
         let worker = tokio::spawn(state.engine.clone().run());
         let sync = tokio::spawn(crate::marketplace::sync::schedule(
@@ -340,6 +349,9 @@ impl App {
             () = deadline => tracing::warn!("requests still running after the grace period were cut off"),
         }
         maintenance.abort();
+        for job in ops {
+            job.abort();
+        }
         worker.abort();
         sync.abort();
         for c in channels {

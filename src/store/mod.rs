@@ -7,7 +7,9 @@ pub mod credentials;
 pub mod kb;
 pub mod llm;
 pub mod messaging;
+pub mod ops;
 pub mod orders;
+pub mod privacy;
 pub mod sessions;
 pub mod users;
 
@@ -64,6 +66,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 5, name: "sync", sql: include_str!("migrations/0005_sync.sql") },
     Migration { version: 6, name: "panel", sql: include_str!("migrations/0006_panel.sql") },
     Migration { version: 7, name: "returns", sql: include_str!("migrations/0007_returns.sql") },
+    Migration { version: 11, name: "ops", sql: include_str!("migrations/0011_ops.sql") },
 ];
 
 /// The schema version this build expects.
