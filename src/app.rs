@@ -150,6 +150,9 @@ impl std::ops::Deref for AppState {
 
 pub struct App {
     listener: TcpListener,
+    /// HTTPS (`server.tls`), and the plain-HTTP redirect listener.
+    tls: Option<crate::tls::Tls>,
+    redirect: Option<TcpListener>,
     state: AppState,
     stopping: tokio::sync::watch::Sender<bool>,
 }
@@ -169,6 +172,15 @@ impl App {
         let listener = TcpListener::bind(config.server.listen)
             .await
             .with_context(|| format!("cannot listen on {} (server.listen)", config.server.listen))?;
+        let tls = crate::tls::Tls::setup(&config, &paths.data_dir, clock.clone()).context("HTTPS (server.tls)")?;
+        let redirect = match config.server.redirect_listen() {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} (server.http_redirect_listen)"))?,
+            ),
+            None => None,
+        };
         let throttle = Throttle::new(
             i64::try_from(config.auth.failure_window_secs).unwrap_or(i64::MAX / 2000) * 1000,
             config.auth.max_failures_per_account,
@@ -255,11 +267,16 @@ impl App {
             started: Instant::now(),
             stopping: stopping_rx,
         }));
-        Ok(Self { listener, state, stopping })
+        Ok(Self { listener, tls, redirect, state, stopping })
     }
 
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
         Ok(self.listener.local_addr()?)
+    }
+
+    /// The plain-HTTP redirect listener's address, when there is one.
+    pub fn redirect_addr(&self) -> Option<SocketAddr> {
+        self.redirect.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     pub fn state(&self) -> AppState {
@@ -336,9 +353,38 @@ impl App {
             let _ = stopping.send(true);
             let _ = stopping_tx.send(());
         };
-        let server = axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(signal)
-            .into_future();
+        let mut https = Vec::new();
+        let server: std::pin::Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match &self.tls {
+            Some(tls) => {
+                use axum::serve::ListenerExt as _;
+                https.push(tokio::spawn(tls.maintain()));
+                if let Some(plain) = self.redirect {
+                    let port = self.listener.local_addr()?.port();
+                    let base = crate::tls::https_base(&state.config.server.domain, port);
+                    let mut stop = self.stopping.subscribe();
+                    let plain = axum::serve(plain, crate::tls::redirect_router(base, tls.challenges.clone()))
+                        .with_graceful_shutdown(async move {
+                            let _ = stop.wait_for(|s| *s).await;
+                        });
+                    https.push(tokio::spawn(async move {
+                        if let Err(e) = plain.await {
+                            tracing::error!(error = %e, "the HTTP redirect listener failed");
+                        }
+                    }));
+                }
+                let listener = tls.listener(self.listener).tap_io(|_| {});
+                Box::pin(
+                    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+                        .with_graceful_shutdown(signal)
+                        .into_future(),
+                )
+            }
+            None => Box::pin(
+                axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
+                    .with_graceful_shutdown(signal)
+                    .into_future(),
+            ),
+        };
         let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
         let deadline = async move {
             let _ = stopping_rx.await;
@@ -349,7 +395,7 @@ impl App {
             () = deadline => tracing::warn!("requests still running after the grace period were cut off"),
         }
         maintenance.abort();
-        for job in ops {
+        for job in ops.into_iter().chain(https) {
             job.abort();
         }
         worker.abort();

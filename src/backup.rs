@@ -259,7 +259,9 @@ fn rotate(db: &Db, dir: &Path, keep: u32) -> anyhow::Result<Vec<String>> {
     for (name, encrypted) in copies(dir).into_iter().skip(keep as usize) {
         std::fs::remove_file(dir.join(&name)).with_context(|| format!("cannot delete {name}"))?;
         if !encrypted && let Some(stem) = name.strip_suffix(".db") {
-            let _ = std::fs::remove_file(dir.join(format!("{stem}.key")));
+            for side in [format!("{stem}.key"), format!("{name}-wal"), format!("{name}-shm"), format!("{name}-journal")] {
+                let _ = std::fs::remove_file(dir.join(side));
+            }
         }
         db.with_conn(|c| rows::backup_rotated(c, &name))?;
         gone.push(name);

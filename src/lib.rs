@@ -24,6 +24,7 @@ pub mod privacy;
 pub mod store;
 pub mod telemetry;
 pub mod texts;
+pub mod tls;
 
 /// A boxed, sendable future: what the service traits (`llm::Provider`, `marketplace::MarketplaceApi`) return.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

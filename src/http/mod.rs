@@ -107,8 +107,8 @@ async fn security_headers(State(state): State<AppState>, req: Request, next: Nex
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     );
     set(h, "permissions-policy", "camera=(), microphone=(), geolocation=()");
-    if state.config.secure_cookies() {
-        set(h, "strict-transport-security", "max-age=31536000");
+    if state.config.secure_cookies() || state.config.server.tls != crate::config::TlsMode::Off {
+        set(h, "strict-transport-security", crate::tls::HSTS);
     }
     if is_api {
         set(h, "cache-control", "no-store");
@@ -223,6 +223,7 @@ impl utoipa::Modify for SecurityAddon {
         api::conversations::inbound,
         api::channels::telegram_status, api::channels::telegram_update,
         api::marketplaces::list, api::marketplaces::test, api::marketplaces::sync_now,
+        api::privacy::export, api::privacy::erase, api::privacy::settings, api::privacy::backups, api::privacy::backup_now,
     ),
     modifiers(&SecurityAddon),
     security(("bearer" = []), ("session_cookie" = [])),
@@ -238,6 +239,7 @@ impl utoipa::Modify for SecurityAddon {
         (name = "marketplaces", description = "Wildberries and Ozon: connection test, sync status, sync now (admin)"),
         (name = "channels", description = "Messenger channels: Telegram token, mode, live check (admin)"),
         (name = "conversations", description = "Inbox: conversations, the bot's reasons, takeover, replies, live events"),
+        (name = "privacy", description = "Personal data on request, retention, scheduled backups (admin)"),
     )
 )]
 pub struct ApiDoc;

@@ -290,6 +290,8 @@ impl Db {
                 let backup = rusqlite::backup::Backup::new(conn, &mut out)?;
                 backup.run_to_completion(256, Duration::from_millis(5), None)?;
             }
+            // One self-contained file: no -wal or -shm beside the copy when it is opened.
+            let _: String = out.query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))?;
             integrity_check(&out).map_err(|e| StoreError::Migration(format!("the backup failed its check: {e}")))?;
             Ok(())
         })

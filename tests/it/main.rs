@@ -4,6 +4,7 @@
 mod api_auth;
 mod api_basics;
 mod api_reset;
+mod backup;
 mod cli;
 mod engine;
 mod fakes;
