@@ -13,6 +13,7 @@ mod install;
 mod kb;
 mod lifecycle;
 mod llm;
+mod privacy;
 mod serve;
 mod sync;
 mod telegram;
