@@ -283,7 +283,6 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The plain-HTTP redirect listener, when configured.
     pub redirect: Option<SocketAddr>,
-    pub state: supportd::app::AppState,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -295,12 +294,12 @@ impl Running {
 
     pub async fn try_start(config: Config, paths: &Paths, clock: Arc<ManualClock>) -> anyhow::Result<Self> {
         let app = App::build(config, paths.clone(), clock).await?;
-        let (addr, redirect, state) = (app.local_addr()?, app.redirect_addr(), app.state());
+        let (addr, redirect) = (app.local_addr()?, app.redirect_addr());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(app.run(async move {
             let _ = stopped.await;
         }));
-        Ok(Self { base: format!("http://{addr}"), addr, redirect, state, stop: Some(stop), server: Some(server) })
+        Ok(Self { base: format!("http://{addr}"), addr, redirect, stop: Some(stop), server: Some(server) })
     }
 
     /// Stops gracefully and waits (the database is checkpointed).

@@ -17,4 +17,5 @@ mod privacy;
 mod serve;
 mod sync;
 mod telegram;
+mod tls;
 mod widget;
