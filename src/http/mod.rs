@@ -223,7 +223,7 @@ impl utoipa::Modify for SecurityAddon {
         api::conversations::inbound,
         api::channels::telegram_status, api::channels::telegram_update,
         api::marketplaces::list, api::marketplaces::test, api::marketplaces::sync_now,
-        api::privacy::export, api::privacy::erase, api::privacy::settings, api::privacy::backups, api::privacy::backup_now,
+        api::privacy::find, api::privacy::export, api::privacy::erase, api::privacy::settings, api::privacy::backups, api::privacy::backup_now,
     ),
     modifiers(&SecurityAddon),
     security(("bearer" = []), ("session_cookie" = [])),

@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::{Result, StoreError, optional};
 
 /// The customer row with every column that holds personal data.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CustomerRecord {
     pub id: i64,
     pub channel: String,

@@ -149,6 +149,15 @@ async fn a_buyers_data_is_exported_then_erased_from_the_api_search_and_the_datab
     let thread: Value = app.get(&operator, &format!("/api/v1/conversations/{conv}")).await.json().await.expect("json");
     assert!(thread["messages"][0]["body"].as_str().expect("body").contains(EMAIL));
 
+    // Admins find the buyer of a request by the phone they give, however typed.
+    let resp = app.get(&operator, "/api/v1/customers?q=89165554433").await;
+    assert_eq!(error_code(resp, StatusCode::FORBIDDEN).await, "forbidden");
+    let found: Value = app.get(&admin, "/api/v1/customers?q=8%20(916)%20555-44-33").await.json().await.expect("json");
+    assert_eq!(found.as_array().expect("list").len(), 1, "{found}");
+    assert_eq!(found[0]["id"], id);
+    let resp = app.get(&admin, "/api/v1/customers?q=x").await;
+    assert_eq!(error_code(resp, StatusCode::UNPROCESSABLE_ENTITY).await, "invalid_body");
+
     // The export: admins only, everything about the buyer, their file included.
     for token in [&operator, &viewer] {
         let resp = app.get(token, &format!("/api/v1/customers/{id}/export")).await;

@@ -64,6 +64,7 @@ pub fn router() -> Router<AppState> {
         .route("/snippets", get(conversations::snippets).post(conversations::create_snippet))
         .route("/snippets/{id}", axum::routing::delete(conversations::delete_snippet))
         .route("/customers/{id}", get(conversations::customer).delete(privacy::erase))
+        .route("/customers", get(privacy::find))
         .route("/customers/{id}/export", get(privacy::export))
         .route("/settings/privacy", get(privacy::settings))
         .route("/settings/backups", get(privacy::backups).post(privacy::backup_now))

@@ -50,6 +50,29 @@ pub async fn export(State(state): State<AppState>, auth: Auth<Admin>, Path(id): 
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+pub struct FindQuery {
+    /// The customer's id, "channel:id", a phone (any spacing), an e-mail or part of the name.
+    pub q: String,
+}
+
+/// Find buyers for a personal-data request (full phones and e-mails: admins only).
+#[utoipa::path(get, path = "/api/v1/customers", tag = "privacy", params(FindQuery),
+    responses((status = 200, body = Vec<crate::store::privacy::CustomerRecord>), (status = 403, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+pub async fn find(
+    State(state): State<AppState>,
+    _auth: Auth<Admin>,
+    Query(q): Query<FindQuery>,
+) -> Result<Json<Vec<crate::store::privacy::CustomerRecord>>, ApiError> {
+    let n = q.q.trim().chars().count();
+    if !(2..=200).contains(&n) {
+        return Err(ApiError::invalid("q: 2 to 200 characters"));
+    }
+    Ok(Json(state.db.call(move |c| crate::store::privacy::find_customers(c, &q.q, 50)).await?))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EraseQuery {
     /// Must repeat the customer's id: the erase cannot be undone.
     pub confirm: Option<String>,
