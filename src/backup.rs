@@ -17,9 +17,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context as _, bail};
+use chacha20poly1305::XChaCha20Poly1305;
 use chacha20poly1305::aead::stream::{DecryptorBE32, EncryptorBE32};
 use chacha20poly1305::aead::{KeyInit, Payload};
-use chacha20poly1305::XChaCha20Poly1305;
 use rusqlite::OpenFlags;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -74,27 +74,22 @@ fn stamp(ms: i64) -> String {
 
 /// A scheduled copy's name: (time stamp, sequence within the second, encrypted).
 fn parse_name(name: &str) -> Option<(String, u32, bool)> {
-    let (stem, encrypted) = if let Some(s) = name.strip_suffix(".sdbk") {
-        (s, true)
-    } else {
-        (name.strip_suffix(".db")?, false)
-    };
+    let (stem, encrypted) =
+        if let Some(s) = name.strip_suffix(".sdbk") { (s, true) } else { (name.strip_suffix(".db")?, false) };
     let rest = stem.strip_prefix("supportd-")?;
     let (time, seq) = match rest.split_once('-') {
         Some((t, n)) => (t, n.parse().ok()?),
         None => (rest, 0),
     };
     let b = time.as_bytes();
-    let ok = b.len() == 16
-        && b[8] == b'T'
-        && b[15] == b'Z'
-        && b[..8].iter().chain(&b[9..15]).all(u8::is_ascii_digit);
+    let ok = b.len() == 16 && b[8] == b'T' && b[15] == b'Z' && b[..8].iter().chain(&b[9..15]).all(u8::is_ascii_digit);
     ok.then(|| (time.to_owned(), seq, encrypted))
 }
 
 fn private_dir(dir: &Path) -> anyhow::Result<()> {
     if !dir.is_dir() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create the backup directory {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the backup directory {}", dir.display()))?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -259,7 +254,8 @@ fn rotate(db: &Db, dir: &Path, keep: u32) -> anyhow::Result<Vec<String>> {
     for (name, encrypted) in copies(dir).into_iter().skip(keep as usize) {
         std::fs::remove_file(dir.join(&name)).with_context(|| format!("cannot delete {name}"))?;
         if !encrypted && let Some(stem) = name.strip_suffix(".db") {
-            for side in [format!("{stem}.key"), format!("{name}-wal"), format!("{name}-shm"), format!("{name}-journal")] {
+            for side in [format!("{stem}.key"), format!("{name}-wal"), format!("{name}-shm"), format!("{name}-journal")]
+            {
                 let _ = std::fs::remove_file(dir.join(side));
             }
         }
@@ -457,8 +453,8 @@ pub fn open_copy(file: &Path, passphrase: Option<&str>, scratch_dir: &Path) -> a
         return Ok(Opened { db_file: scratch.to_path_buf(), key: Some(key), encrypted: true, _scratch: Some(scratch) });
     }
     let mut magic = [0u8; 16];
-    let is_sqlite = std::fs::File::open(file).and_then(|mut f| f.read_exact(&mut magic)).is_ok()
-        && &magic == b"SQLite format 3\0";
+    let is_sqlite =
+        std::fs::File::open(file).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == b"SQLite format 3\0";
     if !is_sqlite {
         bail!("{} is not a supportd backup (neither a database nor an encrypted copy)", file.display());
     }
@@ -488,7 +484,8 @@ pub fn install_key(secret_key: &Path, key: &[u8], now: i64) -> anyhow::Result<Op
     }
     let kept = current.is_some().then(|| dir.join(format!("secret.key.before-restore-{}", now / 1000)));
     if let Some(kept) = &kept {
-        std::fs::rename(secret_key, kept).with_context(|| format!("cannot keep the current key as {}", kept.display()))?;
+        std::fs::rename(secret_key, kept)
+            .with_context(|| format!("cannot keep the current key as {}", kept.display()))?;
     }
     std::fs::rename(&incoming, secret_key).context("cannot put the restored key in place")?;
     Ok(kept)
@@ -540,7 +537,12 @@ pub fn status(conn: &rusqlite::Connection, cfg: &BackupConfig, data_dir: &Path, 
         keep: cfg.keep,
         dir: dir.display().to_string(),
         encrypted: !cfg.passphrase.is_empty(),
-        last_ok: last.map(|b| CopyView { file: b.file, at: rfc3339(b.created_at), bytes: b.bytes, encrypted: b.encrypted }),
+        last_ok: last.map(|b| CopyView {
+            file: b.file,
+            at: rfc3339(b.created_at),
+            bytes: b.bytes,
+            encrypted: b.encrypted,
+        }),
         last_error: job.as_ref().and_then(|j| j.last_error.clone()),
         last_attempt_at: job.as_ref().and_then(|j| j.last_started_at).map(rfc3339),
         next_due_at: job.as_ref().filter(|_| enabled).map(|j| rfc3339(crate::jobs::next_due(j, period))),

@@ -965,7 +965,10 @@ impl Config {
         if !redirect.is_empty() {
             match redirect.parse::<SocketAddr>() {
                 Err(_) => {
-                    return Err(("server.http_redirect_listen", format!("{redirect:?} is not an address like 0.0.0.0:80")));
+                    return Err((
+                        "server.http_redirect_listen",
+                        format!("{redirect:?} is not an address like 0.0.0.0:80"),
+                    ));
                 }
                 Ok(a) if a == s.listen && a.port() != 0 => {
                     return Err(("server.http_redirect_listen", "must differ from server.listen".into()));
@@ -1000,7 +1003,9 @@ impl Config {
                 }
             }
             TlsMode::Files => {
-                for (key, path) in [("server.tls_cert_file", &s.tls_cert_file), ("server.tls_key_file", &s.tls_key_file)] {
+                for (key, path) in
+                    [("server.tls_cert_file", &s.tls_cert_file), ("server.tls_key_file", &s.tls_key_file)]
+                {
                     if path.as_os_str().is_empty() {
                         return Err((key, "is required with server.tls = \"files\"".into()));
                     }

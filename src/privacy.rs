@@ -210,7 +210,9 @@ pub fn apply_retention(db: &Db, data_dir: &Path, cfg: &PrivacyConfig, now: i64) 
     if cfg.keep_files_days > 0 {
         let cutoff = now - i64::from(cfg.keep_files_days) * DAY;
         loop {
-            let batch = db.with_conn(|c| rows::expire_files(c, cutoff, crate::texts::privacy::FILE_EXPIRED, BATCH)).map_err(store)?;
+            let batch = db
+                .with_conn(|c| rows::expire_files(c, cutoff, crate::texts::privacy::FILE_EXPIRED, BATCH))
+                .map_err(store)?;
             if batch.is_empty() {
                 break;
             }

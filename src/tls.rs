@@ -91,7 +91,8 @@ pub fn certified_key(chain_pem: &[u8], key_pem: &[u8]) -> anyhow::Result<Arc<Cer
     if chain.is_empty() {
         bail!("no certificate in the certificate file");
     }
-    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| anyhow::anyhow!("no private key in the key file: {e:?}"))?;
+    let key =
+        PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| anyhow::anyhow!("no private key in the key file: {e:?}"))?;
     let ck = CertifiedKey::from_der(chain, key, &provider())
         .map_err(|e| anyhow::anyhow!("the key does not fit the certificate: {e}"))?;
     Ok(Arc::new(ck))
@@ -452,7 +453,8 @@ impl Acme {
     }
 
     fn http(&self) -> anyhow::Result<Box<dyn instant_acme::HttpClient>> {
-        let mut b = reqwest::Client::builder().timeout(Duration::from_secs(30)).connect_timeout(Duration::from_secs(10));
+        let mut b =
+            reqwest::Client::builder().timeout(Duration::from_secs(30)).connect_timeout(Duration::from_secs(10));
         if let Some(ca) = &self.ca_file {
             let pem = std::fs::read(ca).with_context(|| format!("cannot read {}", ca.display()))?;
             for cert in reqwest::Certificate::from_pem_bundle(&pem).context("server.acme_ca_file is not PEM")? {
@@ -478,7 +480,11 @@ impl Acme {
         let contacts: Vec<&str> = if self.email.is_empty() { Vec::new() } else { vec![contact.as_str()] };
         let (account, credentials) = instant_acme::Account::builder_with_http(self.http()?)
             .create(
-                &instant_acme::NewAccount { contact: &contacts, terms_of_service_agreed: true, only_return_existing: false },
+                &instant_acme::NewAccount {
+                    contact: &contacts,
+                    terms_of_service_agreed: true,
+                    only_return_existing: false,
+                },
                 self.directory.clone(),
                 None,
             )
@@ -505,8 +511,7 @@ impl Acme {
                 AuthorizationStatus::Valid => continue,
                 other => bail!("the CA's authorization for {} is {other:?}", self.domain),
             }
-            let mut challenge =
-                authz.challenge(ChallengeType::Http01).context("the CA offers no HTTP-01 challenge")?;
+            let mut challenge = authz.challenge(ChallengeType::Http01).context("the CA offers no HTTP-01 challenge")?;
             self.challenges.put(&challenge.token, challenge.key_authorization().as_str());
             challenge.set_ready().await.context("cannot tell the CA the challenge is ready")?;
         }

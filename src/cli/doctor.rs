@@ -422,7 +422,7 @@ fn check_backups(r: &mut Report, conn: &rusqlite::Connection, config: &Config, p
         ),
         Some(b) => {
             r.line(Level::Ok, "backups", &format!("last good backup {} at {} ({how}, {period})", b.file, b.at), None);
-            if !s.copies.iter().any(|c| *c == b.file) {
+            if !s.copies.contains(&b.file) {
                 r.line(
                     Level::Warn,
                     "backups",
@@ -486,7 +486,10 @@ fn check_tls(r: &mut Report, config: &Config, paths: &Paths) {
         None => r.line(
             Level::Warn,
             "https",
-            &format!("no certificate for {} yet: supportd asks {} for one when it starts", s.domain, s.acme_directory_url),
+            &format!(
+                "no certificate for {} yet: supportd asks {} for one when it starts",
+                s.domain, s.acme_directory_url
+            ),
             Some("point the domain's DNS at this server and open port 80 (server.http_redirect_listen)"),
         ),
         Some(Err(e)) => r.line(Level::Fail, "https", &format!("{e:#}"), Some("check server.tls_cert_file")),
@@ -510,10 +513,19 @@ fn check_tls(r: &mut Report, config: &Config, paths: &Paths) {
                 };
                 r.line(Level::Warn, "https", &format!("the certificate expires in {days} days ({until})"), Some(fix));
             } else {
-                r.line(Level::Ok, "https", &format!("{} certificate for {} valid until {until}", match s.tls {
-                    TlsMode::Acme => "ACME",
-                    _ => "file",
-                }, s.domain), None);
+                r.line(
+                    Level::Ok,
+                    "https",
+                    &format!(
+                        "{} certificate for {} valid until {until}",
+                        match s.tls {
+                            TlsMode::Acme => "ACME",
+                            _ => "file",
+                        },
+                        s.domain
+                    ),
+                    None,
+                );
             }
         }
     }

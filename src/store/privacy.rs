@@ -324,9 +324,8 @@ pub fn expire_conversations(conn: &mut Connection, cutoff: i64, batch: u32) -> R
         .collect::<rusqlite::Result<_>>()?;
     remove_conversations(&tx, &ids, &mut out)?;
     if (ids.len() as u64) < u64::from(batch) {
-        out.received += tx
-            .prepare("DELETE FROM inbox WHERE received_at < ?1 AND status <> 'pending'")?
-            .execute([cutoff])?;
+        out.received +=
+            tx.prepare("DELETE FROM inbox WHERE received_at < ?1 AND status <> 'pending'")?.execute([cutoff])?;
         out.replies += tx
             .prepare("DELETE FROM outbox WHERE created_at < ?1 AND status NOT IN ('queued', 'sending')")?
             .execute([cutoff])?;
@@ -367,7 +366,8 @@ pub fn expire_files(conn: &mut Connection, cutoff: i64, note: &str, batch: u32) 
                 }
             }
         }
-        tx.prepare_cached("UPDATE messages SET attachments = ?2 WHERE id = ?1")?.execute(params![id, list.to_string()])?;
+        tx.prepare_cached("UPDATE messages SET attachments = ?2 WHERE id = ?1")?
+            .execute(params![id, list.to_string()])?;
     }
     tx.commit()?;
     Ok(files)
@@ -393,7 +393,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = Db::open(&dir.path().join("s.db"), 1, 1).expect("open");
         db.with_conn(|c| {
-            let mut conv_of = |ext: &str, text: &str| -> Result<(i64, i64)> {
+            let conv_of = |ext: &str, text: &str| -> Result<(i64, i64)> {
                 let payload = serde_json::json!({"channel": "api", "customer": ext, "text": text}).to_string();
                 let inbox = msgs::inbox_accept(c, "api", &format!("m-{ext}"), &payload, 10)?;
                 let cust = msgs::upsert_customer(c, "api", ext, "Анна", 10)?;

@@ -140,7 +140,8 @@ async fn hourly_backups_follow_the_clock_are_checked_rotated_and_survive_restart
 
     // "Back up now" from the panel.
     let admin = login(&client, &app.base, "admin@localhost", &password).await;
-    let resp = client.post(format!("{}/api/v1/settings/backups", app.base)).bearer_auth(&admin).send().await.expect("now");
+    let resp =
+        client.post(format!("{}/api/v1/settings/backups", app.base)).bearer_auth(&admin).send().await.expect("now");
     assert_eq!(resp.status(), StatusCode::ACCEPTED);
     eventually(20, "the copy asked for", async || (rows(&paths) == before + 2).then_some(())).await;
     assert_eq!(scheduled(&backups).len(), 3);
@@ -188,8 +189,13 @@ fn an_encrypted_copy_restores_with_its_passphrase_and_brings_the_key() {
     let target = sealed.to_str().expect("path");
     let out = run_cli(&other, &["restore", target], None);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("encrypted") && stderr(&out).contains("SUPPORTD_BACKUP_PASSPHRASE"), "{}", stderr(&out));
-    let out = run_cli_env(&other, &["restore", target], &[("SUPPORTD_BACKUP_PASSPHRASE", "wrong passphrase here")], None);
+    assert!(
+        stderr(&out).contains("encrypted") && stderr(&out).contains("SUPPORTD_BACKUP_PASSPHRASE"),
+        "{}",
+        stderr(&out)
+    );
+    let out =
+        run_cli_env(&other, &["restore", target], &[("SUPPORTD_BACKUP_PASSPHRASE", "wrong passphrase here")], None);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("wrong passphrase"), "{}", stderr(&out));
     assert_eq!(std::fs::read(other.join("secret.key")).expect("key"), own_key, "nothing changed");
@@ -203,7 +209,10 @@ fn an_encrypted_copy_restores_with_its_passphrase_and_brings_the_key() {
     let out = run_cli(&other, &["restore", target, "--passphrase-stdin"], Some(&format!("{pass}\n")));
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("secret key is in place"), "{}", stdout(&out));
-    assert_eq!(std::fs::read(other.join("secret.key")).expect("key"), std::fs::read(shop.join("secret.key")).expect("k"));
+    assert_eq!(
+        std::fs::read(other.join("secret.key")).expect("key"),
+        std::fs::read(shop.join("secret.key")).expect("k")
+    );
     // The stored key decrypts with the restored secret key: doctor finds nothing undecryptable.
     let doctor = stdout(&run_cli(&other, &["doctor"], None));
     assert!(doctor.contains("integration: ") && !doctor.contains("cannot decrypt"), "{doctor}");
@@ -222,7 +231,10 @@ fn a_plain_scheduled_copy_restores_with_the_key_beside_it_and_doctor_watches_its
     let out = run_cli(&shop, &["backup"], None);
     assert!(out.status.success(), "{}", stderr(&out));
     let copy = only_file(&shop.join("backups"), "db");
-    assert_eq!(std::fs::read(copy.with_extension("key")).expect("key"), std::fs::read(shop.join("secret.key")).expect("k"));
+    assert_eq!(
+        std::fs::read(copy.with_extension("key")).expect("key"),
+        std::fs::read(shop.join("secret.key")).expect("k")
+    );
 
     let hourly = [("SUPPORTD_BACKUP_EVERY_HOURS", "1")];
     let doctor = stdout(&run_cli_env(&shop, &["doctor"], &hourly, None));
@@ -240,7 +252,10 @@ fn a_plain_scheduled_copy_restores_with_the_key_beside_it_and_doctor_watches_its
     init(&other);
     let out = run_cli(&other, &["restore", copy.to_str().expect("path")], None);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(std::fs::read(other.join("secret.key")).expect("key"), std::fs::read(shop.join("secret.key")).expect("k"));
+    assert_eq!(
+        std::fs::read(other.join("secret.key")).expect("key"),
+        std::fs::read(shop.join("secret.key")).expect("k")
+    );
     let kept: Vec<_> = std::fs::read_dir(&other)
         .expect("dir")
         .flatten()

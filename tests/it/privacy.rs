@@ -29,11 +29,18 @@ async fn buyer(app: &TestApp, admin: &str, customer: &str, name: &str) -> (i64, 
 
 /// `buyer`, or (`ours` false) another buyer with other words and contacts.
 async fn zina_like(app: &TestApp, admin: &str, customer: &str, name: &str, ours: bool) -> (i64, i64) {
-    let (marker, typed, phone, email) =
-        if ours { (MARKER, PHONE_TYPED, PHONE, EMAIL) } else { ("простой вопрос", "+7 903 111-22-00", "+79031112200", "ivan@ya.ru") };
+    let (marker, typed, phone, email) = if ours {
+        (MARKER, PHONE_TYPED, PHONE, EMAIL)
+    } else {
+        ("простой вопрос", "+7 903 111-22-00", "+79031112200", "ivan@ya.ru")
+    };
     let text = format!("Здравствуйте, {marker}! Мой телефон {typed}, почта {email}. Где заказ?");
     let resp = app
-        .post(admin, "/api/v1/inbound", &json!({"message_id": format!("{customer}-1"), "customer": customer, "name": name, "text": text}))
+        .post(
+            admin,
+            "/api/v1/inbound",
+            &json!({"message_id": format!("{customer}-1"), "customer": customer, "name": name, "text": text}),
+        )
         .await;
     assert_eq!(resp.status(), StatusCode::ACCEPTED);
     let conv: Value = eventually(20, "the buyer's conversation", async || {
@@ -180,7 +187,11 @@ async fn a_buyers_data_is_exported_then_erased_from_the_api_search_and_the_datab
 
     // The CLI gives the same, as a file.
     let out_zip = app.paths.data_dir.parent().expect("tmp").join("export.zip");
-    let out = run_cli(&app.paths.data_dir, &["privacy", "export", &id.to_string(), "--out", out_zip.to_str().expect("p")], None);
+    let out = run_cli(
+        &app.paths.data_dir,
+        &["privacy", "export", &id.to_string(), "--out", out_zip.to_str().expect("p")],
+        None,
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let (json, _) = zip_entries(&std::fs::read(&out_zip).expect("zip"));
     assert_eq!(json["customer"]["id"], id);
@@ -193,7 +204,8 @@ async fn a_buyers_data_is_exported_then_erased_from_the_api_search_and_the_datab
     assert_eq!(error_code(resp, StatusCode::FORBIDDEN).await, "forbidden");
     let resp = app.client.delete(app.url(&path)).bearer_auth(&admin).send().await.expect("delete");
     assert_eq!(error_code(resp, StatusCode::UNPROCESSABLE_ENTITY).await, "invalid_body");
-    let resp = app.client.delete(app.url(&format!("{path}?confirm={other_id}"))).bearer_auth(&admin).send().await.expect("d");
+    let resp =
+        app.client.delete(app.url(&format!("{path}?confirm={other_id}"))).bearer_auth(&admin).send().await.expect("d");
     assert_eq!(error_code(resp, StatusCode::UNPROCESSABLE_ENTITY).await, "invalid_body");
     let photo_files = files_holding(&app.paths.data_dir.join("files"), FILE_BYTES);
     assert_eq!(photo_files.len(), 2, "both buyers' photos are on disk: {photo_files:?}");
@@ -287,7 +299,13 @@ async fn retention_deletes_old_files_then_old_conversations() {
     eventually(20, "the photo's expiry", async || files_holding(&photo, FILE_BYTES).is_empty().then_some(())).await;
     let admin = app.admin_token().await;
     let thread: Value = app.get(&admin, &format!("/api/v1/conversations/{conv}")).await.json().await.expect("json");
-    let with_file = thread["messages"].as_array().expect("messages").iter().find(|m| m["attachments"].as_array().is_some_and(|a| !a.is_empty())).expect("the reply with the photo").clone();
+    let with_file = thread["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .find(|m| m["attachments"].as_array().is_some_and(|a| !a.is_empty()))
+        .expect("the reply with the photo")
+        .clone();
     assert_eq!(with_file["attachments"][0]["error"], "файл удалён по сроку хранения", "{with_file}");
     assert!(with_file["attachments"][0].get("path").is_none());
     let settings: Value = app.get(&admin, "/api/v1/settings/privacy").await.json().await.expect("json");

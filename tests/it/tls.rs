@@ -217,7 +217,12 @@ async fn a_certificate_is_obtained_by_acme_from_pebble_stored_privately_and_reus
     let pebble = start_pebble(&binary, dir.path(), &ca, acme_port, mgmt_port, http_port);
     let to_pebble = https_client(&ca.pem, SocketAddr::from(([127, 0, 0, 1], acme_port)));
     eventually(30, "pebble's directory", async || {
-        to_pebble.get(format!("https://localhost:{acme_port}/dir")).send().await.ok().filter(|r| r.status().is_success())
+        to_pebble
+            .get(format!("https://localhost:{acme_port}/dir"))
+            .send()
+            .await
+            .ok()
+            .filter(|r| r.status().is_success())
     })
     .await;
 

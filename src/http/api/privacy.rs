@@ -19,7 +19,11 @@ use crate::http::error::{ApiError, ErrorBody};
 #[utoipa::path(get, path = "/api/v1/customers/{id}/export", tag = "privacy",
     responses((status = 200, description = "application/zip"), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
-pub async fn export(State(state): State<AppState>, auth: Auth<Admin>, Path(id): Path<i64>) -> Result<Response, ApiError> {
+pub async fn export(
+    State(state): State<AppState>,
+    auth: Auth<Admin>,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
     let (db, dir, actor, now) = (state.db.clone(), state.paths.data_dir.clone(), auth.actor(), state.now());
     let zip = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
         let data = crate::privacy::export_data(&db, id, &actor, now).map_err(ApiError::store("customer"))?;
@@ -27,7 +31,9 @@ pub async fn export(State(state): State<AppState>, auth: Auth<Admin>, Path(id): 
             return Err(ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
-                format!("this buyer's files are too large for the panel: run `supportd privacy export {id}` on the server"),
+                format!(
+                    "this buyer's files are too large for the panel: run `supportd privacy export {id}` on the server"
+                ),
             ));
         }
         let mut out = std::io::Cursor::new(Vec::new());
@@ -92,7 +98,9 @@ pub async fn erase(
     Query(q): Query<EraseQuery>,
 ) -> Result<Json<crate::privacy::Erased>, ApiError> {
     if q.confirm.as_deref().map(str::trim) != Some(id.to_string().as_str()) {
-        return Err(ApiError::invalid(format!("confirm: repeat the customer's id (?confirm={id}): this cannot be undone")));
+        return Err(ApiError::invalid(format!(
+            "confirm: repeat the customer's id (?confirm={id}): this cannot be undone"
+        )));
     }
     let (db, dir, actor, now) = (state.db.clone(), state.paths.data_dir.clone(), auth.actor(), state.now());
     let erased = tokio::task::spawn_blocking(move || crate::privacy::erase(&db, &dir, id, &actor, now))
@@ -133,7 +141,10 @@ pub async fn settings(State(state): State<AppState>, _auth: Auth<Admin>) -> Resu
 /// in the backup directory, the last error.
 #[utoipa::path(get, path = "/api/v1/settings/backups", tag = "privacy",
     responses((status = 200, body = crate::backup::Status), (status = 403, body = ErrorBody)))]
-pub async fn backups(State(state): State<AppState>, _auth: Auth<Admin>) -> Result<Json<crate::backup::Status>, ApiError> {
+pub async fn backups(
+    State(state): State<AppState>,
+    _auth: Auth<Admin>,
+) -> Result<Json<crate::backup::Status>, ApiError> {
     Ok(Json(state.backups.status().await?))
 }
 
@@ -145,7 +156,10 @@ pub struct Started {
 /// Back up now (in the background; the status shows the result). 409 while one is running.
 #[utoipa::path(post, path = "/api/v1/settings/backups", tag = "privacy",
     responses((status = 202, body = Started), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn backup_now(State(state): State<AppState>, auth: Auth<Admin>) -> Result<(StatusCode, Json<Started>), ApiError> {
+pub async fn backup_now(
+    State(state): State<AppState>,
+    auth: Auth<Admin>,
+) -> Result<(StatusCode, Json<Started>), ApiError> {
     if !state.backups.start() {
         return Err(ApiError::new(StatusCode::CONFLICT, "conflict", "a backup is running; wait for it to end"));
     }
