@@ -1155,7 +1155,8 @@ pub const TEMPLATE: &str = r#"# supportd configuration.
 # acme_email = ""
 # The ACME directory; Let's Encrypt's staging one is for trials. (SUPPORTD_ACME_DIRECTORY_URL)
 # acme_directory_url = "https://acme-v02.api.letsencrypt.org/directory"
-# An extra root certificate (PEM) trusted for the ACME directory, for a private CA. (SUPPORTD_ACME_CA_FILE)
+# An extra root certificate (PEM) trusted for the ACME directory, for a private CA; relative
+# paths here and below are inside the data directory. (SUPPORTD_ACME_CA_FILE)
 # acme_ca_file = ""
 # "files" mode: the certificate chain and the private key, PEM. (SUPPORTD_TLS_CERT_FILE, SUPPORTD_TLS_KEY_FILE)
 # tls_cert_file = ""

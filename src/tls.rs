@@ -552,7 +552,8 @@ impl Acme {
     }
 
     /// Obtains a certificate when none is stored, and renews it when due; failures are retried
-    /// with backoff (10 s, doubling, at most 6 h).
+    /// with backoff (a minute, doubling, at most 6 h: gentle on the CA's failed-validation
+    /// limits, e.g. Let's Encrypt's 5 per hour).
     pub async fn run(self: Arc<Self>) {
         let mut info = self.load_stored();
         let mut failures: u32 = 0;
@@ -568,7 +569,7 @@ impl Acme {
                 }
                 Err(e) => {
                     failures = failures.saturating_add(1);
-                    let wait = Duration::from_secs(10u64.saturating_mul(1 << failures.min(12)).min(6 * 3600));
+                    let wait = Duration::from_secs((60u64 << (failures - 1).min(12)).min(6 * 3600));
                     tracing::error!(domain = %self.domain, error = %format!("{e:#}"), retry_in_secs = wait.as_secs(),
                         "cannot obtain the TLS certificate");
                     tokio::time::sleep(wait).await;
