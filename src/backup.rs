@@ -37,7 +37,7 @@ const MAGIC: &[u8; 16] = b"SUPPORTD-BACKUP\x01";
 /// Plaintext segment size.
 const SEGMENT: usize = 64 * 1024;
 const TAG: usize = 16;
-/// argon2id cost: 64 MiB, 3 passes, 1 lane (about half a second on a small VPS).
+/// argon2id cost: 64 MiB, 3 passes, 1 lane (stored in each file, so it can change).
 const KDF: (u32, u32, u32) = (64 * 1024, 3, 1);
 /// The sealed plaintext starts with this, then the key's length (u32 LE), the key, the database.
 const INNER: &[u8; 4] = b"SDBK";
