@@ -240,7 +240,12 @@
   }
 
   async function settings() {
-    await Promise.all([loadAssistant(), loadSnippets(), window.supportdLicence ? window.supportdLicence.card() : null]);
+    await Promise.all([
+      loadAssistant(),
+      loadSnippets(),
+      window.supportdLicence ? window.supportdLicence.card() : null,
+      window.supportdOps ? window.supportdOps.settings() : null,
+    ]);
     const tg = await api("GET", "/api/v1/channels/telegram").catch((e) => ({ error: e.message }));
     $("tg-state").textContent = tg.username ? "Бот @" + tg.username + " подключён, режим: " + tg.mode
       : "Не подключён" + (tg.error ? ": " + tg.error : "");

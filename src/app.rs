@@ -127,6 +127,7 @@ pub struct StateInner {
     pub syncer: Arc<crate::marketplace::sync::Syncer>,
     /// The licence and plan in force.
     pub licensing: Arc<crate::licence::Licensing>,
+    pub backups: Arc<crate::backup::Backups>,
     pub started: Instant,
     /// Becomes true when the server starts stopping: long-lived streams end at once.
     pub stopping: tokio::sync::watch::Receiver<bool>,
@@ -151,6 +152,9 @@ impl std::ops::Deref for AppState {
 
 pub struct App {
     listener: TcpListener,
+    /// HTTPS (`server.tls`), and the plain-HTTP redirect listener.
+    tls: Option<crate::tls::Tls>,
+    redirect: Option<TcpListener>,
     state: AppState,
     stopping: tokio::sync::watch::Sender<bool>,
 }
@@ -170,6 +174,15 @@ impl App {
         let listener = TcpListener::bind(config.server.listen)
             .await
             .with_context(|| format!("cannot listen on {} (server.listen)", config.server.listen))?;
+        let tls = crate::tls::Tls::setup(&config, &paths.data_dir, clock.clone()).context("HTTPS (server.tls)")?;
+        let redirect = match config.server.redirect_listen() {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} (server.http_redirect_listen)"))?,
+            ),
+            None => None,
+        };
         let throttle = Throttle::new(
             i64::try_from(config.auth.failure_window_secs).unwrap_or(i64::MAX / 2000) * 1000,
             config.auth.max_failures_per_account,
@@ -256,6 +269,12 @@ impl App {
         let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
         let widget =
             Arc::new(crate::channels::widget::Widget::new(&config.widget.allowed_origins, &config.server.public_url));
+        let backups = Arc::new(crate::backup::Backups::new(
+            db.clone(),
+            paths.data_dir.clone(),
+            config.backup.clone(),
+            clock.clone(),
+        ));
         let state = AppState(Arc::new(StateInner {
             config,
             paths,
@@ -274,14 +293,20 @@ impl App {
             orders,
             syncer,
             licensing,
+            backups,
             started: Instant::now(),
             stopping: stopping_rx,
         }));
-        Ok(Self { listener, state, stopping })
+        Ok(Self { listener, tls, redirect, state, stopping })
     }
 
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
         Ok(self.listener.local_addr()?)
+    }
+
+    /// The plain-HTTP redirect listener's address, when there is one.
+    pub fn redirect_addr(&self) -> Option<SocketAddr> {
+        self.redirect.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     pub fn state(&self) -> AppState {
@@ -295,6 +320,7 @@ impl App {
         let maintenance = tokio::spawn(maintenance(state.clone()));
         let kb_upkeep = tokio::spawn(kb_upkeep(state.kb.clone()));
         let licence = tokio::spawn(crate::licence::run(state.licensing.clone(), state.mailer.clone()));
+        let ops = crate::jobs::start(&state);
         // Buyer messages stored before a stop (or a crash) are processed first, in order.
         let worker = tokio::spawn(state.engine.clone().run());
         let sync = tokio::spawn(crate::marketplace::sync::schedule(
@@ -350,7 +376,28 @@ impl App {
             let _ = stopping.send(true);
             let _ = stopping_tx.send(());
         };
-        let server = crate::http::serve::serve(self.listener, router, signal);
+        let mut https = Vec::new();
+        let server: std::pin::Pin<Box<dyn Future<Output = ()> + Send>> = match &self.tls {
+            Some(tls) => {
+                https.push(tokio::spawn(tls.maintain()));
+                if let Some(plain) = self.redirect {
+                    let port = self.listener.local_addr()?.port();
+                    let base = crate::tls::https_base(&state.config.server.domain, port);
+                    let mut stop = self.stopping.subscribe();
+                    let plain = axum::serve(plain, crate::tls::redirect_router(base, tls.challenges.clone()))
+                        .with_graceful_shutdown(async move {
+                            let _ = stop.wait_for(|s| *s).await;
+                        });
+                    https.push(tokio::spawn(async move {
+                        if let Err(e) = plain.await {
+                            tracing::error!(error = %e, "the HTTP redirect listener failed");
+                        }
+                    }));
+                }
+                Box::pin(crate::http::serve::serve(tls.listener(self.listener), router, signal))
+            }
+            None => Box::pin(crate::http::serve::serve(self.listener, router, signal)),
+        };
         let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
         let deadline = async move {
             let _ = stopping_rx.await;
@@ -363,6 +410,9 @@ impl App {
         maintenance.abort();
         kb_upkeep.abort();
         licence.abort();
+        for job in ops.into_iter().chain(https) {
+            job.abort();
+        }
         worker.abort();
         sync.abort();
         for c in channels {

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod app;
 pub mod auth;
+pub mod backup;
 pub mod channels;
 pub mod cli;
 pub mod clock;
@@ -12,6 +13,7 @@ pub mod crypto;
 pub mod domain;
 pub mod engine;
 pub mod http;
+pub mod jobs;
 pub mod kb;
 pub mod licence;
 pub mod llm;
@@ -19,9 +21,11 @@ pub mod mail;
 pub mod marketplace;
 pub mod net;
 pub mod nlu;
+pub mod privacy;
 pub mod store;
 pub mod telemetry;
 pub mod texts;
+pub mod tls;
 
 /// A boxed, sendable future: what the service traits (`llm::Provider`, `marketplace::MarketplaceApi`) return.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

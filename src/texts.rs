@@ -437,3 +437,21 @@ pub mod licence {
         }
     }
 }
+
+/// Personal-data requests and retention.
+pub mod privacy {
+    /// Inside every export (`supportd privacy export`, the panel's «Выгрузить»).
+    pub const EXPORT_README: &str = "Выгрузка персональных данных покупателя из службы поддержки магазина (supportd).\n\n\
+customer.json — всё, что хранится о покупателе:\n\
+  customer — имя, телефон, e-mail и идентификатор в мессенджере или на сайте;\n\
+  conversations — переписка (сообщения покупателя, ответы бота и операторов, заметки сотрудников), \
+оценки и то, что бот запомнил в разговоре (например, номер обсуждаемого заказа);\n\
+  orders и returns — заказы, которые покупатель назвал своими, и возвраты по ним (данные маркетплейса);\n\
+  received — сообщения в том виде, в каком их передал мессенджер;\n\
+  model_calls — обращения к языковой модели при ответах (без текста: только время и объём).\n\
+files/ — фотографии и документы из переписки.\n\n\
+Время указано в UTC. Удалить эти данные можно по запросу покупателя: supportd privacy erase.\n";
+
+    /// What replaces a file deleted by `privacy.keep_files_days`.
+    pub const FILE_EXPIRED: &str = "файл удалён по сроку хранения";
+}

@@ -145,8 +145,8 @@ async fn security_headers(State(state): State<AppState>, req: Request, next: Nex
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     );
     set(h, "permissions-policy", "camera=(), microphone=(), geolocation=()");
-    if state.config.secure_cookies() {
-        set(h, "strict-transport-security", "max-age=31536000");
+    if state.config.secure_cookies() || state.config.server.tls != crate::config::TlsMode::Off {
+        set(h, "strict-transport-security", crate::tls::HSTS);
     }
     if is_api {
         set(h, "cache-control", "no-store");
@@ -337,6 +337,7 @@ fn document_common_errors(openapi: &mut utoipa::openapi::OpenApi) {
         api::channels::telegram_status, api::channels::telegram_update,
         api::marketplaces::list, api::marketplaces::test, api::marketplaces::sync_now,
         api::licence::get, api::licence::put, api::licence::usage_statement, api::licence::usage_statement_csv,
+        api::privacy::find, api::privacy::export, api::privacy::erase, api::privacy::settings, api::privacy::backups, api::privacy::backup_now,
     ),
     modifiers(&SecurityAddon),
     security(("bearer" = []), ("session_cookie" = [])),
@@ -353,6 +354,7 @@ fn document_common_errors(openapi: &mut utoipa::openapi::OpenApi) {
         (name = "channels", description = "Messenger channels: Telegram token, mode, live check (admin)"),
         (name = "conversations", description = "Inbox: conversations, the bot's reasons, takeover, replies, live events"),
         (name = "licence", description = "Licence and plan (read: any role; install: admin), monthly usage statement (admin)"),
+        (name = "privacy", description = "Personal data on request, retention, scheduled backups (admin)"),
     )
 )]
 pub struct ApiDoc;

@@ -8,7 +8,9 @@ pub mod kb;
 pub mod licence;
 pub mod llm;
 pub mod messaging;
+pub mod ops;
 pub mod orders;
+pub mod privacy;
 pub mod sessions;
 pub mod statement;
 pub mod users;
@@ -70,6 +72,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 6, name: "panel", sql: include_str!("migrations/0006_panel.sql") },
     Migration { version: 7, name: "returns", sql: include_str!("migrations/0007_returns.sql") },
     Migration { version: 10, name: "licence", sql: include_str!("migrations/0010_licence.sql") },
+    Migration { version: 11, name: "ops", sql: include_str!("migrations/0011_ops.sql") },
 ];
 
 /// The schema version this build expects.
@@ -293,6 +296,8 @@ impl Db {
                 let backup = rusqlite::backup::Backup::new(conn, &mut out)?;
                 backup.run_to_completion(256, Duration::from_millis(5), None)?;
             }
+            // One self-contained file: no -wal or -shm beside the copy when it is opened.
+            let _: String = out.query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))?;
             integrity_check(&out).map_err(|e| StoreError::Migration(format!("the backup failed its check: {e}")))?;
             Ok(())
         })

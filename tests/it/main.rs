@@ -4,6 +4,7 @@
 mod api_auth;
 mod api_basics;
 mod api_reset;
+mod backup;
 mod cli;
 mod engine;
 mod fakes;
@@ -15,8 +16,10 @@ mod lifecycle;
 mod limits;
 mod llm;
 mod poison;
+mod privacy;
 mod serve;
 mod sync;
 mod telegram;
 mod tidy;
+mod tls;
 mod widget;

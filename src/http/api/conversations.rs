@@ -102,7 +102,7 @@ pub struct CustomerView {
 }
 
 /// A customer: their channel, orders (from the marketplace sync) and earlier conversations with
-/// their ratings. The phone number is shown to operators and admins only.
+/// their ratings. Viewers see phone numbers masked (+7 *** ***-**-67).
 #[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "conversations", params(("id" = i64, Path, description = "The customer id")),
     responses((status = 200, body = CustomerView), (status = 404, body = ErrorBody)))]
 pub async fn customer(
@@ -123,9 +123,9 @@ pub async fn customer(
         .await
         .map_err(ApiError::store("customer"))?;
     if auth.user.role < crate::domain::Role::Operator {
-        customer.phone = None;
+        customer.phone = customer.phone.as_deref().map(crate::privacy::mask_phone);
         for o in &mut orders {
-            o.phone = None;
+            o.phone = o.phone.as_deref().map(crate::privacy::mask_phone);
         }
     }
     Ok(Json(CustomerView {
@@ -154,19 +154,25 @@ pub struct Thread {
     pub messages: Vec<Message>,
 }
 
-/// One conversation with its messages and, for each bot reply, why it was given.
+/// One conversation with its messages and, for each bot reply, why it was given. Viewers see
+/// phones and e-mails in the messages masked.
 #[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "conversations", params(("id" = i64, Path, description = "The conversation id")),
     responses((status = 200, body = Thread), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
-    _auth: Auth<Viewer>,
+    auth: Auth<Viewer>,
     Path(id): Path<i64>,
 ) -> Result<Json<Thread>, ApiError> {
-    let (conversation, messages) = state
+    let (conversation, mut messages) = state
         .db
         .call(move |c| Ok((msgs::conversation(c, id)?, msgs::recent_messages(c, id, 200)?)))
         .await
         .map_err(ApiError::store("conversation"))?;
+    if auth.user.role < crate::domain::Role::Operator {
+        for m in &mut messages {
+            m.body = crate::privacy::mask_text(&m.body);
+        }
+    }
     Ok(Json(Thread { conversation: conversation.into(), messages }))
 }
 

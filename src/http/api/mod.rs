@@ -11,6 +11,7 @@ pub mod licence;
 pub mod llm;
 pub mod marketplaces;
 pub mod nlu;
+pub mod privacy;
 pub mod tokens;
 pub mod users;
 
@@ -63,7 +64,11 @@ pub fn router() -> Router<AppState> {
         .route("/files/{*path}", get(conversations::file))
         .route("/snippets", get(conversations::snippets).post(conversations::create_snippet))
         .route("/snippets/{id}", axum::routing::delete(conversations::delete_snippet))
-        .route("/customers/{id}", get(conversations::customer))
+        .route("/customers/{id}", get(conversations::customer).delete(privacy::erase))
+        .route("/customers", get(privacy::find))
+        .route("/customers/{id}/export", get(privacy::export))
+        .route("/settings/privacy", get(privacy::settings))
+        .route("/settings/backups", get(privacy::backups).post(privacy::backup_now))
         .route("/dashboard", get(conversations::dashboard))
         .route("/events", get(conversations::events))
         .route("/events/stream", get(conversations::stream))
