@@ -275,6 +275,9 @@ impl utoipa::Modify for SecurityAddon {
         api::channels::telegram_status, api::channels::telegram_update,
         api::marketplaces::list, api::marketplaces::test, api::marketplaces::sync_now,
         api::licence::get, api::licence::put, api::licence::usage_statement, api::licence::usage_statement_csv,
+        api::stats::summary, api::stats::report, api::stats::trend, api::stats::handoffs, api::stats::intents,
+        api::stats::gaps, api::stats::articles, api::stats::operators, api::stats::channels, api::stats::funnel,
+        api::stats::heatmap, api::stats::csat, api::stats::export_csv, api::stats::report_pdf,
     ),
     modifiers(&SecurityAddon),
     security(("bearer" = []), ("session_cookie" = [])),
@@ -290,6 +293,7 @@ impl utoipa::Modify for SecurityAddon {
         (name = "marketplaces", description = "Wildberries and Ozon: connection test, sync status, sync now (admin)"),
         (name = "channels", description = "Messenger channels: Telegram token, mode, live check (admin)"),
         (name = "conversations", description = "Inbox: conversations, the bot's reasons, takeover, replies, live events"),
+        (name = "stats", description = "Analytics (any role): figures of a period against the previous one, exports (CSV, PDF; plan's exports limit)"),
         (name = "licence", description = "Licence and plan (read: any role; install: admin), monthly usage statement (admin)"),
     )
 )]

@@ -11,6 +11,7 @@ pub mod licence;
 pub mod llm;
 pub mod marketplaces;
 pub mod nlu;
+pub mod stats;
 pub mod tokens;
 pub mod users;
 
@@ -75,4 +76,18 @@ pub fn router() -> Router<AppState> {
         .route("/licence", get(licence::get).put(licence::put))
         .route("/usage/statement", get(licence::usage_statement))
         .route("/usage/statement.csv", get(licence::usage_statement_csv))
+        .route("/stats/summary", get(stats::summary))
+        .route("/stats/report", get(stats::report))
+        .route("/stats/trend", get(stats::trend))
+        .route("/stats/handoffs", get(stats::handoffs))
+        .route("/stats/intents", get(stats::intents))
+        .route("/stats/gaps", get(stats::gaps))
+        .route("/stats/articles", get(stats::articles))
+        .route("/stats/operators", get(stats::operators))
+        .route("/stats/channels", get(stats::channels))
+        .route("/stats/funnel", get(stats::funnel))
+        .route("/stats/heatmap", get(stats::heatmap))
+        .route("/stats/csat", get(stats::csat))
+        .route("/stats/export.csv", get(stats::export_csv))
+        .route("/stats/report.pdf", get(stats::report_pdf))
 }
