@@ -127,6 +127,8 @@ pub struct StateInner {
     pub syncer: Arc<crate::marketplace::sync::Syncer>,
     /// The licence and plan in force.
     pub licensing: Arc<crate::licence::Licensing>,
+    /// Analytics reports e-mailed on a schedule.
+    pub reports: Arc<crate::analytics::schedule::Reports>,
     pub started: Instant,
     /// Becomes true when the server starts stopping: long-lived streams end at once.
     pub stopping: tokio::sync::watch::Receiver<bool>,
@@ -253,6 +255,15 @@ impl App {
             }));
         }
         let engine = Arc::new(engine);
+        let reports = Arc::new(crate::analytics::schedule::Reports::new(
+            db.clone(),
+            clock.clone(),
+            mailer.clone(),
+            engine.clone(),
+            licensing.clone(),
+            config.reports.clone(),
+            &config.server.public_url,
+        ));
         let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
         let widget =
             Arc::new(crate::channels::widget::Widget::new(&config.widget.allowed_origins, &config.server.public_url));
@@ -274,6 +285,7 @@ impl App {
             orders,
             syncer,
             licensing,
+            reports,
             started: Instant::now(),
             stopping: stopping_rx,
         }));
@@ -295,6 +307,7 @@ impl App {
         let maintenance = tokio::spawn(maintenance(state.clone()));
         let kb_upkeep = tokio::spawn(kb_upkeep(state.kb.clone()));
         let licence = tokio::spawn(crate::licence::run(state.licensing.clone(), state.mailer.clone()));
+        let reports = tokio::spawn(crate::analytics::schedule::run(state.reports.clone()));
         // Buyer messages stored before a stop (or a crash) are processed first, in order.
         let worker = tokio::spawn(state.engine.clone().run());
         let sync = tokio::spawn(crate::marketplace::sync::schedule(
@@ -363,6 +376,7 @@ impl App {
         maintenance.abort();
         kb_upkeep.abort();
         licence.abort();
+        reports.abort();
         worker.abort();
         sync.abort();
         for c in channels {
@@ -386,7 +400,7 @@ impl App {
 
 /// The config with the settings page's shop and bot settings laid over it (a stored value that
 /// no longer validates is ignored with a warning).
-fn assistant_config(config: &Config, db: &Db) -> Config {
+pub fn assistant_config(config: &Config, db: &Db) -> Config {
     let stored = db.with_conn(|c| store::credentials::setting(c, crate::config::ASSISTANT_SETTINGS)).ok().flatten();
     let Some(a) = stored.and_then(|v| serde_json::from_value::<crate::config::AssistantSettings>(v).ok()) else {
         return config.clone();

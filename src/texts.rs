@@ -566,6 +566,11 @@ pub mod reports {
         s.replace('.', ",")
     }
 
+    /// "45 мс" under a second, else like [`duration_s`].
+    pub fn duration_ms(ms: i64) -> String {
+        if ms < 1000 { format!("{ms} мс") } else { duration_s(ms as f64 / 1000.0) }
+    }
+
     /// "0,8 с", "4 мин 5 с", "2 ч 10 мин", "3 дн 4 ч".
     pub fn duration_s(s: f64) -> String {
         if s < 60.0 {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: Rust unit and integration tests, then browser tests in headless
 # Chromium. On a fresh Debian/Ubuntu machine it first installs what the tests need
-# (Chromium, Node.js, pip, the pinned npm packages). Run from anywhere: bash tests/run.sh
+# (Chromium, Node.js, pip, poppler's pdftotext for the PDF report, the pinned npm packages). Run from anywhere: bash tests/run.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -11,6 +11,7 @@ command -v cc >/dev/null || missing+=(gcc libc6-dev)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3 python3-pip)
+command -v pdftotext >/dev/null || missing+=(poppler-utils)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing test dependencies: ${missing[*]}"
   sudo=""

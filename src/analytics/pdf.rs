@@ -393,7 +393,7 @@ pub fn shown(f: &Figures, key: &str) -> String {
         "messages_buyer" => f.messages_buyer.to_string(),
         "messages_bot" => f.messages_bot.to_string(),
         "messages_operator" => f.messages_operator.to_string(),
-        "bot_answer_ms_p50" => or_dash(f.bot_answer_ms_p50, |ms| t::duration_s(ms as f64 / 1000.0)),
+        "bot_answer_ms_p50" => or_dash(f.bot_answer_ms_p50, t::duration_ms),
         "first_human_response_s_p50" => or_dash(f.first_human_response_s_p50, t::duration_s),
         "resolution_s_p50" => or_dash(f.resolution_s_p50, t::duration_s),
         "csat_avg" => or_dash(f.csat_avg, |v| t::decimal(v, 2)),

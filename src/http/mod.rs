@@ -278,6 +278,7 @@ impl utoipa::Modify for SecurityAddon {
         api::stats::summary, api::stats::report, api::stats::trend, api::stats::handoffs, api::stats::intents,
         api::stats::gaps, api::stats::articles, api::stats::operators, api::stats::channels, api::stats::funnel,
         api::stats::heatmap, api::stats::csat, api::stats::export_csv, api::stats::report_pdf,
+        api::stats::get_report_settings, api::stats::put_report_settings, api::stats::send_report_now,
     ),
     modifiers(&SecurityAddon),
     security(("bearer" = []), ("session_cookie" = [])),

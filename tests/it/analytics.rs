@@ -220,3 +220,204 @@ async fn every_figure_follows_its_one_definition() {
     }
     let _ = &shop.operator;
 }
+
+/// The text of a PDF, read back by poppler's `pdftotext` (installed by tests/run.sh).
+pub fn pdf_text(bytes: &[u8]) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("r.pdf");
+    std::fs::write(&file, bytes).expect("write pdf");
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout", file.to_str().expect("path"), "-"])
+        .output()
+        .expect("pdftotext (Debian poppler-utils; tests/run.sh installs it)");
+    assert!(out.status.success(), "pdftotext: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf-8 text")
+}
+
+#[tokio::test]
+async fn exports_are_csv_with_a_bom_and_a_pdf_in_russian_within_the_plan() {
+    let shop = scripted_shop(|_| {}).await;
+    let (app, admin) = (&shop.app, &shop.admin);
+    let (_, pw) = app.create_user(admin, "viewer@shop.ru", "viewer").await;
+    let viewer = app.login("viewer@shop.ru", &pw).await;
+
+    // One row per conversation.
+    let resp = app.get(&viewer, &format!("/api/v1/stats/export.csv?table=conversations&{}", shop.range)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers()["content-type"].to_str().expect("ascii").starts_with("text/csv"));
+    assert!(resp.headers()["content-disposition"].to_str().expect("ascii").contains(".csv"));
+    let bytes = resp.bytes().await.expect("body");
+    assert_eq!(&bytes[..3], b"\xEF\xBB\xBF", "a byte-order mark for Excel");
+    let text = std::str::from_utf8(&bytes[3..]).expect("utf-8");
+    let mut rows = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = rows.headers().expect("header").iter().map(str::to_owned).collect();
+    assert_eq!(
+        header[..9],
+        ["id", "channel", "customer", "started", "first_answer", "handoff_reason", "operator", "rating", "resolved"]
+    );
+    let records: Vec<csv::StringRecord> = rows.records().collect::<Result<_, _>>().expect("rows");
+    assert_eq!(records.len(), 7);
+    let h1 = records.iter().find(|r| &r[2] == "Покупатель h1").expect("the resolved conversation, by name");
+    assert_eq!((&h1[1], &h1[5], &h1[6], &h1[7]), ("api", "requested", "op@shop.ru", "5"));
+    assert!(h1[3].ends_with("+03:00") && !h1[8].is_empty(), "times in the shop's zone: {h1:?}");
+    let b1 = records.iter().find(|r| &r[2] == "Покупатель b1").expect("b1");
+    assert!(b1[5].is_empty() && b1[6].is_empty() && !b1[4].is_empty(), "{b1:?}");
+
+    // Every other table.
+    for table in ["summary", "trend", "handoffs", "intents", "gaps", "articles", "operators", "channels", "funnel", "heatmap", "csat"] {
+        let resp = app.get(&viewer, &format!("/api/v1/stats/export.csv?table={table}&{}", shop.range)).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{table}");
+        let bytes = resp.bytes().await.expect("body");
+        assert_eq!(&bytes[..3], b"\xEF\xBB\xBF", "{table}");
+        assert!(bytes.len() > 20, "{table}");
+    }
+    let summary = app.get(&viewer, &format!("/api/v1/stats/export.csv?table=summary&{}", shop.range)).await;
+    let summary = summary.text().await.expect("text");
+    assert!(summary.contains("automation_rate,0.5714285714285714,,Автоматизация"), "{summary}");
+    let resp = app.get(&viewer, "/api/v1/stats/export.csv?table=everything").await;
+    assert_eq!(error_code(resp, StatusCode::UNPROCESSABLE_ENTITY).await, "invalid_body");
+
+    // The PDF report, read back: the Russian labels and the figures.
+    let resp = app.get(&viewer, &format!("/api/v1/stats/report.pdf?{}", shop.range)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "application/pdf");
+    let bytes = resp.bytes().await.expect("pdf");
+    assert!(bytes.starts_with(b"%PDF-"));
+    assert!(bytes.len() < 400_000, "the font is embedded as a subset: {} bytes", bytes.len());
+    let text = pdf_text(&bytes);
+    for want in [
+        "Отчёт о работе поддержки — «Ладья»",
+        "Автоматизация (закрыто без человека)",
+        "57,1 %",
+        "Передано людям",
+        "покупатель попросил человека",
+        "Первый ответ человека, медиана",
+        "1 мин 30 с",
+        "велосипеды для жирафов",
+        "op@shop.ru",
+        "Пн",
+    ] {
+        assert!(text.contains(want), "{want:?} missing from the PDF text:\n{text}");
+    }
+
+    // Past the trial the free tier has no exports: 402 with the plan that has them.
+    app.clock.advance(Duration::from_secs(15 * 86_400));
+    for path in ["/api/v1/stats/export.csv?period=90d", "/api/v1/stats/report.pdf?period=90d"] {
+        let resp = app.get(&viewer, path).await;
+        assert_eq!(error_code(resp, StatusCode::PAYMENT_REQUIRED).await, "plan_limit", "{path}");
+    }
+    let figures = json_of(app, &viewer, "/api/v1/stats/summary?period=30d").await;
+    assert_eq!(figures["conversations"], 7, "figures stay on every plan");
+}
+
+/// The attachment of a multipart message with `content_type`, decoded.
+fn attachment(mail: &crate::fakes::smtp::Mail, content_type: &str) -> Vec<u8> {
+    use base64::Engine;
+    let data = &mail.data;
+    let at = data.find(&format!("Content-Type: {content_type}")).expect("the attachment's part");
+    let part = &data[at..];
+    let body_start = part.find("\r\n\r\n").expect("part body") + 4;
+    let body = &part[body_start..];
+    let end = body.find("\r\n--").unwrap_or(body.len());
+    let compact: String = body[..end].split_whitespace().collect();
+    base64::engine::general_purpose::STANDARD.decode(compact).expect("base64 attachment")
+}
+
+#[tokio::test]
+async fn daily_reports_are_mailed_once_each_with_the_pdf_across_restarts() {
+    let smtp = FakeSmtp::start().await;
+    let port = smtp.port;
+    let shop = scripted_shop(move |c| {
+        c.smtp.host = "127.0.0.1".into();
+        c.smtp.port = port;
+        c.smtp.tls = supportd::config::SmtpTls::None;
+        c.smtp.from = "Ладья <shop@example.ru>".into();
+        c.reports.schedule = "daily".into();
+        c.reports.hour = 6;
+        c.reports.recipients = vec!["owner@shop.ru".into(), "boss@shop.ru".into()];
+    })
+    .await;
+    let app = &shop.app;
+    let reports = app.state.reports.clone();
+    reports.tick().await;
+    assert!(smtp.mails().is_empty(), "switching the schedule on mails no old periods");
+
+    // The next day after 06:00 shop time: yesterday's report, once.
+    let offset = 180 * 60_000;
+    let day = 86_400_000;
+    let now = app.clock.now_ms();
+    let next_midnight = (now + offset).div_euclid(day) * day + day - offset;
+    app.clock.advance(Duration::from_millis((next_midnight + 6 * 3_600_000 + 60_000 - now) as u64));
+    reports.tick().await;
+    let mails = smtp.wait_for(1).await;
+    assert_eq!(mails.len(), 1);
+    let mail = &mails[0];
+    let mut to = mail.to.clone();
+    to.sort();
+    assert_eq!(to, ["<boss@shop.ru>", "<owner@shop.ru>"]);
+    assert!(mail.data.contains("Subject: =?utf-8?") || mail.data.contains("Subject:"), "a subject");
+    let pdf = attachment(mail, "application/pdf");
+    assert!(pdf.starts_with(b"%PDF-"));
+    let text = pdf_text(&pdf);
+    assert!(text.contains("Отчёт о работе поддержки") && text.contains("57,1 %"), "{text}");
+    let body = {
+        use base64::Engine;
+        let at = mail.data.find("Content-Type: text/plain").expect("the text part");
+        let part = &mail.data[at..];
+        let head_end = part.find("\r\n\r\n").expect("head") + 4;
+        let rest = &part[head_end..];
+        let end = rest.find("\r\n--").unwrap_or(rest.len());
+        let raw = &rest[..end];
+        if part[..head_end].contains("base64") {
+            let compact: String = raw.split_whitespace().collect();
+            String::from_utf8(base64::engine::general_purpose::STANDARD.decode(compact).expect("b64")).expect("utf-8")
+        } else {
+            raw.to_owned()
+        }
+    };
+    assert!(body.contains("разговоров: 7") && body.contains("57,1 %"), "{body}");
+
+    // Ticks and a restart (a new scheduler on the same database) send nothing twice.
+    reports.tick().await;
+    let restarted = supportd::analytics::schedule::Reports::new(
+        app.state.db.clone(),
+        app.state.clock.clone(),
+        app.state.mailer.clone(),
+        app.state.engine.clone(),
+        app.state.licensing.clone(),
+        app.state.config.reports.clone(),
+        &app.state.config.server.public_url,
+    );
+    restarted.tick().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(smtp.mails().len(), 1, "no report twice");
+
+    // A day later the next one, from the restarted scheduler: nothing skipped.
+    app.clock.advance(Duration::from_secs(86_400));
+    restarted.tick().await;
+    let mails = smtp.wait_for(2).await;
+    assert_eq!(mails.len(), 2);
+    let runs = json_of(app, &shop.admin, "/api/v1/settings/reports").await;
+    assert_eq!(runs["mail_configured"], true);
+    let states: Vec<&str> = runs["runs"].as_array().expect("runs").iter().filter_map(|r| r["state"].as_str()).collect();
+    assert_eq!(states, ["sent", "sent"]);
+
+    // The settings page changes the schedule; bad values are refused with the field.
+    let bad = app.client.put(app.url("/api/v1/settings/reports")).bearer_auth(&shop.admin)
+        .json(&json!({"schedule": "weekly", "recipients": ["not-an-address"], "weekday": 1, "hour": 9})).send().await.expect("put");
+    let body: Value = bad.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "invalid_body");
+    assert!(body["error"]["message"].as_str().expect("m").starts_with("recipients"), "{body}");
+    let ok = app.client.put(app.url("/api/v1/settings/reports")).bearer_auth(&shop.admin)
+        .json(&json!({"schedule": "weekly", "recipients": ["owner@shop.ru"], "weekday": 1, "hour": 9})).send().await.expect("put");
+    assert_eq!(ok.status(), StatusCode::OK);
+    let v: Value = ok.json().await.expect("json");
+    assert_eq!(v["settings"]["schedule"], "weekly");
+    let forbidden = app.get(&shop.operator, "/api/v1/settings/reports").await;
+    assert_eq!(error_code(forbidden, StatusCode::FORBIDDEN).await, "forbidden");
+    // «Отправить сейчас»: the last complete week to the new recipient.
+    let sent = app.post(&shop.admin, "/api/v1/settings/reports/send", &json!({})).await;
+    assert_eq!(sent.status(), StatusCode::OK);
+    let mails = smtp.wait_for(3).await;
+    assert_eq!(mails[2].to, ["<owner@shop.ru>"]);
+}

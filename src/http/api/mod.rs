@@ -90,4 +90,6 @@ pub fn router() -> Router<AppState> {
         .route("/stats/csat", get(stats::csat))
         .route("/stats/export.csv", get(stats::export_csv))
         .route("/stats/report.pdf", get(stats::report_pdf))
+        .route("/settings/reports", get(stats::get_report_settings).put(stats::put_report_settings))
+        .route("/settings/reports/send", post(stats::send_report_now))
 }

@@ -356,3 +356,90 @@ pub async fn dashboard(state: &AppState) -> Result<Dashboard, ApiError> {
         })
         .await?)
 }
+
+#[derive(Serialize, ToSchema)]
+pub struct ReportSettings {
+    /// The schedule in force (the settings page's, else the config file's `[reports]`).
+    pub settings: crate::config::ReportsConfig,
+    /// Whether e-mail can be sent (`[smtp]` is configured).
+    pub mail_configured: bool,
+    /// Whether the plan includes analytics exports (scheduled reports are one).
+    pub exports_allowed: bool,
+    /// The last scheduled reports, newest first.
+    pub runs: Vec<crate::analytics::schedule::RunView>,
+}
+
+async fn report_settings_view(state: &AppState) -> Result<ReportSettings, ApiError> {
+    Ok(ReportSettings {
+        settings: state.reports.settings().await?,
+        mail_configured: state.reports.mail_configured(),
+        exports_allowed: state.licensing.current().allows_exports().is_ok(),
+        runs: state.reports.runs(10).await?,
+    })
+}
+
+/// Reports by e-mail (admin): the schedule, whether mail works, the last reports sent.
+#[utoipa::path(get, path = "/api/v1/settings/reports", tag = "stats",
+    responses((status = 200, body = ReportSettings), (status = 403, body = ErrorBody)))]
+pub async fn get_report_settings(
+    State(state): State<AppState>,
+    _auth: Auth<crate::auth::Admin>,
+) -> Result<Json<ReportSettings>, ApiError> {
+    Ok(Json(report_settings_view(&state).await?))
+}
+
+/// Sets the reports' schedule (admin): `schedule` off, daily or weekly, `recipients`, the
+/// `weekday` (1 = Monday) and `hour` (shop time) it is sent. In force at once.
+#[utoipa::path(put, path = "/api/v1/settings/reports", tag = "stats", request_body = crate::config::ReportsConfig,
+    responses((status = 200, body = ReportSettings), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn put_report_settings(
+    State(state): State<AppState>,
+    auth: Auth<crate::auth::Admin>,
+    crate::http::error::ApiJson(cfg): crate::http::error::ApiJson<crate::config::ReportsConfig>,
+) -> Result<Json<ReportSettings>, ApiError> {
+    let cfg = crate::config::ReportsConfig {
+        recipients: cfg.recipients.iter().map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()).collect(),
+        ..cfg
+    };
+    cfg.check().map_err(|(key, message)| ApiError::invalid(format!("{}: {message}", key.trim_start_matches("reports."))))?;
+    state.reports.set_settings(&cfg).await?;
+    let details = serde_json::json!({"schedule": cfg.schedule, "recipients": cfg.recipients.len()});
+    let (actor, now) = (auth.actor(), state.now());
+    state
+        .db
+        .call(move |c| crate::store::audit::record(c, &actor, "settings.reports", None, details, now))
+        .await?;
+    Ok(Json(report_settings_view(&state).await?))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SentReport {
+    pub recipients: usize,
+}
+
+/// Mails the last complete period's report to the recipients now (admin), e.g. to check the
+/// settings. 503 `email_not_configured` without `[smtp]`; 402 without exports in the plan.
+#[utoipa::path(post, path = "/api/v1/settings/reports/send", tag = "stats",
+    responses((status = 200, body = SentReport), (status = 402, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn send_report_now(
+    State(state): State<AppState>,
+    _auth: Auth<crate::auth::Admin>,
+) -> Result<Json<SentReport>, ApiError> {
+    if !state.reports.mail_configured() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "email_not_configured",
+            "e-mail is not configured: set [smtp] in the config",
+        ));
+    }
+    state.licensing.current().allows_exports()?;
+    match state.reports.send_now().await {
+        Ok(recipients) => Ok(Json(SentReport { recipients })),
+        Err(e) if e == "no recipients" => Err(ApiError::invalid("recipients: add at least one address first")),
+        Err(e) => {
+            tracing::warn!(error = %e, "the report could not be mailed");
+            Err(ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "email_failed", format!("the mail relay refused: {e}")))
+        }
+    }
+}
