@@ -218,7 +218,13 @@ async fn metrics_text(State(state): State<AppState>, _auth: Auth<Viewer>) -> Res
         ("supportd_db_pool_waits_total", "Times a caller waited for a connection.", pool.waits as f64),
         ("supportd_uptime_seconds", "Seconds since the server started.", state.started.elapsed().as_secs_f64()),
     ];
-    let mut resp = state.metrics.render(&gauges).into_response();
+    let mut text = state.metrics.render(&gauges);
+    let now = state.now();
+    match state.db.call(move |c| crate::analytics::metrics::render(c, now)).await {
+        Ok(business) => text.push_str(&business),
+        Err(e) => tracing::warn!(error = %e, "business metrics are not available"),
+    }
+    let mut resp = text.into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
     resp
 }

@@ -421,3 +421,62 @@ async fn daily_reports_are_mailed_once_each_with_the_pdf_across_restarts() {
     let mails = smtp.wait_for(3).await;
     assert_eq!(mails[2].to, ["<owner@shop.ru>"]);
 }
+
+#[tokio::test]
+async fn metrics_count_the_business_with_low_cardinality() {
+    let shop = scripted_shop(|_| {}).await;
+    let app = &shop.app;
+    let (_, pw) = app.create_user(&shop.admin, "viewer@shop.ru", "viewer").await;
+    let viewer = app.login("viewer@shop.ru", &pw).await;
+    // A scraper's API token (any role may read /metrics).
+    let token: Value = app.post(&viewer, "/api/v1/tokens", &json!({"name": "prometheus"})).await.json().await.expect("json");
+    let token = token["token"].as_str().expect("token").to_owned();
+    let resp = app.get(&token, "/metrics").await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let text = resp.text().await.expect("text");
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("{series} missing:\n{text}"))
+    };
+    assert_eq!(value("supportd_messages_total{channel=\"api\",direction=\"in\"}"), 8.0);
+    assert_eq!(value("supportd_handoffs_total{reason=\"requested\"}"), 3.0);
+    assert!(value("supportd_bot_answers_total{kind=\"answer\"}") >= 2.0);
+    assert_eq!(value("supportd_bot_answers_total{kind=\"handoff\"}"), 3.0);
+    assert_eq!(value("supportd_conversations_waiting"), 1.0);
+    assert_eq!(value("supportd_inbox_backlog"), 0.0);
+    assert!(text.contains("supportd_outbox_queued{channel=\"api\"}"), "{text}");
+    assert!(text.contains("supportd_http_requests_total"), "beside the HTTP metrics");
+    // Low cardinality: no conversation, customer or message ids in any label.
+    let series = text.lines().filter(|l| !l.starts_with('#')).count();
+    assert!(series < 200, "{series} series");
+    assert!(!text.contains("h1") && !text.contains("Покупатель"), "no buyer in the labels");
+    let anonymous = app.client.get(app.url("/metrics")).send().await.expect("get");
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_grafana_dashboard_and_scrape_example_use_the_exposed_metrics() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let text = app.get(&admin, "/metrics").await.text().await.expect("text");
+    let exposed: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.split(' ').next()).collect();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dashboard: Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("packaging/grafana-dashboard.json")).expect("dashboard"))
+            .expect("the dashboard is JSON");
+    let mut used = 0;
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().expect("targets") {
+            let expr = target["expr"].as_str().expect("expr");
+            for name in regex::Regex::new(r"supportd_[a-z_]+").expect("re").find_iter(expr).map(|m| m.as_str()) {
+                let base = ["_bucket", "_sum", "_count"].iter().fold(name, |n, s| n.strip_suffix(s).unwrap_or(n));
+                assert!(exposed.contains(&base), "{name} (panel {}) is not on /metrics", panel["title"]);
+                used += 1;
+            }
+        }
+    }
+    assert!(used >= 14);
+    let scrape = std::fs::read_to_string(root.join("packaging/prometheus.yml")).expect("prometheus.yml");
+    assert!(scrape.contains("metrics_path: /metrics") && scrape.contains("credentials_file"), "the scrape uses a token");
+}
