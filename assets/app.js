@@ -244,12 +244,18 @@
     if (!me) return;
     let view = (location.hash.match(/^#\/(\w+)/) || [])[1] || "inbox";
     if (view === "settings" && !can("admin")) view = "inbox";
-    if (!["inbox", "kb", "settings"].includes(view)) view = "inbox";
-    for (const v of ["inbox", "kb", "settings"]) $("view-" + v).classList.toggle("hidden", v !== view);
+    if (!["inbox", "kb", "reports", "settings"].includes(view)) view = "inbox";
+    for (const v of ["inbox", "kb", "reports", "settings"]) $("view-" + v).classList.toggle("hidden", v !== view);
     for (const a of document.querySelectorAll(".nav a")) a.classList.toggle("active", a.dataset.view === view);
     const article = (location.hash.match(/^#\/kb\/(\d+)/) || [])[1];
-    if (view === "kb") window.supportdPages.kb(article ? Number(article) : null).catch(() => {});
-    if (view === "settings") window.supportdPages.settings().catch(() => {});
+    // #/kb/new?title=…&body=…: a new article prefilled (from a knowledge gap on the reports page).
+    const draft = location.hash.startsWith("#/kb/new?") ? Object.fromEntries(new URLSearchParams(location.hash.slice(9))) : null;
+    if (view === "kb") window.supportdPages.kb(article ? Number(article) : null, draft).catch(() => {});
+    if (view === "reports") window.supportdReports.show().catch(() => {});
+    if (view === "settings") {
+      window.supportdPages.settings().catch(() => {});
+      window.supportdReports.settings().catch(() => {});
+    }
   }
 
   async function loadAssignees() {
