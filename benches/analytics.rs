@@ -92,7 +92,14 @@ fn main() {
             let mut ids = Vec::new();
             for i in 0..5 {
                 let email = supportd::domain::Email::parse(&format!("op{i}@shop.ru")).expect("email");
-                let u = supportd::store::users::insert(c, &email, &format!("Оператор {i}"), supportd::domain::Role::Operator, "x", now)?;
+                let u = supportd::store::users::insert(
+                    c,
+                    &email,
+                    &format!("Оператор {i}"),
+                    supportd::domain::Role::Operator,
+                    "x",
+                    now,
+                )?;
                 ids.push(u.id);
             }
             Ok(ids)

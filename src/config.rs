@@ -1187,7 +1187,7 @@ pub const TEMPLATE: &str = r#"# supportd configuration.
 # schedule = "off"
 # Who gets it, e.g. ["owner@ladya-shop.ru"]. (SUPPORTD_REPORTS_RECIPIENTS)
 # recipients = []
-# The day a weekly report is sent, 1 = Monday … 7 = Sunday. (SUPPORTD_REPORTS_WEEKDAY)
+# The day a weekly report is sent: 1 is Monday … 7 is Sunday. (SUPPORTD_REPORTS_WEEKDAY)
 # weekday = 1
 # The hour it is sent, shop time (0–23). (SUPPORTD_REPORTS_HOUR)
 # hour = 9

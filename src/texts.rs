@@ -597,7 +597,8 @@ pub mod reports {
     }
 
     pub fn email_subject(shop: &str, schedule: &str, from: &str, to: &str) -> String {
-        let what = if schedule == "daily" { "Ежедневный отчёт" } else { "Еженедельный отчёт" };
+        let what =
+            if schedule == "daily" { "Ежедневный отчёт" } else { "Еженедельный отчёт" };
         format!("{what} поддержки «{shop}»: {from} — {to}")
     }
 

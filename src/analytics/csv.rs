@@ -3,9 +3,9 @@
 //! times in the shop's time zone (RFC 3339 with its offset). Cells that a spreadsheet would
 //! take for a formula (`=`, `+`, `-`, `@` first) are prefixed with `'`.
 
+use super::Table;
 use super::figures::Report;
 use super::period::{Period, local_rfc3339};
-use super::Table;
 use crate::store::{self, analytics as rows};
 
 pub const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -55,16 +55,21 @@ pub fn conversations_header() -> Result<Vec<u8>, csv::Error> {
     done(w)
 }
 
+/// Where a page of the per-conversation export starts: after this (start, conversation id).
+pub type Cursor = Option<(i64, i64)>;
+
 /// One page of the per-conversation export (no header): its bytes and where the next page
 /// starts, or `None` after the last one.
 pub fn conversations_page(
     conn: &rusqlite::Connection,
     p: &Period,
-    after: Option<(i64, i64)>,
+    after: Cursor,
     limit: u32,
-) -> store::Result<(Vec<u8>, Option<(i64, i64)>)> {
+) -> store::Result<(Vec<u8>, Cursor)> {
     let lines = rows::conversation_lines(conn, p.from, p.to, after, limit)?;
-    let next = (lines.len() as u32 == limit).then(|| lines.last().map(|l| (l.fact.started_at, l.fact.conversation_id))).flatten();
+    let next = (lines.len() as u32 == limit)
+        .then(|| lines.last().map(|l| (l.fact.started_at, l.fact.conversation_id)))
+        .flatten();
     let mut w = csv::Writer::from_writer(Vec::new());
     let local = |t: Option<i64>| t.map(|t| local_rfc3339(t, p.offset_min)).unwrap_or_default();
     for l in &lines {
@@ -125,7 +130,12 @@ pub fn table(r: &Report, table: Table) -> Result<Vec<u8>, csv::Error> {
                         serde_json::Value::String(s) => s.clone(),
                         other => other.to_string(),
                     };
-                    w.write_record([k.as_str(), &show(v), &show(&prev[k]), described.get(k.as_str()).copied().unwrap_or("")])?;
+                    w.write_record([
+                        k.as_str(),
+                        &show(v),
+                        &show(&prev[k]),
+                        described.get(k.as_str()).copied().unwrap_or(""),
+                    ])?;
                 }
             }
         }
@@ -198,7 +208,16 @@ pub fn table(r: &Report, table: Table) -> Result<Vec<u8>, csv::Error> {
             }
         }
         Table::Articles => {
-            w.write_record(["doc", "title", "conversations", "uses", "ratings", "rated_good", "rated_bad", "csat_avg"])?;
+            w.write_record([
+                "doc",
+                "title",
+                "conversations",
+                "uses",
+                "ratings",
+                "rated_good",
+                "rated_bad",
+                "csat_avg",
+            ])?;
             for a in &r.articles {
                 w.write_record([
                     a.doc.clone(),
@@ -263,9 +282,14 @@ pub fn table(r: &Report, table: Table) -> Result<Vec<u8>, csv::Error> {
         Table::Funnel => {
             w.write_record(["stage", "conversations", "description"])?;
             let f = &r.funnel;
-            for ((stage, n), label) in [("inquiries", f.inquiries), ("bot_answered", f.bot_answered), ("handed", f.handed), ("resolved", f.resolved)]
-                .into_iter()
-                .zip(crate::texts::reports::FUNNEL_STAGES)
+            for ((stage, n), label) in [
+                ("inquiries", f.inquiries),
+                ("bot_answered", f.bot_answered),
+                ("handed", f.handed),
+                ("resolved", f.resolved),
+            ]
+            .into_iter()
+            .zip(crate::texts::reports::FUNNEL_STAGES)
             {
                 w.write_record([stage, &n.to_string(), label])?;
             }

@@ -78,7 +78,13 @@ pub fn outcome(f: &rows::Fact) -> Outcome {
     let person = f.handed_at.is_some();
     let resolved = f.resolved_at.is_some();
     let settled = counted && (person || resolved || (!f.waiting && f.bot_msgs > 0));
-    Outcome { counted, settled, person: counted && person, automated: settled && !person, resolved: counted && resolved }
+    Outcome {
+        counted,
+        settled,
+        person: counted && person,
+        automated: settled && !person,
+        resolved: counted && resolved,
+    }
 }
 
 /// Nearest-rank percentile of `v` (sorted in place).

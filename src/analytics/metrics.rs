@@ -23,11 +23,26 @@ pub fn render(conn: &rusqlite::Connection, now: Millis) -> store::Result<String>
     let of = |metric: &'static str| totals.iter().filter(move |(m, _, _, _)| m == metric);
     let mut out = String::new();
 
-    head(&mut out, "supportd_messages_total", "counter", "Messages to and from buyers by channel and direction (in: buyers; out: the bot, people, service messages).");
+    head(
+        &mut out,
+        "supportd_messages_total",
+        "counter",
+        "Messages to and from buyers by channel and direction (in: buyers; out: the bot, people, service messages).",
+    );
     for (_, channel, direction, v) in of("messages") {
-        let _ = writeln!(out, "supportd_messages_total{{channel=\"{}\",direction=\"{}\"}} {v}", label(channel), label(direction));
+        let _ = writeln!(
+            out,
+            "supportd_messages_total{{channel=\"{}\",direction=\"{}\"}} {v}",
+            label(channel),
+            label(direction)
+        );
     }
-    head(&mut out, "supportd_bot_answers_total", "counter", "Bot replies by kind: answer, clarify, handoff, close (asked for a rating), rated.");
+    head(
+        &mut out,
+        "supportd_bot_answers_total",
+        "counter",
+        "Bot replies by kind: answer, clarify, handoff, close (asked for a rating), rated.",
+    );
     for (_, kind, _, v) in of("bot_answers") {
         let _ = writeln!(out, "supportd_bot_answers_total{{kind=\"{}\"}} {v}", label(kind));
     }
@@ -35,9 +50,19 @@ pub fn render(conn: &rusqlite::Connection, now: Millis) -> store::Result<String>
     for (_, reason, _, v) in of("handoffs") {
         let _ = writeln!(out, "supportd_handoffs_total{{reason=\"{}\"}} {v}", label(reason));
     }
-    head(&mut out, "supportd_model_calls_total", "counter", "Language-model calls by provider and outcome (ok, error, cache).");
+    head(
+        &mut out,
+        "supportd_model_calls_total",
+        "counter",
+        "Language-model calls by provider and outcome (ok, error, cache).",
+    );
     for (_, provider, outcome, v) in of("model_calls") {
-        let _ = writeln!(out, "supportd_model_calls_total{{provider=\"{}\",outcome=\"{}\"}} {v}", label(provider), label(outcome));
+        let _ = writeln!(
+            out,
+            "supportd_model_calls_total{{provider=\"{}\",outcome=\"{}\"}} {v}",
+            label(provider),
+            label(outcome)
+        );
     }
     head(&mut out, "supportd_model_call_duration_seconds", "histogram", "Language-model call latency by provider.");
     let mut providers: Vec<&str> = of("model_calls").map(|(_, p, _, _)| p.as_str()).collect();
@@ -58,7 +83,12 @@ pub fn render(conn: &rusqlite::Connection, now: Millis) -> store::Result<String>
         let _ = writeln!(out, "supportd_model_call_duration_seconds_sum{{provider=\"{p}\"}} {sum}");
         let _ = writeln!(out, "supportd_model_call_duration_seconds_count{{provider=\"{p}\"}} {count}");
     }
-    head(&mut out, "supportd_sync_runs_total", "counter", "Marketplace sync runs by marketplace, kind (full, incremental) and outcome (ok, failed).");
+    head(
+        &mut out,
+        "supportd_sync_runs_total",
+        "counter",
+        "Marketplace sync runs by marketplace, kind (full, incremental) and outcome (ok, failed).",
+    );
     for (_, which, outcome, v) in of("sync_runs") {
         let (market, kind) = which.split_once(':').unwrap_or((which.as_str(), ""));
         let _ = writeln!(
@@ -72,11 +102,21 @@ pub fn render(conn: &rusqlite::Connection, now: Millis) -> store::Result<String>
 
     let q = rows::queues(conn)?;
     let age = |t: Option<i64>| t.map_or(0.0, |t| ((now - t).max(0)) as f64 / 1000.0);
-    head(&mut out, "supportd_outbox_queued", "gauge", "Outbound messages waiting to be sent (queued or being sent), by channel.");
+    head(
+        &mut out,
+        "supportd_outbox_queued",
+        "gauge",
+        "Outbound messages waiting to be sent (queued or being sent), by channel.",
+    );
     for (channel, queued, _, _) in &q.outbox {
         let _ = writeln!(out, "supportd_outbox_queued{{channel=\"{}\"}} {queued}", label(channel));
     }
-    head(&mut out, "supportd_outbox_oldest_age_seconds", "gauge", "Age of the oldest outbound message still waiting, by channel.");
+    head(
+        &mut out,
+        "supportd_outbox_oldest_age_seconds",
+        "gauge",
+        "Age of the oldest outbound message still waiting, by channel.",
+    );
     for (channel, _, _, oldest) in &q.outbox {
         let _ = writeln!(out, "supportd_outbox_oldest_age_seconds{{channel=\"{}\"}} {}", label(channel), age(*oldest));
     }
@@ -92,15 +132,30 @@ pub fn render(conn: &rusqlite::Connection, now: Millis) -> store::Result<String>
     let _ = writeln!(out, "supportd_inbox_failed {}", q.inbox_failed);
     head(&mut out, "supportd_conversations_waiting", "gauge", "Conversations waiting for a person now.");
     let _ = writeln!(out, "supportd_conversations_waiting {}", q.waiting_for_person);
-    head(&mut out, "supportd_sync_last_success_timestamp_seconds", "gauge", "When each marketplace sync last finished (Unix time).");
+    head(
+        &mut out,
+        "supportd_sync_last_success_timestamp_seconds",
+        "gauge",
+        "When each marketplace sync last finished (Unix time).",
+    );
     for (market, kind, _, finished, _) in &q.sync {
         let t = finished.map_or(0.0, |t| t as f64 / 1000.0);
-        let _ = writeln!(out, "supportd_sync_last_success_timestamp_seconds{{marketplace=\"{}\",kind=\"{}\"}} {t}", label(market), label(kind));
+        let _ = writeln!(
+            out,
+            "supportd_sync_last_success_timestamp_seconds{{marketplace=\"{}\",kind=\"{}\"}} {t}",
+            label(market),
+            label(kind)
+        );
     }
     head(&mut out, "supportd_sync_failing", "gauge", "1 while a marketplace sync's last run failed.");
     for (market, kind, status, _, error) in &q.sync {
         let failing = i32::from(status == "failed" || *error);
-        let _ = writeln!(out, "supportd_sync_failing{{marketplace=\"{}\",kind=\"{}\"}} {failing}", label(market), label(kind));
+        let _ = writeln!(
+            out,
+            "supportd_sync_failing{{marketplace=\"{}\",kind=\"{}\"}} {failing}",
+            label(market),
+            label(kind)
+        );
     }
     Ok(out)
 }

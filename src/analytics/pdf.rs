@@ -306,16 +306,25 @@ impl Doc {
             let scale = |v: i16| f32::from(v) * 1000.0 / upem;
             let base = format!("SPTD{}+{}", (b'A' + i as u8) as char, font.name);
             let base = Name(base.as_bytes());
-            pdf.type0_font(type0).base_font(base).encoding_predefined(Name(b"Identity-H")).descendant_font(cid).to_unicode(cmap);
+            pdf.type0_font(type0)
+                .base_font(base)
+                .encoding_predefined(Name(b"Identity-H"))
+                .descendant_font(cid)
+                .to_unicode(cmap);
             let system = SystemInfo { registry: Str(b"Adobe"), ordering: Str(b"Identity"), supplement: 0 };
             let mut c = pdf.cid_font(cid);
-            c.subtype(CidFontType::Type2).base_font(base).system_info(system).font_descriptor(descriptor).default_width(0.0);
+            c.subtype(CidFontType::Type2)
+                .base_font(base)
+                .system_info(system)
+                .font_descriptor(descriptor)
+                .default_width(0.0);
             c.cid_to_gid_map_predefined(Name(b"Identity"));
-            let widths: Vec<f32> = std::iter::once(0.0)
-                .chain(used[i].keys().map(|g| {
-                    f32::from(face.glyph_hor_advance(ttf_parser::GlyphId(*g)).unwrap_or(0)) * 1000.0 / upem
-                }))
-                .collect();
+            let widths: Vec<f32> =
+                std::iter::once(0.0)
+                    .chain(used[i].keys().map(|g| {
+                        f32::from(face.glyph_hor_advance(ttf_parser::GlyphId(*g)).unwrap_or(0)) * 1000.0 / upem
+                    }))
+                    .collect();
             c.widths().consecutive(0, widths);
             c.finish();
             let b = face.global_bounding_box();
@@ -474,7 +483,12 @@ pub fn render(r: &Report, shop: &str) -> Result<Vec<u8>, PdfError> {
     let rows: Vec<Vec<String>> = t::FIGURES
         .iter()
         .map(|(key, label)| {
-            vec![(*label).to_owned(), shown(&r.summary, key), shown(&r.previous, key), change(&r.summary, &r.previous, key)]
+            vec![
+                (*label).to_owned(),
+                shown(&r.summary, key),
+                shown(&r.previous, key),
+                change(&r.summary, &r.previous, key),
+            ]
         })
         .collect();
     doc.table(&[t::FIGURE, t::CURRENT, t::PREVIOUS, t::CHANGE], &rows, &[0.5, 0.68, 0.84, 1.0]);
@@ -483,8 +497,11 @@ pub fn render(r: &Report, shop: &str) -> Result<Vec<u8>, PdfError> {
     if r.trend.iter().all(|p| p.conversations == 0) {
         doc.note(t::NOTHING);
     } else {
-        let labels: Vec<String> =
-            r.trend.iter().map(|p| p.start.get(5..10).unwrap_or_default().split('-').rev().collect::<Vec<_>>().join(".")).collect();
+        let labels: Vec<String> = r
+            .trend
+            .iter()
+            .map(|p| p.start.get(5..10).unwrap_or_default().split('-').rev().collect::<Vec<_>>().join("."))
+            .collect();
         let total: Vec<i64> = r.trend.iter().map(|p| p.conversations).collect();
         let part: Vec<i64> = r.trend.iter().map(|p| p.automated).collect();
         doc.columns(&labels, &total, &part);
@@ -493,11 +510,8 @@ pub fn render(r: &Report, shop: &str) -> Result<Vec<u8>, PdfError> {
     doc.heading(t::FUNNEL);
     let f = &r.funnel;
     let stages = [f.inquiries, f.bot_answered, f.handed, f.resolved];
-    let items: Vec<(String, f64, String)> = t::FUNNEL_STAGES
-        .iter()
-        .zip(stages)
-        .map(|(label, n)| ((*label).to_owned(), n as f64, n.to_string()))
-        .collect();
+    let items: Vec<(String, f64, String)> =
+        t::FUNNEL_STAGES.iter().zip(stages).map(|(label, n)| ((*label).to_owned(), n as f64, n.to_string())).collect();
     doc.bars(&items, BLUE);
 
     doc.heading(t::HANDOFFS);
@@ -595,7 +609,12 @@ pub fn render(r: &Report, shop: &str) -> Result<Vec<u8>, PdfError> {
             .take(12)
             .map(|a| {
                 let title = if a.title.is_empty() { a.doc.clone() } else { a.title.clone() };
-                vec![title, a.conversations.to_string(), a.rated_good.to_string(), or_dash(a.csat_avg, |v| t::decimal(v, 2))]
+                vec![
+                    title,
+                    a.conversations.to_string(),
+                    a.rated_good.to_string(),
+                    or_dash(a.csat_avg, |v| t::decimal(v, 2)),
+                ]
             })
             .collect();
         doc.table(&t::ARTICLE_COLUMNS, &rows, &[0.55, 0.7, 0.85, 1.0]);

@@ -162,8 +162,9 @@ fn bound(s: &str, offset_min: i32, end: bool) -> Result<Millis, String> {
         let start = days * DAY - i64::from(offset_min) * 60_000;
         return Ok(if end { start + DAY } else { start });
     }
-    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .map_err(|_| format!("{s:?} is neither a date (2026-11-30) nor an RFC 3339 time (2026-11-30T09:00:00+03:00)"))?;
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).map_err(|_| {
+        format!("{s:?} is neither a date (2026-11-30) nor an RFC 3339 time (2026-11-30T09:00:00+03:00)")
+    })?;
     Ok((t.unix_timestamp_nanos() / 1_000_000) as Millis)
 }
 
@@ -177,12 +178,7 @@ pub fn resolve(
     offset_min: i32,
 ) -> Result<Period, String> {
     let midnight = local_midnight(now, offset_min);
-    let preset = |days: i64| Period {
-        from: midnight - (days - 1) * DAY,
-        to: now,
-        shift: days * DAY,
-        offset_min,
-    };
+    let preset = |days: i64| Period { from: midnight - (days - 1) * DAY, to: now, shift: days * DAY, offset_min };
     let from = from.filter(|s| !s.trim().is_empty());
     let to = to.filter(|s| !s.trim().is_empty());
     if let Some(p) = period.filter(|s| !s.trim().is_empty()) {

@@ -49,7 +49,12 @@ pub fn latest_due(cfg: &ReportsConfig, now: Millis, offset_min: i32) -> Option<D
             if now < send_day + hour {
                 send_day -= DAY;
             }
-            Some(Due { key: format!("daily:{}", send_day - DAY), from: send_day - DAY, to: send_day, due_at: send_day + hour })
+            Some(Due {
+                key: format!("daily:{}", send_day - DAY),
+                from: send_day - DAY,
+                to: send_day,
+                due_at: send_day + hour,
+            })
         }
         "weekly" => {
             let p = Period { from: now, to: now + 1, shift: 1, offset_min };
@@ -139,7 +144,10 @@ impl Reports {
     /// The schedule in force: the settings page's, else the config file's.
     pub async fn settings(&self) -> store::Result<ReportsConfig> {
         let stored = self.db.call(|c| credentials::setting(c, SETTINGS_KEY)).await?;
-        Ok(stored.and_then(|v| serde_json::from_value::<ReportsConfig>(v).ok()).filter(|c| c.check().is_ok()).unwrap_or_else(|| self.file.clone()))
+        Ok(stored
+            .and_then(|v| serde_json::from_value::<ReportsConfig>(v).ok())
+            .filter(|c| c.check().is_ok())
+            .unwrap_or_else(|| self.file.clone()))
     }
 
     /// Stores the settings page's schedule (validated by the caller with `ReportsConfig::check`).
@@ -208,7 +216,9 @@ impl Reports {
             }
             let (key, next) = (run.key.clone(), now + attempts * 10 * 60_000);
             let done = self.clock.now_ms();
-            self.db.call(move |c| rows::mark_report_run(c, &key, state, error.as_deref(), attempts, next, done)).await?;
+            self.db
+                .call(move |c| rows::mark_report_run(c, &key, state, error.as_deref(), attempts, next, done))
+                .await?;
         }
         Ok(())
     }
@@ -312,7 +322,11 @@ mod tests {
     fn daily_reports_cover_yesterday_from_their_hour() {
         let cfg = ReportsConfig { schedule: "daily".into(), hour: 9, ..ReportsConfig::default() };
         let before = latest_due(&cfg, at("2026-12-01T08:59:00+03:00"), MSK).expect("due");
-        assert_eq!(local_rfc3339(before.from, MSK), "2026-11-29T00:00:00+03:00", "before 09:00: the day before yesterday");
+        assert_eq!(
+            local_rfc3339(before.from, MSK),
+            "2026-11-29T00:00:00+03:00",
+            "before 09:00: the day before yesterday"
+        );
         let after = latest_due(&cfg, at("2026-12-01T09:00:00+03:00"), MSK).expect("due");
         assert_eq!(local_rfc3339(after.from, MSK), "2026-11-30T00:00:00+03:00");
         assert_eq!(local_rfc3339(after.to, MSK), "2026-12-01T00:00:00+03:00");

@@ -184,9 +184,7 @@ pub fn user_names(conn: &Connection, ids: &[i64]) -> Result<Vec<(i64, String, St
     let mut stmt = conn.prepare_cached("SELECT id, name, email FROM users WHERE id = ?1")?;
     let mut out = Vec::new();
     for id in ids {
-        if let Some(row) =
-            super::optional(stmt.query_row([id], |r| Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?))))?
-        {
+        if let Some(row) = super::optional(stmt.query_row([id], |r| Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?))))? {
             out.push(row);
         }
     }
@@ -354,9 +352,8 @@ pub fn waiting_now(conn: &Connection) -> Result<i64> {
 /// A Prometheus total: (metric, first label, second label, value).
 pub fn metric_totals(conn: &Connection) -> Result<Vec<(String, String, String, f64)>> {
     let mut stmt = conn.prepare_cached("SELECT metric, l1, l2, value FROM metric_totals ORDER BY metric, l1, l2")?;
-    let rows = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+    let rows =
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect::<rusqlite::Result<_>>()?;
     Ok(rows)
 }
 
@@ -527,7 +524,7 @@ mod tests {
             assert_eq!(gaps.len(), 1, "an answer with no sources is a knowledge gap");
             assert_eq!(gaps[0].1, Some(GapKind::NotFound));
             // A person steps in; «Вернуть боту» clears the conversation's handoff, not the facts.
-            msgs::set_handler(c, conv, "operator", Some("takeover"), Some(1), t0 + 20)?;
+            msgs::set_handler(c, conv, "operator", Some("takeover"), None, t0 + 20)?;
             msgs::set_handler(c, conv, "bot", None, None, t0 + 30)?;
             let f = fact(c, conv)?.expect("facts");
             assert_eq!((f.handed_at, f.handoff_reason), (Some(t0 + 20), Some(Reason::Takeover)));

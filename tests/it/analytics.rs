@@ -13,7 +13,7 @@ use supportd::clock::Clock;
 use supportd::store::Db;
 
 use crate::fakes::smtp::FakeSmtp;
-use crate::harness::{TestApp, error_code};
+use crate::harness::{TestApp, error_code, run_cli, stderr, stdout};
 
 fn load_demo_kb(paths: &Paths) {
     let db = Db::open(&paths.db(), 1, 1).expect("open");
@@ -164,16 +164,32 @@ async fn every_figure_follows_its_one_definition() {
     assert_eq!(r["handoffs"], json!([{"reason": "requested", "conversations": 3, "previous": 0}]));
     assert_eq!(r["funnel"], json!({"inquiries": 7, "bot_answered": 7, "handed": 3, "resolved": 1, "automated": 4}));
     assert_eq!(r["csat"]["distribution"], json!([0, 0, 0, 0, 1]));
-    let trend: i64 = r["trend"].as_array().expect("trend").iter().map(|p| p["conversations"].as_i64().unwrap_or(0)).sum();
+    let trend: i64 =
+        r["trend"].as_array().expect("trend").iter().map(|p| p["conversations"].as_i64().unwrap_or(0)).sum();
     assert_eq!(trend, 7);
-    let heat: i64 = r["heatmap"]["cells"].as_array().expect("rows").iter().flat_map(|row| row.as_array().expect("row").iter()).map(|n| n.as_i64().unwrap_or(0)).sum();
+    let heat: i64 = r["heatmap"]["cells"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .flat_map(|row| row.as_array().expect("row").iter())
+        .map(|n| n.as_i64().unwrap_or(0))
+        .sum();
     assert_eq!(heat, 8, "every buyer message in its weekday and hour");
-    let intents: Vec<&str> = r["intents"].as_array().expect("intents").iter().filter_map(|i| i["intent"].as_str()).collect();
+    let intents: Vec<&str> =
+        r["intents"].as_array().expect("intents").iter().filter_map(|i| i["intent"].as_str()).collect();
     assert!(intents.contains(&"human_request") && intents.contains(&"order_status"), "{intents:?}");
     assert_eq!(r["channels"][0]["source"], "api");
     assert_eq!(r["channels"][0]["conversations"], 7);
-    let op = r["operators"].as_array().expect("operators").iter().find(|o| o["user_id"] == shop.operator_id).expect("the operator");
-    assert_eq!((op["replies"].as_i64(), op["conversations"].as_i64(), op["first_responses"].as_i64()), (Some(2), Some(2), Some(2)));
+    let op = r["operators"]
+        .as_array()
+        .expect("operators")
+        .iter()
+        .find(|o| o["user_id"] == shop.operator_id)
+        .expect("the operator");
+    assert_eq!(
+        (op["replies"].as_i64(), op["conversations"].as_i64(), op["first_responses"].as_i64()),
+        (Some(2), Some(2), Some(2))
+    );
     assert_eq!(op["first_response_s_p50"].as_f64(), Some(90.0));
     let articles = r["articles"].as_array().expect("articles");
     assert!(!articles.is_empty() && articles[0]["title"].as_str().is_some_and(|t| !t.is_empty()), "{articles:?}");
@@ -183,7 +199,9 @@ async fn every_figure_follows_its_one_definition() {
         "the question the knowledge base could not answer is a gap: {gaps:?}"
     );
     // Each figure also has its own route.
-    for route in ["trend", "handoffs", "intents", "gaps", "articles", "operators", "channels", "funnel", "heatmap", "csat"] {
+    for route in
+        ["trend", "handoffs", "intents", "gaps", "articles", "operators", "channels", "funnel", "heatmap", "csat"]
+    {
         json_of(app, &viewer, &format!("/api/v1/stats/{route}?{}", shop.range)).await;
     }
     assert_eq!(json_of(app, &viewer, &format!("/api/v1/stats/funnel?{}", shop.range)).await, r["funnel"]);
@@ -215,7 +233,9 @@ async fn every_figure_follows_its_one_definition() {
 
     // The OpenAPI document lists the routes.
     let doc = json_of(app, &viewer, "/api/openapi.json").await;
-    for path in ["/api/v1/stats/summary", "/api/v1/stats/report", "/api/v1/stats/export.csv", "/api/v1/stats/report.pdf"] {
+    for path in
+        ["/api/v1/stats/summary", "/api/v1/stats/report", "/api/v1/stats/export.csv", "/api/v1/stats/report.pdf"]
+    {
         assert!(doc["paths"][path]["get"].is_object(), "{path} missing");
     }
     let _ = &shop.operator;
@@ -264,7 +284,19 @@ async fn exports_are_csv_with_a_bom_and_a_pdf_in_russian_within_the_plan() {
     assert!(b1[5].is_empty() && b1[6].is_empty() && !b1[4].is_empty(), "{b1:?}");
 
     // Every other table.
-    for table in ["summary", "trend", "handoffs", "intents", "gaps", "articles", "operators", "channels", "funnel", "heatmap", "csat"] {
+    for table in [
+        "summary",
+        "trend",
+        "handoffs",
+        "intents",
+        "gaps",
+        "articles",
+        "operators",
+        "channels",
+        "funnel",
+        "heatmap",
+        "csat",
+    ] {
         let resp = app.get(&viewer, &format!("/api/v1/stats/export.csv?table={table}&{}", shop.range)).await;
         assert_eq!(resp.status(), StatusCode::OK, "{table}");
         let bytes = resp.bytes().await.expect("body");
@@ -298,6 +330,47 @@ async fn exports_are_csv_with_a_bom_and_a_pdf_in_russian_within_the_plan() {
         "Пн",
     ] {
         assert!(text.contains(want), "{want:?} missing from the PDF text:\n{text}");
+    }
+
+    // The same offline, from the command line.
+    let day = |ms: i64| supportd::analytics::period::local_date(ms, 180);
+    let now = app.clock.now_ms();
+    let (from, to) = (day(now - 86_400_000), day(now + 86_400_000));
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let pdf_file = out_dir.path().join("r.pdf");
+    let csv_dir = out_dir.path().join("csv");
+    let args = [
+        "report",
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--pdf",
+        pdf_file.to_str().expect("p"),
+        "--csv",
+        csv_dir.to_str().expect("p"),
+    ];
+    let out = run_cli(&app.paths.data_dir, &args, None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = stdout(&out);
+    assert!(printed.contains("Автоматизация (закрыто без человека)") && printed.contains("57,1 %"), "{printed}");
+    assert!(pdf_text(&std::fs::read(&pdf_file).expect("pdf")).contains("57,1 %"));
+    let rows = std::fs::read_to_string(csv_dir.join("conversations.csv")).expect("csv");
+    assert!(rows.starts_with('\u{feff}') && rows.lines().count() == 8, "{rows}");
+    for table in ["summary", "trend", "gaps", "operators", "heatmap"] {
+        assert!(csv_dir.join(format!("{table}.csv")).exists(), "{table}");
+    }
+    let json_out = run_cli(&app.paths.data_dir, &["report", "--from", &from, "--to", &to, "--json"], None);
+    let v: Value = serde_json::from_slice(&json_out.stdout).expect("json");
+    assert_eq!(v["summary"]["automation_rate"].as_f64(), Some(4.0 / 7.0));
+    for (args, said) in [
+        (vec!["report", "--from", "2026-13-01"], "from:"),
+        (vec!["report", "--from", &to, "--to", &from], "to:"),
+        (vec!["report", "--period", "7d", "--bucket", "year"], "--bucket"),
+    ] {
+        let out = run_cli(&app.paths.data_dir, &args, None);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&out).starts_with("error: ") && stderr(&out).contains(said), "{args:?}: {}", stderr(&out));
     }
 
     // Past the trial the free tier has no exports: 402 with the plan that has them.
@@ -403,13 +476,25 @@ async fn daily_reports_are_mailed_once_each_with_the_pdf_across_restarts() {
     assert_eq!(states, ["sent", "sent"]);
 
     // The settings page changes the schedule; bad values are refused with the field.
-    let bad = app.client.put(app.url("/api/v1/settings/reports")).bearer_auth(&shop.admin)
-        .json(&json!({"schedule": "weekly", "recipients": ["not-an-address"], "weekday": 1, "hour": 9})).send().await.expect("put");
+    let bad = app
+        .client
+        .put(app.url("/api/v1/settings/reports"))
+        .bearer_auth(&shop.admin)
+        .json(&json!({"schedule": "weekly", "recipients": ["not-an-address"], "weekday": 1, "hour": 9}))
+        .send()
+        .await
+        .expect("put");
     let body: Value = bad.json().await.expect("json");
     assert_eq!(body["error"]["code"], "invalid_body");
     assert!(body["error"]["message"].as_str().expect("m").starts_with("recipients"), "{body}");
-    let ok = app.client.put(app.url("/api/v1/settings/reports")).bearer_auth(&shop.admin)
-        .json(&json!({"schedule": "weekly", "recipients": ["owner@shop.ru"], "weekday": 1, "hour": 9})).send().await.expect("put");
+    let ok = app
+        .client
+        .put(app.url("/api/v1/settings/reports"))
+        .bearer_auth(&shop.admin)
+        .json(&json!({"schedule": "weekly", "recipients": ["owner@shop.ru"], "weekday": 1, "hour": 9}))
+        .send()
+        .await
+        .expect("put");
     assert_eq!(ok.status(), StatusCode::OK);
     let v: Value = ok.json().await.expect("json");
     assert_eq!(v["settings"]["schedule"], "weekly");
@@ -429,7 +514,8 @@ async fn metrics_count_the_business_with_low_cardinality() {
     let (_, pw) = app.create_user(&shop.admin, "viewer@shop.ru", "viewer").await;
     let viewer = app.login("viewer@shop.ru", &pw).await;
     // A scraper's API token (any role may read /metrics).
-    let token: Value = app.post(&viewer, "/api/v1/tokens", &json!({"name": "prometheus"})).await.json().await.expect("json");
+    let token: Value =
+        app.post(&viewer, "/api/v1/tokens", &json!({"name": "prometheus"})).await.json().await.expect("json");
     let token = token["token"].as_str().expect("token").to_owned();
     let resp = app.get(&token, "/metrics").await;
     assert_eq!(resp.status(), StatusCode::OK);
@@ -460,16 +546,19 @@ async fn the_grafana_dashboard_and_scrape_example_use_the_exposed_metrics() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
     let text = app.get(&admin, "/metrics").await.text().await.expect("text");
-    let exposed: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.split(' ').next()).collect();
+    let exposed: Vec<&str> =
+        text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.split(' ').next()).collect();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dashboard: Value =
-        serde_json::from_str(&std::fs::read_to_string(root.join("packaging/grafana-dashboard.json")).expect("dashboard"))
-            .expect("the dashboard is JSON");
+    let dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("packaging/grafana-dashboard.json")).expect("dashboard"),
+    )
+    .expect("the dashboard is JSON");
     let mut used = 0;
+    let metric = regex::Regex::new(r"supportd_[a-z_]+").expect("re");
     for panel in dashboard["panels"].as_array().expect("panels") {
         for target in panel["targets"].as_array().expect("targets") {
             let expr = target["expr"].as_str().expect("expr");
-            for name in regex::Regex::new(r"supportd_[a-z_]+").expect("re").find_iter(expr).map(|m| m.as_str()) {
+            for name in metric.find_iter(expr).map(|m| m.as_str()) {
                 let base = ["_bucket", "_sum", "_count"].iter().fold(name, |n, s| n.strip_suffix(s).unwrap_or(n));
                 assert!(exposed.contains(&base), "{name} (panel {}) is not on /metrics", panel["title"]);
                 used += 1;
@@ -478,5 +567,8 @@ async fn the_grafana_dashboard_and_scrape_example_use_the_exposed_metrics() {
     }
     assert!(used >= 14);
     let scrape = std::fs::read_to_string(root.join("packaging/prometheus.yml")).expect("prometheus.yml");
-    assert!(scrape.contains("metrics_path: /metrics") && scrape.contains("credentials_file"), "the scrape uses a token");
+    assert!(
+        scrape.contains("metrics_path: /metrics") && scrape.contains("credentials_file"),
+        "the scrape uses a token"
+    );
 }

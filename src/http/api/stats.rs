@@ -145,7 +145,11 @@ pub async fn intents(
     Query(q): Query<PeriodQuery>,
 ) -> Result<Json<Intents>, ApiError> {
     let r = report_of(&state, &q).await?;
-    Ok(Json(Intents { intents: r.intents, trend: r.intent_trend, buckets: r.trend.into_iter().map(|t| t.start).collect() }))
+    Ok(Json(Intents {
+        intents: r.intents,
+        trend: r.intent_trend,
+        buckets: r.trend.into_iter().map(|t| t.start).collect(),
+    }))
 }
 
 /// Knowledge gaps: questions the knowledge base had no answer for, the assistant did not
@@ -401,14 +405,12 @@ pub async fn put_report_settings(
         recipients: cfg.recipients.iter().map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()).collect(),
         ..cfg
     };
-    cfg.check().map_err(|(key, message)| ApiError::invalid(format!("{}: {message}", key.trim_start_matches("reports."))))?;
+    cfg.check()
+        .map_err(|(key, message)| ApiError::invalid(format!("{}: {message}", key.trim_start_matches("reports."))))?;
     state.reports.set_settings(&cfg).await?;
     let details = serde_json::json!({"schedule": cfg.schedule, "recipients": cfg.recipients.len()});
     let (actor, now) = (auth.actor(), state.now());
-    state
-        .db
-        .call(move |c| crate::store::audit::record(c, &actor, "settings.reports", None, details, now))
-        .await?;
+    state.db.call(move |c| crate::store::audit::record(c, &actor, "settings.reports", None, details, now)).await?;
     Ok(Json(report_settings_view(&state).await?))
 }
 
@@ -439,7 +441,11 @@ pub async fn send_report_now(
         Err(e) if e == "no recipients" => Err(ApiError::invalid("recipients: add at least one address first")),
         Err(e) => {
             tracing::warn!(error = %e, "the report could not be mailed");
-            Err(ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "email_failed", format!("the mail relay refused: {e}")))
+            Err(ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "email_failed",
+                format!("the mail relay refused: {e}"),
+            ))
         }
     }
 }
