@@ -515,6 +515,13 @@ mod tests {
             let prov = serde_json::json!({"action": "clarify", "plan": "Knowledge(ReturnRequest)", "intent": "return_request",
                 "sources": [], "latency_ms": 40});
             message(c, conv, Author::Bot, Some(prov), t0 + 10);
+            // Replies without a measured time (a parked message, a verified phone) count, untimed.
+            let parked = serde_json::json!({"action": "handoff", "handoff_reason": "processing_failed"});
+            let other = msgs::open_conversation(c, msgs::upsert_customer(c, "telegram", "7", "", t0)?, "telegram", t0)?;
+            message(c, other, Author::Buyer, None, t0);
+            message(c, other, Author::Bot, Some(parked), t0);
+            let o = fact(c, other)?.expect("facts");
+            assert_eq!((o.bot_msgs, o.answers, o.first_answer_ms), (1, 0, None));
             let f = fact(c, conv)?.expect("facts");
             assert_eq!(f.source, Source::WbReview);
             assert_eq!((f.buyer_msgs, f.bot_msgs, f.first_answer_ms, f.answers), (1, 1, Some(40), 1));
@@ -533,14 +540,56 @@ mod tests {
             assert_eq!((f.csat, f.resolved_at), (Some(5), Some(t0 + 40)));
             // Hourly counts: whole hours from the summary, the edges from the messages.
             let all = message_counts(c, t0 - 1, t0 + 11)?;
-            assert_eq!(all.iter().map(|h| h.n).sum::<i64>(), 2);
+            assert_eq!(all.iter().map(|h| h.n).sum::<i64>(), 4);
             let whole = message_counts(c, 10 * HOUR, 12 * HOUR)?;
-            assert_eq!(whole.iter().map(|h| h.n).sum::<i64>(), 2);
+            assert_eq!(whole.iter().map(|h| h.n).sum::<i64>(), 4);
             assert_eq!(message_counts(c, t0 + 1, 12 * HOUR)?.iter().map(|h| h.n).sum::<i64>(), 1);
             let totals = metric_totals(c)?;
             assert!(totals.contains(&("handoffs".into(), "takeover".into(), String::new(), 1.0)), "{totals:?}");
             assert!(totals.contains(&("messages".into(), "wb_questions".into(), "in".into(), 1.0)), "{totals:?}");
+            assert!(totals.contains(&("bot_answers".into(), "handoff".into(), String::new(), 1.0)), "{totals:?}");
             assert!(totals.contains(&("bot_answers".into(), "clarify".into(), String::new(), 1.0)), "{totals:?}");
+            Ok(())
+        })
+        .expect("checks");
+    }
+
+    #[test]
+    fn the_migration_summarises_what_was_there_before() {
+        let (_d, db) = db();
+        db.with_conn(|c| {
+            let t0 = 20 * HOUR;
+            let cu = msgs::upsert_customer(c, "telegram", "42", "Анна", t0)?;
+            let conv = msgs::open_conversation(c, cu, "telegram", t0)?;
+            message(c, conv, Author::Buyer, None, t0);
+            let prov = serde_json::json!({"action": "answer", "plan": "Knowledge(ReturnRequest)", "intent": "return_request",
+                "sources": [{"doc": "a:1"}], "latency_ms": 25});
+            message(c, conv, Author::Bot, Some(prov), t0 + 5);
+            message(c, conv, Author::Buyer, None, t0 + 10);
+            let miss = serde_json::json!({"action": "clarify", "plan": "NotUnderstood", "intent": "other", "sources": [],
+                "latency_ms": 5});
+            message(c, conv, Author::Bot, Some(miss), t0 + 15);
+            msgs::set_handler(c, conv, "operator", Some("requested"), None, t0 + 20)?;
+            message(c, conv, Author::Operator, None, t0 + 80);
+            msgs::set_rating(c, conv, 4, t0 + 90)?;
+            let by_triggers = fact(c, conv)?.expect("facts");
+            let counts = message_counts(c, 0, 40 * HOUR)?;
+            // An installation upgraded from before 0012: the same data, summarised by the migration.
+            c.execute_batch("DELETE FROM conv_facts; DELETE FROM msg_hourly; DELETE FROM conv_docs; DELETE FROM kb_gaps;
+                             DELETE FROM metric_totals;")?;
+            let sql = include_str!("migrations/0012_analytics.sql");
+            let backfill = &sql[sql.find("-- What was there before this migration").expect("the backfill")..];
+            c.execute_batch(backfill)?;
+            let by_migration = fact(c, conv)?.expect("facts");
+            assert_eq!(
+                Fact { first_answer_ms: by_triggers.first_answer_ms, ..by_migration.clone() },
+                by_triggers,
+                "the same facts, except that the queue wait before the first answer is not known"
+            );
+            assert_eq!(by_migration.first_answer_ms, Some(25));
+            assert_eq!(message_counts(c, 0, 40 * HOUR)?, counts);
+            assert_eq!(documents(c, 0, 40 * HOUR, 10)?.len(), 1);
+            assert_eq!(unkeyed_gaps(c, 10)?.len(), 1);
             Ok(())
         })
         .expect("checks");

@@ -167,7 +167,7 @@ WHEN NEW.author = 'bot' AND NEW.internal = 0 AND json_valid(NEW.provenance) BEGI
                      WHERE b.conversation_id = NEW.conversation_id AND b.author = 'buyer' AND b.id < NEW.id
                      ORDER BY b.id DESC LIMIT 1), 0)
             ELSE 0 END,
-        answers = answers + (json_type(NEW.provenance, '$.latency_ms') IN ('integer', 'real')),
+        answers = answers + (COALESCE(json_type(NEW.provenance, '$.latency_ms'), '') IN ('integer', 'real')),
         intent = CASE WHEN intent IS NULL OR intent IN ('greeting', 'thanks')
             THEN COALESCE(json_extract(NEW.provenance, '$.intent'), intent) ELSE intent END
     WHERE conversation_id = NEW.conversation_id;
@@ -330,7 +330,8 @@ UPDATE conv_facts SET
 
 INSERT OR IGNORE INTO conv_docs (started_at, conversation_id, doc, uses, csat)
 SELECT f.started_at, f.conversation_id, json_extract(s.value, '$.doc'), COUNT(*), f.csat
-FROM messages m JOIN conv_facts f ON f.conversation_id = m.conversation_id, json_each(m.provenance, '$.sources') s
+FROM messages m JOIN conv_facts f ON f.conversation_id = m.conversation_id,
+     json_each(CASE WHEN json_valid(m.provenance) THEN m.provenance END, '$.sources') s
 WHERE m.author = 'bot' AND json_valid(m.provenance) AND json_type(s.value, '$.doc') = 'text'
 GROUP BY f.started_at, f.conversation_id, json_extract(s.value, '$.doc');
 
