@@ -380,9 +380,18 @@
   $("user-form").addEventListener("submit", addUser);
 
   window.supportdPages = {
-    kb: async (article) => {
+    kb: async (article, draft) => {
       await Promise.all([kbList(), kbProducts()]);
       if (article) await kbOpen(article);
+      else if (draft) {
+        await kbOpen(null);
+        $("kb-title").value = draft.title || "";
+        $("kb-body").value = draft.body || "";
+        $("kb-category").value = draft.category || "";
+        $("kb-slug").value = "faq-" + Date.now().toString(36);
+        kbPreview();
+        $("kb-title").focus();
+      }
     },
     settings: () => settings(),
   };

@@ -128,6 +128,8 @@ pub struct StateInner {
     /// The licence and plan in force.
     pub licensing: Arc<crate::licence::Licensing>,
     pub backups: Arc<crate::backup::Backups>,
+    /// Analytics reports e-mailed on a schedule.
+    pub reports: Arc<crate::analytics::schedule::Reports>,
     pub started: Instant,
     /// Becomes true when the server starts stopping: long-lived streams end at once.
     pub stopping: tokio::sync::watch::Receiver<bool>,
@@ -266,6 +268,15 @@ impl App {
             }));
         }
         let engine = Arc::new(engine);
+        let reports = Arc::new(crate::analytics::schedule::Reports::new(
+            db.clone(),
+            clock.clone(),
+            mailer.clone(),
+            engine.clone(),
+            licensing.clone(),
+            config.reports.clone(),
+            &config.server.public_url,
+        ));
         let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
         let widget =
             Arc::new(crate::channels::widget::Widget::new(&config.widget.allowed_origins, &config.server.public_url));
@@ -294,6 +305,7 @@ impl App {
             syncer,
             licensing,
             backups,
+            reports,
             started: Instant::now(),
             stopping: stopping_rx,
         }));
@@ -321,6 +333,7 @@ impl App {
         let kb_upkeep = tokio::spawn(kb_upkeep(state.kb.clone()));
         let licence = tokio::spawn(crate::licence::run(state.licensing.clone(), state.mailer.clone()));
         let ops = crate::jobs::start(&state);
+        let reports = tokio::spawn(crate::analytics::schedule::run(state.reports.clone()));
         // Buyer messages stored before a stop (or a crash) are processed first, in order.
         let worker = tokio::spawn(state.engine.clone().run());
         let sync = tokio::spawn(crate::marketplace::sync::schedule(
@@ -413,6 +426,7 @@ impl App {
         for job in ops.into_iter().chain(https) {
             job.abort();
         }
+        reports.abort();
         worker.abort();
         sync.abort();
         for c in channels {
@@ -436,7 +450,7 @@ impl App {
 
 /// The config with the settings page's shop and bot settings laid over it (a stored value that
 /// no longer validates is ignored with a warning).
-fn assistant_config(config: &Config, db: &Db) -> Config {
+pub fn assistant_config(config: &Config, db: &Db) -> Config {
     let stored = db.with_conn(|c| store::credentials::setting(c, crate::config::ASSISTANT_SETTINGS)).ok().flatten();
     let Some(a) = stored.and_then(|v| serde_json::from_value::<crate::config::AssistantSettings>(v).ok()) else {
         return config.clone();

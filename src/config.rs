@@ -49,6 +49,51 @@ pub struct Config {
     pub licence: LicenceConfig,
     pub backup: BackupConfig,
     pub privacy: PrivacyConfig,
+    pub reports: ReportsConfig,
+}
+
+/// Reports e-mailed on a schedule (the settings page may override these).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportsConfig {
+    /// "off", "daily" (yesterday's report) or "weekly" (last Monday–Sunday's).
+    pub schedule: String,
+    /// Who gets them (e-mail addresses).
+    pub recipients: Vec<String>,
+    /// The day a weekly report is sent, 1 = Monday … 7 = Sunday.
+    pub weekday: u8,
+    /// The hour it is sent, shop time (0–23).
+    pub hour: u8,
+}
+
+impl Default for ReportsConfig {
+    fn default() -> Self {
+        Self { schedule: "off".into(), recipients: Vec::new(), weekday: 1, hour: 9 }
+    }
+}
+
+impl ReportsConfig {
+    /// The first problem with these settings, as (key, message).
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        if !["off", "daily", "weekly"].contains(&self.schedule.as_str()) {
+            return Err(("reports.schedule", format!("{:?}: use off, daily or weekly", self.schedule)));
+        }
+        if self.recipients.len() > 20 {
+            return Err(("reports.recipients", "at most 20 addresses".into()));
+        }
+        for r in &self.recipients {
+            if crate::domain::Email::parse(r).is_err() {
+                return Err(("reports.recipients", format!("{r:?} is not an e-mail address")));
+            }
+        }
+        if !(1..=7).contains(&self.weekday) {
+            return Err(("reports.weekday", "1 (Monday) to 7 (Sunday)".into()));
+        }
+        if self.hour > 23 {
+            return Err(("reports.hour", "0 to 23".into()));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
@@ -745,6 +790,10 @@ pub const ENV_VARS: &[(&str, &str, Kind, &str)] = &[
         "conversation retention, days",
     ),
     ("SUPPORTD_PRIVACY_KEEP_FILES_DAYS", "privacy.keep_files_days", Kind::Int, "file retention, days"),
+    ("SUPPORTD_REPORTS_SCHEDULE", "reports.schedule", Kind::Str, "off, daily or weekly"),
+    ("SUPPORTD_REPORTS_RECIPIENTS", "reports.recipients", Kind::List, "who gets the reports"),
+    ("SUPPORTD_REPORTS_WEEKDAY", "reports.weekday", Kind::Int, "weekly report's day, 1 = Monday"),
+    ("SUPPORTD_REPORTS_HOUR", "reports.hour", Kind::Int, "report hour, shop time"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -848,6 +897,7 @@ impl Config {
         if self.log.level.parse::<tracing_subscriber::EnvFilter>().is_err() {
             return Err(("log.level", format!("{:?} is not a valid log filter", self.log.level)));
         }
+        self.reports.check()?;
         if self.smtp.enabled() && self.smtp.from.trim().is_empty() {
             return Err(("smtp.from", "is required when smtp.host is set".into()));
         }
@@ -1387,6 +1437,16 @@ pub const TEMPLATE: &str = r#"# supportd configuration.
 # Delete buyers' photos and documents older than this many days; the messages stay. 0 keeps
 # them. Suggested: 90. (SUPPORTD_PRIVACY_KEEP_FILES_DAYS)
 # keep_files_days = 0
+[reports]
+# The analytics report e-mailed as a PDF through [smtp]: "off", "daily" (yesterday) or
+# "weekly" (last Monday to Sunday). The settings page can change these. (SUPPORTD_REPORTS_SCHEDULE)
+# schedule = "off"
+# Who gets it, e.g. ["owner@ladya-shop.ru"]. (SUPPORTD_REPORTS_RECIPIENTS)
+# recipients = []
+# The day a weekly report is sent: 1 is Monday … 7 is Sunday. (SUPPORTD_REPORTS_WEEKDAY)
+# weekday = 1
+# The hour it is sent, shop time (0–23). (SUPPORTD_REPORTS_HOUR)
+# hour = 9
 "#;
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! See ARCHITECTURE.md for the map of modules and their invariants.
 
 pub mod accounts;
+pub mod analytics;
 pub mod app;
 pub mod auth;
 pub mod backup;

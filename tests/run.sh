@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: Rust unit and integration tests, then browser tests in headless
 # Chromium. On a fresh Debian/Ubuntu machine it first installs what the tests need
-# (Chromium, Node.js, pip, pebble, the pinned npm packages). Run from anywhere: bash tests/run.sh
+# (Chromium, Node.js, pip, pebble, poppler's pdftotext for the PDF report, the pinned npm
+# packages). Run from anywhere: bash tests/run.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -15,6 +16,7 @@ python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 command -v curl >/dev/null || missing+=(curl)
 # A real ACME server on loopback for the HTTPS test (Let's Encrypt's pebble).
 command -v pebble >/dev/null || missing+=(pebble)
+command -v pdftotext >/dev/null || missing+=(poppler-utils)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing test dependencies: ${missing[*]}"
   sudo=""

@@ -10,6 +10,7 @@ mod licence;
 mod llm;
 mod market;
 mod privacy;
+mod report;
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
@@ -116,6 +117,9 @@ pub enum Command {
     /// The licence and plan: show it, install one; vendor tools to make keys and sign licences.
     #[command(subcommand)]
     Licence(licence::LicenceCommand),
+    /// Analytics of a period from this data directory: the summary against the previous period,
+    /// and the PDF report and CSV tables on request (exports follow the plan).
+    Report(report::ReportArgs),
     /// The month's language-model calls, tokens and cost by provider, and the usage statement
     /// (conversations, messages by the bot and by people, active operators, channels).
     Usage {
@@ -271,6 +275,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             llm::llm(&paths, &db, cmd)
         }
         Some(Command::Licence(cmd)) => licence::run(&paths, cmd),
+        Some(Command::Report(args)) => report::run(&paths, &args, now),
         Some(Command::Usage { month, json }) => {
             let db = open_db(&paths, now)?;
             llm::usage(&paths, &db, month, json)

@@ -218,7 +218,13 @@ async fn metrics_text(State(state): State<AppState>, _auth: Auth<Viewer>) -> Res
         ("supportd_db_pool_waits_total", "Times a caller waited for a connection.", pool.waits as f64),
         ("supportd_uptime_seconds", "Seconds since the server started.", state.started.elapsed().as_secs_f64()),
     ];
-    let mut resp = state.metrics.render(&gauges).into_response();
+    let mut text = state.metrics.render(&gauges);
+    let now = state.now();
+    match state.db.call(move |c| crate::analytics::metrics::render(c, now)).await {
+        Ok(business) => text.push_str(&business),
+        Err(e) => tracing::warn!(error = %e, "business metrics are not available"),
+    }
+    let mut resp = text.into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
     resp
 }
@@ -338,6 +344,10 @@ fn document_common_errors(openapi: &mut utoipa::openapi::OpenApi) {
         api::marketplaces::list, api::marketplaces::test, api::marketplaces::sync_now,
         api::licence::get, api::licence::put, api::licence::usage_statement, api::licence::usage_statement_csv,
         api::privacy::find, api::privacy::export, api::privacy::erase, api::privacy::settings, api::privacy::backups, api::privacy::backup_now,
+        api::stats::summary, api::stats::report, api::stats::trend, api::stats::handoffs, api::stats::intents,
+        api::stats::gaps, api::stats::articles, api::stats::operators, api::stats::channels, api::stats::funnel,
+        api::stats::heatmap, api::stats::csat, api::stats::export_csv, api::stats::report_pdf,
+        api::stats::get_report_settings, api::stats::put_report_settings, api::stats::send_report_now,
     ),
     modifiers(&SecurityAddon),
     security(("bearer" = []), ("session_cookie" = [])),
@@ -353,6 +363,7 @@ fn document_common_errors(openapi: &mut utoipa::openapi::OpenApi) {
         (name = "marketplaces", description = "Wildberries and Ozon: connection test, sync status, sync now (admin)"),
         (name = "channels", description = "Messenger channels: Telegram token, mode, live check (admin)"),
         (name = "conversations", description = "Inbox: conversations, the bot's reasons, takeover, replies, live events"),
+        (name = "stats", description = "Analytics (any role): figures of a period against the previous one, exports (CSV, PDF; plan's exports limit)"),
         (name = "licence", description = "Licence and plan (read: any role; install: admin), monthly usage statement (admin)"),
         (name = "privacy", description = "Personal data on request, retention, scheduled backups (admin)"),
     )

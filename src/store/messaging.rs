@@ -484,63 +484,6 @@ pub fn conversations_of(conn: &Connection, customer_id: i64) -> Result<Vec<Conve
     Ok(rows)
 }
 
-/// The dashboard's numbers since `since` (ms).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
-pub struct Today {
-    pub buyer_messages: i64,
-    pub bot_replies: i64,
-    pub operator_replies: i64,
-    pub conversations: i64,
-    /// Conversations started since `since` that never went to a person.
-    pub automated: i64,
-    /// Conversations waiting for a person now.
-    pub waiting: i64,
-    /// Median time from a buyer's first message to the first reply, ms.
-    pub median_first_response_ms: Option<i64>,
-    pub ratings: i64,
-    pub average_rating: Option<f64>,
-}
-
-pub fn today(conn: &Connection, since: i64) -> Result<Today> {
-    let count = |sql: &str| -> Result<i64> { Ok(conn.prepare_cached(sql)?.query_row([since], |r| r.get(0))?) };
-    let buyer_messages = count("SELECT COUNT(*) FROM messages WHERE author = 'buyer' AND created_at >= ?1")?;
-    let bot_replies = count("SELECT COUNT(*) FROM messages WHERE author = 'bot' AND created_at >= ?1")?;
-    let operator_replies =
-        count("SELECT COUNT(*) FROM messages WHERE author = 'operator' AND internal = 0 AND created_at >= ?1")?;
-    let conversations = count("SELECT COUNT(*) FROM conversations WHERE created_at >= ?1")?;
-    let automated = count(
-        "SELECT COUNT(*) FROM conversations WHERE created_at >= ?1 AND handoff_at IS NULL AND handled_by = 'bot'",
-    )?;
-    let waiting: i64 = conn
-        .prepare_cached("SELECT COUNT(*) FROM conversations WHERE handled_by = 'operator' AND status = 'pending'")?
-        .query_row([], |r| r.get(0))?;
-    let mut stmt = conn.prepare_cached(
-        "SELECT (SELECT MIN(r.created_at) FROM messages r WHERE r.conversation_id = c.id AND r.author IN ('bot', 'operator')
-                   AND r.internal = 0 AND r.created_at >= f.first) - f.first
-         FROM conversations c JOIN (SELECT conversation_id, MIN(created_at) AS first FROM messages WHERE author = 'buyer'
-                                    GROUP BY conversation_id) f ON f.conversation_id = c.id
-         WHERE c.created_at >= ?1",
-    )?;
-    let mut times: Vec<i64> =
-        stmt.query_map([since], |r| r.get::<_, Option<i64>>(0))?.filter_map(|r| r.ok().flatten()).collect();
-    times.sort_unstable();
-    let median_first_response_ms = (!times.is_empty()).then(|| times[times.len() / 2]);
-    let (ratings, average_rating): (i64, Option<f64>) = conn
-        .prepare_cached("SELECT COUNT(csat), AVG(csat) FROM conversations WHERE csat_at >= ?1")?
-        .query_row([since], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(Today {
-        buyer_messages,
-        bot_replies,
-        operator_replies,
-        conversations,
-        automated,
-        waiting,
-        median_first_response_ms,
-        ratings,
-        average_rating,
-    })
-}
-
 /// A saved reply; `{name}` and `{order}` are filled in by the panel.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Snippet {

@@ -2,6 +2,7 @@
 //! through [`Db::call`] (a blocking-thread hop), embedded versioned migrations, and one file per
 //! aggregate with plain functions over `&Connection`.
 
+pub mod analytics;
 pub mod audit;
 pub mod credentials;
 pub mod kb;
@@ -73,6 +74,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 7, name: "returns", sql: include_str!("migrations/0007_returns.sql") },
     Migration { version: 10, name: "licence", sql: include_str!("migrations/0010_licence.sql") },
     Migration { version: 11, name: "ops", sql: include_str!("migrations/0011_ops.sql") },
+    Migration { version: 12, name: "analytics", sql: include_str!("migrations/0012_analytics.sql") },
 ];
 
 /// The schema version this build expects.

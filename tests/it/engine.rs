@@ -233,9 +233,10 @@ async fn a_buyer_conversation_through_the_whole_pipeline() {
     assert_eq!(card["returns"][0]["status"], "in_transit");
     assert_eq!(card["conversations"][0]["csat"], 5);
     let today: Value = app.get(&viewer, "/api/v1/dashboard").await.json().await.expect("json");
-    assert!(today["buyer_messages"].as_i64().expect("n") >= 8, "{today}");
+    assert!(today["messages_buyer"].as_i64().expect("n") >= 8, "{today}");
     assert_eq!(today["ratings"], 1);
-    assert!(today["median_first_response_ms"].as_i64().is_some());
+    assert!(today["bot_answer_ms_p50"].as_i64().is_some());
+    assert_eq!(today["automation_rate"], 0.0, "the one conversation went to a person: {today}");
     assert_eq!(app.get(&viewer, "/api/v1/customers/999999").await.status(), StatusCode::NOT_FOUND);
 
     // The same feed as Server-Sent Events, resuming after the Last-Event-ID a browser sends.

@@ -1,6 +1,7 @@
 //! Integration tests: the real server on an ephemeral loopback port with a temp data dir, the
 //! real binary for CLI and lifecycle tests, and in-process fakes for external services only.
 
+mod analytics;
 mod api_auth;
 mod api_basics;
 mod api_reset;

@@ -136,15 +136,16 @@ pub async fn customer(
     }))
 }
 
-/// Today's numbers (since midnight in the shop's time zone): messages, replies, automation,
-/// waiting conversations, median first response, ratings.
+/// Today's numbers (since midnight in the shop's time zone) with the definitions of
+/// `/api/v1/stats/summary`, against yesterday until the same time (`previous`), and the
+/// conversations waiting for a person now.
 #[utoipa::path(get, path = "/api/v1/dashboard", tag = "conversations",
-    responses((status = 200, body = msgs::Today), (status = 401, body = ErrorBody)))]
-pub async fn dashboard(State(state): State<AppState>, _auth: Auth<Viewer>) -> Result<Json<msgs::Today>, ApiError> {
-    let offset = i64::from(state.config.shop.utc_offset_minutes) * 60_000;
-    let now = state.now();
-    let since = now - (now + offset).rem_euclid(86_400_000);
-    Ok(Json(state.db.call(move |c| msgs::today(c, since)).await?))
+    responses((status = 200, body = crate::http::api::stats::Dashboard), (status = 401, body = ErrorBody)))]
+pub async fn dashboard(
+    State(state): State<AppState>,
+    _auth: Auth<Viewer>,
+) -> Result<Json<crate::http::api::stats::Dashboard>, ApiError> {
+    Ok(Json(crate::http::api::stats::dashboard(&state).await?))
 }
 
 #[derive(Serialize, ToSchema)]

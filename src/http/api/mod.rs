@@ -12,6 +12,7 @@ pub mod llm;
 pub mod marketplaces;
 pub mod nlu;
 pub mod privacy;
+pub mod stats;
 pub mod tokens;
 pub mod users;
 
@@ -81,4 +82,20 @@ pub fn router() -> Router<AppState> {
         .route("/licence", get(licence::get).put(licence::put))
         .route("/usage/statement", get(licence::usage_statement))
         .route("/usage/statement.csv", get(licence::usage_statement_csv))
+        .route("/stats/summary", get(stats::summary))
+        .route("/stats/report", get(stats::report))
+        .route("/stats/trend", get(stats::trend))
+        .route("/stats/handoffs", get(stats::handoffs))
+        .route("/stats/intents", get(stats::intents))
+        .route("/stats/gaps", get(stats::gaps))
+        .route("/stats/articles", get(stats::articles))
+        .route("/stats/operators", get(stats::operators))
+        .route("/stats/channels", get(stats::channels))
+        .route("/stats/funnel", get(stats::funnel))
+        .route("/stats/heatmap", get(stats::heatmap))
+        .route("/stats/csat", get(stats::csat))
+        .route("/stats/export.csv", get(stats::export_csv))
+        .route("/stats/report.pdf", get(stats::report_pdf))
+        .route("/settings/reports", get(stats::get_report_settings).put(stats::put_report_settings))
+        .route("/settings/reports/send", post(stats::send_report_now))
 }
