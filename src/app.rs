@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,46 +11,17 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 
 use crate::accounts;
-use crate::auth::throttle::Throttle;
 use crate::clock::SharedClock;
 use crate::config::{self, Config};
 use crate::crypto::{self, Cipher};
 use crate::domain::{Email, Role};
+use crate::http::auth::throttle::Throttle;
 use crate::http::metrics::Metrics;
+pub use crate::http::state::{AppState, StateInner};
 use crate::mail::Mailer;
+pub use crate::paths::Paths;
 use crate::store::audit::Actor;
 use crate::store::{self, Db};
-
-/// Where everything of one installation lives.
-#[derive(Debug, Clone)]
-pub struct Paths {
-    pub data_dir: PathBuf,
-    pub config_file: PathBuf,
-}
-
-impl Paths {
-    /// `data_dir` from the flag/env, else the platform default (`directories`).
-    pub fn resolve(data_dir: Option<PathBuf>, config_file: Option<PathBuf>) -> anyhow::Result<Self> {
-        let data_dir = match data_dir {
-            Some(d) => d,
-            None => directories::ProjectDirs::from("", "", "supportd")
-                .map(|p| p.data_dir().to_owned())
-                .context("cannot find a home directory for the data: pass --data-dir or set SUPPORTD_DATA_DIR")?,
-        };
-        let config_file = config_file.unwrap_or_else(|| data_dir.join("config.toml"));
-        Ok(Self { data_dir, config_file })
-    }
-
-    pub fn db(&self) -> PathBuf {
-        self.data_dir.join("supportd.db")
-    }
-    pub fn secret_key(&self) -> PathBuf {
-        self.data_dir.join("secret.key")
-    }
-    pub fn models(&self) -> PathBuf {
-        self.data_dir.join("models")
-    }
-}
 
 /// Loads the config for `paths`, reading the process environment.
 pub fn load_config(paths: &Paths) -> Result<Config, config::ConfigError> {
@@ -106,48 +77,6 @@ pub fn initialize(paths: &Paths, admin_email: &Email, now: i64) -> anyhow::Resul
         out.admin = Some((admin_email.to_string(), password));
     }
     Ok(out)
-}
-
-pub struct StateInner {
-    pub config: Config,
-    pub paths: Paths,
-    pub db: Db,
-    pub cipher: Cipher,
-    pub clock: SharedClock,
-    pub throttle: Throttle,
-    pub metrics: Metrics,
-    pub mailer: Option<Mailer>,
-    pub kb: Arc<crate::kb::Kb>,
-    pub llm: Arc<crate::llm::chain::Llm>,
-    pub local_model: Arc<crate::llm::local::LocalSlot>,
-    pub engine: Arc<crate::engine::Engine>,
-    pub telegram: Option<Arc<crate::channels::telegram::Telegram>>,
-    pub widget: Arc<crate::channels::widget::Widget>,
-    pub orders: Arc<crate::marketplace::Orders>,
-    pub syncer: Arc<crate::marketplace::sync::Syncer>,
-    /// The licence and plan in force.
-    pub licensing: Arc<crate::licence::Licensing>,
-    pub backups: Arc<crate::backup::Backups>,
-    pub started: Instant,
-    /// Becomes true when the server starts stopping: long-lived streams end at once.
-    pub stopping: tokio::sync::watch::Receiver<bool>,
-}
-
-impl StateInner {
-    pub fn now(&self) -> i64 {
-        self.clock.now_ms()
-    }
-}
-
-/// Shared by every request handler and background task.
-#[derive(Clone)]
-pub struct AppState(Arc<StateInner>);
-
-impl std::ops::Deref for AppState {
-    type Target = StateInner;
-    fn deref(&self) -> &StateInner {
-        &self.0
-    }
 }
 
 pub struct App {
@@ -275,7 +204,7 @@ impl App {
             config.backup.clone(),
             clock.clone(),
         ));
-        let state = AppState(Arc::new(StateInner {
+        let state = AppState::new(StateInner {
             config,
             paths,
             db,
@@ -296,7 +225,7 @@ impl App {
             backups,
             started: Instant::now(),
             stopping: stopping_rx,
-        }));
+        });
         Ok(Self { listener, tls, redirect, state, stopping })
     }
 

@@ -581,7 +581,7 @@ impl Channel for Telegram {
 
 /// `POST /telegram/webhook`: checks the secret header, stores the update, then answers 200.
 pub async fn webhook(
-    axum::extract::State(state): axum::extract::State<crate::app::AppState>,
+    axum::extract::State(state): axum::extract::State<crate::http::AppState>,
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<axum::http::StatusCode, crate::http::error::ApiError> {

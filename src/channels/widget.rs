@@ -23,8 +23,8 @@ use tokio::sync::mpsc;
 
 use super::{Channel, Delivered, Limits, SendError};
 use crate::BoxFuture;
-use crate::app::AppState;
 use crate::engine::Inbound;
+use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::store::messaging as msgs;
 

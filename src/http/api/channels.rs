@@ -5,9 +5,9 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::AppState;
-use crate::auth::{Admin, Auth};
 use crate::channels::telegram::Mode;
+use crate::http::AppState;
+use crate::http::auth::{Admin, Auth};
 use crate::http::error::{ApiError, ApiJson, ErrorBody};
 use crate::store::audit;
 

@@ -8,10 +8,10 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::AppState;
-use crate::auth::{Admin, Auth, Operator, Viewer};
 use crate::clock::rfc3339;
 use crate::engine::{EngineError, Inbound};
+use crate::http::AppState;
+use crate::http::auth::{Admin, Auth, Operator, Viewer};
 use crate::http::error::{ApiError, ApiJson, ErrorBody};
 use crate::store::messaging::{self as msgs, Conversation, Event, Message};
 

@@ -18,7 +18,7 @@ pub mod users;
 use axum::Router;
 use axum::routing::{get, post, put};
 
-use crate::app::AppState;
+use crate::http::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -1,0 +1,62 @@
+//! The shared state of the HTTP surface and the server's background tasks, and the narrow
+//! sub-states (`FromRef`) that channel webhooks get instead of it.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::crypto::Cipher;
+use crate::http::auth::throttle::Throttle;
+use crate::http::metrics::Metrics;
+use crate::mail::Mailer;
+use crate::paths::Paths;
+use crate::store::Db;
+
+pub struct StateInner {
+    pub config: Config,
+    pub paths: Paths,
+    pub db: Db,
+    pub cipher: Cipher,
+    pub clock: SharedClock,
+    pub throttle: Throttle,
+    pub metrics: Metrics,
+    pub mailer: Option<Mailer>,
+    pub kb: Arc<crate::kb::Kb>,
+    pub llm: Arc<crate::llm::chain::Llm>,
+    pub local_model: Arc<crate::llm::local::LocalSlot>,
+    pub engine: Arc<crate::engine::Engine>,
+    pub telegram: Option<Arc<crate::channels::telegram::Telegram>>,
+    pub widget: Arc<crate::channels::widget::Widget>,
+    pub orders: Arc<crate::marketplace::Orders>,
+    pub syncer: Arc<crate::marketplace::sync::Syncer>,
+    /// The licence and plan in force.
+    pub licensing: Arc<crate::licence::Licensing>,
+    pub backups: Arc<crate::backup::Backups>,
+    pub started: Instant,
+    /// Becomes true when the server starts stopping: long-lived streams end at once.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
+}
+
+impl StateInner {
+    pub fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+}
+
+/// Shared by every request handler and background task.
+#[derive(Clone)]
+pub struct AppState(Arc<StateInner>);
+
+impl AppState {
+    pub fn new(inner: StateInner) -> Self {
+        Self(Arc::new(inner))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = StateInner;
+    fn deref(&self) -> &StateInner {
+        &self.0
+    }
+}
