@@ -184,7 +184,7 @@ impl App {
         )
         .with_pause(crate::licence::gate::pause(licensing.clone()));
         if let Some(tg) = telegram.clone() {
-            engine = engine.with_typing(Arc::new(move |channel: &str, recipient: &str| {
+            engine = engine.with_typing(Arc::new(move |channel: crate::channels::ChannelName, recipient: &str| {
                 if channel == crate::channels::telegram::NAME {
                     let (tg, recipient) = (tg.clone(), recipient.to_owned());
                     tokio::spawn(async move {
@@ -286,15 +286,16 @@ impl App {
             let channel = Arc::new(crate::marketplace::qa::MarketplaceChannel::new(api.clone()));
             dispatchers.push(tokio::spawn(dispatcher(channel)));
         }
+        let inbox: Arc<dyn crate::channels::Inbox> = state.engine.clone();
         channels.push(tokio::spawn(crate::marketplace::qa::poll(
             qa,
-            state.engine.clone(),
+            inbox.clone(),
             Duration::from_secs(state.config.marketplaces.questions_every_secs),
         )));
         dispatchers.push(tokio::spawn(dispatcher(state.widget.clone())));
         if let Some(tg) = state.telegram.clone() {
             dispatchers.push(tokio::spawn(dispatcher(tg.clone())));
-            channels.push(tokio::spawn(tg.run(state.engine.clone())));
+            channels.push(tokio::spawn(tg.run(inbox.clone())));
         }
         let router = crate::http::router(state.clone());
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();

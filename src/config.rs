@@ -600,10 +600,13 @@ pub struct TelegramConfig {
     pub messages_per_second: f64,
 }
 
+/// The Bot API's real host.
+pub const TELEGRAM_API_URL: &str = "https://api.telegram.org";
+
 impl Default for TelegramConfig {
     fn default() -> Self {
         Self {
-            api_url: crate::channels::telegram::DEFAULT_API_URL.into(),
+            api_url: TELEGRAM_API_URL.into(),
             mode: "polling".into(),
             token: Secret::default(),
             webhook_url: String::new(),
@@ -945,7 +948,7 @@ impl Config {
         if !(tg.messages_per_second.is_finite() && tg.messages_per_second > 0.0) {
             return Err(("telegram.messages_per_second", "must be a number > 0".into()));
         }
-        if crate::channels::telegram::Mode::parse(&tg.mode).is_none() {
+        if !["polling", "webhook"].contains(&tg.mode.as_str()) {
             return Err(("telegram.mode", format!("{:?} must be \"polling\" or \"webhook\"", tg.mode)));
         }
         if !tg.webhook_url.is_empty()

@@ -34,3 +34,13 @@ impl Paths {
         self.data_dir.join("models")
     }
 }
+
+/// Where a channel keeps the files buyers sent (`DATA_DIR/files/<folder>/`).
+pub fn files_dir(data_dir: &std::path::Path, folder: &str) -> PathBuf {
+    data_dir.join("files").join(folder)
+}
+
+/// How a stored file is named in messages and the API: relative to the data directory.
+pub fn file_ref(folder: &str, file_name: &str) -> String {
+    format!("files/{folder}/{file_name}")
+}

@@ -231,6 +231,8 @@ pub mod licence {
             ChannelKind::Telegram => "Telegram",
             ChannelKind::Widget => "чат на сайте",
             ChannelKind::Api => "приём сообщений через API",
+            ChannelKind::WhatsApp => "WhatsApp",
+            ChannelKind::Vk => "сообщения сообщества ВКонтакте",
             ChannelKind::Other => "другой канал",
         }
     }

@@ -54,6 +54,30 @@ impl AppState {
     }
 }
 
+/// The Telegram webhook's state: the adapter and the inbox.
+impl axum::extract::FromRef<AppState> for crate::channels::telegram::Hook {
+    fn from_ref(s: &AppState) -> Self {
+        Self { telegram: s.telegram.clone(), inbox: s.engine.clone() }
+    }
+}
+
+/// The widget's state: its sessions, the inbox, the history from the store, the plan check.
+impl axum::extract::FromRef<AppState> for crate::channels::widget::Hook {
+    fn from_ref(s: &AppState) -> Self {
+        let licensing = s.licensing.clone();
+        Self {
+            widget: s.widget.clone(),
+            inbox: s.engine.clone(),
+            db: s.db.clone(),
+            clock: s.clock.clone(),
+            admit: Arc::new(move || {
+                licensing.current().allows_channel(crate::licence::plans::ChannelKind::Widget).map_err(Into::into)
+            }),
+            stopping: s.stopping.clone(),
+        }
+    }
+}
+
 impl std::ops::Deref for AppState {
     type Target = StateInner;
     fn deref(&self) -> &StateInner {

@@ -171,8 +171,8 @@ pub trait MarketplaceApi: Send + Sync {
         Box::pin(async { Err(MarketError::Rejected { status: 501, message: "answers are not supported".into() }) })
     }
 
-    /// The channel name its questions travel under ("wb_questions", "ozon_chat").
-    fn qa_channel(&self) -> &'static str;
+    /// The channel its questions travel under.
+    fn qa_channel(&self) -> crate::channels::ChannelName;
 
     /// Whether listing by status change is supported (else the sync refreshes unfinished
     /// orders with [`MarketplaceApi::refresh`]).
