@@ -174,6 +174,20 @@ impl App {
                 None
             }
         };
+        let whatsapp = Arc::new(crate::channels::whatsapp::WhatsApp::new(
+            db.clone(),
+            cipher.clone(),
+            clock.clone(),
+            &config.whatsapp,
+            &paths.data_dir,
+        ));
+        let vk = Arc::new(crate::channels::vk::Vk::new(
+            db.clone(),
+            cipher.clone(),
+            clock.clone(),
+            &config.vk,
+            &paths.data_dir,
+        ));
         let mut engine = crate::engine::Engine::new(
             db.clone(),
             clock.clone(),
@@ -183,14 +197,19 @@ impl App {
             crate::engine::Settings::from_config(&assistant_config(&config, &db)),
         )
         .with_pause(crate::licence::gate::pause(licensing.clone()));
-        if let Some(tg) = telegram.clone() {
+        {
+            // "typing…" where the channel can show it.
+            let mut typers: Vec<Arc<dyn crate::channels::Channel>> = vec![vk.clone()];
+            if let Some(tg) = telegram.clone() {
+                typers.push(tg);
+            }
             engine = engine.with_typing(Arc::new(move |channel: crate::channels::ChannelName, recipient: &str| {
-                if channel == crate::channels::telegram::NAME {
-                    let (tg, recipient) = (tg.clone(), recipient.to_owned());
-                    tokio::spawn(async move {
-                        use crate::channels::Channel;
-                        tg.typing(&recipient).await;
-                    });
+                if !crate::channels::registry::of(channel).typing {
+                    return;
+                }
+                if let Some(c) = typers.iter().find(|c| c.name() == channel).cloned() {
+                    let recipient = recipient.to_owned();
+                    tokio::spawn(async move { c.typing(&recipient).await });
                 }
             }));
         }
@@ -219,6 +238,8 @@ impl App {
             engine,
             telegram,
             widget,
+            whatsapp,
+            vk,
             orders,
             syncer,
             licensing,
@@ -293,8 +314,13 @@ impl App {
             Duration::from_secs(state.config.marketplaces.questions_every_secs),
         )));
         dispatchers.push(tokio::spawn(dispatcher(state.widget.clone())));
+        dispatchers.push(tokio::spawn(dispatcher(state.whatsapp.clone())));
+        dispatchers.push(tokio::spawn(dispatcher(state.vk.clone())));
+        channels.push(tokio::spawn(state.vk.clone().run(inbox.clone())));
         if let Some(tg) = state.telegram.clone() {
             dispatchers.push(tokio::spawn(dispatcher(tg.clone())));
+            let business = Arc::new(crate::channels::telegram::TelegramBusiness(tg.clone()));
+            dispatchers.push(tokio::spawn(dispatcher(business)));
             channels.push(tokio::spawn(tg.run(inbox.clone())));
         }
         let router = crate::http::router(state.clone());

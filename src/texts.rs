@@ -45,6 +45,8 @@ pub mod bot {
         "Или нажмите кнопку «Поделиться номером» — найдём заказы, оформленные на ваш номер телефона.";
 
     pub const SHARE_PHONE_BUTTON: &str = "📱 Поделиться номером";
+    /// The button that opens a WhatsApp list of choices (at most 20 characters).
+    pub const CHOOSE_BUTTON: &str = "Выбрать";
 
     pub const PHONE_NO_ORDERS: &str = "Спасибо, номер подтверждён. Заказов на этот номер среди заказов нашего магазина \
         пока нет — если заказ есть, пришлите, пожалуйста, его номер.";

@@ -101,7 +101,10 @@ impl Dispatcher {
                     return;
                 }
                 let outcome = match super::Outbound::parse(&item.payload) {
-                    Ok(message) => channel.send(&item.recipient, &message).await,
+                    Ok(mut message) => {
+                        message.outbox_id = Some(item.id);
+                        channel.send(&item.recipient, &message).await
+                    }
                     Err(e) => Err(SendError::Permanent(format!("unreadable payload: {e}"))),
                 };
                 pace.lock().unwrap_or_else(std::sync::PoisonError::into_inner).last_sent.insert(item.recipient.clone(), Instant::now());
@@ -111,6 +114,9 @@ impl Dispatcher {
                     }
                     Err(SendError::Permanent(reason)) => {
                         tracing::warn!(channel = name, outbox_id = item.id, %reason, "message cannot be delivered");
+                    }
+                    Err(SendError::Park(reason)) => {
+                        tracing::info!(channel = name, outbox_id = item.id, %reason, "message parked");
                     }
                     Ok(_) => {}
                 }
@@ -124,6 +130,7 @@ impl Dispatcher {
                             msgs::outbox_failed(c, id, reason, after, MAX_ATTEMPTS, now)
                         }
                         Err(SendError::Permanent(reason)) => msgs::outbox_failed(c, id, reason, None, 0, now),
+                        Err(SendError::Park(reason)) => msgs::outbox_park(c, id, reason, now),
                     })
                     .await;
                 if let Err(e) = recorded {

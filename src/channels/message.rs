@@ -97,6 +97,9 @@ pub struct OrderNotice {
     pub order: String,
     /// `OrderStatus` in its snake_case form ("in_transit", "ready_for_pickup", "cancelled").
     pub status: String,
+    /// The status as the buyer is told it («в пути»), for a template's parameter.
+    #[serde(default)]
+    pub status_text: String,
 }
 
 /// A message to a buyer as the engine and operators write it; each channel renders it with
@@ -120,6 +123,10 @@ pub struct Outbound {
     /// Set on order status notifications.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notice: Option<OrderNotice>,
+    /// The outbox row this is (set by the dispatcher, never stored): a channel with its own
+    /// idempotency key derives it from this (VK's `random_id`).
+    #[serde(skip)]
+    pub outbox_id: Option<i64>,
     /// Earlier versions' single file (`{"file": {…}}`); read into `attachments`.
     #[serde(default, rename = "file", skip_serializing)]
     legacy_file: Option<OutFile>,

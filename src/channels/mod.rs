@@ -10,6 +10,8 @@ pub mod message;
 pub mod name;
 pub mod registry;
 pub mod telegram;
+pub mod vk;
+pub mod whatsapp;
 pub mod widget;
 
 use std::time::Duration;
@@ -48,9 +50,12 @@ pub enum SendError {
     /// Try again later (after `after` when the channel said so).
     #[error("{reason}")]
     Retry { after: Option<Duration>, reason: String },
-    /// Will never work (blocked by the user, chat gone, malformed): park the message.
+    /// Will never work (blocked by the user, chat gone, malformed): give up, marked failed.
     #[error("{0}")]
     Permanent(String),
+    /// Cannot go until the buyer writes again (outside a reply window): kept queued, parked.
+    #[error("{0}")]
+    Park(String),
 }
 
 /// How fast a channel may send.

@@ -14,8 +14,8 @@ use teloxide::net::Download;
 use teloxide::payloads::{GetUpdatesSetters, SendMessageSetters, SetWebhookSetters};
 use teloxide::prelude::Requester;
 use teloxide::types::{
-    ButtonRequest, ChatAction, ChatId, InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, KeyboardMarkup,
-    Message, ParseMode, ReplyMarkup, Update, UpdateKind,
+    BusinessConnectionId, ButtonRequest, ChatAction, ChatId, InlineKeyboardButton, InlineKeyboardMarkup,
+    KeyboardButton, KeyboardMarkup, Message, ParseMode, ReplyMarkup, Update, UpdateKind,
 };
 use teloxide::{ApiError, Bot, RequestError};
 use tokio::sync::Mutex;
@@ -28,6 +28,10 @@ use crate::net::KeyRef;
 use crate::store::{Db, credentials};
 
 pub const NAME: ChannelName = ChannelName::Telegram;
+/// The seller's own account through Telegram Business.
+pub const BUSINESS: ChannelName = ChannelName::TelegramBusiness;
+/// `telegram.business:<connection id>` → the connection's owner and rights.
+const BUSINESS_SETTING: &str = "telegram.business:";
 /// Stored credentials and settings.
 pub const TOKEN: &str = "telegram.token";
 pub const WEBHOOK_SECRET: &str = "telegram.webhook_secret";
@@ -254,6 +258,11 @@ impl Telegram {
         let external = format!("update:{}", update.id.0);
         match &update.kind {
             UpdateKind::Message(m) => self.message_inbound(external, m).await,
+            UpdateKind::BusinessConnection(c) => {
+                self.remember_connection(c).await;
+                None
+            }
+            UpdateKind::BusinessMessage(m) => self.business_inbound(external, m).await,
             UpdateKind::CallbackQuery(q) => {
                 if let Some(bot) = self.bot().await {
                     let id = q.id.clone();
@@ -456,7 +465,14 @@ impl Telegram {
 impl Telegram {
     /// A photo (images) or document, with the text as its caption when it fits (1024
     /// characters), otherwise the text first.
-    async fn send_file(&self, bot: &Bot, chat: i64, text: &str, file: &OutFile) -> Result<Delivered, SendError> {
+    async fn send_file(
+        &self,
+        bot: &Bot,
+        chat: i64,
+        text: &str,
+        file: &OutFile,
+        business: Option<&BusinessConnectionId>,
+    ) -> Result<Delivered, SendError> {
         use teloxide::payloads::{SendDocumentSetters, SendPhotoSetters};
         let rel = file.path.as_deref().unwrap_or("");
         if rel.is_empty() || rel.contains("..") {
@@ -471,16 +487,26 @@ impl Telegram {
         let text = text.trim();
         let caption = (!text.is_empty() && text.chars().count() <= 1024).then(|| escape_html(text));
         if !text.is_empty() && caption.is_none() {
-            bot.send_message(ChatId(chat), escape_html(text)).parse_mode(ParseMode::Html).await.map_err(send_error)?;
+            let mut req = bot.send_message(ChatId(chat), escape_html(text)).parse_mode(ParseMode::Html);
+            if let Some(b) = business {
+                req = req.business_connection_id(b.clone());
+            }
+            req.await.map_err(send_error)?;
         }
         let sent = if file.is_image() {
             let mut req = bot.send_photo(ChatId(chat), input).parse_mode(ParseMode::Html);
+            if let Some(b) = business {
+                req = req.business_connection_id(b.clone());
+            }
             if let Some(c) = caption {
                 req = req.caption(c);
             }
             req.await
         } else {
             let mut req = bot.send_document(ChatId(chat), input).parse_mode(ParseMode::Html);
+            if let Some(b) = business {
+                req = req.business_connection_id(b.clone());
+            }
             if let Some(c) = caption {
                 req = req.caption(c);
             }
@@ -509,23 +535,46 @@ impl Channel for Telegram {
 
     fn send<'a>(&'a self, recipient: &'a str, message: &'a Outbound) -> BoxFuture<'a, Result<Delivered, SendError>> {
         Box::pin(async move {
+            let chat: i64 =
+                recipient.parse().map_err(|_| SendError::Permanent(format!("not a chat id: {recipient}")))?;
+            self.deliver(chat, message, None).await
+        })
+    }
+
+    fn typing<'a>(&'a self, recipient: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if let (Some(bot), Ok(chat)) = (self.bot().await, recipient.parse::<i64>()) {
+                let _ = bot.send_chat_action(ChatId(chat), ChatAction::Typing).await;
+            }
+        })
+    }
+}
+
+impl Telegram {
+    /// Sends `message` to `chat`, on behalf of the seller's business account when `business`
+    /// names its connection.
+    async fn deliver(
+        &self,
+        chat: i64,
+        message: &Outbound,
+        business: Option<BusinessConnectionId>,
+    ) -> Result<Delivered, SendError> {
+        {
             let Some(bot) = self.bot().await else {
                 return Err(SendError::Retry {
                     after: Some(Duration::from_secs(30)),
                     reason: "no bot token is set".into(),
                 });
             };
-            let chat: i64 =
-                recipient.parse().map_err(|_| SendError::Permanent(format!("not a chat id: {recipient}")))?;
             let text = message.text.as_str();
             if let Some(file) = message.attachments.first() {
-                return self.send_file(&bot, chat, text, file).await;
+                return self.send_file(&bot, chat, text, file, business.as_ref()).await;
             }
             if text.trim().is_empty() {
                 return Err(SendError::Permanent("empty message".into()));
             }
             // Buttons past Telegram's limits are written out as choices instead.
-            let fits = super::registry::of(self.name()).fits_buttons(&message.buttons);
+            let fits = super::registry::of(NAME).fits_buttons(&message.buttons);
             let written;
             let text = if fits || message.buttons.is_empty() {
                 text
@@ -552,6 +601,9 @@ impl Channel for Telegram {
             let mut external = None;
             for (i, part) in parts.iter().enumerate() {
                 let mut req = bot.send_message(ChatId(chat), escape_html(part)).parse_mode(ParseMode::Html);
+                if let Some(b) = &business {
+                    req = req.business_connection_id(b.clone());
+                }
                 if i == last
                     && let Some(k) = &keyboard
                 {
@@ -570,14 +622,112 @@ impl Channel for Telegram {
                 external = Some(sent.map_err(send_error)?.id.0.to_string());
             }
             Ok(Delivered { external_id: external })
-        })
+        }
     }
 
-    fn typing<'a>(&'a self, recipient: &'a str) -> BoxFuture<'a, ()> {
-        Box::pin(async move {
-            if let (Some(bot), Ok(chat)) = (self.bot().await, recipient.parse::<i64>()) {
-                let _ = bot.send_chat_action(ChatId(chat), ChatAction::Typing).await;
+    /// A business connection as Telegram last described it (`None`: never heard of).
+    async fn connection(&self, id: &str) -> Option<Connection> {
+        let key = format!("{BUSINESS_SETTING}{id}");
+        let v = self.db.call(move |c| credentials::setting(c, &key)).await.ok().flatten()?;
+        serde_json::from_value(v).ok()
+    }
+
+    /// Records a `business_connection` update: who owns it and whether the bot may reply.
+    async fn remember_connection(&self, c: &teloxide::types::BusinessConnection) {
+        let conn = Connection {
+            owner: c.user.id.0,
+            can_reply: c.rights.as_ref().is_some_and(|r| r.can_reply),
+            enabled: c.is_enabled,
+        };
+        let (key, now) = (format!("{BUSINESS_SETTING}{}", c.id.0), self.clock.now_ms());
+        let value = json!(conn);
+        if let Err(e) = self.db.call(move |db| credentials::set_setting(db, &key, &value, now)).await {
+            tracing::error!(error = %e, "cannot store a telegram business connection");
+        }
+    }
+
+    /// A message in a chat of the seller's business account: the buyer's (into the inbox as
+    /// `telegram_business`), or the seller's own (the conversation is the seller's from now on).
+    async fn business_inbound(&self, external: String, m: &Message) -> Option<Inbound> {
+        let teloxide::types::MessageKind::Common(common) = &m.kind else { return None };
+        let conn_id = common.business_connection_id.as_ref()?.0.clone();
+        // Our own replies come back as business messages sent by a bot: not the seller's.
+        if !m.chat.is_private() || m.sender_business_bot.is_some() {
+            return None;
+        }
+        let conn = self.connection(&conn_id).await;
+        let from = m.from.as_ref()?;
+        let from_seller = conn.as_ref().is_some_and(|c| c.owner == from.id.0);
+        let text = m.text().or(m.caption()).unwrap_or("").trim().to_owned();
+        let mut attachments = Vec::new();
+        if !from_seller {
+            if let Some(photo) = m.photo().and_then(|p| p.iter().max_by_key(|s| s.width * s.height)) {
+                attachments
+                    .push(self.download(&photo.file.id.0, photo.file.size, "photo", None, Some("image/jpeg")).await);
             }
+            if let Some(doc) = m.document() {
+                let mime = doc.mime_type.as_ref().map(ToString::to_string);
+                attachments.push(
+                    self.download(&doc.file.id.0, doc.file.size, "document", doc.file_name.clone(), mime.as_deref())
+                        .await,
+                );
+            }
+        }
+        if text.is_empty() && attachments.is_empty() {
+            return None;
+        }
+        let name = if from_seller { String::new() } else { full_name(&from.first_name, from.last_name.as_deref()) };
+        Some(Inbound {
+            channel: BUSINESS,
+            message_id: external,
+            customer: format!("{conn_id}:{}", m.chat.id.0),
+            name,
+            text,
+            attachments,
+            verified_phone: None,
+            from_seller,
+        })
+    }
+}
+
+/// A Telegram Business connection as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Connection {
+    owner: u64,
+    can_reply: bool,
+    enabled: bool,
+}
+
+/// The seller's own Telegram account through Telegram Business: buyers' private chats with
+/// the seller, answered on the seller's behalf while the connection allows replying.
+/// Recipients are `<business_connection_id>:<chat id>`.
+pub struct TelegramBusiness(pub Arc<Telegram>);
+
+impl Channel for TelegramBusiness {
+    fn name(&self) -> ChannelName {
+        BUSINESS
+    }
+
+    fn limits(&self) -> Limits {
+        self.0.limits()
+    }
+
+    fn send<'a>(&'a self, recipient: &'a str, message: &'a Outbound) -> BoxFuture<'a, Result<Delivered, SendError>> {
+        Box::pin(async move {
+            let (conn, chat) = recipient
+                .rsplit_once(':')
+                .and_then(|(c, chat)| Some((c, chat.parse::<i64>().ok()?)))
+                .ok_or_else(|| SendError::Permanent(format!("not a business chat: {recipient}")))?;
+            match self.0.connection(conn).await {
+                Some(c) if c.enabled && c.can_reply => {}
+                Some(_) => {
+                    return Err(SendError::Permanent(
+                        "the Telegram Business connection does not allow the bot to reply".into(),
+                    ));
+                }
+                None => return Err(SendError::Permanent("unknown Telegram Business connection".into())),
+            }
+            self.0.deliver(chat, message, Some(BusinessConnectionId(conn.to_owned()))).await
         })
     }
 }

@@ -29,6 +29,11 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api::router())
         .route(crate::channels::telegram::WEBHOOK_PATH, axum::routing::post(crate::channels::telegram::webhook))
+        .route(
+            crate::channels::whatsapp::WEBHOOK_PATH,
+            get(crate::channels::whatsapp::verify).post(crate::channels::whatsapp::webhook),
+        )
+        .route(crate::channels::vk::CALLBACK_PATH, axum::routing::post(crate::channels::vk::callback))
         .route("/widget/ws", get(crate::channels::widget::connect))
         .route("/widget.js", get(|| async { crate::assets::response("widget.js") }))
         .route("/healthz", get(healthz))
@@ -304,7 +309,9 @@ fn document_common_errors(openapi: &mut utoipa::openapi::OpenApi) {
         api::conversations::assign, api::conversations::draft, api::conversations::snippets,
         api::conversations::create_snippet, api::conversations::delete_snippet, api::conversations::file,
         api::conversations::inbound, api::conversations::inbound_replies,
-        api::channels::telegram_status, api::channels::telegram_update,
+        api::channels::telegram_status, api::channels::telegram_update, api::channels::list,
+        api::channels::whatsapp_status, api::channels::whatsapp_update, api::channels::whatsapp_sync,
+        api::channels::vk_status, api::channels::vk_update,
         api::marketplaces::list, api::marketplaces::test, api::marketplaces::sync_now,
         api::licence::get, api::licence::put, api::licence::usage_statement, api::licence::usage_statement_csv,
         api::privacy::find, api::privacy::export, api::privacy::erase, api::privacy::settings, api::privacy::backups, api::privacy::backup_now,
@@ -321,7 +328,7 @@ fn document_common_errors(openapi: &mut utoipa::openapi::OpenApi) {
         (name = "llm", description = "Language models: provider status, usage and cost, playground (admin)"),
         (name = "nlu", description = "Message understanding: intents, entities, sentiment (operator)"),
         (name = "marketplaces", description = "Wildberries and Ozon: connection test, sync status, sync now (admin)"),
-        (name = "channels", description = "Messenger channels: Telegram token, mode, live check (admin)"),
+        (name = "channels", description = "Messenger channels: capabilities; Telegram, WhatsApp and VK settings with live checks (admin)"),
         (name = "conversations", description = "Inbox: conversations, the bot's reasons, takeover, replies, live events"),
         (name = "licence", description = "Licence and plan (read: any role; install: admin), monthly usage statement (admin)"),
         (name = "privacy", description = "Personal data on request, retention, scheduled backups (admin)"),

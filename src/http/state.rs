@@ -28,6 +28,8 @@ pub struct StateInner {
     pub engine: Arc<crate::engine::Engine>,
     pub telegram: Option<Arc<crate::channels::telegram::Telegram>>,
     pub widget: Arc<crate::channels::widget::Widget>,
+    pub whatsapp: Arc<crate::channels::whatsapp::WhatsApp>,
+    pub vk: Arc<crate::channels::vk::Vk>,
     pub orders: Arc<crate::marketplace::Orders>,
     pub syncer: Arc<crate::marketplace::sync::Syncer>,
     /// The licence and plan in force.
@@ -58,6 +60,20 @@ impl AppState {
 impl axum::extract::FromRef<AppState> for crate::channels::telegram::Hook {
     fn from_ref(s: &AppState) -> Self {
         Self { telegram: s.telegram.clone(), inbox: s.engine.clone() }
+    }
+}
+
+/// The WhatsApp webhook's state.
+impl axum::extract::FromRef<AppState> for crate::channels::whatsapp::Hook {
+    fn from_ref(s: &AppState) -> Self {
+        Self { whatsapp: s.whatsapp.clone(), inbox: s.engine.clone() }
+    }
+}
+
+/// The VK Callback API's state.
+impl axum::extract::FromRef<AppState> for crate::channels::vk::Hook {
+    fn from_ref(s: &AppState) -> Self {
+        Self { vk: s.vk.clone(), inbox: s.engine.clone() }
     }
 }
 

@@ -73,6 +73,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 7, name: "returns", sql: include_str!("migrations/0007_returns.sql") },
     Migration { version: 10, name: "licence", sql: include_str!("migrations/0010_licence.sql") },
     Migration { version: 11, name: "ops", sql: include_str!("migrations/0011_ops.sql") },
+    Migration { version: 14, name: "channels", sql: include_str!("migrations/0014_channels.sql") },
 ];
 
 /// The schema version this build expects.

@@ -22,4 +22,5 @@ mod sync;
 mod telegram;
 mod tidy;
 mod tls;
+mod whatsapp;
 mod widget;
