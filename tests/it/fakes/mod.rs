@@ -5,6 +5,7 @@ pub mod marketplace;
 pub mod openapi;
 pub mod smtp;
 pub mod telegram;
+pub mod vk;
 pub mod whatsapp;
 
 /// Serves `app` on an ephemeral loopback port; returns the address and the server task.
