@@ -176,6 +176,10 @@
       }
       const mm = meta(m.provenance);
       if (mm) item.appendChild(mm);
+      // What the channel reported about a reply (WhatsApp statuses), or why it waits.
+      const delivery = { sent: "✓ отправлено", delivered: "✓✓ доставлено", read: "✓✓ прочитано",
+        failed: "⚠ не доставлено", parked: "⏸ ждёт сообщения покупателя (окно 24 ч закрыто)" }[m.delivery];
+      if (delivery) item.appendChild(el("div", "small muted delivery", delivery));
       box.appendChild(item);
     }
     box.scrollTop = box.scrollHeight;

@@ -377,7 +377,7 @@ pub fn outbox_delivery(
         "UPDATE outbox SET delivery = ?4, delivery_error = ?5, delivery_at = ?3, updated_at = ?3
          WHERE channel = ?1 AND external_id = ?2 AND {rank} > {old} RETURNING conversation_id"
     );
-    Ok(optional(conn.prepare_cached(&sql)?.query_row(params![channel, external_id, now, status, error], |r| r.get(0)))?)
+    optional(conn.prepare_cached(&sql)?.query_row(params![channel, external_id, now, status, error], |r| r.get(0)))
 }
 
 /// When `recipient` on `channel` last wrote (their latest stored message), ms.
