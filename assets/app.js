@@ -6,7 +6,7 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   const ROLE_RANK = { viewer: 0, operator: 1, admin: 2 };
-  const CHANNELS = { telegram: "Telegram", widget: "Сайт", api: "API", wb_questions: "WB", ozon_chat: "Ozon", cli: "Терминал", eval: "Тест" };
+  const CHANNELS = { telegram: "Telegram", telegram_business: "Telegram Business", whatsapp: "WhatsApp", vk: "ВКонтакте", widget: "Сайт", api: "API", wb_questions: "WB", ozon_chat: "Ozon", cli: "Терминал", eval: "Тест" };
   const AUTHORS = { buyer: "Покупатель", bot: "Бот", operator: "Оператор", system: "Система" };
   const FILTERS = {
     all: {},
@@ -186,6 +186,10 @@
       }
       const mm = meta(m.provenance);
       if (mm) item.appendChild(mm);
+      // What the channel reported about a reply (WhatsApp statuses), or why it waits.
+      const delivery = { sent: "✓ отправлено", delivered: "✓✓ доставлено", read: "✓✓ прочитано",
+        failed: "⚠ не доставлено", parked: "⏸ ждёт сообщения покупателя (окно 24 ч закрыто)" }[m.delivery];
+      if (delivery) item.appendChild(el("div", "small muted delivery", delivery));
       box.appendChild(item);
     }
     box.scrollTop = box.scrollHeight;

@@ -245,6 +245,7 @@
       loadSnippets(),
       window.supportdLicence ? window.supportdLicence.card() : null,
       window.supportdOps ? window.supportdOps.settings() : null,
+      window.supportdChannels ? window.supportdChannels.settings() : null,
     ]);
     const tg = await api("GET", "/api/v1/channels/telegram").catch((e) => ({ error: e.message }));
     $("tg-state").textContent = tg.username ? "Бот @" + tg.username + " подключён, режим: " + tg.mode

@@ -21,7 +21,7 @@
     greeting: "приветствие", thanks: "благодарность", human_request: "позвать человека", other: "другое",
   };
   const SOURCES = {
-    telegram: "Telegram", widget: "Чат на сайте", api: "API", wb_question: "WB: вопросы", wb_review: "WB: отзывы",
+    telegram: "Telegram", telegram_business: "Telegram Business", whatsapp: "WhatsApp", vk: "ВКонтакте", widget: "Чат на сайте", api: "API", wb_question: "WB: вопросы", wb_review: "WB: отзывы",
     wb_chat: "WB: чат", ozon_chat: "Ozon: чаты", ozon_review: "Ozon: отзывы", ozon_question: "Ozon: вопросы", other: "Другое",
   };
   const WEEKDAYS = ["Пн", "Вт", "Ср", "Чт", "Пт", "Сб", "Вс"];

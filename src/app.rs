@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,46 +11,17 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 
 use crate::accounts;
-use crate::auth::throttle::Throttle;
 use crate::clock::SharedClock;
 use crate::config::{self, Config};
 use crate::crypto::{self, Cipher};
 use crate::domain::{Email, Role};
+use crate::http::auth::throttle::Throttle;
 use crate::http::metrics::Metrics;
+pub use crate::http::state::{AppState, StateInner};
 use crate::mail::Mailer;
+pub use crate::paths::Paths;
 use crate::store::audit::Actor;
 use crate::store::{self, Db};
-
-/// Where everything of one installation lives.
-#[derive(Debug, Clone)]
-pub struct Paths {
-    pub data_dir: PathBuf,
-    pub config_file: PathBuf,
-}
-
-impl Paths {
-    /// `data_dir` from the flag/env, else the platform default (`directories`).
-    pub fn resolve(data_dir: Option<PathBuf>, config_file: Option<PathBuf>) -> anyhow::Result<Self> {
-        let data_dir = match data_dir {
-            Some(d) => d,
-            None => directories::ProjectDirs::from("", "", "supportd")
-                .map(|p| p.data_dir().to_owned())
-                .context("cannot find a home directory for the data: pass --data-dir or set SUPPORTD_DATA_DIR")?,
-        };
-        let config_file = config_file.unwrap_or_else(|| data_dir.join("config.toml"));
-        Ok(Self { data_dir, config_file })
-    }
-
-    pub fn db(&self) -> PathBuf {
-        self.data_dir.join("supportd.db")
-    }
-    pub fn secret_key(&self) -> PathBuf {
-        self.data_dir.join("secret.key")
-    }
-    pub fn models(&self) -> PathBuf {
-        self.data_dir.join("models")
-    }
-}
 
 /// Loads the config for `paths`, reading the process environment.
 pub fn load_config(paths: &Paths) -> Result<Config, config::ConfigError> {
@@ -106,50 +77,6 @@ pub fn initialize(paths: &Paths, admin_email: &Email, now: i64) -> anyhow::Resul
         out.admin = Some((admin_email.to_string(), password));
     }
     Ok(out)
-}
-
-pub struct StateInner {
-    pub config: Config,
-    pub paths: Paths,
-    pub db: Db,
-    pub cipher: Cipher,
-    pub clock: SharedClock,
-    pub throttle: Throttle,
-    pub metrics: Metrics,
-    pub mailer: Option<Mailer>,
-    pub kb: Arc<crate::kb::Kb>,
-    pub llm: Arc<crate::llm::chain::Llm>,
-    pub local_model: Arc<crate::llm::local::LocalSlot>,
-    pub engine: Arc<crate::engine::Engine>,
-    pub telegram: Option<Arc<crate::channels::telegram::Telegram>>,
-    pub widget: Arc<crate::channels::widget::Widget>,
-    pub orders: Arc<crate::marketplace::Orders>,
-    pub syncer: Arc<crate::marketplace::sync::Syncer>,
-    /// The licence and plan in force.
-    pub licensing: Arc<crate::licence::Licensing>,
-    pub backups: Arc<crate::backup::Backups>,
-    /// Analytics reports e-mailed on a schedule.
-    pub reports: Arc<crate::analytics::schedule::Reports>,
-    pub started: Instant,
-    /// Becomes true when the server starts stopping: long-lived streams end at once.
-    pub stopping: tokio::sync::watch::Receiver<bool>,
-}
-
-impl StateInner {
-    pub fn now(&self) -> i64 {
-        self.clock.now_ms()
-    }
-}
-
-/// Shared by every request handler and background task.
-#[derive(Clone)]
-pub struct AppState(Arc<StateInner>);
-
-impl std::ops::Deref for AppState {
-    type Target = StateInner;
-    fn deref(&self) -> &StateInner {
-        &self.0
-    }
 }
 
 pub struct App {
@@ -247,6 +174,20 @@ impl App {
                 None
             }
         };
+        let whatsapp = Arc::new(crate::channels::whatsapp::WhatsApp::new(
+            db.clone(),
+            cipher.clone(),
+            clock.clone(),
+            &config.whatsapp,
+            &paths.data_dir,
+        ));
+        let vk = Arc::new(crate::channels::vk::Vk::new(
+            db.clone(),
+            cipher.clone(),
+            clock.clone(),
+            &config.vk,
+            &paths.data_dir,
+        ));
         let mut engine = crate::engine::Engine::new(
             db.clone(),
             clock.clone(),
@@ -256,14 +197,19 @@ impl App {
             crate::engine::Settings::from_config(&assistant_config(&config, &db)),
         )
         .with_pause(crate::licence::gate::pause(licensing.clone()));
-        if let Some(tg) = telegram.clone() {
-            engine = engine.with_typing(Arc::new(move |channel: &str, recipient: &str| {
-                if channel == crate::channels::telegram::NAME {
-                    let (tg, recipient) = (tg.clone(), recipient.to_owned());
-                    tokio::spawn(async move {
-                        use crate::channels::Channel;
-                        tg.typing(&recipient).await;
-                    });
+        {
+            // "typing…" where the channel can show it.
+            let mut typers: Vec<Arc<dyn crate::channels::Channel>> = vec![vk.clone()];
+            if let Some(tg) = telegram.clone() {
+                typers.push(tg);
+            }
+            engine = engine.with_typing(Arc::new(move |channel: crate::channels::ChannelName, recipient: &str| {
+                if !crate::channels::registry::of(channel).typing {
+                    return;
+                }
+                if let Some(c) = typers.iter().find(|c| c.name() == channel).cloned() {
+                    let recipient = recipient.to_owned();
+                    tokio::spawn(async move { c.typing(&recipient).await });
                 }
             }));
         }
@@ -286,7 +232,7 @@ impl App {
             config.backup.clone(),
             clock.clone(),
         ));
-        let state = AppState(Arc::new(StateInner {
+        let state = AppState::new(StateInner {
             config,
             paths,
             db,
@@ -301,6 +247,8 @@ impl App {
             engine,
             telegram,
             widget,
+            whatsapp,
+            vk,
             orders,
             syncer,
             licensing,
@@ -308,7 +256,7 @@ impl App {
             reports,
             started: Instant::now(),
             stopping: stopping_rx,
-        }));
+        });
         Ok(Self { listener, tls, redirect, state, stopping })
     }
 
@@ -370,15 +318,21 @@ impl App {
             let channel = Arc::new(crate::marketplace::qa::MarketplaceChannel::new(api.clone()));
             dispatchers.push(tokio::spawn(dispatcher(channel)));
         }
+        let inbox: Arc<dyn crate::channels::Inbox> = state.engine.clone();
         channels.push(tokio::spawn(crate::marketplace::qa::poll(
             qa,
-            state.engine.clone(),
+            inbox.clone(),
             Duration::from_secs(state.config.marketplaces.questions_every_secs),
         )));
         dispatchers.push(tokio::spawn(dispatcher(state.widget.clone())));
+        dispatchers.push(tokio::spawn(dispatcher(state.whatsapp.clone())));
+        dispatchers.push(tokio::spawn(dispatcher(state.vk.clone())));
+        channels.push(tokio::spawn(state.vk.clone().run(inbox.clone())));
         if let Some(tg) = state.telegram.clone() {
             dispatchers.push(tokio::spawn(dispatcher(tg.clone())));
-            channels.push(tokio::spawn(tg.run(state.engine.clone())));
+            let business = Arc::new(crate::channels::telegram::TelegramBusiness(tg.clone()));
+            dispatchers.push(tokio::spawn(dispatcher(business)));
+            channels.push(tokio::spawn(tg.run(inbox.clone())));
         }
         let router = crate::http::router(state.clone());
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();

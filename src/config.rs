@@ -44,6 +44,8 @@ pub struct Config {
     pub engine: EngineConfig,
     pub marketplaces: MarketplacesConfig,
     pub telegram: TelegramConfig,
+    pub whatsapp: WhatsAppConfig,
+    pub vk: VkConfig,
     pub widget: WidgetConfig,
     pub notifications: NotificationsConfig,
     pub licence: LicenceConfig,
@@ -645,15 +647,92 @@ pub struct TelegramConfig {
     pub messages_per_second: f64,
 }
 
+/// The Bot API's real host.
+pub const TELEGRAM_API_URL: &str = "https://api.telegram.org";
+
 impl Default for TelegramConfig {
     fn default() -> Self {
         Self {
-            api_url: crate::channels::telegram::DEFAULT_API_URL.into(),
+            api_url: TELEGRAM_API_URL.into(),
             mode: "polling".into(),
             token: Secret::default(),
             webhook_url: String::new(),
             max_file_bytes: 10 * 1024 * 1024,
             messages_per_second: 30.0,
+        }
+    }
+}
+
+/// WhatsApp Business (Cloud API). Secrets are better stored encrypted from the settings page.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WhatsAppConfig {
+    /// The Graph API server (a test double in tests).
+    pub api_url: String,
+    /// A system user's access token with whatsapp_business_messaging.
+    pub token: Secret,
+    /// The business phone number's id (not the number itself).
+    pub phone_number_id: String,
+    /// The WhatsApp Business Account id, for syncing the approved templates.
+    pub business_account_id: String,
+    /// What Meta sends back when the webhook is verified.
+    pub verify_token: Secret,
+    /// The Meta app's secret: every webhook POST is signed with it (X-Hub-Signature-256).
+    pub app_secret: Secret,
+    /// Largest image or document fetched from buyers, bytes.
+    pub max_file_bytes: u64,
+}
+
+/// The Graph API's real host.
+pub const WHATSAPP_API_URL: &str = "https://graph.facebook.com";
+
+impl Default for WhatsAppConfig {
+    fn default() -> Self {
+        Self {
+            api_url: WHATSAPP_API_URL.into(),
+            token: Secret::default(),
+            phone_number_id: String::new(),
+            business_account_id: String::new(),
+            verify_token: Secret::default(),
+            app_secret: Secret::default(),
+            max_file_bytes: 10 * 1024 * 1024,
+        }
+    }
+}
+
+/// VK community messages (Callback API or Bots Long Poll).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VkConfig {
+    /// The VK API server.
+    pub api_url: String,
+    /// The community's access token (messages allowed).
+    pub token: Secret,
+    /// The community's id (digits, without the minus).
+    pub group_id: u64,
+    /// The string the Callback API expects back from the `confirmation` event.
+    pub confirmation: String,
+    /// The secret key set in the Callback API settings: every event carries it.
+    pub secret: Secret,
+    /// "callback" (VK posts events to /vk/callback; needs a public address) or "longpoll".
+    pub mode: String,
+    /// Largest photo or document fetched from buyers, bytes.
+    pub max_file_bytes: u64,
+}
+
+/// The VK API's real host.
+pub const VK_API_URL: &str = "https://api.vk.com";
+
+impl Default for VkConfig {
+    fn default() -> Self {
+        Self {
+            api_url: VK_API_URL.into(),
+            token: Secret::default(),
+            group_id: 0,
+            confirmation: String::new(),
+            secret: Secret::default(),
+            mode: "callback".into(),
+            max_file_bytes: 10 * 1024 * 1024,
         }
     }
 }
@@ -777,6 +856,25 @@ pub const ENV_VARS: &[(&str, &str, Kind, &str)] = &[
     ("SUPPORTD_TELEGRAM_MAX_FILE_BYTES", "telegram.max_file_bytes", Kind::Int, "largest file from buyers"),
     ("SUPPORTD_TELEGRAM_MESSAGES_PER_SECOND", "telegram.messages_per_second", Kind::Float, "send rate to Telegram"),
     ("SUPPORTD_NOTIFICATIONS_ENABLED", "notifications.enabled", Kind::Bool, "order status notifications"),
+    ("SUPPORTD_WHATSAPP_API_URL", "whatsapp.api_url", Kind::Str, "WhatsApp Graph API server"),
+    ("SUPPORTD_WHATSAPP_TOKEN", "whatsapp.token", Kind::Str, "WhatsApp access token"),
+    ("SUPPORTD_WHATSAPP_PHONE_NUMBER_ID", "whatsapp.phone_number_id", Kind::Str, "WhatsApp phone number id"),
+    (
+        "SUPPORTD_WHATSAPP_BUSINESS_ACCOUNT_ID",
+        "whatsapp.business_account_id",
+        Kind::Str,
+        "WhatsApp Business Account id (templates)",
+    ),
+    ("SUPPORTD_WHATSAPP_VERIFY_TOKEN", "whatsapp.verify_token", Kind::Str, "webhook verify token"),
+    ("SUPPORTD_WHATSAPP_APP_SECRET", "whatsapp.app_secret", Kind::Str, "Meta app secret (signatures)"),
+    ("SUPPORTD_WHATSAPP_MAX_FILE_BYTES", "whatsapp.max_file_bytes", Kind::Int, "largest file from buyers"),
+    ("SUPPORTD_VK_API_URL", "vk.api_url", Kind::Str, "VK API server"),
+    ("SUPPORTD_VK_TOKEN", "vk.token", Kind::Str, "VK community token"),
+    ("SUPPORTD_VK_GROUP_ID", "vk.group_id", Kind::Int, "VK community id"),
+    ("SUPPORTD_VK_CONFIRMATION", "vk.confirmation", Kind::Str, "Callback API confirmation string"),
+    ("SUPPORTD_VK_SECRET", "vk.secret", Kind::Str, "Callback API secret key"),
+    ("SUPPORTD_VK_MODE", "vk.mode", Kind::Str, "callback or longpoll"),
+    ("SUPPORTD_VK_MAX_FILE_BYTES", "vk.max_file_bytes", Kind::Int, "largest file from buyers"),
     ("SUPPORTD_WIDGET_ALLOWED_ORIGINS", "widget.allowed_origins", Kind::List, "sites that may embed the widget"),
     ("SUPPORTD_LICENCE_PUBLIC_KEY", "licence.public_key", Kind::Str, "licence key to trust (debug builds only)"),
     ("SUPPORTD_BACKUP_EVERY_HOURS", "backup.every_hours", Kind::Int, "hours between scheduled backups"),
@@ -995,7 +1093,7 @@ impl Config {
         if !(tg.messages_per_second.is_finite() && tg.messages_per_second > 0.0) {
             return Err(("telegram.messages_per_second", "must be a number > 0".into()));
         }
-        if crate::channels::telegram::Mode::parse(&tg.mode).is_none() {
+        if !["polling", "webhook"].contains(&tg.mode.as_str()) {
             return Err(("telegram.mode", format!("{:?} must be \"polling\" or \"webhook\"", tg.mode)));
         }
         if !tg.webhook_url.is_empty()
@@ -1003,6 +1101,17 @@ impl Config {
             && !tg.webhook_url.starts_with("http://")
         {
             return Err(("telegram.webhook_url", "must be an https:// URL".into()));
+        }
+        for (key, url) in [("whatsapp.api_url", &self.whatsapp.api_url), ("vk.api_url", &self.vk.api_url)] {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err((key, format!("{url:?} must be an http:// or https:// URL")));
+            }
+        }
+        if !self.whatsapp.phone_number_id.chars().all(|c| c.is_ascii_digit()) {
+            return Err(("whatsapp.phone_number_id", "must be the number's id (digits), not the number".into()));
+        }
+        if !["callback", "longpoll"].contains(&self.vk.mode.as_str()) {
+            return Err(("vk.mode", format!("{:?} must be \"callback\" or \"longpoll\"", self.vk.mode)));
         }
         for (key, v) in [("marketplaces.wb.questions", &m.wb.questions), ("marketplaces.ozon.chats", &m.ozon.chats)] {
             if !["off", "draft", "auto"].contains(&v.as_str()) {
@@ -1395,6 +1504,39 @@ pub const TEMPLATE: &str = r#"# supportd configuration.
 # max_file_bytes = 10485760
 # Messages per second to Telegram overall (the Bot API's limit is about 30). (SUPPORTD_TELEGRAM_MESSAGES_PER_SECOND)
 # messages_per_second = 30.0
+
+[whatsapp]
+# WhatsApp Business (Cloud API). Set the webhook in Meta's app dashboard to
+# PUBLIC_URL/whatsapp/webhook with the verify token below; prefer entering the secrets on the
+# settings page (stored encrypted). The Graph API server: (SUPPORTD_WHATSAPP_API_URL)
+# api_url = "https://graph.facebook.com"
+# A system user's access token. (SUPPORTD_WHATSAPP_TOKEN)
+# token = ""
+# The business phone number's id (digits, from the dashboard). (SUPPORTD_WHATSAPP_PHONE_NUMBER_ID)
+# phone_number_id = ""
+# The WhatsApp Business Account id, to sync approved templates. (SUPPORTD_WHATSAPP_BUSINESS_ACCOUNT_ID)
+# business_account_id = ""
+# The webhook's verify token (any string you also enter at Meta). (SUPPORTD_WHATSAPP_VERIFY_TOKEN)
+# verify_token = ""
+# The Meta app's secret: webhook POSTs are signed with it. (SUPPORTD_WHATSAPP_APP_SECRET)
+# app_secret = ""
+# Largest image or document kept from buyers, bytes. (SUPPORTD_WHATSAPP_MAX_FILE_BYTES)
+# max_file_bytes = 10485760
+
+[vk]
+# VK community messages. The VK API server: (SUPPORTD_VK_API_URL)
+# api_url = "https://api.vk.com"
+# The community's access token (with messages). (SUPPORTD_VK_TOKEN)
+# token = ""
+# The community's id (digits). (SUPPORTD_VK_GROUP_ID)
+# group_id = 0
+# Callback API: the string VK expects back on confirmation, and the secret key. (SUPPORTD_VK_CONFIRMATION, SUPPORTD_VK_SECRET)
+# confirmation = ""
+# secret = ""
+# "callback" (VK posts to PUBLIC_URL/vk/callback) or "longpoll" (no public address needed). (SUPPORTD_VK_MODE)
+# mode = "callback"
+# Largest photo or document kept from buyers, bytes. (SUPPORTD_VK_MAX_FILE_BYTES)
+# max_file_bytes = 10485760
 
 [notifications]
 # Tell buyers linked to an order when it ships, reaches the pick-up point or is cancelled

@@ -95,7 +95,7 @@ where
 }
 
 /// The server's scheduled jobs: backups and retention (each only when configured).
-pub fn start(state: &crate::app::AppState) -> Vec<tokio::task::JoinHandle<()>> {
+pub fn start(state: &crate::http::AppState) -> Vec<tokio::task::JoinHandle<()>> {
     vec![
         tokio::spawn(state.backups.clone().schedule()),
         tokio::spawn(crate::privacy::schedule(

@@ -4,7 +4,7 @@
 pub mod accounts;
 pub mod analytics;
 pub mod app;
-pub mod auth;
+pub mod assets;
 pub mod backup;
 pub mod channels;
 pub mod cli;
@@ -22,11 +22,15 @@ pub mod mail;
 pub mod marketplace;
 pub mod net;
 pub mod nlu;
+pub mod paths;
 pub mod privacy;
 pub mod store;
 pub mod telemetry;
 pub mod texts;
 pub mod tls;
+
+/// `auth` lives under `http/` (it is part of the request path); this keeps old paths working.
+pub use http::auth;
 
 /// A boxed, sendable future: what the service traits (`llm::Provider`, `marketplace::MarketplaceApi`) return.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

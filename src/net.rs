@@ -168,6 +168,23 @@ impl HttpClient {
     }
 }
 
+impl HttpClient {
+    /// One exchange: the response whatever its status (for APIs whose error bodies carry the
+    /// codes an adapter classifies itself, or that answer errors with 200), within the rate
+    /// limit and the timeout. Transport failures are errors; nothing is retried here.
+    pub async fn exchange(
+        &self,
+        req: impl FnOnce(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, HttpError> {
+        self.acquire().await;
+        match req(&self.client).send().await {
+            Ok(resp) => Ok(resp),
+            Err(e) if e.is_timeout() => Err(HttpError::Timeout),
+            Err(e) => Err(HttpError::Transport(describe(&e))),
+        }
+    }
+}
+
 /// A transport error without the URL (it may carry a key in its query).
 fn describe(e: &reqwest::Error) -> String {
     let mut s = if e.is_connect() { "cannot connect".to_owned() } else { "request failed".to_owned() };

@@ -45,6 +45,8 @@ pub mod bot {
         "Или нажмите кнопку «Поделиться номером» — найдём заказы, оформленные на ваш номер телефона.";
 
     pub const SHARE_PHONE_BUTTON: &str = "📱 Поделиться номером";
+    /// The button that opens a WhatsApp list of choices (at most 20 characters).
+    pub const CHOOSE_BUTTON: &str = "Выбрать";
 
     pub const PHONE_NO_ORDERS: &str = "Спасибо, номер подтверждён. Заказов на этот номер среди заказов нашего магазина \
         пока нет — если заказ есть, пришлите, пожалуйста, его номер.";
@@ -231,6 +233,8 @@ pub mod licence {
             ChannelKind::Telegram => "Telegram",
             ChannelKind::Widget => "чат на сайте",
             ChannelKind::Api => "приём сообщений через API",
+            ChannelKind::WhatsApp => "WhatsApp",
+            ChannelKind::Vk => "сообщения сообщества ВКонтакте",
             ChannelKind::Other => "другой канал",
         }
     }
@@ -527,6 +531,9 @@ pub mod reports {
     pub fn source(s: Source) -> &'static str {
         match s {
             Source::Telegram => "Telegram",
+            Source::TelegramBusiness => "Telegram Business",
+            Source::WhatsApp => "WhatsApp",
+            Source::Vk => "ВКонтакте",
             Source::Widget => "Чат на сайте",
             Source::Api => "API",
             Source::WbQuestion => "WB: вопросы",

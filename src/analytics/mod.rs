@@ -26,6 +26,11 @@ use utoipa::ToSchema;
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     Telegram,
+    /// The seller's own Telegram account, through Telegram Business.
+    TelegramBusiness,
+    #[serde(rename = "whatsapp")]
+    WhatsApp,
+    Vk,
     Widget,
     Api,
     WbQuestion,
@@ -40,8 +45,11 @@ pub enum Source {
 }
 
 impl Source {
-    pub const ALL: [Source; 11] = [
+    pub const ALL: [Source; 14] = [
         Source::Telegram,
+        Source::TelegramBusiness,
+        Source::WhatsApp,
+        Source::Vk,
         Source::Widget,
         Source::Api,
         Source::WbQuestion,
@@ -57,6 +65,9 @@ impl Source {
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Telegram => "telegram",
+            Source::TelegramBusiness => "telegram_business",
+            Source::WhatsApp => "whatsapp",
+            Source::Vk => "vk",
             Source::Widget => "widget",
             Source::Api => "api",
             Source::WbQuestion => "wb_question",

@@ -262,6 +262,8 @@ fn check_licence(r: &mut Report, paths: &Paths, config: &Config) {
 /// Integrations this build knows; each needs the named credentials.
 const INTEGRATIONS: &[(&str, &[&str])] = &[
     ("Telegram", &[crate::channels::telegram::TOKEN]),
+    ("WhatsApp", &[crate::channels::whatsapp::TOKEN, crate::channels::whatsapp::APP_SECRET]),
+    ("VK", &[crate::channels::vk::TOKEN]),
     ("Wildberries", &[crate::marketplace::wb::TOKEN]),
     ("Ozon", &[crate::marketplace::ozon::CLIENT_ID, crate::marketplace::ozon::API_KEY]),
 ];

@@ -1,46 +1,51 @@
 //! The HTTP surface: the JSON API, health and metrics, the OpenAPI document, and the embedded UI.
 
 pub mod api;
+pub mod auth;
 pub mod error;
 pub mod metrics;
 pub mod serve;
+pub mod state;
+
+pub use crate::assets::Assets;
+pub use state::AppState;
 
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use rust_embed::RustEmbed;
 use tracing::Instrument;
 use utoipa::OpenApi;
 
-use crate::app::AppState;
-use crate::auth::{Auth, Viewer};
+use crate::http::auth::{Auth, Viewer};
 use error::ApiError;
-
-/// The files under `assets/`, embedded in the binary.
-#[derive(RustEmbed)]
-#[folder = "assets/"]
-pub struct Assets;
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.server.max_body_bytes;
     Router::new()
         .nest("/api/v1", api::router())
         .route(crate::channels::telegram::WEBHOOK_PATH, axum::routing::post(crate::channels::telegram::webhook))
+        .route(
+            crate::channels::whatsapp::WEBHOOK_PATH,
+            get(crate::channels::whatsapp::verify).post(crate::channels::whatsapp::webhook),
+        )
+        .route(crate::channels::vk::CALLBACK_PATH, axum::routing::post(crate::channels::vk::callback))
         .route("/widget/ws", get(crate::channels::widget::connect))
-        .route("/widget.js", get(|| async { asset("widget.js") }))
+        .route("/widget.js", get(|| async { crate::assets::response("widget.js") }))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .route("/api/openapi.json", get(openapi_json))
-        .route("/api/docs", get(|| async { asset("api-docs.html") }))
-        .route("/", get(|| async { asset("index.html") }))
-        .route("/assets/{*path}", get(|axum::extract::Path(p): axum::extract::Path<String>| async move { asset(&p) }))
+        .route("/api/docs", get(|| async { crate::assets::response("api-docs.html") }))
+        .route("/", get(|| async { crate::assets::response("index.html") }))
+        .route(
+            "/assets/{*path}",
+            get(|axum::extract::Path(p): axum::extract::Path<String>| async move { crate::assets::response(&p) }),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
@@ -154,36 +159,6 @@ async fn security_headers(State(state): State<AppState>, req: Request, next: Nex
     resp
 }
 
-/// Whether `path` (already percent-decoded) may name a web file: plain segments of letters,
-/// digits, `.`, `_` and `-` only, so no backslash, encoded separator, `.`/`..` segment or other
-/// spelling can reach a file the check below means to hide; and never the demo shop's source
-/// files, which are data for `init --demo`, not web pages.
-fn servable(path: &str) -> bool {
-    let plain = |seg: &str| {
-        !seg.is_empty()
-            && seg != "."
-            && seg != ".."
-            && seg.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-    };
-    path.split('/').all(plain) && !path.split('/').next().is_some_and(|first| first.eq_ignore_ascii_case("demo"))
-}
-
-fn asset(path: &str) -> Response {
-    let file = if servable(path) { Assets::get(path) } else { None };
-    match file {
-        Some(file) => {
-            let mime = file.metadata.mimetype().to_owned();
-            let mut resp = Response::new(Body::from(file.data.into_owned()));
-            if let Ok(v) = HeaderValue::from_str(&mime) {
-                resp.headers_mut().insert(header::CONTENT_TYPE, v);
-            }
-            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-            resp
-        }
-        None => ApiError::not_found("asset").into_response(),
-    }
-}
-
 /// Liveness: the process answers.
 async fn healthz() -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!({ "status": "ok" }))
@@ -247,7 +222,7 @@ impl utoipa::Modify for SecurityAddon {
         );
         components.add_security_scheme(
             "session_cookie",
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::auth::SESSION_COOKIE))),
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::http::auth::SESSION_COOKIE))),
         );
         document_common_errors(openapi);
     }
@@ -340,7 +315,9 @@ fn document_common_errors(openapi: &mut utoipa::openapi::OpenApi) {
         api::conversations::assign, api::conversations::draft, api::conversations::snippets,
         api::conversations::create_snippet, api::conversations::delete_snippet, api::conversations::file,
         api::conversations::inbound, api::conversations::inbound_replies,
-        api::channels::telegram_status, api::channels::telegram_update,
+        api::channels::telegram_status, api::channels::telegram_update, api::channels::list,
+        api::channels::whatsapp_status, api::channels::whatsapp_update, api::channels::whatsapp_sync,
+        api::channels::vk_status, api::channels::vk_update,
         api::marketplaces::list, api::marketplaces::test, api::marketplaces::sync_now,
         api::licence::get, api::licence::put, api::licence::usage_statement, api::licence::usage_statement_csv,
         api::privacy::find, api::privacy::export, api::privacy::erase, api::privacy::settings, api::privacy::backups, api::privacy::backup_now,
@@ -361,7 +338,7 @@ fn document_common_errors(openapi: &mut utoipa::openapi::OpenApi) {
         (name = "llm", description = "Language models: provider status, usage and cost, playground (admin)"),
         (name = "nlu", description = "Message understanding: intents, entities, sentiment (operator)"),
         (name = "marketplaces", description = "Wildberries and Ozon: connection test, sync status, sync now (admin)"),
-        (name = "channels", description = "Messenger channels: Telegram token, mode, live check (admin)"),
+        (name = "channels", description = "Messenger channels: capabilities; Telegram, WhatsApp and VK settings with live checks (admin)"),
         (name = "conversations", description = "Inbox: conversations, the bot's reasons, takeover, replies, live events"),
         (name = "stats", description = "Analytics (any role): figures of a period against the previous one, exports (CSV, PDF; plan's exports limit)"),
         (name = "licence", description = "Licence and plan (read: any role; install: admin), monthly usage statement (admin)"),
@@ -369,30 +346,3 @@ fn document_common_errors(openapi: &mut utoipa::openapi::OpenApi) {
     )
 )]
 pub struct ApiDoc;
-
-#[cfg(test)]
-mod tests {
-    use super::servable;
-
-    #[test]
-    fn only_plain_asset_paths_are_served() {
-        for ok in ["app.js", "style.css", "favicon.svg", "api-docs.html"] {
-            assert!(servable(ok), "{ok}");
-        }
-        for bad in [
-            "demo/orders.json",
-            "demo\\orders.json",
-            "Demo/orders.json",
-            "./demo/orders.json",
-            "x/../demo/orders.json",
-            "demo%5corders.json",
-            "demo%2forders.json",
-            "",
-            "/etc/passwd",
-            "app.js\0",
-            "app.js\u{0}",
-        ] {
-            assert!(!servable(bad), "{bad:?}");
-        }
-    }
-}

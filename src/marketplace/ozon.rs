@@ -335,8 +335,8 @@ impl MarketplaceApi for Ozon {
         Box::pin(self.returns(window, cursor))
     }
 
-    fn qa_channel(&self) -> &'static str {
-        "ozon_chat"
+    fn qa_channel(&self) -> crate::channels::ChannelName {
+        crate::channels::ChannelName::OzonChat
     }
 
     fn products_page<'a>(&'a self, cursor: Option<&'a str>) -> BoxFuture<'a, Result<super::ProductPage, MarketError>> {

@@ -6,12 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
-
 use super::{MarketError, MarketplaceApi};
 use crate::BoxFuture;
-use crate::channels::{Channel, Delivered, Limits, SendError};
-use crate::engine::{Engine, Inbound};
+use crate::channels::{Channel, ChannelName, Delivered, Inbound, Inbox, Limits, Outbound, SendError};
 
 pub struct MarketplaceChannel {
     api: Arc<dyn MarketplaceApi>,
@@ -24,7 +21,7 @@ impl MarketplaceChannel {
 }
 
 impl Channel for MarketplaceChannel {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> ChannelName {
         self.api.qa_channel()
     }
 
@@ -32,9 +29,10 @@ impl Channel for MarketplaceChannel {
         Limits { per_second: 2.0, per_recipient: Duration::ZERO }
     }
 
-    fn send<'a>(&'a self, recipient: &'a str, payload: &'a Value) -> BoxFuture<'a, Result<Delivered, SendError>> {
+    /// Answers are published text: buttons and files are not sent (registry: no buttons).
+    fn send<'a>(&'a self, recipient: &'a str, message: &'a Outbound) -> BoxFuture<'a, Result<Delivered, SendError>> {
         Box::pin(async move {
-            let text = payload["text"].as_str().unwrap_or("").trim();
+            let text = message.text.trim();
             if text.is_empty() {
                 return Err(SendError::Permanent("empty answer".into()));
             }
@@ -54,22 +52,15 @@ impl Channel for MarketplaceChannel {
 }
 
 /// Fetches new questions once; returns how many new ones were stored.
-pub async fn poll_once(api: &dyn MarketplaceApi, engine: &Engine) -> Result<usize, MarketError> {
+pub async fn poll_once(api: &dyn MarketplaceApi, inbox: &dyn Inbox) -> Result<usize, MarketError> {
     let mut new = 0;
     for q in api.questions().await? {
         if q.text.trim().is_empty() {
             continue;
         }
-        let m = Inbound {
-            channel: api.qa_channel().into(),
-            message_id: q.id,
-            customer: q.thread,
-            name: q.product.map(|p| format!("Вопрос о товаре «{p}»")).unwrap_or_default(),
-            text: q.text,
-            attachments: Vec::new(),
-            verified_phone: None,
-        };
-        match engine.accept(&m).await {
+        let mut m = Inbound::text(api.qa_channel(), q.id, q.thread, q.text);
+        m.name = q.product.map(|p| format!("Вопрос о товаре «{p}»")).unwrap_or_default();
+        match inbox.accept(&m).await {
             Ok(a) if !a.duplicate => new += 1,
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "cannot store a marketplace question"),
@@ -79,7 +70,7 @@ pub async fn poll_once(api: &dyn MarketplaceApi, engine: &Engine) -> Result<usiz
 }
 
 /// Polls each source every `every` until aborted.
-pub async fn poll(apis: Vec<Arc<dyn MarketplaceApi>>, engine: Arc<Engine>, every: Duration) {
+pub async fn poll(apis: Vec<Arc<dyn MarketplaceApi>>, inbox: Arc<dyn Inbox>, every: Duration) {
     if apis.is_empty() {
         return;
     }
@@ -88,8 +79,8 @@ pub async fn poll(apis: Vec<Arc<dyn MarketplaceApi>>, engine: Arc<Engine>, every
             if !api.has_key().await {
                 continue;
             }
-            if let Err(e) = poll_once(api.as_ref(), &engine).await {
-                tracing::warn!(channel = api.qa_channel(), error = %e, "cannot fetch marketplace questions");
+            if let Err(e) = poll_once(api.as_ref(), inbox.as_ref()).await {
+                tracing::warn!(channel = api.qa_channel().as_str(), error = %e, "cannot fetch marketplace questions");
             }
         }
         tokio::time::sleep(every).await;

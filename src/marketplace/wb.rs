@@ -661,8 +661,8 @@ impl MarketplaceApi for Wb {
         Box::pin(self.publish(thread, text))
     }
 
-    fn qa_channel(&self) -> &'static str {
-        "wb_questions"
+    fn qa_channel(&self) -> crate::channels::ChannelName {
+        crate::channels::ChannelName::WbQuestions
     }
 
     fn order<'a>(

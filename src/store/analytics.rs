@@ -555,6 +555,27 @@ mod tests {
     }
 
     #[test]
+    fn every_messenger_is_a_source_of_its_own() {
+        let (_d, db) = db();
+        db.with_conn(|c| {
+            for (channel, source) in [
+                ("whatsapp", Source::WhatsApp),
+                ("vk", Source::Vk),
+                ("telegram_business", Source::TelegramBusiness),
+                ("telegram", Source::Telegram),
+                ("widget", Source::Widget),
+            ] {
+                let who = msgs::upsert_customer(c, channel, "1", "", 5)?;
+                let conv = msgs::open_conversation(c, who, channel, 5)?;
+                assert_eq!(fact(c, conv)?.expect("facts").source, source, "{channel}");
+                assert_eq!(Source::parse(channel), source, "the same spelling as the channel");
+            }
+            Ok(())
+        })
+        .expect("checks");
+    }
+
+    #[test]
     fn the_migration_summarises_what_was_there_before() {
         let (_d, db) = db();
         db.with_conn(|c| {

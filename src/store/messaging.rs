@@ -229,7 +229,8 @@ pub fn outbox_claim(conn: &mut Connection, channel: &str, limit: u32, now: i64) 
             "SELECT id, channel, recipient, payload, attempts FROM outbox o
              WHERE channel = ?1 AND status = 'queued' AND next_attempt_at <= ?2
                AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.channel = o.channel AND e.recipient = o.recipient
-                               AND e.id < o.id AND e.status IN ('queued', 'sending'))
+                               AND e.id < o.id AND e.status IN ('queued', 'sending')
+                               AND NOT (e.status = 'queued' AND e.delivery IS 'parked'))
              ORDER BY id LIMIT ?3",
         )?;
         stmt.query_map(params![channel, now, limit], |r| {
@@ -329,6 +330,65 @@ pub fn outbox_failed(
     )?
     .execute(params![id, status, error, now + backoff, now])?;
     Ok(())
+}
+
+/// How long a parked send waits at most before it is tried again anyway.
+const PARKED_MS: i64 = 30 * 24 * 3600 * 1000;
+
+/// A send that cannot go now and must not be retried on a timer (WhatsApp outside the 24-hour
+/// window): it stays queued, marked `parked` with the reason, and is due again when
+/// [`outbox_unpark`] runs (the buyer wrote) or after 30 days. Later rows to the same recipient
+/// do not wait behind it (a template notification may still go); once unparked it is older
+/// than anything queued after it, so the buyer gets them in order.
+pub fn outbox_park(conn: &Connection, id: i64, reason: &str, now: i64) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE outbox SET status = 'queued', delivery = 'parked', last_error = ?2, next_attempt_at = ?3,
+         attempts = MAX(attempts - 1, 0), updated_at = ?4 WHERE id = ?1",
+    )?
+    .execute(params![id, reason, now + PARKED_MS, now])?;
+    Ok(())
+}
+
+/// The buyer wrote again: their parked sends are due now; returns how many.
+pub fn outbox_unpark(conn: &Connection, channel: &str, recipient: &str, now: i64) -> Result<usize> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE outbox SET delivery = NULL, next_attempt_at = ?3, updated_at = ?3
+             WHERE channel = ?1 AND recipient = ?2 AND status = 'queued' AND delivery = 'parked'",
+        )?
+        .execute(params![channel, recipient, now])?)
+}
+
+/// What the channel reported about a message it accepted (`external_id`): `sent`,
+/// `delivered`, `read` or `failed` (with the reason). A report never moves a row back (a late
+/// `delivered` after `read` is ignored); returns the row's conversation when it changed.
+pub fn outbox_delivery(
+    conn: &Connection,
+    channel: &str,
+    external_id: &str,
+    status: &str,
+    error: Option<&str>,
+    now: i64,
+) -> Result<Option<Option<i64>>> {
+    let rank = "CASE ?4 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 WHEN 'failed' THEN 4 ELSE 0 END";
+    let old = "CASE COALESCE(delivery, '') WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3
+               WHEN 'failed' THEN 4 ELSE 0 END";
+    let sql = format!(
+        "UPDATE outbox SET delivery = ?4, delivery_error = ?5, delivery_at = ?3, updated_at = ?3
+         WHERE channel = ?1 AND external_id = ?2 AND {rank} > {old} RETURNING conversation_id"
+    );
+    optional(conn.prepare_cached(&sql)?.query_row(params![channel, external_id, now, status, error], |r| r.get(0)))
+}
+
+/// When `recipient` on `channel` last wrote (their latest stored message), ms.
+pub fn last_buyer_message_at(conn: &Connection, channel: &str, recipient: &str) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT MAX(m.created_at) FROM messages m JOIN conversations c ON c.id = m.conversation_id
+             JOIN customers cu ON cu.id = c.customer_id
+             WHERE cu.channel = ?1 AND cu.external_id = ?2 AND m.author = 'buyer'",
+        )?
+        .query_row(params![channel, recipient], |r| r.get(0))?)
 }
 
 /// Queued rows to `recipient` count as delivered (a channel that showed the whole conversation,
@@ -612,13 +672,18 @@ pub struct Message {
     #[schema(value_type = Option<Object>)]
     pub provenance: Option<serde_json::Value>,
     pub created_at: i64,
+    /// For a message sent to the buyer: what the channel reported (`sent`, `delivered`,
+    /// `read`, `failed`) or `parked` (waiting for the buyer to write again); none when unknown.
+    pub delivery: Option<String>,
 }
 
 /// The last `limit` messages of a conversation, oldest first.
 pub fn recent_messages(conn: &Connection, conversation_id: i64, limit: u32) -> Result<Vec<Message>> {
     let mut stmt = conn.prepare(
-        "SELECT id, author, author_user_id, body, provenance, created_at, attachments, internal FROM
-           (SELECT * FROM messages WHERE conversation_id = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id",
+        "SELECT id, author, author_user_id, body, provenance, created_at, attachments, internal,
+           (SELECT CASE WHEN o.status = 'failed' THEN 'failed' ELSE o.delivery END FROM outbox o
+             WHERE o.message_id = m.id ORDER BY o.id DESC LIMIT 1) FROM
+           (SELECT * FROM messages WHERE conversation_id = ?1 ORDER BY id DESC LIMIT ?2) m ORDER BY id",
     )?;
     let rows = stmt
         .query_map(params![conversation_id, limit], |r| {
@@ -632,6 +697,7 @@ pub fn recent_messages(conn: &Connection, conversation_id: i64, limit: u32) -> R
                 internal: r.get::<_, i64>(7)? != 0,
                 provenance: prov.and_then(|p| serde_json::from_str(&p).ok()),
                 created_at: r.get(5)?,
+                delivery: r.get(8)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;

@@ -75,6 +75,8 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 10, name: "licence", sql: include_str!("migrations/0010_licence.sql") },
     Migration { version: 11, name: "ops", sql: include_str!("migrations/0011_ops.sql") },
     Migration { version: 12, name: "analytics", sql: include_str!("migrations/0012_analytics.sql") },
+    Migration { version: 14, name: "channels", sql: include_str!("migrations/0014_channels.sql") },
+    Migration { version: 15, name: "analytics_channels", sql: include_str!("migrations/0015_analytics_channels.sql") },
 ];
 
 /// The schema version this build expects.

@@ -319,13 +319,14 @@ fn engine(dir: &std::path::Path, orders: impl FnOnce(Db, SharedClock) -> Orders)
 
 fn msg(id: &str, text: &str) -> Inbound {
     Inbound {
-        channel: "telegram".into(),
+        channel: supportd::channels::ChannelName::Telegram,
         message_id: id.into(),
         customer: "42".into(),
         name: String::new(),
         text: text.into(),
         attachments: Vec::new(),
         verified_phone: None,
+        from_seller: false,
     }
 }
 
@@ -414,13 +415,14 @@ async fn messages_stored_before_a_stop_are_answered_after_the_start() {
             load_demo_kb(paths);
             let db = Db::open(&paths.db(), 1, 1).expect("open");
             let m = Inbound {
-                channel: "api".into(),
+                channel: supportd::channels::ChannelName::Api,
                 message_id: "x1".into(),
                 customer: "c-1".into(),
                 name: String::new(),
                 text: "привет".into(),
                 attachments: Vec::new(),
                 verified_phone: None,
+                from_seller: false,
             };
             let payload = serde_json::to_string(&m).expect("json");
             db.with_conn(|c| supportd::store::messaging::inbox_accept(c, "api", "x1", &payload, 1)).expect("accept");

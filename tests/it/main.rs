@@ -23,4 +23,6 @@ mod sync;
 mod telegram;
 mod tidy;
 mod tls;
+mod vk;
+mod whatsapp;
 mod widget;

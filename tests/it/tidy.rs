@@ -66,3 +66,73 @@ async fn every_api_route_is_in_the_openapi_document_with_its_parameters() {
         assert_eq!(paths[public]["post"]["security"], serde_json::json!([]), "{public} is public");
     }
 }
+
+/// Every `.rs` file under `dir` (relative to the repository), with its text.
+fn rust_files(dir: &str) -> Vec<(String, String)> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    walk(&root.join(dir), &mut files);
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).expect("read");
+            (p.strip_prefix(root).expect("inside").display().to_string(), text)
+        })
+        .collect()
+}
+
+/// No channel adapter imports `app` (nor the engine: they hand messages to the `Inbox`), and
+/// their webhook handlers take their own narrow state, never `AppState` (ARCHITECTURE.md,
+/// "no channel adapter imports app").
+#[test]
+fn no_channel_module_imports_the_app_or_the_engine() {
+    let files = rust_files("src/channels");
+    assert!(files.len() >= 6, "{} files under src/channels", files.len());
+    for (path, text) in &files {
+        for forbidden in ["crate::app", "AppState", "crate::engine"] {
+            assert!(!text.contains(forbidden), "{path} mentions {forbidden}");
+        }
+    }
+}
+
+/// Channel names are spelled once, in `channels::name`: no other module writes a channel's
+/// name as a string literal in code (SQL and tests aside).
+#[test]
+fn channel_names_are_spelled_only_in_channels_name() {
+    let names = [
+        "\"telegram\"",
+        "\"telegram_business\"",
+        "\"whatsapp\"",
+        "\"vk\"",
+        "\"widget\"",
+        "\"wb_questions\"",
+        "\"ozon_chat\"",
+    ];
+    for (path, text) in rust_files("src") {
+        // The store speaks SQL; the message analyser's vocabulary has the words "telegram"
+        // and "whatsapp" a buyer may write.
+        if path.ends_with("channels/name.rs") || path.starts_with("src/store/") || path.starts_with("src/nlu/") {
+            continue;
+        }
+        // Test modules may name them (they check the stored form).
+        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        // Serde attributes spell the wire form of a typed enum: that is the type, not a string.
+        // Meta's own product name in Cloud API bodies (`"messaging_product": "whatsapp"`) is theirs.
+        for line in code.lines().filter(|l| !l.trim_start().starts_with("#[") && !l.contains("messaging_product")) {
+            for name in names {
+                assert!(!line.contains(name), "{path} spells the channel name {name}: {}", line.trim());
+            }
+        }
+    }
+}

@@ -10,11 +10,11 @@ use utoipa::ToSchema;
 
 use super::users::UserView;
 use crate::accounts;
-use crate::app::AppState;
-use crate::auth::{CSRF_COOKIE, ClientIp, CurrentUser, SESSION_COOKIE, Via};
 use crate::clock::rfc3339;
 use crate::crypto;
 use crate::domain::{Email, check_password_policy};
+use crate::http::AppState;
+use crate::http::auth::{CSRF_COOKIE, ClientIp, CurrentUser, SESSION_COOKIE, Via};
 use crate::http::error::{ApiError, ApiJson, ErrorBody};
 use crate::store::audit::{self, Actor};
 use crate::store::{sessions, users};

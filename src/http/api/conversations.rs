@@ -8,10 +8,11 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::AppState;
-use crate::auth::{Admin, Auth, Operator, Viewer};
+use crate::channels::ChannelName;
 use crate::clock::rfc3339;
 use crate::engine::{EngineError, Inbound};
+use crate::http::AppState;
+use crate::http::auth::{Admin, Auth, Operator, Viewer};
 use crate::http::error::{ApiError, ApiJson, ErrorBody};
 use crate::store::messaging::{self as msgs, Conversation, Event, Message};
 
@@ -447,15 +448,8 @@ pub async fn inbound(
             return Err(ApiError::invalid(format!("{field}: 1 to 200 characters")));
         }
     }
-    let m = Inbound {
-        channel: "api".into(),
-        message_id: req.message_id,
-        customer: req.customer,
-        name: req.name.chars().take(200).collect(),
-        text: req.text,
-        attachments: Vec::new(),
-        verified_phone: None,
-    };
+    let mut m = Inbound::text(ChannelName::Api, req.message_id, req.customer, req.text);
+    m.name = req.name.chars().take(200).collect();
     let accepted = state.engine.accept(&m).await?;
     Ok((StatusCode::ACCEPTED, Json(InboundResponse { inbox_id: accepted.id, duplicate: accepted.duplicate })))
 }
@@ -673,8 +667,7 @@ pub struct ApiReply {
     pub conversation_id: Option<i64>,
     pub text: String,
     /// Reply buttons offered, rows of labels (e.g. a 1–5 rating).
-    #[schema(value_type = Option<Vec<Vec<String>>>)]
-    pub buttons: Option<serde_json::Value>,
+    pub buttons: Option<Vec<Vec<String>>>,
     pub created: String,
 }
 
@@ -706,18 +699,18 @@ pub async fn inbound_replies(
         let mut notified = std::pin::pin!(notified);
         notified.as_mut().enable();
         let now = state.now();
-        let rows = state.db.call(move |c| msgs::outbox_pull(c, "api", after, limit, now)).await?;
+        let rows = state.db.call(move |c| msgs::outbox_pull(c, ChannelName::Api.as_str(), after, limit, now)).await?;
         if !rows.is_empty() || tokio::time::Instant::now() >= deadline {
             let replies = rows
                 .into_iter()
                 .map(|r| {
-                    let payload: serde_json::Value = serde_json::from_str(&r.payload).unwrap_or_default();
+                    let payload = crate::channels::Outbound::parse(&r.payload).unwrap_or_default();
                     ApiReply {
                         id: r.id,
                         customer: r.recipient,
                         conversation_id: r.conversation_id,
-                        text: payload["text"].as_str().unwrap_or_default().to_owned(),
-                        buttons: payload.get("buttons").cloned(),
+                        text: payload.text,
+                        buttons: (!payload.buttons.is_empty()).then_some(payload.buttons),
                         created: rfc3339(r.created_at),
                     }
                 })

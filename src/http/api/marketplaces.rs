@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
-use crate::auth::{Admin, Auth};
+use crate::http::AppState;
+use crate::http::auth::{Admin, Auth};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::marketplace::sync::Kind;
 use crate::marketplace::{Market, MarketError, Window};

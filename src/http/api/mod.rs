@@ -19,7 +19,7 @@ pub mod users;
 use axum::Router;
 use axum::routing::{get, post, put};
 
-use crate::app::AppState;
+use crate::http::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -78,7 +78,11 @@ pub fn router() -> Router<AppState> {
         .route("/marketplaces", get(marketplaces::list))
         .route("/marketplaces/{market}/test", post(marketplaces::test))
         .route("/marketplaces/{market}/sync", post(marketplaces::sync_now))
+        .route("/channels", get(channels::list))
         .route("/channels/telegram", get(channels::telegram_status).put(channels::telegram_update))
+        .route("/channels/whatsapp", get(channels::whatsapp_status).put(channels::whatsapp_update))
+        .route("/channels/whatsapp/templates", post(channels::whatsapp_sync))
+        .route("/channels/vk", get(channels::vk_status).put(channels::vk_update))
         .route("/licence", get(licence::get).put(licence::put))
         .route("/usage/statement", get(licence::usage_statement))
         .route("/usage/statement.csv", get(licence::usage_statement_csv))
