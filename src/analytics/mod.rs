@@ -62,18 +62,20 @@ impl Source {
         Source::Other,
     ];
 
+    /// The messengers' sources are spelled as their channels.
     pub fn as_str(self) -> &'static str {
+        use crate::channels::ChannelName;
         match self {
-            Source::Telegram => "telegram",
-            Source::TelegramBusiness => "telegram_business",
-            Source::WhatsApp => "whatsapp",
-            Source::Vk => "vk",
-            Source::Widget => "widget",
-            Source::Api => "api",
+            Source::Telegram => ChannelName::Telegram.as_str(),
+            Source::TelegramBusiness => ChannelName::TelegramBusiness.as_str(),
+            Source::WhatsApp => ChannelName::WhatsApp.as_str(),
+            Source::Vk => ChannelName::Vk.as_str(),
+            Source::Widget => ChannelName::Widget.as_str(),
+            Source::Api => ChannelName::Api.as_str(),
             Source::WbQuestion => "wb_question",
             Source::WbReview => "wb_review",
             Source::WbChat => "wb_chat",
-            Source::OzonChat => "ozon_chat",
+            Source::OzonChat => ChannelName::OzonChat.as_str(),
             Source::OzonReview => "ozon_review",
             Source::OzonQuestion => "ozon_question",
             Source::Test => "test",

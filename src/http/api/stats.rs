@@ -27,6 +27,7 @@ use crate::auth::{Auth, Viewer};
 use crate::http::error::{ApiError, ErrorBody};
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PeriodQuery {
     /// A preset: today, yesterday, 7d, 30d, 90d or 365d (instead of from/to).
     pub period: Option<String>,
@@ -39,6 +40,7 @@ pub struct PeriodQuery {
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     /// conversations, summary, trend, handoffs, intents, gaps, articles, operators, channels,
     /// funnel, heatmap or csat.
