@@ -391,6 +391,16 @@ fn bench_llm(
         if let (Some(p), Some(d)) = (r.prompt_ratio, r.decode_ratio) {
             println!("against llama.cpp: prompt {p:.2}x, decode {d:.2}x");
         }
+        println!(
+            "grounded answers ({} of the demo shop, {} tokens): plain {:.2} tok/s, drafted {:.2} tok/s ({:.2}x), {:.0}% of drafts kept, {:.2} tokens per step",
+            r.grounded_answers,
+            r.grounded_tokens,
+            r.grounded_decode_tokens_per_s,
+            r.speculative_decode_tokens_per_s,
+            r.speculative_speedup,
+            r.draft_acceptance * 100.0,
+            r.tokens_per_step
+        );
     }
     println!("{}", serde_json::to_string(&r)?);
     Ok(ExitCode::SUCCESS)
