@@ -21,6 +21,7 @@ pub mod guard;
 pub mod hours;
 pub mod notify;
 pub mod policy;
+pub mod stream;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -162,6 +163,9 @@ pub struct Engine {
     typing: Option<Typing>,
     /// True while automation is paused (the licence's grace period is over).
     pause: Option<Pause>,
+    /// Answers shown while they are written ([`stream`]).
+    streams: stream::Streams,
+    streamer: Option<stream::Streamer>,
 }
 
 /// Asked for every message: true means no bot reply, the conversation waits for a person.
@@ -246,6 +250,8 @@ impl Engine {
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             typing: None,
             pause: None,
+            streams: stream::Streams::default(),
+            streamer: None,
         }
     }
 
@@ -260,6 +266,17 @@ impl Engine {
     pub fn with_typing(mut self, typing: Typing) -> Self {
         self.typing = Some(typing);
         self
+    }
+
+    /// Channels that show a reply while it is written get its checked sentences through this.
+    pub fn with_streamer(mut self, streamer: stream::Streamer) -> Self {
+        self.streamer = Some(streamer);
+        self
+    }
+
+    /// Answers being written, for the operators' event stream.
+    pub fn streams(&self) -> &stream::Streams {
+        &self.streams
     }
 
     /// Notified whenever a message is queued in the outbox.
@@ -970,18 +987,26 @@ impl Engine {
             }
         };
         let mut req = GenerateRequest::new(fitted.messages);
-        req.max_tokens = self.settings().max_answer_tokens;
+        // Short by design: as long as a few of the passages' sentences, ending with a sentence.
+        req.max_tokens =
+            crate::llm::budget::answer_tokens(&facts, &|t| llm.count_tokens(t), self.settings().max_answer_tokens);
+        req.max_sentences = Some(crate::llm::budget::ANSWER_SENTENCES);
         req.sampling = Sampling::greedy();
         req.deadline = Some(Instant::now() + self.settings().model_timeout);
         let opts = CallOptions { cache: true, conversation_id: Some(conv.id) };
-        match self.llm.generate(&req, &TokenSink::none(), &opts).await {
+        let (sink, relay) = self.stream_relay(conv, &facts, &buyer);
+        let generated = self.llm.generate(&req, &sink, &opts).await;
+        drop(sink);
+        let shown = relay.finish().await;
+        match generated {
             Ok(c) => {
                 let text = c.text.trim().to_owned();
                 let violations = guard::check(&text, &facts, &buyer);
                 out.model = Some(json!({
                     "provider": c.provider, "model": c.model, "prompt_tokens": c.prompt_tokens,
                     "completion_tokens": c.completion_tokens, "latency_ms": c.latency_ms, "from_cache": c.from_cache,
-                    "history_dropped": fitted.dropped,
+                    "history_dropped": fitted.dropped, "first_text_ms": shown.first_ms,
+                    "drafted_tokens": c.drafted_tokens, "accepted_tokens": c.accepted_tokens,
                 }));
                 if text.is_empty() || !violations.is_empty() {
                     out.guard = violations;
@@ -994,6 +1019,25 @@ impl Engine {
                 Ok(None)
             }
         }
+    }
+
+    /// The sink a model answer streams into: its sentences, checked by the guard against
+    /// `facts` and the buyer's words, shown to the operators and (where the channel can show
+    /// it) to the buyer.
+    fn stream_relay(&self, conv: &Conversation, facts: &[String], buyer: &[String]) -> (TokenSink, stream::Relay) {
+        let channel = ChannelName::parse(&conv.channel).unwrap_or(ChannelName::Api);
+        let base = stream::Partial {
+            conversation_id: conv.id,
+            channel,
+            recipient: conv.recipient.clone(),
+            draft_id: conv.id.max(1),
+            text: String::new(),
+            done: false,
+        };
+        let (facts, buyer) = (facts.to_vec(), buyer.to_vec());
+        let check: stream::Check = Box::new(move |t: &str| guard::check(t, &facts, &buyer).is_empty());
+        let previews = crate::channels::registry::of(channel).streaming;
+        stream::Relay::start(base, check, &self.streams, self.streamer.clone(), previews)
     }
 
     /// Step 7: everything the turn changes, in one transaction (skipped if a previous run of

@@ -19,6 +19,7 @@ mod llm;
 mod poison;
 mod privacy;
 mod serve;
+mod stream;
 mod sync;
 mod telegram;
 mod tidy;
