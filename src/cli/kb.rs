@@ -275,6 +275,10 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The demo shop's knowledge questions end to end through the engine with the configured
+    /// local model: time to the first shown sentence, to the complete answer, four buyers at
+    /// once, against a plain pipeline at llama.cpp's speeds (use a release build).
+    Answers(super::bench_answers::AnswersArgs),
     /// The local chat model: prompt and decode speed, time to first token after a cached
     /// system prefix, memory; ratios against a llama.cpp reference when given.
     Llm {
@@ -303,6 +307,7 @@ pub enum BenchCommand {
 pub fn bench(paths: &Paths, cmd: BenchCommand) -> anyhow::Result<ExitCode> {
     let (docs, words, model, json) = match cmd {
         BenchCommand::Kb { docs, words, model, json } => (docs, words, model, json),
+        BenchCommand::Answers(args) => return super::bench_answers::run(paths, args),
         BenchCommand::Llm { model, reference, prefix, prompt, answer, json } => {
             return bench_llm(paths, model, reference, crate::llm::bench::Workload { prefix, prompt, answer }, json);
         }
