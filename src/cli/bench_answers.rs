@@ -195,7 +195,11 @@ pub fn run(paths: &Paths, args: AnswersArgs) -> anyhow::Result<ExitCode> {
         .map(|r| crate::llm::bench::read_reference(&r))
         .transpose()?;
     let (ref_prompt, ref_decode, source) = match &reference {
-        Some(r) => (r.prompt_tokens_per_s, r.decode_tokens_per_s, "llama.cpp reference".to_owned()),
+        Some(r) => (
+            r.prompt_tokens_per_s,
+            r.decode_tokens_per_s,
+            format!("llama.cpp reference ({})", r.build.as_deref().unwrap_or("build not recorded")),
+        ),
         None => {
             eprintln!("no llama.cpp reference stored (benches/llm_reference.sh): measuring supportd's plain speeds …");
             let w = crate::llm::bench::Workload { prefix: 200, prompt: 200, answer: 24 };

@@ -64,6 +64,9 @@ pub struct Reference {
     pub peak_rss_mb: f64,
     #[serde(default)]
     pub threads: Option<usize>,
+    /// Which llama.cpp build measured it (instruction sets; older files lack it).
+    #[serde(default)]
+    pub build: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -87,6 +90,8 @@ pub struct Report {
     pub reference_decode_tokens_per_s: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reference_ttft_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference_build: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reference_peak_rss_mb: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -177,6 +182,7 @@ pub fn run(path: &Path, w: Workload, reference: Option<Reference>) -> anyhow::Re
         reference_prompt_tokens_per_s: reference.as_ref().map(|r| r.prompt_tokens_per_s),
         reference_decode_tokens_per_s: reference.as_ref().map(|r| r.decode_tokens_per_s),
         reference_ttft_ms: reference.as_ref().map(|r| r.ttft_ms),
+        reference_build: reference.as_ref().and_then(|r| r.build.clone()),
         reference_peak_rss_mb: reference.as_ref().map(|r| r.peak_rss_mb),
         prompt_ratio: reference.as_ref().and_then(|r| ratio(prompt_tps, r.prompt_tokens_per_s)),
         decode_ratio: reference.as_ref().and_then(|r| ratio(decode_tps, r.decode_tokens_per_s)),
