@@ -135,7 +135,10 @@ fn watch(engine: &Engine) -> Firsts {
     tokio::spawn(async move {
         while let Ok(p) = rx.recv().await {
             if !p.done && !p.text.is_empty() {
-                f.lock().unwrap_or_else(std::sync::PoisonError::into_inner).entry(p.conversation_id).or_insert_with(Instant::now);
+                f.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .entry(p.conversation_id)
+                    .or_insert_with(Instant::now);
             }
         }
     });
@@ -185,7 +188,11 @@ pub fn run(paths: &Paths, args: AnswersArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(!config.llm.chain.is_empty(), "llm.chain has no local model to measure");
     config.engine.answers = "auto".into();
     let model_path = config.model_path(&paths.data_dir);
-    anyhow::ensure!(model_path.exists(), "no model at {} (install it with `supportd model pull`)", model_path.display());
+    anyhow::ensure!(
+        model_path.exists(),
+        "no model at {} (install it with `supportd model pull`)",
+        model_path.display()
+    );
     let questions = questions(&args)?;
     let threads = candle_core::utils::get_num_threads();
     let reference = args

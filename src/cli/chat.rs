@@ -65,7 +65,11 @@ pub(super) async fn build(
 
 /// The demo shop in a temporary directory: its knowledge base (with the data directory's
 /// embedding model when installed) and its orders in the order cache.
-pub(super) fn demo_store(paths: &Paths, dir: &tempfile::TempDir, clock: &SharedClock) -> anyhow::Result<(Db, crate::kb::Kb)> {
+pub(super) fn demo_store(
+    paths: &Paths,
+    dir: &tempfile::TempDir,
+    clock: &SharedClock,
+) -> anyhow::Result<(Db, crate::kb::Kb)> {
     let now = clock.now_ms();
     let db = Db::open(&dir.path().join("demo.db"), 2, now)?;
     let report = crate::kb::import::apply(&db, crate::kb::import::demo(), None, "demo", now);
@@ -203,7 +207,7 @@ pub fn eval_dialogs(paths: &Paths, args: DialogArgs) -> anyhow::Result<ExitCode>
             "dialogs: {} ({} turns), retrieval {mode}, answers {}",
             r.n,
             r.turns,
-            if args.with_model { "by the model chain" } else { "quoted from the knowledge base" }
+            if args.with_model { "phrased by the model chain" } else { "composed from the knowledge base" }
         );
         println!("automation rate   {:.3}  (dialogs finished without a person)", r.automation_rate);
         println!("outcome accuracy  {:.3}  (handed over exactly when the script says)", r.outcome_accuracy);
@@ -211,6 +215,13 @@ pub fn eval_dialogs(paths: &Paths, args: DialogArgs) -> anyhow::Result<ExitCode>
         println!("turn accuracy     {:.3}", r.turn_accuracy);
         println!("violations        {}", r.violations);
         println!("p95 turn latency  {} ms", r.p95_turn_ms);
+        if args.with_model {
+            let m = &r.model;
+            println!(
+                "model answers     {} written, {} changed by the guard, {} rejected, {} failed {:?}",
+                m.written, m.guard_changed, m.guard_rejected, m.failed, m.reasons
+            );
+        }
         for v in &r.violation_list {
             println!("  violation {} in {} turn {}: {}", v.problem, v.dialog, v.turn + 1, v.reply.replace('\n', " "));
         }

@@ -2,9 +2,9 @@
 //!
 //! The model's text streams into a [`Relay`]; it cuts the text into sentences
 //! ([`crate::llm::budget::sentence_ends`]) and shows each whole sentence only after the guard
-//! passed it (the same check as the final answer: numbers, sums, contacts and promises only
-//! from the facts or the buyer). A sentence the guard rejects ends the preview (the final
-//! answer is then rejected too and the knowledge base quoted instead). What is shown goes to
+//! passed it (numbers, sums, contacts and promises only from the facts or the buyer). A
+//! sentence the guard refuses is left out, as the final answer leaves it out
+//! (`guard::check_sentences`). What is shown goes to
 //! - the buyer's channel when it can show a reply being written (the registry's `streaming`:
 //!   Telegram private chats by `sendMessageDraft`, the widget by a `draft` frame), through
 //!   the [`Streamer`] the app sets; other channels (marketplaces, messengers without
@@ -76,8 +76,8 @@ pub struct Shown {
     /// Milliseconds from the relay's start to the first sentence shown.
     pub first_ms: Option<u64>,
     pub text: String,
-    /// A sentence failed the guard: the preview stopped.
-    pub blocked: bool,
+    /// Sentences the guard refused (left out).
+    pub dropped: usize,
 }
 
 impl Relay {
@@ -100,6 +100,7 @@ impl Relay {
             started: std::time::Instant::now(),
             text: String::new(),
             sentences: 0,
+            kept: Vec::new(),
             shown: Shown::default(),
         };
         let task = tokio::spawn(relay(rx, stopped, state));
@@ -121,7 +122,9 @@ struct State {
     streamer: Option<Streamer>,
     started: std::time::Instant,
     text: String,
+    /// Sentences of `text` already judged.
     sentences: usize,
+    kept: Vec<String>,
     shown: Shown,
 }
 
@@ -136,27 +139,32 @@ impl State {
                 // Another provider starts over: so does the preview.
                 self.text.clear();
                 self.sentences = 0;
+                self.kept.clear();
+                self.shown.dropped = 0;
             }
             StreamEvent::Text(t) => self.text.push_str(&t),
         }
-        if self.shown.blocked {
-            return;
-        }
         let ends = crate::llm::budget::sentence_ends(&self.text);
-        if ends.len() <= self.sentences {
-            return;
+        let mut changed = false;
+        while self.sentences < ends.len() {
+            let start = if self.sentences == 0 { 0 } else { ends[self.sentences - 1] };
+            let sentence = self.text[start..ends[self.sentences]].trim().to_owned();
+            self.sentences += 1;
+            if sentence.is_empty() {
+                continue;
+            }
+            if (self.check)(&sentence) {
+                self.kept.push(sentence);
+                changed = true;
+            } else {
+                self.shown.dropped += 1;
+            }
         }
-        let candidate = self.text[..ends[ends.len() - 1]].trim().to_owned();
-        if !(self.check)(&candidate) {
-            self.shown.blocked = true;
-            return;
-        }
-        self.sentences = ends.len();
-        if candidate == self.shown.text {
+        if !changed {
             return;
         }
         self.shown.first_ms.get_or_insert(self.started.elapsed().as_millis() as u64);
-        self.shown.text = candidate;
+        self.shown.text = self.kept.join(" ");
         let p = self.partial(false);
         let _ = self.tx.send(p.clone());
         if let Some(s) = &self.streamer {
@@ -218,7 +226,7 @@ mod tests {
             s2.lock().expect("lock").push(p.text);
             Box::pin(async {})
         });
-        // The guard refuses any sentence with a phone number.
+        // The guard refuses any sentence with a phone number: it is left out.
         let check: Check = Box::new(|t: &str| !t.contains("+7"));
         let (sink, relay) = Relay::start(base(), check, &streams, Some(streamer), true);
         for piece in ["Здравст", "вуйте! Вернуть", " можно.", " Звоните +7 900", " 000-00-00. Ещё"]
@@ -227,15 +235,18 @@ mod tests {
         }
         drop(sink);
         let shown = relay.finish().await;
-        assert_eq!(*seen.lock().expect("lock"), vec!["Здравствуйте!", "Здравствуйте! Вернуть можно."]);
-        assert!(shown.blocked && shown.first_ms.is_some());
-        assert_eq!(shown.text, "Здравствуйте! Вернуть можно.");
+        assert_eq!(
+            *seen.lock().expect("lock"),
+            vec!["Здравствуйте!", "Здравствуйте! Вернуть можно.", "Здравствуйте! Вернуть можно. Ещё раз."]
+        );
+        assert!(shown.dropped == 1 && shown.first_ms.is_some());
+        assert_eq!(shown.text, "Здравствуйте! Вернуть можно. Ещё раз.");
         let mut events = Vec::new();
         while let Ok(p) = watch.try_recv() {
             events.push((p.text, p.done));
         }
-        assert_eq!(events.last(), Some(&("Здравствуйте! Вернуть можно.".to_owned(), true)));
-        assert_eq!(events.len(), 3);
+        assert_eq!(events.last(), Some(&("Здравствуйте! Вернуть можно. Ещё раз.".to_owned(), true)));
+        assert_eq!(events.len(), 4);
     }
 
     #[tokio::test]

@@ -1,29 +1,6 @@
-//! Short answers by design: how many tokens a grounded answer may take (from its passages,
-//! not a flat limit) and where a sentence ends (so generation stops at the end of the last
-//! needed sentence, and streaming shows whole sentences only).
-
-/// Sentences a knowledge answer is aimed at.
-pub const ANSWER_SENTENCES: usize = 3;
-/// The least budget: a greeting and one full sentence.
-pub const MIN_ANSWER_TOKENS: usize = 48;
-
-/// Token budget of an answer phrased from `passages` (`count` counts tokens): the length of
-/// [`ANSWER_SENTENCES`] of the passages' average sentences, a quarter more for rephrasing,
-/// and a greeting; never below [`MIN_ANSWER_TOKENS`] nor above `max` (the configured cap).
-pub fn answer_tokens(passages: &[String], count: &dyn Fn(&str) -> usize, max: usize) -> usize {
-    let (mut tokens, mut sentences) = (0usize, 0usize);
-    for p in passages {
-        let p = p.trim();
-        if p.is_empty() {
-            continue;
-        }
-        tokens += count(p);
-        sentences += sentence_ends(&format!("{p} ")).len().max(1);
-    }
-    let per_sentence = if sentences == 0 { 30 } else { tokens.div_ceil(sentences) };
-    let budget = (per_sentence * ANSWER_SENTENCES) * 5 / 4 + 12;
-    budget.clamp(MIN_ANSWER_TOKENS.min(max), max.max(1))
-}
+//! Short answers by design: where a sentence ends, so generation stops at the end of the last
+//! needed sentence (`GenerateRequest::max_sentences`) and streaming shows whole sentences
+//! only. (The token budget comes from the chosen facts, in the engine.)
 
 /// Byte offsets just after each complete sentence of `text`: a `.`, `!`, `?` or `…` (with
 /// any closing quotes or brackets) followed by white space, or a line break. A full stop right
@@ -106,17 +83,5 @@ mod tests {
         assert_eq!(sentence_ends("Срок «14 дней». Далее ").len(), 1);
         assert_eq!(complete_sentences("Раз. Два. Три. Четыре", 3), Some("Раз. Два. Три.".len()));
         assert_eq!(complete_sentences("Раз. Два", 3), None);
-    }
-
-    #[test]
-    fn the_budget_follows_the_passages() {
-        let words = |s: &str| s.split_whitespace().count() * 2;
-        let short = vec!["Доставка 3 дня. Бесплатно от 1000 рублей.".to_owned()];
-        let long = vec!["Очень длинное предложение ".repeat(20) + ". " + &"И ещё одно длинное ".repeat(20) + "."];
-        let (a, b) = (answer_tokens(&short, &words, 300), answer_tokens(&long, &words, 300));
-        assert_eq!(a, MIN_ANSWER_TOKENS);
-        assert!(b > a && b <= 300, "{b}");
-        assert_eq!(answer_tokens(&long, &words, 100), 100);
-        assert_eq!(answer_tokens(&[], &words, 300), 30 * 3 * 5 / 4 + 12);
     }
 }
