@@ -187,6 +187,8 @@ pub fn run(paths: &Paths, args: AnswersArgs) -> anyhow::Result<ExitCode> {
     config.llm.chain.retain(|p| p == "local");
     anyhow::ensure!(!config.llm.chain.is_empty(), "llm.chain has no local model to measure");
     config.engine.answers = "auto".into();
+    // Every answer is written: the response cache would serve the repeated questions.
+    config.llm.cache_ttl_secs = 0;
     let model_path = config.model_path(&paths.data_dir);
     anyhow::ensure!(
         model_path.exists(),
