@@ -229,7 +229,7 @@ mod tests {
         // The guard refuses any sentence with a phone number: it is left out.
         let check: Check = Box::new(|t: &str| !t.contains("+7"));
         let (sink, relay) = Relay::start(base(), check, &streams, Some(streamer), true);
-        for piece in ["Здравст", "вуйте! Вернуть", " можно.", " Звоните +7 900", " 000-00-00. Ещё"]
+        for piece in ["Здравст", "вуйте! Вернуть", " можно.", " Звоните +7 900", " 000-00-00. Ещё", " раз. Конец"]
         {
             sink.text(piece);
         }
