@@ -273,7 +273,7 @@ impl utoipa::Modify for SecurityAddon {
         api::conversations::create_snippet, api::conversations::delete_snippet, api::conversations::file,
         api::conversations::inbound,
         api::channels::telegram_status, api::channels::telegram_update,
-        api::marketplaces::list, api::marketplaces::test, api::marketplaces::sync_now,
+        api::marketplaces::list, api::marketplaces::test, api::marketplaces::sync_now, api::marketplaces::settings,
         api::licence::get, api::licence::put, api::licence::usage_statement, api::licence::usage_statement_csv,
     ),
     modifiers(&SecurityAddon),

@@ -7,6 +7,7 @@ pub mod credentials;
 pub mod kb;
 pub mod licence;
 pub mod llm;
+pub mod marketplace;
 pub mod messaging;
 pub mod orders;
 pub mod sessions;
@@ -70,6 +71,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 6, name: "panel", sql: include_str!("migrations/0006_panel.sql") },
     Migration { version: 7, name: "returns", sql: include_str!("migrations/0007_returns.sql") },
     Migration { version: 10, name: "licence", sql: include_str!("migrations/0010_licence.sql") },
+    Migration { version: 13, name: "marketplace_rules", sql: include_str!("migrations/0013_marketplace_rules.sql") },
 ];
 
 /// The schema version this build expects.

@@ -71,6 +71,7 @@ pub fn router() -> Router<AppState> {
         .route("/marketplaces", get(marketplaces::list))
         .route("/marketplaces/{market}/test", post(marketplaces::test))
         .route("/marketplaces/{market}/sync", post(marketplaces::sync_now))
+        .route("/settings/marketplaces", get(marketplaces::settings))
         .route("/channels/telegram", get(channels::telegram_status).put(channels::telegram_update))
         .route("/licence", get(licence::get).put(licence::put))
         .route("/usage/statement", get(licence::usage_statement))

@@ -2,6 +2,7 @@
 
 pub mod llm;
 pub mod marketplace;
+pub mod spec;
 pub mod smtp;
 pub mod telegram;
 
