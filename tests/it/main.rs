@@ -14,6 +14,7 @@ mod licence;
 mod lifecycle;
 mod limits;
 mod llm;
+mod market_fixes;
 mod marketplace_specs;
 mod poison;
 mod serve;

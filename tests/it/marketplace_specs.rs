@@ -34,7 +34,8 @@ fn token_bits_and_categories_come_from_the_documents() {
     categories.dedup();
     for c in categories {
         assert!(
-            matches!(c, "all" | "commonapi") || marketplace::CATEGORIES.iter().any(|(x, n)| *x == c && bits.contains_key(*n)),
+            matches!(c, "all" | "commonapi")
+                || marketplace::CATEGORIES.iter().any(|(x, n)| *x == c && bits.contains_key(*n)),
             "x-category {c} has no token bit"
         );
     }
@@ -58,9 +59,11 @@ fn the_wb_client_limits_are_the_documented_ones() {
             .wb
             .find(Some(ep.group.host().trim_start_matches("https://")), ep.method, ep.path)
             .unwrap_or_else(|e| panic!("{e}"));
-        for (kind, doc_kind) in
-            [(TokenKind::Personal, spec::Kind::Personal), (TokenKind::Service, spec::Kind::Service), (TokenKind::Base, spec::Kind::Base)]
-        {
+        for (kind, doc_kind) in [
+            (TokenKind::Personal, spec::Kind::Personal),
+            (TokenKind::Service, spec::Kind::Service),
+            (TokenKind::Base, spec::Kind::Base),
+        ] {
             let client = ep.bucket.limit(kind);
             let documented = if op.template == "/ping" {
                 Some(spec::Limit { period_ms: 30_000.0, limit: 3.0, interval_ms: 10_000.0, burst: 3.0 })
@@ -166,7 +169,10 @@ async fn the_fake_enforces_scopes_and_token_kinds() {
     // The WB-warehouse stock report is not for base tokens.
     let base = marketplace::wb_token(marketplace::TokenKind::Base, &["Analytics"], false);
     let r = http
-        .post(format!("{}/api/analytics/v1/stocks-report/wb-warehouses", hosts["https://seller-analytics-api.wildberries.ru"]))
+        .post(format!(
+            "{}/api/analytics/v1/stocks-report/wb-warehouses",
+            hosts["https://seller-analytics-api.wildberries.ru"]
+        ))
         .header("Authorization", &base)
         .json(&serde_json::json!({}))
         .send()

@@ -17,14 +17,14 @@ use crate::harness::{run_cli_env, stderr, stdout, temp_data_dir};
 
 const DAY: i64 = 86_400_000;
 
-struct Setup {
+pub(crate) struct Setup {
     _dir: tempfile::TempDir,
-    db: Db,
-    clock: Arc<ManualClock>,
-    syncer: Syncer,
+    pub db: Db,
+    pub clock: Arc<ManualClock>,
+    pub syncer: Syncer,
 }
 
-fn setup() -> Setup {
+pub(crate) fn setup() -> Setup {
     let dir = tempfile::tempdir().expect("tempdir");
     let clock = Arc::new(ManualClock::starting_now());
     let db = Db::open(&dir.path().join("s.db"), 2, clock.now_ms()).expect("open");
@@ -36,13 +36,13 @@ fn setup() -> Setup {
 
 /// The WB adapter against the fake's per-host listeners (so each group's host is checked too),
 /// with the fake's time scale for the documented limits.
-fn wb(market: &FakeMarketplace, token: &str) -> supportd::marketplace::wb::Wb {
+pub(crate) fn wb(market: &FakeMarketplace, token: &str) -> supportd::marketplace::wb::Wb {
     supportd::marketplace::wb::Wb::new("", KeyRef::Fixed(Secret::new(token)))
         .with_hosts(market.wb_hosts())
         .with_limit_scale(market.scale())
 }
 
-fn ozon(market: &FakeMarketplace) -> supportd::marketplace::ozon::Ozon {
+pub(crate) fn ozon(market: &FakeMarketplace) -> supportd::marketplace::ozon::Ozon {
     supportd::marketplace::ozon::Ozon::new(
         &market.url(),
         KeyRef::Fixed(Secret::new(OZON_CLIENT_ID)),
@@ -50,11 +50,11 @@ fn ozon(market: &FakeMarketplace) -> supportd::marketplace::ozon::Ozon {
     )
 }
 
-fn count(db: &Db, market: Market) -> i64 {
+pub(crate) fn count(db: &Db, market: Market) -> i64 {
     db.with_conn(|c| rows::count(c, Some(market))).expect("count")
 }
 
-fn outbox(db: &Db) -> Vec<(String, String)> {
+pub(crate) fn outbox(db: &Db) -> Vec<(String, String)> {
     db.with_conn(|c| {
         let mut stmt = c.prepare("SELECT recipient, payload FROM outbox ORDER BY id")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
@@ -447,7 +447,11 @@ async fn wb_fbo_orders_sales_stocks_and_claims() {
 
     let r = s.syncer.run(&api, Kind::Full).await.expect("full sync");
     assert_eq!((r.returns, r.returns_error.as_deref()), (2, None), "{r:?}");
-    assert_eq!(count(&s.db, Market::Wb), 3 + 2, "three FBS orders and two FBO ones (the report's FBS row is not copied)");
+    assert_eq!(
+        count(&s.db, Market::Wb),
+        3 + 2,
+        "three FBS orders and two FBO ones (the report's FBS row is not copied)"
+    );
     // Each report is read until it answers an empty page (or repeats only its last moment).
     assert_eq!(market.requests("GET", "/api/v1/supplier/orders"), 2);
     assert_eq!(market.requests("GET", "/api/v1/supplier/sales"), 2);

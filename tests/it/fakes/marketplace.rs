@@ -140,7 +140,12 @@ pub const PROSE: &[Prose] = &[
         path: "/api/v1/questions",
         quote: "при этом сумма значений параметров `take` и `skip` не должна превышать 10 000",
     },
-    Prose { doc: "09-communications.yaml", method: "GET", path: "/api/v1/feedbacks", quote: "Количество отзывов (max. 5 000)" },
+    Prose {
+        doc: "09-communications.yaml",
+        method: "GET",
+        path: "/api/v1/feedbacks",
+        quote: "Количество отзывов (max. 5 000)",
+    },
     Prose {
         doc: "09-communications.yaml",
         method: "GET",
@@ -172,17 +177,36 @@ pub const PROSE: &[Prose] = &[
         path: "/v2/posting/fbo/list",
         quote: "Если период больше года, вернётся ошибка `PERIOD_IS_TOO_LONG`.",
     },
-    Prose { doc: "seller-api.swagger.json", method: "POST", path: "/v2/posting/fbo/list", quote: "максимум — 1000" },
+    Prose {
+        doc: "seller-api.swagger.json", method: "POST", path: "/v2/posting/fbo/list", quote: "максимум — 1000"
+    },
     Prose {
         doc: "seller-api.swagger.json",
         method: "POST",
         path: "/v3/posting/fbs/list",
         quote: "он должен быть не больше одного года",
     },
-    Prose { doc: "seller-api.swagger.json", method: "POST", path: "/v3/posting/fbs/list", quote: "максимум — 1000" },
-    Prose { doc: "seller-api.swagger.json", method: "POST", path: "/v1/review/list", quote: "Минимум — 20, максимум — 100." },
-    Prose { doc: "seller-api.swagger.json", method: "POST", path: "/v3/chat/list", quote: "Максимальное значение — 1000." },
-    Prose { doc: "seller-api.swagger.json", method: "POST", path: "/v3/chat/history", quote: "Максимальное значение — 1000." },
+    Prose {
+        doc: "seller-api.swagger.json", method: "POST", path: "/v3/posting/fbs/list", quote: "максимум — 1000"
+    },
+    Prose {
+        doc: "seller-api.swagger.json",
+        method: "POST",
+        path: "/v1/review/list",
+        quote: "Минимум — 20, максимум — 100.",
+    },
+    Prose {
+        doc: "seller-api.swagger.json",
+        method: "POST",
+        path: "/v3/chat/list",
+        quote: "Максимальное значение — 1000.",
+    },
+    Prose {
+        doc: "seller-api.swagger.json",
+        method: "POST",
+        path: "/v3/chat/history",
+        quote: "Максимальное значение — 1000.",
+    },
     Prose {
         doc: "seller-api.swagger.json",
         method: "POST",
@@ -195,7 +219,12 @@ pub const PROSE: &[Prose] = &[
         path: "/v1/question/answer/create",
         quote: "Текст ответа объёмом от 2 до 3000 символов.",
     },
-    Prose { doc: "seller-api.swagger.json", method: "POST", path: "/v1/returns/list", quote: "Максимальное значение — 500." },
+    Prose {
+        doc: "seller-api.swagger.json",
+        method: "POST",
+        path: "/v1/returns/list",
+        quote: "Максимальное значение — 500.",
+    },
     Prose {
         doc: "seller-api.swagger.json",
         method: "POST",
@@ -478,7 +507,12 @@ impl FakeMarketplace {
         let mut statuses = self.inner.wb_statuses.lock().expect("lock");
         for i in 0..n as i64 {
             let id = first + i;
-            list.push(WbOrder { id, created: created + i * step_ms, article: format!("LD-TS-{:03}", i % 50), price: 129_000 });
+            list.push(WbOrder {
+                id,
+                created: created + i * step_ms,
+                article: format!("LD-TS-{:03}", i % 50),
+                price: 129_000,
+            });
             statuses.insert(id, ("new".into(), "waiting".into()));
         }
         list.sort_by_key(|o| o.id);
@@ -815,12 +849,7 @@ async fn dispatch(
         log(429);
         return r;
     }
-    let call = Call {
-        inner,
-        query: query.iter().cloned().collect(),
-        body: matched.body,
-        path: matched.path_params,
-    };
+    let call = Call { inner, query: query.iter().cloned().collect(), body: matched.body, path: matched.path_params };
     if let Some(problem) = prose_rules(&op.method, &op.template, &call) {
         inner.violations.lock().expect("lock").push(format!("{} {}: {problem}", op.method, op.template));
         log(400);
@@ -878,7 +907,10 @@ fn authorize(specs: &Specs, api: Api, op: &spec::Operation, headers: &HeaderMap,
     match api {
         Api::Ozon => {
             if header("Client-Id") != OZON_CLIENT_ID || header("Api-Key") != OZON_API_KEY {
-                return Some(Refusal(StatusCode::FORBIDDEN, json!({"code": 7, "message": OZON_WRONG_KEY, "details": []})));
+                return Some(Refusal(
+                    StatusCode::FORBIDDEN,
+                    json!({"code": 7, "message": OZON_WRONG_KEY, "details": []}),
+                ));
             }
             if inner.no_premium_plus.load(Ordering::SeqCst) && op.description().contains(PREMIUM_PLUS) {
                 return Some(Refusal(
@@ -940,7 +972,10 @@ fn limit(inner: &Inner, op: &spec::Operation, headers: &HeaderMap) -> Option<Res
     };
     let scale = *inner.scale.lock().expect("lock");
     let rate = l.rate() * scale;
-    let key = (format!("{token}/{kind:?}"), format!("{}/{}/{}", op.category.as_deref().unwrap_or(""), op.limit_group, op.doc));
+    let key = (
+        format!("{token}/{kind:?}"),
+        format!("{}/{}/{}", op.category.as_deref().unwrap_or(""), op.limit_group, op.doc),
+    );
     let mut buckets = inner.buckets.lock().expect("lock");
     let now = Instant::now();
     let b = buckets.entry(key).or_insert((l.burst, now));
@@ -956,7 +991,11 @@ fn limit(inner: &Inner, op: &spec::Operation, headers: &HeaderMap) -> Option<Res
     let reset = ((l.burst - b.0) / rate).ceil() as u64;
     let mut r = (
         StatusCode::TOO_MANY_REQUESTS,
-        axum::Json(wb_problem(StatusCode::TOO_MANY_REQUESTS, "too many requests", "limited by c122a060-a7fb-4bb4-abb0-32fd4e18d489")),
+        axum::Json(wb_problem(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many requests",
+            "limited by c122a060-a7fb-4bb4-abb0-32fd4e18d489",
+        )),
     )
         .into_response();
     let h = r.headers_mut();
@@ -1008,10 +1047,8 @@ fn prose_rules(method: &str, template: &str, c: &Call<'_>) -> Option<String> {
             (take > 10_000 || skip > 10_000 || take + skip > 10_000)
                 .then(|| "take and skip: at most 10 000 each, and together".into())
         }
-        ("GET", "/api/v1/feedbacks") => {
-            (c.qi("take").unwrap_or(0) > 5_000 || c.qi("skip").unwrap_or(0) > 199_990)
-                .then(|| "take: max. 5 000; skip: max. 199990".into())
-        }
+        ("GET", "/api/v1/feedbacks") => (c.qi("take").unwrap_or(0) > 5_000 || c.qi("skip").unwrap_or(0) > 199_990)
+            .then(|| "take: max. 5 000; skip: max. 199990".into()),
         ("POST", "/v2/posting/fbo/list" | "/v3/posting/fbs/list") => {
             let f = &c.body["filter"];
             let limit = c.body["limit"].as_i64().unwrap_or(0);
@@ -1022,14 +1059,15 @@ fn prose_rules(method: &str, template: &str, c: &Call<'_>) -> Option<String> {
                 return Some("offset: «Максимальное значение — 20000.»".into());
             }
             match (parse_time(&f["since"]), parse_time(&f["to"])) {
-                (Some(a), Some(b)) if b - a > 366 * DAY => Some("PERIOD_IS_TOO_LONG: the period is longer than a year".into()),
+                (Some(a), Some(b)) if b - a > 366 * DAY => {
+                    Some("PERIOD_IS_TOO_LONG: the period is longer than a year".into())
+                }
                 (Some(_), Some(_)) => None,
                 _ => Some("filter.since and filter.to must be dates".into()),
             }
         }
-        ("POST", "/v1/review/list") => {
-            (!(20..=100).contains(&c.body["limit"].as_i64().unwrap_or(0))).then(|| "limit: «Минимум — 20, максимум — 100.»".into())
-        }
+        ("POST", "/v1/review/list") => (!(20..=100).contains(&c.body["limit"].as_i64().unwrap_or(0)))
+            .then(|| "limit: «Минимум — 20, максимум — 100.»".into()),
         ("POST", "/v3/chat/list" | "/v3/chat/history") => {
             (c.body["limit"].as_i64().unwrap_or(1) > 1000).then(|| "limit: «Максимальное значение — 1000.»".into())
         }
@@ -1057,7 +1095,8 @@ fn prose_rules(method: &str, template: &str, c: &Call<'_>) -> Option<String> {
             (!(1..=1000).contains(&l)).then(|| "limit: «Минимум — 1, максимум — 1000.»".into())
         }
         ("POST", "/v3/product/info/list") => {
-            let n: usize = ["offer_id", "product_id", "sku"].iter().map(|k| c.body[*k].as_array().map_or(0, Vec::len)).sum();
+            let n: usize =
+                ["offer_id", "product_id", "sku"].iter().map(|k| c.body[*k].as_array().map_or(0, Vec::len)).sum();
             (n > 1000).then(|| "«не больше 1000 товаров»".into())
         }
         _ => None,
@@ -1171,7 +1210,9 @@ fn handle(api: Api, method: &str, template: &str, c: &Call<'_>) -> Reply {
                 .flatten()
                 .filter_map(Value::as_i64)
                 .filter_map(|id| {
-                    statuses.get(&id).map(|(s, w)| json!({"id": id, "supplierStatus": s, "wbStatus": w, "isCancellable": s == "new"}))
+                    statuses.get(&id).map(
+                        |(s, w)| json!({"id": id, "supplierStatus": s, "wbStatus": w, "isCancellable": s == "new"}),
+                    )
                 })
                 .collect();
             ok(json!({"orders": orders}))
@@ -1230,8 +1271,10 @@ fn handle(api: Api, method: &str, template: &str, c: &Call<'_>) -> Reply {
                 })
                 .collect();
             let unanswered = all.iter().filter(|q| q.2.is_none()).count();
-            ok(json!({"data": {"countUnanswered": unanswered, "countArchive": all.len() - unanswered, "questions": list},
-                "error": false, "errorText": "", "additionalErrors": null}))
+            ok(
+                json!({"data": {"countUnanswered": unanswered, "countArchive": all.len() - unanswered, "questions": list},
+                "error": false, "errorText": "", "additionalErrors": null}),
+            )
         }
         (Api::Wb, "PATCH", "/api/v1/questions") => {
             let (Some(id), Some(text)) = (c.body["id"].as_str(), c.body["answer"]["text"].as_str()) else {
@@ -1266,8 +1309,10 @@ fn handle(api: Api, method: &str, template: &str, c: &Call<'_>) -> Reply {
                     "parentFeedbackId": null, "childFeedbackId": null, "returnProductOrdersDate": null}))
                 .collect();
             let unanswered = all.iter().filter(|f| f.3.is_none()).count();
-            ok(json!({"data": {"countUnanswered": unanswered, "countArchive": all.len() - unanswered, "feedbacks": list},
-                "error": false, "errorText": "", "additionalErrors": null}))
+            ok(
+                json!({"data": {"countUnanswered": unanswered, "countArchive": all.len() - unanswered, "feedbacks": list},
+                "error": false, "errorText": "", "additionalErrors": null}),
+            )
         }
         (Api::Wb, "POST", "/api/v1/feedbacks/answer") => {
             let (id, text) = (c.body["id"].as_str().unwrap_or(""), c.body["text"].as_str().unwrap_or(""));
@@ -1284,9 +1329,11 @@ fn handle(api: Api, method: &str, template: &str, c: &Call<'_>) -> Reply {
                 .lock()
                 .expect("lock")
                 .iter()
-                .map(|(id, sign)| json!({"chatID": id, "replySign": sign, "clientName": "Алёна",
+                .map(|(id, sign)| {
+                    json!({"chatID": id, "replySign": sign, "clientName": "Алёна",
                     "goodCard": {"nmID": 178452391, "price": 1290, "priceCurrency": "RUB", "rid": "r1", "size": "46"},
-                    "lastMessage": {"text": "", "addTimestamp": 0}}))
+                    "lastMessage": {"text": "", "addTimestamp": 0}})
+                })
                 .collect();
             ok(json!({"result": chats, "errors": null}))
         }
@@ -1298,8 +1345,10 @@ fn handle(api: Api, method: &str, template: &str, c: &Call<'_>) -> Reply {
             let list: Vec<Value> = page.iter().map(|(_, e)| e.clone()).collect();
             let (oldest, newest) =
                 (page.first().map_or(now_ms(), |(t, _)| *t), page.last().map_or(now_ms(), |(t, _)| *t));
-            ok(json!({"result": {"next": new_next, "newestEventTime": rfc3339(newest), "oldestEventTime": rfc3339(oldest),
-                "totalEvents": list.len(), "events": list}, "errors": null}))
+            ok(
+                json!({"result": {"next": new_next, "newestEventTime": rfc3339(newest), "oldestEventTime": rfc3339(oldest),
+                "totalEvents": list.len(), "events": list}, "errors": null}),
+            )
         }
         (Api::Wb, "POST", "/api/v1/seller/message") => {
             let (sign, text) = (c.body["replySign"].as_str().unwrap_or(""), c.body["message"].as_str().unwrap_or(""));
@@ -1339,8 +1388,14 @@ fn handle(api: Api, method: &str, template: &str, c: &Call<'_>) -> Reply {
             let archive = c.q("is_archive") == Some("true");
             let limit = c.qi("limit").unwrap_or(50) as usize;
             let offset = c.qi("offset").unwrap_or(0) as usize;
-            let all: Vec<Value> =
-                inner.wb_claims.lock().expect("lock").iter().filter(|cl| cl.0 == archive).map(|cl| cl.1.clone()).collect();
+            let all: Vec<Value> = inner
+                .wb_claims
+                .lock()
+                .expect("lock")
+                .iter()
+                .filter(|cl| cl.0 == archive)
+                .map(|cl| cl.1.clone())
+                .collect();
             let page: Vec<Value> = all.iter().skip(offset).take(limit).cloned().collect();
             ok(json!({"claims": page, "total": all.len()}))
         }
@@ -1348,7 +1403,10 @@ fn handle(api: Api, method: &str, template: &str, c: &Call<'_>) -> Reply {
             let number = c.body["posting_number"].as_str().unwrap_or("");
             match inner.postings.lock().expect("lock").get(number) {
                 Some(p) if template == "/v3/posting/fbs/get" => ok(json!({"result": p})),
-                _ => Reply::Json(StatusCode::NOT_FOUND, json!({"code": 5, "message": "Posting not found", "details": []})),
+                _ => Reply::Json(
+                    StatusCode::NOT_FOUND,
+                    json!({"code": 5, "message": "Posting not found", "details": []}),
+                ),
             }
         }
         (Api::Ozon, "POST", "/v3/posting/fbs/list") => ozon_fbs_list(inner, &c.body),
@@ -1374,15 +1432,18 @@ fn handle(api: Api, method: &str, template: &str, c: &Call<'_>) -> Reply {
             let after = c.body["last_id"].as_str().unwrap_or("").to_owned();
             let limit = c.body["limit"].as_u64().unwrap_or(20) as usize;
             let all = inner.ozon_reviews.lock().expect("lock");
-            let matching: Vec<&Review> =
-                all.iter().filter(|r| !unprocessed || r.3.is_none()).filter(|r| after.is_empty() || r.0 > after).collect();
+            // After `last_id` in the listing's order (ids are not ordered by themselves).
+            let start = all.iter().position(|r| r.0 == after).map_or(0, |i| i + 1);
+            let matching: Vec<&Review> = all.iter().skip(start).filter(|r| !unprocessed || r.3.is_none()).collect();
             let list: Vec<Value> = matching
                 .iter()
                 .take(limit)
-                .map(|(id, text, rating, comment, at)| json!({"id": id, "sku": 1784523911, "text": text, "rating": rating,
+                .map(|(id, text, rating, comment, at)| {
+                    json!({"id": id, "sku": 1784523911, "text": text, "rating": rating,
                     "published_at": rfc3339(*at), "status": if comment.is_some() { "PROCESSED" } else { "UNPROCESSED" },
                     "comments_amount": i32::from(comment.is_some()), "photos_amount": 0, "videos_amount": 0,
-                    "order_status": "DELIVERED", "is_rating_participant": true}))
+                    "order_status": "DELIVERED", "is_rating_participant": true})
+                })
                 .collect();
             let last = list.last().and_then(|r| r["id"].as_str()).unwrap_or("").to_owned();
             ok(json!({"reviews": list, "has_next": matching.len() > limit, "last_id": last}))
@@ -1395,7 +1456,9 @@ fn handle(api: Api, method: &str, template: &str, c: &Call<'_>) -> Reply {
                     r.3 = Some(text.to_owned());
                     ok(json!({"comment_id": format!("c-{id}")}))
                 }
-                None => Reply::Json(StatusCode::NOT_FOUND, json!({"code": 5, "message": "review not found", "details": []})),
+                None => {
+                    Reply::Json(StatusCode::NOT_FOUND, json!({"code": 5, "message": "review not found", "details": []}))
+                }
             }
         }
         (Api::Ozon, "POST", "/v3/product/list") => {
@@ -1417,7 +1480,10 @@ fn handle(api: Api, method: &str, template: &str, c: &Call<'_>) -> Reply {
             let limit = c.body["limit"].as_u64().unwrap_or(50) as usize;
             let chats = inner.ozon_chats.lock().expect("lock");
             let Some((_, msgs)) = chats.iter().find(|ch| ch.0 == chat) else {
-                return Reply::Json(StatusCode::NOT_FOUND, json!({"code": 5, "message": "chat not found", "details": []}));
+                return Reply::Json(
+                    StatusCode::NOT_FOUND,
+                    json!({"code": 5, "message": "chat not found", "details": []}),
+                );
             };
             let mut list: Vec<Value> = msgs
                 .iter()
@@ -1436,7 +1502,10 @@ fn handle(api: Api, method: &str, template: &str, c: &Call<'_>) -> Reply {
             let (chat, text) = (c.body["chat_id"].as_str().unwrap_or(""), c.body["text"].as_str().unwrap_or(""));
             let mut chats = inner.ozon_chats.lock().expect("lock");
             let Some((_, msgs)) = chats.iter_mut().find(|ch| ch.0 == chat) else {
-                return Reply::Json(StatusCode::NOT_FOUND, json!({"code": 5, "message": "chat not found", "details": []}));
+                return Reply::Json(
+                    StatusCode::NOT_FOUND,
+                    json!({"code": 5, "message": "chat not found", "details": []}),
+                );
             };
             for m in msgs.iter_mut() {
                 m.3 = true;
@@ -1448,7 +1517,10 @@ fn handle(api: Api, method: &str, template: &str, c: &Call<'_>) -> Reply {
         (Api::Ozon, "POST", "/v1/returns/list") => {
             let limit = c.body["limit"].as_u64().unwrap_or(500) as usize;
             let window = &c.body["filter"]["visual_status_change_moment"];
-            let (from, to) = (parse_time(&window["time_from"]).unwrap_or(i64::MIN), parse_time(&window["time_to"]).unwrap_or(i64::MAX));
+            let (from, to) = (
+                parse_time(&window["time_from"]).unwrap_or(i64::MIN),
+                parse_time(&window["time_to"]).unwrap_or(i64::MAX),
+            );
             let last: i64 = c.body["last_id"].as_i64().unwrap_or(0);
             let all: Vec<Value> = inner
                 .ozon_returns
@@ -1483,15 +1555,21 @@ fn handle(api: Api, method: &str, template: &str, c: &Call<'_>) -> Reply {
             ok(json!({"questions": list, "last_id": last}))
         }
         (Api::Ozon, "POST", "/v1/question/answer/create") => {
-            let (id, sku, text) =
-                (c.body["question_id"].as_str().unwrap_or(""), c.body["sku"].as_i64().unwrap_or(0), c.body["text"].as_str().unwrap_or(""));
+            let (id, sku, text) = (
+                c.body["question_id"].as_str().unwrap_or(""),
+                c.body["sku"].as_i64().unwrap_or(0),
+                c.body["text"].as_str().unwrap_or(""),
+            );
             let mut list = inner.ozon_questions.lock().expect("lock");
             match list.iter_mut().find(|q| q.0 == id && q.1 == sku) {
                 Some(q) => {
                     q.3 = Some(text.to_owned());
                     ok(json!({"answer_id": format!("a-{id}")}))
                 }
-                None => Reply::Json(StatusCode::NOT_FOUND, json!({"code": 5, "message": "question not found", "details": []})),
+                None => Reply::Json(
+                    StatusCode::NOT_FOUND,
+                    json!({"code": 5, "message": "question not found", "details": []}),
+                ),
             }
         }
         _ => {
@@ -1548,7 +1626,9 @@ fn ozon_chat_list(inner: &Inner, body: &Value) -> Reply {
     let page: Vec<Value> = all.iter().skip(from).take(limit).cloned().collect();
     let has_next = from + page.len() < all.len();
     let total: usize = all.iter().map(|c| c["unread_count"].as_u64().unwrap_or(0) as usize).sum();
-    ok(json!({"chats": page, "total_unread_count": total, "cursor": (from + page.len()).to_string(), "has_next": has_next}))
+    ok(
+        json!({"chats": page, "total_unread_count": total, "cursor": (from + page.len()).to_string(), "has_next": has_next}),
+    )
 }
 
 /// WB product cards: the generated catalogue paged by the cursor (`updatedAt` + `nmID` of the
@@ -1567,7 +1647,8 @@ fn wb_cards(inner: &Inner, body: &Value) -> Reply {
          "title": "Футболка женская оверсайз из хлопка", "description": "Свободная футболка из хлопка.",
          "characteristics": [], "sizes": [{"chrtID": 3, "techSize": "M", "wbSize": "46", "skus": ["2040003"]}],
          "createdAt": "2026-11-01T10:00:00Z", "updatedAt": "2026-11-21T10:00:00Z"}]);
-    let mut all: Vec<Value> = if generated.is_empty() { fixed.as_array().cloned().unwrap_or_default() } else { generated.clone() };
+    let mut all: Vec<Value> =
+        if generated.is_empty() { fixed.as_array().cloned().unwrap_or_default() } else { generated.clone() };
     let key = |c: &Value| (c["updatedAt"].as_str().unwrap_or("").to_owned(), c["nmID"].as_i64().unwrap_or(0));
     let ascending = body["settings"]["sort"]["ascending"].as_bool().unwrap_or(false);
     all.sort_by_key(key);

@@ -2,8 +2,8 @@
 
 pub mod llm;
 pub mod marketplace;
-pub mod spec;
 pub mod smtp;
+pub mod spec;
 pub mod telegram;
 
 /// Serves `app` on an ephemeral loopback port; returns the address and the server task.

@@ -142,7 +142,10 @@ pub fn specs() -> Option<&'static Specs> {
             let dir = dir();
             if !dir.join("ozon/seller-api.swagger.json").exists() {
                 if std::env::var("SUPPORTD_REQUIRE_SPECS").is_ok_and(|v| v == "1") {
-                    panic!("the official API documents are required (SUPPORTD_REQUIRE_SPECS=1) but {} is missing", dir.display());
+                    panic!(
+                        "the official API documents are required (SUPPORTD_REQUIRE_SPECS=1) but {} is missing",
+                        dir.display()
+                    );
                 }
                 eprintln!("note: {} is missing; tests against the marketplace documents are skipped", dir.display());
                 return None;
@@ -174,7 +177,8 @@ fn load(dir: &std::path::Path) -> Specs {
         docs.insert(name, yaml_to_json(yaml));
     }
     let wb = Spec::index(Api::Wb, docs);
-    let info = std::fs::read_to_string(dir.join("wildberries/api-information.json")).expect("read api-information.json");
+    let info =
+        std::fs::read_to_string(dir.join("wildberries/api-information.json")).expect("read api-information.json");
     Specs { wb, ozon, wb_information: serde_json::from_str(&info).expect("api-information.json is JSON") }
 }
 
@@ -325,7 +329,9 @@ fn hosts_of(servers: Option<&Value>) -> Vec<String> {
         .map(|a| {
             a.iter()
                 .filter_map(|s| s["url"].as_str())
-                .map(|u| u.trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/').to_owned())
+                .map(|u| {
+                    u.trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/').to_owned()
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -353,7 +359,8 @@ impl Spec {
                         hosts = if path_hosts.is_empty() { doc_hosts.clone() } else { path_hosts.clone() };
                     }
                     let mut resolved = resolve(doc, op, &mut Vec::new());
-                    let mut params: Vec<Value> = resolve(doc, &path_params, &mut Vec::new()).as_array().cloned().unwrap_or_default();
+                    let mut params: Vec<Value> =
+                        resolve(doc, &path_params, &mut Vec::new()).as_array().cloned().unwrap_or_default();
                     params.extend(resolved["parameters"].as_array().cloned().unwrap_or_default());
                     resolved["parameters"] = Value::Array(params);
                     let description = op["description"].as_str().unwrap_or("");
@@ -382,7 +389,12 @@ impl Spec {
     }
 
     /// The operation `method path` on `host` (when given), with the path's parameters.
-    pub fn find(&self, host: Option<&str>, method: &str, path: &str) -> Result<(&Operation, HashMap<String, String>), String> {
+    pub fn find(
+        &self,
+        host: Option<&str>,
+        method: &str,
+        path: &str,
+    ) -> Result<(&Operation, HashMap<String, String>), String> {
         let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         let mut best: Option<(usize, &Operation, HashMap<String, String>)> = None;
         let mut on_other_host = Vec::new();
@@ -435,18 +447,13 @@ impl Spec {
             let values: Vec<String> = match place {
                 "query" => r.query.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect(),
                 "path" => path_params.get(name).cloned().into_iter().collect(),
-                "header" => r
-                    .headers
-                    .get_all(name)
-                    .iter()
-                    .filter_map(|v| v.to_str().ok())
-                    .map(str::to_owned)
-                    .collect(),
+                "header" => r.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).map(str::to_owned).collect(),
                 _ => continue,
             };
             if values.is_empty() {
                 if required {
-                    errors.push(format!("{} {}: required {place} parameter `{name}` is missing", op.method, op.template));
+                    errors
+                        .push(format!("{} {}: required {place} parameter `{name}` is missing", op.method, op.template));
                 }
                 continue;
             }
@@ -497,7 +504,10 @@ impl Spec {
         }
         let Some(media) = rb["content"].get(&content_type) else {
             let allowed: Vec<&String> = rb["content"].as_object().map(|m| m.keys().collect()).unwrap_or_default();
-            errors.push(format!("{} {}: content type `{content_type}` is not one of {allowed:?}", op.method, op.template));
+            errors.push(format!(
+                "{} {}: content type `{content_type}` is not one of {allowed:?}",
+                op.method, op.template
+            ));
             return Value::Null;
         };
         let body = if content_type == "multipart/form-data" {
@@ -561,7 +571,13 @@ impl Spec {
             }
             for (what, schema) in schemas {
                 if let Err(e) = jsonschema::draft4::options().build(&to_json_schema(&schema)) {
-                    failed.push(format!("{} {} {} {what}: {}", op.doc, op.method, op.template, e.to_string().chars().take(300).collect::<String>()));
+                    failed.push(format!(
+                        "{} {} {} {what}: {}",
+                        op.doc,
+                        op.method,
+                        op.template,
+                        e.to_string().chars().take(300).collect::<String>()
+                    ));
                 }
             }
         }
