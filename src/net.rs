@@ -263,7 +263,8 @@ pub fn error_message(body: &str) -> String {
     let from_json = serde_json::from_str::<serde_json::Value>(body).ok().and_then(|v| {
         let text = |x: &serde_json::Value| x.as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
         let list = |x: &serde_json::Value| {
-            let items: Vec<String> = x.as_array()?.iter().filter_map(|e| text(e).or_else(|| text(&e["message"]))).collect();
+            let items: Vec<String> =
+                x.as_array()?.iter().filter_map(|e| text(e).or_else(|| text(&e["message"]))).collect();
             (!items.is_empty()).then(|| items.join("; "))
         };
         let problem = match (text(&v["title"]), text(&v["detail"])) {
@@ -271,7 +272,10 @@ pub fn error_message(body: &str) -> String {
             (t, d) => d.or(t),
         };
         text(&v["error"]["message"])
-            .or_else(|| text(&v["errorText"]).map(|t| list(&v["additionalErrors"]).map_or(t.clone(), |more| format!("{t} ({more})"))))
+            .or_else(|| {
+                text(&v["errorText"])
+                    .map(|t| list(&v["additionalErrors"]).map_or(t.clone(), |more| format!("{t} ({more})")))
+            })
             .or_else(|| text(&v["message"]))
             .or(problem)
             .or_else(|| list(&v["errors"]))
@@ -298,12 +302,16 @@ mod tests {
         assert_eq!(error_message(""), "no details");
         assert_eq!(error_message(&"x".repeat(1000)).len(), 300);
         // Wildberries' shapes, one per API group.
-        let problem = r#"{"title":"unauthorized","detail":"token scope not allowed","code":"07e4","requestId":"r","status":401}"#;
+        let problem =
+            r#"{"title":"unauthorized","detail":"token scope not allowed","code":"07e4","requestId":"r","status":401}"#;
         assert_eq!(error_message(problem), "unauthorized: token scope not allowed");
         let fq = r#"{"data":null,"error":true,"errorText":"Неверный id","additionalErrors":["Something went wrong"]}"#;
         assert_eq!(error_message(fq), "Неверный id (Something went wrong)");
         assert_eq!(error_message(r#"{"errors":["dateFrom: field required"]}"#), "dateFrom: field required");
-        assert_eq!(error_message(r#"{"code":"IncorrectParameter","message":"Передан некорректный параметр"}"#), "Передан некорректный параметр");
+        assert_eq!(
+            error_message(r#"{"code":"IncorrectParameter","message":"Передан некорректный параметр"}"#),
+            "Передан некорректный параметр"
+        );
     }
 
     #[tokio::test]
@@ -313,7 +321,10 @@ mod tests {
         c.acquire().await;
         let t = Instant::now();
         let r = c
-            .send_with(|cl| cl.get("http://127.0.0.1:9"), SendOptions { max_wait: Some(Duration::from_secs(5)), ..SendOptions::default() })
+            .send_with(
+                |cl| cl.get("http://127.0.0.1:9"),
+                SendOptions { max_wait: Some(Duration::from_secs(5)), ..SendOptions::default() },
+            )
             .await;
         assert!(t.elapsed() < Duration::from_secs(1));
         match r {

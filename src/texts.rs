@@ -492,6 +492,17 @@ pub mod marketplace {
         )
     }
 
+    /// The system note in a marketplace thread whose answer deadline passed unanswered.
+    pub fn overdue(rule: crate::marketplace::deadlines::DueRule) -> String {
+        use crate::marketplace::deadlines::DueRule;
+        let why = match rule {
+            DueRule::OzonChat48h => "Ozon позволяет ответить в чате в течение 48 часов после сообщения покупателя",
+            DueRule::WbReview30d => "отзыв без ответа Wildberries через 30 дней переносит в архив",
+            DueRule::ShopTarget => "истёк срок ответа, заданный магазином",
+        };
+        format!("Срок ответа на маркетплейсе прошёл: {why}. Ответьте покупателю как можно скорее.")
+    }
+
     /// "заказы FBS", "статистика", …
     pub fn part_title(part: Part, wb: bool) -> &'static str {
         match (part, wb) {

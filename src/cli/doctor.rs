@@ -298,9 +298,16 @@ fn check_sync(r: &mut Report, conn: &rusqlite::Connection) {
 /// and kind, and what the marketplaces answered last.
 fn check_access(r: &mut Report, conn: &rusqlite::Connection, config: Option<&Config>, cipher: Option<&Cipher>) {
     use crate::marketplace::{Access, Market, access, ozon, wb};
-    let stored = |name: &'static str| cipher.and_then(|c| credentials::get(conn, c, name).ok().flatten()).unwrap_or_default();
-    let wb_token = config.map(|c| c.marketplaces.wb.token.expose().to_owned()).filter(|t| !t.is_empty()).unwrap_or_else(|| stored(wb::TOKEN));
-    let ozon_key = config.map(|c| c.marketplaces.ozon.api_key.expose().to_owned()).filter(|t| !t.is_empty()).unwrap_or_else(|| stored(ozon::API_KEY));
+    let stored =
+        |name: &'static str| cipher.and_then(|c| credentials::get(conn, c, name).ok().flatten()).unwrap_or_default();
+    let wb_token = config
+        .map(|c| c.marketplaces.wb.token.expose().to_owned())
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| stored(wb::TOKEN));
+    let ozon_key = config
+        .map(|c| c.marketplaces.ozon.api_key.expose().to_owned())
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| stored(ozon::API_KEY));
     for market in [Market::Wb, Market::Ozon] {
         let (connected, info) = match market {
             Market::Wb => (!wb_token.is_empty(), wb::key_info(wb::token_info(&wb_token).as_ref())),
@@ -320,13 +327,23 @@ fn check_access(r: &mut Report, conn: &rusqlite::Connection, config: Option<&Con
         r.line(Level::Ok, "marketplace access", &format!("{}{kind}: {}", market.title(), list.join(", ")), None);
         for p in parts.iter().filter(|p| matches!(p.access, Access::Denied | Access::Partial)) {
             let fix = match market {
-                Market::Wb => "issue a WB token with that category (seller account → Settings → API access), store it, then test the connection",
-                Market::Ozon => "give the Api-Key the role it needs (or the Premium Plus subscription), then test the connection",
+                Market::Wb => {
+                    "issue a WB token with that category (seller account → Settings → API access), store it, then test the connection"
+                }
+                Market::Ozon => {
+                    "give the Api-Key the role it needs (or the Premium Plus subscription), then test the connection"
+                }
             };
             r.line(
                 Level::Warn,
                 "marketplace access",
-                &format!("{}: {} {}: {}", market.title(), p.part.as_str(), p.access.as_str(), p.reason.as_deref().unwrap_or("")),
+                &format!(
+                    "{}: {} {}: {}",
+                    market.title(),
+                    p.part.as_str(),
+                    p.access.as_str(),
+                    p.reason.as_deref().unwrap_or("")
+                ),
                 Some(fix),
             );
         }

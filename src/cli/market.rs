@@ -110,7 +110,12 @@ pub fn sync(paths: &Paths, db: &Db, args: SyncArgs) -> anyhow::Result<ExitCode> 
                         crate::marketplace::sync::PartStatus::Deferred => "put off to the next run (request limit)",
                         _ => "not synced",
                     };
-                    eprintln!("warning: {}: {}: {what}: {}", market.title(), p.part.as_str(), p.message.as_deref().unwrap_or(""));
+                    eprintln!(
+                        "warning: {}: {}: {what}: {}",
+                        market.title(),
+                        p.part.as_str(),
+                        p.message.as_deref().unwrap_or("")
+                    );
                 }
             }
             Err(e) => {

@@ -614,7 +614,8 @@ impl Engine {
         }
         // The marketplace's rules for public answers (`marketplace::rules`): cleaned, or held.
         let rules = if public {
-            let verdict = crate::marketplace::rules::public_answer(&conversation.channel, &conversation.recipient, &reply);
+            let verdict =
+                crate::marketplace::rules::public_answer(&conversation.channel, &conversation.recipient, &reply);
             crate::marketplace::rules::apply(verdict, &mut reply, &mut draft.hold, &mut draft.note)
         } else {
             Value::Null

@@ -14,6 +14,8 @@ pub struct PartView {
     pub access: Access,
     /// "заказы FBS", "статистика (заказы FBO и продажи)", …
     pub title: String,
+    /// "✓", "✗ — нет доступа", "частично", …
+    pub access_title: String,
     /// Why not (English, from the token or the marketplace's answer).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -34,12 +36,19 @@ pub fn merge(market: Market, decoded: &KeyInfo, stored: &[StoredAccess], syncs: 
     Part::ALL
         .into_iter()
         .map(|part| {
-            let token = decoded.parts.iter().find(|p| p.part == part).cloned().unwrap_or(PartAccess::new(part, Access::Unknown, None));
+            let token = decoded.parts.iter().find(|p| p.part == part).cloned().unwrap_or(PartAccess::new(
+                part,
+                Access::Unknown,
+                None,
+            ));
             let seen = stored.iter().find(|s| s.part == part && s.source != "token");
             let (access, reason, source, checked) = match (token.access, seen) {
-                (Access::Denied | Access::NotApplicable, _) | (_, None) => {
-                    (token.access, token.reason.clone(), (token.access != Access::Unknown).then(|| "token".to_owned()), None)
-                }
+                (Access::Denied | Access::NotApplicable, _) | (_, None) => (
+                    token.access,
+                    token.reason.clone(),
+                    (token.access != Access::Unknown).then(|| "token".to_owned()),
+                    None,
+                ),
                 (Access::Partial, Some(s)) if s.access == Access::Allowed => {
                     (Access::Partial, token.reason.clone(), Some("token".to_owned()), Some(s.checked_at))
                 }
@@ -49,6 +58,7 @@ pub fn merge(market: Market, decoded: &KeyInfo, stored: &[StoredAccess], syncs: 
                 part,
                 access,
                 title: crate::texts::marketplace::part_title(part, market == Market::Wb).to_owned(),
+                access_title: crate::texts::marketplace::access_title(access).to_owned(),
                 reason,
                 source,
                 checked_at: checked.map(crate::clock::rfc3339),

@@ -19,8 +19,10 @@ const HOUR: i64 = 3_600_000;
 #[serde(rename_all = "snake_case")]
 pub enum DueRule {
     /// Ozon: replies within 48 hours of the buyer's last message.
+    #[serde(rename = "ozon_chat_48h")]
     OzonChat48h,
     /// WB: a review unanswered for 30 days is archived.
+    #[serde(rename = "wb_review_30d")]
     WbReview30d,
     /// The shop's own target (`marketplaces.reply_target_hours`).
     ShopTarget,
@@ -37,6 +39,29 @@ impl DueRule {
 
     pub fn parse(s: &str) -> Option<Self> {
         [DueRule::OzonChat48h, DueRule::WbReview30d, DueRule::ShopTarget].into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// A thread's open answer deadline as the inbox shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ReplyDue {
+    /// When the answer is due (RFC 3339).
+    pub due_at: String,
+    pub rule: DueRule,
+    /// Seconds until then; negative once it has passed.
+    pub seconds_left: i64,
+    pub overdue: bool,
+}
+
+impl ReplyDue {
+    /// The view of a stored deadline at `now`; none once the thread is answered.
+    pub fn of(d: &crate::store::marketplace::Deadline, now: i64) -> Option<Self> {
+        (!d.answered).then(|| Self {
+            due_at: crate::clock::rfc3339(d.due_at),
+            rule: d.rule,
+            seconds_left: (d.due_at - now).div_euclid(1000),
+            overdue: d.due_at <= now,
+        })
     }
 }
 
@@ -59,5 +84,9 @@ mod tests {
         assert_eq!(due(Market::Wb, ThreadKind::Review, 0, 24), (720 * HOUR, DueRule::WbReview30d));
         assert_eq!(due(Market::Wb, ThreadKind::Question, 0, 6), (6 * HOUR, DueRule::ShopTarget));
         assert_eq!(due(Market::Ozon, ThreadKind::Review, HOUR, 24), (25 * HOUR, DueRule::ShopTarget));
+        // The JSON names are the stored ones.
+        for r in [DueRule::OzonChat48h, DueRule::WbReview30d, DueRule::ShopTarget] {
+            assert_eq!(serde_json::to_value(r).expect("json"), serde_json::json!(r.as_str()));
+        }
     }
 }

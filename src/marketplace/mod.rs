@@ -463,7 +463,12 @@ pub trait MarketplaceApi: Send + Sync {
     /// What the key is and may do, as far as it says without asking the marketplace (a WB
     /// token carries its kind and scopes; an Ozon key says nothing).
     fn key_info(&self) -> BoxFuture<'_, KeyInfo> {
-        Box::pin(async { KeyInfo { parts: Part::ALL.map(|p| PartAccess::new(p, Access::Unknown, None)).to_vec(), ..KeyInfo::default() } })
+        Box::pin(async {
+            KeyInfo {
+                parts: Part::ALL.map(|p| PartAccess::new(p, Access::Unknown, None)).to_vec(),
+                ..KeyInfo::default()
+            }
+        })
     }
 
     /// The connection test: [`MarketplaceApi::key_info`] confirmed by the marketplace (a

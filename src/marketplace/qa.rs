@@ -12,10 +12,10 @@ use serde_json::Value;
 
 use super::{MarketError, MarketplaceApi, PartAccess};
 use crate::BoxFuture;
-use crate::clock::SharedClock;
-use crate::store::{Db, marketplace as rows};
 use crate::channels::{Channel, Delivered, Limits, SendError};
+use crate::clock::SharedClock;
 use crate::engine::{Engine, Inbound};
+use crate::store::{Db, marketplace as rows};
 
 pub struct MarketplaceChannel {
     api: Arc<dyn MarketplaceApi>,
@@ -46,7 +46,10 @@ impl Channel for MarketplaceChannel {
             let findings = super::rules::operator_reply(self.api.qa_channel(), recipient, text);
             if !findings.is_empty() {
                 let what: Vec<String> = findings.iter().map(super::rules::Finding::describe).collect();
-                return Err(SendError::Permanent(format!("not published, against the marketplace's rules: {}", what.join("; "))));
+                return Err(SendError::Permanent(format!(
+                    "not published, against the marketplace's rules: {}",
+                    what.join("; ")
+                )));
             }
             match self.api.answer(recipient, text).await {
                 Ok(()) => Ok(Delivered { external_id: None }),
@@ -82,15 +85,19 @@ pub async fn poll_once(api: &dyn MarketplaceApi, engine: &Engine, ctx: &PollCont
         tracing::warn!(error = %e, "cannot record marketplace access");
     }
     for p in polled.parts.iter().filter(|p| p.access != super::Access::Allowed) {
-        tracing::info!(channel = api.qa_channel(), part = p.part.as_str(), reason = p.reason.as_deref().unwrap_or(""), "part not read");
+        tracing::info!(
+            channel = api.qa_channel(),
+            part = p.part.as_str(),
+            reason = p.reason.as_deref().unwrap_or(""),
+            "part not read"
+        );
     }
     let mut new = 0;
     for q in polled.questions {
         if q.text.trim().is_empty() {
             continue;
         }
-        let (due, rule) =
-            super::deadlines::due(market, q.kind, q.created_at.unwrap_or(now), ctx.reply_target_hours);
+        let (due, rule) = super::deadlines::due(market, q.kind, q.created_at.unwrap_or(now), ctx.reply_target_hours);
         let (channel, thread, written) = (api.qa_channel().to_owned(), q.thread.clone(), q.created_at.unwrap_or(now));
         if let Err(e) = ctx.db.call(move |c| rows::note_deadline(c, &channel, &thread, written, due, rule, now)).await {
             tracing::warn!(error = %e, "cannot record a reply deadline");

@@ -112,8 +112,14 @@ pub enum Finding {
     Invitation(String),
     /// A full name, an address with a flat, a card or passport number.
     PersonalData(String),
-    TooLong { chars: usize, max: usize },
-    TooShort { chars: usize, min: usize },
+    TooLong {
+        chars: usize,
+        max: usize,
+    },
+    TooShort {
+        chars: usize,
+        min: usize,
+    },
 }
 
 impl Finding {
@@ -353,7 +359,10 @@ mod tests {
         assert!(call.iter().any(|x| matches!(x, Finding::Phone(_))), "{call:?}");
         assert!(call.iter().any(|x| matches!(x, Finding::Invitation(_))), "{call:?}");
         assert!(f("Пишите на help@ladya-shop.ru").iter().any(|x| matches!(x, Finding::Email(_))));
-        assert!(!f("Пишите на help@ladya-shop.ru").iter().any(|x| matches!(x, Finding::Link(_))), "an e-mail is not also a link");
+        assert!(
+            !f("Пишите на help@ladya-shop.ru").iter().any(|x| matches!(x, Finding::Link(_))),
+            "an e-mail is not also a link"
+        );
         assert!(f("Подробнее на ladya-shop.ru/sizes").iter().any(|x| matches!(x, Finding::Link(_))));
         assert!(f("Наш бот @ladya_help ответит").iter().any(|x| matches!(x, Finding::Messenger(_))));
         assert!(!f("Напишите нам в Telegram").is_empty());
@@ -382,12 +391,17 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // Nothing but the contact: held.
-        match public_answer("ozon_chat", "chat-1", "Здравствуйте! Напишите нам в WhatsApp +7 916 111-22-33.") {
+        match public_answer("ozon_chat", "chat-1", "Здравствуйте! Напишите нам в WhatsApp +7 916 111-22-33.")
+        {
             Verdict::Hold { findings } => assert!(findings.iter().any(|f| matches!(f, Finding::Phone(_)))),
             other => panic!("{other:?}"),
         }
         assert_eq!(public_answer("wb_questions", "q-1", "Размер M, рост 170 см."), Verdict::Clean);
-        assert_eq!(public_answer("telegram", "1", "Пишите в Telegram @shop"), Verdict::Clean, "not a marketplace channel");
+        assert_eq!(
+            public_answer("telegram", "1", "Пишите в Telegram @shop"),
+            Verdict::Clean,
+            "not a marketplace channel"
+        );
     }
 
     #[test]

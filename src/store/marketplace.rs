@@ -49,16 +49,21 @@ pub fn set_key(conn: &Connection, market: Market, info: &KeyInfo, source: &str, 
 
 /// Every part's recorded access, in [`Part::ALL`] order (parts never checked are missing).
 pub fn access(conn: &Connection, market: Market) -> Result<Vec<StoredAccess>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT part, access, reason, source, checked_at FROM marketplace_access WHERE market = ?1",
-    )?;
+    let mut stmt = conn
+        .prepare_cached("SELECT part, access, reason, source, checked_at FROM marketplace_access WHERE market = ?1")?;
     let mut out: Vec<StoredAccess> = stmt
         .query_map([market.as_str()], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })?
         .filter_map(|row| {
             let (part, access, reason, source, checked_at) = row.ok()?;
-            Some(StoredAccess { part: Part::parse(&part)?, access: Access::parse(&access)?, reason, source, checked_at })
+            Some(StoredAccess {
+                part: Part::parse(&part)?,
+                access: Access::parse(&access)?,
+                reason,
+                source,
+                checked_at,
+            })
         })
         .collect();
     out.sort_by_key(|a| a.part);
@@ -109,13 +114,10 @@ pub fn set_part_sync(
 
 /// Every part's last sync.
 pub fn part_syncs(conn: &Connection, market: Market) -> Result<Vec<PartSync>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT part, status, message, finished_at, updated_at FROM sync_parts WHERE market = ?1",
-    )?;
+    let mut stmt =
+        conn.prepare_cached("SELECT part, status, message, finished_at, updated_at FROM sync_parts WHERE market = ?1")?;
     let mut out: Vec<PartSync> = stmt
-        .query_map([market.as_str()], |r| {
-            Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })?
+        .query_map([market.as_str()], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
         .filter_map(|row| {
             let (part, status, message, finished_at, updated_at) = row.ok()?;
             Some(PartSync { part: Part::parse(&part)?, status, message, finished_at, updated_at })
@@ -227,6 +229,7 @@ pub fn take_overdue(conn: &Connection, now: i64) -> Result<Vec<Overdue>> {
         for o in &found {
             mark.execute(params![o.channel, o.recipient, now])?;
             if let Some(conv) = o.conversation_id {
+                super::messaging::add_system_note(&tx, conv, &crate::texts::marketplace::overdue(o.rule), now)?;
                 super::messaging::add_event(
                     &tx,
                     "overdue",
@@ -239,4 +242,18 @@ pub fn take_overdue(conn: &Connection, now: i64) -> Result<Vec<Overdue>> {
     }
     tx.commit()?;
     Ok(found)
+}
+
+/// The latest conversation of each marketplace thread whose answer is due and not given yet,
+/// soonest due first (the inbox's "by time left" order).
+pub fn due_conversations(conn: &Connection, limit: u32) -> Result<Vec<i64>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT (SELECT c.id FROM conversations c JOIN customers cu ON cu.id = c.customer_id
+                  WHERE cu.channel = d.channel AND cu.external_id = d.recipient ORDER BY c.id DESC LIMIT 1) AS conv
+           FROM reply_deadlines d
+          WHERE NOT {ANSWERED}
+          ORDER BY d.due_at, d.channel, d.recipient LIMIT ?1"
+    ))?;
+    let ids = stmt.query_map([limit], |r| r.get::<_, Option<i64>>(0))?.filter_map(|r| r.ok().flatten()).collect();
+    Ok(ids)
 }

@@ -451,3 +451,88 @@ async fn wb_errors_read_as_messages_and_each_group_goes_to_its_own_host() {
     let s3 = setup();
     assert_eq!(s3.syncer.run(&api, Kind::Full).await.expect_err("rejected"), MarketError::Unauthorized);
 }
+
+#[tokio::test]
+async fn marketplace_threads_carry_their_answer_deadline_and_an_overdue_one_notifies() {
+    let Some(market) = FakeMarketplace::start().await else { return };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("t").as_millis() as i64;
+    const HOUR: i64 = 3_600_000;
+    market.add_wb_question_at("q-old", "Есть ли эта футболка в размере 3XL?", now - 30 * HOUR);
+    market.add_wb_question_at("q-new", "Какой состав у худи?", now - HOUR);
+    market.add_wb_feedback_at("fb-due", "Хорошее платье. Подскажите, как гладить?", 5, now - 2 * 24 * HOUR);
+    let url = market.url();
+    let app = crate::harness::TestApp::spawn_with(move |c| {
+        c.marketplaces.wb.base_url = url;
+        c.marketplaces.wb.token = Secret::new(WB_TOKEN);
+        c.marketplaces.wb.questions = "draft".into();
+        c.marketplaces.questions_every_secs = 1;
+        c.marketplaces.reply_target_hours = 24;
+    })
+    .await;
+    let admin = app.admin_token().await;
+    let mut list = serde_json::Value::Null;
+    for _ in 0..300 {
+        list = app.get(&admin, "/api/v1/conversations?sort=due").await.json().await.expect("json");
+        let events: serde_json::Value =
+            app.get(&admin, "/api/v1/events?after=0&limit=1000").await.json().await.expect("json");
+        let overdue = events.as_array().expect("events").iter().any(|e| e["kind"] == "overdue");
+        if list.as_array().is_some_and(|l| l.len() == 3) && overdue {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rows = list.as_array().expect("list");
+    let order: Vec<&str> = rows.iter().map(|c| c["recipient"].as_str().expect("recipient")).collect();
+    assert_eq!(order, ["q-old", "q-new", "feedback:fb-due"], "by time left, overdue first: {list}");
+    let due = |i: usize| &rows[i]["reply_due"];
+    assert_eq!((due(0)["overdue"].as_bool(), due(0)["rule"].as_str()), (Some(true), Some("shop_target")), "{list}");
+    assert!(due(0)["seconds_left"].as_i64().expect("left") < -5 * 3600);
+    assert_eq!(due(1)["overdue"], false);
+    let left = due(1)["seconds_left"].as_i64().expect("left");
+    assert!((22 * 3600..=23 * 3600).contains(&left), "24 h target from the buyer's message: {left}");
+    assert_eq!((due(2)["rule"].as_str(), due(2)["overdue"].as_bool()), (Some("wb_review_30d"), Some(false)));
+    // The default order is by the last message; the deadline travels with it.
+    let recent: serde_json::Value = app.get(&admin, "/api/v1/conversations").await.json().await.expect("json");
+    assert!(recent.as_array().expect("list").iter().all(|c| c["reply_due"].is_object()), "{recent}");
+    let bad = app.get(&admin, "/api/v1/conversations?sort=sideways").await;
+    assert!(bad.status().is_client_error(), "{}", bad.status());
+    assert!(bad.text().await.expect("body").contains("sort"));
+
+    // The overdue one raised one event and a note in its thread.
+    let old = rows[0]["id"].as_i64().expect("id");
+    let events: serde_json::Value =
+        app.get(&admin, "/api/v1/events?after=0&limit=1000").await.json().await.expect("json");
+    let overdue: Vec<&serde_json::Value> =
+        events.as_array().expect("events").iter().filter(|e| e["kind"] == "overdue").collect();
+    assert_eq!(overdue.len(), 1, "{overdue:?}");
+    assert_eq!(overdue[0]["conversation_id"], old);
+    let thread: serde_json::Value =
+        app.get(&admin, &format!("/api/v1/conversations/{old}")).await.json().await.expect("json");
+    assert!(
+        thread["messages"]
+            .as_array()
+            .expect("m")
+            .iter()
+            .any(|m| m["body"].as_str().is_some_and(|b| b.contains("Срок ответа на маркетплейсе прошёл"))),
+        "{thread}"
+    );
+
+    // Answered: no deadline any more, and the next poll raises nothing new.
+    let resp = app
+        .post(
+            &admin,
+            &format!("/api/v1/conversations/{old}/messages"),
+            &serde_json::json!({"text": "Да, размер 3XL есть в наличии."}),
+        )
+        .await;
+    assert_eq!(resp.status(), reqwest::StatusCode::CREATED);
+    let list: serde_json::Value = app.get(&admin, "/api/v1/conversations?sort=due").await.json().await.expect("json");
+    let first = &list.as_array().expect("list")[0];
+    assert_eq!(first["recipient"], "q-new", "{list}");
+    let answered = list.as_array().expect("list").iter().find(|c| c["id"] == old).expect("still listed");
+    assert!(answered.get("reply_due").is_none(), "{answered}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let events: serde_json::Value =
+        app.get(&admin, "/api/v1/events?after=0&limit=1000").await.json().await.expect("json");
+    assert_eq!(events.as_array().expect("events").iter().filter(|e| e["kind"] == "overdue").count(), 1);
+}

@@ -127,12 +127,13 @@ pub async fn test(
     let parts = access::merge(market, &info, &stored.0, &stored.1);
     let reachable = parts.iter().any(|p| matches!(p.access, Access::Allowed | Access::Partial));
     let kind = info.kind.as_deref().map(texts::token_kind);
-    let head = if reachable { "Подключение работает" } else { "Ключ действует, но ни к одному разделу нет доступа" };
-    let message = format!(
-        "{head}{}: {}.",
-        kind.map(|k| format!(" ({k})")).unwrap_or_default(),
-        access::summary(market, &parts)
-    );
+    let head = if reachable {
+        "Подключение работает"
+    } else {
+        "Ключ действует, но ни к одному разделу нет доступа"
+    };
+    let message =
+        format!("{head}{}: {}.", kind.map(|k| format!(" ({k})")).unwrap_or_default(), access::summary(market, &parts));
     Ok(Json(ConnectionTest {
         ok: reachable,
         result: if reachable { "valid" } else { "missing_scope" }.into(),

@@ -133,10 +133,14 @@ impl Ozon {
             return Ok(Page { orders, next: Some(format!("fbo:{fbo_since}:0")) });
         }
         if list.postings.is_empty() {
-            return Err(MarketError::Shape(format!("POST {PATH}: has_next is true on an empty page (offset {offset})")));
+            return Err(MarketError::Shape(format!(
+                "POST {PATH}: has_next is true on an empty page (offset {offset})"
+            )));
         }
         if first == previous_first {
-            return Err(MarketError::Shape(format!("POST {PATH}: has_next is true but offset {offset} repeats the last page")));
+            return Err(MarketError::Shape(format!(
+                "POST {PATH}: has_next is true but offset {offset} repeats the last page"
+            )));
         }
         if offset / PAGE + 1 >= MAX_PAGES {
             return Err(MarketError::Shape(format!("POST {PATH}: has_next is still true after {MAX_PAGES} pages")));
@@ -195,7 +199,9 @@ impl Ozon {
             match list.cursor {
                 Some(next) if list.has_next && !next.is_empty() && next != cursor => cursor = next,
                 Some(_) if list.has_next => {
-                    return Err(MarketError::Shape("POST /v3/chat/list: has_next is true but the cursor does not move".into()));
+                    return Err(MarketError::Shape(
+                        "POST /v3/chat/list: has_next is true but the cursor does not move".into(),
+                    ));
                 }
                 _ => break,
             }
@@ -233,7 +239,8 @@ impl Ozon {
         if ids.is_empty() {
             return Ok((Vec::new(), None));
         }
-        let info: types::ProductInfoList = self.post("/v3/product/info/list", &json!({"product_id": ids}), None).await?;
+        let info: types::ProductInfoList =
+            self.post("/v3/product/info/list", &json!({"product_id": ids}), None).await?;
         let mut out = Vec::with_capacity(info.items.len());
         for p in info.items {
             let stock: i64 = p.stocks.as_ref().map_or(0, |s| s.stocks.iter().map(|s| s.present - s.reserved).sum());
@@ -276,7 +283,9 @@ impl Ozon {
             match v.last_id {
                 Some(next) if v.has_next && !next.is_empty() && next != last => last = next,
                 _ if v.has_next => {
-                    return Err(MarketError::Shape("POST /v1/review/list: has_next is true but last_id does not move".into()));
+                    return Err(MarketError::Shape(
+                        "POST /v1/review/list: has_next is true but last_id does not move".into(),
+                    ));
                 }
                 _ => break,
             }
@@ -300,7 +309,9 @@ impl Ozon {
         let next = match (v.has_next, v.returns.last()) {
             (true, Some(last)) if Some(last.id) != after => Some(last.id.to_string()),
             (true, _) => {
-                return Err(MarketError::Shape("POST /v1/returns/list: has_next is true but last_id does not move".into()));
+                return Err(MarketError::Shape(
+                    "POST /v1/returns/list: has_next is true but last_id does not move".into(),
+                ));
             }
             _ => None,
         };
@@ -350,10 +361,14 @@ impl Ozon {
             let _: types::CommentCreated = self.post("/v1/review/comment/create", &body, None).await?;
             return Ok(());
         }
-        let v: types::SendResult = self.post("/v1/chat/send/message", &json!({"chat_id": chat, "text": text}), None).await?;
+        let v: types::SendResult =
+            self.post("/v1/chat/send/message", &json!({"chat_id": chat, "text": text}), None).await?;
         match v.result.as_str() {
             "success" => Ok(()),
-            other => Err(MarketError::Rejected { status: 200, message: format!("POST /v1/chat/send/message: result {other}") }),
+            other => Err(MarketError::Rejected {
+                status: 200,
+                message: format!("POST /v1/chat/send/message: result {other}"),
+            }),
         }
     }
 
@@ -371,10 +386,16 @@ impl Ozon {
         let day = Window { from: now - DAY, to: now, changed_only: false };
         let mut parts = Vec::new();
         let body = json!({"dir": "asc", "filter": {"since": rfc3339(day.from), "to": rfc3339(day.to)}, "limit": 1, "offset": 0});
-        parts.push(probe(Part::Orders, self.post::<types::Envelope<types::FbsList>>("/v3/posting/fbs/list", &body, None).await)?);
+        parts.push(probe(
+            Part::Orders,
+            self.post::<types::Envelope<types::FbsList>>("/v3/posting/fbs/list", &body, None).await,
+        )?);
         parts.push(PartAccess::new(Part::Statistics, Access::NotApplicable, None));
         let body = json!({"filter": {"visibility": "ALL"}, "last_id": "", "limit": 1});
-        let content = probe(Part::Content, self.post::<types::Envelope<types::ProductList>>("/v3/product/list", &body, None).await)?;
+        let content = probe(
+            Part::Content,
+            self.post::<types::Envelope<types::ProductList>>("/v3/product/list", &body, None).await,
+        )?;
         parts.push(PartAccess { part: Part::Stocks, ..content.clone() });
         parts.push(content);
         let body = json!({"filter": {"visual_status_change_moment": {"time_from": rfc3339(day.from), "time_to": rfc3339(day.to)}}, "limit": 1});
@@ -564,9 +585,12 @@ fn parse_return(r: &types::ReturnItem) -> Result<Return, MarketError> {
         _ => ReturnStatus::InTransit,
     };
     let changed = r.visual.change_moment.as_deref().and_then(millis);
-    let created = r.logistic.as_ref().and_then(|l| l.return_date.as_deref()).and_then(millis).or(changed).ok_or_else(|| {
-        MarketError::Shape("POST /v1/returns/list: returns.logistic.return_date and visual.change_moment are missing".into())
-    })?;
+    let created =
+        r.logistic.as_ref().and_then(|l| l.return_date.as_deref()).and_then(millis).or(changed).ok_or_else(|| {
+            MarketError::Shape(
+                "POST /v1/returns/list: returns.logistic.return_date and visual.change_moment are missing".into(),
+            )
+        })?;
     Ok(Return {
         market: Market::Ozon,
         id: r.id.to_string(),
@@ -590,9 +614,14 @@ pub fn parse_posting(p: &types::Posting, endpoint: &str) -> Result<Order, Market
         .enumerate()
         .map(|(i, x)| {
             Ok(OrderItem {
-                article: x.offer_id.clone().filter(|o| !o.is_empty()).or_else(|| x.sku.map(|s| s.to_string())).ok_or_else(
-                    || MarketError::Shape(format!("POST {endpoint}: products[{i}]: neither offer_id nor sku")),
-                )?,
+                article: x
+                    .offer_id
+                    .clone()
+                    .filter(|o| !o.is_empty())
+                    .or_else(|| x.sku.map(|s| s.to_string()))
+                    .ok_or_else(|| {
+                        MarketError::Shape(format!("POST {endpoint}: products[{i}]: neither offer_id nor sku"))
+                    })?,
                 name: x.name.clone().unwrap_or_default(),
                 size: None,
                 quantity: x.quantity.and_then(|q| u32::try_from(q).ok()).unwrap_or(1),
@@ -600,7 +629,8 @@ pub fn parse_posting(p: &types::Posting, endpoint: &str) -> Result<Order, Market
             })
         })
         .collect::<Result<Vec<_>, MarketError>>()?;
-    let created = p.in_process_at.as_deref().and_then(millis).or_else(|| p.created_at.as_deref().and_then(millis)).unwrap_or(0);
+    let created =
+        p.in_process_at.as_deref().and_then(millis).or_else(|| p.created_at.as_deref().and_then(millis)).unwrap_or(0);
     let status_at = p.delivering_date.as_deref().and_then(millis).unwrap_or(created);
     let substatus = p.substatus.as_deref().unwrap_or("");
     let pickup = p
@@ -656,10 +686,16 @@ mod tests {
         let with_pvz = json!({"posting_number": "1-1-1", "status": "delivering", "products": [],
             "customer": {"address": {"pvz_code": 17, "address_tail": "Екатеринбург, ул. Малышева, 5"}}});
         let p: types::Posting = serde_json::from_value(with_pvz).expect("typed");
-        assert_eq!(parse_posting(&p, "x").expect("parses").pickup_point.as_deref(), Some("Екатеринбург, ул. Малышева, 5"));
-        let err = parse::<types::Envelope<types::Posting>>("POST /v3/posting/fbs/get", br#"{"result": {"status": "x"}}"#);
+        assert_eq!(
+            parse_posting(&p, "x").expect("parses").pickup_point.as_deref(),
+            Some("Екатеринбург, ул. Малышева, 5")
+        );
+        let err =
+            parse::<types::Envelope<types::Posting>>("POST /v3/posting/fbs/get", br#"{"result": {"status": "x"}}"#);
         match err {
-            Err(MarketError::Shape(m)) => assert!(m.contains("POST /v3/posting/fbs/get") && m.contains("posting_number"), "{m}"),
+            Err(MarketError::Shape(m)) => {
+                assert!(m.contains("POST /v3/posting/fbs/get") && m.contains("posting_number"), "{m}")
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -667,9 +703,18 @@ mod tests {
     #[test]
     fn wrong_keys_and_missing_access_are_told_apart() {
         let s = |status, m: &str| HttpError::Status { status, message: m.into(), retry_after: None };
-        assert_eq!(classify(s(403, "Invalid Api-Key, please check the key and try again"), "/x"), MarketError::Unauthorized);
-        assert_eq!(classify(s(403, "Api-key is deactivated, use another one or generate a new one"), "/x"), MarketError::Unauthorized);
-        assert!(matches!(classify(s(403, "Api-Key is missing a required role for a method"), "/x"), MarketError::Forbidden(_)));
+        assert_eq!(
+            classify(s(403, "Invalid Api-Key, please check the key and try again"), "/x"),
+            MarketError::Unauthorized
+        );
+        assert_eq!(
+            classify(s(403, "Api-key is deactivated, use another one or generate a new one"), "/x"),
+            MarketError::Unauthorized
+        );
+        assert!(matches!(
+            classify(s(403, "Api-Key is missing a required role for a method"), "/x"),
+            MarketError::Forbidden(_)
+        ));
         assert!(matches!(classify(s(403, "available only with Premium Plus"), "/x"), MarketError::Forbidden(_)));
     }
 }

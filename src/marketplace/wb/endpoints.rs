@@ -175,8 +175,10 @@ pub const QUESTIONS: Endpoint = ep("GET", "/api/v1/questions", Group::Feedbacks,
 pub const ANSWER_QUESTION: Endpoint =
     Endpoint { writes: true, ..ep("PATCH", "/api/v1/questions", Group::Feedbacks, Bucket::Feedbacks, Part::Questions) };
 pub const FEEDBACKS: Endpoint = ep("GET", "/api/v1/feedbacks", Group::Feedbacks, Bucket::Feedbacks, Part::Questions);
-pub const ANSWER_FEEDBACK: Endpoint =
-    Endpoint { writes: true, ..ep("POST", "/api/v1/feedbacks/answer", Group::Feedbacks, Bucket::Feedbacks, Part::Questions) };
+pub const ANSWER_FEEDBACK: Endpoint = Endpoint {
+    writes: true,
+    ..ep("POST", "/api/v1/feedbacks/answer", Group::Feedbacks, Bucket::Feedbacks, Part::Questions)
+};
 pub const CHATS: Endpoint = ep("GET", "/api/v1/seller/chats", Group::Chat, Bucket::Chats, Part::Chats);
 pub const EVENTS: Endpoint = ep("GET", "/api/v1/seller/events", Group::Chat, Bucket::Chats, Part::Chats);
 pub const MESSAGE: Endpoint =

@@ -105,7 +105,8 @@ impl Wb {
             .into_iter()
             .map(|b| {
                 let r = b.limit(TokenKind::Personal);
-                let timeout = if matches!(b, Bucket::ReportOrders | Bucket::ReportSales | Bucket::WbStocks) { 60 } else { 30 };
+                let timeout =
+                    if matches!(b, Bucket::ReportOrders | Bucket::ReportSales | Bucket::WbStocks) { 60 } else { 30 };
                 (b, HttpClient::new(Duration::from_secs(timeout), policy, Some((r.per_second, r.burst))))
             })
             .collect();
@@ -172,7 +173,11 @@ impl Wb {
                 )));
             }
             if !ep.kinds.is_empty() && !ep.kinds.contains(&i.kind) {
-                return Err(MarketError::Forbidden(format!("{} is not available to a {} token", ep.name(), i.kind.as_str())));
+                return Err(MarketError::Forbidden(format!(
+                    "{} is not available to a {} token",
+                    ep.name(),
+                    i.kind.as_str()
+                )));
             }
             if i.read_only && ep.writes {
                 return Err(MarketError::Forbidden(format!("the token is read-only ({})", ep.name())));
@@ -195,9 +200,8 @@ impl Wb {
                         Body::None => r,
                         Body::Json(v) => r.json(v),
                         Body::Form(fields) => {
-                            let form = fields
-                                .iter()
-                                .fold(reqwest::multipart::Form::new(), |f, (k, v)| f.text(*k, v.clone()));
+                            let form =
+                                fields.iter().fold(reqwest::multipart::Form::new(), |f, (k, v)| f.text(*k, v.clone()));
                             r.multipart(form)
                         }
                     }
@@ -302,7 +306,8 @@ impl Wb {
         let mut offset = 0;
         loop {
             let body = json!({"limit": LIMIT, "offset": offset});
-            let v: types::WbStocks = self.post(&endpoints::WB_STOCKS, endpoints::WB_STOCKS.path, &body, None, SYNC_WAIT).await?;
+            let v: types::WbStocks =
+                self.post(&endpoints::WB_STOCKS, endpoints::WB_STOCKS.path, &body, None, SYNC_WAIT).await?;
             let n = v.data.items.len();
             for r in v.data.items {
                 *out.entry(r.nm_id).or_insert(0) += r.quantity;
@@ -453,8 +458,11 @@ impl Wb {
             };
             let n = page.data.feedbacks.len() as i64;
             for f in page.data.feedbacks {
-                let parts: Vec<&str> =
-                    [&f.text, &f.pros, &f.cons].into_iter().map(String::as_str).filter(|t| !t.trim().is_empty()).collect();
+                let parts: Vec<&str> = [&f.text, &f.pros, &f.cons]
+                    .into_iter()
+                    .map(String::as_str)
+                    .filter(|t| !t.trim().is_empty())
+                    .collect();
                 if parts.is_empty() {
                     continue;
                 }
@@ -536,7 +544,10 @@ impl Wb {
                 for c in v.result {
                     signs.insert(c.chat_id, c.reply_sign);
                 }
-                signs.get(chat).cloned().ok_or_else(|| MarketError::Rejected { status: 404, message: format!("no chat {chat}") })?
+                signs
+                    .get(chat)
+                    .cloned()
+                    .ok_or_else(|| MarketError::Rejected { status: 404, message: format!("no chat {chat}") })?
             }
         };
         let form = Body::Form(vec![("replySign", sign), ("message", text.to_owned())]);
@@ -572,11 +583,16 @@ impl Wb {
     }
 
     /// Supplier and WB statuses of the orders, 1000 a request.
-    async fn statuses(&self, ids: &[i64], deadline: Option<Instant>) -> Result<HashMap<i64, (String, String)>, MarketError> {
+    async fn statuses(
+        &self,
+        ids: &[i64],
+        deadline: Option<Instant>,
+    ) -> Result<HashMap<i64, (String, String)>, MarketError> {
         let mut out = HashMap::new();
         let ep = &endpoints::ORDER_STATUS;
         for chunk in ids.chunks(1000) {
-            let v: types::OrderStatuses = self.post(ep, ep.path, &json!({"orders": chunk}), deadline, SYNC_WAIT).await?;
+            let v: types::OrderStatuses =
+                self.post(ep, ep.path, &json!({"orders": chunk}), deadline, SYNC_WAIT).await?;
             for o in v.orders {
                 out.insert(o.id, (o.supplier_status, o.wb_status));
             }
@@ -609,8 +625,9 @@ impl Wb {
         let statuses = self.statuses(&ids, None).await?;
         let mut orders = Vec::with_capacity(v.orders.len());
         for o in &v.orders {
-            let created = rfc3339_ms(&o.created_at)
-                .ok_or_else(|| MarketError::Shape(format!("GET /api/v3/orders: orders.createdAt: not RFC 3339: {}", o.created_at)))?;
+            let created = rfc3339_ms(&o.created_at).ok_or_else(|| {
+                MarketError::Shape(format!("GET /api/v3/orders: orders.createdAt: not RFC 3339: {}", o.created_at))
+            })?;
             let (supplier, wb) = statuses.get(&o.id).cloned().unwrap_or_else(|| ("new".into(), "waiting".into()));
             let article = if o.article.is_empty() { o.nm_id.to_string() } else { o.article.clone() };
             let price = o.converted_price.unwrap_or(o.price) as f64 / 100.0;
@@ -621,7 +638,13 @@ impl Wb {
                 status_raw: format!("{supplier}/{wb}"),
                 phone: None,
                 reference: Some(o.rid.clone()).filter(|r| !r.is_empty()),
-                items: vec![OrderItem { article: article.clone(), name: article, size: None, quantity: 1, price_rub: price }],
+                items: vec![OrderItem {
+                    article: article.clone(),
+                    name: article,
+                    size: None,
+                    quantity: 1,
+                    price_rub: price,
+                }],
                 tracking: None,
                 // `offices` is where the seller takes the order, not the buyer's pick-up point;
                 // the FBS order says nothing about the latter.
@@ -651,16 +674,28 @@ impl Wb {
             .filter_map(|o| {
                 let (s, w) = statuses.get(&o.number.parse::<i64>().ok()?)?;
                 let raw = format!("{s}/{w}");
-                (raw != o.status_raw).then(|| Order { status: status(s, w), status_raw: raw, status_at: 0, ..o.clone() })
+                (raw != o.status_raw).then(|| Order {
+                    status: status(s, w),
+                    status_raw: raw,
+                    status_at: 0,
+                    ..o.clone()
+                })
             })
             .collect())
     }
 
-    async fn status_of(&self, number: &str, cached: Option<&Order>, deadline: Instant) -> Result<Option<Order>, MarketError> {
+    async fn status_of(
+        &self,
+        number: &str,
+        cached: Option<&Order>,
+        deadline: Instant,
+    ) -> Result<Option<Order>, MarketError> {
         let Ok(id) = number.parse::<i64>() else {
             // FBO orders (named by srid) are known from the statistics report only.
             return match cached {
-                Some(_) => Err(MarketError::Unavailable("FBO orders have no live status; the last report is used".into())),
+                Some(_) => {
+                    Err(MarketError::Unavailable("FBO orders have no live status; the last report is used".into()))
+                }
                 None => Ok(None),
             };
         };
@@ -771,7 +806,9 @@ fn note(out: &mut Polled, part: Part, r: Result<Vec<Question>, MarketError>) -> 
             out.parts.push(PartAccess::new(part, Access::Allowed, None));
         }
         Err(MarketError::Unauthorized) => return Err(MarketError::Unauthorized),
-        Err(e @ MarketError::Forbidden(_)) => out.parts.push(PartAccess::new(part, Access::Denied, Some(e.to_string()))),
+        Err(e @ MarketError::Forbidden(_)) => {
+            out.parts.push(PartAccess::new(part, Access::Denied, Some(e.to_string())))
+        }
         Err(e) => {
             tracing::warn!(part = part.as_str(), error = %e, "WB questions were not read");
             out.parts.push(PartAccess::new(part, Access::Unknown, Some(e.to_string())));
@@ -790,7 +827,10 @@ fn set(info: &mut KeyInfo, part: Part, access: Access, reason: Option<String>) {
 /// What a token may do, part by part (`None`: not a WB JWT, so nothing is known until asked).
 pub fn key_info(info: Option<&TokenInfo>) -> KeyInfo {
     let Some(t) = info else {
-        return KeyInfo { parts: Part::ALL.map(|p| PartAccess::new(p, Access::Unknown, None)).to_vec(), ..KeyInfo::default() };
+        return KeyInfo {
+            parts: Part::ALL.map(|p| PartAccess::new(p, Access::Unknown, None)).to_vec(),
+            ..KeyInfo::default()
+        };
     };
     let by = |group: Group| {
         if t.has(group.category()) {
@@ -800,7 +840,9 @@ pub fn key_info(info: Option<&TokenInfo>) -> KeyInfo {
         }
     };
     let writes = |group: Group| match by(group) {
-        (Access::Allowed, _) if t.read_only => (Access::Partial, Some("read-only token: answers are not published".to_owned())),
+        (Access::Allowed, _) if t.read_only => {
+            (Access::Partial, Some("read-only token: answers are not published".to_owned()))
+        }
         other => other,
     };
     let stocks = {
@@ -810,9 +852,13 @@ pub fn key_info(info: Option<&TokenInfo>) -> KeyInfo {
         match (seller, wb) {
             (true, true) => (Access::Allowed, None),
             (false, false) => (Access::Denied, Some("the token has neither «Marketplace» nor «Analytics»".to_owned())),
-            (true, false) if !wb_kind => {
-                (Access::Partial, Some(format!("stock on WB's warehouses needs a personal or service token, not a {} one", t.kind.as_str())))
-            }
+            (true, false) if !wb_kind => (
+                Access::Partial,
+                Some(format!(
+                    "stock on WB's warehouses needs a personal or service token, not a {} one",
+                    t.kind.as_str()
+                )),
+            ),
             (true, false) => (Access::Partial, Some("stock on WB's warehouses needs «Analytics»".to_owned())),
             (false, true) => (Access::Partial, Some("stock on the seller's warehouses needs «Marketplace»".to_owned())),
         }
@@ -1052,8 +1098,8 @@ pub fn claim_status(code: i64, ex: i64) -> ReturnStatus {
 }
 
 fn claim(c: &types::Claim) -> Result<Return, MarketError> {
-    let created =
-        msk_millis(&c.dt).ok_or_else(|| MarketError::Shape(format!("GET /api/v1/claims: claims.dt is not a date: {}", c.dt)))?;
+    let created = msk_millis(&c.dt)
+        .ok_or_else(|| MarketError::Shape(format!("GET /api/v1/claims: claims.dt is not a date: {}", c.dt)))?;
     Ok(Return {
         market: Market::Wb,
         id: c.id.clone(),
@@ -1141,11 +1187,15 @@ mod tests {
     fn stocks_and_answers_follow_the_token() {
         let t = |kind, scopes: &[&str], read_only| TokenInfo {
             kind,
-            scopes: scopes.iter().map(|c| 1u64 << SCOPE_BITS.iter().find(|(x, _)| x == c).map(|(_, b)| *b).unwrap_or(0)).sum(),
+            scopes: scopes
+                .iter()
+                .map(|c| 1u64 << SCOPE_BITS.iter().find(|(x, _)| x == c).map(|(_, b)| *b).unwrap_or(0))
+                .sum(),
             read_only,
             expires_at: None,
         };
-        let base = key_info(Some(&t(TokenKind::Base, &["marketplace", "contentanalytics", "questionsandfeedback"], false)));
+        let base =
+            key_info(Some(&t(TokenKind::Base, &["marketplace", "contentanalytics", "questionsandfeedback"], false)));
         assert_eq!(base.access(Part::Stocks), Access::Partial, "WB's stock report is not for basic tokens");
         assert_eq!(base.access(Part::Statistics), Access::Denied);
         assert_eq!(base.kind.as_deref(), Some("basic"));
