@@ -6,7 +6,7 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   const ROLE_RANK = { viewer: 0, operator: 1, admin: 2 };
-  const CHANNELS = { telegram: "Telegram", widget: "Сайт", api: "API", wb_questions: "WB", ozon_chat: "Ozon", cli: "Терминал", eval: "Тест" };
+  const CHANNELS = { telegram: "Telegram", telegram_business: "Telegram Business", whatsapp: "WhatsApp", vk: "ВКонтакте", widget: "Сайт", api: "API", wb_questions: "WB", ozon_chat: "Ozon", cli: "Терминал", eval: "Тест" };
   const AUTHORS = { buyer: "Покупатель", bot: "Бот", operator: "Оператор", system: "Система" };
   const FILTERS = {
     all: {},
@@ -45,14 +45,24 @@
   const time = (iso) => new Date(iso).toLocaleString("ru-RU", { day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit" });
   const can = (role) => me && ROLE_RANK[me.role] >= ROLE_RANK[role];
 
+  // Today's numbers, defined once on the server (GET /api/v1/stats/summary's definitions).
   async function loadDashboard() {
     const d = await api("GET", "/api/v1/dashboard");
-    const rate = d.conversations ? Math.round((100 * d.automated) / d.conversations) + "%" : "—";
-    const frt = d.median_first_response_ms === null ? "—" : (d.median_first_response_ms / 1000).toFixed(1) + " с";
+    const rate = d.automation_rate === null ? "—" : Math.round(100 * d.automation_rate) + "%";
+    const secs = (s) => (s === null ? "—" : s < 60 ? s.toFixed(1).replace(".", ",") + " с" : Math.round(s / 60) + " мин");
+    const cells = [
+      ["Сообщений сегодня", d.messages_buyer, "Сообщения покупателей с полуночи по времени магазина"],
+      ["Без человека", rate, "Закрыто без человека ÷ все закрытые разговоры сегодня"],
+      ["Ждут", d.waiting, "Разговоры, которые сейчас ждут человека"],
+      ["Ответ человека", secs(d.first_human_response_s_p50), "Медиана: от передачи человеку до первого ответа оператора"],
+      ["Ответ бота", d.bot_answer_ms_p50 === null ? "—" : secs(d.bot_answer_ms_p50 / 1000), "Медиана первого ответа бота"],
+    ];
     const box = $("dashboard");
     box.textContent = "";
-    for (const [label, value] of [["Сообщений сегодня", d.buyer_messages], ["Без человека", rate], ["Ждут", d.waiting], ["Первый ответ", frt]]) {
-      const cell = el("div", "kpi");
+    for (const [label, value, hint] of cells) {
+      const cell = el("a", "kpi");
+      cell.href = "#/reports";
+      cell.title = hint;
       cell.appendChild(el("b", "", String(value)));
       cell.appendChild(el("span", "muted", label));
       box.appendChild(cell);
@@ -205,6 +215,10 @@
       }
       const mm = meta(m.provenance);
       if (mm) item.appendChild(mm);
+      // What the channel reported about a reply (WhatsApp statuses), or why it waits.
+      const delivery = { sent: "✓ отправлено", delivered: "✓✓ доставлено", read: "✓✓ прочитано",
+        failed: "⚠ не доставлено", parked: "⏸ ждёт сообщения покупателя (окно 24 ч закрыто)" }[m.delivery];
+      if (delivery) item.appendChild(el("div", "small muted delivery", delivery));
       box.appendChild(item);
     }
     box.scrollTop = box.scrollHeight;
@@ -267,12 +281,18 @@
     if (!me) return;
     let view = (location.hash.match(/^#\/(\w+)/) || [])[1] || "inbox";
     if (view === "settings" && !can("admin")) view = "inbox";
-    if (!["inbox", "kb", "settings"].includes(view)) view = "inbox";
-    for (const v of ["inbox", "kb", "settings"]) $("view-" + v).classList.toggle("hidden", v !== view);
+    if (!["inbox", "kb", "reports", "settings"].includes(view)) view = "inbox";
+    for (const v of ["inbox", "kb", "reports", "settings"]) $("view-" + v).classList.toggle("hidden", v !== view);
     for (const a of document.querySelectorAll(".nav a")) a.classList.toggle("active", a.dataset.view === view);
     const article = (location.hash.match(/^#\/kb\/(\d+)/) || [])[1];
-    if (view === "kb") window.supportdPages.kb(article ? Number(article) : null).catch(() => {});
-    if (view === "settings") window.supportdPages.settings().catch(() => {});
+    // #/kb/new?title=…&body=…: a new article prefilled (from a knowledge gap on the reports page).
+    const draft = location.hash.startsWith("#/kb/new?") ? Object.fromEntries(new URLSearchParams(location.hash.slice(9))) : null;
+    if (view === "kb") window.supportdPages.kb(article ? Number(article) : null, draft).catch(() => {});
+    if (view === "reports") window.supportdReports.show().catch(() => {});
+    if (view === "settings") {
+      window.supportdPages.settings().catch(() => {});
+      window.supportdReports.settings().catch(() => {});
+    }
   }
 
   async function loadAssignees() {

@@ -240,7 +240,13 @@
   }
 
   async function settings() {
-    await Promise.all([loadAssistant(), loadSnippets(), window.supportdLicence ? window.supportdLicence.card() : null]);
+    await Promise.all([
+      loadAssistant(),
+      loadSnippets(),
+      window.supportdLicence ? window.supportdLicence.card() : null,
+      window.supportdOps ? window.supportdOps.settings() : null,
+      window.supportdChannels ? window.supportdChannels.settings() : null,
+    ]);
     const tg = await api("GET", "/api/v1/channels/telegram").catch((e) => ({ error: e.message }));
     $("tg-state").textContent = tg.username ? "Бот @" + tg.username + " подключён, режим: " + tg.mode
       : "Не подключён" + (tg.error ? ": " + tg.error : "");
@@ -394,9 +400,18 @@
   $("user-form").addEventListener("submit", addUser);
 
   window.supportdPages = {
-    kb: async (article) => {
+    kb: async (article, draft) => {
       await Promise.all([kbList(), kbProducts()]);
       if (article) await kbOpen(article);
+      else if (draft) {
+        await kbOpen(null);
+        $("kb-title").value = draft.title || "";
+        $("kb-body").value = draft.body || "";
+        $("kb-category").value = draft.category || "";
+        $("kb-slug").value = "faq-" + Date.now().toString(36);
+        kbPreview();
+        $("kb-title").focus();
+      }
     },
     settings: () => settings(),
   };

@@ -57,7 +57,15 @@ async fn run(kind: FakeKind, orders: usize, cards: usize, days: i64, scale: f64)
     let step = (days * DAY - 60_000) / orders.max(1) as i64;
     market.add_wb_orders_every(8_000_000_000, orders, now - days * DAY + 30_000, step);
     market.add_wb_cards(cards);
-    let categories = ["Marketplace", "Content", "Analytics", "Statistics", "Feedbacks and Questions", "Buyers chat", "Buyers returns"];
+    let categories = [
+        "Marketplace",
+        "Content",
+        "Analytics",
+        "Statistics",
+        "Feedbacks and Questions",
+        "Buyers chat",
+        "Buyers returns",
+    ];
     let token = wb_token(kind, &categories, false);
     let api = Wb::new("", KeyRef::Fixed(Secret::new(&token))).with_hosts(market.wb_hosts()).with_limit_scale(scale);
     let dir = tempfile::tempdir().expect("tempdir");

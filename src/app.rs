@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,46 +11,17 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 
 use crate::accounts;
-use crate::auth::throttle::Throttle;
 use crate::clock::SharedClock;
 use crate::config::{self, Config};
 use crate::crypto::{self, Cipher};
 use crate::domain::{Email, Role};
+use crate::http::auth::throttle::Throttle;
 use crate::http::metrics::Metrics;
+pub use crate::http::state::{AppState, StateInner};
 use crate::mail::Mailer;
+pub use crate::paths::Paths;
 use crate::store::audit::Actor;
 use crate::store::{self, Db};
-
-/// Where everything of one installation lives.
-#[derive(Debug, Clone)]
-pub struct Paths {
-    pub data_dir: PathBuf,
-    pub config_file: PathBuf,
-}
-
-impl Paths {
-    /// `data_dir` from the flag/env, else the platform default (`directories`).
-    pub fn resolve(data_dir: Option<PathBuf>, config_file: Option<PathBuf>) -> anyhow::Result<Self> {
-        let data_dir = match data_dir {
-            Some(d) => d,
-            None => directories::ProjectDirs::from("", "", "supportd")
-                .map(|p| p.data_dir().to_owned())
-                .context("cannot find a home directory for the data: pass --data-dir or set SUPPORTD_DATA_DIR")?,
-        };
-        let config_file = config_file.unwrap_or_else(|| data_dir.join("config.toml"));
-        Ok(Self { data_dir, config_file })
-    }
-
-    pub fn db(&self) -> PathBuf {
-        self.data_dir.join("supportd.db")
-    }
-    pub fn secret_key(&self) -> PathBuf {
-        self.data_dir.join("secret.key")
-    }
-    pub fn models(&self) -> PathBuf {
-        self.data_dir.join("models")
-    }
-}
 
 /// Loads the config for `paths`, reading the process environment.
 pub fn load_config(paths: &Paths) -> Result<Config, config::ConfigError> {
@@ -108,49 +79,11 @@ pub fn initialize(paths: &Paths, admin_email: &Email, now: i64) -> anyhow::Resul
     Ok(out)
 }
 
-pub struct StateInner {
-    pub config: Config,
-    pub paths: Paths,
-    pub db: Db,
-    pub cipher: Cipher,
-    pub clock: SharedClock,
-    pub throttle: Throttle,
-    pub metrics: Metrics,
-    pub mailer: Option<Mailer>,
-    pub kb: Arc<crate::kb::Kb>,
-    pub llm: Arc<crate::llm::chain::Llm>,
-    pub local_model: Arc<crate::llm::local::LocalSlot>,
-    pub engine: Arc<crate::engine::Engine>,
-    pub telegram: Option<Arc<crate::channels::telegram::Telegram>>,
-    pub widget: Arc<crate::channels::widget::Widget>,
-    pub orders: Arc<crate::marketplace::Orders>,
-    pub syncer: Arc<crate::marketplace::sync::Syncer>,
-    /// The licence and plan in force.
-    pub licensing: Arc<crate::licence::Licensing>,
-    pub started: Instant,
-    /// Becomes true when the server starts stopping: long-lived streams end at once.
-    pub stopping: tokio::sync::watch::Receiver<bool>,
-}
-
-impl StateInner {
-    pub fn now(&self) -> i64 {
-        self.clock.now_ms()
-    }
-}
-
-/// Shared by every request handler and background task.
-#[derive(Clone)]
-pub struct AppState(Arc<StateInner>);
-
-impl std::ops::Deref for AppState {
-    type Target = StateInner;
-    fn deref(&self) -> &StateInner {
-        &self.0
-    }
-}
-
 pub struct App {
     listener: TcpListener,
+    /// HTTPS (`server.tls`), and the plain-HTTP redirect listener.
+    tls: Option<crate::tls::Tls>,
+    redirect: Option<TcpListener>,
     state: AppState,
     stopping: tokio::sync::watch::Sender<bool>,
 }
@@ -170,6 +103,15 @@ impl App {
         let listener = TcpListener::bind(config.server.listen)
             .await
             .with_context(|| format!("cannot listen on {} (server.listen)", config.server.listen))?;
+        let tls = crate::tls::Tls::setup(&config, &paths.data_dir, clock.clone()).context("HTTPS (server.tls)")?;
+        let redirect = match config.server.redirect_listen() {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} (server.http_redirect_listen)"))?,
+            ),
+            None => None,
+        };
         let throttle = Throttle::new(
             i64::try_from(config.auth.failure_window_secs).unwrap_or(i64::MAX / 2000) * 1000,
             config.auth.max_failures_per_account,
@@ -232,6 +174,20 @@ impl App {
                 None
             }
         };
+        let whatsapp = Arc::new(crate::channels::whatsapp::WhatsApp::new(
+            db.clone(),
+            cipher.clone(),
+            clock.clone(),
+            &config.whatsapp,
+            &paths.data_dir,
+        ));
+        let vk = Arc::new(crate::channels::vk::Vk::new(
+            db.clone(),
+            cipher.clone(),
+            clock.clone(),
+            &config.vk,
+            &paths.data_dir,
+        ));
         let mut engine = crate::engine::Engine::new(
             db.clone(),
             clock.clone(),
@@ -241,22 +197,42 @@ impl App {
             crate::engine::Settings::from_config(&assistant_config(&config, &db)),
         )
         .with_pause(crate::licence::gate::pause(licensing.clone()));
-        if let Some(tg) = telegram.clone() {
-            engine = engine.with_typing(Arc::new(move |channel: &str, recipient: &str| {
-                if channel == crate::channels::telegram::NAME {
-                    let (tg, recipient) = (tg.clone(), recipient.to_owned());
-                    tokio::spawn(async move {
-                        use crate::channels::Channel;
-                        tg.typing(&recipient).await;
-                    });
+        {
+            // "typing…" where the channel can show it.
+            let mut typers: Vec<Arc<dyn crate::channels::Channel>> = vec![vk.clone()];
+            if let Some(tg) = telegram.clone() {
+                typers.push(tg);
+            }
+            engine = engine.with_typing(Arc::new(move |channel: crate::channels::ChannelName, recipient: &str| {
+                if !crate::channels::registry::of(channel).typing {
+                    return;
+                }
+                if let Some(c) = typers.iter().find(|c| c.name() == channel).cloned() {
+                    let recipient = recipient.to_owned();
+                    tokio::spawn(async move { c.typing(&recipient).await });
                 }
             }));
         }
         let engine = Arc::new(engine);
+        let reports = Arc::new(crate::analytics::schedule::Reports::new(
+            db.clone(),
+            clock.clone(),
+            mailer.clone(),
+            engine.clone(),
+            licensing.clone(),
+            config.reports.clone(),
+            &config.server.public_url,
+        ));
         let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
         let widget =
             Arc::new(crate::channels::widget::Widget::new(&config.widget.allowed_origins, &config.server.public_url));
-        let state = AppState(Arc::new(StateInner {
+        let backups = Arc::new(crate::backup::Backups::new(
+            db.clone(),
+            paths.data_dir.clone(),
+            config.backup.clone(),
+            clock.clone(),
+        ));
+        let state = AppState::new(StateInner {
             config,
             paths,
             db,
@@ -271,17 +247,26 @@ impl App {
             engine,
             telegram,
             widget,
+            whatsapp,
+            vk,
             orders,
             syncer,
             licensing,
+            backups,
+            reports,
             started: Instant::now(),
             stopping: stopping_rx,
-        }));
-        Ok(Self { listener, state, stopping })
+        });
+        Ok(Self { listener, tls, redirect, state, stopping })
     }
 
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
         Ok(self.listener.local_addr()?)
+    }
+
+    /// The plain-HTTP redirect listener's address, when there is one.
+    pub fn redirect_addr(&self) -> Option<SocketAddr> {
+        self.redirect.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     pub fn state(&self) -> AppState {
@@ -295,6 +280,8 @@ impl App {
         let maintenance = tokio::spawn(maintenance(state.clone()));
         let kb_upkeep = tokio::spawn(kb_upkeep(state.kb.clone()));
         let licence = tokio::spawn(crate::licence::run(state.licensing.clone(), state.mailer.clone()));
+        let ops = crate::jobs::start(&state);
+        let reports = tokio::spawn(crate::analytics::schedule::run(state.reports.clone()));
         // Buyer messages stored before a stop (or a crash) are processed first, in order.
         let worker = tokio::spawn(state.engine.clone().run());
         let sync = tokio::spawn(crate::marketplace::sync::schedule(
@@ -331,9 +318,10 @@ impl App {
             let channel = Arc::new(crate::marketplace::qa::MarketplaceChannel::new(api.clone()));
             dispatchers.push(tokio::spawn(dispatcher(channel)));
         }
+        let inbox: Arc<dyn crate::channels::Inbox> = state.engine.clone();
         channels.push(tokio::spawn(crate::marketplace::qa::poll(
             qa,
-            state.engine.clone(),
+            inbox.clone(),
             Duration::from_secs(state.config.marketplaces.questions_every_secs),
             crate::marketplace::qa::PollContext {
                 db: state.db.clone(),
@@ -342,9 +330,14 @@ impl App {
             },
         )));
         dispatchers.push(tokio::spawn(dispatcher(state.widget.clone())));
+        dispatchers.push(tokio::spawn(dispatcher(state.whatsapp.clone())));
+        dispatchers.push(tokio::spawn(dispatcher(state.vk.clone())));
+        channels.push(tokio::spawn(state.vk.clone().run(inbox.clone())));
         if let Some(tg) = state.telegram.clone() {
             dispatchers.push(tokio::spawn(dispatcher(tg.clone())));
-            channels.push(tokio::spawn(tg.run(state.engine.clone())));
+            let business = Arc::new(crate::channels::telegram::TelegramBusiness(tg.clone()));
+            dispatchers.push(tokio::spawn(dispatcher(business)));
+            channels.push(tokio::spawn(tg.run(inbox.clone())));
         }
         let router = crate::http::router(state.clone());
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
@@ -355,7 +348,28 @@ impl App {
             let _ = stopping.send(true);
             let _ = stopping_tx.send(());
         };
-        let server = crate::http::serve::serve(self.listener, router, signal);
+        let mut https = Vec::new();
+        let server: std::pin::Pin<Box<dyn Future<Output = ()> + Send>> = match &self.tls {
+            Some(tls) => {
+                https.push(tokio::spawn(tls.maintain()));
+                if let Some(plain) = self.redirect {
+                    let port = self.listener.local_addr()?.port();
+                    let base = crate::tls::https_base(&state.config.server.domain, port);
+                    let mut stop = self.stopping.subscribe();
+                    let plain = axum::serve(plain, crate::tls::redirect_router(base, tls.challenges.clone()))
+                        .with_graceful_shutdown(async move {
+                            let _ = stop.wait_for(|s| *s).await;
+                        });
+                    https.push(tokio::spawn(async move {
+                        if let Err(e) = plain.await {
+                            tracing::error!(error = %e, "the HTTP redirect listener failed");
+                        }
+                    }));
+                }
+                Box::pin(crate::http::serve::serve(tls.listener(self.listener), router, signal))
+            }
+            None => Box::pin(crate::http::serve::serve(self.listener, router, signal)),
+        };
         let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
         let deadline = async move {
             let _ = stopping_rx.await;
@@ -368,6 +382,10 @@ impl App {
         maintenance.abort();
         kb_upkeep.abort();
         licence.abort();
+        for job in ops.into_iter().chain(https) {
+            job.abort();
+        }
+        reports.abort();
         worker.abort();
         sync.abort();
         for c in channels {
@@ -391,7 +409,7 @@ impl App {
 
 /// The config with the settings page's shop and bot settings laid over it (a stored value that
 /// no longer validates is ignored with a warning).
-fn assistant_config(config: &Config, db: &Db) -> Config {
+pub fn assistant_config(config: &Config, db: &Db) -> Config {
     let stored = db.with_conn(|c| store::credentials::setting(c, crate::config::ASSISTANT_SETTINGS)).ok().flatten();
     let Some(a) = stored.and_then(|v| serde_json::from_value::<crate::config::AssistantSettings>(v).ok()) else {
         return config.clone();

@@ -44,9 +44,58 @@ pub struct Config {
     pub engine: EngineConfig,
     pub marketplaces: MarketplacesConfig,
     pub telegram: TelegramConfig,
+    pub whatsapp: WhatsAppConfig,
+    pub vk: VkConfig,
     pub widget: WidgetConfig,
     pub notifications: NotificationsConfig,
     pub licence: LicenceConfig,
+    pub backup: BackupConfig,
+    pub privacy: PrivacyConfig,
+    pub reports: ReportsConfig,
+}
+
+/// Reports e-mailed on a schedule (the settings page may override these).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportsConfig {
+    /// "off", "daily" (yesterday's report) or "weekly" (last Monday–Sunday's).
+    pub schedule: String,
+    /// Who gets them (e-mail addresses).
+    pub recipients: Vec<String>,
+    /// The day a weekly report is sent, 1 = Monday … 7 = Sunday.
+    pub weekday: u8,
+    /// The hour it is sent, shop time (0–23).
+    pub hour: u8,
+}
+
+impl Default for ReportsConfig {
+    fn default() -> Self {
+        Self { schedule: "off".into(), recipients: Vec::new(), weekday: 1, hour: 9 }
+    }
+}
+
+impl ReportsConfig {
+    /// The first problem with these settings, as (key, message).
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        if !["off", "daily", "weekly"].contains(&self.schedule.as_str()) {
+            return Err(("reports.schedule", format!("{:?}: use off, daily or weekly", self.schedule)));
+        }
+        if self.recipients.len() > 20 {
+            return Err(("reports.recipients", "at most 20 addresses".into()));
+        }
+        for r in &self.recipients {
+            if crate::domain::Email::parse(r).is_err() {
+                return Err(("reports.recipients", format!("{r:?} is not an e-mail address")));
+            }
+        }
+        if !(1..=7).contains(&self.weekday) {
+            return Err(("reports.weekday", "1 (Monday) to 7 (Sunday)".into()));
+        }
+        if self.hour > 23 {
+            return Err(("reports.hour", "0 to 23".into()));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
@@ -56,6 +105,62 @@ pub struct LicenceConfig {
     /// instead of the vendor's. A release build refuses the setting.
     pub public_key: String,
 }
+
+/// Scheduled, checked copies of the database and the secret key (`backup.rs`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupConfig {
+    /// Hours between scheduled copies; 0 turns them off.
+    pub every_hours: u64,
+    /// Scheduled copies kept; older ones are deleted.
+    pub keep: u32,
+    /// Where the copies go; a relative path is inside the data directory.
+    pub dir: PathBuf,
+    /// With a passphrase each copy (database and secret key) is one encrypted file
+    /// (argon2id + XChaCha20-Poly1305); without one the key file is written beside the copy.
+    pub passphrase: Secret,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        Self { every_hours: 24, keep: 7, dir: PathBuf::from("backups"), passphrase: Secret::default() }
+    }
+}
+
+impl BackupConfig {
+    /// The backup directory resolved against the data directory.
+    pub fn dir_in(&self, data_dir: &Path) -> PathBuf {
+        data_dir.join(&self.dir)
+    }
+}
+
+/// How long buyers' data is kept (`privacy.rs`); 0 keeps it.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrivacyConfig {
+    /// Conversations whose last message is older than this many days are deleted with their
+    /// messages and files (and the buyer, when nothing of theirs is left).
+    pub keep_conversations_days: u32,
+    /// Buyers' photos and documents (and files operators sent) older than this many days are
+    /// deleted; the messages stay, marked.
+    pub keep_files_days: u32,
+}
+
+/// HTTPS served by supportd itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// Plain HTTP (on loopback behind a reverse proxy that terminates HTTPS).
+    #[default]
+    Off,
+    /// A certificate obtained and renewed by ACME (Let's Encrypt), HTTP-01 challenges.
+    Acme,
+    /// A certificate and key from files, reloaded when they change.
+    Files,
+}
+
+/// Let's Encrypt's production ACME directory.
+pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -108,6 +213,29 @@ pub struct ServerConfig {
     pub trust_proxy_headers: bool,
     /// SQLite connections in the pool.
     pub db_pool_size: usize,
+    /// HTTPS in the binary: "off", "acme" or "files".
+    pub tls: TlsMode,
+    /// The site's name (the certificate's, and where plain HTTP is redirected), e.g. "support.shop.ru".
+    pub domain: String,
+    /// Contact address given to the ACME CA (it warns there before a certificate expires).
+    pub acme_email: String,
+    /// The ACME directory (another CA, its staging directory, or a test server).
+    pub acme_directory_url: String,
+    /// An extra root certificate (PEM) trusted for the ACME directory (a private CA).
+    pub acme_ca_file: PathBuf,
+    /// "files": the certificate chain and the private key (PEM), reloaded when they change.
+    pub tls_cert_file: PathBuf,
+    pub tls_key_file: PathBuf,
+    /// A plain-HTTP listener that redirects to HTTPS and answers ACME challenges, e.g.
+    /// "0.0.0.0:80"; empty: none.
+    pub http_redirect_listen: String,
+}
+
+impl ServerConfig {
+    /// The redirect listener's address, when there is one (validated at load).
+    pub fn redirect_listen(&self) -> Option<SocketAddr> {
+        self.http_redirect_listen.trim().parse().ok()
+    }
 }
 
 impl Default for ServerConfig {
@@ -120,6 +248,14 @@ impl Default for ServerConfig {
             shutdown_grace_secs: 20,
             trust_proxy_headers: false,
             db_pool_size: 4,
+            tls: TlsMode::Off,
+            domain: String::new(),
+            acme_email: String::new(),
+            acme_directory_url: LETS_ENCRYPT.into(),
+            acme_ca_file: PathBuf::new(),
+            tls_cert_file: PathBuf::new(),
+            tls_key_file: PathBuf::new(),
+            http_redirect_listen: String::new(),
         }
     }
 }
@@ -515,15 +651,92 @@ pub struct TelegramConfig {
     pub messages_per_second: f64,
 }
 
+/// The Bot API's real host.
+pub const TELEGRAM_API_URL: &str = "https://api.telegram.org";
+
 impl Default for TelegramConfig {
     fn default() -> Self {
         Self {
-            api_url: crate::channels::telegram::DEFAULT_API_URL.into(),
+            api_url: TELEGRAM_API_URL.into(),
             mode: "polling".into(),
             token: Secret::default(),
             webhook_url: String::new(),
             max_file_bytes: 10 * 1024 * 1024,
             messages_per_second: 30.0,
+        }
+    }
+}
+
+/// WhatsApp Business (Cloud API). Secrets are better stored encrypted from the settings page.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WhatsAppConfig {
+    /// The Graph API server (a test double in tests).
+    pub api_url: String,
+    /// A system user's access token with whatsapp_business_messaging.
+    pub token: Secret,
+    /// The business phone number's id (not the number itself).
+    pub phone_number_id: String,
+    /// The WhatsApp Business Account id, for syncing the approved templates.
+    pub business_account_id: String,
+    /// What Meta sends back when the webhook is verified.
+    pub verify_token: Secret,
+    /// The Meta app's secret: every webhook POST is signed with it (X-Hub-Signature-256).
+    pub app_secret: Secret,
+    /// Largest image or document fetched from buyers, bytes.
+    pub max_file_bytes: u64,
+}
+
+/// The Graph API's real host.
+pub const WHATSAPP_API_URL: &str = "https://graph.facebook.com";
+
+impl Default for WhatsAppConfig {
+    fn default() -> Self {
+        Self {
+            api_url: WHATSAPP_API_URL.into(),
+            token: Secret::default(),
+            phone_number_id: String::new(),
+            business_account_id: String::new(),
+            verify_token: Secret::default(),
+            app_secret: Secret::default(),
+            max_file_bytes: 10 * 1024 * 1024,
+        }
+    }
+}
+
+/// VK community messages (Callback API or Bots Long Poll).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VkConfig {
+    /// The VK API server.
+    pub api_url: String,
+    /// The community's access token (messages allowed).
+    pub token: Secret,
+    /// The community's id (digits, without the minus).
+    pub group_id: u64,
+    /// The string the Callback API expects back from the `confirmation` event.
+    pub confirmation: String,
+    /// The secret key set in the Callback API settings: every event carries it.
+    pub secret: Secret,
+    /// "callback" (VK posts events to /vk/callback; needs a public address) or "longpoll".
+    pub mode: String,
+    /// Largest photo or document fetched from buyers, bytes.
+    pub max_file_bytes: u64,
+}
+
+/// The VK API's real host.
+pub const VK_API_URL: &str = "https://api.vk.com";
+
+impl Default for VkConfig {
+    fn default() -> Self {
+        Self {
+            api_url: VK_API_URL.into(),
+            token: Secret::default(),
+            group_id: 0,
+            confirmation: String::new(),
+            secret: Secret::default(),
+            mode: "callback".into(),
+            max_file_bytes: 10 * 1024 * 1024,
         }
     }
 }
@@ -547,6 +760,14 @@ pub const ENV_VARS: &[(&str, &str, Kind, &str)] = &[
     ("SUPPORTD_SHUTDOWN_GRACE_SECS", "server.shutdown_grace_secs", Kind::Int, "shutdown wait for requests"),
     ("SUPPORTD_TRUST_PROXY_HEADERS", "server.trust_proxy_headers", Kind::Bool, "trust X-Forwarded-For"),
     ("SUPPORTD_DB_POOL_SIZE", "server.db_pool_size", Kind::Int, "SQLite connections"),
+    ("SUPPORTD_TLS", "server.tls", Kind::Str, "off, acme or files"),
+    ("SUPPORTD_DOMAIN", "server.domain", Kind::Str, "the site's name for HTTPS"),
+    ("SUPPORTD_ACME_EMAIL", "server.acme_email", Kind::Str, "contact address for the ACME CA"),
+    ("SUPPORTD_ACME_DIRECTORY_URL", "server.acme_directory_url", Kind::Str, "ACME directory"),
+    ("SUPPORTD_ACME_CA_FILE", "server.acme_ca_file", Kind::Str, "extra root trusted for the ACME directory"),
+    ("SUPPORTD_TLS_CERT_FILE", "server.tls_cert_file", Kind::Str, "certificate chain (files mode)"),
+    ("SUPPORTD_TLS_KEY_FILE", "server.tls_key_file", Kind::Str, "private key (files mode)"),
+    ("SUPPORTD_HTTP_REDIRECT_LISTEN", "server.http_redirect_listen", Kind::Str, "plain-HTTP redirect listener"),
     ("SUPPORTD_SESSION_TTL_HOURS", "auth.session_ttl_hours", Kind::Int, "browser session lifetime"),
     ("SUPPORTD_API_TOKEN_TTL_DAYS", "auth.api_token_ttl_days", Kind::Int, "default API token lifetime"),
     ("SUPPORTD_RESET_TOKEN_TTL_MINUTES", "auth.reset_token_ttl_minutes", Kind::Int, "reset link lifetime"),
@@ -645,8 +866,42 @@ pub const ENV_VARS: &[(&str, &str, Kind, &str)] = &[
     ("SUPPORTD_TELEGRAM_MAX_FILE_BYTES", "telegram.max_file_bytes", Kind::Int, "largest file from buyers"),
     ("SUPPORTD_TELEGRAM_MESSAGES_PER_SECOND", "telegram.messages_per_second", Kind::Float, "send rate to Telegram"),
     ("SUPPORTD_NOTIFICATIONS_ENABLED", "notifications.enabled", Kind::Bool, "order status notifications"),
+    ("SUPPORTD_WHATSAPP_API_URL", "whatsapp.api_url", Kind::Str, "WhatsApp Graph API server"),
+    ("SUPPORTD_WHATSAPP_TOKEN", "whatsapp.token", Kind::Str, "WhatsApp access token"),
+    ("SUPPORTD_WHATSAPP_PHONE_NUMBER_ID", "whatsapp.phone_number_id", Kind::Str, "WhatsApp phone number id"),
+    (
+        "SUPPORTD_WHATSAPP_BUSINESS_ACCOUNT_ID",
+        "whatsapp.business_account_id",
+        Kind::Str,
+        "WhatsApp Business Account id (templates)",
+    ),
+    ("SUPPORTD_WHATSAPP_VERIFY_TOKEN", "whatsapp.verify_token", Kind::Str, "webhook verify token"),
+    ("SUPPORTD_WHATSAPP_APP_SECRET", "whatsapp.app_secret", Kind::Str, "Meta app secret (signatures)"),
+    ("SUPPORTD_WHATSAPP_MAX_FILE_BYTES", "whatsapp.max_file_bytes", Kind::Int, "largest file from buyers"),
+    ("SUPPORTD_VK_API_URL", "vk.api_url", Kind::Str, "VK API server"),
+    ("SUPPORTD_VK_TOKEN", "vk.token", Kind::Str, "VK community token"),
+    ("SUPPORTD_VK_GROUP_ID", "vk.group_id", Kind::Int, "VK community id"),
+    ("SUPPORTD_VK_CONFIRMATION", "vk.confirmation", Kind::Str, "Callback API confirmation string"),
+    ("SUPPORTD_VK_SECRET", "vk.secret", Kind::Str, "Callback API secret key"),
+    ("SUPPORTD_VK_MODE", "vk.mode", Kind::Str, "callback or longpoll"),
+    ("SUPPORTD_VK_MAX_FILE_BYTES", "vk.max_file_bytes", Kind::Int, "largest file from buyers"),
     ("SUPPORTD_WIDGET_ALLOWED_ORIGINS", "widget.allowed_origins", Kind::List, "sites that may embed the widget"),
     ("SUPPORTD_LICENCE_PUBLIC_KEY", "licence.public_key", Kind::Str, "licence key to trust (debug builds only)"),
+    ("SUPPORTD_BACKUP_EVERY_HOURS", "backup.every_hours", Kind::Int, "hours between scheduled backups"),
+    ("SUPPORTD_BACKUP_KEEP", "backup.keep", Kind::Int, "scheduled backups kept"),
+    ("SUPPORTD_BACKUP_DIR", "backup.dir", Kind::Str, "backup directory"),
+    ("SUPPORTD_BACKUP_PASSPHRASE", "backup.passphrase", Kind::Str, "passphrase that encrypts backups"),
+    (
+        "SUPPORTD_PRIVACY_KEEP_CONVERSATIONS_DAYS",
+        "privacy.keep_conversations_days",
+        Kind::Int,
+        "conversation retention, days",
+    ),
+    ("SUPPORTD_PRIVACY_KEEP_FILES_DAYS", "privacy.keep_files_days", Kind::Int, "file retention, days"),
+    ("SUPPORTD_REPORTS_SCHEDULE", "reports.schedule", Kind::Str, "off, daily or weekly"),
+    ("SUPPORTD_REPORTS_RECIPIENTS", "reports.recipients", Kind::List, "who gets the reports"),
+    ("SUPPORTD_REPORTS_WEEKDAY", "reports.weekday", Kind::Int, "weekly report's day, 1 = Monday"),
+    ("SUPPORTD_REPORTS_HOUR", "reports.hour", Kind::Int, "report hour, shop time"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -705,7 +960,7 @@ impl Config {
             set_path(&mut table, key, value);
             from_env.push((key, var));
         }
-        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+        let mut config: Config = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
             let key = e.path().to_string();
             let message = e.inner().to_string();
             match from_env.iter().find(|(k, _)| *k == key) {
@@ -713,6 +968,7 @@ impl Config {
                 None => ConfigError::Invalid { key, origin: origin.clone(), message },
             }
         })?;
+        config.derive_public_url();
         config.validate().map_err(|(key, message)| match from_env.iter().find(|(k, _)| *k == key) {
             Some((_, var)) => ConfigError::Env { var: (*var).into(), key: key.into(), message },
             None => ConfigError::Invalid { key: key.into(), origin, message },
@@ -749,6 +1005,7 @@ impl Config {
         if self.log.level.parse::<tracing_subscriber::EnvFilter>().is_err() {
             return Err(("log.level", format!("{:?} is not a valid log filter", self.log.level)));
         }
+        self.reports.check()?;
         if self.smtp.enabled() && self.smtp.from.trim().is_empty() {
             return Err(("smtp.from", "is required when smtp.host is set".into()));
         }
@@ -846,7 +1103,7 @@ impl Config {
         if !(tg.messages_per_second.is_finite() && tg.messages_per_second > 0.0) {
             return Err(("telegram.messages_per_second", "must be a number > 0".into()));
         }
-        if crate::channels::telegram::Mode::parse(&tg.mode).is_none() {
+        if !["polling", "webhook"].contains(&tg.mode.as_str()) {
             return Err(("telegram.mode", format!("{:?} must be \"polling\" or \"webhook\"", tg.mode)));
         }
         if !tg.webhook_url.is_empty()
@@ -854,6 +1111,17 @@ impl Config {
             && !tg.webhook_url.starts_with("http://")
         {
             return Err(("telegram.webhook_url", "must be an https:// URL".into()));
+        }
+        for (key, url) in [("whatsapp.api_url", &self.whatsapp.api_url), ("vk.api_url", &self.vk.api_url)] {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err((key, format!("{url:?} must be an http:// or https:// URL")));
+            }
+        }
+        if !self.whatsapp.phone_number_id.chars().all(|c| c.is_ascii_digit()) {
+            return Err(("whatsapp.phone_number_id", "must be the number's id (digits), not the number".into()));
+        }
+        if !["callback", "longpoll"].contains(&self.vk.mode.as_str()) {
+            return Err(("vk.mode", format!("{:?} must be \"callback\" or \"longpoll\"", self.vk.mode)));
         }
         for (key, v) in [("marketplaces.wb.questions", &m.wb.questions), ("marketplaces.ozon.chats", &m.ozon.chats)] {
             if !["off", "draft", "auto"].contains(&v.as_str()) {
@@ -872,7 +1140,100 @@ impl Config {
         if !self.licence.public_key.trim().is_empty() {
             crate::licence::trusted_key(self).map_err(|e| ("licence.public_key", e))?;
         }
+        self.validate_ops()
+    }
+
+    /// HTTPS, backups and retention.
+    fn validate_ops(&self) -> Result<(), (&'static str, String)> {
+        let s = &self.server;
+        let redirect = s.http_redirect_listen.trim();
+        if !redirect.is_empty() {
+            match redirect.parse::<SocketAddr>() {
+                Err(_) => {
+                    return Err((
+                        "server.http_redirect_listen",
+                        format!("{redirect:?} is not an address like 0.0.0.0:80"),
+                    ));
+                }
+                Ok(a) if a == s.listen && a.port() != 0 => {
+                    return Err(("server.http_redirect_listen", "must differ from server.listen".into()));
+                }
+                Ok(_) if s.tls == TlsMode::Off => {
+                    return Err(("server.http_redirect_listen", "redirects to HTTPS: set server.tls first".into()));
+                }
+                Ok(_) => {}
+            }
+        }
+        if s.tls != TlsMode::Off {
+            if !valid_domain(&s.domain) {
+                return Err(("server.domain", format!("{:?} must be a domain name like support.shop.ru", s.domain)));
+            }
+            if !s.public_url.starts_with("https://") {
+                return Err(("server.public_url", "must be an https:// URL when server.tls is on".into()));
+            }
+        }
+        match s.tls {
+            TlsMode::Acme => {
+                if redirect.is_empty() {
+                    return Err((
+                        "server.http_redirect_listen",
+                        "ACME checks the domain over plain HTTP (port 80): set it, e.g. \"0.0.0.0:80\"".into(),
+                    ));
+                }
+                if !s.acme_directory_url.starts_with("https://") {
+                    return Err(("server.acme_directory_url", "must be an https:// URL".into()));
+                }
+                if !s.acme_email.is_empty() && crate::domain::Email::parse(&s.acme_email).is_err() {
+                    return Err(("server.acme_email", format!("{:?} is not an e-mail address", s.acme_email)));
+                }
+            }
+            TlsMode::Files => {
+                for (key, path) in
+                    [("server.tls_cert_file", &s.tls_cert_file), ("server.tls_key_file", &s.tls_key_file)]
+                {
+                    if path.as_os_str().is_empty() {
+                        return Err((key, "is required with server.tls = \"files\"".into()));
+                    }
+                }
+            }
+            TlsMode::Off => {}
+        }
+        let b = &self.backup;
+        if !(1..=1000).contains(&b.keep) {
+            return Err(("backup.keep", "must be between 1 and 1000".into()));
+        }
+        if b.every_hours > 24 * 366 {
+            return Err(("backup.every_hours", "must be at most a year (8784)".into()));
+        }
+        if b.dir.as_os_str().is_empty() {
+            return Err(("backup.dir", "must name a directory".into()));
+        }
+        if !b.passphrase.is_empty() && b.passphrase.expose().chars().count() < 12 {
+            return Err(("backup.passphrase", "must be at least 12 characters".into()));
+        }
+        for (key, days) in [
+            ("privacy.keep_conversations_days", self.privacy.keep_conversations_days),
+            ("privacy.keep_files_days", self.privacy.keep_files_days),
+        ] {
+            if days > 36_500 {
+                return Err((key, "must be at most 36500 days (0 keeps everything)".into()));
+            }
+        }
         Ok(())
+    }
+
+    /// With HTTPS on and `server.public_url` left at its default, the public address is the
+    /// domain's (with the port when it is not 443).
+    fn derive_public_url(&mut self) {
+        let s = &mut self.server;
+        if s.tls != TlsMode::Off && s.public_url == ServerConfig::default().public_url && valid_domain(&s.domain) {
+            let port = s.listen.port();
+            s.public_url = if port == 443 || port == 0 {
+                format!("https://{}", s.domain)
+            } else {
+                format!("https://{}:{port}", s.domain)
+            };
+        }
     }
 
     /// Whether cookies carry the `Secure` attribute.
@@ -888,6 +1249,19 @@ impl Config {
     pub fn model_path(&self, data_dir: &Path) -> PathBuf {
         data_dir.join(&self.llm.local.model)
     }
+}
+
+/// A DNS name: labels of letters, digits and hyphens (IDNs in their xn-- form), at most 253 characters.
+pub fn valid_domain(d: &str) -> bool {
+    d.len() <= 253
+        && !d.is_empty()
+        && d.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
 }
 
 fn parse_env(kind: Kind, raw: &str) -> Result<toml::Value, String> {
@@ -955,6 +1329,26 @@ pub const TEMPLATE: &str = r#"# supportd configuration.
 # trust_proxy_headers = false
 # SQLite connections in the pool. (SUPPORTD_DB_POOL_SIZE)
 # db_pool_size = 4
+# HTTPS in supportd itself, instead of a reverse proxy: "off", "acme" (a free certificate from
+# Let's Encrypt, obtained and renewed automatically; needs the domain pointing at this server
+# and port 80 open) or "files" (your own certificate, reloaded when the files change). With
+# HTTPS on, listen on "0.0.0.0:443". (SUPPORTD_TLS)
+# tls = "off"
+# The site's name, e.g. "support.shop.ru". (SUPPORTD_DOMAIN)
+# domain = ""
+# Where the CA writes before a certificate expires (optional). (SUPPORTD_ACME_EMAIL)
+# acme_email = ""
+# The ACME directory; Let's Encrypt's staging one is for trials. (SUPPORTD_ACME_DIRECTORY_URL)
+# acme_directory_url = "https://acme-v02.api.letsencrypt.org/directory"
+# An extra root certificate (PEM) trusted for the ACME directory, for a private CA; relative
+# paths here and below are inside the data directory. (SUPPORTD_ACME_CA_FILE)
+# acme_ca_file = ""
+# "files" mode: the certificate chain and the private key, PEM. (SUPPORTD_TLS_CERT_FILE, SUPPORTD_TLS_KEY_FILE)
+# tls_cert_file = ""
+# tls_key_file = ""
+# A plain-HTTP listener that redirects to HTTPS and answers the ACME checks, e.g. "0.0.0.0:80";
+# required with "acme". (SUPPORTD_HTTP_REDIRECT_LISTEN)
+# http_redirect_listen = ""
 
 [auth]
 # Browser session lifetime, hours. (SUPPORTD_SESSION_TTL_HOURS)
@@ -1127,6 +1521,39 @@ pub const TEMPLATE: &str = r#"# supportd configuration.
 # Messages per second to Telegram overall (the Bot API's limit is about 30). (SUPPORTD_TELEGRAM_MESSAGES_PER_SECOND)
 # messages_per_second = 30.0
 
+[whatsapp]
+# WhatsApp Business (Cloud API). Set the webhook in Meta's app dashboard to
+# PUBLIC_URL/whatsapp/webhook with the verify token below; prefer entering the secrets on the
+# settings page (stored encrypted). The Graph API server: (SUPPORTD_WHATSAPP_API_URL)
+# api_url = "https://graph.facebook.com"
+# A system user's access token. (SUPPORTD_WHATSAPP_TOKEN)
+# token = ""
+# The business phone number's id (digits, from the dashboard). (SUPPORTD_WHATSAPP_PHONE_NUMBER_ID)
+# phone_number_id = ""
+# The WhatsApp Business Account id, to sync approved templates. (SUPPORTD_WHATSAPP_BUSINESS_ACCOUNT_ID)
+# business_account_id = ""
+# The webhook's verify token (any string you also enter at Meta). (SUPPORTD_WHATSAPP_VERIFY_TOKEN)
+# verify_token = ""
+# The Meta app's secret: webhook POSTs are signed with it. (SUPPORTD_WHATSAPP_APP_SECRET)
+# app_secret = ""
+# Largest image or document kept from buyers, bytes. (SUPPORTD_WHATSAPP_MAX_FILE_BYTES)
+# max_file_bytes = 10485760
+
+[vk]
+# VK community messages. The VK API server: (SUPPORTD_VK_API_URL)
+# api_url = "https://api.vk.com"
+# The community's access token (with messages). (SUPPORTD_VK_TOKEN)
+# token = ""
+# The community's id (digits). (SUPPORTD_VK_GROUP_ID)
+# group_id = 0
+# Callback API: the string VK expects back on confirmation, and the secret key. (SUPPORTD_VK_CONFIRMATION, SUPPORTD_VK_SECRET)
+# confirmation = ""
+# secret = ""
+# "callback" (VK posts to PUBLIC_URL/vk/callback) or "longpoll" (no public address needed). (SUPPORTD_VK_MODE)
+# mode = "callback"
+# Largest photo or document kept from buyers, bytes. (SUPPORTD_VK_MAX_FILE_BYTES)
+# max_file_bytes = 10485760
+
 [notifications]
 # Tell buyers linked to an order when it ships, reaches the pick-up point or is cancelled
 # (once per status; a buyer who writes «отписаться» gets no more). (SUPPORTD_NOTIFICATIONS_ENABLED)
@@ -1146,6 +1573,38 @@ pub const TEMPLATE: &str = r#"# supportd configuration.
 # one with `supportd licence install FILE`. For tests and development only: a debug build
 # trusts this Ed25519 public key (base64 or PEM) instead; release builds refuse it. (SUPPORTD_LICENCE_PUBLIC_KEY)
 # public_key = ""
+
+[backup]
+# A checked copy of the database (and the secret key) every this many hours; 0 turns it off.
+# The first copy is made an hour after the first start. (SUPPORTD_BACKUP_EVERY_HOURS)
+# every_hours = 24
+# Copies kept; older ones are deleted. (SUPPORTD_BACKUP_KEEP)
+# keep = 7
+# Where the copies go; relative paths are inside the data directory. Better another disk or a
+# mounted remote folder. (SUPPORTD_BACKUP_DIR)
+# dir = "backups"
+# With a passphrase (12+ characters) each copy is one encrypted file; keep the passphrase
+# outside this server. Prefer the environment variable. (SUPPORTD_BACKUP_PASSPHRASE)
+# passphrase = ""
+
+[privacy]
+# Delete conversations whose last message is older than this many days, with their messages
+# and files (and the buyer's name and phone once nothing of theirs is left); 0 keeps them.
+# Suggested: 365. (SUPPORTD_PRIVACY_KEEP_CONVERSATIONS_DAYS)
+# keep_conversations_days = 0
+# Delete buyers' photos and documents older than this many days; the messages stay. 0 keeps
+# them. Suggested: 90. (SUPPORTD_PRIVACY_KEEP_FILES_DAYS)
+# keep_files_days = 0
+[reports]
+# The analytics report e-mailed as a PDF through [smtp]: "off", "daily" (yesterday) or
+# "weekly" (last Monday to Sunday). The settings page can change these. (SUPPORTD_REPORTS_SCHEDULE)
+# schedule = "off"
+# Who gets it, e.g. ["owner@ladya-shop.ru"]. (SUPPORTD_REPORTS_RECIPIENTS)
+# recipients = []
+# The day a weekly report is sent: 1 is Monday … 7 is Sunday. (SUPPORTD_REPORTS_WEEKDAY)
+# weekday = 1
+# The hour it is sent, shop time (0–23). (SUPPORTD_REPORTS_HOUR)
+# hour = 9
 "#;
 
 #[cfg(test)]
@@ -1238,10 +1697,58 @@ mod tests {
     }
 
     #[test]
+    fn https_backup_and_retention_settings_are_checked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        for (text, key) in [
+            ("[server]\ntls = \"acme\"\n", "server.domain"),
+            ("[server]\ntls = \"acme\"\ndomain = \"shop.ru\"\n", "server.http_redirect_listen"),
+            ("[server]\ntls = \"magic\"\n", "server.tls"),
+            ("[server]\ntls = \"files\"\ndomain = \"shop.ru\"\n", "server.tls_cert_file"),
+            ("[server]\ntls = \"files\"\ndomain = \"https://shop.ru\"\n", "server.domain"),
+            ("[server]\nhttp_redirect_listen = \"0.0.0.0:80\"\n", "server.http_redirect_listen"),
+            (
+                "[server]\ntls = \"acme\"\ndomain = \"shop.ru\"\nhttp_redirect_listen = \"port 80\"\n",
+                "server.http_redirect_listen",
+            ),
+            (
+                "[server]\ntls = \"files\"\ndomain = \"shop.ru\"\ntls_cert_file = \"c\"\ntls_key_file = \"k\"\npublic_url = \"http://shop.ru\"\n",
+                "server.public_url",
+            ),
+            ("[backup]\nkeep = 0\n", "backup.keep"),
+            ("[backup]\npassphrase = \"short\"\n", "backup.passphrase"),
+            ("[backup]\nevery_hours = -1\n", "backup.every_hours"),
+            ("[privacy]\nkeep_files_days = 99999\n", "privacy.keep_files_days"),
+        ] {
+            std::fs::write(&path, text).expect("write");
+            let err = Config::load(Some(&path), &no_env).expect_err(text).to_string();
+            assert!(err.contains(key), "{text:?} gave {err}");
+        }
+        // A domain and HTTPS on: the public address follows the domain.
+        let env = |k: &str| match k {
+            "SUPPORTD_TLS" => Some("acme".to_owned()),
+            "SUPPORTD_DOMAIN" => Some("support.shop.ru".to_owned()),
+            "SUPPORTD_HTTP_REDIRECT_LISTEN" => Some("0.0.0.0:80".to_owned()),
+            "SUPPORTD_LISTEN" => Some("0.0.0.0:443".to_owned()),
+            "SUPPORTD_BACKUP_EVERY_HOURS" => Some("1".to_owned()),
+            _ => None,
+        };
+        let c = Config::load(None, &env).expect("load");
+        assert_eq!(c.server.tls, TlsMode::Acme);
+        assert_eq!(c.server.public_url, "https://support.shop.ru");
+        assert_eq!(c.server.redirect_listen(), Some(SocketAddr::from(([0, 0, 0, 0], 80))));
+        assert!(c.secure_cookies(), "HTTPS means secure cookies (and HSTS)");
+        assert_eq!(c.backup.every_hours, 1);
+        assert!(valid_domain("xn--80ak6aa92e.xn--p1ai") && !valid_domain("shop..ru") && !valid_domain("-a.ru"));
+    }
+
+    #[test]
     fn secrets_are_redacted() {
         let mut c = Config::default();
         c.smtp.password = Secret::new("hunter2-very-secret");
         c.llm.openai.api_key = Secret::new("sk-hunter3");
+        c.backup.passphrase = Secret::new("hunter4-backup-pass");
+        assert!(!format!("{c:?}").contains("hunter4"));
         assert!(!format!("{c:?}").contains("hunter2"));
         assert!(!format!("{c:?}").contains("hunter3"));
     }

@@ -59,6 +59,9 @@ impl FromStr for Role {
 pub struct Email(String);
 
 impl Email {
+    /// What [`Email::parse`] accepts, as a pattern for the API document.
+    pub const PATTERN: &'static str = r"^\s*[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s.\x00-\x1f\x7f-\x9f]([^@\s\x00-\x1f\x7f-\x9f]*[^@\s.\x00-\x1f\x7f-\x9f])?\s*$";
+
     pub fn parse(raw: &str) -> Result<Self, String> {
         let s = raw.trim().to_lowercase();
         let invalid = || format!("{raw:?} is not a valid e-mail address");
@@ -134,6 +137,27 @@ mod tests {
         assert!(Email::parse("admin@localhost").is_ok());
         for bad in ["", "anna", "@shop.ru", "anna@", "a b@shop.ru", "a@b@c", "a@.ru"] {
             assert!(Email::parse(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn the_documented_email_pattern_is_what_parse_accepts() {
+        let re = regex::Regex::new(Email::PATTERN).expect("pattern");
+        for s in [
+            "a@b",
+            "Admin@Localhost",
+            " olga@shop.ru ",
+            "x@y.z",
+            "@b",
+            "a@",
+            "a@.b",
+            "a@b.",
+            "a b@c",
+            "a@b@c",
+            "",
+            "1\u{c2}@\u{91}",
+        ] {
+            assert_eq!(re.is_match(s), Email::parse(s).is_ok(), "{s:?}");
         }
     }
 

@@ -1,4 +1,5 @@
-//! Outgoing e-mail over an SMTP relay (password-reset links).
+//! Outgoing e-mail over an SMTP relay (password-reset links, licence warnings, scheduled
+//! reports with their PDF).
 
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::transport::smtp::authentication::Credentials;
@@ -47,6 +48,32 @@ impl Mailer {
             .subject(subject)
             .header(ContentType::TEXT_PLAIN)
             .body(body)
+            .map_err(|e| e.to_string())?;
+        self.transport.send(message).await.map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    /// One message to several recipients with a file attached (a scheduled report's PDF).
+    pub async fn send_with_attachment(
+        &self,
+        to: &[String],
+        subject: &str,
+        body: String,
+        file_name: &str,
+        mime: &str,
+        data: Vec<u8>,
+    ) -> Result<(), String> {
+        use lettre::message::{Attachment, MultiPart, SinglePart};
+        let mut builder = Message::builder().from(self.from.clone()).subject(subject);
+        for r in to {
+            builder = builder.to(r.parse::<Mailbox>().map_err(|e| format!("recipient {r:?}: {e}"))?);
+        }
+        let kind = ContentType::parse(mime).map_err(|e| format!("content type {mime:?}: {e}"))?;
+        let message = builder
+            .multipart(
+                MultiPart::mixed()
+                    .singlepart(SinglePart::plain(body))
+                    .singlepart(Attachment::new(file_name.to_owned()).body(data, kind)),
+            )
             .map_err(|e| e.to_string())?;
         self.transport.send(message).await.map(|_| ()).map_err(|e| e.to_string())
     }

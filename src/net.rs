@@ -133,7 +133,7 @@ impl HttpClient {
         Self { client, policy, bucket }
     }
 
-    #[cfg(test)]
+    /// Takes a token, waiting for it as long as it takes.
     async fn acquire(&self) {
         let _ = self.acquire_within(None, None).await;
     }
@@ -226,6 +226,23 @@ impl HttpClient {
             }
             tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, error = %err, "retrying");
             tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+impl HttpClient {
+    /// One exchange: the response whatever its status (for APIs whose error bodies carry the
+    /// codes an adapter classifies itself, or that answer errors with 200), within the rate
+    /// limit and the timeout. Transport failures are errors; nothing is retried here.
+    pub async fn exchange(
+        &self,
+        req: impl FnOnce(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, HttpError> {
+        self.acquire().await;
+        match req(&self.client).send().await {
+            Ok(resp) => Ok(resp),
+            Err(e) if e.is_timeout() => Err(HttpError::Timeout),
+            Err(e) => Err(HttpError::Transport(describe(&e))),
         }
     }
 }

@@ -45,6 +45,8 @@ pub mod bot {
         "Или нажмите кнопку «Поделиться номером» — найдём заказы, оформленные на ваш номер телефона.";
 
     pub const SHARE_PHONE_BUTTON: &str = "📱 Поделиться номером";
+    /// The button that opens a WhatsApp list of choices (at most 20 characters).
+    pub const CHOOSE_BUTTON: &str = "Выбрать";
 
     pub const PHONE_NO_ORDERS: &str = "Спасибо, номер подтверждён. Заказов на этот номер среди заказов нашего магазина \
         пока нет — если заказ есть, пришлите, пожалуйста, его номер.";
@@ -231,6 +233,8 @@ pub mod licence {
             ChannelKind::Telegram => "Telegram",
             ChannelKind::Widget => "чат на сайте",
             ChannelKind::Api => "приём сообщений через API",
+            ChannelKind::WhatsApp => "WhatsApp",
+            ChannelKind::Vk => "сообщения сообщества ВКонтакте",
             ChannelKind::Other => "другой канал",
         }
     }
@@ -542,4 +546,218 @@ pub mod marketplace {
             _ => "токен",
         }
     }
+}
+
+/// Personal-data requests and retention.
+pub mod privacy {
+    /// Inside every export (`supportd privacy export`, the panel's «Выгрузить»).
+    pub const EXPORT_README: &str = "Выгрузка персональных данных покупателя из службы поддержки магазина (supportd).\n\n\
+customer.json — всё, что хранится о покупателе:\n\
+  customer — имя, телефон, e-mail и идентификатор в мессенджере или на сайте;\n\
+  conversations — переписка (сообщения покупателя, ответы бота и операторов, заметки сотрудников), \
+оценки и то, что бот запомнил в разговоре (например, номер обсуждаемого заказа);\n\
+  orders и returns — заказы, которые покупатель назвал своими, и возвраты по ним (данные маркетплейса);\n\
+  received — сообщения в том виде, в каком их передал мессенджер;\n\
+  model_calls — обращения к языковой модели при ответах (без текста: только время и объём).\n\
+files/ — фотографии и документы из переписки.\n\n\
+Время указано в UTC. Удалить эти данные можно по запросу покупателя: supportd privacy erase.\n";
+
+    /// What replaces a file deleted by `privacy.keep_files_days`.
+    pub const FILE_EXPIRED: &str = "файл удалён по сроку хранения";
+}
+
+/// Analytics: the PDF report, the scheduled report e-mails, the command line's summary.
+pub mod reports {
+    use crate::analytics::{Reason, Source};
+    use crate::nlu::Intent;
+
+    pub const TITLE: &str = "Отчёт о работе поддержки";
+    pub const COMPARED_WITH: &str = "сравнение с периодом";
+    pub const GENERATED: &str = "сформирован";
+    pub const SUMMARY: &str = "Главное";
+    pub const FIGURE: &str = "Показатель";
+    pub const CURRENT: &str = "За период";
+    pub const PREVIOUS: &str = "Предыдущий";
+    pub const CHANGE: &str = "Изменение";
+    pub const TREND: &str = "Разговоры по периодам: всего и без человека";
+    pub const FUNNEL: &str = "Воронка: обращение → ответ бота → передача человеку → решено";
+    pub const HANDOFFS: &str = "Почему разговоры передавали людям";
+    pub const INTENTS: &str = "С чем обращались покупатели";
+    pub const CSAT: &str = "Оценки покупателей";
+    pub const CHANNELS: &str = "Каналы и маркетплейсы";
+    pub const GAPS: &str = "Пробелы в базе знаний: вопросы без ответа";
+    pub const ARTICLES: &str = "Статьи и товары в ответах бота";
+    pub const OPERATORS: &str = "Работа операторов";
+    pub const HEATMAP: &str = "Когда пишут покупатели (сообщения по дням недели и часам)";
+    pub const NOTHING: &str = "Нет данных за период.";
+    pub const TIMEZONE: &str = "Время магазина";
+
+    /// The rows of the summary table, in order: (key, label).
+    pub const FIGURES: [(&str, &str); 13] = [
+        ("conversations", "Разговоры"),
+        ("automation_rate", "Автоматизация (закрыто без человека)"),
+        ("automated", "Закрыто без человека"),
+        ("handoffs", "Передано людям"),
+        ("resolved", "Решено"),
+        ("messages_buyer", "Сообщений покупателей"),
+        ("messages_bot", "Ответов бота"),
+        ("messages_operator", "Ответов операторов"),
+        ("bot_answer_ms_p50", "Ответ бота, медиана"),
+        ("first_human_response_s_p50", "Первый ответ человека, медиана"),
+        ("resolution_s_p50", "Время до решения, медиана"),
+        ("csat_avg", "Средняя оценка (1–5)"),
+        ("ratings", "Оценок"),
+    ];
+
+    pub const FUNNEL_STAGES: [&str; 4] = ["Обращения", "Ответил бот", "Переданы людям", "Решены"];
+    pub const WEEKDAYS: [&str; 7] = ["Пн", "Вт", "Ср", "Чт", "Пт", "Сб", "Вс"];
+    pub const OPERATOR_COLUMNS: [&str; 5] =
+        ["Оператор", "Ответов", "Разговоров", "Первых ответов", "Первый ответ, медиана"];
+    pub const ARTICLE_COLUMNS: [&str; 4] = ["Статья или товар", "Разговоров", "Оценок 4–5", "Средняя оценка"];
+    pub const GAP_COLUMNS: [&str; 3] = ["Вопрос покупателя (пример)", "Раз", "Почему"];
+    pub const CHANNEL_COLUMNS: [&str; 5] = ["Канал", "Разговоров", "Без человека", "Передано", "Оценка"];
+    pub const INTENT_COLUMNS: [&str; 4] = ["Тема", "Разговоров", "Без человека", "Было"];
+    pub const REASON_COLUMNS: [&str; 3] = ["Причина", "Разговоров", "Было"];
+
+    pub fn reason(r: Reason) -> &'static str {
+        match r {
+            Reason::Requested => "покупатель попросил человека",
+            Reason::Negative => "покупатель недоволен",
+            Reason::HumanOnly => "тема только для людей",
+            Reason::RepeatedFailure => "бот не справился",
+            Reason::OrderProblem => "проблема с заказом",
+            Reason::ProcessingFailed => "сообщение не удалось обработать",
+            Reason::Licence => "бот приостановлен: лицензия истекла",
+            Reason::Takeover => "оператор взял разговор сам",
+            Reason::Approval => "черновик ответа на проверку",
+            Reason::Other => "другое",
+        }
+    }
+
+    pub fn source(s: Source) -> &'static str {
+        match s {
+            Source::Telegram => "Telegram",
+            Source::TelegramBusiness => "Telegram Business",
+            Source::WhatsApp => "WhatsApp",
+            Source::Vk => "ВКонтакте",
+            Source::Widget => "Чат на сайте",
+            Source::Api => "API",
+            Source::WbQuestion => "WB: вопросы",
+            Source::WbReview => "WB: отзывы",
+            Source::WbChat => "WB: чат с покупателем",
+            Source::OzonChat => "Ozon: чаты",
+            Source::OzonReview => "Ozon: отзывы",
+            Source::OzonQuestion => "Ozon: вопросы",
+            Source::Test => "Тестовые разговоры",
+            Source::Other => "Другое",
+        }
+    }
+
+    pub fn intent(i: Intent) -> &'static str {
+        match i {
+            Intent::OrderStatus => "где заказ",
+            Intent::DeliveryTime => "сроки доставки",
+            Intent::ReturnRequest => "возврат",
+            Intent::Exchange => "обмен",
+            Intent::ProductInfo => "о товаре",
+            Intent::Payment => "оплата",
+            Intent::Complaint => "жалоба",
+            Intent::CancelOrder => "отмена заказа",
+            Intent::Promo => "акции и промокоды",
+            Intent::Greeting => "приветствие",
+            Intent::Thanks => "благодарность",
+            Intent::HumanRequest => "просьба позвать человека",
+            Intent::Other => "другое",
+        }
+    }
+
+    pub fn gap_kinds(not_found: i64, low: i64, taken: i64) -> String {
+        let mut parts = Vec::new();
+        if not_found > 0 {
+            parts.push(format!("нет в базе: {not_found}"));
+        }
+        if low > 0 {
+            parts.push(format!("не понял: {low}"));
+        }
+        if taken > 0 {
+            parts.push(format!("взял человек: {taken}"));
+        }
+        parts.join(", ")
+    }
+
+    /// "57,1 %".
+    pub fn percent(x: f64) -> String {
+        format!("{} %", decimal(x * 100.0, 1))
+    }
+
+    /// A number with a decimal comma: `decimal(4.25, 1)` = "4,3"; whole numbers keep no comma.
+    pub fn decimal(x: f64, places: usize) -> String {
+        let s = format!("{x:.places$}");
+        let s = if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_owned() } else { s };
+        s.replace('.', ",")
+    }
+
+    /// "45 мс" under a second, else like [`duration_s`].
+    pub fn duration_ms(ms: i64) -> String {
+        if ms < 1000 { format!("{ms} мс") } else { duration_s(ms as f64 / 1000.0) }
+    }
+
+    /// "0,8 с", "4 мин 5 с", "2 ч 10 мин", "3 дн 4 ч".
+    pub fn duration_s(s: f64) -> String {
+        if s < 60.0 {
+            return format!("{} с", decimal(s, 1));
+        }
+        let total = s.round() as i64;
+        let (d, h, m, sec) = (total / 86_400, total / 3600 % 24, total / 60 % 60, total % 60);
+        if d > 0 {
+            format!("{d} дн {h} ч")
+        } else if h > 0 {
+            format!("{h} ч {m} мин")
+        } else {
+            format!("{m} мин {sec} с")
+        }
+    }
+
+    /// "12 марта 2026".
+    pub fn date(ms: i64, offset_min: i32) -> String {
+        super::licence::date(ms, offset_min)
+    }
+
+    pub fn period_line(from: &str, to: &str, prev_from: &str, prev_to: &str) -> String {
+        format!("Период: {from} — {to} ({COMPARED_WITH} {prev_from} — {prev_to})")
+    }
+
+    pub fn email_subject(shop: &str, schedule: &str, from: &str, to: &str) -> String {
+        let what =
+            if schedule == "daily" { "Ежедневный отчёт" } else { "Еженедельный отчёт" };
+        format!("{what} поддержки «{shop}»: {from} — {to}")
+    }
+
+    /// The body of a scheduled report e-mail (the PDF is attached).
+    #[allow(clippy::too_many_arguments)]
+    pub fn email_body(
+        shop: &str,
+        from: &str,
+        to: &str,
+        conversations: i64,
+        automation: &str,
+        handoffs: i64,
+        first_human: &str,
+        csat: &str,
+        panel: &str,
+    ) -> String {
+        format!(
+            "Здравствуйте!\n\nКак поддержка «{shop}» работала с {from} по {to}:\n\n\
+             • разговоров: {conversations}\n\
+             • закрыто без человека: {automation}\n\
+             • передано людям: {handoffs}\n\
+             • первый ответ человека (медиана): {first_human}\n\
+             • средняя оценка покупателей: {csat}\n\n\
+             Подробности — в приложенном PDF и в панели: {panel}/#/reports\n\n\
+             Это письмо отправлено автоматически; получателей и расписание можно изменить в панели: \
+             Настройки → «Отчёты по почте».\n"
+        )
+    }
+
+    pub const NO_VALUE: &str = "—";
 }

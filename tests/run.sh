@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: Rust unit and integration tests, then browser tests in headless
 # Chromium. On a fresh Debian/Ubuntu machine it first installs what the tests need
-# (Chromium, Node.js, pip, the pinned npm packages). Run from anywhere: bash tests/run.sh
+# (Chromium, Node.js, pip, pebble, poppler's pdftotext for the PDF report, the pinned npm
+# packages). Run from anywhere: bash tests/run.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -11,6 +12,11 @@ command -v cc >/dev/null || missing+=(gcc libc6-dev)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3 python3-pip)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+command -v curl >/dev/null || missing+=(curl)
+# A real ACME server on loopback for the HTTPS test (Let's Encrypt's pebble).
+command -v pebble >/dev/null || missing+=(pebble)
+command -v pdftotext >/dev/null || missing+=(poppler-utils)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing test dependencies: ${missing[*]}"
   sudo=""
@@ -29,9 +35,18 @@ models="${XDG_CACHE_HOME:-$HOME/.cache}/supportd/test-models"
 "$target_dir/debug/supportd" --data-dir "$models" model pull smollm2-135m
 export SUPPORTD_TEST_SMOLLM="$models/models/SmolLM2-135M-Instruct.Q4_1.gguf"
 export SUPPORTD_REQUIRE_TEST_MODELS=1
+export SUPPORTD_REQUIRE_PEBBLE=1
 
 echo "==> cargo test"
 cargo test --locked
+
+echo "==> API fuzzing against the OpenAPI document (schemathesis, --checks all)"
+venv="${XDG_CACHE_HOME:-$HOME/.cache}/supportd/venv"
+if [ ! -x "$venv/bin/schemathesis" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "schemathesis==4.32.5"
+fi
+SCHEMATHESIS="$venv/bin/schemathesis" bash tests/api/schemathesis.sh "$target_dir/debug/supportd"
 
 echo "==> browser tests (headless Chromium)"
 (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)

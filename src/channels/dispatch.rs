@@ -65,7 +65,7 @@ impl Dispatcher {
     async fn deliver_due(&self, pace: &Arc<Mutex<Pace>>) -> usize {
         let limits = self.channel.limits();
         let interval = Duration::from_secs_f64(1.0 / limits.per_second.max(0.001));
-        let (name, now, size) = (self.channel.name(), self.clock.now_ms(), batch(limits.per_second));
+        let (name, now, size) = (self.channel.name().as_str(), self.clock.now_ms(), batch(limits.per_second));
         let items = match self.db.call(move |c| msgs::outbox_claim(c, name, size, now)).await {
             Ok(items) => items,
             Err(e) => {
@@ -100,8 +100,11 @@ impl Dispatcher {
                     }
                     return;
                 }
-                let outcome = match serde_json::from_str::<serde_json::Value>(&item.payload) {
-                    Ok(payload) => channel.send(&item.recipient, &payload).await,
+                let outcome = match super::Outbound::parse(&item.payload) {
+                    Ok(mut message) => {
+                        message.outbox_id = Some(item.id);
+                        channel.send(&item.recipient, &message).await
+                    }
                     Err(e) => Err(SendError::Permanent(format!("unreadable payload: {e}"))),
                 };
                 pace.lock().unwrap_or_else(std::sync::PoisonError::into_inner).last_sent.insert(item.recipient.clone(), Instant::now());
@@ -111,6 +114,9 @@ impl Dispatcher {
                     }
                     Err(SendError::Permanent(reason)) => {
                         tracing::warn!(channel = name, outbox_id = item.id, %reason, "message cannot be delivered");
+                    }
+                    Err(SendError::Park(reason)) => {
+                        tracing::info!(channel = name, outbox_id = item.id, %reason, "message parked");
                     }
                     Ok(_) => {}
                 }
@@ -124,6 +130,7 @@ impl Dispatcher {
                             msgs::outbox_failed(c, id, reason, after, MAX_ATTEMPTS, now)
                         }
                         Err(SendError::Permanent(reason)) => msgs::outbox_failed(c, id, reason, None, 0, now),
+                        Err(SendError::Park(reason)) => msgs::outbox_park(c, id, reason, now),
                     })
                     .await;
                 if let Err(e) = recorded {
@@ -158,6 +165,6 @@ impl Dispatcher {
                 p.last_sent.retain(|_, t| t.elapsed() < Duration::from_secs(5));
             }
         }
-        tracing::debug!(channel = self.channel.name(), "delivery stopped");
+        tracing::debug!(channel = self.channel.name().as_str(), "delivery stopped");
     }
 }

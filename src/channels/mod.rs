@@ -1,16 +1,42 @@
-//! Messengers: the only code that talks to them. Inbound messages reach the engine through
-//! `Engine::accept` (stored before the messenger is answered); outbound ones leave through the
-//! outbox, delivered by [`dispatch`] with each channel's rate limits, in order per recipient.
+//! Messengers: the only code that talks to them. Adapters hand each buyer message to an
+//! [`Inbox`] (the engine implements it: stored before the messenger is answered); outbound ones
+//! leave through the outbox as typed [`Outbound`] messages, delivered by [`dispatch`] with each
+//! channel's rate limits, in order per recipient. What each channel can show is in
+//! [`registry`]. Adapters import the layers below them (store, net, crypto, clock, the HTTP
+//! error shape), never `app` or the engine.
 
 pub mod dispatch;
+pub mod message;
+pub mod name;
+pub mod registry;
 pub mod telegram;
+pub mod vk;
+pub mod whatsapp;
 pub mod widget;
 
 use std::time::Duration;
 
-use serde_json::Value;
+pub use message::{Attachment, Inbound, OrderNotice, OutFile, Outbound};
+pub use name::ChannelName;
 
 use crate::BoxFuture;
+use crate::store::messaging::Accepted;
+
+/// Where adapters hand in buyers' messages (the engine). `accept` returns once the message is
+/// stored durably; only then may the adapter acknowledge it to the messenger.
+pub trait Inbox: Send + Sync {
+    fn accept<'a>(&'a self, m: &'a Inbound) -> BoxFuture<'a, Result<Accepted, InboxError>>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InboxError {
+    /// The message cannot be taken (empty, unreadable): answer the sender so.
+    #[error("{0}")]
+    Rejected(String),
+    /// It could not be stored now: the messenger should deliver it again.
+    #[error("{0}")]
+    Unavailable(String),
+}
 
 /// A message the channel accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,9 +50,12 @@ pub enum SendError {
     /// Try again later (after `after` when the channel said so).
     #[error("{reason}")]
     Retry { after: Option<Duration>, reason: String },
-    /// Will never work (blocked by the user, chat gone, malformed): park the message.
+    /// Will never work (blocked by the user, chat gone, malformed): give up, marked failed.
     #[error("{0}")]
     Permanent(String),
+    /// Cannot go until the buyer writes again (outside a reply window): kept queued, parked.
+    #[error("{0}")]
+    Park(String),
 }
 
 /// How fast a channel may send.
@@ -39,13 +68,17 @@ pub struct Limits {
 }
 
 pub trait Channel: Send + Sync {
-    /// The name used in the inbox, outbox and conversations ("telegram", "widget", …).
-    fn name(&self) -> &'static str;
+    /// The name used in the inbox, outbox and conversations.
+    fn name(&self) -> ChannelName;
 
-    fn limits(&self) -> Limits;
+    /// The send rate: the registry's, unless the adapter is configured otherwise.
+    fn limits(&self) -> Limits {
+        let c = registry::of(self.name());
+        Limits { per_second: c.per_second, per_recipient: c.per_recipient() }
+    }
 
-    /// Sends one outbox payload (`{"text", "buttons"?: [[label]]}`) to `recipient`.
-    fn send<'a>(&'a self, recipient: &'a str, payload: &'a Value) -> BoxFuture<'a, Result<Delivered, SendError>>;
+    /// Sends one outbox message to `recipient`.
+    fn send<'a>(&'a self, recipient: &'a str, message: &'a Outbound) -> BoxFuture<'a, Result<Delivered, SendError>>;
 
     /// Shows that a reply is being written (best effort).
     fn typing<'a>(&'a self, _recipient: &'a str) -> BoxFuture<'a, ()> {

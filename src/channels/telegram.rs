@@ -9,27 +9,29 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use teloxide::net::Download;
 use teloxide::payloads::{GetUpdatesSetters, SendMessageSetters, SetWebhookSetters};
 use teloxide::prelude::Requester;
 use teloxide::types::{
-    ButtonRequest, ChatAction, ChatId, InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, KeyboardMarkup,
-    Message, ParseMode, ReplyMarkup, Update, UpdateKind,
+    BusinessConnectionId, ButtonRequest, ChatAction, ChatId, InlineKeyboardButton, InlineKeyboardMarkup,
+    KeyboardButton, KeyboardMarkup, Message, ParseMode, ReplyMarkup, Update, UpdateKind,
 };
 use teloxide::{ApiError, Bot, RequestError};
 use tokio::sync::Mutex;
 
-use super::{Channel, Delivered, Limits, SendError};
+use super::{Attachment, Channel, ChannelName, Delivered, Inbound, Inbox, Limits, OutFile, Outbound, SendError};
 use crate::BoxFuture;
 use crate::clock::SharedClock;
 use crate::crypto::Cipher;
-use crate::engine::{Attachment, Engine, Inbound};
 use crate::net::KeyRef;
 use crate::store::{Db, credentials};
 
-pub const NAME: &str = "telegram";
-pub const DEFAULT_API_URL: &str = "https://api.telegram.org";
+pub const NAME: ChannelName = ChannelName::Telegram;
+/// The seller's own account through Telegram Business.
+pub const BUSINESS: ChannelName = ChannelName::TelegramBusiness;
+/// `telegram.business:<connection id>` → the connection's owner and rights.
+const BUSINESS_SETTING: &str = "telegram.business:";
 /// Stored credentials and settings.
 pub const TOKEN: &str = "telegram.token";
 pub const WEBHOOK_SECRET: &str = "telegram.webhook_secret";
@@ -149,7 +151,7 @@ impl Telegram {
             token,
             default_mode: Mode::parse(&config.mode).unwrap_or(Mode::Polling),
             webhook_url,
-            files_dir: data_dir.join("files").join(NAME),
+            files_dir: crate::paths::files_dir(data_dir, NAME.as_str()),
             data_dir: data_dir.to_owned(),
             max_file_bytes: config.max_file_bytes,
             per_second: config.messages_per_second,
@@ -256,6 +258,11 @@ impl Telegram {
         let external = format!("update:{}", update.id.0);
         match &update.kind {
             UpdateKind::Message(m) => self.message_inbound(external, m).await,
+            UpdateKind::BusinessConnection(c) => {
+                self.remember_connection(c).await;
+                None
+            }
+            UpdateKind::BusinessMessage(m) => self.business_inbound(external, m).await,
             UpdateKind::CallbackQuery(q) => {
                 if let Some(bot) = self.bot().await {
                     let id = q.id.clone();
@@ -264,15 +271,9 @@ impl Telegram {
                     });
                 }
                 let data = q.data.clone().filter(|d| !d.trim().is_empty())?;
-                Some(Inbound {
-                    channel: NAME.into(),
-                    message_id: external,
-                    customer: q.from.id.0.to_string(),
-                    name: full_name(&q.from.first_name, q.from.last_name.as_deref()),
-                    text: data,
-                    attachments: Vec::new(),
-                    verified_phone: None,
-                })
+                let mut m = Inbound::text(NAME, external, q.from.id.0.to_string(), data);
+                m.name = full_name(&q.from.first_name, q.from.last_name.as_deref());
+                Some(m)
             }
             _ => None,
         }
@@ -321,7 +322,16 @@ impl Telegram {
             Some(u) => (u.id.0.to_string(), full_name(&u.first_name, u.last_name.as_deref())),
             None => (m.chat.id.0.to_string(), String::new()),
         };
-        Some(Inbound { channel: NAME.into(), message_id: external, customer, name, text, attachments, verified_phone })
+        Some(Inbound {
+            channel: NAME,
+            message_id: external,
+            customer,
+            name,
+            text,
+            attachments,
+            verified_phone,
+            from_seller: false,
+        })
     }
 
     /// Fetches a file into the data directory, within the size limit; a file that is too large
@@ -373,7 +383,7 @@ impl Telegram {
         }
         .await;
         match result {
-            Ok(p) => a.path = p.file_name().map(|f| format!("files/{NAME}/{}", f.to_string_lossy())),
+            Ok(p) => a.path = p.file_name().map(|f| crate::paths::file_ref(NAME.as_str(), &f.to_string_lossy())),
             Err(e) => a.error = Some(redact(&e.to_string())),
         }
         a
@@ -381,7 +391,7 @@ impl Telegram {
 
     /// Long polling (while the mode is `polling`) and webhook registration (when it is
     /// `webhook`), following mode and token changes at run time.
-    pub async fn run(self: Arc<Self>, engine: Arc<Engine>) {
+    pub async fn run(self: Arc<Self>, inbox: Arc<dyn Inbox>) {
         let mut registered: Option<(Mode, String)> = None;
         loop {
             let Some(bot) = self.bot().await else {
@@ -423,7 +433,7 @@ impl Telegram {
                 tokio::time::sleep(Duration::from_secs(2)).await;
                 continue;
             }
-            if let Err(e) = self.poll_once(&bot, &engine).await {
+            if let Err(e) = self.poll_once(&bot, inbox.as_ref()).await {
                 tracing::warn!(error = %e, "telegram polling failed; retrying");
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }
@@ -431,7 +441,7 @@ impl Telegram {
     }
 
     /// One `getUpdates` round: each update is stored before the offset moves past it.
-    pub async fn poll_once(&self, bot: &Bot, engine: &Engine) -> anyhow::Result<usize> {
+    pub async fn poll_once(&self, bot: &Bot, inbox: &dyn Inbox) -> anyhow::Result<usize> {
         let offset =
             self.db.call(|c| credentials::setting(c, OFFSET_SETTING)).await?.and_then(|v| v.as_i64()).unwrap_or(0);
         let updates = bot
@@ -443,7 +453,7 @@ impl Telegram {
         let n = updates.len();
         for u in updates {
             if let Some(m) = self.inbound(&u).await {
-                engine.accept(&m).await?;
+                inbox.accept(&m).await?;
             }
             let (next, now) = (i64::from(u.id.0) + 1, self.clock.now_ms());
             self.db.call(move |c| credentials::set_setting(c, OFFSET_SETTING, &json!(next), now)).await?;
@@ -455,9 +465,16 @@ impl Telegram {
 impl Telegram {
     /// A photo (images) or document, with the text as its caption when it fits (1024
     /// characters), otherwise the text first.
-    async fn send_file(&self, bot: &Bot, chat: i64, text: &str, file: &Value) -> Result<Delivered, SendError> {
+    async fn send_file(
+        &self,
+        bot: &Bot,
+        chat: i64,
+        text: &str,
+        file: &OutFile,
+        business: Option<&BusinessConnectionId>,
+    ) -> Result<Delivered, SendError> {
         use teloxide::payloads::{SendDocumentSetters, SendPhotoSetters};
-        let rel = file["path"].as_str().unwrap_or("");
+        let rel = file.path.as_deref().unwrap_or("");
         if rel.is_empty() || rel.contains("..") {
             return Err(SendError::Permanent("the file is missing".into()));
         }
@@ -465,21 +482,31 @@ impl Telegram {
         if !path.is_file() {
             return Err(SendError::Permanent(format!("the file {rel} is gone")));
         }
-        let name = file["name"].as_str().unwrap_or("file").to_owned();
+        let name = file.name.clone().unwrap_or_else(|| "file".into());
         let input = teloxide::types::InputFile::file(path).file_name(name);
         let text = text.trim();
         let caption = (!text.is_empty() && text.chars().count() <= 1024).then(|| escape_html(text));
         if !text.is_empty() && caption.is_none() {
-            bot.send_message(ChatId(chat), escape_html(text)).parse_mode(ParseMode::Html).await.map_err(send_error)?;
+            let mut req = bot.send_message(ChatId(chat), escape_html(text)).parse_mode(ParseMode::Html);
+            if let Some(b) = business {
+                req = req.business_connection_id(b.clone());
+            }
+            req.await.map_err(send_error)?;
         }
-        let sent = if file["mime"].as_str().is_some_and(|m| m.starts_with("image/")) {
+        let sent = if file.is_image() {
             let mut req = bot.send_photo(ChatId(chat), input).parse_mode(ParseMode::Html);
+            if let Some(b) = business {
+                req = req.business_connection_id(b.clone());
+            }
             if let Some(c) = caption {
                 req = req.caption(c);
             }
             req.await
         } else {
             let mut req = bot.send_document(ChatId(chat), input).parse_mode(ParseMode::Html);
+            if let Some(b) = business {
+                req = req.business_connection_id(b.clone());
+            }
             if let Some(c) = caption {
                 req = req.caption(c);
             }
@@ -497,7 +524,7 @@ fn full_name(first: &str, last: Option<&str>) -> String {
 }
 
 impl Channel for Telegram {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> ChannelName {
         NAME
     }
 
@@ -506,37 +533,62 @@ impl Channel for Telegram {
         Limits { per_second: self.per_second, per_recipient: Duration::from_secs(1) }
     }
 
-    fn send<'a>(&'a self, recipient: &'a str, payload: &'a Value) -> BoxFuture<'a, Result<Delivered, SendError>> {
+    fn send<'a>(&'a self, recipient: &'a str, message: &'a Outbound) -> BoxFuture<'a, Result<Delivered, SendError>> {
         Box::pin(async move {
+            let chat: i64 =
+                recipient.parse().map_err(|_| SendError::Permanent(format!("not a chat id: {recipient}")))?;
+            self.deliver(chat, message, None).await
+        })
+    }
+
+    fn typing<'a>(&'a self, recipient: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if let (Some(bot), Ok(chat)) = (self.bot().await, recipient.parse::<i64>()) {
+                let _ = bot.send_chat_action(ChatId(chat), ChatAction::Typing).await;
+            }
+        })
+    }
+}
+
+impl Telegram {
+    /// Sends `message` to `chat`, on behalf of the seller's business account when `business`
+    /// names its connection.
+    async fn deliver(
+        &self,
+        chat: i64,
+        message: &Outbound,
+        business: Option<BusinessConnectionId>,
+    ) -> Result<Delivered, SendError> {
+        {
             let Some(bot) = self.bot().await else {
                 return Err(SendError::Retry {
                     after: Some(Duration::from_secs(30)),
                     reason: "no bot token is set".into(),
                 });
             };
-            let chat: i64 =
-                recipient.parse().map_err(|_| SendError::Permanent(format!("not a chat id: {recipient}")))?;
-            let text = payload["text"].as_str().unwrap_or("");
-            if let Some(file) = payload.get("file").filter(|f| f.is_object()) {
-                return self.send_file(&bot, chat, text, file).await;
+            let text = message.text.as_str();
+            if let Some(file) = message.attachments.first() {
+                return self.send_file(&bot, chat, text, file, business.as_ref()).await;
             }
             if text.trim().is_empty() {
                 return Err(SendError::Permanent("empty message".into()));
             }
-            let inline = payload["buttons"].as_array().map(|rows| {
-                InlineKeyboardMarkup::new(rows.iter().map(|row| {
-                    row.as_array()
-                        .map(|r| {
-                            r.iter()
-                                .filter_map(Value::as_str)
-                                .map(|label| InlineKeyboardButton::callback(label, label))
-                                .collect::<Vec<_>>()
-                        })
-                        .unwrap_or_default()
+            // Buttons past Telegram's limits are written out as choices instead.
+            let fits = super::registry::of(NAME).fits_buttons(&message.buttons);
+            let written;
+            let text = if fits || message.buttons.is_empty() {
+                text
+            } else {
+                written = message.text_with_choices();
+                written.as_str()
+            };
+            let inline = (fits && !message.buttons.is_empty()).then(|| {
+                InlineKeyboardMarkup::new(message.buttons.iter().map(|row| {
+                    row.iter().map(|label| InlineKeyboardButton::callback(label, label)).collect::<Vec<_>>()
                 }))
             });
             // "Share my phone number": Telegram proves the number belongs to this buyer.
-            let keyboard: Option<ReplyMarkup> = match payload["contact_button"].as_str() {
+            let keyboard: Option<ReplyMarkup> = match message.request_phone.as_deref() {
                 Some(label) => Some(ReplyMarkup::Keyboard(
                     KeyboardMarkup::new(vec![vec![KeyboardButton::new(label).request(ButtonRequest::Contact)]])
                         .one_time_keyboard()
@@ -549,6 +601,9 @@ impl Channel for Telegram {
             let mut external = None;
             for (i, part) in parts.iter().enumerate() {
                 let mut req = bot.send_message(ChatId(chat), escape_html(part)).parse_mode(ParseMode::Html);
+                if let Some(b) = &business {
+                    req = req.business_connection_id(b.clone());
+                }
                 if i == last
                     && let Some(k) = &keyboard
                 {
@@ -567,27 +622,132 @@ impl Channel for Telegram {
                 external = Some(sent.map_err(send_error)?.id.0.to_string());
             }
             Ok(Delivered { external_id: external })
-        })
+        }
     }
 
-    fn typing<'a>(&'a self, recipient: &'a str) -> BoxFuture<'a, ()> {
-        Box::pin(async move {
-            if let (Some(bot), Ok(chat)) = (self.bot().await, recipient.parse::<i64>()) {
-                let _ = bot.send_chat_action(ChatId(chat), ChatAction::Typing).await;
+    /// A business connection as Telegram last described it (`None`: never heard of).
+    async fn connection(&self, id: &str) -> Option<Connection> {
+        let key = format!("{BUSINESS_SETTING}{id}");
+        let v = self.db.call(move |c| credentials::setting(c, &key)).await.ok().flatten()?;
+        serde_json::from_value(v).ok()
+    }
+
+    /// Records a `business_connection` update: who owns it and whether the bot may reply.
+    async fn remember_connection(&self, c: &teloxide::types::BusinessConnection) {
+        let conn = Connection {
+            owner: c.user.id.0,
+            can_reply: c.rights.as_ref().is_some_and(|r| r.can_reply),
+            enabled: c.is_enabled,
+        };
+        let (key, now) = (format!("{BUSINESS_SETTING}{}", c.id.0), self.clock.now_ms());
+        let value = json!(conn);
+        if let Err(e) = self.db.call(move |db| credentials::set_setting(db, &key, &value, now)).await {
+            tracing::error!(error = %e, "cannot store a telegram business connection");
+        }
+    }
+
+    /// A message in a chat of the seller's business account: the buyer's (into the inbox as
+    /// `telegram_business`), or the seller's own (the conversation is the seller's from now on).
+    async fn business_inbound(&self, external: String, m: &Message) -> Option<Inbound> {
+        let teloxide::types::MessageKind::Common(common) = &m.kind else { return None };
+        let conn_id = common.business_connection_id.as_ref()?.0.clone();
+        // Our own replies come back as business messages sent by a bot: not the seller's.
+        if !m.chat.is_private() || m.sender_business_bot.is_some() {
+            return None;
+        }
+        let conn = self.connection(&conn_id).await;
+        let from = m.from.as_ref()?;
+        let from_seller = conn.as_ref().is_some_and(|c| c.owner == from.id.0);
+        let text = m.text().or(m.caption()).unwrap_or("").trim().to_owned();
+        let mut attachments = Vec::new();
+        if !from_seller {
+            if let Some(photo) = m.photo().and_then(|p| p.iter().max_by_key(|s| s.width * s.height)) {
+                attachments
+                    .push(self.download(&photo.file.id.0, photo.file.size, "photo", None, Some("image/jpeg")).await);
             }
+            if let Some(doc) = m.document() {
+                let mime = doc.mime_type.as_ref().map(ToString::to_string);
+                attachments.push(
+                    self.download(&doc.file.id.0, doc.file.size, "document", doc.file_name.clone(), mime.as_deref())
+                        .await,
+                );
+            }
+        }
+        if text.is_empty() && attachments.is_empty() {
+            return None;
+        }
+        let name = if from_seller { String::new() } else { full_name(&from.first_name, from.last_name.as_deref()) };
+        Some(Inbound {
+            channel: BUSINESS,
+            message_id: external,
+            customer: format!("{conn_id}:{}", m.chat.id.0),
+            name,
+            text,
+            attachments,
+            verified_phone: None,
+            from_seller,
         })
     }
 }
 
+/// A Telegram Business connection as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Connection {
+    owner: u64,
+    can_reply: bool,
+    enabled: bool,
+}
+
+/// The seller's own Telegram account through Telegram Business: buyers' private chats with
+/// the seller, answered on the seller's behalf while the connection allows replying.
+/// Recipients are `<business_connection_id>:<chat id>`.
+pub struct TelegramBusiness(pub Arc<Telegram>);
+
+impl Channel for TelegramBusiness {
+    fn name(&self) -> ChannelName {
+        BUSINESS
+    }
+
+    fn limits(&self) -> Limits {
+        self.0.limits()
+    }
+
+    fn send<'a>(&'a self, recipient: &'a str, message: &'a Outbound) -> BoxFuture<'a, Result<Delivered, SendError>> {
+        Box::pin(async move {
+            let (conn, chat) = recipient
+                .rsplit_once(':')
+                .and_then(|(c, chat)| Some((c, chat.parse::<i64>().ok()?)))
+                .ok_or_else(|| SendError::Permanent(format!("not a business chat: {recipient}")))?;
+            match self.0.connection(conn).await {
+                Some(c) if c.enabled && c.can_reply => {}
+                Some(_) => {
+                    return Err(SendError::Permanent(
+                        "the Telegram Business connection does not allow the bot to reply".into(),
+                    ));
+                }
+                None => return Err(SendError::Permanent("unknown Telegram Business connection".into())),
+            }
+            self.0.deliver(chat, message, Some(BusinessConnectionId(conn.to_owned()))).await
+        })
+    }
+}
+
+/// What the webhook handler needs: the adapter and the inbox, nothing else of the server.
+#[derive(Clone)]
+pub struct Hook {
+    pub telegram: Option<Arc<Telegram>>,
+    pub inbox: Arc<dyn Inbox>,
+}
+
 /// `POST /telegram/webhook`: checks the secret header, stores the update, then answers 200.
 pub async fn webhook(
-    axum::extract::State(state): axum::extract::State<crate::app::AppState>,
+    axum::extract::State(hook): axum::extract::State<Hook>,
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<axum::http::StatusCode, crate::http::error::ApiError> {
     use crate::http::error::ApiError;
     use axum::http::StatusCode;
-    let Some(tg) = state.telegram.clone() else {
+    let Some(tg) = hook.telegram.clone() else {
         return Err(ApiError::not_found("telegram channel"));
     };
     let expected = tg.webhook_secret().await.map_err(|_| ApiError::internal())?;
@@ -598,7 +758,7 @@ pub async fn webhook(
     let update: Update = serde_json::from_slice(&body)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("not an update: {e}")))?;
     if let Some(m) = tg.inbound(&update).await {
-        state.engine.accept(&m).await?;
+        hook.inbox.accept(&m).await?;
     }
     Ok(StatusCode::OK)
 }

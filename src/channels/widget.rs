@@ -9,8 +9,8 @@
 //! `{"type": "history", "messages": [{"author", "text", "at"}]}`, `{"type": "error", "message"}`.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
@@ -21,14 +21,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::{Channel, Delivered, Limits, SendError};
+use super::{Channel, ChannelName, Delivered, Inbound, Inbox, Outbound, SendError};
 use crate::BoxFuture;
-use crate::app::AppState;
-use crate::engine::Inbound;
+use crate::clock::SharedClock;
 use crate::http::error::ApiError;
-use crate::store::messaging as msgs;
+use crate::store::{Db, messaging as msgs};
 
-pub const NAME: &str = "widget";
+pub const NAME: ChannelName = ChannelName::Widget;
 /// Longest message a visitor may send, characters.
 const MAX_TEXT: usize = 4000;
 
@@ -99,23 +98,19 @@ impl Widget {
 }
 
 impl Channel for Widget {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> ChannelName {
         NAME
     }
 
-    fn limits(&self) -> Limits {
-        Limits { per_second: 2000.0, per_recipient: Duration::ZERO }
-    }
-
-    fn send<'a>(&'a self, recipient: &'a str, payload: &'a Value) -> BoxFuture<'a, Result<Delivered, SendError>> {
+    fn send<'a>(&'a self, recipient: &'a str, message: &'a Outbound) -> BoxFuture<'a, Result<Delivered, SendError>> {
         Box::pin(async move {
-            let mut text = payload["text"].as_str().unwrap_or("").to_owned();
-            if let Some(name) = payload["file"]["name"].as_str() {
+            let mut text = message.text.clone();
+            for name in message.attachments.iter().filter_map(|f| f.name.as_deref()) {
                 text = format!("{text}\n📎 {name}").trim().to_owned();
             }
             let mut frame = json!({"type": "message", "author": "bot", "text": text});
-            if payload.get("buttons").is_some() {
-                frame["buttons"] = payload["buttons"].clone();
+            if !message.buttons.is_empty() {
+                frame["buttons"] = json!(message.buttons);
             }
             if self.push(recipient, &frame.to_string()) {
                 Ok(Delivered { external_id: None })
@@ -137,9 +132,22 @@ fn valid_visitor(v: &str) -> bool {
     (8..=64).contains(&v.len()) && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
+/// What the widget's connections need: the sessions, the inbox, the store for the history,
+/// the plan check and the stop signal, nothing else of the server.
+#[derive(Clone)]
+pub struct Hook {
+    pub widget: Arc<Widget>,
+    pub inbox: Arc<dyn Inbox>,
+    pub db: Db,
+    pub clock: SharedClock,
+    /// Whether the plan includes the widget now (the licence's answer, as an API error).
+    pub admit: Arc<dyn Fn() -> Result<(), ApiError> + Send + Sync>,
+    pub stopping: tokio::sync::watch::Receiver<bool>,
+}
+
 /// `GET /widget/ws?visitor=ID`: the widget's connection.
 pub async fn connect(
-    State(state): State<AppState>,
+    State(state): State<Hook>,
     Query(q): Query<Connect>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
@@ -156,7 +164,7 @@ pub async fn connect(
     if !valid_visitor(&q.visitor) {
         return Err(ApiError::invalid("visitor: 8 to 64 letters, digits, '-' or '_'"));
     }
-    state.licensing.current().allows_channel(crate::licence::plans::ChannelKind::Widget)?;
+    (state.admit)()?;
     // Small buffers: a thousand idle visitors must not cost a thousand times 256 KiB.
     Ok(ws
         .max_message_size(64 * 1024)
@@ -168,13 +176,13 @@ pub async fn connect(
 
 /// The conversation so far; replies still queued for this visitor are in it, so they count as
 /// delivered (they are not pushed again).
-async fn history(state: &AppState, visitor: &str) -> Value {
-    let (v, now) = (visitor.to_owned(), state.now());
+async fn history(state: &Hook, visitor: &str) -> Value {
+    let (v, now) = (visitor.to_owned(), state.clock.now_ms());
     let messages = state
         .db
         .call(move |c| {
-            msgs::outbox_delivered_all(c, NAME, &v, now)?;
-            match msgs::latest_conversation(c, NAME, &v)? {
+            msgs::outbox_delivered_all(c, NAME.as_str(), &v, now)?;
+            match msgs::latest_conversation(c, NAME.as_str(), &v)? {
                 Some(id) => msgs::recent_messages(c, id, 50),
                 None => Ok(Vec::new()),
             }
@@ -189,7 +197,7 @@ async fn history(state: &AppState, visitor: &str) -> Value {
     json!({"type": "history", "messages": list})
 }
 
-async fn session(state: AppState, visitor: String, mut socket: WebSocket) {
+async fn session(state: Hook, visitor: String, mut socket: WebSocket) {
     let widget = state.widget.clone();
     let (id, mut rx) = widget.register(&visitor);
     let mut ok = socket.send(WsMessage::text(history(&state, &visitor).await.to_string())).await.is_ok();
@@ -213,7 +221,7 @@ async fn session(state: AppState, visitor: String, mut socket: WebSocket) {
     widget.unregister(&visitor, id);
 }
 
-async fn handle_frame(state: &AppState, visitor: &str, frame: &str) -> Value {
+async fn handle_frame(state: &Hook, visitor: &str, frame: &str) -> Value {
     let Ok(v) = serde_json::from_str::<Value>(frame) else {
         return json!({"type": "error", "message": "not JSON"});
     };
@@ -224,16 +232,8 @@ async fn handle_frame(state: &AppState, visitor: &str, frame: &str) -> Value {
     if n == 0 || n > MAX_TEXT || id.is_empty() || id.len() > 64 {
         return json!({"type": "error", "id": id, "message": "text: 1 to 4000 characters; id: 1 to 64"});
     }
-    let m = Inbound {
-        channel: NAME.into(),
-        message_id: format!("{visitor}:{id}"),
-        customer: visitor.to_owned(),
-        name: String::new(),
-        text: text.trim().to_owned(),
-        attachments: Vec::new(),
-        verified_phone: None,
-    };
-    match state.engine.accept(&m).await {
+    let m = Inbound::text(NAME, format!("{visitor}:{id}"), visitor.to_owned(), text.trim().to_owned());
+    match state.inbox.accept(&m).await {
         Ok(_) => json!({"type": "ack", "id": id}),
         Err(e) => {
             tracing::error!(error = %e, "cannot store a widget message");

@@ -129,13 +129,14 @@ pub fn chat(paths: &Paths, args: ChatArgs) -> anyhow::Result<ExitCode> {
             n += 1;
             let turn = engine
                 .handle(&Inbound {
-                    channel: "cli".into(),
+                    channel: crate::channels::ChannelName::Cli,
                     message_id: format!("{customer}:{n}"),
                     customer: customer.clone(),
                     name: String::new(),
                     text: line.trim().to_owned(),
                     attachments: Vec::new(),
                     verified_phone: None,
+                    from_seller: false,
                 })
                 .await?;
             let p = &turn.provenance;

@@ -198,6 +198,12 @@ pub fn run(paths: &Paths) -> ExitCode {
         {
             check_licence(&mut r, paths, config);
         }
+        if let Some(config) = &config {
+            check_backups(&mut r, conn, config, paths);
+        }
+    }
+    if let Some(config) = &config {
+        check_tls(&mut r, config, paths);
     }
 
     check_embeddings(&mut r, &paths.models().join(crate::kb::EMBEDDING_MODEL_FILE));
@@ -257,6 +263,8 @@ fn check_licence(r: &mut Report, paths: &Paths, config: &Config) {
 /// Integrations this build knows; each needs the named credentials.
 const INTEGRATIONS: &[(&str, &[&str])] = &[
     ("Telegram", &[crate::channels::telegram::TOKEN]),
+    ("WhatsApp", &[crate::channels::whatsapp::TOKEN, crate::channels::whatsapp::APP_SECRET]),
+    ("VK", &[crate::channels::vk::TOKEN]),
     ("Wildberries", &[crate::marketplace::wb::TOKEN]),
     ("Ozon", &[crate::marketplace::ozon::CLIENT_ID, crate::marketplace::ozon::API_KEY]),
 ];
@@ -482,5 +490,146 @@ fn check_smtp(r: &mut Report, config: &Config) {
             "no SMTP relay: password-reset e-mails are off",
             Some("set [smtp] in the config, or give reset links with `supportd user reset-link EMAIL`"),
         );
+    }
+}
+
+/// Scheduled backups: the last good copy, and whether it is older than two periods.
+fn check_backups(r: &mut Report, conn: &rusqlite::Connection, config: &Config, paths: &Paths) {
+    use crate::clock::Clock as _;
+    let now = crate::clock::SystemClock.now_ms();
+    let s = match crate::backup::status(conn, &config.backup, &paths.data_dir, now) {
+        Ok(s) => s,
+        Err(e) => return r.line(Level::Fail, "backups", &e.to_string(), None),
+    };
+    let period = format!("every {} h", s.every_hours);
+    if !s.enabled {
+        r.line(
+            Level::Warn,
+            "backups",
+            "scheduled backups are off (backup.every_hours = 0)",
+            Some("set backup.every_hours (24 by default), or run `supportd backup` from cron"),
+        );
+    }
+    let how = if s.encrypted { "encrypted" } else { "with secret.key beside it" };
+    match &s.last_ok {
+        Some(b) if s.stale => r.line(
+            Level::Warn,
+            "backups",
+            &format!(
+                "the last good backup is {} from {}: older than two periods ({period}){}",
+                b.file,
+                b.at,
+                s.last_error.as_ref().map(|e| format!("; the last attempt failed: {e}")).unwrap_or_default()
+            ),
+            Some("see the server log; `supportd backup` makes a copy now and shows what fails"),
+        ),
+        Some(b) => {
+            r.line(Level::Ok, "backups", &format!("last good backup {} at {} ({how}, {period})", b.file, b.at), None);
+            if !s.copies.contains(&b.file) {
+                r.line(
+                    Level::Warn,
+                    "backups",
+                    &format!("{} is no longer in {}", b.file, s.dir),
+                    Some("check the backup directory (backup.dir)"),
+                );
+            }
+            if let Some(e) = &s.last_error {
+                r.line(Level::Warn, "backups", &format!("the last attempt failed: {e}"), Some("see the server log"));
+            }
+        }
+        None if s.stale => r.line(
+            Level::Warn,
+            "backups",
+            &format!(
+                "no good backup yet, although one was due ({period}){}",
+                s.last_error.as_ref().map(|e| format!(": {e}")).unwrap_or_default()
+            ),
+            Some("`supportd backup` makes a copy now and shows what fails"),
+        ),
+        None if s.enabled => r.line(
+            Level::Ok,
+            "backups",
+            &format!(
+                "no backup yet: the first is made {} ({period}, into {})",
+                s.next_due_at.as_deref().unwrap_or("an hour after the server first starts"),
+                s.dir
+            ),
+            None,
+        ),
+        None => {}
+    }
+    if let Some(m) = mode(Path::new(&s.dir))
+        && m & 0o077 != 0
+    {
+        r.line(
+            Level::Warn,
+            "backups",
+            &format!("{} is readable by other users (mode {m:o})", s.dir),
+            Some(&format!("chmod 700 {}", s.dir)),
+        );
+    }
+}
+
+/// HTTPS in the binary: the certificate in service and its expiry.
+fn check_tls(r: &mut Report, config: &Config, paths: &Paths) {
+    use crate::clock::Clock as _;
+    use crate::config::TlsMode;
+    let now = crate::clock::SystemClock.now_ms();
+    let s = &config.server;
+    let info = match s.tls {
+        TlsMode::Off => return,
+        TlsMode::Files => Some(
+            std::fs::read(paths.data_dir.join(&s.tls_cert_file))
+                .map_err(anyhow::Error::from)
+                .and_then(|pem| crate::tls::cert_info(&pem)),
+        ),
+        TlsMode::Acme => crate::tls::stored_acme_cert(&paths.data_dir),
+    };
+    match info {
+        None => r.line(
+            Level::Warn,
+            "https",
+            &format!(
+                "no certificate for {} yet: supportd asks {} for one when it starts",
+                s.domain, s.acme_directory_url
+            ),
+            Some("point the domain's DNS at this server and open port 80 (server.http_redirect_listen)"),
+        ),
+        Some(Err(e)) => r.line(Level::Fail, "https", &format!("{e:#}"), Some("check server.tls_cert_file")),
+        Some(Ok(i)) => {
+            let days = (i.not_after - now) / 86_400_000;
+            let until = crate::clock::rfc3339(i.not_after);
+            if !i.covers(&s.domain) {
+                r.line(
+                    Level::Fail,
+                    "https",
+                    &format!("the certificate is for {}, not {}", i.names.join(", "), s.domain),
+                    Some("use a certificate for server.domain"),
+                );
+            } else if i.not_after <= now {
+                r.line(Level::Fail, "https", &format!("the certificate expired at {until}"), Some("renew it"));
+            } else if days < 14 {
+                let fix = if s.tls == TlsMode::Acme {
+                    "supportd renews it by itself: see the server log for why it did not"
+                } else {
+                    "replace the files with a renewed certificate (they are reloaded by themselves)"
+                };
+                r.line(Level::Warn, "https", &format!("the certificate expires in {days} days ({until})"), Some(fix));
+            } else {
+                r.line(
+                    Level::Ok,
+                    "https",
+                    &format!(
+                        "{} certificate for {} valid until {until}",
+                        match s.tls {
+                            TlsMode::Acme => "ACME",
+                            _ => "file",
+                        },
+                        s.domain
+                    ),
+                    None,
+                );
+            }
+        }
     }
 }

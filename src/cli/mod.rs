@@ -1,6 +1,7 @@
 //! The command line. Each command is a thin call into the library; errors print one clear
 //! message to stderr and exit non-zero.
 
+mod backup;
 mod channel;
 mod chat;
 mod doctor;
@@ -8,6 +9,8 @@ mod kb;
 mod licence;
 mod llm;
 mod market;
+mod privacy;
+mod report;
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
@@ -23,7 +26,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::LogFormat;
 use crate::crypto;
 use crate::domain::{Email, Role, check_password_policy};
-use crate::store::audit::{self, Actor};
+use crate::store::audit::Actor;
 use crate::store::{Db, users};
 
 #[derive(Debug, Parser)]
@@ -59,19 +62,29 @@ pub enum Command {
     /// Manage panel accounts.
     #[command(subcommand)]
     User(UserCommand),
-    /// Write a consistent copy of the database to FILE (safe while the server runs).
+    /// Write a consistent copy of the database to FILE (safe while the server runs); without
+    /// FILE, a checked copy in backup.dir like the scheduled ones (with the secret key, or
+    /// encrypted with backup.passphrase), rotated to backup.keep.
     Backup {
-        /// Where to write the backup.
-        file: PathBuf,
+        /// Where to write the backup [default: a scheduled-style copy in backup.dir].
+        file: Option<PathBuf>,
         /// Overwrite FILE if it exists.
         #[arg(long)]
         force: bool,
     },
-    /// Replace the database with the backup FILE (the current one is kept beside it).
+    /// Replace the database with the backup FILE (the current one is kept beside it); a
+    /// scheduled copy brings its secret key back too. Encrypted copies need the passphrase
+    /// (SUPPORTD_BACKUP_PASSPHRASE, backup.passphrase, or --passphrase-stdin).
     Restore {
-        /// A file written by `supportd backup`.
+        /// A file written by `supportd backup` or the schedule (.db or .sdbk).
         file: PathBuf,
+        /// Read the passphrase of an encrypted copy from standard input.
+        #[arg(long)]
+        passphrase_stdin: bool,
     },
+    /// A buyer's personal data: find them, export everything stored, erase it.
+    #[command(subcommand)]
+    Privacy(privacy::PrivacyCommand),
     /// Check the installation and print what is wrong and how to fix it.
     Doctor,
     /// Manage the knowledge base: import, export, search, reindex.
@@ -104,6 +117,9 @@ pub enum Command {
     /// The licence and plan: show it, install one; vendor tools to make keys and sign licences.
     #[command(subcommand)]
     Licence(licence::LicenceCommand),
+    /// Analytics of a period from this data directory: the summary against the previous period,
+    /// and the PDF report and CSV tables on request (exports follow the plan).
+    Report(report::ReportArgs),
     /// The month's language-model calls, tokens and cost by provider, and the usage statement
     /// (conversations, messages by the bot and by people, active operators, channels).
     Usage {
@@ -215,53 +231,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Backup { file, force }) => {
             let db = open_db(&paths, now)?;
-            if file.exists() && !force {
-                bail!("{} already exists; pass --force to overwrite it", file.display());
-            }
-            let tmp = file.with_extension("partial");
-            let _ = std::fs::remove_file(&tmp);
-            db.backup_to(&tmp).with_context(|| format!("backup to {} failed", file.display()))?;
-            std::fs::rename(&tmp, &file).with_context(|| format!("cannot move the backup to {}", file.display()))?;
-            restrict(&file);
-            db.with_conn(|c| {
-                audit::record(
-                    c,
-                    &Actor::cli(),
-                    "backup.create",
-                    Some(&file.display().to_string()),
-                    serde_json::json!({}),
-                    now,
-                )
-            })?;
-            println!("backup written to {}", file.display());
-            println!(
-                "note: stored integration keys are encrypted with {}; keep a copy of that file too.",
-                paths.secret_key().display()
-            );
-            Ok(ExitCode::SUCCESS)
+            backup::backup(&paths, &db, file, force, now)
         }
-        Some(Command::Restore { file }) => {
+        Some(Command::Restore { file, passphrase_stdin }) => {
             if !file.is_file() {
                 bail!("{} does not exist", file.display());
             }
             let db = open_db(&paths, now)?;
-            let keep = paths.data_dir.join(format!("supportd.db.before-restore-{}", now / 1000));
-            db.backup_to(&keep).with_context(|| format!("cannot save the current database to {}", keep.display()))?;
-            restrict(&keep);
-            db.restore_from(&file, now).with_context(|| format!("restore from {} failed", file.display()))?;
-            db.with_conn(|c| {
-                audit::record(
-                    c,
-                    &Actor::cli(),
-                    "backup.restore",
-                    Some(&file.display().to_string()),
-                    serde_json::json!({}),
-                    now,
-                )
-            })?;
-            println!("restored {} into {}", file.display(), paths.db().display());
-            println!("the previous database is kept as {}", keep.display());
-            Ok(ExitCode::SUCCESS)
+            backup::restore(&paths, &db, &file, passphrase_stdin, now)
+        }
+        Some(Command::Privacy(cmd)) => {
+            let db = open_db(&paths, now)?;
+            privacy::run(&paths, &db, cmd, now)
         }
         Some(Command::Doctor) => Ok(doctor::run(&paths)),
         Some(Command::Kb(cmd)) => {
@@ -294,6 +275,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             llm::llm(&paths, &db, cmd)
         }
         Some(Command::Licence(cmd)) => licence::run(&paths, cmd),
+        Some(Command::Report(args)) => report::run(&paths, &args, now),
         Some(Command::Usage { month, json }) => {
             let db = open_db(&paths, now)?;
             llm::usage(&paths, &db, month, json)
@@ -342,12 +324,17 @@ fn serve(paths: &Paths, args: &ServeArgs, log_format: Option<LogFormat>) -> anyh
         config.server.listen = listen;
     }
     crate::telemetry::init(log_format.unwrap_or(config.log.format), &config.log.level);
+    let config_tls = config.server.tls != crate::config::TlsMode::Off;
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
     runtime.block_on(async {
         let app = App::build(config, paths.clone(), Arc::new(SystemClock)).await?;
         let addr = app.local_addr()?;
-        println!("supportd listening on http://{addr}");
+        let scheme = if config_tls { "https" } else { "http" };
+        println!("supportd listening on {scheme}://{addr}");
+        if let Some(plain) = app.redirect_addr() {
+            println!("plain HTTP on {plain} redirects to HTTPS");
+        }
         tracing::info!(%addr, data_dir = %paths.data_dir.display(), "supportd started");
         app.run(app::shutdown_signal()).await
     })?;

@@ -134,13 +134,14 @@ pub async fn run(engine: &Engine, db: &Db, dialogs: &[Dialog]) -> Result<Report,
             let started = std::time::Instant::now();
             let turn = engine
                 .handle(&Inbound {
-                    channel: "eval".into(),
+                    channel: crate::channels::ChannelName::Eval,
                     message_id: format!("{}#{i}", d.id),
                     customer: customer.clone(),
                     name: String::new(),
                     text: t.buyer.clone(),
                     attachments: Vec::new(),
                     verified_phone: None,
+                    from_seller: false,
                 })
                 .await?;
             latencies.push(started.elapsed().as_millis() as u64);

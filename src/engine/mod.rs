@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::channels::{ChannelName, OutFile, Outbound, registry};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::kb::{Kb, SearchHit};
@@ -68,41 +69,7 @@ impl Action {
     }
 }
 
-/// A file that came with a buyer's message.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Attachment {
-    /// "photo" or "document".
-    pub kind: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mime: Option<String>,
-    pub size: u64,
-    /// Where it is stored, relative to the data directory (none when it was not fetched).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path: Option<String>,
-    /// Why it was not fetched (too large, unreachable).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// A message from a buyer on some channel.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Inbound {
-    pub channel: String,
-    /// The channel's own id of this message (a redelivery carries the same id).
-    pub message_id: String,
-    /// The buyer's id on the channel (where replies go).
-    pub customer: String,
-    #[serde(default)]
-    pub name: String,
-    pub text: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub attachments: Vec<Attachment>,
-    /// A phone number the channel proved belongs to the buyer (Telegram contact sharing).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verified_phone: Option<String>,
-}
+pub use crate::channels::{Attachment, Inbound};
 
 /// The engine's decision about one message.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -147,7 +114,7 @@ pub struct Settings {
     pub model_timeout: Duration,
     /// Channels whose bot replies wait for a person's approval (marketplace questions in
     /// "draft" mode): stored as drafts, not sent.
-    pub draft_channels: Vec<String>,
+    pub draft_channels: Vec<ChannelName>,
     /// An order number alone does not show an order: the buyer must also name what is in it.
     pub verify_by_item: bool,
 }
@@ -170,12 +137,12 @@ impl Settings {
             max_answer_tokens: c.llm.max_answer_tokens,
             model_timeout: Duration::from_secs(c.llm.timeout_secs),
             draft_channels: [
-                (c.marketplaces.wb.questions.as_str(), "wb_questions"),
-                (c.marketplaces.ozon.chats.as_str(), "ozon_chat"),
+                (c.marketplaces.wb.questions.as_str(), ChannelName::WbQuestions),
+                (c.marketplaces.ozon.chats.as_str(), ChannelName::OzonChat),
             ]
             .into_iter()
             .filter(|(mode, _)| *mode == "draft")
-            .map(|(_, ch)| ch.to_owned())
+            .map(|(_, ch)| ch)
             .collect(),
         }
     }
@@ -201,10 +168,13 @@ pub struct Engine {
 pub type Pause = Arc<dyn Fn() -> bool + Send + Sync>;
 
 /// (channel, recipient) → show that a reply is being written.
-pub type Typing = Arc<dyn Fn(&str, &str) + Send + Sync>;
+pub type Typing = Arc<dyn Fn(ChannelName, &str) + Send + Sync>;
+
+/// `handoff_reason` of a conversation the seller answered from their own account.
+pub const SELLER_REPLIED: &str = "seller";
 
 /// Channels whose answers are published on the marketplace (questions, reviews, chats).
-pub const MARKETPLACE_CHANNELS: [&str; 2] = ["wb_questions", "ozon_chat"];
+pub const MARKETPLACE_CHANNELS: [ChannelName; 2] = [ChannelName::WbQuestions, ChannelName::OzonChat];
 
 /// The longest buyer message that is stored, in characters; a longer one is cut at the channel
 /// edge ([`Engine::accept`]). Only its first [`crate::nlu::MAX_TEXT_CHARS`] are analysed and
@@ -248,12 +218,12 @@ struct Draft {
     rating: Option<u8>,
     model: Option<Value>,
     guard: Vec<guard::Violation>,
-    buttons: Option<Value>,
+    buttons: Vec<Vec<String>>,
     opt_out: bool,
     /// A draft for a person to approve: stored, not sent.
     hold: bool,
     /// Offer the channel's "share my phone number" button.
-    contact_button: bool,
+    request_phone: bool,
     /// A note for the operators beside the reply (why a marketplace answer was held).
     note: Option<String>,
 }
@@ -328,8 +298,8 @@ impl Engine {
             m
         };
         let payload = serde_json::to_string(m).map_err(|e| EngineError::Internal(e.to_string()))?;
-        let (channel, id, now) = (m.channel.clone(), m.message_id.clone(), self.clock.now_ms());
-        let accepted = self.db.call(move |c| msgs::inbox_accept(c, &channel, &id, &payload, now)).await?;
+        let (channel, id, now) = (m.channel, m.message_id.clone(), self.clock.now_ms());
+        let accepted = self.db.call(move |c| msgs::inbox_accept(c, channel.as_str(), &id, &payload, now)).await?;
         self.wake.notify_one();
         Ok(accepted)
     }
@@ -339,7 +309,7 @@ impl Engine {
         let accepted = self.accept(m).await?;
         let item = msgs::InboxItem {
             id: accepted.id,
-            channel: m.channel.clone(),
+            channel: m.channel.as_str().to_owned(),
             external_id: m.message_id.clone(),
             payload: serde_json::to_string(m).map_err(|e| EngineError::Internal(e.to_string()))?,
             attempts: 0,
@@ -397,8 +367,8 @@ impl Engine {
                 if msgs::inbox_is_done(&tx, id)? {
                     return Ok(());
                 }
-                let customer = msgs::upsert_customer(&tx, &m.channel, &m.customer, &m.name, now)?;
-                let conv = msgs::open_conversation(&tx, customer, &m.channel, now)?;
+                let customer = msgs::upsert_customer(&tx, m.channel.as_str(), &m.customer, &m.name, now)?;
+                let conv = msgs::open_conversation(&tx, customer, m.channel.as_str(), now)?;
                 let attachments = serde_json::to_string(&m.attachments).unwrap_or_else(|_| "[]".into());
                 let buyer = NewMessage {
                     conversation_id: conv,
@@ -425,11 +395,11 @@ impl Engine {
                 };
                 let message_id = msgs::append_message(&tx, &answer, now)?;
                 let o = NewOutbound {
-                    channel: &m.channel,
+                    channel: m.channel.as_str(),
                     recipient: &m.customer,
                     conversation_id: Some(conv),
                     message_id: Some(message_id),
-                    payload: &json!({"text": reply}).to_string(),
+                    payload: &Outbound::text(reply.clone()).to_json(),
                     idempotency_key: &format!("reply:{id}"),
                 };
                 msgs::outbox_enqueue(&tx, &o, now)?;
@@ -512,12 +482,15 @@ impl Engine {
             self.db
                 .call(move |c| {
                     let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                    let customer = msgs::upsert_customer(&tx, &m.channel, &m.customer, &m.name, now)?;
-                    let conv = msgs::open_conversation(&tx, customer, &m.channel, now)?;
+                    let customer = msgs::upsert_customer(&tx, m.channel.as_str(), &m.customer, &m.name, now)?;
+                    let conv = msgs::open_conversation(&tx, customer, m.channel.as_str(), now)?;
                     let attachments = serde_json::to_string(&m.attachments).unwrap_or_else(|_| "[]".into());
+                    // The seller's own message in the buyer's chat (Telegram Business): shown
+                    // as a person's reply, and the conversation is theirs from now on.
+                    let author = if m.from_seller { Author::Operator } else { Author::Buyer };
                     let msg = NewMessage {
                         conversation_id: conv,
-                        author: Author::Buyer,
+                        author,
                         author_user_id: None,
                         body: &m.text,
                         attachments: &attachments,
@@ -525,6 +498,9 @@ impl Engine {
                         inbox_id: Some(inbox_id),
                     };
                     msgs::append_message(&tx, &msg, now)?;
+                    if m.from_seller {
+                        msgs::set_handler(&tx, conv, "operator", Some(SELLER_REPLIED), None, now)?;
+                    }
                     if let Some(phone) = &m.verified_phone {
                         msgs::set_phone(&tx, customer, phone, now)?;
                         order_rows::link_by_phone(&tx, customer, phone, now)?;
@@ -561,7 +537,7 @@ impl Engine {
             return Ok(turn);
         }
         let mut state = State::parse(&conversation.state);
-        if m.verified_phone.is_some() && m.text.trim().is_empty() {
+        if m.verified_phone.is_some() && m.text.trim().is_empty() && m.attachments.is_empty() {
             // The buyer proved their phone: their orders are theirs now.
             let lines: Vec<String> = linked.iter().take(5).map(answer::order_line).collect();
             let reply =
@@ -605,9 +581,10 @@ impl Engine {
         self.carry_out(&decision, &analysis, &text, &conversation, &linked, &mut state, &mut draft, now).await?;
         let action = draft.action.unwrap_or(Action::Answer);
         // Marketplace answers are public: only plain answers go out without a person.
-        let public = MARKETPLACE_CHANNELS.contains(&conversation.channel.as_str());
-        draft.hold =
-            self.settings().draft_channels.contains(&conversation.channel) || (public && action != Action::Answer);
+        let channel = ChannelName::parse(&conversation.channel);
+        let public = channel.is_some_and(ChannelName::is_marketplace);
+        draft.hold = channel.is_some_and(|c| self.settings().draft_channels.contains(&c))
+            || (public && action != Action::Answer);
         let mut reply = draft.parts.join("\n\n");
         if decision.greet && matches!(action, Action::Answer | Action::Clarify) {
             reply = format!("Здравствуйте! {reply}");
@@ -739,9 +716,9 @@ impl Engine {
                 let text = if *phone { bot::PHONE_IS_NOT_ENOUGH } else { bot::ASK_ORDER_NUMBER };
                 self.ask_number(state, out, text.into());
                 state.pending_intent = Some(analysis.intent);
-                if conv.channel == crate::channels::telegram::NAME {
+                if ChannelName::parse(&conv.channel).is_some_and(|c| registry::of(c).phone_request) {
                     out.parts.push(bot::OR_SHARE_PHONE.into());
-                    out.contact_button = true;
+                    out.request_phone = true;
                 }
             }
             Plan::Knowledge(intent) => {
@@ -767,7 +744,7 @@ impl Engine {
                 if self.settings().ask_rating && state.answered > 0 {
                     out.action = Some(Action::Close);
                     out.parts.push(bot::ASK_RATING.into());
-                    out.buttons = Some(json!([["1", "2", "3", "4", "5"]]));
+                    out.buttons = rating_buttons();
                     state.awaiting = Some(Awaiting::Rating);
                 } else {
                     out.action = Some(Action::Answer);
@@ -961,8 +938,8 @@ impl Engine {
         out: &mut Draft,
     ) -> Result<Option<String>, EngineError> {
         // The model takes seconds: show the buyer that a reply is coming.
-        if let Some(typing) = &self.typing {
-            typing(&conv.channel, &conv.recipient);
+        if let (Some(typing), Some(channel)) = (&self.typing, ChannelName::parse(&conv.channel)) {
+            typing(channel, &conv.recipient);
         }
         let (id, limit) = (conv.id, self.settings().history_messages);
         let recent = self.db.call(move |c| msgs::recent_messages(c, id, limit)).await?;
@@ -1054,7 +1031,7 @@ impl Engine {
         let opt_out = draft.opt_out;
         let hold = draft.hold;
         let note = draft.note.clone();
-        let contact_button = draft.contact_button;
+        let request_phone = draft.request_phone;
         let rated_docs = if rating.is_some() { State::parse(&conv.state).last_sources } else { Vec::new() };
         self.db
             .call(move |c| {
@@ -1081,19 +1058,16 @@ impl Engine {
                         // A person approves (edits and sends) it from the inbox.
                         msgs::set_handler(&tx, conv_id, "operator", Some("approval"), None, now)?;
                     } else {
-                        let mut payload = json!({"text": body});
-                        if let Some(b) = &buttons {
-                            payload["buttons"] = b.clone();
-                        }
-                        if contact_button {
-                            payload["contact_button"] = json!(bot::SHARE_PHONE_BUTTON);
+                        let mut payload = Outbound::text(body.clone()).with_buttons(buttons.clone());
+                        if request_phone {
+                            payload.request_phone = Some(bot::SHARE_PHONE_BUTTON.to_owned());
                         }
                         let o = NewOutbound {
                             channel: &channel,
                             recipient: &recipient,
                             conversation_id: Some(conv_id),
                             message_id: Some(id),
-                            payload: &payload.to_string(),
+                            payload: &payload.to_json(),
                             idempotency_key: &format!("reply:{inbox_id}"),
                         };
                         msgs::outbox_enqueue(&tx, &o, now)?;
@@ -1204,9 +1178,9 @@ impl Engine {
                 state.awaiting = None;
                 let (text, buttons) = if ask {
                     state.awaiting = Some(Awaiting::Rating);
-                    (bot::ASK_RATING, Some(json!([["1", "2", "3", "4", "5"]])))
+                    (bot::ASK_RATING, rating_buttons())
                 } else {
-                    (bot::BACK_TO_BOT, None)
+                    (bot::BACK_TO_BOT, Vec::new())
                 };
                 msgs::set_state(&tx, conv, &state.to_json(), now)?;
                 let m = NewMessage {
@@ -1219,16 +1193,13 @@ impl Engine {
                     inbox_id: None,
                 };
                 let id = msgs::append_message(&tx, &m, now)?;
-                let mut payload = json!({"text": text});
-                if let Some(b) = buttons {
-                    payload["buttons"] = b;
-                }
+                let payload = Outbound::text(text).with_buttons(buttons);
                 let o = NewOutbound {
                     channel: &conversation.channel,
                     recipient: &conversation.recipient,
                     conversation_id: Some(conv),
                     message_id: Some(id),
-                    payload: &payload.to_string(),
+                    payload: &payload.to_json(),
                     idempotency_key: &format!("msg:{id}"),
                 };
                 msgs::outbox_enqueue(&tx, &o, now)?;
@@ -1286,10 +1257,14 @@ impl Engine {
                     conversation_id: Some(conv),
                     message_id: Some(id),
                     payload: &match &file {
-                        Some(f) => json!({"text": body, "file": {"path": f.path, "name": f.name, "mime": f.mime}}),
-                        None => json!({"text": body}),
+                        Some(f) => Outbound::text(body.clone()).with_file(OutFile {
+                            path: f.path.clone(),
+                            name: f.name.clone(),
+                            mime: f.mime.clone(),
+                        }),
+                        None => Outbound::text(body.clone()),
                     }
-                    .to_string(),
+                    .to_json(),
                     idempotency_key: &format!("msg:{id}"),
                 };
                 msgs::outbox_enqueue(&tx, &o, now)?;
@@ -1300,6 +1275,30 @@ impl Engine {
             .await?;
         self.outbox_wake.notify_waiters();
         Ok(id)
+    }
+}
+
+/// The 1–5 rating as one row of buttons.
+fn rating_buttons() -> Vec<Vec<String>> {
+    vec![(1..=5).map(|n| n.to_string()).collect()]
+}
+
+/// Channel adapters hand buyers' messages in through this (they never see the engine itself).
+impl crate::channels::Inbox for Engine {
+    fn accept<'a>(
+        &'a self,
+        m: &'a Inbound,
+    ) -> crate::BoxFuture<'a, Result<msgs::Accepted, crate::channels::InboxError>> {
+        Box::pin(async move { Engine::accept(self, m).await.map_err(Into::into) })
+    }
+}
+
+impl From<EngineError> for crate::channels::InboxError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::BadPayload(m) => Self::Rejected(m),
+            other => Self::Unavailable(other.to_string()),
+        }
     }
 }
 

@@ -58,7 +58,13 @@ pub fn notifier(config: &NotificationsConfig, offset: i32) -> Option<Notifier> {
                 continue;
             }
             let id = msgs::append_message(conn, &m, now)?;
-            let payload = json!({"text": text}).to_string();
+            let mut payload = crate::channels::Outbound::text(text.clone());
+            payload.notice = Some(crate::channels::OrderNotice {
+                order: o.number.clone(),
+                status: o.status.as_str().to_owned(),
+                status_text: crate::texts::bot::order_status(o.status).to_owned(),
+            });
+            let payload = payload.to_json();
             let out = NewOutbound {
                 channel: &channel,
                 recipient: &recipient,

@@ -126,6 +126,18 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::channels::InboxError> for ApiError {
+    fn from(e: crate::channels::InboxError) -> Self {
+        match e {
+            crate::channels::InboxError::Rejected(m) => Self::invalid(m),
+            crate::channels::InboxError::Unavailable(m) => {
+                tracing::error!(error = %m, "cannot store an inbound message");
+                Self::internal()
+            }
+        }
+    }
+}
+
 impl From<crate::licence::Refusal> for ApiError {
     fn from(r: crate::licence::Refusal) -> Self {
         Self::plan_limit(r.0)

@@ -1,46 +1,51 @@
 //! The HTTP surface: the JSON API, health and metrics, the OpenAPI document, and the embedded UI.
 
 pub mod api;
+pub mod auth;
 pub mod error;
 pub mod metrics;
 pub mod serve;
+pub mod state;
+
+pub use crate::assets::Assets;
+pub use state::AppState;
 
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use rust_embed::RustEmbed;
 use tracing::Instrument;
 use utoipa::OpenApi;
 
-use crate::app::AppState;
-use crate::auth::{Auth, Viewer};
+use crate::http::auth::{Auth, Viewer};
 use error::ApiError;
-
-/// The files under `assets/`, embedded in the binary.
-#[derive(RustEmbed)]
-#[folder = "assets/"]
-pub struct Assets;
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.server.max_body_bytes;
     Router::new()
         .nest("/api/v1", api::router())
         .route(crate::channels::telegram::WEBHOOK_PATH, axum::routing::post(crate::channels::telegram::webhook))
+        .route(
+            crate::channels::whatsapp::WEBHOOK_PATH,
+            get(crate::channels::whatsapp::verify).post(crate::channels::whatsapp::webhook),
+        )
+        .route(crate::channels::vk::CALLBACK_PATH, axum::routing::post(crate::channels::vk::callback))
         .route("/widget/ws", get(crate::channels::widget::connect))
-        .route("/widget.js", get(|| async { asset("widget.js") }))
+        .route("/widget.js", get(|| async { crate::assets::response("widget.js") }))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .route("/api/openapi.json", get(openapi_json))
-        .route("/api/docs", get(|| async { asset("api-docs.html") }))
-        .route("/", get(|| async { asset("index.html") }))
-        .route("/assets/{*path}", get(|axum::extract::Path(p): axum::extract::Path<String>| async move { asset(&p) }))
+        .route("/api/docs", get(|| async { crate::assets::response("api-docs.html") }))
+        .route("/", get(|| async { crate::assets::response("index.html") }))
+        .route(
+            "/assets/{*path}",
+            get(|axum::extract::Path(p): axum::extract::Path<String>| async move { crate::assets::response(&p) }),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
@@ -145,43 +150,13 @@ async fn security_headers(State(state): State<AppState>, req: Request, next: Nex
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     );
     set(h, "permissions-policy", "camera=(), microphone=(), geolocation=()");
-    if state.config.secure_cookies() {
-        set(h, "strict-transport-security", "max-age=31536000");
+    if state.config.secure_cookies() || state.config.server.tls != crate::config::TlsMode::Off {
+        set(h, "strict-transport-security", crate::tls::HSTS);
     }
     if is_api {
         set(h, "cache-control", "no-store");
     }
     resp
-}
-
-/// Whether `path` (already percent-decoded) may name a web file: plain segments of letters,
-/// digits, `.`, `_` and `-` only, so no backslash, encoded separator, `.`/`..` segment or other
-/// spelling can reach a file the check below means to hide; and never the demo shop's source
-/// files, which are data for `init --demo`, not web pages.
-fn servable(path: &str) -> bool {
-    let plain = |seg: &str| {
-        !seg.is_empty()
-            && seg != "."
-            && seg != ".."
-            && seg.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-    };
-    path.split('/').all(plain) && !path.split('/').next().is_some_and(|first| first.eq_ignore_ascii_case("demo"))
-}
-
-fn asset(path: &str) -> Response {
-    let file = if servable(path) { Assets::get(path) } else { None };
-    match file {
-        Some(file) => {
-            let mime = file.metadata.mimetype().to_owned();
-            let mut resp = Response::new(Body::from(file.data.into_owned()));
-            if let Ok(v) = HeaderValue::from_str(&mime) {
-                resp.headers_mut().insert(header::CONTENT_TYPE, v);
-            }
-            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-            resp
-        }
-        None => ApiError::not_found("asset").into_response(),
-    }
 }
 
 /// Liveness: the process answers.
@@ -218,7 +193,13 @@ async fn metrics_text(State(state): State<AppState>, _auth: Auth<Viewer>) -> Res
         ("supportd_db_pool_waits_total", "Times a caller waited for a connection.", pool.waits as f64),
         ("supportd_uptime_seconds", "Seconds since the server started.", state.started.elapsed().as_secs_f64()),
     ];
-    let mut resp = state.metrics.render(&gauges).into_response();
+    let mut text = state.metrics.render(&gauges);
+    let now = state.now();
+    match state.db.call(move |c| crate::analytics::metrics::render(c, now)).await {
+        Ok(business) => text.push_str(&business),
+        Err(e) => tracing::warn!(error = %e, "business metrics are not available"),
+    }
+    let mut resp = text.into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
     resp
 }
@@ -241,8 +222,70 @@ impl utoipa::Modify for SecurityAddon {
         );
         components.add_security_scheme(
             "session_cookie",
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::auth::SESSION_COOKIE))),
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::http::auth::SESSION_COOKIE))),
         );
+        document_common_errors(openapi);
+    }
+}
+
+/// The routes anyone may call (the rest need a role).
+pub const PUBLIC_ROUTES: [&str; 3] =
+    ["/api/v1/auth/login", "/api/v1/auth/password-reset", "/api/v1/auth/password-reset/confirm"];
+
+/// Every operation documents the errors the layers around the handlers can return, in the
+/// error shape: 400 (a malformed path or query value), 401/403 (the role check, unless the
+/// route is public — which is marked with an empty `security`), 404 (a path naming nothing),
+/// 413/415/422 (a body too large, of the wrong type, or invalid), 414 (the URL limit), 500,
+/// and 503 (the request time limit). What a handler documents itself is kept.
+fn document_common_errors(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let error = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build(),
+                )
+                .build(),
+        )
+    };
+    for (path, item) in &mut openapi.paths.paths {
+        let public = PUBLIC_ROUTES.contains(&path.as_str());
+        let has_path_params = path.contains('{');
+        for op in
+            [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
+        {
+            if public {
+                op.security = Some(Vec::new());
+            }
+            let has_body = op.request_body.is_some();
+            let has_query = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let mut add = |code: &str, description: &str| {
+                op.responses.responses.entry(code.to_owned()).or_insert_with(|| error(description));
+            };
+            add("400", "Malformed request: a path or query value of the wrong type (bad_request)");
+            if !public {
+                add("401", "Not signed in, or the token is invalid or expired (unauthenticated, invalid_token)");
+                add("403", "The caller's role is not enough, or the CSRF token is missing (forbidden, csrf_failed)");
+            }
+            if has_path_params {
+                add("404", "Nothing has that id (not_found)");
+            }
+            if has_body {
+                add("413", "The body is larger than server.max_body_bytes (payload_too_large)");
+                add("415", "The body is not of the documented content type (unsupported_media_type)");
+            }
+            if has_body || has_query || has_path_params {
+                add("422", "Well-formed but invalid: missing or unknown fields, values out of range (invalid_body)");
+            }
+            add("414", "The URL is longer than 16 KB (uri_too_long)");
+            add("500", "Internal error; details are in the server log only (internal)");
+            add(
+                "503",
+                "The request took longer than server.request_timeout_secs, or a dependency is not ready (timeout)",
+            );
+        }
     }
 }
 
@@ -271,10 +314,17 @@ impl utoipa::Modify for SecurityAddon {
         api::conversations::customer, api::conversations::dashboard, api::conversations::note,
         api::conversations::assign, api::conversations::draft, api::conversations::snippets,
         api::conversations::create_snippet, api::conversations::delete_snippet, api::conversations::file,
-        api::conversations::inbound,
-        api::channels::telegram_status, api::channels::telegram_update,
+        api::conversations::inbound, api::conversations::inbound_replies,
+        api::channels::telegram_status, api::channels::telegram_update, api::channels::list,
+        api::channels::whatsapp_status, api::channels::whatsapp_update, api::channels::whatsapp_sync,
+        api::channels::vk_status, api::channels::vk_update,
         api::marketplaces::list, api::marketplaces::test, api::marketplaces::sync_now, api::marketplaces::settings,
         api::licence::get, api::licence::put, api::licence::usage_statement, api::licence::usage_statement_csv,
+        api::privacy::find, api::privacy::export, api::privacy::erase, api::privacy::settings, api::privacy::backups, api::privacy::backup_now,
+        api::stats::summary, api::stats::report, api::stats::trend, api::stats::handoffs, api::stats::intents,
+        api::stats::gaps, api::stats::articles, api::stats::operators, api::stats::channels, api::stats::funnel,
+        api::stats::heatmap, api::stats::csat, api::stats::export_csv, api::stats::report_pdf,
+        api::stats::get_report_settings, api::stats::put_report_settings, api::stats::send_report_now,
     ),
     modifiers(&SecurityAddon),
     security(("bearer" = []), ("session_cookie" = [])),
@@ -288,36 +338,11 @@ impl utoipa::Modify for SecurityAddon {
         (name = "llm", description = "Language models: provider status, usage and cost, playground (admin)"),
         (name = "nlu", description = "Message understanding: intents, entities, sentiment (operator)"),
         (name = "marketplaces", description = "Wildberries and Ozon: connection test, sync status, sync now (admin)"),
-        (name = "channels", description = "Messenger channels: Telegram token, mode, live check (admin)"),
+        (name = "channels", description = "Messenger channels: capabilities; Telegram, WhatsApp and VK settings with live checks (admin)"),
         (name = "conversations", description = "Inbox: conversations, the bot's reasons, takeover, replies, live events"),
+        (name = "stats", description = "Analytics (any role): figures of a period against the previous one, exports (CSV, PDF; plan's exports limit)"),
         (name = "licence", description = "Licence and plan (read: any role; install: admin), monthly usage statement (admin)"),
+        (name = "privacy", description = "Personal data on request, retention, scheduled backups (admin)"),
     )
 )]
 pub struct ApiDoc;
-
-#[cfg(test)]
-mod tests {
-    use super::servable;
-
-    #[test]
-    fn only_plain_asset_paths_are_served() {
-        for ok in ["app.js", "style.css", "favicon.svg", "api-docs.html"] {
-            assert!(servable(ok), "{ok}");
-        }
-        for bad in [
-            "demo/orders.json",
-            "demo\\orders.json",
-            "Demo/orders.json",
-            "./demo/orders.json",
-            "x/../demo/orders.json",
-            "demo%5corders.json",
-            "demo%2forders.json",
-            "",
-            "/etc/passwd",
-            "app.js\0",
-            "app.js\u{0}",
-        ] {
-            assert!(!servable(bad), "{bad:?}");
-        }
-    }
-}

@@ -14,7 +14,6 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tower::ServiceExt as _;
 
@@ -25,27 +24,25 @@ const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves `router` on `listener` until `shutdown` resolves; then drains as described above and
 /// returns when every connection is done.
-pub async fn serve(listener: TcpListener, router: Router, shutdown: impl Future<Output = ()> + Send) {
+pub async fn serve<L>(mut listener: L, router: Router, shutdown: impl Future<Output = ()> + Send)
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+{
     // Dropped when the stop begins: every connection task then shuts down gracefully.
     let (stop_tx, stop_rx) = watch::channel(());
     // Each connection holds a receiver; all dropped means all connections are done.
     let (done_tx, done_rx) = watch::channel(());
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
+        // (The listener retries failed accepts itself, pausing on errors such as running out
+        // of file descriptors.)
         tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, addr)) => spawn_connection(stream, addr, &router, &stop_rx, &done_rx),
-                Err(e) => {
-                    // Out of file descriptors and the like: wait a moment instead of spinning.
-                    tracing::warn!(error = %e, "accepting a connection failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
+            (stream, addr) = listener.accept() => spawn_connection(stream, addr, &router, &stop_rx, &done_rx),
             () = &mut shutdown => break,
         }
     }
     // Connections the kernel completed before the stop are ours to answer, not to reset.
-    while let Ok(Ok((stream, addr))) = tokio::time::timeout(Duration::from_millis(5), listener.accept()).await {
+    while let Ok((stream, addr)) = tokio::time::timeout(Duration::from_millis(5), listener.accept()).await {
         spawn_connection(stream, addr, &router, &stop_rx, &done_rx);
     }
     drop(listener);
@@ -59,13 +56,15 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: impl Future<
 /// request, which is then answered.
 const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(2);
 
-fn spawn_connection(
-    stream: TcpStream,
+fn spawn_connection<S>(
+    stream: S,
     addr: SocketAddr,
     router: &Router,
     stop: &watch::Receiver<()>,
     done: &watch::Receiver<()>,
-) {
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     // Whether this connection has sent a request yet, and whether the server is stopping (a
@@ -142,7 +141,10 @@ const MAX_REQUEST_LINE: usize = 65_000;
 /// Reads the start of the first request: a request line too long for hyper gets 414 in the
 /// error shape and the connection is closed (`None`); otherwise the bytes read are replayed to
 /// hyper.
-async fn first_line_fits(mut stream: TcpStream) -> Option<Prefixed> {
+async fn first_line_fits<S>(mut stream: S) -> Option<Prefixed<S>>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
@@ -173,13 +175,13 @@ async fn first_line_fits(mut stream: TcpStream) -> Option<Prefixed> {
 }
 
 /// A stream that first yields bytes already read from it.
-struct Prefixed {
+struct Prefixed<S> {
     prefix: Vec<u8>,
     at: usize,
-    stream: TcpStream,
+    stream: S,
 }
 
-impl tokio::io::AsyncRead for Prefixed {
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Prefixed<S> {
     fn poll_read(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
@@ -200,7 +202,7 @@ impl tokio::io::AsyncRead for Prefixed {
     }
 }
 
-impl tokio::io::AsyncWrite for Prefixed {
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Prefixed<S> {
     fn poll_write(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,

@@ -97,13 +97,13 @@ pub fn parse_text(source: &str, file: &Path, ext: &str, text: &str, parsed: &mut
 /// `assets/demo/products.csv` (its orders, `demo/orders.json`, go to the order cache instead).
 pub fn demo() -> Parsed {
     let mut parsed = Parsed::default();
-    let mut names: Vec<String> = crate::http::Assets::iter()
+    let mut names: Vec<String> = crate::assets::Assets::iter()
         .filter(|n| n.starts_with("demo/articles/") || *n == "demo/products.csv")
         .map(|n| n.into_owned())
         .collect();
     names.sort();
     for name in names {
-        let Some(file) = crate::http::Assets::get(&name) else { continue };
+        let Some(file) = crate::assets::Assets::get(&name) else { continue };
         let text = String::from_utf8_lossy(&file.data).into_owned();
         let path = Path::new(&name);
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");

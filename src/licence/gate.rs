@@ -75,7 +75,7 @@ impl MarketplaceApi for Gated {
         self.inner.answer(thread, text)
     }
 
-    fn qa_channel(&self) -> &'static str {
+    fn qa_channel(&self) -> crate::channels::ChannelName {
         self.inner.qa_channel()
     }
 

@@ -564,6 +564,8 @@ impl Licensing {
         match name {
             "openai.api_key" | "yandexgpt.api_key" => self.current().allows_cloud(),
             crate::channels::telegram::TOKEN => self.current().admit_channel(ChannelKind::Telegram),
+            crate::channels::whatsapp::TOKEN => self.current().admit_channel(ChannelKind::WhatsApp),
+            crate::channels::vk::TOKEN => self.current().admit_channel(ChannelKind::Vk),
             crate::marketplace::wb::TOKEN => self.admit_marketplace(Market::Wb).await,
             crate::marketplace::ozon::CLIENT_ID | crate::marketplace::ozon::API_KEY => {
                 self.admit_marketplace(Market::Ozon).await

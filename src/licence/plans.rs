@@ -7,6 +7,8 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::channels::ChannelName;
+
 /// How many accounts that answer buyers (admins and operators) may be active. Viewers only
 /// read and are not counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +74,11 @@ pub enum ChannelKind {
     Widget,
     /// `POST /api/v1/inbound`: messages fed from another system.
     Api,
+    /// WhatsApp Business (Cloud API).
+    #[serde(rename = "whatsapp")]
+    WhatsApp,
+    /// VK community messages.
+    Vk,
     /// A channel a newer supportd knows (a licence issued for it still installs here); it is
     /// dropped when the licence is read.
     #[serde(other)]
@@ -79,25 +86,30 @@ pub enum ChannelKind {
 }
 
 impl ChannelKind {
-    pub const ALL: [ChannelKind; 3] = [ChannelKind::Telegram, ChannelKind::Widget, ChannelKind::Api];
+    pub const ALL: [ChannelKind; 5] =
+        [ChannelKind::Telegram, ChannelKind::Widget, ChannelKind::Api, ChannelKind::WhatsApp, ChannelKind::Vk];
 
     pub fn as_str(self) -> &'static str {
         match self {
-            ChannelKind::Telegram => "telegram",
-            ChannelKind::Widget => "widget",
-            ChannelKind::Api => "api",
+            ChannelKind::Telegram => ChannelName::Telegram.as_str(),
+            ChannelKind::Widget => ChannelName::Widget.as_str(),
+            ChannelKind::Api => ChannelName::Api.as_str(),
+            ChannelKind::WhatsApp => ChannelName::WhatsApp.as_str(),
+            ChannelKind::Vk => ChannelName::Vk.as_str(),
             ChannelKind::Other => "other",
         }
     }
 
-    /// The kind of an inbox channel name; `None` for channels plans do not govern here
-    /// (marketplace sources, the terminal chat, evaluations).
-    pub fn of_channel(name: &str) -> Option<Self> {
+    /// The plan kind of a channel; `None` for channels plans do not govern here (marketplace
+    /// sources, the terminal chat, evaluations). Telegram Business counts as Telegram.
+    pub fn of_channel(name: ChannelName) -> Option<Self> {
         match name {
-            "telegram" => Some(ChannelKind::Telegram),
-            "widget" => Some(ChannelKind::Widget),
-            "api" => Some(ChannelKind::Api),
-            _ => None,
+            ChannelName::Telegram | ChannelName::TelegramBusiness => Some(ChannelKind::Telegram),
+            ChannelName::Widget => Some(ChannelKind::Widget),
+            ChannelName::Api => Some(ChannelKind::Api),
+            ChannelName::WhatsApp => Some(ChannelKind::WhatsApp),
+            ChannelName::Vk => Some(ChannelKind::Vk),
+            ChannelName::WbQuestions | ChannelName::OzonChat | ChannelName::Cli | ChannelName::Eval => None,
         }
     }
 
@@ -180,7 +192,7 @@ impl Plan {
     }
 }
 
-use ChannelKind::{Api, Telegram, Widget};
+use ChannelKind::{Api, Telegram, Vk, WhatsApp, Widget};
 
 /// The plan without a licence.
 pub const FREE: &str = "free";
@@ -201,7 +213,7 @@ pub const PLANS: &[Plan] = &[
     Plan {
         id: "start",
         seats: Seats::UpTo(3),
-        channels: &[Telegram, Widget],
+        channels: &[Telegram, Widget, Vk],
         marketplaces: 1,
         models: ModelAccess::Local,
         exports: true,
@@ -210,7 +222,7 @@ pub const PLANS: &[Plan] = &[
     Plan {
         id: "business",
         seats: Seats::UpTo(10),
-        channels: &[Telegram, Widget, Api],
+        channels: &[Telegram, Widget, Api, WhatsApp, Vk],
         marketplaces: 2,
         models: ModelAccess::Cloud,
         exports: true,
@@ -219,7 +231,7 @@ pub const PLANS: &[Plan] = &[
     Plan {
         id: "pro",
         seats: Seats::Unlimited,
-        channels: &[Telegram, Widget, Api],
+        channels: &[Telegram, Widget, Api, WhatsApp, Vk],
         marketplaces: 2,
         models: ModelAccess::Cloud,
         exports: true,
@@ -228,7 +240,7 @@ pub const PLANS: &[Plan] = &[
     Plan {
         id: TRIAL,
         seats: Seats::Unlimited,
-        channels: &[Telegram, Widget, Api],
+        channels: &[Telegram, Widget, Api, WhatsApp, Vk],
         marketplaces: 2,
         models: ModelAccess::Cloud,
         exports: true,
@@ -305,7 +317,7 @@ mod tests {
     #[test]
     fn unknown_channels_are_dropped_not_refused() {
         let l: Limits = serde_json::from_str(
-            r#"{"seats": 2, "channels": ["widget", "vk", "telegram", "widget"], "marketplaces": 1, "models": "local", "exports": false}"#,
+            r#"{"seats": 2, "channels": ["widget", "icq", "telegram", "widget"], "marketplaces": 1, "models": "local", "exports": false}"#,
         )
         .expect("parses");
         assert_eq!(l.normalized().channels, vec![Telegram, Widget]);

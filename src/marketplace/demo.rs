@@ -31,7 +31,7 @@ struct DemoReturn {
 }
 
 fn parse() -> Result<File, String> {
-    let file = crate::http::Assets::get("demo/orders.json").ok_or("the demo orders are missing from the build")?;
+    let file = crate::assets::Assets::get("demo/orders.json").ok_or("the demo orders are missing from the build")?;
     serde_json::from_slice(&file.data).map_err(|e| format!("demo/orders.json: {e}"))
 }
 

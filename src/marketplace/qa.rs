@@ -8,13 +8,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
-
 use super::{MarketError, MarketplaceApi, PartAccess};
 use crate::BoxFuture;
-use crate::channels::{Channel, Delivered, Limits, SendError};
+use crate::channels::{Channel, ChannelName, Delivered, Inbound, Inbox, Limits, Outbound, SendError};
 use crate::clock::SharedClock;
-use crate::engine::{Engine, Inbound};
 use crate::store::{Db, marketplace as rows};
 
 pub struct MarketplaceChannel {
@@ -28,7 +25,7 @@ impl MarketplaceChannel {
 }
 
 impl Channel for MarketplaceChannel {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> ChannelName {
         self.api.qa_channel()
     }
 
@@ -36,14 +33,15 @@ impl Channel for MarketplaceChannel {
         Limits { per_second: 2.0, per_recipient: Duration::ZERO }
     }
 
-    fn send<'a>(&'a self, recipient: &'a str, payload: &'a Value) -> BoxFuture<'a, Result<Delivered, SendError>> {
+    /// Answers are published text: buttons and files are not sent (registry: no buttons).
+    fn send<'a>(&'a self, recipient: &'a str, message: &'a Outbound) -> BoxFuture<'a, Result<Delivered, SendError>> {
         Box::pin(async move {
-            let text = payload["text"].as_str().unwrap_or("").trim();
+            let text = message.text.trim();
             if text.is_empty() {
                 return Err(SendError::Permanent("empty answer".into()));
             }
             // The last line of the marketplace's rules: nothing breaking them is published.
-            let findings = super::rules::operator_reply(self.api.qa_channel(), recipient, text);
+            let findings = super::rules::operator_reply(self.api.qa_channel().as_str(), recipient, text);
             if !findings.is_empty() {
                 let what: Vec<String> = findings.iter().map(super::rules::Finding::describe).collect();
                 return Err(SendError::Permanent(format!(
@@ -66,7 +64,7 @@ impl Channel for MarketplaceChannel {
     }
 }
 
-/// What polling needs besides the adapters and the engine.
+/// What polling needs besides the adapters and the inbox.
 #[derive(Clone)]
 pub struct PollContext {
     pub db: Db,
@@ -77,7 +75,7 @@ pub struct PollContext {
 
 /// Fetches new questions once; returns how many new ones were stored. A part the key or the
 /// subscription does not reach is recorded and the others are still read.
-pub async fn poll_once(api: &dyn MarketplaceApi, engine: &Engine, ctx: &PollContext) -> Result<usize, MarketError> {
+pub async fn poll_once(api: &dyn MarketplaceApi, inbox: &dyn Inbox, ctx: &PollContext) -> Result<usize, MarketError> {
     let polled = api.questions().await?;
     let (market, now) = (api.market(), ctx.clock.now_ms());
     let parts: Vec<PartAccess> = polled.parts.clone();
@@ -86,7 +84,7 @@ pub async fn poll_once(api: &dyn MarketplaceApi, engine: &Engine, ctx: &PollCont
     }
     for p in polled.parts.iter().filter(|p| p.access != super::Access::Allowed) {
         tracing::info!(
-            channel = api.qa_channel(),
+            channel = api.qa_channel().as_str(),
             part = p.part.as_str(),
             reason = p.reason.as_deref().unwrap_or(""),
             "part not read"
@@ -98,20 +96,14 @@ pub async fn poll_once(api: &dyn MarketplaceApi, engine: &Engine, ctx: &PollCont
             continue;
         }
         let (due, rule) = super::deadlines::due(market, q.kind, q.created_at.unwrap_or(now), ctx.reply_target_hours);
-        let (channel, thread, written) = (api.qa_channel().to_owned(), q.thread.clone(), q.created_at.unwrap_or(now));
+        let (channel, thread, written) =
+            (api.qa_channel().as_str().to_owned(), q.thread.clone(), q.created_at.unwrap_or(now));
         if let Err(e) = ctx.db.call(move |c| rows::note_deadline(c, &channel, &thread, written, due, rule, now)).await {
             tracing::warn!(error = %e, "cannot record a reply deadline");
         }
-        let m = Inbound {
-            channel: api.qa_channel().into(),
-            message_id: q.id,
-            customer: q.thread,
-            name: q.product.map(|p| format!("Вопрос о товаре «{p}»")).unwrap_or_default(),
-            text: q.text,
-            attachments: Vec::new(),
-            verified_phone: None,
-        };
-        match engine.accept(&m).await {
+        let mut m = Inbound::text(api.qa_channel(), q.id, q.thread, q.text);
+        m.name = q.product.map(|p| format!("Вопрос о товаре «{p}»")).unwrap_or_default();
+        match inbox.accept(&m).await {
             Ok(a) if !a.duplicate => new += 1,
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "cannot store a marketplace question"),
@@ -138,7 +130,7 @@ pub async fn check_deadlines(ctx: &PollContext) -> usize {
 }
 
 /// Polls each source every `every` until aborted, and checks the deadlines after each round.
-pub async fn poll(apis: Vec<Arc<dyn MarketplaceApi>>, engine: Arc<Engine>, every: Duration, ctx: PollContext) {
+pub async fn poll(apis: Vec<Arc<dyn MarketplaceApi>>, inbox: Arc<dyn Inbox>, every: Duration, ctx: PollContext) {
     if apis.is_empty() {
         return;
     }
@@ -147,8 +139,8 @@ pub async fn poll(apis: Vec<Arc<dyn MarketplaceApi>>, engine: Arc<Engine>, every
             if !api.has_key().await {
                 continue;
             }
-            if let Err(e) = poll_once(api.as_ref(), &engine, &ctx).await {
-                tracing::warn!(channel = api.qa_channel(), error = %e, "cannot fetch marketplace questions");
+            if let Err(e) = poll_once(api.as_ref(), inbox.as_ref(), &ctx).await {
+                tracing::warn!(channel = api.qa_channel().as_str(), error = %e, "cannot fetch marketplace questions");
             }
         }
         check_deadlines(&ctx).await;

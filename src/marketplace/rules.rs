@@ -21,9 +21,9 @@ use crate::nlu::{EntityKind, entities};
 
 /// The channels whose answers are published on a marketplace.
 pub fn market_of(channel: &str) -> Option<Market> {
-    match channel {
-        "wb_questions" => Some(Market::Wb),
-        "ozon_chat" => Some(Market::Ozon),
+    match crate::channels::ChannelName::parse(channel)? {
+        crate::channels::ChannelName::WbQuestions => Some(Market::Wb),
+        crate::channels::ChannelName::OzonChat => Some(Market::Ozon),
         _ => None,
     }
 }

@@ -70,14 +70,6 @@ pub fn access(conn: &Connection, market: Market) -> Result<Vec<StoredAccess>> {
     Ok(out)
 }
 
-/// The key's kind, expiry and read-only flag as last recorded.
-pub fn key(conn: &Connection, market: Market) -> Result<Option<(Option<String>, Option<i64>, bool, i64)>> {
-    optional(
-        conn.prepare_cached("SELECT kind, expires_at, read_only, checked_at FROM marketplace_keys WHERE market = ?1")?
-            .query_row([market.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))),
-    )
-}
-
 /// A part's last sync.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PartSync {

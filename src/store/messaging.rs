@@ -229,7 +229,8 @@ pub fn outbox_claim(conn: &mut Connection, channel: &str, limit: u32, now: i64) 
             "SELECT id, channel, recipient, payload, attempts FROM outbox o
              WHERE channel = ?1 AND status = 'queued' AND next_attempt_at <= ?2
                AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.channel = o.channel AND e.recipient = o.recipient
-                               AND e.id < o.id AND e.status IN ('queued', 'sending'))
+                               AND e.id < o.id AND e.status IN ('queued', 'sending')
+                               AND NOT (e.status = 'queued' AND e.delivery IS 'parked'))
              ORDER BY id LIMIT ?3",
         )?;
         stmt.query_map(params![channel, now, limit], |r| {
@@ -263,6 +264,43 @@ pub fn outbox_sent(conn: &Connection, id: i64, external_id: Option<&str>, now: i
     if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
 }
 
+/// A message queued for a channel that its caller fetches (the `api` channel): id, recipient,
+/// conversation, payload, queued at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pulled {
+    pub id: i64,
+    pub recipient: String,
+    pub conversation_id: Option<i64>,
+    pub payload: String,
+    pub created_at: i64,
+}
+
+/// Marks the queued rows of `channel` up to `up_to` (an id the caller has processed) as
+/// delivered, then returns up to `limit` still queued after it, oldest first.
+pub fn outbox_pull(conn: &Connection, channel: &str, up_to: i64, limit: u32, now: i64) -> Result<Vec<Pulled>> {
+    conn.prepare_cached(
+        "UPDATE outbox SET status = 'sent', sent_at = ?3, updated_at = ?3
+         WHERE channel = ?1 AND status = 'queued' AND id <= ?2",
+    )?
+    .execute(params![channel, up_to, now])?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, recipient, conversation_id, payload, created_at FROM outbox
+         WHERE channel = ?1 AND status = 'queued' AND id > ?2 ORDER BY id LIMIT ?3",
+    )?;
+    let rows = stmt
+        .query_map(params![channel, up_to, limit], |r| {
+            Ok(Pulled {
+                id: r.get(0)?,
+                recipient: r.get(1)?,
+                conversation_id: r.get(2)?,
+                payload: r.get(3)?,
+                created_at: r.get(4)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
 /// A claimed row whose send never began (the dispatcher is stopping) goes back to the queue
 /// as it was.
 pub fn outbox_release(conn: &Connection, id: i64) -> Result<()> {
@@ -292,6 +330,65 @@ pub fn outbox_failed(
     )?
     .execute(params![id, status, error, now + backoff, now])?;
     Ok(())
+}
+
+/// How long a parked send waits at most before it is tried again anyway.
+const PARKED_MS: i64 = 30 * 24 * 3600 * 1000;
+
+/// A send that cannot go now and must not be retried on a timer (WhatsApp outside the 24-hour
+/// window): it stays queued, marked `parked` with the reason, and is due again when
+/// [`outbox_unpark`] runs (the buyer wrote) or after 30 days. Later rows to the same recipient
+/// do not wait behind it (a template notification may still go); once unparked it is older
+/// than anything queued after it, so the buyer gets them in order.
+pub fn outbox_park(conn: &Connection, id: i64, reason: &str, now: i64) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE outbox SET status = 'queued', delivery = 'parked', last_error = ?2, next_attempt_at = ?3,
+         attempts = MAX(attempts - 1, 0), updated_at = ?4 WHERE id = ?1",
+    )?
+    .execute(params![id, reason, now + PARKED_MS, now])?;
+    Ok(())
+}
+
+/// The buyer wrote again: their parked sends are due now; returns how many.
+pub fn outbox_unpark(conn: &Connection, channel: &str, recipient: &str, now: i64) -> Result<usize> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE outbox SET delivery = NULL, next_attempt_at = ?3, updated_at = ?3
+             WHERE channel = ?1 AND recipient = ?2 AND status = 'queued' AND delivery = 'parked'",
+        )?
+        .execute(params![channel, recipient, now])?)
+}
+
+/// What the channel reported about a message it accepted (`external_id`): `sent`,
+/// `delivered`, `read` or `failed` (with the reason). A report never moves a row back (a late
+/// `delivered` after `read` is ignored); returns the row's conversation when it changed.
+pub fn outbox_delivery(
+    conn: &Connection,
+    channel: &str,
+    external_id: &str,
+    status: &str,
+    error: Option<&str>,
+    now: i64,
+) -> Result<Option<Option<i64>>> {
+    let rank = "CASE ?4 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 WHEN 'failed' THEN 4 ELSE 0 END";
+    let old = "CASE COALESCE(delivery, '') WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3
+               WHEN 'failed' THEN 4 ELSE 0 END";
+    let sql = format!(
+        "UPDATE outbox SET delivery = ?4, delivery_error = ?5, delivery_at = ?3, updated_at = ?3
+         WHERE channel = ?1 AND external_id = ?2 AND {rank} > {old} RETURNING conversation_id"
+    );
+    optional(conn.prepare_cached(&sql)?.query_row(params![channel, external_id, now, status, error], |r| r.get(0)))
+}
+
+/// When `recipient` on `channel` last wrote (their latest stored message), ms.
+pub fn last_buyer_message_at(conn: &Connection, channel: &str, recipient: &str) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT MAX(m.created_at) FROM messages m JOIN conversations c ON c.id = m.conversation_id
+             JOIN customers cu ON cu.id = c.customer_id
+             WHERE cu.channel = ?1 AND cu.external_id = ?2 AND m.author = 'buyer'",
+        )?
+        .query_row(params![channel, recipient], |r| r.get(0))?)
 }
 
 /// Queued rows to `recipient` count as delivered (a channel that showed the whole conversation,
@@ -447,63 +544,6 @@ pub fn conversations_of(conn: &Connection, customer_id: i64) -> Result<Vec<Conve
     Ok(rows)
 }
 
-/// The dashboard's numbers since `since` (ms).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
-pub struct Today {
-    pub buyer_messages: i64,
-    pub bot_replies: i64,
-    pub operator_replies: i64,
-    pub conversations: i64,
-    /// Conversations started since `since` that never went to a person.
-    pub automated: i64,
-    /// Conversations waiting for a person now.
-    pub waiting: i64,
-    /// Median time from a buyer's first message to the first reply, ms.
-    pub median_first_response_ms: Option<i64>,
-    pub ratings: i64,
-    pub average_rating: Option<f64>,
-}
-
-pub fn today(conn: &Connection, since: i64) -> Result<Today> {
-    let count = |sql: &str| -> Result<i64> { Ok(conn.prepare_cached(sql)?.query_row([since], |r| r.get(0))?) };
-    let buyer_messages = count("SELECT COUNT(*) FROM messages WHERE author = 'buyer' AND created_at >= ?1")?;
-    let bot_replies = count("SELECT COUNT(*) FROM messages WHERE author = 'bot' AND created_at >= ?1")?;
-    let operator_replies =
-        count("SELECT COUNT(*) FROM messages WHERE author = 'operator' AND internal = 0 AND created_at >= ?1")?;
-    let conversations = count("SELECT COUNT(*) FROM conversations WHERE created_at >= ?1")?;
-    let automated = count(
-        "SELECT COUNT(*) FROM conversations WHERE created_at >= ?1 AND handoff_at IS NULL AND handled_by = 'bot'",
-    )?;
-    let waiting: i64 = conn
-        .prepare_cached("SELECT COUNT(*) FROM conversations WHERE handled_by = 'operator' AND status = 'pending'")?
-        .query_row([], |r| r.get(0))?;
-    let mut stmt = conn.prepare_cached(
-        "SELECT (SELECT MIN(r.created_at) FROM messages r WHERE r.conversation_id = c.id AND r.author IN ('bot', 'operator')
-                   AND r.internal = 0 AND r.created_at >= f.first) - f.first
-         FROM conversations c JOIN (SELECT conversation_id, MIN(created_at) AS first FROM messages WHERE author = 'buyer'
-                                    GROUP BY conversation_id) f ON f.conversation_id = c.id
-         WHERE c.created_at >= ?1",
-    )?;
-    let mut times: Vec<i64> =
-        stmt.query_map([since], |r| r.get::<_, Option<i64>>(0))?.filter_map(|r| r.ok().flatten()).collect();
-    times.sort_unstable();
-    let median_first_response_ms = (!times.is_empty()).then(|| times[times.len() / 2]);
-    let (ratings, average_rating): (i64, Option<f64>) = conn
-        .prepare_cached("SELECT COUNT(csat), AVG(csat) FROM conversations WHERE csat_at >= ?1")?
-        .query_row([since], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(Today {
-        buyer_messages,
-        bot_replies,
-        operator_replies,
-        conversations,
-        automated,
-        waiting,
-        median_first_response_ms,
-        ratings,
-        average_rating,
-    })
-}
-
 /// A saved reply; `{name}` and `{order}` are filled in by the panel.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Snippet {
@@ -629,16 +669,21 @@ pub struct Message {
     #[schema(value_type = Vec<Object>)]
     pub attachments: serde_json::Value,
     /// Why the bot said it: intent, confidence, sources, provider, tokens, latency.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub provenance: Option<serde_json::Value>,
     pub created_at: i64,
+    /// For a message sent to the buyer: what the channel reported (`sent`, `delivered`,
+    /// `read`, `failed`) or `parked` (waiting for the buyer to write again); none when unknown.
+    pub delivery: Option<String>,
 }
 
 /// The last `limit` messages of a conversation, oldest first.
 pub fn recent_messages(conn: &Connection, conversation_id: i64, limit: u32) -> Result<Vec<Message>> {
     let mut stmt = conn.prepare(
-        "SELECT id, author, author_user_id, body, provenance, created_at, attachments, internal FROM
-           (SELECT * FROM messages WHERE conversation_id = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id",
+        "SELECT id, author, author_user_id, body, provenance, created_at, attachments, internal,
+           (SELECT CASE WHEN o.status = 'failed' THEN 'failed' ELSE o.delivery END FROM outbox o
+             WHERE o.message_id = m.id ORDER BY o.id DESC LIMIT 1) FROM
+           (SELECT * FROM messages WHERE conversation_id = ?1 ORDER BY id DESC LIMIT ?2) m ORDER BY id",
     )?;
     let rows = stmt
         .query_map(params![conversation_id, limit], |r| {
@@ -652,6 +697,7 @@ pub fn recent_messages(conn: &Connection, conversation_id: i64, limit: u32) -> R
                 internal: r.get::<_, i64>(7)? != 0,
                 provenance: prov.and_then(|p| serde_json::from_str(&p).ok()),
                 created_at: r.get(5)?,
+                delivery: r.get(8)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;

@@ -2,6 +2,7 @@
 //! through [`Db::call`] (a blocking-thread hop), embedded versioned migrations, and one file per
 //! aggregate with plain functions over `&Connection`.
 
+pub mod analytics;
 pub mod audit;
 pub mod credentials;
 pub mod kb;
@@ -9,7 +10,9 @@ pub mod licence;
 pub mod llm;
 pub mod marketplace;
 pub mod messaging;
+pub mod ops;
 pub mod orders;
+pub mod privacy;
 pub mod sessions;
 pub mod statement;
 pub mod users;
@@ -71,7 +74,11 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 6, name: "panel", sql: include_str!("migrations/0006_panel.sql") },
     Migration { version: 7, name: "returns", sql: include_str!("migrations/0007_returns.sql") },
     Migration { version: 10, name: "licence", sql: include_str!("migrations/0010_licence.sql") },
+    Migration { version: 11, name: "ops", sql: include_str!("migrations/0011_ops.sql") },
+    Migration { version: 12, name: "analytics", sql: include_str!("migrations/0012_analytics.sql") },
     Migration { version: 13, name: "marketplace_rules", sql: include_str!("migrations/0013_marketplace_rules.sql") },
+    Migration { version: 14, name: "channels", sql: include_str!("migrations/0014_channels.sql") },
+    Migration { version: 15, name: "analytics_channels", sql: include_str!("migrations/0015_analytics_channels.sql") },
 ];
 
 /// The schema version this build expects.
@@ -295,6 +302,8 @@ impl Db {
                 let backup = rusqlite::backup::Backup::new(conn, &mut out)?;
                 backup.run_to_completion(256, Duration::from_millis(5), None)?;
             }
+            // One self-contained file: no -wal or -shm beside the copy when it is opened.
+            let _: String = out.query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))?;
             integrity_check(&out).map_err(|e| StoreError::Migration(format!("the backup failed its check: {e}")))?;
             Ok(())
         })

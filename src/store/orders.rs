@@ -60,7 +60,7 @@ pub fn upsert(conn: &Connection, o: &Order, now: i64) -> Result<(i64, bool)> {
     conn.prepare_cached(&format!(
         "INSERT INTO orders ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
              ON CONFLICT (marketplace, number) DO UPDATE SET status = excluded.status, status_raw = excluded.status_raw,
-               phone = COALESCE(excluded.phone, phone), items = excluded.items, tracking = excluded.tracking,
+               phone = CASE WHEN phone_erased = 1 THEN NULL ELSE COALESCE(excluded.phone, phone) END, items = excluded.items, tracking = excluded.tracking,
                pickup_point = excluded.pickup_point, storage_until = excluded.storage_until, eta = excluded.eta,
                created_at = excluded.created_at, status_at = excluded.status_at, synced_at = excluded.synced_at,
                ref = COALESCE(excluded.ref, ref)"

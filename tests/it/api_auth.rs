@@ -108,28 +108,46 @@ async fn cookie_sessions_need_the_csrf_header_for_changes() {
 }
 
 #[tokio::test]
-async fn repeated_bad_passwords_are_throttled_per_account() {
-    let app = TestApp::spawn().await;
+async fn repeated_bad_passwords_slow_the_guesser_and_never_lock_the_owner_out() {
+    let app = TestApp::spawn_with(|c| c.server.trust_proxy_headers = true).await;
+    let from = |ip: &'static str, password: &str| {
+        app.client
+            .post(app.url("/api/v1/auth/login"))
+            .header("X-Forwarded-For", ip)
+            .json(&json!({ "email": "admin@localhost", "password": password }))
+            .send()
+    };
     for _ in 0..5 {
-        let r = app.login_response("admin@localhost", "not the password").await;
+        let r = from("203.0.113.7", "not the password").await.expect("login");
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     }
-    let throttled = app.login_response("admin@localhost", "not the password").await;
+    let throttled = from("203.0.113.7", "not the password").await.expect("login");
     let retry: u64 = throttled.headers()[RETRY_AFTER].to_str().expect("ascii").parse().expect("seconds");
-    assert!(retry > 0 && retry <= 900, "{retry}");
+    assert_eq!(retry, 1, "the first delay is short");
     assert_eq!(error_code(throttled, StatusCode::TOO_MANY_REQUESTS).await, "too_many_attempts");
-    // Even the right password waits.
-    let right = app.login_response("admin@localhost", &app.admin_password).await;
-    assert_eq!(right.status(), StatusCode::TOO_MANY_REQUESTS);
-    // Once the window has passed, the right password works again.
-    app.clock.advance(Duration::from_secs(901));
-    assert_eq!(app.login_response("admin@localhost", &app.admin_password).await.status(), StatusCode::OK);
+    // The owner signs in at once from an IP without recent failures.
+    let owner = from("198.51.100.20", &app.admin_password).await.expect("login");
+    assert_eq!(owner.status(), StatusCode::OK, "the guesser must not lock the owner out");
+    // The guesser's delays grow with each failure: 1 s, 2 s, 4 s, …
+    let mut waits = Vec::new();
+    for _ in 0..4 {
+        app.clock.advance(Duration::from_secs(waits.last().copied().unwrap_or(1)));
+        let r = from("203.0.113.7", "still not it").await.expect("login");
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "allowed once the delay has passed");
+        let again = from("203.0.113.7", "still not it").await.expect("login");
+        waits.push(again.headers()[RETRY_AFTER].to_str().expect("ascii").parse::<u64>().expect("seconds"));
+    }
+    assert_eq!(waits, vec![2, 4, 8, 16]);
+    // Even the right password waits from the guessing IP; after the delay it works there too.
+    assert_eq!(from("203.0.113.7", &app.admin_password).await.expect("login").status(), StatusCode::TOO_MANY_REQUESTS);
+    app.clock.advance(Duration::from_secs(17));
+    assert_eq!(from("203.0.113.7", &app.admin_password).await.expect("login").status(), StatusCode::OK);
     // The audit log recorded the throttling.
     let conn = app.db();
     let n: i64 = conn
         .query_row("SELECT COUNT(*) FROM audit_log WHERE action = 'auth.login_throttled'", [], |r| r.get(0))
         .expect("count");
-    assert!(n >= 2);
+    assert!(n >= 5);
 }
 
 #[tokio::test]

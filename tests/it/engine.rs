@@ -232,10 +232,13 @@ async fn a_buyer_conversation_through_the_whole_pipeline() {
     assert_eq!(card["returns"][0]["order_ref"], "57195475-0050-3", "the order's return is on the card");
     assert_eq!(card["returns"][0]["status"], "in_transit");
     assert_eq!(card["conversations"][0]["csat"], 5);
+    // Periods are half-open and "today" ends now: move past the instant everything happened.
+    app.clock.advance(Duration::from_millis(1));
     let today: Value = app.get(&viewer, "/api/v1/dashboard").await.json().await.expect("json");
-    assert!(today["buyer_messages"].as_i64().expect("n") >= 8, "{today}");
+    assert!(today["messages_buyer"].as_i64().expect("n") >= 8, "{today}");
     assert_eq!(today["ratings"], 1);
-    assert!(today["median_first_response_ms"].as_i64().is_some());
+    assert!(today["bot_answer_ms_p50"].as_i64().is_some());
+    assert_eq!(today["automation_rate"], 0.0, "the one conversation went to a person: {today}");
     assert_eq!(app.get(&viewer, "/api/v1/customers/999999").await.status(), StatusCode::NOT_FOUND);
 
     // The same feed as Server-Sent Events, resuming after the Last-Event-ID a browser sends.
@@ -318,13 +321,14 @@ fn engine(dir: &std::path::Path, orders: impl FnOnce(Db, SharedClock) -> Orders)
 
 fn msg(id: &str, text: &str) -> Inbound {
     Inbound {
-        channel: "telegram".into(),
+        channel: supportd::channels::ChannelName::Telegram,
         message_id: id.into(),
         customer: "42".into(),
         name: String::new(),
         text: text.into(),
         attachments: Vec::new(),
         verified_phone: None,
+        from_seller: false,
     }
 }
 
@@ -413,13 +417,14 @@ async fn messages_stored_before_a_stop_are_answered_after_the_start() {
             load_demo_kb(paths);
             let db = Db::open(&paths.db(), 1, 1).expect("open");
             let m = Inbound {
-                channel: "api".into(),
+                channel: supportd::channels::ChannelName::Api,
                 message_id: "x1".into(),
                 customer: "c-1".into(),
                 name: String::new(),
                 text: "привет".into(),
                 attachments: Vec::new(),
                 verified_phone: None,
+                from_seller: false,
             };
             let payload = serde_json::to_string(&m).expect("json");
             db.with_conn(|c| supportd::store::messaging::inbox_accept(c, "api", "x1", &payload, 1)).expect("accept");
@@ -647,4 +652,39 @@ async fn returns_are_told_with_the_order_and_item_verification_guards_orders() {
     let turn = engine.handle(&msg_from("79", "10", "джинсы")).await.expect("turn");
     assert_eq!(turn.action, supportd::engine::Action::Handoff);
     assert!(!turn.reply.unwrap_or_default().contains("Футболка"));
+}
+
+/// Replies to the `api` channel are fetched by the caller (long polling), at least once until
+/// confirmed with `after`.
+#[tokio::test]
+async fn replies_to_the_api_channel_are_delivered_by_long_polling() {
+    let app = TestApp::spawn_prepared(load_demo_kb, |_| {}).await;
+    let admin = app.admin_token().await;
+    // Waiting before anything is queued: the reply arrives within the wait.
+    let waiter = {
+        let (client, url, token) = (app.client.clone(), app.url("/api/v1/inbound/replies?wait=10"), admin.clone());
+        tokio::spawn(
+            async move { client.get(url).bearer_auth(token).send().await.expect("poll").json::<Value>().await },
+        )
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    inbound(&app, &admin, "api-1", "crm-77", "сколько дней на возврат товара").await;
+    let first = waiter.await.expect("join").expect("json");
+    let replies = first["replies"].as_array().expect("replies");
+    assert_eq!(replies.len(), 1, "{first}");
+    assert_eq!(replies[0]["customer"], "crm-77");
+    assert!(!replies[0]["text"].as_str().expect("text").is_empty());
+    let id = replies[0]["id"].as_i64().expect("id");
+    // Not confirmed yet: returned again.
+    let again: Value = app.get(&admin, "/api/v1/inbound/replies").await.json().await.expect("json");
+    assert_eq!(again["replies"][0]["id"], id);
+    // Confirmed: marked delivered, not returned again.
+    let after: Value =
+        app.get(&admin, &format!("/api/v1/inbound/replies?after={id}")).await.json().await.expect("json");
+    assert!(after["replies"].as_array().expect("replies").is_empty(), "{after}");
+    let status: String =
+        app.db().query_row("SELECT status FROM outbox WHERE id = ?1", [id], |r| r.get(0)).expect("outbox row");
+    assert_eq!(status, "sent");
+    let bad = app.get(&admin, "/api/v1/inbound/replies?wait=99").await;
+    assert_eq!(error_code(bad, StatusCode::UNPROCESSABLE_ENTITY).await, "invalid_body");
 }

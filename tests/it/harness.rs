@@ -280,3 +280,69 @@ pub fn temp_data_dir() -> (tempfile::TempDir, PathBuf) {
     let data = dir.path().join("data");
     (dir, data)
 }
+
+/// A server built on an existing data directory (restarts keep its files and clock).
+pub struct Running {
+    pub base: String,
+    pub addr: SocketAddr,
+    /// The plain-HTTP redirect listener, when configured.
+    pub redirect: Option<SocketAddr>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Running {
+    pub async fn start(config: Config, paths: &Paths, clock: Arc<ManualClock>) -> Self {
+        Self::try_start(config, paths, clock).await.expect("build")
+    }
+
+    pub async fn try_start(config: Config, paths: &Paths, clock: Arc<ManualClock>) -> anyhow::Result<Self> {
+        let app = App::build(config, paths.clone(), clock).await?;
+        let (addr, redirect) = (app.local_addr()?, app.redirect_addr());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.run(async move {
+            let _ = stopped.await;
+        }));
+        Ok(Self { base: format!("http://{addr}"), addr, redirect, stop: Some(stop), server: Some(server) })
+    }
+
+    /// Stops gracefully and waits (the database is checkpointed).
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("join").expect("clean stop");
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A new data directory initialized at the clock's time; returns (temp dir, paths, admin password).
+pub fn init_data_dir(clock: &ManualClock) -> (tempfile::TempDir, Paths, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = dir.path().join("data");
+    let paths = Paths { config_file: data_dir.join("config.toml"), data_dir };
+    let admin = Email::parse("admin@localhost").expect("email");
+    let init = app::initialize(&paths, &admin, clock.now_ms()).expect("initialize");
+    (dir, paths, init.admin.expect("first admin").1)
+}
+
+/// Polls `check` every 100 ms for up to `secs` seconds.
+pub async fn eventually<T>(secs: u64, what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -149,7 +149,7 @@ async fn a_fresh_installation_runs_a_trial_then_the_free_tier() {
     assert_eq!(v["status"], "trial");
     assert_eq!(v["plan"], "trial");
     assert_eq!(v["limits"]["seats"], "unlimited");
-    assert_eq!(v["limits"]["channels"], json!(["telegram", "widget", "api"]));
+    assert_eq!(v["limits"]["channels"], json!(["telegram", "widget", "api", "whatsapp", "vk"]));
     assert_eq!(v["limits"]["marketplaces"], 2);
     assert_eq!(v["days_left"], 14);
     assert_eq!(v["automation"], true);
@@ -755,7 +755,7 @@ fn the_command_line_installs_licences_and_exits_non_zero_on_refusal() {
     assert_eq!(v["status"], "active");
     assert_eq!(v["plan"], "business");
     assert_eq!(v["limits"]["seats"], 12);
-    assert_eq!(v["limits"]["channels"], json!(["telegram", "widget", "api"]));
+    assert_eq!(v["limits"]["channels"], json!(["telegram", "widget", "api", "whatsapp", "vk"]));
     let human = stdout(&cli(&["licence", "show"]));
     assert!(human.contains("status: active") && human.contains("seats 12 (1 in use)"), "{human}");
 

@@ -1,9 +1,11 @@
 //! Integration tests: the real server on an ephemeral loopback port with a temp data dir, the
 //! real binary for CLI and lifecycle tests, and in-process fakes for external services only.
 
+mod analytics;
 mod api_auth;
 mod api_basics;
 mod api_reset;
+mod backup;
 mod cli;
 mod engine;
 mod fakes;
@@ -17,7 +19,12 @@ mod llm;
 mod market_fixes;
 mod marketplace_specs;
 mod poison;
+mod privacy;
 mod serve;
 mod sync;
 mod telegram;
+mod tidy;
+mod tls;
+mod vk;
+mod whatsapp;
 mod widget;

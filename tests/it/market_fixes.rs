@@ -8,9 +8,9 @@
 
 use std::time::{Duration, Instant};
 
+use supportd::channels::{ChannelName, Inbound};
 use supportd::clock::Clock;
 use supportd::config::Secret;
-use supportd::engine::Inbound;
 use supportd::marketplace::sync::{Kind, PartStatus};
 use supportd::marketplace::{Access, Market, MarketError, MarketplaceApi, OrderStatus, Part, ThreadKind};
 use supportd::net::KeyRef;
@@ -314,16 +314,8 @@ fn contacts(text: &str) -> bool {
     text.contains('@') || text.contains("8 800") || text.contains("t.me") || text.contains("ladya-shop.ru")
 }
 
-fn inbound(channel: &str, id: &str, customer: &str, text: &str) -> Inbound {
-    Inbound {
-        channel: channel.into(),
-        message_id: id.into(),
-        customer: customer.into(),
-        name: String::new(),
-        text: text.into(),
-        attachments: Vec::new(),
-        verified_phone: None,
-    }
+fn inbound(channel: ChannelName, id: &str, customer: &str, text: &str) -> Inbound {
+    Inbound::text(channel, id.into(), customer.into(), text.into())
 }
 
 /// An engine over a fresh database with the demo knowledge base, one more article that opens
@@ -370,19 +362,20 @@ async fn marketplace_answers_keep_the_marketplace_rules_on_every_marketplace_cha
     let (engine, db) = engine_with_contacts_article(dir.path());
     // The article's answer on Telegram carries its contacts (so the test can fail).
     let question = "Какой у вас график работы?";
-    let tg = engine.handle(&inbound("telegram", "tg-1", "42", question)).await.expect("telegram");
+    let tg = engine.handle(&inbound(ChannelName::Telegram, "tg-1", "42", question)).await.expect("telegram");
     let tg_reply = tg.reply.clone().unwrap_or_default();
     assert!(contacts(&tg_reply), "the article's contacts are in the Telegram answer: {tg_reply}");
     let threads = [
-        ("wb_questions", "q-777", "question"),
-        ("wb_questions", "feedback:fb-777", "review"),
-        ("wb_questions", "chat:1:chat-777", "chat"),
-        ("ozon_chat", "chat-777", "chat"),
-        ("ozon_chat", "review:rv-777", "review"),
-        ("ozon_chat", "question:q-777:1784523910", "question"),
+        (ChannelName::WbQuestions, "q-777", "question"),
+        (ChannelName::WbQuestions, "feedback:fb-777", "review"),
+        (ChannelName::WbQuestions, "chat:1:chat-777", "chat"),
+        (ChannelName::OzonChat, "chat-777", "chat"),
+        (ChannelName::OzonChat, "review:rv-777", "review"),
+        (ChannelName::OzonChat, "question:q-777:1784523910", "question"),
     ];
-    for (i, (channel, recipient, kind)) in threads.into_iter().enumerate() {
-        let turn = engine.handle(&inbound(channel, &format!("m-{i}"), recipient, question)).await.expect("handled");
+    for (i, (name, recipient, kind)) in threads.into_iter().enumerate() {
+        let channel = name.as_str();
+        let turn = engine.handle(&inbound(name, &format!("m-{i}"), recipient, question)).await.expect("handled");
         let reply = turn.reply.clone().unwrap_or_default();
         let verdict = turn.provenance["marketplace_rules"]["verdict"].as_str().unwrap_or("").to_owned();
         let conv = db.with_conn(|c| msgs::conversation(c, turn.conversation_id)).expect("conversation");

@@ -37,13 +37,14 @@ impl Provider for Panicking {
 
 fn message(customer: &str, id: &str, text: &str) -> Inbound {
     Inbound {
-        channel: "telegram".into(),
+        channel: supportd::channels::ChannelName::Telegram,
         message_id: id.into(),
         customer: customer.into(),
         name: String::new(),
         text: text.into(),
         attachments: Vec::new(),
         verified_phone: None,
+        from_seller: false,
     }
 }
 

@@ -13,7 +13,7 @@ use supportd::store::Db;
 
 use crate::fakes::llm::{Behavior, FakeLlm};
 use crate::fakes::telegram::{FakeTelegram, Fault, TOKEN};
-use crate::harness::{Server, TestApp, error_code, run_cli_env, stdout, temp_data_dir};
+use crate::harness::{Server, TestApp, error_code, eventually, run_cli_env, stdout, temp_data_dir};
 
 /// The demo shop's knowledge base and orders.
 fn demo_shop(paths: &Paths) {
@@ -353,4 +353,51 @@ async fn a_shared_phone_number_links_the_buyers_orders() {
     tg.push(FakeTelegram::text_update(4, 950, "а 4102938476 когда забрать до какого числа?"));
     let got = tg.wait_sent(950, 3).await;
     assert!(got[2].contains("ждёт вас в пункте выдачи"), "{got:?}");
+}
+
+#[tokio::test]
+async fn telegram_business_chats_come_in_and_the_sellers_own_reply_hands_the_chat_to_them() {
+    let tg = FakeTelegram::start().await;
+    let app = app_with(&tg, "polling").await;
+    let (seller, buyer) = (7000, 8100);
+    tg.push(FakeTelegram::business_connection_update(1, "bc-1", seller, true));
+    tg.push(FakeTelegram::business_message_update(2, "bc-1", buyer, buyer, "как вернуть товар на вб"));
+    let _ = tg.wait_sent(buyer, 1).await;
+    let reply = tg.sent().into_iter().rfind(|s| s.chat == buyer).expect("sent");
+    assert_eq!(reply.business.as_deref(), Some("bc-1"), "sent on the seller's behalf");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM inbox WHERE channel = 'telegram_business'"), 1);
+    let recipient: String = app
+        .db()
+        .query_row("SELECT recipient FROM outbox WHERE channel = 'telegram_business'", [], |r| r.get(0))
+        .expect("row");
+    assert_eq!(recipient, "bc-1:8100");
+    // The seller answers from their own account: the conversation is theirs, the bot is silent.
+    tg.push(FakeTelegram::business_message_update(3, "bc-1", buyer, seller, "Добрый день! Сейчас помогу сам."));
+    eventually(10, "the seller's message stored", async || {
+        (count(&app, "SELECT COUNT(*) FROM conversations WHERE handled_by = 'operator' AND handoff_reason = 'seller'")
+            == 1)
+            .then_some(())
+    })
+    .await;
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM messages WHERE author = 'operator'"), 1);
+    tg.push(FakeTelegram::business_message_update(4, "bc-1", buyer, buyer, "спасибо, жду"));
+    eventually(10, "the buyer's message stored", async || {
+        (count(&app, "SELECT COUNT(*) FROM inbox WHERE status = 'done'") == 3).then_some(())
+    })
+    .await;
+    assert_eq!(tg.sent_to(buyer).len(), 1, "no bot reply over the seller");
+    // A connection that may not reply: nothing is sent, the row says why.
+    tg.push(FakeTelegram::business_connection_update(5, "bc-2", seller, false));
+    tg.push(FakeTelegram::business_message_update(6, "bc-2", 8200, 8200, "как вернуть товар на вб"));
+    eventually(10, "the reply refused", async || {
+        let failed: Option<String> = app
+            .db()
+            .query_row("SELECT last_error FROM outbox WHERE recipient = 'bc-2:8200' AND status = 'failed'", [], |r| {
+                r.get(0)
+            })
+            .ok();
+        failed.filter(|e| e.contains("does not allow"))
+    })
+    .await;
+    assert!(tg.sent_to(8200).is_empty());
 }

@@ -4,9 +4,9 @@
 use axum::Json;
 use axum::extract::State;
 
-use crate::app::AppState;
-use crate::auth::{Admin, Auth};
 use crate::config::{ASSISTANT_SETTINGS, AssistantSettings};
+use crate::http::AppState;
+use crate::http::auth::{Admin, Auth};
 use crate::http::error::{ApiError, ApiJson, ErrorBody};
 use crate::store::{audit, credentials};
 

@@ -5,9 +5,9 @@ use axum::extract::{Query, State};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::AppState;
-use crate::auth::{Admin, Auth};
 use crate::clock::rfc3339;
+use crate::http::AppState;
+use crate::http::auth::{Admin, Auth};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::store::audit;
 

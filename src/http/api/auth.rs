@@ -10,11 +10,11 @@ use utoipa::ToSchema;
 
 use super::users::UserView;
 use crate::accounts;
-use crate::app::AppState;
-use crate::auth::{CSRF_COOKIE, ClientIp, CurrentUser, SESSION_COOKIE, Via};
 use crate::clock::rfc3339;
 use crate::crypto;
 use crate::domain::{Email, check_password_policy};
+use crate::http::AppState;
+use crate::http::auth::{CSRF_COOKIE, ClientIp, CurrentUser, SESSION_COOKIE, Via};
 use crate::http::error::{ApiError, ApiJson, ErrorBody};
 use crate::store::audit::{self, Actor};
 use crate::store::{sessions, users};
@@ -23,7 +23,12 @@ use crate::texts;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    #[schema(
+        pattern = r"^\s*[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s.\x00-\x1f\x7f-\x9f]([^@\s\x00-\x1f\x7f-\x9f]*[^@\s.\x00-\x1f\x7f-\x9f])?\s*$",
+        max_length = 254
+    )]
     pub email: String,
+    #[schema(max_length = 256)]
     pub password: String,
 }
 
@@ -55,6 +60,9 @@ pub async fn login(
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let email = Email::parse(&req.email).map_err(ApiError::invalid)?;
+    if req.password.chars().count() > crate::domain::PASSWORD_MAX_CHARS {
+        return Err(ApiError::invalid(format!("password: at most {} characters", crate::domain::PASSWORD_MAX_CHARS)));
+    }
     let now = state.now();
     let actor = Actor { user_id: None, label: email.to_string(), ip: Some(ip.clone()) };
     if let Err(wait) = state.throttle.check(email.as_str(), &ip, now) {
@@ -78,7 +86,7 @@ pub async fn login(
     if found.user.disabled {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "account_disabled", "this account is disabled"));
     }
-    state.throttle.record_success(email.as_str());
+    state.throttle.record_success(email.as_str(), &ip);
     let token = crypto::random_token()?;
     let csrf = crypto::random_token()?;
     let ttl_ms = i64::try_from(state.config.auth.session_ttl_hours).unwrap_or(24) * 3_600_000;
@@ -180,7 +188,10 @@ pub async fn me(user: CurrentUser) -> Json<MeResponse> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
+    #[schema(max_length = 256)]
     pub current_password: String,
+    /// 10 to 256 characters.
+    #[schema(min_length = 10, max_length = 256)]
     pub new_password: String,
 }
 
@@ -210,13 +221,17 @@ pub async fn change_password(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetRequest {
+    #[schema(
+        pattern = r"^\s*[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s.\x00-\x1f\x7f-\x9f]([^@\s\x00-\x1f\x7f-\x9f]*[^@\s.\x00-\x1f\x7f-\x9f])?\s*$",
+        max_length = 254
+    )]
     pub email: String,
 }
 
 /// Ask for a password-reset link by e-mail.
 #[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "auth", request_body = ResetRequest,
     responses((status = 202, description = "If the account exists, a link is on its way by e-mail"),
-              (status = 503, description = "E-mail is not configured on this server", body = ErrorBody)))]
+              (status = 409, description = "E-mail is not configured on this server (email_not_configured)", body = ErrorBody)))]
 pub async fn request_reset(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -225,7 +240,7 @@ pub async fn request_reset(
     let email = Email::parse(&req.email).map_err(ApiError::invalid)?;
     let Some(mailer) = state.mailer.clone() else {
         return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::CONFLICT,
             "email_not_configured",
             "password reset by e-mail is not set up on this server; ask an administrator for a reset link",
         ));
@@ -261,15 +276,18 @@ pub async fn request_reset(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmResetRequest {
+    #[schema(max_length = 256)]
     pub token: String,
+    /// 10 to 256 characters.
+    #[schema(min_length = 10, max_length = 256)]
     pub new_password: String,
 }
 
 /// Set a new password with a reset link.
 #[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "auth", request_body = ConfirmResetRequest,
     responses((status = 204, description = "Password set; all sessions are signed out"),
-              (status = 400, body = ErrorBody), (status = 410, description = "Used or expired", body = ErrorBody),
-              (status = 422, body = ErrorBody)))]
+              (status = 404, description = "No such reset link (invalid_reset_token)", body = ErrorBody),
+              (status = 410, description = "Used or expired", body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn confirm_reset(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -304,7 +322,7 @@ pub async fn confirm_reset(
             "this reset link has expired; ask for a new one",
         )),
         sessions::ResetCheck::Unknown => {
-            Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_reset_token", "this reset link is not valid"))
+            Err(ApiError::new(StatusCode::NOT_FOUND, "invalid_reset_token", "this reset link is not valid"))
         }
     }
 }

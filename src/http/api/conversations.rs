@@ -8,10 +8,11 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::AppState;
-use crate::auth::{Admin, Auth, Operator, Viewer};
+use crate::channels::ChannelName;
 use crate::clock::rfc3339;
 use crate::engine::{EngineError, Inbound};
+use crate::http::AppState;
+use crate::http::auth::{Admin, Auth, Operator, Viewer};
 use crate::http::error::{ApiError, ApiJson, ErrorBody};
 use crate::store::messaging::{self as msgs, Conversation, Event, Message};
 
@@ -51,6 +52,7 @@ impl From<Conversation> for ConversationView {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// "open", "pending" (waiting for a person) or "closed".
     pub status: Option<String>,
@@ -149,8 +151,8 @@ pub struct CustomerView {
 }
 
 /// A customer: their channel, orders (from the marketplace sync) and earlier conversations with
-/// their ratings. The phone number is shown to operators and admins only.
-#[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "conversations",
+/// their ratings. Viewers see phone numbers masked (+7 *** ***-**-67).
+#[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "conversations", params(("id" = i64, Path, description = "The customer id")),
     responses((status = 200, body = CustomerView), (status = 404, body = ErrorBody)))]
 pub async fn customer(
     State(state): State<AppState>,
@@ -170,9 +172,9 @@ pub async fn customer(
         .await
         .map_err(ApiError::store("customer"))?;
     if auth.user.role < crate::domain::Role::Operator {
-        customer.phone = None;
+        customer.phone = customer.phone.as_deref().map(crate::privacy::mask_phone);
         for o in &mut orders {
-            o.phone = None;
+            o.phone = o.phone.as_deref().map(crate::privacy::mask_phone);
         }
     }
     Ok(Json(CustomerView {
@@ -183,15 +185,16 @@ pub async fn customer(
     }))
 }
 
-/// Today's numbers (since midnight in the shop's time zone): messages, replies, automation,
-/// waiting conversations, median first response, ratings.
+/// Today's numbers (since midnight in the shop's time zone) with the definitions of
+/// `/api/v1/stats/summary`, against yesterday until the same time (`previous`), and the
+/// conversations waiting for a person now.
 #[utoipa::path(get, path = "/api/v1/dashboard", tag = "conversations",
-    responses((status = 200, body = msgs::Today), (status = 401, body = ErrorBody)))]
-pub async fn dashboard(State(state): State<AppState>, _auth: Auth<Viewer>) -> Result<Json<msgs::Today>, ApiError> {
-    let offset = i64::from(state.config.shop.utc_offset_minutes) * 60_000;
-    let now = state.now();
-    let since = now - (now + offset).rem_euclid(86_400_000);
-    Ok(Json(state.db.call(move |c| msgs::today(c, since)).await?))
+    responses((status = 200, body = crate::http::api::stats::Dashboard), (status = 401, body = ErrorBody)))]
+pub async fn dashboard(
+    State(state): State<AppState>,
+    _auth: Auth<Viewer>,
+) -> Result<Json<crate::http::api::stats::Dashboard>, ApiError> {
+    Ok(Json(crate::http::api::stats::dashboard(&state).await?))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -201,24 +204,30 @@ pub struct Thread {
     pub messages: Vec<Message>,
 }
 
-/// One conversation with its messages and, for each bot reply, why it was given.
-#[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "conversations",
+/// One conversation with its messages and, for each bot reply, why it was given. Viewers see
+/// phones and e-mails in the messages masked.
+#[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "conversations", params(("id" = i64, Path, description = "The conversation id")),
     responses((status = 200, body = Thread), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
-    _auth: Auth<Viewer>,
+    auth: Auth<Viewer>,
     Path(id): Path<i64>,
 ) -> Result<Json<Thread>, ApiError> {
-    let (conversation, messages) = state
+    let (conversation, mut messages) = state
         .db
         .call(move |c| Ok((msgs::conversation(c, id)?, msgs::recent_messages(c, id, 200)?)))
         .await
         .map_err(ApiError::store("conversation"))?;
+    if auth.user.role < crate::domain::Role::Operator {
+        for m in &mut messages {
+            m.body = crate::privacy::mask_text(&m.body);
+        }
+    }
     Ok(Json(Thread { conversation: conversation.into(), messages }))
 }
 
 /// Take the conversation over: the bot stays silent until it is returned.
-#[utoipa::path(post, path = "/api/v1/conversations/{id}/takeover", tag = "conversations",
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/takeover", tag = "conversations", params(("id" = i64, Path, description = "The conversation id")),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn take_over(
     State(state): State<AppState>,
@@ -238,7 +247,7 @@ pub struct ReleaseRequest {
 }
 
 /// Return the conversation to the bot.
-#[utoipa::path(post, path = "/api/v1/conversations/{id}/release", tag = "conversations", request_body = ReleaseRequest,
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/release", tag = "conversations", params(("id" = i64, Path, description = "The conversation id")), request_body = ReleaseRequest,
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn release(
     State(state): State<AppState>,
@@ -327,7 +336,7 @@ pub struct ReplyResponse {
 }
 
 /// Reply to the buyer as an operator (queued to their channel; takes the conversation over).
-#[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "conversations", request_body = ReplyRequest,
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "conversations", params(("id" = i64, Path, description = "The conversation id")), request_body = ReplyRequest,
     responses((status = 201, body = ReplyResponse), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 422, body = ErrorBody)))]
 pub async fn reply(
@@ -357,6 +366,7 @@ fn not_found_as(what: &'static str) -> impl Fn(EngineError) -> ApiError {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// Events after this id (the last one seen), oldest first.
     pub after: Option<i64>,
@@ -486,15 +496,8 @@ pub async fn inbound(
             return Err(ApiError::invalid(format!("{field}: 1 to 200 characters")));
         }
     }
-    let m = Inbound {
-        channel: "api".into(),
-        message_id: req.message_id,
-        customer: req.customer,
-        name: req.name.chars().take(200).collect(),
-        text: req.text,
-        attachments: Vec::new(),
-        verified_phone: None,
-    };
+    let mut m = Inbound::text(ChannelName::Api, req.message_id, req.customer, req.text);
+    m.name = req.name.chars().take(200).collect();
     let accepted = state.engine.accept(&m).await?;
     Ok((StatusCode::ACCEPTED, Json(InboundResponse { inbox_id: accepted.id, duplicate: accepted.duplicate })))
 }
@@ -507,7 +510,7 @@ pub struct NoteRequest {
 }
 
 /// An internal note for colleagues (never sent to the buyer).
-#[utoipa::path(post, path = "/api/v1/conversations/{id}/notes", tag = "conversations", request_body = NoteRequest,
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/notes", tag = "conversations", params(("id" = i64, Path, description = "The conversation id")), request_body = NoteRequest,
     responses((status = 201, body = ReplyResponse), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn note(
     State(state): State<AppState>,
@@ -543,7 +546,7 @@ pub struct AssignRequest {
 }
 
 /// Assign the conversation to an operator (or nobody).
-#[utoipa::path(post, path = "/api/v1/conversations/{id}/assign", tag = "conversations", request_body = AssignRequest,
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/assign", tag = "conversations", params(("id" = i64, Path, description = "The conversation id")), request_body = AssignRequest,
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn assign(
     State(state): State<AppState>,
@@ -584,7 +587,7 @@ pub struct Suggestion {
 
 /// An AI-suggested reply to the buyer's last message (order facts or a knowledge answer),
 /// for the operator to edit and send. Nothing is sent.
-#[utoipa::path(post, path = "/api/v1/conversations/{id}/draft", tag = "conversations",
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/draft", tag = "conversations", params(("id" = i64, Path, description = "The conversation id")),
     responses((status = 200, body = Suggestion), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn draft(
     State(state): State<AppState>,
@@ -639,7 +642,7 @@ pub async fn create_snippet(
 }
 
 /// Remove a saved reply (admin).
-#[utoipa::path(delete, path = "/api/v1/snippets/{id}", tag = "conversations",
+#[utoipa::path(delete, path = "/api/v1/snippets/{id}", tag = "conversations", params(("id" = i64, Path, description = "The saved reply id")),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete_snippet(
     State(state): State<AppState>,
@@ -652,7 +655,7 @@ pub async fn delete_snippet(
 
 /// A file from a conversation (a buyer's photo or document, or one an operator sent), for
 /// signed-in staff. Only files under the data directory's `files/` are served.
-#[utoipa::path(get, path = "/api/v1/files/{path}", tag = "conversations",
+#[utoipa::path(get, path = "/api/v1/files/{path}", tag = "conversations", params(("path" = String, Path, description = "The file's path under the data directory's files/, as in a message's attachments")),
     responses((status = 200, description = "the file"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn file(
     State(state): State<AppState>,
@@ -685,4 +688,83 @@ pub async fn file(
         bytes,
     )
         .into_response())
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct RepliesQuery {
+    /// The last reply id you have processed: every reply up to it counts as delivered and is
+    /// not returned again (0 or absent: nothing confirmed yet).
+    #[param(minimum = 0)]
+    pub after: Option<i64>,
+    /// Seconds to wait for a reply when none is queued (long polling), 0 to 30 (default 0).
+    #[param(minimum = 0, maximum = 30)]
+    pub wait: Option<u64>,
+    /// 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ApiReply {
+    /// Pass the last one you processed as `after` next time.
+    pub id: i64,
+    /// The `customer` of the inbound message it answers.
+    pub customer: String,
+    pub conversation_id: Option<i64>,
+    pub text: String,
+    /// Reply buttons offered, rows of labels (e.g. a 1–5 rating).
+    pub buttons: Option<Vec<Vec<String>>>,
+    pub created: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RepliesResponse {
+    pub replies: Vec<ApiReply>,
+}
+
+/// The assistant's and operators' replies to messages fed through `POST /api/v1/inbound`,
+/// oldest first, delivered at least once: each call confirms the replies up to `after`; the
+/// rest are returned again until confirmed. With `wait`, the call waits for the next reply.
+#[utoipa::path(get, path = "/api/v1/inbound/replies", tag = "conversations", params(RepliesQuery),
+    responses((status = 200, body = RepliesResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn inbound_replies(
+    State(state): State<AppState>,
+    _auth: Auth<Admin>,
+    Query(q): Query<RepliesQuery>,
+) -> Result<Json<RepliesResponse>, ApiError> {
+    let (after, wait, limit) = (q.after.unwrap_or(0), q.wait.unwrap_or(0), q.limit.unwrap_or(50));
+    if after < 0 || wait > 30 || !(1..=100).contains(&limit) {
+        return Err(ApiError::invalid("after: 0 or more; wait: 0 to 30; limit: 1 to 100"));
+    }
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(wait);
+    let signal = state.engine.outbox_signal();
+    loop {
+        // Registered before the check, so a reply queued in between wakes this call.
+        let notified = signal.notified();
+        let mut notified = std::pin::pin!(notified);
+        notified.as_mut().enable();
+        let now = state.now();
+        let rows = state.db.call(move |c| msgs::outbox_pull(c, ChannelName::Api.as_str(), after, limit, now)).await?;
+        if !rows.is_empty() || tokio::time::Instant::now() >= deadline {
+            let replies = rows
+                .into_iter()
+                .map(|r| {
+                    let payload = crate::channels::Outbound::parse(&r.payload).unwrap_or_default();
+                    ApiReply {
+                        id: r.id,
+                        customer: r.recipient,
+                        conversation_id: r.conversation_id,
+                        text: payload.text,
+                        buttons: (!payload.buttons.is_empty()).then_some(payload.buttons),
+                        created: rfc3339(r.created_at),
+                    }
+                })
+                .collect();
+            return Ok(Json(RepliesResponse { replies }));
+        }
+        let _ = tokio::time::timeout_at(deadline, notified).await;
+    }
 }

@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
-use crate::auth::{Admin, Auth};
 use crate::clock::rfc3339;
 use crate::domain::check_credential_name;
+use crate::http::AppState;
+use crate::http::auth::{Admin, Auth};
 use crate::http::error::{ApiError, ApiJson, ErrorBody};
 use crate::store::{audit, credentials};
 
@@ -36,7 +36,7 @@ pub struct PutCredential {
 }
 
 /// Store an integration credential (encrypted at rest).
-#[utoipa::path(put, path = "/api/v1/settings/credentials/{name}", tag = "settings", params(("name" = String, Path)),
+#[utoipa::path(put, path = "/api/v1/settings/credentials/{name}", tag = "settings", params(("name" = String, Path, pattern = "^[a-z0-9._-]{1,64}$", description = "e.g. `openai.api_key`")),
     request_body = PutCredential, responses((status = 204, description = "Stored, encrypted"),
         (status = 402, description = "The plan does not include what the key connects (plan_limit)", body = ErrorBody),
         (status = 422, body = ErrorBody)))]
@@ -63,7 +63,7 @@ pub async fn put(
 }
 
 /// Delete an integration credential.
-#[utoipa::path(delete, path = "/api/v1/settings/credentials/{name}", tag = "settings", params(("name" = String, Path)),
+#[utoipa::path(delete, path = "/api/v1/settings/credentials/{name}", tag = "settings", params(("name" = String, Path, pattern = "^[a-z0-9._-]{1,64}$", description = "e.g. `openai.api_key`")),
     responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,

@@ -8,8 +8,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::AppState;
-use crate::auth::{Auth, Operator, Viewer};
+use crate::http::AppState;
+use crate::http::auth::{Auth, Operator, Viewer};
 use crate::http::error::{ApiError, ApiJson, ErrorBody};
 use crate::kb::{self, KbError, Mode, Retrieval, SearchHit, import};
 use crate::store::kb::{self as rows, Article, ArticleInput, Category, Product, ProductInput, Usage, Version};

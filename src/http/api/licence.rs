@@ -7,8 +7,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::AppState;
-use crate::auth::{Admin, Auth, Viewer};
+use crate::http::AppState;
+use crate::http::auth::{Admin, Auth, Viewer};
 use crate::http::error::{ApiError, ApiJson, ErrorBody};
 use crate::licence::statement::{self, Statement};
 use crate::licence::{InstallError, LicenceView};
@@ -57,6 +57,7 @@ pub async fn put(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StatementQuery {
     /// "YYYY-MM" (UTC); this month by default.
     pub month: Option<String>,

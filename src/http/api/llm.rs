@@ -9,8 +9,8 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::AppState;
-use crate::auth::{Admin, Auth};
+use crate::http::AppState;
+use crate::http::auth::{Admin, Auth};
 use crate::http::error::{ApiError, ApiJson, ErrorBody};
 use crate::llm::chain::{self, CallOptions, ProviderState, UsageReport};
 use crate::llm::{ChatMessage, Completion, GenerateRequest, LlmError, TokenSink};
@@ -37,6 +37,7 @@ pub async fn status(State(state): State<AppState>, _auth: Auth<Admin>) -> Json<L
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UsageQuery {
     /// "YYYY-MM" (UTC); the current month by default.
     pub month: Option<String>,

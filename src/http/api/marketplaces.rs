@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
-use crate::auth::{Admin, Auth};
+use crate::http::AppState;
+use crate::http::auth::{Admin, Auth};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::marketplace::access::{self, PartView};
 use crate::marketplace::sync::Kind;
@@ -79,7 +79,7 @@ fn failed(result: &str, message: String) -> Json<ConnectionTest> {
 /// Checks the stored key live: for WB the token's own categories and kind (it is a JWT) and
 /// one request that proves it valid; for Ozon one small request per part. What each part
 /// reaches is recorded and reported.
-#[utoipa::path(post, path = "/api/v1/marketplaces/{market}/test", tag = "marketplaces",
+#[utoipa::path(post, path = "/api/v1/marketplaces/{market}/test", tag = "marketplaces", params(("market" = String, Path, description = "`wb` or `ozon`", pattern = "^(wb|ozon)$")),
     responses((status = 200, body = ConnectionTest), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn test(
     State(state): State<AppState>,
@@ -196,7 +196,7 @@ pub async fn settings(
 
 /// Starts a sync now (incremental; `?full=true` for a full one); its progress shows in the
 /// marketplace list.
-#[utoipa::path(post, path = "/api/v1/marketplaces/{market}/sync", tag = "marketplaces",
+#[utoipa::path(post, path = "/api/v1/marketplaces/{market}/sync", tag = "marketplaces", params(("market" = String, Path, description = "`wb` or `ozon`", pattern = "^(wb|ozon)$")),
     responses((status = 202), (status = 402, description = "The plan does not sync this marketplace (plan_limit)", body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn sync_now(

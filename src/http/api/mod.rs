@@ -11,13 +11,15 @@ pub mod licence;
 pub mod llm;
 pub mod marketplaces;
 pub mod nlu;
+pub mod privacy;
+pub mod stats;
 pub mod tokens;
 pub mod users;
 
 use axum::Router;
 use axum::routing::{get, post, put};
 
-use crate::app::AppState;
+use crate::http::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -63,17 +65,42 @@ pub fn router() -> Router<AppState> {
         .route("/files/{*path}", get(conversations::file))
         .route("/snippets", get(conversations::snippets).post(conversations::create_snippet))
         .route("/snippets/{id}", axum::routing::delete(conversations::delete_snippet))
-        .route("/customers/{id}", get(conversations::customer))
+        .route("/customers/{id}", get(conversations::customer).delete(privacy::erase))
+        .route("/customers", get(privacy::find))
+        .route("/customers/{id}/export", get(privacy::export))
+        .route("/settings/privacy", get(privacy::settings))
+        .route("/settings/backups", get(privacy::backups).post(privacy::backup_now))
         .route("/dashboard", get(conversations::dashboard))
         .route("/events", get(conversations::events))
         .route("/events/stream", get(conversations::stream))
         .route("/inbound", post(conversations::inbound))
+        .route("/inbound/replies", get(conversations::inbound_replies))
         .route("/marketplaces", get(marketplaces::list))
         .route("/marketplaces/{market}/test", post(marketplaces::test))
         .route("/marketplaces/{market}/sync", post(marketplaces::sync_now))
         .route("/settings/marketplaces", get(marketplaces::settings))
+        .route("/channels", get(channels::list))
         .route("/channels/telegram", get(channels::telegram_status).put(channels::telegram_update))
+        .route("/channels/whatsapp", get(channels::whatsapp_status).put(channels::whatsapp_update))
+        .route("/channels/whatsapp/templates", post(channels::whatsapp_sync))
+        .route("/channels/vk", get(channels::vk_status).put(channels::vk_update))
         .route("/licence", get(licence::get).put(licence::put))
         .route("/usage/statement", get(licence::usage_statement))
         .route("/usage/statement.csv", get(licence::usage_statement_csv))
+        .route("/stats/summary", get(stats::summary))
+        .route("/stats/report", get(stats::report))
+        .route("/stats/trend", get(stats::trend))
+        .route("/stats/handoffs", get(stats::handoffs))
+        .route("/stats/intents", get(stats::intents))
+        .route("/stats/gaps", get(stats::gaps))
+        .route("/stats/articles", get(stats::articles))
+        .route("/stats/operators", get(stats::operators))
+        .route("/stats/channels", get(stats::channels))
+        .route("/stats/funnel", get(stats::funnel))
+        .route("/stats/heatmap", get(stats::heatmap))
+        .route("/stats/csat", get(stats::csat))
+        .route("/stats/export.csv", get(stats::export_csv))
+        .route("/stats/report.pdf", get(stats::report_pdf))
+        .route("/settings/reports", get(stats::get_report_settings).put(stats::put_report_settings))
+        .route("/settings/reports/send", post(stats::send_report_now))
 }

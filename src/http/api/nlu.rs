@@ -5,7 +5,7 @@ use axum::Json;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::auth::{Auth, Operator};
+use crate::http::auth::{Auth, Operator};
 use crate::http::error::{ApiError, ApiJson, ErrorBody};
 use crate::nlu::{Analysis, Nlu};
 

@@ -7,10 +7,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
-use crate::auth::{Auth, Viewer};
 use crate::clock::rfc3339;
 use crate::crypto;
+use crate::http::AppState;
+use crate::http::auth::{Auth, Viewer};
 use crate::http::error::{ApiError, ApiJson, ErrorBody};
 use crate::store::{audit, sessions};
 

@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::accounts::{self, Changes};
-use crate::app::AppState;
-use crate::auth::{Admin, Auth};
 use crate::clock::rfc3339;
 use crate::crypto;
 use crate::domain::{Email, Role, check_password_policy};
+use crate::http::AppState;
+use crate::http::auth::{Admin, Auth};
 use crate::http::error::{ApiError, ApiJson, ErrorBody};
 use crate::store::users::{self, User};
 
@@ -179,7 +179,7 @@ pub struct Assignee {
     responses((status = 200, body = Vec<Assignee>), (status = 403, body = ErrorBody)))]
 pub async fn assignees(
     State(state): State<AppState>,
-    _auth: Auth<crate::auth::Operator>,
+    _auth: Auth<crate::http::auth::Operator>,
 ) -> Result<Json<Vec<Assignee>>, ApiError> {
     let all = state.db.call(|c| users::list(c)).await?;
     Ok(Json(

@@ -346,7 +346,7 @@ impl Ozon {
     }
 
     async fn send_chat(&self, chat: &str, text: &str) -> Result<(), MarketError> {
-        let kind = super::rules::thread_kind("ozon_chat", chat);
+        let kind = super::rules::thread_kind(crate::channels::ChannelName::OzonChat.as_str(), chat);
         if let Err(e) = super::rules::check_length(Market::Ozon, kind, text) {
             return Err(MarketError::Rejected { status: 400, message: e });
         }
@@ -500,8 +500,8 @@ impl MarketplaceApi for Ozon {
         Box::pin(self.returns(window, cursor))
     }
 
-    fn qa_channel(&self) -> &'static str {
-        "ozon_chat"
+    fn qa_channel(&self) -> crate::channels::ChannelName {
+        crate::channels::ChannelName::OzonChat
     }
 
     fn products_page<'a>(&'a self, cursor: Option<&'a str>) -> BoxFuture<'a, Result<super::ProductPage, MarketError>> {

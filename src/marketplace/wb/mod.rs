@@ -560,7 +560,7 @@ impl Wb {
     /// `feedback:<id>` thread `POST /api/v1/feedbacks/answer`, for a `chat:<id>` one a chat
     /// message. A text outside the documented lengths is refused here, permanently.
     async fn publish(&self, id: &str, text: &str) -> Result<(), MarketError> {
-        let kind = super::rules::thread_kind("wb_questions", id);
+        let kind = super::rules::thread_kind(crate::channels::ChannelName::WbQuestions.as_str(), id);
         if let Err(e) = super::rules::check_length(Market::Wb, kind, text) {
             return Err(MarketError::Rejected { status: 400, message: e });
         }
@@ -788,7 +788,8 @@ impl Wb {
         let mut out = Polled::default();
         let turn = self.poll_turn.fetch_add(1, Ordering::Relaxed);
         for i in 0..2 {
-            let r = if (turn + i) % 2 == 0 { self.unanswered().await } else { self.unanswered_feedbacks().await };
+            let r =
+                if (turn + i).is_multiple_of(2) { self.unanswered().await } else { self.unanswered_feedbacks().await };
             note(&mut out, Part::Questions, r)?;
         }
         let r = self.chat_messages().await;
@@ -956,8 +957,8 @@ impl MarketplaceApi for Wb {
         Box::pin(self.publish(thread, text))
     }
 
-    fn qa_channel(&self) -> &'static str {
-        "wb_questions"
+    fn qa_channel(&self) -> crate::channels::ChannelName {
+        crate::channels::ChannelName::WbQuestions
     }
 
     fn order<'a>(

@@ -271,6 +271,9 @@ pub enum Fault {
     Rejected(&'static str),
 }
 
+/// A WB question: (id, text, the seller's answer, created ms).
+type WbQuestion = (String, String, Option<String>, i64);
+
 /// A review: (id, text, stars, the seller's answer, created ms).
 type Review = (String, String, i64, Option<String>, i64);
 
@@ -312,8 +315,7 @@ struct Inner {
     /// Ozon postings for the list: (in_process_at ms, changed_at ms, posting).
     ozon_list: Mutex<Vec<(i64, i64, Value)>>,
     faults: Mutex<HashMap<String, VecDeque<Fault>>>,
-    /// WB questions: (id, text, answer, created ms).
-    wb_questions: Mutex<Vec<(String, String, Option<String>, i64)>>,
+    wb_questions: Mutex<Vec<WbQuestion>>,
     wb_feedbacks: Mutex<Vec<Review>>,
     ozon_reviews: Mutex<Vec<Review>>,
     /// Ozon chats: chat id → messages.

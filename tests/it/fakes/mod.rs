@@ -2,9 +2,12 @@
 
 pub mod llm;
 pub mod marketplace;
+pub mod openapi;
 pub mod smtp;
 pub mod spec;
 pub mod telegram;
+pub mod vk;
+pub mod whatsapp;
 
 /// Serves `app` on an ephemeral loopback port; returns the address and the server task.
 pub async fn serve(app: axum::Router) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {

@@ -31,6 +31,8 @@ pub struct Sent {
     pub file: Option<String>,
     pub parse_mode: Option<String>,
     pub buttons: Vec<String>,
+    /// Sent on behalf of a business account (`business_connection_id`).
+    pub business: Option<String>,
 }
 
 /// What the next sendMessage calls get instead of success.
@@ -113,6 +115,23 @@ impl FakeTelegram {
             "from": {"id": chat, "is_bot": false, "first_name": "Анна"}, "data": data,
             "message": {"message_id": 1, "date": 1_795_000_000, "chat": {"id": chat, "type": "private", "first_name": "Анна"},
                 "from": {"id": 1, "is_bot": true, "first_name": "Ладья", "username": "ladya_shop_bot"}, "text": "Оцените"}}})
+    }
+
+    /// The seller connected the bot to their Telegram Business account (`can_reply`: the bot
+    /// may answer in their chats).
+    pub fn business_connection_update(update_id: i64, id: &str, seller: i64, can_reply: bool) -> Value {
+        json!({"update_id": update_id, "business_connection": {"id": id, "user_chat_id": seller, "date": 1_795_000_000,
+            "user": {"id": seller, "is_bot": false, "first_name": "Продавец"},
+            "rights": {"can_reply": can_reply, "can_read_messages": true}, "is_enabled": true}})
+    }
+
+    /// A message in a private chat of the seller's business account, from `from`.
+    pub fn business_message_update(update_id: i64, connection: &str, chat: i64, from: i64, text: &str) -> Value {
+        json!({"update_id": update_id, "business_message": {"message_id": update_id, "date": 1_795_000_000,
+            "business_connection_id": connection,
+            "chat": {"id": chat, "type": "private", "first_name": "Покупатель"},
+            "from": {"id": from, "is_bot": false, "first_name": if from == chat { "Покупатель" } else { "Продавец" }},
+            "text": text}})
     }
 
     /// A file the bot can fetch with getFile.
@@ -259,6 +278,7 @@ async fn method(
                 file: Some(format!("{field}:{file}")),
                 parse_mode: p["parse_mode"].as_str().map(str::to_owned),
                 buttons: Vec::new(),
+                business: p["business_connection_id"].as_str().map(str::to_owned),
             });
             ok(
                 json!({"message_id": 77, "date": 1_795_000_000, "chat": {"id": chat, "type": "private", "first_name": "Анна"},
@@ -302,6 +322,7 @@ async fn method(
                 file: None,
                 parse_mode: p["parse_mode"].as_str().map(str::to_owned),
                 buttons,
+                business: p["business_connection_id"].as_str().map(str::to_owned),
             });
             let id = inner.next_message_id.fetch_add(1, Ordering::SeqCst) + 1000;
             ok(json!({"message_id": id, "date": 1_795_000_000, "text": text,

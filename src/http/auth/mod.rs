@@ -14,9 +14,9 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
 
-use crate::app::AppState;
 use crate::crypto::constant_time_eq;
 use crate::domain::Role;
+use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::store::audit::Actor;
 use crate::store::{sessions, users::User};
