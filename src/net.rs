@@ -124,7 +124,7 @@ impl HttpClient {
             .unwrap_or_default();
         let bucket = rate_per_s.map(|(rate, burst)| {
             Mutex::new(Bucket {
-                rate: rate.max(0.001),
+                rate: rate.max(1e-9),
                 burst: f64::from(burst.max(1)),
                 tokens: f64::from(burst.max(1)),
                 last: Instant::now(),
