@@ -14,6 +14,7 @@
     mine: { assigned: "me" },
     bot: { handled_by: "bot", status: "open" },
     closed: { status: "closed" },
+    due: { sort: "due" },
   };
   const STATUSES = {
     new: "оформлен", assembled: "собран", in_transit: "в пути", ready_for_pickup: "в пункте выдачи",
@@ -111,6 +112,7 @@
       top.appendChild(el("b", "", c.customer_name || c.recipient));
       if (c.unanswered > 0) top.appendChild(el("span", "unread", String(c.unanswered)));
       top.appendChild(el("span", "badge ch-" + c.channel, CHANNELS[c.channel] || c.channel));
+      if (c.reply_due) top.appendChild(dueBadge(c.reply_due));
       li.appendChild(top);
       const bottom = el("div", "row muted small");
       const state = c.status === "closed" ? "закрыт" : c.handled_by === "operator" ? "ждёт человека" : "ведёт бот";
@@ -120,6 +122,33 @@
       li.addEventListener("click", () => open(c.id));
       li.addEventListener("keydown", (e) => { if (e.key === "Enter") open(c.id); });
       ul.appendChild(li);
+    }
+  }
+
+  // A marketplace thread's answer deadline: "ответить за 5 ч", "просрочено на 2 ч".
+  function left(seconds) {
+    const s = Math.abs(seconds);
+    if (s >= 86400) return Math.floor(s / 86400) + " дн";
+    if (s >= 3600) return Math.floor(s / 3600) + " ч";
+    return Math.max(1, Math.floor(s / 60)) + " мин";
+  }
+
+  function dueBadge(d) {
+    const soon = !d.overdue && d.seconds_left < 3 * 3600;
+    const b = el("span", "due" + (d.overdue ? " overdue" : soon ? " soon" : ""),
+      d.overdue ? "просрочено на " + left(d.seconds_left) : "ответить за " + left(d.seconds_left));
+    b.title = "Срок ответа: " + time(d.due_at);
+    return b;
+  }
+
+  // An "overdue" event: a marketplace answer's deadline passed without an answer.
+  function overdue(e) {
+    const n = $("overdue-notice");
+    n.textContent = "Просрочен ответ на маркетплейсе — открыть";
+    n.classList.remove("hidden");
+    n.onclick = () => { n.classList.add("hidden"); if (e.conversation_id) open(e.conversation_id); };
+    if (window.Notification && Notification.permission === "granted") {
+      try { new Notification("supportd", { body: "Просрочен ответ покупателю на маркетплейсе" }); } catch (_) { /* unsupported */ }
     }
   }
 
@@ -225,6 +254,10 @@
     source.onopen = () => { $("live").textContent = "● онлайн"; $("live").className = "live ok"; };
     source.onmessage = (e) => {
       lastEvent = Number(e.lastEventId) || lastEvent;
+      try {
+        const data = JSON.parse(e.data);
+        if (data.kind === "overdue") overdue(data);
+      } catch (_) { /* not JSON */ }
       clearTimeout(pending);
       pending = setTimeout(() => refresh().catch(() => {}), 150);
     };

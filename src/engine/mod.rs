@@ -227,6 +227,8 @@ struct Draft {
     hold: bool,
     /// Offer the channel's "share my phone number" button.
     request_phone: bool,
+    /// A note for the operators beside the reply (why a marketplace answer was held).
+    note: Option<String>,
 }
 
 impl Engine {
@@ -603,6 +605,14 @@ impl Engine {
         if decision.greet && matches!(action, Action::Answer | Action::Clarify) {
             reply = format!("Здравствуйте! {reply}");
         }
+        // The marketplace's rules for public answers (`marketplace::rules`): cleaned, or held.
+        let rules = if public {
+            let verdict =
+                crate::marketplace::rules::public_answer(&conversation.channel, &conversation.recipient, &reply);
+            crate::marketplace::rules::apply(verdict, &mut reply, &mut draft.hold, &mut draft.note)
+        } else {
+            Value::Null
+        };
         let provenance = json!({
             "action": action.as_str(),
             "plan": format!("{:?}", decision.plan),
@@ -619,6 +629,7 @@ impl Engine {
             "model": draft.model,
             "guard": draft.guard,
             "draft": draft.hold,
+            "marketplace_rules": rules,
             "latency_ms": started.elapsed().as_millis() as u64,
         });
         let turn = Turn { conversation_id: conv, action, reply: Some(reply), provenance, facts: draft.facts.clone() };
@@ -1073,6 +1084,7 @@ impl Engine {
         let buttons = draft.buttons.clone();
         let opt_out = draft.opt_out;
         let hold = draft.hold;
+        let note = draft.note.clone();
         let request_phone = draft.request_phone;
         let rated_docs = if rating.is_some() { State::parse(&conv.state).last_sources } else { Vec::new() };
         self.db
@@ -1093,6 +1105,9 @@ impl Engine {
                         inbox_id: None,
                     };
                     let id = msgs::append_message(&tx, &m, now)?;
+                    if let Some(n) = &note {
+                        msgs::add_system_note(&tx, conv_id, n, now)?;
+                    }
                     if hold {
                         // A person approves (edits and sends) it from the inbox.
                         msgs::set_handler(&tx, conv_id, "operator", Some("approval"), None, now)?;
@@ -1265,6 +1280,12 @@ impl Engine {
         let body = text.trim().to_owned();
         if body.is_empty() && file.is_none() {
             return Err(EngineError::BadPayload("the reply is empty".into()));
+        }
+        // A reply published on a marketplace follows its rules: refused with the reason.
+        let conversation = self.db.call(move |c| msgs::conversation(c, conv)).await?;
+        let findings = crate::marketplace::rules::operator_reply(&conversation.channel, &conversation.recipient, &body);
+        if !findings.is_empty() {
+            return Err(EngineError::BadPayload(crate::texts::marketplace::refused(&findings)));
         }
         let attachments = serde_json::to_string(&file.iter().collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into());
         let now = self.clock.now_ms();
