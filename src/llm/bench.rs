@@ -244,12 +244,23 @@ pub fn grounded_prompt(model: &LocalModel, slug: &str, question: &str) -> anyhow
             _ => None,
         })
         .with_context(|| format!("no demo article {slug}"))?;
-    let facts = vec![body.chars().take(900).collect::<String>()];
     let system = crate::texts::bot::system_prompt("Ладья", false);
     let history = vec![ChatMessage::user(question)];
-    let fitted = super::context::fit(&system, &facts, &history, 4000, 300, &|t| model.format.count(t))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(model.format.prompt(&fitted.messages)?.tokens)
+    // Room for the answer and a verification step within the model's context (small test
+    // models have little): a shorter article when it does not fit.
+    let room = model.weights.hp.context.saturating_sub(GROUNDED_ANSWER + super::model::EXACT_ROWS + 8);
+    let mut chars = 900;
+    loop {
+        let facts = vec![body.chars().take(chars).collect::<String>()];
+        let fitted = super::context::fit(&system, &facts, &history, 4000, 300, &|t| model.format.count(t))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let tokens = model.format.prompt(&fitted.messages)?.tokens;
+        if tokens.len() <= room {
+            return Ok(tokens);
+        }
+        anyhow::ensure!(chars > 50, "the model's context of {} tokens is too small", model.weights.hp.context);
+        chars /= 2;
+    }
 }
 
 /// Decodes one greedy answer after `prompt`: its tokens, decode time (after the first
