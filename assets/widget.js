@@ -39,7 +39,7 @@
     '.log{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:8px;background:#f5f7fb}' +
     '.msg{max-width:85%;padding:8px 11px;border-radius:12px;white-space:pre-wrap;word-wrap:break-word;font-size:14px;line-height:1.4}' +
     '.buyer{align-self:flex-end;background:#2563eb;color:#fff}.bot,.operator,.system{align-self:flex-start;background:#fff;border:1px solid #e3e7ef}' +
-    '.pending{opacity:.6}.quick{display:flex;gap:6px;flex-wrap:wrap}.quick button{border:1px solid #2563eb;background:#fff;color:#2563eb;border-radius:14px;padding:4px 12px;cursor:pointer}' +
+    '.pending{opacity:.6}.writing{opacity:.85;font-style:italic}.quick{display:flex;gap:6px;flex-wrap:wrap}.quick button{border:1px solid #2563eb;background:#fff;color:#2563eb;border-radius:14px;padding:4px 12px;cursor:pointer}' +
     'form{display:flex;border-top:1px solid #e3e7ef}textarea{flex:1;border:0;padding:10px;resize:none;font-size:14px;height:48px;outline:none}' +
     'form button{border:0;background:#2563eb;color:#fff;padding:0 16px;cursor:pointer}' +
     '@media (prefers-color-scheme:dark){.panel{background:#1b1f27;color:#e8e8e8}.log{background:#12151b}.bot,.operator,.system{background:#1b1f27;border-color:#2c3340;color:#e8e8e8}textarea{background:#1b1f27;color:#e8e8e8}}' +
@@ -58,6 +58,7 @@
   var btn = $(".btn"), panel = $(".panel"), log = $(".log"), form = $("form"), input = $("textarea"), stateEl = $(".state");
   var pending = {}; // client id → text, until the server confirms it
   var seq = 0, ws = null, delay = 500, closedByUs = false;
+  var draft = null; // the reply being written: {id, el}, replaced by the final message
 
   function bubble(author, text, cls) {
     var d = document.createElement("div");
@@ -107,6 +108,7 @@
       var m;
       try { m = JSON.parse(ev.data); } catch (e) { return; }
       if (m.type === "history") {
+        draft = null;
         log.textContent = "";
         m.messages.forEach(function (h) { bubble(h.author, h.text); });
         Object.keys(pending).forEach(function (id) { pending[id].el = bubble("buyer", pending[id].text, "pending"); });
@@ -116,7 +118,16 @@
       } else if (m.type === "ack" && pending[m.id]) {
         pending[m.id].el.classList.remove("pending");
         delete pending[m.id];
+      } else if (m.type === "draft") {
+        // The answer as it is written, sentence by sentence.
+        if (!draft || draft.id !== m.id) draft = { id: m.id, el: bubble("bot", "", "writing") };
+        draft.el.textContent = m.text || "";
+        log.scrollTop = log.scrollHeight;
       } else if (m.type === "message") {
+        if (draft && (m.author || "bot") === "bot") {
+          draft.el.remove();
+          draft = null;
+        }
         bubble(m.author || "bot", m.text || "");
         if (m.buttons) quick(m.buttons);
       } else if (m.type === "error") {

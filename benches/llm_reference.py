@@ -36,7 +36,17 @@ def main():
     ap.add_argument("--prefix", type=int, default=400)
     ap.add_argument("--prompt", type=int, default=300)
     ap.add_argument("--gen", type=int, default=60)
+    ap.add_argument("--build", default="unknown", help="which llama.cpp build this is (for the JSON)")
+    ap.add_argument("--smoke", action="store_true", help="only check that a few tokens decode")
     a = ap.parse_args()
+
+    if a.smoke:
+        llm = Llama(model_path=a.model, n_threads=a.threads, n_ctx=128, verbose=False)
+        llm.eval(llm.tokenize(b"Hello", add_bos=False))
+        for _ in range(4):
+            llm.eval([llm.sample(top_k=1, temp=0.0)])
+        print("ok")
+        return
 
     llm = Llama(model_path=a.model, n_threads=a.threads, n_threads_batch=a.threads,
                 n_ctx=2048, n_batch=512, verbose=False, use_mmap=True)
@@ -70,6 +80,7 @@ def main():
 
     print(json.dumps({
         "engine": "llama.cpp (llama-cpp-python)",
+        "build": a.build,
         "model": a.model,
         "threads": a.threads,
         "prompt_tokens_per_s": round(prompt_tps, 2),

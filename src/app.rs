@@ -213,6 +213,28 @@ impl App {
                 }
             }));
         }
+        let widget =
+            Arc::new(crate::channels::widget::Widget::new(&config.widget.allowed_origins, &config.server.public_url));
+        {
+            // Answers shown while they are written, where the channel can show them.
+            let (tg, web) = (telegram.clone(), widget.clone());
+            engine = engine.with_streamer(Arc::new(move |p: crate::engine::stream::Partial| {
+                let (tg, web) = (tg.clone(), web.clone());
+                Box::pin(async move {
+                    match p.channel {
+                        crate::channels::ChannelName::Telegram => {
+                            if let Some(tg) = tg
+                                && let Err(e) = tg.draft(&p.recipient, p.draft_id, &p.text).await
+                            {
+                                tracing::debug!(error = %e, "a Telegram draft was not shown");
+                            }
+                        }
+                        crate::channels::ChannelName::Widget => web.draft(&p.recipient, p.draft_id, &p.text),
+                        _ => {}
+                    }
+                })
+            }));
+        }
         let engine = Arc::new(engine);
         let reports = Arc::new(crate::analytics::schedule::Reports::new(
             db.clone(),
@@ -224,8 +246,6 @@ impl App {
             &config.server.public_url,
         ));
         let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
-        let widget =
-            Arc::new(crate::channels::widget::Widget::new(&config.widget.allowed_origins, &config.server.public_url));
         let backups = Arc::new(crate::backup::Backups::new(
             db.clone(),
             paths.data_dir.clone(),

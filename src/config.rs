@@ -427,11 +427,16 @@ pub struct LocalLlmConfig {
     pub model: PathBuf,
     /// Requests that may wait while the model answers another one.
     pub queue: usize,
+    /// Longest expected or actual wait for the local model, ms, before the request goes to the
+    /// next provider in the chain (0: wait within the queue bound).
+    pub max_wait_ms: u64,
+    /// Draft greedy answers by prompt lookup, verified in batched steps (the same tokens).
+    pub speculative: bool,
 }
 
 impl Default for LocalLlmConfig {
     fn default() -> Self {
-        Self { model: PathBuf::from(DEFAULT_MODEL_PATH), queue: 4 }
+        Self { model: PathBuf::from(DEFAULT_MODEL_PATH), queue: 4, max_wait_ms: 4000, speculative: true }
     }
 }
 
@@ -794,6 +799,13 @@ pub const ENV_VARS: &[(&str, &str, Kind, &str)] = &[
     ("SUPPORTD_LLM_BUDGET_WARN_PERCENT", "llm.budget_warn_percent", Kind::Int, "budget warning threshold"),
     ("SUPPORTD_MODEL_PATH", "llm.local.model", Kind::Str, "local chat model file"),
     ("SUPPORTD_LLM_QUEUE", "llm.local.queue", Kind::Int, "requests waiting for the local model"),
+    (
+        "SUPPORTD_LLM_MAX_WAIT_MS",
+        "llm.local.max_wait_ms",
+        Kind::Int,
+        "longest wait for the local model before the next provider answers",
+    ),
+    ("SUPPORTD_LLM_SPECULATIVE", "llm.local.speculative", Kind::Bool, "prompt-lookup drafting of greedy answers"),
     ("SUPPORTD_OPENAI_BASE_URL", "llm.openai.base_url", Kind::Str, "OpenAI-compatible API URL"),
     ("SUPPORTD_OPENAI_MODEL", "llm.openai.model", Kind::Str, "OpenAI model"),
     ("SUPPORTD_OPENAI_API_KEY", "llm.openai.api_key", Kind::Str, "OpenAI key"),
@@ -1413,6 +1425,11 @@ pub const TEMPLATE: &str = r#"# supportd configuration.
 # model = "models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 # Requests that may wait while the model answers another; past it the next provider answers. (SUPPORTD_LLM_QUEUE)
 # queue = 4
+# Longest wait for the local model, ms (expected from the measured time per answer, or real):
+# past it the next provider answers, or the knowledge base is quoted; 0: no limit. (SUPPORTD_LLM_MAX_WAIT_MS)
+# max_wait_ms = 4000
+# Draft answers by prompt lookup, checked by the model in batched steps: same text, fewer steps. (SUPPORTD_LLM_SPECULATIVE)
+# speculative = true
 
 [llm.openai]
 # Any OpenAI-compatible API: OpenAI, or your own vLLM / llama.cpp server / Ollama (…/v1). (SUPPORTD_OPENAI_BASE_URL)

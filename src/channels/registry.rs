@@ -112,9 +112,11 @@ const fn base(channel: ChannelName) -> Capabilities {
 /// Telegram bots: inline keyboards (the Bot API allows 100 buttons, callback data 64 bytes:
 /// 32 Cyrillic letters), photos and documents both ways (getFile serves up to 20 MB, uploads
 /// up to 50 MB), typing, the contact button, 4096 characters, about 30 messages a second and
-/// one a second per chat.
+/// one a second per chat; a reply is previewed while it is written (`sendMessageDraft`, in
+/// private chats).
 const TELEGRAM: Capabilities = Capabilities {
     buttons: Some(Buttons { max: 100, max_label: 32 }),
+    streaming: true,
     media_in: PHOTO_DOC,
     media_out: PHOTO_DOC,
     max_file_bytes: 50 * 1024 * 1024,
@@ -128,7 +130,7 @@ const TELEGRAM: Capabilities = Capabilities {
 /// The seller's own account through Telegram Business: the same messages, no contact button
 /// (it is the seller's chat, not the bot's), replies only while the connection may reply.
 const TELEGRAM_BUSINESS: Capabilities =
-    Capabilities { phone_request: false, channel: ChannelName::TelegramBusiness, ..TELEGRAM };
+    Capabilities { phone_request: false, streaming: false, channel: ChannelName::TelegramBusiness, ..TELEGRAM };
 
 /// WhatsApp Cloud API: interactive reply buttons (at most 3, titles up to 20 characters) or a
 /// list (at most 10 rows of 24), images (5 MB) and documents (100 MB) both ways, the sender's
@@ -159,9 +161,11 @@ const VK: Capabilities = Capabilities {
     ..base(ChannelName::Vk)
 };
 
-/// The widget shows any buttons and a sent file's name; no typing, no files in.
+/// The widget shows any buttons and a sent file's name, and a reply while it is written
+/// (`draft` frames); no typing, no files in.
 const WIDGET: Capabilities = Capabilities {
     buttons: Some(Buttons { max: 100, max_label: 64 }),
+    streaming: true,
     max_text: 4000,
     per_second: 2000.0,
     ..base(ChannelName::Widget)
@@ -215,6 +219,10 @@ mod tests {
         // Only Telegram's bot proves a phone by a button; WhatsApp proves it on every message.
         let asks: Vec<_> = all().into_iter().filter(|c| c.phone_request).map(|c| c.channel).collect();
         assert_eq!(asks, vec![ChannelName::Telegram]);
+        // Answers are previewed while written only where the buyer's client shows drafts;
+        // marketplaces and the rest get the final text only.
+        let previews: Vec<_> = all().into_iter().filter(|c| c.streaming).map(|c| c.channel).collect();
+        assert_eq!(previews, vec![ChannelName::Telegram, ChannelName::Widget]);
         assert!(of(ChannelName::WhatsApp).phone_verified && of(ChannelName::WhatsApp).reply_window().is_some());
         let rating = vec![vec!["1".to_owned(), "2".into(), "3".into(), "4".into(), "5".into()]];
         assert!(of(ChannelName::WhatsApp).fits_buttons(&rating) && !of(ChannelName::OzonChat).fits_buttons(&rating));

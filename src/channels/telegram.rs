@@ -551,6 +551,31 @@ impl Channel for Telegram {
 }
 
 impl Telegram {
+    /// Shows `text` in a private chat as the reply being written: `sendMessageDraft`, an
+    /// ephemeral preview (about 30 seconds) that the final `sendMessage` replaces. Updates of
+    /// one `draft_id` are animated. Groups and channels get no preview (the method is for
+    /// private chats). Best effort: nothing is stored or retried.
+    pub async fn draft(&self, recipient: &str, draft_id: i64, text: &str) -> Result<(), String> {
+        let chat: i64 = recipient.parse().map_err(|_| format!("{recipient:?} is not a chat id"))?;
+        let text: String = text.chars().take(4096).collect();
+        if chat <= 0 || draft_id == 0 || text.trim().is_empty() {
+            return Ok(());
+        }
+        let Some(bot) = self.bot().await else { return Err("no bot token is set".into()) };
+        let token = self.token.get().await;
+        // Not `Url::join`: "bot123:ABC/…" would read as a URL of the scheme "bot123".
+        let url = format!("{}/bot{}/sendMessageDraft", self.api_url.as_str().trim_end_matches('/'), token.expose());
+        let body = serde_json::json!({"chat_id": chat, "draft_id": draft_id, "text": text});
+        let resp = bot.client().post(url).json(&body).send().await.map_err(|e| redact(&e.to_string()))?;
+        let status = resp.status();
+        let answer: serde_json::Value = resp.json().await.map_err(|e| redact(&e.to_string()))?;
+        if answer["ok"] == true {
+            Ok(())
+        } else {
+            Err(format!("HTTP {status}: {}", answer["description"].as_str().unwrap_or("no description")))
+        }
+    }
+
     /// Sends `message` to `chat`, on behalf of the seller's business account when `business`
     /// names its connection.
     async fn deliver(

@@ -6,7 +6,9 @@
 //!
 //! Protocol (JSON text frames): client → `{"type": "message", "id": "<client id>", "text"}`;
 //! server → `{"type": "ack", "id"}`, `{"type": "message", "author", "text", "buttons"?}`,
-//! `{"type": "history", "messages": [{"author", "text", "at"}]}`, `{"type": "error", "message"}`.
+//! `{"type": "history", "messages": [{"author", "text", "at"}]}`, `{"type": "error", "message"}`,
+//! and, while the assistant writes a reply, `{"type": "draft", "id", "text"}` with the checked
+//! sentences so far (the same `id` for one reply; the final `message` replaces it).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -86,6 +88,12 @@ impl Widget {
                 s.remove(visitor);
             }
         }
+    }
+
+    /// Shows the reply being written (`draft` frames; best effort, nothing is stored).
+    pub fn draft(&self, visitor: &str, id: i64, text: &str) {
+        let frame = json!({"type": "draft", "id": id, "text": text});
+        self.push(visitor, &frame.to_string());
     }
 
     /// Pushes a frame to every open tab of the visitor; false when none is open.

@@ -37,7 +37,7 @@ pub struct DialogArgs {
 }
 
 /// An engine over `db` and the data directory's models.
-async fn build(
+pub(super) async fn build(
     config: &Config,
     paths: &Paths,
     db: Db,
@@ -65,7 +65,11 @@ async fn build(
 
 /// The demo shop in a temporary directory: its knowledge base (with the data directory's
 /// embedding model when installed) and its orders in the order cache.
-fn demo_store(paths: &Paths, dir: &tempfile::TempDir, clock: &SharedClock) -> anyhow::Result<(Db, crate::kb::Kb)> {
+pub(super) fn demo_store(
+    paths: &Paths,
+    dir: &tempfile::TempDir,
+    clock: &SharedClock,
+) -> anyhow::Result<(Db, crate::kb::Kb)> {
     let now = clock.now_ms();
     let db = Db::open(&dir.path().join("demo.db"), 2, now)?;
     let report = crate::kb::import::apply(&db, crate::kb::import::demo(), None, "demo", now);

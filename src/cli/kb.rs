@@ -279,6 +279,10 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The demo shop's knowledge questions end to end through the engine with the configured
+    /// local model: time to the first shown sentence, to the complete answer, four buyers at
+    /// once, against a plain pipeline at llama.cpp's speeds (use a release build).
+    Answers(super::bench_answers::AnswersArgs),
     /// The local chat model: prompt and decode speed, time to first token after a cached
     /// system prefix, memory; ratios against a llama.cpp reference when given.
     Llm {
@@ -307,6 +311,7 @@ pub enum BenchCommand {
 pub fn bench(paths: &Paths, cmd: BenchCommand) -> anyhow::Result<ExitCode> {
     let (docs, words, model, json) = match cmd {
         BenchCommand::Kb { docs, words, model, json } => (docs, words, model, json),
+        BenchCommand::Answers(args) => return super::bench_answers::run(paths, args),
         BenchCommand::Llm { model, reference, prefix, prompt, answer, json } => {
             return bench_llm(paths, model, reference, crate::llm::bench::Workload { prefix, prompt, answer }, json);
         }
@@ -395,6 +400,16 @@ fn bench_llm(
         if let (Some(p), Some(d)) = (r.prompt_ratio, r.decode_ratio) {
             println!("against llama.cpp: prompt {p:.2}x, decode {d:.2}x");
         }
+        println!(
+            "grounded answers ({} of the demo shop, {} tokens): plain {:.2} tok/s, drafted {:.2} tok/s ({:.2}x), {:.0}% of drafts kept, {:.2} tokens per step",
+            r.grounded_answers,
+            r.grounded_tokens,
+            r.grounded_decode_tokens_per_s,
+            r.speculative_decode_tokens_per_s,
+            r.speculative_speedup,
+            r.draft_acceptance * 100.0,
+            r.tokens_per_step
+        );
     }
     println!("{}", serde_json::to_string(&r)?);
     Ok(ExitCode::SUCCESS)

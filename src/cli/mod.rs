@@ -2,6 +2,7 @@
 //! message to stderr and exit non-zero.
 
 mod backup;
+mod bench_answers;
 mod channel;
 mod chat;
 mod doctor;

@@ -22,7 +22,7 @@ pub enum OneOrMany {
 }
 
 impl OneOrMany {
-    fn allows(&self, a: &str) -> bool {
+    pub fn allows(&self, a: &str) -> bool {
         match self {
             OneOrMany::One(s) => s == a,
             OneOrMany::Many(v) => v.iter().any(|s| s == a),

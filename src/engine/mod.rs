@@ -22,6 +22,7 @@ pub mod hours;
 mod knowledge;
 pub mod notify;
 pub mod policy;
+pub mod stream;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -163,6 +164,9 @@ pub struct Engine {
     typing: Option<Typing>,
     /// True while automation is paused (the licence's grace period is over).
     pause: Option<Pause>,
+    /// Answers shown while they are written ([`stream`]).
+    streams: stream::Streams,
+    streamer: Option<stream::Streamer>,
 }
 
 /// Asked for every message: true means no bot reply, the conversation waits for a person.
@@ -247,6 +251,8 @@ impl Engine {
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             typing: None,
             pause: None,
+            streams: stream::Streams::default(),
+            streamer: None,
         }
     }
 
@@ -261,6 +267,17 @@ impl Engine {
     pub fn with_typing(mut self, typing: Typing) -> Self {
         self.typing = Some(typing);
         self
+    }
+
+    /// Channels that show a reply while it is written get its checked sentences through this.
+    pub fn with_streamer(mut self, streamer: stream::Streamer) -> Self {
+        self.streamer = Some(streamer);
+        self
+    }
+
+    /// Answers being written, for the operators' event stream.
+    pub fn streams(&self) -> &stream::Streams {
+        &self.streams
     }
 
     /// Notified whenever a message is queued in the outbox.
@@ -981,10 +998,17 @@ impl Engine {
         };
         let mut req = GenerateRequest::new(fitted.messages);
         req.max_tokens = budget;
+        // Short by design: generation ends with the last sentence that may be used.
+        req.max_sentences = Some(MODEL_SENTENCES);
         req.sampling = Sampling::greedy();
         req.deadline = Some(Instant::now() + settings.model_timeout);
         let opts = CallOptions { cache: true, conversation_id: Some(conv.id) };
-        match self.llm.generate(&req, &TokenSink::none(), &opts).await {
+        // Sentences are shown as they come, each checked by the guard first (`stream`).
+        let (sink, relay) = self.stream_relay(conv, &facts, &buyer);
+        let generated = self.llm.generate(&req, &sink, &opts).await;
+        drop(sink);
+        let shown = relay.finish().await;
+        match generated {
             Ok(done) => {
                 let text = done.text.trim().to_owned();
                 let mut checked = guard::check_sentences(&text, &facts, &buyer);
@@ -1001,6 +1025,8 @@ impl Engine {
                     "prompt_tokens": done.prompt_tokens, "completion_tokens": done.completion_tokens,
                     "latency_ms": done.latency_ms, "from_cache": done.from_cache, "history_dropped": fitted.dropped,
                     "dropped_sentences": checked.dropped.len(), "cut_sentences": cut.len(), "reasons": reasons,
+                    "first_text_ms": shown.first_ms, "drafted_tokens": done.drafted_tokens,
+                    "accepted_tokens": done.accepted_tokens,
                 }));
                 if checked.kept.is_empty() {
                     out.guard = checked.dropped.into_iter().flat_map(|(_, v)| v).collect();
@@ -1014,6 +1040,25 @@ impl Engine {
                 Ok(None)
             }
         }
+    }
+
+    /// The sink a model answer streams into: its sentences, checked by the guard against
+    /// `facts` and the buyer's words, shown to the operators and (where the channel can show
+    /// it) to the buyer.
+    fn stream_relay(&self, conv: &Conversation, facts: &[String], buyer: &[String]) -> (TokenSink, stream::Relay) {
+        let channel = ChannelName::parse(&conv.channel).unwrap_or(ChannelName::Api);
+        let base = stream::Partial {
+            conversation_id: conv.id,
+            channel,
+            recipient: conv.recipient.clone(),
+            draft_id: conv.id.max(1),
+            text: String::new(),
+            done: false,
+        };
+        let (facts, buyer) = (facts.to_vec(), buyer.to_vec());
+        let check: stream::Check = Box::new(move |t: &str| guard::check(t, &facts, &buyer).is_empty());
+        let previews = crate::channels::registry::of(channel).streaming;
+        stream::Relay::start(base, check, &self.streams, self.streamer.clone(), previews)
     }
 
     /// Step 7: everything the turn changes, in one transaction (skipped if a previous run of

@@ -5,6 +5,11 @@
 //! processed into the KV cache (prompt speed), then a new 300-token prompt is processed after
 //! it and the first token sampled (time to first token), then 59 more tokens are decoded
 //! greedily (decode speed); end-to-end is the new prompt plus 60 answer tokens.
+//!
+//! Drafting is measured on grounded answers: the demo shop's articles as facts and a buyer's
+//! question each ([`GROUNDED`]), answered greedily as the engine asks, once plainly and once
+//! with prompt-lookup drafting; the two answers must be the same tokens, and the report gives
+//! both decode speeds, the speed-up and the share of proposed tokens the model kept.
 
 use std::path::Path;
 use std::time::Instant;
@@ -12,8 +17,24 @@ use std::time::Instant;
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
+use super::draft::{DraftStats, PromptLookup, Proposer};
 use super::local::LocalModel;
 use super::model::argmax;
+use super::sampling::Sampler;
+use super::{ChatMessage, FinishReason, Sampling};
+
+/// Questions of the drafting workload, each with the demo article that answers it.
+pub const GROUNDED: &[(&str, &str)] = &[
+    ("returns-policy-14-days", "Можно ли вернуть куртку, если не подошёл размер?"),
+    ("delivery-times", "Сколько идёт доставка в Новосибирск?"),
+    ("returns-refund-time", "Когда вернут деньги за возврат?"),
+    ("payment-methods", "Какими способами можно оплатить заказ?"),
+    ("care-down-jackets", "Как стирать пуховик?"),
+    ("exchange-size", "Можно обменять джинсы на другой размер?"),
+];
+
+/// Tokens each grounded answer may take (the engine's budget for such passages is similar).
+const GROUNDED_ANSWER: usize = 96;
 
 /// The same text as `benches/llm_reference.py`.
 pub const BENCH_TEXT: &str = "Здравствуйте! Я заказал куртку на Wildberries неделю назад, номер заказа 123456789, \
@@ -43,6 +64,9 @@ pub struct Reference {
     pub peak_rss_mb: f64,
     #[serde(default)]
     pub threads: Option<usize>,
+    /// Which llama.cpp build measured it (instruction sets; older files lack it).
+    #[serde(default)]
+    pub build: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -67,11 +91,28 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reference_ttft_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference_build: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reference_peak_rss_mb: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prompt_ratio: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decode_ratio: Option<f64>,
+    /// Grounded answers (the demo shop's articles): plain greedy decoding, tokens/s.
+    pub grounded_decode_tokens_per_s: f64,
+    /// The same answers with prompt-lookup drafting (identical tokens), tokens/s.
+    pub speculative_decode_tokens_per_s: f64,
+    /// speculative ÷ plain on the grounded answers.
+    pub speculative_speedup: f64,
+    /// Share of proposed draft tokens the model kept.
+    pub draft_acceptance: f64,
+    /// Answer tokens per forward step with drafting (1.0 without).
+    pub tokens_per_step: f64,
+    pub grounded_answers: usize,
+    pub grounded_tokens: usize,
+    /// One forward step after a ~500-token context, by the number of rows it verifies
+    /// (1 = a plain decode step), ms (median of 5): what a draft costs.
+    pub step_ms_by_rows: std::collections::BTreeMap<usize, f64>,
 }
 
 fn round(x: f64, digits: i32) -> f64 {
@@ -121,6 +162,8 @@ pub fn run(path: &Path, w: Workload, reference: Option<Reference>) -> anyhow::Re
             (ttft + decode).as_secs_f64() * 1000.0,
         ))
     })?;
+    let g = candle_core::utils::with_threadpool(|| grounded(&model))?;
+    let steps = candle_core::utils::with_threadpool(|| step_costs(&model))?;
     let ratio = |a: f64, b: f64| (b > 0.0).then(|| round(a / b, 2));
     Ok(Report {
         model: model.name.clone(),
@@ -139,9 +182,141 @@ pub fn run(path: &Path, w: Workload, reference: Option<Reference>) -> anyhow::Re
         reference_prompt_tokens_per_s: reference.as_ref().map(|r| r.prompt_tokens_per_s),
         reference_decode_tokens_per_s: reference.as_ref().map(|r| r.decode_tokens_per_s),
         reference_ttft_ms: reference.as_ref().map(|r| r.ttft_ms),
+        reference_build: reference.as_ref().and_then(|r| r.build.clone()),
         reference_peak_rss_mb: reference.as_ref().map(|r| r.peak_rss_mb),
         prompt_ratio: reference.as_ref().and_then(|r| ratio(prompt_tps, r.prompt_tokens_per_s)),
         decode_ratio: reference.as_ref().and_then(|r| ratio(decode_tps, r.decode_tokens_per_s)),
+        grounded_decode_tokens_per_s: round(g.plain_tps, 2),
+        speculative_decode_tokens_per_s: round(g.drafted_tps, 2),
+        speculative_speedup: round(g.drafted_tps / g.plain_tps.max(1e-9), 2),
+        draft_acceptance: round(g.stats.acceptance(), 3),
+        tokens_per_step: round(g.tokens as f64 / f64::from(g.stats.steps.max(1)), 2),
+        grounded_answers: g.answers,
+        grounded_tokens: g.tokens,
+        step_ms_by_rows: steps,
+    })
+}
+
+/// Median time of one step over 1, 2, 4 and the most exact rows after a grounded prompt.
+fn step_costs(model: &LocalModel) -> anyhow::Result<std::collections::BTreeMap<usize, f64>> {
+    let (slug, question) = GROUNDED[0];
+    let prompt = grounded_prompt(model, slug, question)?;
+    let w = &model.weights;
+    let mut base = w.new_cache();
+    base.reserve(prompt.len() + 16)?;
+    w.forward(&prompt, &mut base)?;
+    let mut out = std::collections::BTreeMap::new();
+    for rows in [1, 2, 4, super::model::EXACT_ROWS] {
+        let input: Vec<u32> = prompt[prompt.len() - rows..].to_vec();
+        let mut times = Vec::new();
+        for _ in 0..5 {
+            let mut cache = base.fork(prompt.len() + 16)?;
+            let t = Instant::now();
+            if rows == 1 {
+                w.forward(&input, &mut cache)?;
+            } else {
+                w.forward_all(&input, &mut cache)?;
+            }
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        times.sort_by(f64::total_cmp);
+        out.insert(rows, round(times[times.len() / 2], 1));
+    }
+    Ok(out)
+}
+
+/// The grounded workload's outcome.
+pub struct Grounded {
+    pub plain_tps: f64,
+    pub drafted_tps: f64,
+    pub stats: DraftStats,
+    pub answers: usize,
+    pub tokens: usize,
+}
+
+/// The prompt of a grounded answer: the engine's system prompt with the article as facts.
+pub fn grounded_prompt(model: &LocalModel, slug: &str, question: &str) -> anyhow::Result<Vec<u32>> {
+    let body = crate::kb::import::demo()
+        .items
+        .into_iter()
+        .find_map(|l| match l.item {
+            crate::kb::import::Item::Article(a) if a.slug == slug => Some(format!("{}: {}", a.title, a.body)),
+            _ => None,
+        })
+        .with_context(|| format!("no demo article {slug}"))?;
+    let system = crate::texts::bot::system_prompt("Ладья", false);
+    let history = vec![ChatMessage::user(question)];
+    // Room for the answer and a verification step within the model's context (small test
+    // models have little): a shorter article when it does not fit.
+    let room = model.weights.hp.context.saturating_sub(GROUNDED_ANSWER + super::model::EXACT_ROWS + 8);
+    let mut chars = 900;
+    loop {
+        let facts = vec![body.chars().take(chars).collect::<String>()];
+        let fitted = super::context::fit(&system, &facts, &history, 4000, 300, &|t| model.format.count(t))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let tokens = model.format.prompt(&fitted.messages)?.tokens;
+        if tokens.len() <= room {
+            return Ok(tokens);
+        }
+        anyhow::ensure!(chars > 50, "the model's context of {} tokens is too small", model.weights.hp.context);
+        chars /= 2;
+    }
+}
+
+/// Decodes one greedy answer after `prompt`: its tokens, decode time (after the first
+/// token) and drafting figures.
+pub fn answer(
+    model: &LocalModel,
+    prompt: &[u32],
+    max: usize,
+    proposer: Option<&mut dyn Proposer>,
+) -> anyhow::Result<(Vec<u32>, f64, DraftStats)> {
+    let w = &model.weights;
+    let mut cache = w.new_cache();
+    cache.reserve(prompt.len() + max + super::model::EXACT_ROWS)?;
+    let logits = w.forward(prompt, &mut cache)?;
+    let mut history = prompt.to_vec();
+    let mut sampler = Sampler::new(Sampling::greedy());
+    let mut out = Vec::new();
+    let mut first: Option<Instant> = None;
+    let mut emit = |t: u32| {
+        first.get_or_insert_with(Instant::now);
+        if model.format.stop_ids.contains(&t) {
+            return Some(FinishReason::Stop);
+        }
+        out.push(t);
+        (out.len() >= max).then_some(FinishReason::Length)
+    };
+    let (_, stats) =
+        super::draft::decode(w, &mut cache, logits, &mut history, &mut sampler, proposer, &|| None, &mut emit)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let secs = first.map_or(0.0, |t| t.elapsed().as_secs_f64());
+    Ok((out, secs, stats))
+}
+
+fn grounded(model: &LocalModel) -> anyhow::Result<Grounded> {
+    let (mut plain_s, mut drafted_s, mut tokens) = (0.0, 0.0, 0usize);
+    let mut stats = DraftStats::default();
+    for (slug, question) in GROUNDED {
+        let prompt = grounded_prompt(model, slug, question)?;
+        let (plain, ps, _) = answer(model, &prompt, GROUNDED_ANSWER, None)?;
+        let mut lookup = PromptLookup::default();
+        let (drafted, ds, st) = answer(model, &prompt, GROUNDED_ANSWER, Some(&mut lookup))?;
+        anyhow::ensure!(plain == drafted, "drafting changed the answer to {question:?}");
+        // The first token comes from the prompt step in both: decode speed counts the rest.
+        tokens += plain.len().saturating_sub(1);
+        plain_s += ps;
+        drafted_s += ds;
+        stats.proposed += st.proposed;
+        stats.accepted += st.accepted;
+        stats.steps += st.steps;
+    }
+    Ok(Grounded {
+        plain_tps: tokens as f64 / plain_s.max(1e-9),
+        drafted_tps: tokens as f64 / drafted_s.max(1e-9),
+        stats,
+        answers: GROUNDED.len(),
+        tokens,
     })
 }
 

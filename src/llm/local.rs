@@ -1,17 +1,27 @@
 //! The local model provider: one copy of the weights, one inference thread, a bounded FIFO
-//! queue in front of it (a full queue answers `Busy` at once so the chain can fall back), and
-//! a small cache of KV snapshots of system prompts so a typical request only processes the
-//! buyer's part.
+//! queue in front of it, and a small cache of KV snapshots of system prompts so a typical
+//! request only processes the buyer's part.
+//!
+//! Concurrency policy (explicit): requests are answered one at a time, in arrival order (two
+//! cores cannot decode two answers faster than one after the other). A request is refused
+//! with `Busy` — and the chain hands it to the next provider, the cloud — when the queue is
+//! full, when the wait it would have (the requests ahead times the measured time per
+//! request) exceeds `max_wait`, or when it has waited `max_wait` by the time its turn comes.
+//! With no provider after the local one, the engine quotes the knowledge base instead.
+//!
+//! Greedy requests are decoded speculatively ([`super::draft`]): prompt-lookup drafts
+//! verified in one batched step, the same tokens as plain decoding.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use candle_core::quantized::gguf_file;
 use tokio::sync::{mpsc, oneshot};
 
+use super::draft::{PromptLookup, Proposer};
 use super::model::{KvCache, Weights};
 use super::sampling::Sampler;
 use super::template::{ChatFormat, Prompt};
@@ -55,26 +65,70 @@ struct Job {
     reply: oneshot::Sender<Result<Completion, LlmError>>,
 }
 
+/// How the local provider runs requests.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LocalOptions {
+    /// Requests that may wait behind the one running.
+    pub queue: usize,
+    /// Longest wait for the model before the request goes to the next provider (`None`:
+    /// wait as long as the queue bound allows).
+    pub max_wait: Option<Duration>,
+    /// Draft greedy answers with prompt lookup (same tokens, fewer steps).
+    pub speculative: bool,
+}
+
+impl Default for LocalOptions {
+    fn default() -> Self {
+        Self { queue: 4, max_wait: None, speculative: true }
+    }
+}
+
+impl From<usize> for LocalOptions {
+    /// Just the queue bound, everything else by default.
+    fn from(queue: usize) -> Self {
+        Self { queue, ..Self::default() }
+    }
+}
+
+/// Measured queue state shared with the inference thread.
+#[derive(Default)]
+struct Load {
+    /// Requests waiting (not counting the one running).
+    waiting: AtomicUsize,
+    /// One is running.
+    busy: AtomicUsize,
+    /// Moving average of the time one request holds the model, ms.
+    service_ms: AtomicU64,
+}
+
 pub struct LocalProvider {
     model: Arc<LocalModel>,
     tx: mpsc::Sender<Job>,
-    queue: usize,
-    waiting: Arc<AtomicUsize>,
+    options: LocalOptions,
+    load: Arc<Load>,
 }
 
 impl LocalProvider {
-    /// Starts the inference thread over `model`; at most `queue` requests wait behind the
-    /// one running.
-    pub fn start(model: LocalModel, queue: usize) -> anyhow::Result<Self> {
+    /// Starts the inference thread over `model`.
+    pub fn start(model: LocalModel, options: impl Into<LocalOptions>) -> anyhow::Result<Self> {
+        let mut options = options.into();
+        options.queue = options.queue.max(1);
         let model = Arc::new(model);
-        let (tx, rx) = mpsc::channel::<Job>(queue.max(1));
-        let waiting = Arc::new(AtomicUsize::new(0));
-        let (m, w) = (model.clone(), waiting.clone());
+        let (tx, rx) = mpsc::channel::<Job>(options.queue);
+        let load = Arc::new(Load::default());
+        let (m, l) = (model.clone(), load.clone());
         std::thread::Builder::new()
             .name("supportd-llm".into())
-            .spawn(move || worker(&m, rx, &w))
+            .spawn(move || worker(&m, rx, &l, options))
             .context("cannot start the inference thread")?;
-        Ok(Self { model, tx, queue: queue.max(1), waiting })
+        Ok(Self { model, tx, options, load })
+    }
+
+    /// The wait a request arriving now can expect: the requests ahead of it times the measured
+    /// time per request.
+    pub fn expected_wait(&self) -> Duration {
+        let ahead = self.load.waiting.load(Ordering::Relaxed) + self.load.busy.load(Ordering::Relaxed);
+        Duration::from_millis(ahead as u64 * self.load.service_ms.load(Ordering::Relaxed))
     }
 
     pub fn model_info(&self) -> &LocalModel {
@@ -83,7 +137,7 @@ impl LocalProvider {
 
     /// Requests waiting for the model (not counting the one running).
     pub fn waiting(&self) -> usize {
-        self.waiting.load(Ordering::Relaxed)
+        self.load.waiting.load(Ordering::Relaxed)
     }
 }
 
@@ -104,28 +158,44 @@ impl Provider for LocalProvider {
     ) -> BoxFuture<'a, Result<Completion, LlmError>> {
         Box::pin(async move {
             let (reply, rx) = oneshot::channel();
+            if let Some(max) = self.options.max_wait
+                && self.expected_wait() > max
+            {
+                return Err(LlmError::Busy(self.waiting()));
+            }
             let job = Job { req: req.clone(), sink: sink.clone(), enqueued: Instant::now(), reply };
-            self.waiting.fetch_add(1, Ordering::Relaxed);
+            self.load.waiting.fetch_add(1, Ordering::Relaxed);
             if self.tx.try_send(job).is_err() {
-                self.waiting.fetch_sub(1, Ordering::Relaxed);
-                return Err(LlmError::Busy(self.queue));
+                self.load.waiting.fetch_sub(1, Ordering::Relaxed);
+                return Err(LlmError::Busy(self.options.queue));
             }
             rx.await.unwrap_or_else(|_| Err(LlmError::Model("the inference thread stopped".into())))
         })
     }
 }
 
-fn worker(model: &LocalModel, mut rx: mpsc::Receiver<Job>, waiting: &AtomicUsize) {
+fn worker(model: &LocalModel, mut rx: mpsc::Receiver<Job>, load: &Load, options: LocalOptions) {
     let mut prefixes: Vec<(Vec<u32>, KvCache)> = Vec::new();
     while let Some(job) = rx.blocking_recv() {
-        waiting.fetch_sub(1, Ordering::Relaxed);
+        load.busy.store(1, Ordering::Relaxed);
+        load.waiting.fetch_sub(1, Ordering::Relaxed);
+        let waited = job.enqueued.elapsed();
+        let started = Instant::now();
         let result = if job.req.cancel.is_cancelled() {
             Err(LlmError::Cancelled)
         } else if job.req.past_deadline() {
             Err(LlmError::Timeout)
+        } else if options.max_wait.is_some_and(|max| waited > max) {
+            // Its turn came too late: the next provider answers it.
+            Err(LlmError::Busy(load.waiting.load(Ordering::Relaxed)))
         } else {
-            candle_core::utils::with_threadpool(|| run(model, &job, &mut prefixes))
+            let r = candle_core::utils::with_threadpool(|| run(model, &job, &mut prefixes, options.speculative));
+            let ms = started.elapsed().as_millis() as u64;
+            let avg = load.service_ms.load(Ordering::Relaxed);
+            load.service_ms.store(if avg == 0 { ms } else { (avg * 3 + ms) / 4 }, Ordering::Relaxed);
+            r
         };
+        load.busy.store(0, Ordering::Relaxed);
         let _ = job.reply.send(result);
     }
 }
@@ -166,7 +236,12 @@ fn start_cache(
     Ok((cache, false))
 }
 
-fn run(model: &LocalModel, job: &Job, prefixes: &mut Vec<(Vec<u32>, KvCache)>) -> Result<Completion, LlmError> {
+fn run(
+    model: &LocalModel,
+    job: &Job,
+    prefixes: &mut Vec<(Vec<u32>, KvCache)>,
+    speculative: bool,
+) -> Result<Completion, LlmError> {
     let req = &job.req;
     let prompt = model.format.prompt(&req.messages).map_err(model_err)?;
     let context = model.weights.hp.context;
@@ -177,39 +252,65 @@ fn run(model: &LocalModel, job: &Job, prefixes: &mut Vec<(Vec<u32>, KvCache)>) -
             req.max_tokens
         )));
     }
-    let (mut cache, reused) = start_cache(model, &prompt, prompt.tokens.len() + req.max_tokens, prefixes)?;
+    // Room for the answer and one verification step beyond it.
+    let capacity = prompt.tokens.len() + req.max_tokens + super::model::EXACT_ROWS;
+    let (mut cache, reused) = start_cache(model, &prompt, capacity.min(context), prefixes)?;
     let cached = if reused { cache.len() } else { 0 };
     let done = cache.len();
-    let mut logits = model.weights.forward(&prompt.tokens[done..], &mut cache).map_err(model_err)?;
+    let logits = model.weights.forward(&prompt.tokens[done..], &mut cache).map_err(model_err)?;
     let mut ttft_ms = None;
     let mut sampler = Sampler::new(req.sampling);
     let mut scanner = StopScanner::new(&req.stop);
     let mut out: Vec<u32> = Vec::new();
     let mut history: Vec<u32> = prompt.tokens.clone();
-    let finish = loop {
-        if req.cancel.is_cancelled() {
-            return Err(LlmError::Cancelled);
-        }
-        if req.past_deadline() {
-            return Err(LlmError::Timeout);
-        }
-        let tok = sampler.sample(&mut logits, &history);
+    let prompt_len = prompt.tokens.len();
+    let mut emit = |tok: u32| -> Option<FinishReason> {
         ttft_ms.get_or_insert_with(|| job.enqueued.elapsed().as_millis() as u64);
         if model.format.stop_ids.contains(&tok) {
-            break FinishReason::Stop;
+            return Some(FinishReason::Stop);
         }
         out.push(tok);
-        history.push(tok);
-        let (text, stopped) = scanner.update(&model.format.decode(&out));
+        let full = model.format.decode(&out);
+        if let Some(n) = req.max_sentences
+            && let Some(cut) = super::budget::complete_sentences(&full, n)
+        {
+            // The last needed sentence is complete: stop there.
+            let (text, _) = scanner.update(&full[..cut]);
+            job.sink.text(&text);
+            return Some(FinishReason::Stop);
+        }
+        let (text, stopped) = scanner.update(&full);
         job.sink.text(&text);
         if stopped {
-            break FinishReason::Stop;
+            return Some(FinishReason::Stop);
         }
-        if out.len() >= req.max_tokens || cache.len() + 1 >= context {
-            break FinishReason::Length;
+        if out.len() >= req.max_tokens || prompt_len + out.len() >= context {
+            return Some(FinishReason::Length);
         }
-        logits = model.weights.forward(&[tok], &mut cache).map_err(model_err)?;
+        None
     };
+    let abort = || {
+        if req.cancel.is_cancelled() {
+            Some(LlmError::Cancelled)
+        } else if req.past_deadline() {
+            Some(LlmError::Timeout)
+        } else {
+            None
+        }
+    };
+    let mut lookup = PromptLookup::default();
+    let proposer: Option<&mut dyn Proposer> =
+        (speculative && req.sampling.temperature <= 0.0).then_some(&mut lookup as &mut dyn Proposer);
+    let (finish, drafts) = super::draft::decode(
+        &model.weights,
+        &mut cache,
+        logits,
+        &mut history,
+        &mut sampler,
+        proposer,
+        &abort,
+        &mut emit,
+    )?;
     job.sink.text(&scanner.rest());
     Ok(Completion {
         text: scanner.finish().trim().to_owned(),
@@ -223,6 +324,8 @@ fn run(model: &LocalModel, job: &Job, prefixes: &mut Vec<(Vec<u32>, KvCache)>) -
         finish,
         cost_rub: 0.0,
         from_cache: false,
+        drafted_tokens: drafts.proposed,
+        accepted_tokens: drafts.accepted,
     })
 }
 

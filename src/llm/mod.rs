@@ -8,10 +8,12 @@
 //! runs, and the call returns a [`Completion`] with token counts, timings and who answered.
 
 pub mod bench;
+pub mod budget;
 pub mod catalog;
 pub mod chain;
 pub mod cloud;
 pub mod context;
+pub mod draft;
 pub mod local;
 pub mod mapped;
 pub mod model;
@@ -133,6 +135,8 @@ pub struct GenerateRequest {
     pub max_tokens: usize,
     pub sampling: Sampling,
     pub stop: Vec<String>,
+    /// Stop at the end of this many sentences ([`budget::sentence_ends`]; local model).
+    pub max_sentences: Option<usize>,
     pub deadline: Option<Instant>,
     pub cancel: Cancel,
 }
@@ -144,6 +148,7 @@ impl GenerateRequest {
             max_tokens: 256,
             sampling: Sampling::default(),
             stop: Vec::new(),
+            max_sentences: None,
             deadline: None,
             cancel: Cancel::default(),
         }
@@ -213,6 +218,12 @@ pub struct Completion {
     pub cost_rub: f64,
     /// Served from the response cache: nobody was called or paid.
     pub from_cache: bool,
+    /// Tokens proposed by drafting and checked by the model (local model).
+    #[serde(default)]
+    pub drafted_tokens: u32,
+    /// Proposed tokens the model kept.
+    #[serde(default)]
+    pub accepted_tokens: u32,
 }
 
 /// One error type for every provider; the chain decides from it whether to try the next one.
@@ -310,12 +321,17 @@ pub fn setup(
         match name.as_str() {
             "local" => {
                 let path = config.model_path(data_dir);
-                let (slot, queue) = (local.clone(), c.local.queue);
+                let slot = local.clone();
+                let options = local::LocalOptions {
+                    queue: c.local.queue,
+                    max_wait: (c.local.max_wait_ms > 0).then(|| Duration::from_millis(c.local.max_wait_ms)),
+                    speculative: c.local.speculative,
+                };
                 if path.exists() {
                     std::thread::spawn(move || {
                         let started = Instant::now();
                         let r = local::LocalModel::load(&path)
-                            .and_then(|m| local::LocalProvider::start(m, queue))
+                            .and_then(|m| local::LocalProvider::start(m, options))
                             .map_err(|e| format!("{e:#}"));
                         match &r {
                             Ok(p) => {

@@ -55,6 +55,11 @@ pub struct QLinear {
 /// Below this many rows the compact kernel beats repacking.
 const PACK_MIN_ROWS: usize = 8;
 
+/// Longest run of tokens whose logits [`Weights::forward_all`] keeps identical to one-token
+/// steps: below [`PACK_MIN_ROWS`] every product runs on the compact kernel, whose per-row
+/// results do not depend on how many rows share the call.
+pub const EXACT_ROWS: usize = PACK_MIN_ROWS - 1;
+
 /// Lets a QTensor use blocks that QLinear also holds (no second copy).
 struct SharedBlocks(Arc<dyn QuantizedType>);
 
@@ -242,6 +247,12 @@ impl KvCache {
         Ok(Self { layers, len: self.len, cap })
     }
 
+    /// Forgets every position from `len` on (rejected draft tokens); their slots are
+    /// overwritten by the next step.
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
     /// Makes room for `total` positions.
     pub fn reserve(&mut self, total: usize) -> Result<()> {
         if total > self.cap {
@@ -330,6 +341,20 @@ impl Weights {
 
     /// Runs `tokens` after what `cache` holds and returns the logits of the last position.
     pub fn forward(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Vec<f32>> {
+        let logits = self.forward_rows(tokens, cache, false)?;
+        logits.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()
+    }
+
+    /// Runs `tokens` after what `cache` holds and returns the logits of every position (the
+    /// verification step of speculative decoding). Up to [`EXACT_ROWS`] tokens, each row's
+    /// logits are bit-for-bit those that feeding the tokens one at a time would give.
+    pub fn forward_all(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Vec<Vec<f32>>> {
+        let logits = self.forward_rows(tokens, cache, true)?;
+        let rows = logits.squeeze(0)?.to_dtype(DType::F32)?.to_vec2::<f32>()?;
+        Ok(rows)
+    }
+
+    fn forward_rows(&self, tokens: &[u32], cache: &mut KvCache, all: bool) -> Result<Tensor> {
         let s = tokens.len();
         if s == 0 {
             candle_core::bail!("nothing to process");
@@ -357,10 +382,9 @@ impl Weights {
             x = (x + m)?;
         }
         cache.len = pos + s;
-        let last = x.narrow(1, s - 1, 1)?;
+        let last = if all { x } else { x.narrow(1, s - 1, 1)? };
         let last = candle_nn::ops::rms_norm(&last, &self.norm, self.hp.eps as f32)?;
-        let logits = self.output.forward(&last)?;
-        logits.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()
+        self.output.forward(&last)
     }
 
     fn attention(&self, l: &Layer, x: &Tensor, slot: &mut Option<(Tensor, Tensor)>, at: &Step) -> Result<Tensor> {
@@ -389,11 +413,26 @@ impl Weights {
         kbuf.slice_set(&k, 2, pos)?;
         vbuf.slice_set(&v, 2, pos)?;
         let kv_len = pos + s;
-        let k = kbuf.narrow(2, 0, kv_len)?;
-        let v = vbuf.narrow(2, 0, kv_len)?;
         // Grouped-query attention without copying keys: fold the query heads that share a
         // key head into the row dimension.
         let groups = n_head / n_kv_head;
+        if s > 1 && s <= EXACT_ROWS {
+            // A few rows (a speculative verification): each attends exactly as a one-token step
+            // at its position would (same shapes, same kernels), so the logits are identical.
+            let scale = 1.0 / (head_dim as f64).sqrt();
+            let mut rows = Vec::with_capacity(s);
+            for i in 0..s {
+                let qi = q.narrow(2, i, 1)?.contiguous()?.reshape((b, n_kv_head, groups, head_dim))?;
+                let k = kbuf.narrow(2, 0, pos + i + 1)?;
+                let v = vbuf.narrow(2, 0, pos + i + 1)?;
+                let att = candle_nn::ops::softmax_last_dim(&(qi.matmul(&k.t()?)? * scale)?)?;
+                let y = att.matmul(&v)?;
+                rows.push(y.reshape((b, n_head, 1, head_dim))?.transpose(1, 2)?.reshape((b, 1, n_head * head_dim))?);
+            }
+            return l.wo.forward(&Tensor::cat(&rows, 1)?);
+        }
+        let k = kbuf.narrow(2, 0, kv_len)?;
+        let v = vbuf.narrow(2, 0, kv_len)?;
         let q = q.reshape((b, n_kv_head, groups * s, head_dim))?;
         let scale = 1.0 / (head_dim as f64).sqrt();
         let att = (q.matmul(&k.t()?)? * scale)?;

@@ -141,3 +141,14 @@ pub fn write_tiny_qwen2(path: &Path, spec: &TinySpec) -> anyhow::Result<()> {
     std::io::Write::flush(&mut f)?;
     Ok(())
 }
+
+/// SmolLM2-135M for real-weights tests: `SUPPORTD_TEST_SMOLLM` (tests/run.sh installs it and
+/// sets it); `None` when absent, unless `SUPPORTD_REQUIRE_TEST_MODELS` is set (then it panics).
+pub fn smollm2_path() -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("SUPPORTD_TEST_SMOLLM").map(std::path::PathBuf::from).filter(|p| p.exists());
+    assert!(
+        found.is_some() || std::env::var_os("SUPPORTD_REQUIRE_TEST_MODELS").is_none(),
+        "SUPPORTD_TEST_SMOLLM must point to SmolLM2-135M-Instruct.Q4_1.gguf"
+    );
+    found
+}

@@ -652,9 +652,19 @@ async fn bench_llm_prints_the_figures_checks_rely_on() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let out = String::from_utf8_lossy(&o.stdout);
     let last: serde_json::Value = serde_json::from_str(out.lines().last().expect("a line")).expect("JSON last line");
-    for key in
-        ["model", "threads", "prompt_tokens_per_s", "decode_tokens_per_s", "ttft_ms", "e2e_ms_60_tokens", "peak_rss_mb"]
-    {
+    for key in [
+        "model",
+        "threads",
+        "prompt_tokens_per_s",
+        "decode_tokens_per_s",
+        "ttft_ms",
+        "e2e_ms_60_tokens",
+        "peak_rss_mb",
+        "speculative_decode_tokens_per_s",
+        "draft_acceptance",
+        "grounded_decode_tokens_per_s",
+        "step_ms_by_rows",
+    ] {
         assert!(!last[key].is_null(), "{key} missing: {last}");
     }
     assert_eq!(last["reference_decode_tokens_per_s"], 10.0);

@@ -21,6 +21,7 @@ mod marketplace_specs;
 mod poison;
 mod privacy;
 mod serve;
+mod stream;
 mod sync;
 mod telegram;
 mod tidy;

@@ -403,6 +403,8 @@ impl futures_core::Stream for Feed {
 /// The event feed as a stream (Server-Sent Events): each event's data is `{"id", "kind",
 /// "conversation_id", "payload", "at"}`, its SSE id the event id.
 /// A reconnecting browser sends `Last-Event-ID` and gets everything after it first.
+/// While the assistant writes an answer, SSE events named `writing` carry `{"kind": "writing",
+/// "conversation_id", "channel", "text", "done"}`: the checked sentences so far.
 #[utoipa::path(get, path = "/api/v1/events/stream", tag = "conversations", params(EventsQuery),
     responses((status = 200, description = "text/event-stream"), (status = 401, body = ErrorBody)))]
 pub async fn stream(
@@ -418,6 +420,7 @@ pub async fn stream(
     let (tx, rx) = tokio::sync::mpsc::channel(256);
     let mut stopping = state.stopping.clone();
     let mut writes = state.db.writes();
+    let mut writing = state.engine.streams().subscribe();
     tokio::spawn(async move {
         loop {
             if *stopping.borrow() {
@@ -445,11 +448,28 @@ pub async fn stream(
             }
             // Wake on the next write (a burst of writes is read at once, after 50 ms), or every
             // 5 s all the same; the stream ends when the server stops, so a graceful stop does
-            // not wait for panels.
-            tokio::select! {
-                Ok(()) = writes.changed() => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
-                () = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
-                _ = stopping.changed() => return,
+            // not wait for panels. Meanwhile answers being written pass as `writing` events
+            // (not stored, no id: a reconnect does not replay them).
+            let wait = tokio::time::sleep(std::time::Duration::from_secs(5));
+            tokio::pin!(wait);
+            loop {
+                tokio::select! {
+                    Ok(()) = writes.changed() => {
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        break;
+                    }
+                    () = &mut wait => break,
+                    _ = stopping.changed() => return,
+                    partial = writing.recv() => {
+                        let Ok(p) = partial else { continue };
+                        let data = serde_json::json!({"kind": "writing", "conversation_id": p.conversation_id,
+                            "channel": p.channel, "text": p.text, "done": p.done});
+                        let event = axum::response::sse::Event::default().event("writing").data(data.to_string());
+                        if tx.send(event).await.is_err() {
+                            return;
+                        }
+                    }
+                }
             }
         }
     });

@@ -86,6 +86,8 @@ impl Streamed<'_> {
             finish,
             cost_rub: self.prices.cost(prompt_tokens, completion_tokens),
             from_cache: false,
+            drafted_tokens: 0,
+            accepted_tokens: 0,
         })
     }
 }

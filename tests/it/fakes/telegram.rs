@@ -2,8 +2,11 @@
 //! encode them): `POST /bot<token>/<method>` with a JSON body answers
 //! `{"ok": true, "result": …}` or `{"ok": false, "error_code", "description", "parameters"?}`;
 //! files are served from `GET /file/bot<token>/<path>`. Methods: getMe, getUpdates (long
-//! polling with `offset`), setWebhook, deleteWebhook, sendMessage, sendChatAction,
-//! answerCallbackQuery, getFile. Tests inject updates, script 429s with `retry_after` and cut
+//! polling with `offset`), setWebhook, deleteWebhook, sendMessage, sendMessageDraft,
+//! sendChatAction, answerCallbackQuery, getFile. sendMessageDraft's parameters are checked as
+//! the Bot API documents them: `chat_id` an Integer naming a private chat (positive),
+//! `draft_id` a non-zero Integer, `text` 1–4096 characters, optional `message_thread_id`
+//! (Integer), `parse_mode` and `entities` (Array), nothing else; anything off is a 400. Tests inject updates, script 429s with `retry_after` and cut
 //! connections, and read what the bot sent.
 
 use std::collections::{HashMap, VecDeque};
@@ -35,6 +38,14 @@ pub struct Sent {
     pub business: Option<String>,
 }
 
+/// One sendMessageDraft the bot made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Draft {
+    pub chat: i64,
+    pub draft_id: i64,
+    pub text: String,
+}
+
 /// What the next sendMessage calls get instead of success.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Fault {
@@ -52,6 +63,9 @@ struct Inner {
     faults: Mutex<VecDeque<Fault>>,
     files: Mutex<HashMap<String, Vec<u8>>>,
     calls: Mutex<Vec<String>>,
+    drafts: Mutex<Vec<Draft>>,
+    /// sendMessageDraft calls refused with 400 (a test fails on any).
+    bad_drafts: Mutex<Vec<String>>,
     next_message_id: AtomicI64,
 }
 
@@ -149,6 +163,19 @@ impl FakeTelegram {
 
     pub fn sent_to(&self, chat: i64) -> Vec<String> {
         self.sent().into_iter().filter(|s| s.chat == chat).map(|s| s.text).collect()
+    }
+
+    pub fn drafts(&self) -> Vec<Draft> {
+        self.inner.drafts.lock().expect("lock").clone()
+    }
+
+    pub fn drafts_to(&self, chat: i64) -> Vec<Draft> {
+        self.drafts().into_iter().filter(|d| d.chat == chat).collect()
+    }
+
+    /// sendMessageDraft requests that broke the Bot API's rules, with the reason.
+    pub fn bad_drafts(&self) -> Vec<String> {
+        self.inner.bad_drafts.lock().expect("lock").clone()
     }
 
     pub fn actions(&self) -> Vec<(i64, String)> {
@@ -251,6 +278,16 @@ async fn method(
                 .push((p["chat_id"].as_i64().unwrap_or(0), p["action"].as_str().unwrap_or("").into()));
             ok(json!(true))
         }
+        "sendmessagedraft" => match check_draft(&p) {
+            Ok(d) => {
+                inner.drafts.lock().expect("lock").push(d);
+                ok(json!(true))
+            }
+            Err(why) => {
+                inner.bad_drafts.lock().expect("lock").push(format!("{why}: {p}"));
+                error(StatusCode::BAD_REQUEST, &format!("Bad Request: {why}"), None)
+            }
+        },
         "answercallbackquery" => {
             inner.callbacks_answered.lock().expect("lock").push(p["callback_query_id"].as_str().unwrap_or("").into());
             ok(json!(true))
@@ -331,6 +368,42 @@ async fn method(
         }
         other => error(StatusCode::NOT_FOUND, &format!("Not Found: method {other} is not faked"), None),
     }
+}
+
+/// sendMessageDraft's parameters as the Bot API documents them.
+fn check_draft(p: &Value) -> Result<Draft, String> {
+    let obj = p.as_object().ok_or("parameters must be an object")?;
+    for key in obj.keys() {
+        if !["chat_id", "message_thread_id", "draft_id", "text", "parse_mode", "entities"].contains(&key.as_str()) {
+            return Err(format!("unknown parameter {key}"));
+        }
+    }
+    // An Integer: the private chat's id (a user's id, positive); no @username here.
+    let chat = p["chat_id"].as_i64().ok_or("chat_id must be an Integer")?;
+    if chat <= 0 {
+        return Err("chat_id must be a private chat".into());
+    }
+    let draft_id = p["draft_id"].as_i64().ok_or("draft_id must be an Integer")?;
+    if draft_id == 0 {
+        return Err("draft_id must be non-zero".into());
+    }
+    let text = p["text"].as_str().ok_or("text must be a String")?;
+    let n = text.chars().count();
+    if !(1..=4096).contains(&n) {
+        return Err(format!("text must be 1-4096 characters, not {n}"));
+    }
+    if !p["message_thread_id"].is_null() && p["message_thread_id"].as_i64().is_none() {
+        return Err("message_thread_id must be an Integer".into());
+    }
+    if let Some(m) = p.get("parse_mode")
+        && !["HTML", "Markdown", "MarkdownV2"].contains(&m.as_str().unwrap_or(""))
+    {
+        return Err("unsupported parse_mode".into());
+    }
+    if p.get("entities").is_some_and(|e| !e.is_array()) {
+        return Err("entities must be an Array".into());
+    }
+    Ok(Draft { chat, draft_id, text: text.to_owned() })
 }
 
 async fn file(State(inner): State<Arc<Inner>>, Path((bot, path)): Path<(String, String)>) -> Response {
