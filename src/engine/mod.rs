@@ -610,7 +610,7 @@ impl Engine {
         Ok(turn)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[expect(clippy::too_many_arguments, reason = "one turn's inputs, each used once")]
     async fn carry_out(
         &self,
         d: &Decision,
@@ -892,7 +892,7 @@ impl Engine {
     }
 
     /// Answers from the knowledge base; false when nothing relevant exists.
-    #[allow(clippy::too_many_arguments)]
+    #[expect(clippy::too_many_arguments, reason = "one turn's inputs, each used once")]
     async fn answer_knowledge(
         &self,
         intent: Intent,

@@ -461,7 +461,6 @@ const PRODUCT_COLUMNS: &str =
 
 fn product_row(r: &Row<'_>) -> rusqlite::Result<Product> {
     let attrs: String = r.get(7)?;
-    #[allow(clippy::cast_precision_loss)]
     Ok(Product {
         id: r.get(0)?,
         marketplace: r.get(1)?,
@@ -480,7 +479,6 @@ fn product_row(r: &Row<'_>) -> rusqlite::Result<Product> {
 /// Creates or updates by (marketplace, offer_id).
 pub fn upsert_product(conn: &mut Connection, p: &ProductInput, now: i64) -> Result<(Product, Saved)> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    #[allow(clippy::cast_possible_truncation)]
     let price_kop = p.price_rub.map(|r| (r * 100.0).round() as i64);
     let attributes = serde_json::Value::Object(p.attributes.clone()).to_string();
     let before: Option<Product> = tx
