@@ -595,9 +595,9 @@ fn article_doc(a: &Article) -> IndexDoc {
 pub fn product_text(p: &Product) -> String {
     let mut text = p.description.clone();
     let label = |k: &str| match k {
-        "sizes" => "Размеры",
-        "composition" => "Состав",
-        "color" => "Цвет",
+        "sizes" => crate::texts::product::SIZES,
+        "composition" => crate::texts::product::COMPOSITION,
+        "color" => crate::texts::product::COLOR,
         _ => "",
     };
     for (k, v) in &p.attributes {
@@ -614,14 +614,10 @@ pub fn product_text(p: &Product) -> String {
         text.push_str(&format!("\n{name}: {value}"));
     }
     if let Some(price) = p.price_rub {
-        text.push_str(&format!("\nЦена: {price} ₽"));
+        text.push_str(&crate::texts::product::price(price));
     }
     if let Some(stock) = p.stock {
-        text.push_str(&if stock > 0 {
-            format!("\nВ наличии: {stock} шт.")
-        } else {
-            "\nНет в наличии".to_owned()
-        });
+        text.push_str(&crate::texts::product::stock(stock));
     }
     text
 }

@@ -13,6 +13,7 @@ use crate::http::error::{ApiError, ErrorBody};
 use crate::marketplace::sync::Kind;
 use crate::marketplace::{Market, MarketError, Window};
 use crate::store::orders as rows;
+use crate::texts::connection as t;
 
 #[derive(Serialize, ToSchema)]
 pub struct MarketplaceStatus {
@@ -82,28 +83,20 @@ pub async fn test(
         return Ok(Json(ConnectionTest {
             ok: false,
             result: "not_connected".into(),
-            message: "Ключ не задан: добавьте его в настройках интеграций.".into(),
+            message: t::NOT_CONNECTED.into(),
         }));
     };
     let now = state.now();
     let window = Window { from: now - 86_400_000, to: now, changed_only: false };
     let r = tokio::time::timeout(std::time::Duration::from_secs(20), api.orders_page(window, None)).await;
     let (ok, result, message) = match r {
-        Ok(Ok(_)) => (true, "valid", "Подключение работает: заказы доступны.".to_owned()),
-        Ok(Err(MarketError::Unauthorized)) => {
-            (false, "wrong_token", "Маркетплейс отклонил ключ: проверьте его или выпустите новый.".into())
-        }
-        Ok(Err(MarketError::Forbidden(m))) => {
-            (false, "missing_scope", format!("У ключа нет доступа к заказам — выпустите ключ с этой категорией ({m})."))
-        }
-        Ok(Err(MarketError::RateLimited { .. })) => {
-            (false, "rate_limited", "Слишком много запросов: попробуйте через минуту.".into())
-        }
-        Ok(Err(MarketError::Shape(m))) => {
-            (false, "api_changed", format!("Маркетплейс ответил в неожиданном формате: {m}"))
-        }
-        Ok(Err(e)) => (false, "unreachable", format!("Маркетплейс недоступен: {e}")),
-        Err(_) => (false, "unreachable", "Маркетплейс не ответил за 20 секунд.".into()),
+        Ok(Ok(_)) => (true, "valid", t::VALID.to_owned()),
+        Ok(Err(MarketError::Unauthorized)) => (false, "wrong_token", t::WRONG_TOKEN.into()),
+        Ok(Err(MarketError::Forbidden(m))) => (false, "missing_scope", t::missing_scope(&m)),
+        Ok(Err(MarketError::RateLimited { .. })) => (false, "rate_limited", t::RATE_LIMITED.into()),
+        Ok(Err(MarketError::Shape(m))) => (false, "api_changed", t::api_changed(&m)),
+        Ok(Err(e)) => (false, "unreachable", t::unreachable(&e)),
+        Err(_) => (false, "unreachable", t::TIMED_OUT.into()),
     };
     Ok(Json(ConnectionTest { ok, result: result.into(), message }))
 }
