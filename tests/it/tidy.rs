@@ -343,3 +343,34 @@ fn russian_texts_for_people_live_in_texts_rs() {
     }
 }
 
+/// Tests wait for a condition (`harness::eventually`, `eventually_blocking`, `TestApp::settle`)
+/// or move a `ManualClock` (`harness::tick`), never for a fixed time: a fixed sleep is either
+/// too short on a loaded machine or proves nothing. Only the harness (its polling helpers) and
+/// the fakes (an external service's own delays) sleep. The sleeps that remain elsewhere are
+/// counted below, each file with its reason; the count must match, so the list only shrinks.
+#[test]
+fn tests_wait_for_conditions_not_for_fixed_sleeps() {
+    const KNOWN: &[(&str, usize, &str)] = &[
+        ("tests/it/backup.rs", 1, "no copy right after a restart: nothing shows the restarted job has looked"),
+        ("tests/it/engine.rs", 1, "the long poll must be waiting before the message arrives"),
+        ("tests/it/lifecycle.rs", 2, "a stop must still be waiting for a request that is half sent"),
+        ("tests/it/llm.rs", 4, "the local model's queue, cancel and breaker cool-down run on real time (llm branch)"),
+        ("tests/it/sync.rs", 7, "polling loops over the marketplace fake (being rewritten on the marketplace branch)"),
+        ("tests/it/tls.rs", 2, "the certificate file watcher has no observable check; the ACME wait prints pebble's log"),
+    ];
+    let mut found = std::collections::BTreeMap::new();
+    for (path, text) in rust_files("tests/it") {
+        if path.starts_with("tests/it/fakes/") || path == "tests/it/harness.rs" || path == "tests/it/tidy.rs" {
+            continue;
+        }
+        let n = text.matches("sleep(").count();
+        if n > 0 {
+            found.insert(path, n);
+        }
+    }
+    let known: std::collections::BTreeMap<String, usize> = KNOWN.iter().map(|(p, n, _)| ((*p).to_owned(), *n)).collect();
+    assert_eq!(
+        found, known,
+        "fixed sleeps in tests (use harness::eventually / TestApp::settle / a ManualClock; update KNOWN only downwards)"
+    );
+}
