@@ -21,6 +21,7 @@ pub mod guard;
 pub mod hours;
 pub mod notify;
 pub mod policy;
+mod trace;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -469,8 +470,16 @@ impl Engine {
         }
     }
 
-    /// Steps 1–7 for one inbox item.
+    /// Steps 1–7 for one inbox item, in the tracing span of one turn (`trace`).
     pub async fn process(&self, item: &msgs::InboxItem) -> Result<Turn, EngineError> {
+        use tracing::Instrument as _;
+        let (span, started) = (trace::turn_span(item), Instant::now());
+        let turn = self.process_turn(item).instrument(span.clone()).await;
+        trace::record_turn(&span, turn.as_ref().ok(), started);
+        turn
+    }
+
+    async fn process_turn(&self, item: &msgs::InboxItem) -> Result<Turn, EngineError> {
         let m: Inbound = serde_json::from_str(&item.payload).map_err(|e| EngineError::BadPayload(e.to_string()))?;
         let started = Instant::now();
         let now = self.clock.now_ms();
@@ -511,6 +520,7 @@ impl Engine {
                 .await?
         };
         let conv = conversation.id;
+        trace::record_conversation(conv);
         if conversation.handled_by == "operator" {
             let turn = Turn {
                 conversation_id: conv,

@@ -123,10 +123,14 @@ pub async fn sync_now(
     };
     let kind = if q.get("full").is_some_and(|v| v == "true") { Kind::Full } else { Kind::Incremental };
     let syncer = state.syncer.clone();
-    tokio::spawn(async move {
-        if let Err(e) = syncer.run(api.as_ref(), kind).await {
-            tracing::warn!(market = market.as_str(), error = %e, "manual sync failed");
-        }
-    });
+    let span = tracing::info_span!("sync", market = market.as_str(), kind = kind.as_str(), trigger = "manual");
+    tokio::spawn(tracing::Instrument::instrument(
+        async move {
+            if let Err(e) = syncer.run(api.as_ref(), kind).await {
+                tracing::warn!(market = market.as_str(), error = %e, "manual sync failed");
+            }
+        },
+        span,
+    ));
     Ok(StatusCode::ACCEPTED)
 }
