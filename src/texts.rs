@@ -79,6 +79,14 @@ pub mod bot {
         format!("Передаю ваш вопрос оператору — вам ответит человек. {when}")
     }
 
+    /// The buyer disputes what the marketplace says: the reason, then the handoff.
+    pub fn handoff_dispute(when: &str) -> String {
+        format!(
+            "Понимаю: то, что вы видите, расходится с данными маркетплейса. Такие случаи проверяет \
+             человек — передаю ваш вопрос оператору. {when}"
+        )
+    }
+
     pub fn handoff_order(number: &str, when: &str) -> String {
         format!(
             "По заказу {number} нужна проверка специалиста. Передаю ваш вопрос оператору — вам ответит человек. {when}"
@@ -520,6 +528,7 @@ pub mod reports {
             Reason::HumanOnly => "тема только для людей",
             Reason::RepeatedFailure => "бот не справился",
             Reason::OrderProblem => "проблема с заказом",
+            Reason::Dispute => "покупатель оспаривает данные маркетплейса",
             Reason::ProcessingFailed => "сообщение не удалось обработать",
             Reason::Licence => "бот приостановлен: лицензия истекла",
             Reason::Takeover => "оператор взял разговор сам",
