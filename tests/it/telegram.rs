@@ -54,7 +54,7 @@ fn count(app: &TestApp, sql: &str) -> i64 {
 async fn a_conversation_over_long_polling() {
     let tg = FakeTelegram::start().await;
     let model =
-        FakeLlm::start(vec![Behavior::answer("Вернуть можно в течение 14 дней <без> бирок & чеков нельзя.")]).await;
+        FakeLlm::start(vec![Behavior::answer("Такие товары отмечены <особой> пометкой в карточке & описании.")]).await;
     let app = app_with_model(&tg, "polling", Some(model.openai_url())).await;
     tg.push(FakeTelegram::text_update(1, 501, "где мой заказ 4102938475?"));
     let got = tg.wait_sent(501, 1).await;
@@ -76,7 +76,8 @@ async fn a_conversation_over_long_polling() {
     tg.push(FakeTelegram::text_update(3, 503, "как вернуть товар на вб"));
     let got = tg.wait_sent(503, 1).await;
     assert!(tg.actions().contains(&(503, "typing".into())), "typing shown while the model wrote");
-    assert!(got[0].contains("&lt;без&gt; бирок &amp; чеков"), "{got:?}");
+    // The model's sentence (grounded: no number, verdict or place the facts lack) goes out escaped.
+    assert!(got[0].contains("&lt;особой&gt; пометкой в карточке &amp; описании"), "{got:?}");
 
     // "Спасибо" asks for a rating with buttons; pressing one is a callback query.
     tg.push(FakeTelegram::text_update(4, 501, "спасибо!"));
