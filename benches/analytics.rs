@@ -112,8 +112,8 @@ fn main() {
         .map(|_| {
             let day = rng.below(366) as i64;
             let hour = [9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 8, 23, 0, 7][rng.below(18) as usize];
-            let local = (year_start + OFFSET_MIN as i64 * 60_000).div_euclid(DAY) * DAY + day * DAY + hour * HOUR;
-            local - OFFSET_MIN as i64 * 60_000 + rng.below(HOUR as u64) as i64
+            let local = (year_start + i64::from(OFFSET_MIN) * 60_000).div_euclid(DAY) * DAY + day * DAY + hour * HOUR;
+            local - i64::from(OFFSET_MIN) * 60_000 + rng.below(HOUR as u64) as i64
         })
         .filter(|t| *t < now - 60_000)
         .collect();

@@ -21,7 +21,7 @@ use supportd::marketplace::wb::endpoints::{ENDPOINTS, Endpoint};
 use supportd::marketplace::wb::token::TokenKind;
 use supportd::net::KeyRef;
 
-#[allow(dead_code)]
+#[expect(dead_code, reason = "the bench uses the marketplace fake only; the other fakes are unused here")]
 #[path = "../tests/it/fakes/mod.rs"]
 mod fakes;
 
@@ -35,7 +35,8 @@ fn arg(name: &str, default: f64) -> f64 {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    use supportd::clock::Clock;
+    supportd::clock::SystemClock.now_ms()
 }
 
 struct Run {
@@ -132,7 +133,7 @@ async fn main() {
     let scale = arg("--scale", 1.0);
     println!(
         "WB account: {orders} FBS orders over {days} days, {cards} product cards; documented limits{}",
-        if scale == 1.0 { " as they are".to_owned() } else { format!(" {scale}× faster") }
+        if (scale - 1.0).abs() < f64::EPSILON { " as they are".to_owned() } else { format!(" {scale}× faster") }
     );
     for (kind, name) in [(FakeKind::Personal, "personal"), (FakeKind::Base, "basic")] {
         let Some(r) = run(kind, orders, cards, days, scale).await else {

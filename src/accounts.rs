@@ -13,7 +13,7 @@ use crate::store::{Result, StoreError, sessions, users};
 
 /// Adds an account. With `plan`, an account that takes a seat (admin, operator) is refused
 /// when the plan's seats are all taken (counted in the same transaction).
-#[allow(clippy::too_many_arguments)]
+#[expect(clippy::too_many_arguments, reason = "an account's fields, shared by the API, the CLI and init")]
 pub fn create_user(
     conn: &mut Connection,
     actor: &Actor,

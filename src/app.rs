@@ -72,7 +72,16 @@ pub fn initialize(paths: &Paths, admin_email: &Email, now: i64) -> anyhow::Resul
         let password = crypto::generate_password()?;
         let hash = crypto::hash_password(&password)?;
         db.with_conn(|c| {
-            accounts::create_user(c, &Actor::system(), admin_email, "Администратор", Role::Admin, &hash, None, now)
+            accounts::create_user(
+                c,
+                &Actor::system(),
+                admin_email,
+                crate::texts::FIRST_ADMIN_NAME,
+                Role::Admin,
+                &hash,
+                None,
+                now,
+            )
         })?;
         out.admin = Some((admin_email.to_string(), password));
     }

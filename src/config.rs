@@ -177,13 +177,9 @@ impl Default for NotificationsConfig {
     fn default() -> Self {
         Self {
             enabled: true,
-            in_transit: "Заказ {number} ({marketplace}) передан в доставку. Ожидаемая дата — {eta}. \
-                         Чтобы не получать такие сообщения, напишите «отписаться»."
-                .into(),
-            ready_for_pickup: "Заказ {number} ({marketplace}) ждёт вас в пункте выдачи: {pickup_point}. \
-                               Забрать можно до {storage_until}."
-                .into(),
-            cancelled: "Заказ {number} ({marketplace}) отменён. Если это ошибка — напишите нам, разберёмся.".into(),
+            in_transit: crate::texts::defaults::NOTIFY_IN_TRANSIT.into(),
+            ready_for_pickup: crate::texts::defaults::NOTIFY_READY_FOR_PICKUP.into(),
+            cancelled: crate::texts::defaults::NOTIFY_CANCELLED.into(),
         }
     }
 }
@@ -518,7 +514,7 @@ pub struct ShopConfig {
 impl Default for ShopConfig {
     fn default() -> Self {
         Self {
-            name: "Ладья".into(),
+            name: crate::texts::defaults::SHOP_NAME.into(),
             utc_offset_minutes: 180,
             work_days: vec![1, 2, 3, 4, 5, 6, 7],
             work_from: "09:00".into(),

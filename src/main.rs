@@ -5,7 +5,7 @@ fn main() -> std::process::ExitCode {
         let n = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         // SAFETY: this is the first statement of the program: no other thread exists yet,
         // so nothing can read the environment while it changes.
-        #[allow(unsafe_code)]
+        #[expect(unsafe_code, reason = "set_var before any thread exists (see SAFETY)")]
         unsafe {
             std::env::set_var("RAYON_NUM_THREADS", n.to_string());
         }

@@ -743,7 +743,7 @@ pub mod reports {
     }
 
     /// The body of a scheduled report e-mail (the PDF is attached).
-    #[allow(clippy::too_many_arguments)]
+    #[expect(clippy::too_many_arguments, reason = "the e-mail's figures, each a named placeholder")]
     pub fn email_body(
         shop: &str,
         from: &str,
@@ -769,4 +769,85 @@ pub mod reports {
     }
 
     pub const NO_VALUE: &str = "—";
+
+    /// The legend of the PDF's conversations chart.
+    pub const CHART_ALL: &str = "все разговоры";
+    pub const CHART_AUTOMATED: &str = "закрыты без человека";
+
+    /// A change of a rate in percentage points: "+2,5 п.п.".
+    pub fn points(d: f64) -> String {
+        format!("{}{} п.п.", if d > 0.0 { "+" } else { "" }, decimal(d, 1))
+    }
+}
+
+/// The display name of the first admin account `init` creates.
+pub const FIRST_ADMIN_NAME: &str = "Администратор";
+
+/// Defaults of the config file that buyers or the seller read.
+pub mod defaults {
+    /// The shop's name until the seller sets theirs.
+    pub const SHOP_NAME: &str = "Ладья";
+    /// Order status notifications ({number}, {marketplace}, {eta}, {pickup_point}, {storage_until}).
+    pub const NOTIFY_IN_TRANSIT: &str = "Заказ {number} ({marketplace}) передан в доставку. Ожидаемая дата — {eta}. \
+                                         Чтобы не получать такие сообщения, напишите «отписаться».";
+    pub const NOTIFY_READY_FOR_PICKUP: &str = "Заказ {number} ({marketplace}) ждёт вас в пункте выдачи: {pickup_point}. \
+                                               Забрать можно до {storage_until}.";
+    pub const NOTIFY_CANCELLED: &str =
+        "Заказ {number} ({marketplace}) отменён. Если это ошибка — напишите нам, разберёмся.";
+}
+
+/// The settings page's check of a marketplace key.
+pub mod connection {
+    pub const NOT_CONNECTED: &str = "Ключ не задан: добавьте его в настройках интеграций.";
+    pub const WORKS: &str = "Подключение работает";
+    pub const NO_PART: &str = "Ключ действует, но ни к одному разделу нет доступа";
+    pub const NOT_CONNECTED_SHORT: &str = "не подключён";
+    pub const WRONG_TOKEN: &str = "Маркетплейс отклонил ключ: проверьте его или выпустите новый.";
+    pub const RATE_LIMITED: &str = "Слишком много запросов: попробуйте через минуту.";
+    pub const TIMED_OUT: &str = "Маркетплейс не ответил за 30 секунд.";
+
+    pub fn missing_scope(detail: &str) -> String {
+        format!("У ключа нет доступа к нужным разделам ({detail}).")
+    }
+
+    pub fn api_changed(detail: &str) -> String {
+        format!("Маркетплейс ответил в неожиданном формате: {detail}")
+    }
+
+    pub fn unreachable(error: &dyn std::fmt::Display) -> String {
+        format!("Маркетплейс недоступен: {error}")
+    }
+}
+
+/// `supportd chat`: the terminal conversation with the assistant.
+pub mod chat {
+    pub fn banner(label: &str) -> String {
+        format!("Чат с помощником: {label}. Пустая строка или Ctrl-D — выход.")
+    }
+    pub const YOU: &str = "вы> ";
+    pub const BOT: &str = "бот> ";
+    pub const SILENT: &str = "(молчит: разговор ведёт оператор)";
+}
+
+/// A product's searchable text (the knowledge base indexes it, answers quote it).
+pub mod product {
+    pub const SIZES: &str = "Размеры";
+    pub const COMPOSITION: &str = "Состав";
+    pub const COLOR: &str = "Цвет";
+
+    pub fn price(rub: f64) -> String {
+        format!("\nЦена: {rub} ₽")
+    }
+
+    pub fn stock(count: i64) -> String {
+        if count > 0 { format!("\nВ наличии: {count} шт.") } else { "\nНет в наличии".to_owned() }
+    }
+}
+
+/// Working hours in a buyer's promise ("оператор ответит завтра с 09:00 (МСК)").
+pub mod hours {
+    /// The shop's zone when it is Moscow time (UTC+3).
+    pub const MOSCOW: &str = "МСК";
+    pub const TODAY: &str = "сегодня";
+    pub const TOMORROW: &str = "завтра";
 }

@@ -1,7 +1,7 @@
 //! Shared by the benchmarks: a Telegram Bot API sink on loopback that records every
 //! `sendMessage`, and the real `supportd serve` process pointed at it.
 
-#![allow(dead_code)]
+#![expect(dead_code, reason = "shared by several benchmarks, each uses part of it")]
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -60,7 +60,8 @@ pub fn arg(name: &str, default: usize) -> usize {
 }
 
 pub fn unix_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    use supportd::clock::Clock;
+    supportd::clock::SystemClock.now_ms()
 }
 
 async fn bot_api(

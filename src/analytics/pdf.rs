@@ -234,9 +234,9 @@ impl Doc {
         self.y = base + 16.0;
         let y = self.y + 9.0;
         self.rect(MARGIN, self.y + 2.0, 8.0, 8.0, BLUE);
-        self.text(REGULAR, 8.0, MARGIN + 12.0, y, "все разговоры", MUTED);
+        self.text(REGULAR, 8.0, MARGIN + 12.0, y, t::CHART_ALL, MUTED);
         self.rect(MARGIN + 100.0, self.y + 2.0, 8.0, 8.0, GREEN);
-        self.text(REGULAR, 8.0, MARGIN + 112.0, y, "закрыты без человека", MUTED);
+        self.text(REGULAR, 8.0, MARGIN + 112.0, y, t::CHART_AUTOMATED, MUTED);
         self.y += 16.0;
     }
 
@@ -436,7 +436,7 @@ pub fn change(cur: &Figures, prev: &Figures, key: &str) -> String {
     match (value(cur, key), value(prev, key)) {
         (Some(c), Some(p)) if key == "automation_rate" => {
             let d = (c - p) * 100.0;
-            format!("{}{} п.п.", if d > 0.0 { "+" } else { "" }, t::decimal(d, 1))
+            t::points(d)
         }
         (Some(c), Some(p)) if p != 0.0 => {
             let d = (c - p) / p * 100.0;

@@ -85,7 +85,14 @@ impl Dispatcher {
             };
             let (channel, db, clock, pace, mut stop) =
                 (self.channel.clone(), self.db.clone(), self.clock.clone(), pace.clone(), self.stop.clone());
-            let span = tracing::info_span!("delivery", channel = name, outbox_id = item.id, attempt = item.attempts);
+            let span = tracing::info_span!(
+                "delivery",
+                channel = name,
+                outbox_id = item.id,
+                attempt = item.attempts,
+                outcome = tracing::field::Empty,
+                latency_ms = tracing::field::Empty,
+            );
             sends.spawn(
                 async move {
                 let waited = tokio::select! {
@@ -100,6 +107,7 @@ impl Dispatcher {
                     }
                     return;
                 }
+                let sending = Instant::now();
                 let outcome = match super::Outbound::parse(&item.payload) {
                     Ok(mut message) => {
                         message.outbox_id = Some(item.id);
@@ -108,6 +116,14 @@ impl Dispatcher {
                     Err(e) => Err(SendError::Permanent(format!("unreadable payload: {e}"))),
                 };
                 pace.lock().unwrap_or_else(std::sync::PoisonError::into_inner).last_sent.insert(item.recipient.clone(), Instant::now());
+                let span = tracing::Span::current();
+                span.record("latency_ms", u64::try_from(sending.elapsed().as_millis()).unwrap_or(u64::MAX));
+                span.record("outcome", match &outcome {
+                    Ok(_) => "sent",
+                    Err(SendError::Retry { .. }) => "retry",
+                    Err(SendError::Permanent(_)) => "failed",
+                    Err(SendError::Park(_)) => "parked",
+                });
                 match &outcome {
                     Err(SendError::Retry { reason, .. }) => {
                         tracing::warn!(channel = name, outbox_id = item.id, attempt = item.attempts, %reason, "send failed; will retry");

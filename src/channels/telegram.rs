@@ -123,7 +123,6 @@ pub fn escape_html(s: &str) -> String {
 }
 
 impl Telegram {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         db: Db,
         cipher: Cipher,

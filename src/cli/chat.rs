@@ -113,14 +113,14 @@ pub fn chat(paths: &Paths, args: ChatArgs) -> anyhow::Result<ExitCode> {
         let engine = build(&config, paths, db.clone(), kb, !args.extractive, clock.clone(), cipher).await?;
         let interactive = std::io::stdin().is_terminal();
         if interactive {
-            println!("Чат с помощником: {label}. Пустая строка или Ctrl-D — выход.");
+            println!("{}", crate::texts::chat::banner(&label));
         }
         let customer = format!("terminal-{}", std::process::id());
         let stdin = std::io::stdin();
         let mut n = 0;
         loop {
             if interactive {
-                print!("вы> ");
+                print!("{}", crate::texts::chat::YOU);
                 std::io::stdout().flush()?;
             }
             let mut line = String::new();
@@ -145,8 +145,8 @@ pub fn chat(paths: &Paths, args: ChatArgs) -> anyhow::Result<ExitCode> {
                 .await?;
             let p = &turn.provenance;
             match &turn.reply {
-                Some(r) => println!("бот> {r}"),
-                None => println!("бот> (молчит: разговор ведёт оператор)"),
+                Some(r) => println!("{}{r}", crate::texts::chat::BOT),
+                None => println!("{}{}", crate::texts::chat::BOT, crate::texts::chat::SILENT),
             }
             let sources: Vec<String> = p["sources"]
                 .as_array()

@@ -244,10 +244,10 @@ fn check_licence(r: &mut Report, paths: &Paths, config: &Config) {
             renew,
         ),
         Status::Grace => {
-            r.line(Level::Warn, "licence", &format!("plan {} ended {until}, in its grace period", e.plan), renew)
+            r.line(Level::Warn, "licence", &format!("plan {} ended {until}, in its grace period", e.plan), renew);
         }
         Status::Active if e.days_left().is_some_and(|d| d <= crate::licence::WARN_DAYS[0]) => {
-            r.line(Level::Warn, "licence", &format!("plan {} ends {until}", e.plan), renew)
+            r.line(Level::Warn, "licence", &format!("plan {} ends {until}", e.plan), renew);
         }
         Status::Active => r.line(Level::Ok, "licence", &format!("plan {} until {until}", e.plan), None),
         Status::Trial => r.line(Level::Ok, "licence", &format!("trial until {until}, then the free tier"), None),
@@ -469,7 +469,7 @@ fn check_embeddings(r: &mut Report, path: &Path) {
     }
     match crate::kb::Embedder::load(path) {
         Ok(e) => {
-            r.line(Level::Ok, "knowledge-base search", &format!("hybrid (BM25 + vectors, model {})", e.id()), None)
+            r.line(Level::Ok, "knowledge-base search", &format!("hybrid (BM25 + vectors, model {})", e.id()), None);
         }
         Err(e) => r.line(
             Level::Fail,

@@ -57,7 +57,7 @@ pub fn order(o: &Order, stale_since: Option<i64>, now: i64, offset_min: i32) -> 
             }
         }
         OrderStatus::Cancelled => {
-            s.push_str(&format!("\nПричина отмены видна в личном кабинете {} в разделе заказов.", o.market.title()))
+            s.push_str(&format!("\nПричина отмены видна в личном кабинете {} в разделе заказов.", o.market.title()));
         }
         OrderStatus::Delivered | OrderStatus::Problem => {}
     }

@@ -57,7 +57,7 @@ impl Hours {
 
     fn zone(&self) -> String {
         match self.offset_min {
-            180 => "МСК".into(),
+            180 => crate::texts::hours::MOSCOW.into(),
             o if o % 60 == 0 => format!("UTC{:+}", o / 60),
             o => format!("UTC{:+}:{:02}", o / 60, (o % 60).abs()),
         }
@@ -70,8 +70,8 @@ impl Hours {
         }
         let Some((ahead, wd)) = self.next_open(now_ms) else { return bot::OPERATOR_SOON.into() };
         let day = match ahead {
-            0 => "сегодня".to_owned(),
-            1 => "завтра".to_owned(),
+            0 => crate::texts::hours::TODAY.to_owned(),
+            1 => crate::texts::hours::TOMORROW.to_owned(),
             _ => bot::WEEKDAYS_ACC[usize::from(wd - 1)].to_owned(),
         };
         let time = format!("{:02}:{:02}", self.from / 60, self.from % 60);

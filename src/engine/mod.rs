@@ -23,6 +23,7 @@ mod knowledge;
 pub mod notify;
 pub mod policy;
 pub mod stream;
+mod trace;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -487,8 +488,16 @@ impl Engine {
         }
     }
 
-    /// Steps 1–7 for one inbox item.
+    /// Steps 1–7 for one inbox item, in the tracing span of one turn (`trace`).
     pub async fn process(&self, item: &msgs::InboxItem) -> Result<Turn, EngineError> {
+        use tracing::Instrument as _;
+        let (span, started) = (trace::turn_span(item), Instant::now());
+        let turn = self.process_turn(item).instrument(span.clone()).await;
+        trace::record_turn(&span, turn.as_ref().ok(), started);
+        turn
+    }
+
+    async fn process_turn(&self, item: &msgs::InboxItem) -> Result<Turn, EngineError> {
         let m: Inbound = serde_json::from_str(&item.payload).map_err(|e| EngineError::BadPayload(e.to_string()))?;
         let started = Instant::now();
         let now = self.clock.now_ms();
@@ -529,6 +538,7 @@ impl Engine {
                 .await?
         };
         let conv = conversation.id;
+        trace::record_conversation(conv);
         if conversation.handled_by == "operator" {
             let turn = Turn {
                 conversation_id: conv,
@@ -637,7 +647,7 @@ impl Engine {
         Ok(turn)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[expect(clippy::too_many_arguments, reason = "one turn's inputs, each used once")]
     async fn carry_out(
         &self,
         d: &Decision,
@@ -922,7 +932,7 @@ impl Engine {
     }
 
     /// Answers from the knowledge base; false when nothing relevant exists.
-    #[allow(clippy::too_many_arguments)]
+    #[expect(clippy::too_many_arguments, reason = "one turn's inputs, each used once")]
     async fn answer_knowledge(
         &self,
         intent: Intent,

@@ -52,9 +52,7 @@ pub fn notifier(config: &NotificationsConfig, offset: i32) -> Option<Notifier> {
                 provenance: Some(&provenance),
                 inbox_id: None,
             };
-            let before: i64 =
-                conn.query_row("SELECT COUNT(*) FROM outbox WHERE idempotency_key = ?1", [&key], |r| r.get(0))?;
-            if before > 0 {
+            if msgs::outbox_has_key(conn, &key)? {
                 continue;
             }
             let id = msgs::append_message(conn, &m, now)?;

@@ -186,7 +186,6 @@ async fn readyz(State(state): State<AppState>) -> Response {
 /// Prometheus metrics (any signed-in role; use an API token in the scraper).
 async fn metrics_text(State(state): State<AppState>, _auth: Auth<Viewer>) -> Response {
     let pool = state.db.stats();
-    #[allow(clippy::cast_precision_loss)]
     let gauges = [
         ("supportd_db_pool_size", "SQLite connections the pool may hold.", pool.size as f64),
         ("supportd_db_pool_in_use", "SQLite connections in use now.", pool.in_use as f64),

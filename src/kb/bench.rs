@@ -70,7 +70,6 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
     let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     (sorted[idx] * 1000.0).round() / 1000.0
 }
@@ -162,7 +161,6 @@ pub fn run(
         }
         None => None,
     };
-    #[allow(clippy::cast_precision_loss)]
     let index_mb = dir_size(&dir.join("index")) as f64 / 1_048_576.0;
     Ok(BenchReport {
         docs,

@@ -420,7 +420,6 @@ impl Embedder {
         let x = words.add(&pos)?.broadcast_add(&self.token_type)?;
         let mut x = self.emb_norm.forward(&x)?;
         let head_dim = self.hidden / self.heads;
-        #[allow(clippy::cast_precision_loss)]
         let scale = 1.0 / (head_dim as f64).sqrt();
         // Activations are kept transposed ([hidden, T]) between the dense layers, so that the
         // weights stay the left operand and only the layer norms need [T, hidden].
@@ -491,7 +490,6 @@ pub fn write_test_model(path: &Path, extra_pieces: &[&str], seed: u64) -> std::i
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
-        #[allow(clippy::cast_precision_loss)]
         let x = (state >> 40) as f32 / (1u64 << 24) as f32;
         x * 2.0 - 1.0
     };
@@ -501,9 +499,7 @@ pub fn write_test_model(path: &Path, extra_pieces: &[&str], seed: u64) -> std::i
         for _ in 0..elements / Q4_BLOCK {
             bytes.extend_from_slice(&half::f16::from_f32(0.05).to_le_bytes());
             for _ in 0..16 {
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                 let lo = ((rand() * 7.5 + 8.0) as u8).min(15);
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                 let hi = ((rand() * 7.5 + 8.0) as u8).min(15);
                 bytes.push(lo | (hi << 4));
             }
@@ -559,7 +555,6 @@ pub fn write_test_model(path: &Path, extra_pieces: &[&str], seed: u64) -> std::i
         head.extend_from_slice(&off.to_le_bytes());
     }
     for (i, p) in pieces.iter().enumerate() {
-        #[allow(clippy::cast_precision_loss)]
         let score = if i < 4 { 0.0 } else { -1.0 - (p.chars().count() as f32).recip() };
         head.extend_from_slice(&score.to_le_bytes());
     }

@@ -105,13 +105,11 @@ pub fn run(kb: &Kb, db: &Db, jsonl: &str) -> Result<Report, String> {
             }
             let hits = kb.search(&case.question, mode, 10, false).map_err(|e| e.to_string())?;
             let docs: Vec<&str> = hits.iter().map(|h| h.doc.as_str()).collect();
-            #[allow(clippy::cast_precision_loss)]
             let recall = |k: usize| {
                 docs.iter().take(k).filter(|d| relevant.contains(**d)).count() as f64 / relevant.len() as f64
             };
             sums[slot].recall_at_1 += recall(1);
             sums[slot].recall_at_5 += recall(5);
-            #[allow(clippy::cast_precision_loss)]
             if let Some(rank) = docs.iter().position(|d| relevant.contains(*d)) {
                 sums[slot].mrr += 1.0 / (rank as f64 + 1.0);
             }
@@ -125,7 +123,6 @@ pub fn run(kb: &Kb, db: &Db, jsonl: &str) -> Result<Report, String> {
                 if let Some(c) = kb.compose(&case.question, &top, &hints).map_err(|e| e.to_string())?
                     && relevant.contains(&c.doc)
                 {
-                    #[allow(clippy::cast_precision_loss)]
                     let share = 1.0 / relevant.len() as f64;
                     composed += share;
                 }
@@ -147,9 +144,7 @@ pub fn run(kb: &Kb, db: &Db, jsonl: &str) -> Result<Report, String> {
             off_grounded += 1;
         }
     }
-    #[allow(clippy::cast_precision_loss)]
     let share = |n: usize, of: usize| (n as f64 / of.max(1) as f64 * 1000.0).round() / 1000.0;
-    #[allow(clippy::cast_precision_loss)]
     let avg = |s: Scores| {
         let n = scored.max(1) as f64;
         let r = |x: f64| (x / n * 1000.0).round() / 1000.0;

@@ -318,7 +318,6 @@ fn item_from_object(source: &str, line: usize, o: Map<String, Value>, product: b
             Err(m) => return parsed.issue(source, line, m),
         };
         let stock = match number("stock") {
-            #[allow(clippy::cast_possible_truncation)]
             Ok(s) if s.is_none_or(|v| v.fract() == 0.0) => s.map(|v| v as i64),
             Ok(_) => return parsed.issue(source, line, "stock: must be a whole number"),
             Err(m) => return parsed.issue(source, line, m),

@@ -432,7 +432,6 @@ impl Kb {
         let (bm25, vector) = (bm25?, vector?);
         let mut fused: HashMap<String, SearchHit> = HashMap::new();
         for (rank, h) in bm25.iter().enumerate() {
-            #[allow(clippy::cast_precision_loss)]
             let rrf = W_BM25 / (RRF_K + rank as f32 + 1.0);
             fused.insert(
                 h.doc.clone(),
@@ -451,7 +450,6 @@ impl Kb {
         }
         let mut passage_of: HashMap<String, usize> = HashMap::new();
         for (rank, (doc, passage, sim)) in vector.iter().enumerate() {
-            #[allow(clippy::cast_precision_loss)]
             let rrf = W_VECTOR / (RRF_K + rank as f32 + 1.0);
             passage_of.insert(doc.clone(), *passage);
             match fused.get_mut(doc) {

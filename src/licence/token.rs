@@ -500,7 +500,7 @@ mod tests {
         };
         let mut value: Value = serde_json::from_slice(&payload).expect("json");
         let cases: Vec<(String, &str)> = vec![
-            ("".into(), "starts with"),
+            (String::new(), "starts with"),
             ("LICENCE.abc.def".into(), "starts with"),
             (format!("{PREFIX}.abc"), "three parts"),
             (format!("{PREFIX}.a.b.c"), "three parts"),

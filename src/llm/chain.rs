@@ -148,7 +148,7 @@ impl Llm {
         } else {
             b.failures += 1;
             if b.failures >= self.settings.breaker_failures {
-                if b.open_until.is_none() || b.open_until.is_some_and(|t| Instant::now() >= t) {
+                if b.open_until.is_none_or(|t| Instant::now() >= t) {
                     tracing::warn!(
                         provider = e.provider.name(),
                         failures = b.failures,

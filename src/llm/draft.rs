@@ -123,7 +123,10 @@ impl DraftStats {
 /// goes to `emit`, which says when to stop; `history` (the prompt's tokens) grows with the
 /// answer. With a `proposer` (greedy decoding only) the steps verify drafts; the tokens are
 /// the same either way.
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the decoding loop's state: weights, cache, logits, history, sampler, proposer and sink"
+)]
 pub fn decode(
     weights: &Weights,
     cache: &mut KvCache,

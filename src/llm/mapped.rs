@@ -8,7 +8,10 @@
 //! - Candle's block types are `repr(C)` structs of `f16`, `u8` and `i8` fields, valid for any
 //!   bit pattern; a view is made only when the size matches the GGUF layout and the address
 //!   is aligned for the type.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "the crate's one unsafe module: views into the mapped GGUF, each with its SAFETY comment"
+)]
 
 use std::marker::PhantomData;
 use std::path::Path;

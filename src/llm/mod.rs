@@ -335,7 +335,7 @@ pub fn setup(
                             .map_err(|e| format!("{e:#}"));
                         match &r {
                             Ok(p) => {
-                                tracing::info!(model = %p.model(), secs = started.elapsed().as_secs_f32(), "local model ready")
+                                tracing::info!(model = %p.model(), secs = started.elapsed().as_secs_f32(), "local model ready");
                             }
                             Err(e) => tracing::error!(error = %e, "the local model cannot be loaded"),
                         }

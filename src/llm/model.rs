@@ -453,7 +453,7 @@ impl Weights {
 
     /// Quantization types of the weights, for `model list` and the bench.
     pub fn describe(ct: &gguf_file::Content) -> String {
-        let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+        let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
         for info in ct.tensor_infos.values() {
             if info.shape.rank() == 2 {
                 *counts.entry(format!("{:?}", info.ggml_dtype)).or_default() += 1;

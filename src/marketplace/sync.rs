@@ -225,7 +225,10 @@ impl Syncer {
 
     /// Each part's listing, then (WB, incremental) the refresh of unfinished orders. A part the
     /// key does not reach, or that a limit puts off, is reported and the next one runs.
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one run's inputs: the api, the kind, the window and the progress it reports"
+    )]
     async fn stages(
         &self,
         api: &dyn MarketplaceApi,
@@ -422,7 +425,10 @@ impl Syncer {
             .await
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one part's listing: the api, the part, the window and the progress it reports"
+    )]
     async fn pages(
         &self,
         api: &dyn MarketplaceApi,

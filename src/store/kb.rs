@@ -461,7 +461,6 @@ const PRODUCT_COLUMNS: &str =
 
 fn product_row(r: &Row<'_>) -> rusqlite::Result<Product> {
     let attrs: String = r.get(7)?;
-    #[allow(clippy::cast_precision_loss)]
     Ok(Product {
         id: r.get(0)?,
         marketplace: r.get(1)?,
@@ -480,7 +479,6 @@ fn product_row(r: &Row<'_>) -> rusqlite::Result<Product> {
 /// Creates or updates by (marketplace, offer_id).
 pub fn upsert_product(conn: &mut Connection, p: &ProductInput, now: i64) -> Result<(Product, Saved)> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    #[allow(clippy::cast_possible_truncation)]
     let price_kop = p.price_rub.map(|r| (r * 100.0).round() as i64);
     let attributes = serde_json::Value::Object(p.attributes.clone()).to_string();
     let before: Option<Product> = tx
@@ -597,9 +595,9 @@ fn article_doc(a: &Article) -> IndexDoc {
 pub fn product_text(p: &Product) -> String {
     let mut text = p.description.clone();
     let label = |k: &str| match k {
-        "sizes" => "Размеры",
-        "composition" => "Состав",
-        "color" => "Цвет",
+        "sizes" => crate::texts::product::SIZES,
+        "composition" => crate::texts::product::COMPOSITION,
+        "color" => crate::texts::product::COLOR,
         _ => "",
     };
     for (k, v) in &p.attributes {
@@ -616,14 +614,10 @@ pub fn product_text(p: &Product) -> String {
         text.push_str(&format!("\n{name}: {value}"));
     }
     if let Some(price) = p.price_rub {
-        text.push_str(&format!("\nЦена: {price} ₽"));
+        text.push_str(&crate::texts::product::price(price));
     }
     if let Some(stock) = p.stock {
-        text.push_str(&if stock > 0 {
-            format!("\nВ наличии: {stock} шт.")
-        } else {
-            "\nНет в наличии".to_owned()
-        });
+        text.push_str(&crate::texts::product::stock(stock));
     }
     text
 }

@@ -210,6 +210,13 @@ pub fn outbox_enqueue(conn: &Connection, o: &NewOutbound<'_>, now: i64) -> Resul
         .query_row([o.idempotency_key], |r| r.get(0))?)
 }
 
+/// Whether an outbox row with this idempotency key exists (sent or not).
+pub fn outbox_has_key(conn: &Connection, idempotency_key: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM outbox WHERE idempotency_key = ?1)")?
+        .query_row([idempotency_key], |r| r.get(0))?)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxItem {
     pub id: i64,

@@ -13,7 +13,7 @@ use supportd::clock::Clock;
 use supportd::store::Db;
 
 use crate::fakes::smtp::FakeSmtp;
-use crate::harness::{TestApp, error_code, run_cli, stderr, stdout};
+use crate::harness::{TestApp, error_code, eventually, run_cli, stderr, stdout};
 
 fn load_demo_kb(paths: &Paths) {
     let db = Db::open(&paths.db(), 1, 1).expect("open");
@@ -34,18 +34,13 @@ async fn inbound(app: &TestApp, token: &str, id: &str, customer: &str, text: &st
 
 /// The conversation of `customer` once it has `n` messages.
 async fn conversation(app: &TestApp, token: &str, customer: &str, n: usize) -> Value {
-    for _ in 0..400 {
+    eventually(20, &format!("the conversation of {customer} to reach {n} messages"), async || {
         let list: Value = app.get(token, "/api/v1/conversations?limit=500").await.json().await.expect("json");
-        if let Some(c) = list.as_array().expect("list").iter().find(|c| c["recipient"] == customer) {
-            let t: Value =
-                app.get(token, &format!("/api/v1/conversations/{}", c["id"])).await.json().await.expect("json");
-            if t["messages"].as_array().expect("messages").len() >= n {
-                return t;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the conversation of {customer} never reached {n} messages");
+        let id = list.as_array().expect("list").iter().find(|c| c["recipient"] == customer)?["id"].clone();
+        let t: Value = app.get(token, &format!("/api/v1/conversations/{id}")).await.json().await.expect("json");
+        (t["messages"].as_array().expect("messages").len() >= n).then_some(t)
+    })
+    .await
 }
 
 fn rfc(ms: i64) -> String {
@@ -461,8 +456,8 @@ async fn daily_reports_are_mailed_once_each_with_the_pdf_across_restarts() {
         app.state.config.reports.clone(),
         &app.state.config.server.public_url,
     );
+    // `tick` returns once its run is recorded and mailed.
     restarted.tick().await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(smtp.mails().len(), 1, "no report twice");
 
     // A day later the next one, from the restarted scheduler: nothing skipped.
@@ -508,6 +503,7 @@ async fn daily_reports_are_mailed_once_each_with_the_pdf_across_restarts() {
 }
 
 #[tokio::test]
+#[expect(clippy::float_cmp, reason = "counters and gauges are whole numbers, exact in f64")]
 async fn metrics_count_the_business_with_low_cardinality() {
     let shop = scripted_shop(|_| {}).await;
     let app = &shop.app;

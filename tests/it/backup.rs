@@ -55,7 +55,14 @@ async fn hourly_backups_follow_the_clock_are_checked_rotated_and_survive_restart
         .await
         .expect("inbound");
     assert_eq!(resp.status(), StatusCode::ACCEPTED);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The schedule exists once the job has looked at it; then nothing runs until the clock moves.
+    eventually(20, "the backup job scheduled", async || {
+        let db = rusqlite::Connection::open(paths.db()).ok()?;
+        db.query_row("SELECT COUNT(*) FROM jobs WHERE name = 'backup'", [], |r| r.get::<_, i64>(0))
+            .ok()
+            .filter(|n| *n == 1)
+    })
+    .await;
     assert!(scheduled(&backups).is_empty(), "the first copy waits an hour after the first start");
 
     let mut seen = Vec::new();
@@ -105,7 +112,7 @@ async fn hourly_backups_follow_the_clock_are_checked_rotated_and_survive_restart
     assert_eq!(status["last_ok"]["file"], seen[4].as_str(), "{status}");
     assert_eq!(status["stale"], false);
     assert_eq!(status["copies"].as_array().expect("copies").len(), 3);
-    let (_, viewer_pw) = {
+    let ((), viewer_pw) = {
         let resp = client
             .post(format!("{}/api/v1/users", app.base))
             .bearer_auth(&admin)

@@ -16,7 +16,7 @@ use supportd::store::Db;
 
 use crate::fakes::llm::{Behavior, FakeLlm};
 use crate::fakes::marketplace::{FakeMarketplace, OZON_API_KEY, OZON_CLIENT_ID, WB_TOKEN};
-use crate::harness::{TestApp, error_code, run_cli, stdout, temp_data_dir};
+use crate::harness::{TestApp, error_code, eventually, run_cli, stdout, temp_data_dir};
 
 /// Loads the demo shop's knowledge base into a data directory.
 fn load_demo_kb(paths: &Paths) {
@@ -35,18 +35,13 @@ async fn inbound(app: &TestApp, token: &str, id: &str, customer: &str, text: &st
 
 /// Waits until the conversation of `customer` has `n` messages; returns the thread.
 async fn thread_with(app: &TestApp, token: &str, customer: &str, n: usize) -> Value {
-    for _ in 0..300 {
+    eventually(20, &format!("the conversation of {customer} to reach {n} messages"), async || {
         let list: Value = app.get(token, "/api/v1/conversations").await.json().await.expect("json");
-        if let Some(c) = list.as_array().expect("list").iter().find(|c| c["recipient"] == customer) {
-            let t: Value =
-                app.get(token, &format!("/api/v1/conversations/{}", c["id"])).await.json().await.expect("json");
-            if t["messages"].as_array().expect("messages").len() >= n {
-                return t;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the conversation of {customer} never reached {n} messages");
+        let id = list.as_array().expect("list").iter().find(|c| c["recipient"] == customer)?["id"].clone();
+        let t: Value = app.get(token, &format!("/api/v1/conversations/{id}")).await.json().await.expect("json");
+        (t["messages"].as_array().expect("messages").len() >= n).then_some(t)
+    })
+    .await
 }
 
 fn last(thread: &Value) -> &Value {
@@ -148,7 +143,7 @@ async fn a_buyer_conversation_through_the_whole_pipeline() {
     inbound(&app, &admin, "m7", "tg-100", "ау, есть кто?").await;
     let t = thread_with(&app, &admin, "tg-100", 13).await;
     assert_eq!(last(&t)["author"], "buyer");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.settle().await;
     let t: Value = app.get(&admin, &format!("/api/v1/conversations/{conv}")).await.json().await.expect("json");
     assert_eq!(t["messages"].as_array().expect("m").len(), 13, "no bot reply while an operator handles it");
 
@@ -291,13 +286,11 @@ async fn the_local_model_writes_knowledge_answers_in_the_pipeline() {
     .await;
     let admin = app.admin_token().await;
     // The model loads in the background; wait until the chain reports it.
-    for _ in 0..100 {
+    eventually(20, "the local model loaded", async || {
         let s: Value = app.get(&admin, "/api/v1/llm/status").await.json().await.expect("json");
-        if s["local"].as_str().is_some_and(|l| l.starts_with("ready")) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        s["local"].as_str().is_some_and(|l| l.starts_with("ready")).then_some(())
+    })
+    .await;
     inbound(&app, &admin, "k1", "tg-7", "сколько дней на возврат товара").await;
     let t = thread_with(&app, &admin, "tg-7", 2).await;
     let p = &last(&t)["provenance"];

@@ -346,3 +346,59 @@ pub async fn eventually<T>(secs: u64, what: &str, mut check: impl AsyncFnMut() -
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Polls `check` every 50 ms for up to `secs` seconds, on a thread that may block (tests that
+/// drive a real `supportd` process). The one fixed pause of the synchronous tests.
+pub fn eventually_blocking<T>(secs: u64, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        #[expect(clippy::disallowed_methods, reason = "the polling interval of a synchronous test")]
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Whether the server has nothing left in hand: every inbox row processed, and no outbox row
+/// being sent or due to be (replies kept for the `api` channel's caller and rows parked outside
+/// a messaging window aside). What a test checks after this cannot change by waiting longer.
+pub fn settled(db: &rusqlite::Connection) -> bool {
+    let busy: i64 = db
+        .query_row(
+            "SELECT (SELECT COUNT(*) FROM inbox WHERE status = 'pending')
+                  + (SELECT COUNT(*) FROM outbox WHERE status = 'sending'
+                       OR (status = 'queued' AND channel <> 'api' AND delivery IS NOT 'parked'))",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or(1);
+    busy == 0
+}
+
+/// Waits until the database at `db` is [`settled`] (the real process's).
+pub fn settle_blocking(db: &std::path::Path) {
+    eventually_blocking(20, "the inbox processed and the outbox delivered", || {
+        rusqlite::Connection::open(db).ok().filter(settled).map(|_| ())
+    });
+}
+
+impl TestApp {
+    /// Waits until the server has processed every inbox row and sent every due reply.
+    pub async fn settle(&self) {
+        eventually(20, "the inbox processed and the outbox delivered", async || settled(&self.db()).then_some(()))
+            .await;
+    }
+}
+
+/// Moves the test clock half a second every 50 ms, so retry times and schedules come due
+/// while a test waits for their effects (abort the handle to stop).
+pub fn tick(clock: Arc<ManualClock>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            clock.advance(Duration::from_millis(500));
+        }
+    })
+}

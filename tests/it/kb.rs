@@ -9,7 +9,7 @@ use supportd::clock::{Clock, ManualClock};
 use supportd::kb::{Kb, Mode, embed};
 use supportd::store::{Db, kb as rows};
 
-use crate::harness::{TestApp, error_code, run_cli, stderr, stdout, temp_data_dir};
+use crate::harness::{TestApp, error_code, eventually, run_cli, stderr, stdout, temp_data_dir};
 
 async fn search(app: &TestApp, token: &str, q: &str) -> Vec<Value> {
     let url = format!("/api/v1/kb/search?q={}&mode=bm25", urlencode(q));
@@ -320,8 +320,7 @@ async fn kb_and_eval_commands_work_beside_a_running_server() {
         .await
         .expect("json");
     let token = login["token"].as_str().expect("token").to_owned();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
+    eventually(20, "the server indexing the CLI's import", async || {
         let found: Value = client
             .get(server.url("/api/v1/kb/search?q=пластиковые%20подарочные%20карты"))
             .bearer_auth(&token)
@@ -331,13 +330,14 @@ async fn kb_and_eval_commands_work_beside_a_running_server() {
             .json()
             .await
             .expect("json");
-        if found["hits"].as_array().expect("hits").iter().any(|h| h["title"] == "Пластиковые подарочные карты")
-        {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "the server never indexed the CLI's import: {found}");
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+        found["hits"]
+            .as_array()
+            .expect("hits")
+            .iter()
+            .any(|h| h["title"] == "Пластиковые подарочные карты")
+            .then_some(())
+    })
+    .await;
     // And the command line finds it too, in the server's index.
     let search = run_cli(&data, &["kb", "search", "пластиковые подарочные карты", "--json"], None);
     assert!(

@@ -17,7 +17,7 @@ use supportd::licence::token::{self, Licence, SigningKey};
 
 use crate::fakes::llm::{Behavior, FakeLlm};
 use crate::fakes::smtp::FakeSmtp;
-use crate::harness::{TestApp, error_code, run_cli, run_cli_env, stderr, stdout, temp_data_dir};
+use crate::harness::{TestApp, error_code, eventually, run_cli, run_cli_env, stderr, stdout, temp_data_dir};
 
 const DAY: Duration = Duration::from_secs(86_400);
 
@@ -115,15 +115,12 @@ async fn inbound(app: &TestApp, token: &str, id: &str, customer: &str, text: &st
 
 /// Waits until every inbox item is processed.
 async fn settled(app: &TestApp) {
-    for _ in 0..400 {
+    eventually(10, "the inbox processed", async || {
         let pending: i64 =
             app.db().query_row("SELECT COUNT(*) FROM inbox WHERE status = 'pending'", [], |r| r.get(0)).expect("count");
-        if pending == 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("the inbox was never processed");
+        (pending == 0).then_some(())
+    })
+    .await;
 }
 
 async fn thread_of(app: &TestApp, token: &str, customer: &str) -> Value {

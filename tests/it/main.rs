@@ -1,6 +1,14 @@
 //! Integration tests: the real server on an ephemeral loopback port with a temp data dir, the
 //! real binary for CLI and lifecycle tests, and in-process fakes for external services only.
 
+// Tests look at the database the real server wrote (SQL outside `store/`), and stamp the live
+// servers' fixtures with the real time.
+#![expect(
+    clippy::disallowed_methods,
+    clippy::await_holding_invalid_type,
+    reason = "tests read the stored rows directly (also between awaits) and use the real time"
+)]
+
 mod analytics;
 mod api_auth;
 mod api_basics;

@@ -173,7 +173,7 @@ async fn ozon_without_premium_plus_reports_the_parts_and_tries_each() {
     // refusal is reported and the next source is still tried.
     let polled = api.questions().await.expect("a refused part does not fail the poll");
     assert!(polled.questions.is_empty(), "{:?}", polled.questions);
-    for p in polled.parts.iter() {
+    for p in &polled.parts {
         assert_eq!(p.access, Access::Denied, "{p:?}");
         assert!(p.reason.as_deref().is_some_and(|r| r.contains("Premium")), "{p:?}");
     }

@@ -3,7 +3,7 @@
 //! rest of the inbox goes on. The server always starts again.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use supportd::clock::{Clock, ManualClock, SharedClock};
@@ -14,7 +14,7 @@ use supportd::marketplace::Orders;
 use supportd::store::Db;
 
 use crate::fakes::llm::{Behavior, FakeLlm};
-use crate::harness::{Server, printed_password, run_cli, stderr, stdout, temp_data_dir};
+use crate::harness::{Server, eventually, printed_password, run_cli, stderr, stdout, temp_data_dir};
 
 /// A model provider with a bug: it panics on every request.
 struct Panicking;
@@ -109,25 +109,16 @@ async fn a_message_that_panics_the_worker_is_parked_and_the_others_are_answered(
     engine.accept(&message("1", "p-1", poison)).await.expect("accept");
     engine.accept(&message("2", "ok-1", "привет")).await.expect("accept");
     let file = rusqlite::Connection::open(dir.path().join("e.db")).expect("db");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    let tries = eventually(30, "the poisoned item parked and the other one answered", async || {
         let (poisoned, tries) = inbox_status(&file, "p-1");
-        let (other, _) = inbox_status(&file, "ok-1");
-        if poisoned == "failed" && other == "done" {
-            assert_eq!(tries, MAX_ATTEMPTS + 1, "three starts, and the fourth parks it");
-            break;
-        }
-        assert!(Instant::now() < deadline, "poisoned item {poisoned} after {tries} starts; other {other}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        (poisoned == "failed" && inbox_status(&file, "ok-1").0 == "done").then_some(tries)
+    })
+    .await;
+    assert_eq!(tries, MAX_ATTEMPTS + 1, "three starts, and the fourth parks it");
     assert_handed_over(&file, poison);
     // A later message of the same buyer goes to the person too (the conversation is theirs).
     engine.accept(&message("1", "p-2", "ау")).await.expect("accept");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while inbox_status(&file, "p-2").0 != "done" {
-        assert!(Instant::now() < deadline, "the next message was not processed");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(10, "the next message processed", async || (inbox_status(&file, "p-2").0 == "done").then_some(())).await;
     worker.abort();
 }
 
@@ -173,11 +164,8 @@ async fn a_message_that_crashes_the_process_does_not_crash_loop_the_server() {
     let db = rusqlite::Connection::open(data.join("supportd.db")).expect("db");
     for start in 1..=MAX_ATTEMPTS {
         // Wait until this start is counted (the worker is inside the model call), then crash.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while inbox_status(&db, "m-1").1 < start {
-            assert!(Instant::now() < deadline, "start {start} was not counted");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        eventually(30, &format!("start {start} counted"), async || (inbox_status(&db, "m-1").1 >= start).then_some(()))
+            .await;
         server.kill();
         server = Server::start_env(&data, &env);
     }
@@ -190,11 +178,10 @@ async fn a_message_that_crashes_the_process_does_not_crash_loop_the_server() {
         .await
         .expect("inbound");
     assert_eq!(resp.status(), 202);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while inbox_status(&db, "m-1").0 != "failed" || inbox_status(&db, "m-2").0 != "done" {
-        assert!(Instant::now() < deadline, "{:?} / {:?}", inbox_status(&db, "m-1"), inbox_status(&db, "m-2"));
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(30, "m-1 parked and m-2 answered", async || {
+        (inbox_status(&db, "m-1").0 == "failed" && inbox_status(&db, "m-2").0 == "done").then_some(())
+    })
+    .await;
     assert_handed_over(&db, poison);
     let health = client.get(server.url("/healthz")).send().await.expect("health");
     assert!(health.status().is_success());

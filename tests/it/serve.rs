@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::harness::{Server, printed_password, run_cli, stderr, temp_data_dir};
+use crate::harness::{Server, eventually, printed_password, run_cli, stderr, temp_data_dir};
 
 async fn login(client: &reqwest::Client, server: &Server, password: &str) -> String {
     let resp = client
@@ -114,7 +114,7 @@ async fn files_under_the_data_directory_are_private() {
         .await
         .expect("inbound");
     assert_eq!(r.status(), StatusCode::ACCEPTED);
-    let conv = loop {
+    let conv = eventually(20, "the conversation listed", async || {
         let list: Value = client
             .get(server.url("/api/v1/conversations"))
             .bearer_auth(&token)
@@ -124,11 +124,9 @@ async fn files_under_the_data_directory_are_private() {
             .json()
             .await
             .expect("json");
-        if let Some(c) = list.as_array().and_then(|l| l.first()) {
-            break c["id"].as_i64().expect("id");
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
+        list.as_array().and_then(|l| l.first()).map(|c| c["id"].as_i64().expect("id"))
+    })
+    .await;
     use base64::Engine as _;
     let data_b64 = base64::engine::general_purpose::STANDARD.encode(b"%PDF-1.4 label");
     let r = client

@@ -1,19 +1,18 @@
 //! The Telegram channel against a fake Bot API server: polling and webhook conversations,
 //! duplicates, the webhook secret, 429 storms, files, and a SIGKILL with messages queued.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use supportd::app::Paths;
-use supportd::clock::ManualClock;
 use supportd::config::Secret;
 use supportd::store::Db;
 
 use crate::fakes::llm::{Behavior, FakeLlm};
 use crate::fakes::telegram::{FakeTelegram, Fault, TOKEN};
-use crate::harness::{Server, TestApp, error_code, eventually, run_cli_env, stdout, temp_data_dir};
+use crate::harness::{
+    Server, TestApp, error_code, eventually, eventually_blocking, run_cli_env, settle_blocking, stdout, temp_data_dir,
+    tick,
+};
 
 /// The demo shop's knowledge base and orders.
 fn demo_shop(paths: &Paths) {
@@ -47,16 +46,6 @@ async fn app_with_model(tg: &FakeTelegram, mode: &str, model: Option<String>) ->
     .await
 }
 
-/// Moves the test clock along so retry times come due.
-fn tick(clock: Arc<ManualClock>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            clock.advance(Duration::from_millis(500));
-        }
-    })
-}
-
 fn count(app: &TestApp, sql: &str) -> i64 {
     app.db().query_row(sql, [], |r| r.get(0)).expect("count")
 }
@@ -65,7 +54,7 @@ fn count(app: &TestApp, sql: &str) -> i64 {
 async fn a_conversation_over_long_polling() {
     let tg = FakeTelegram::start().await;
     let model =
-        FakeLlm::start(vec![Behavior::answer("Посмотрите пометку в карточке товара <без> бирок & чеков.")]).await;
+        FakeLlm::start(vec![Behavior::answer("Такие товары отмечены <особой> пометкой в карточке & описании.")]).await;
     let app = app_with_model(&tg, "polling", Some(model.openai_url())).await;
     tg.push(FakeTelegram::text_update(1, 501, "где мой заказ 4102938475?"));
     let got = tg.wait_sent(501, 1).await;
@@ -79,7 +68,7 @@ async fn a_conversation_over_long_polling() {
     tg.push(start);
     let got = tg.wait_sent(502, 1).await;
     assert!(got[0].contains("57195475-0050-3"), "{got:?}");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.settle().await;
     assert_eq!(count(&app, "SELECT COUNT(*) FROM inbox WHERE channel = 'telegram'"), 2);
     assert_eq!(tg.sent_to(502).len(), 1, "nothing answered twice");
 
@@ -87,7 +76,8 @@ async fn a_conversation_over_long_polling() {
     tg.push(FakeTelegram::text_update(3, 503, "как вернуть товар на вб"));
     let got = tg.wait_sent(503, 1).await;
     assert!(tg.actions().contains(&(503, "typing".into())), "typing shown while the model wrote");
-    assert!(got[0].contains("&lt;без&gt; бирок &amp; чеков"), "{got:?}");
+    // The model's sentence (grounded: no number, verdict or place the facts lack) goes out escaped.
+    assert!(got[0].contains("&lt;особой&gt; пометкой в карточке &amp; описании"), "{got:?}");
 
     // "Спасибо" asks for a rating with buttons; pressing one is a callback query.
     tg.push(FakeTelegram::text_update(4, 501, "спасибо!"));
@@ -112,15 +102,7 @@ async fn a_conversation_over_long_polling() {
 async fn webhook_mode_checks_the_secret_and_ignores_redeliveries() {
     let tg = FakeTelegram::start().await;
     let app = app_with(&tg, "webhook").await;
-    let mut hook = None;
-    for _ in 0..200 {
-        hook = tg.webhook();
-        if hook.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    let (url, secret) = hook.expect("setWebhook was called");
+    let (url, secret) = eventually(10, "setWebhook called", async || tg.webhook()).await;
     assert!(url.ends_with("/telegram/webhook"), "{url}");
     assert!(secret.len() >= 32);
     let post = |body: Value, secret: &str| {
@@ -140,7 +122,7 @@ async fn webhook_mode_checks_the_secret_and_ignores_redeliveries() {
     assert_eq!(post(update, &secret).await.expect("post").status(), StatusCode::OK);
     let got = tg.wait_sent(601, 1).await;
     assert!(!got[0].is_empty());
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.settle().await;
     assert_eq!(tg.sent_to(601).len(), 1);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM messages WHERE author = 'buyer'"), 1);
     // Not an update: 400.
@@ -167,12 +149,7 @@ async fn webhook_mode_checks_the_secret_and_ignores_redeliveries() {
     assert_eq!(resp.status(), StatusCode::OK);
     let status: Value = resp.json().await.expect("json");
     assert_eq!((status["mode"].as_str(), status["username"].as_str()), (Some("polling"), Some("ladya_shop_bot")));
-    for _ in 0..200 {
-        if tg.webhook().is_none() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    eventually(10, "the webhook removed", async || tg.webhook().is_none().then_some(())).await;
     assert!(tg.webhook().is_none());
 }
 
@@ -202,7 +179,7 @@ async fn a_429_storm_delivers_everything_once_and_in_order() {
     }
     let got = tg.wait_sent(700, 6).await;
     assert_eq!(&got[1..], &["Ответ 1", "Ответ 2", "Ответ 3", "Ответ 4", "Ответ 5"], "{got:?}");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.settle().await;
     assert_eq!(tg.sent_to(700).len(), 6);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM outbox WHERE status = 'sent'"), 6);
 
@@ -309,20 +286,14 @@ fn a_sigkill_with_replies_queued_loses_and_repeats_nothing() {
     let queued = |db: &rusqlite::Connection| -> i64 {
         db.query_row("SELECT COUNT(*) FROM outbox WHERE status IN ('queued', 'sending')", [], |r| r.get(0)).unwrap_or(0)
     };
-    for _ in 0..200 {
-        if queued(&db) == 3 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(queued(&db), 3, "three replies waiting");
+    eventually_blocking(10, "three replies waiting", || (queued(&db) == 3).then_some(()));
     server.kill();
     assert!(tg.sent_to(900).len() <= 1);
     let before = tg.sent_to(900).len();
     tg.fault(vec![]);
     let server = Server::start_env(&data, &env);
     let got = rt.block_on(tg.wait_sent(900, 3));
-    std::thread::sleep(Duration::from_millis(500));
+    settle_blocking(&data.join("supportd.db"));
     let got_after = tg.sent_to(900);
     assert_eq!(got_after.len(), 3, "each reply once: {got_after:?} (before the kill: {before})");
     assert!(got[0].contains("Здравствуйте") && got[2].contains("4102938475"), "in order: {got:?}");
@@ -332,7 +303,7 @@ fn a_sigkill_with_replies_queued_loses_and_repeats_nothing() {
 #[tokio::test]
 async fn a_shared_phone_number_links_the_buyers_orders() {
     let tg = FakeTelegram::start().await;
-    let _app = app_with(&tg, "polling").await;
+    let app = app_with(&tg, "polling").await;
     tg.push(FakeTelegram::text_update(1, 950, "где мой заказ?"));
     let _ = tg.wait_sent(950, 1).await;
     let ask = tg.sent().into_iter().rfind(|s| s.chat == 950).expect("sent");
@@ -340,7 +311,12 @@ async fn a_shared_phone_number_links_the_buyers_orders() {
     assert_eq!(ask.buttons, vec!["📱 Поделиться номером"], "a request_contact button");
     // Someone else's contact proves nothing.
     tg.push(FakeTelegram::contact_update(2, 950, "+7 916 111-22-33", false));
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // It is read (the polling offset moves past it) and not even stored: there is nothing in it.
+    eventually(20, "the contact read", async || {
+        (count(&app, "SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'telegram.offset'") >= 3).then_some(())
+    })
+    .await;
+    app.settle().await;
     assert_eq!(tg.sent_to(950).len(), 1);
     // The buyer's own number: the orders placed with it are theirs.
     tg.push(FakeTelegram::contact_update(3, 950, "79161112233", true));

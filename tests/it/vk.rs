@@ -11,7 +11,7 @@ use supportd::paths::Paths;
 use supportd::store::Db;
 
 use crate::fakes::vk::{CONFIRMATION, FakeVk, Fault, GROUP, SECRET, TOKEN};
-use crate::harness::{Server, TestApp, error_code, eventually, temp_data_dir};
+use crate::harness::{Server, TestApp, error_code, eventually, eventually_blocking, temp_data_dir, tick};
 
 const BUYER: i64 = 501_234;
 
@@ -74,7 +74,7 @@ async fn the_callback_api_confirms_checks_the_secret_and_stores_before_ok() {
     }
     let got = vk.wait_sent(BUYER, 1).await;
     assert!(!got[0].text.is_empty());
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.settle().await;
     assert_eq!(vk.sent_to(BUYER).len(), 1);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM messages WHERE author = 'buyer'"), 1);
     // random_id is derived from the outbox row.
@@ -136,15 +136,7 @@ async fn ratings_use_an_inline_keyboard_and_photos_come_in() {
 async fn long_poll_delivers_and_errors_are_retried_or_given_up() {
     let vk = FakeVk::start().await;
     let app = app_with(&vk, "longpoll").await;
-    let ticker = {
-        let clock = app.clock.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                clock.advance(Duration::from_millis(500));
-            }
-        })
-    };
+    let ticker = tick(app.clock.clone());
     eventually(10, "the long poll server fetched", async || vk.long_poll_connected().then_some(())).await;
     // Too many requests per second, then internal: retried with the same random_id, sent once.
     vk.fault(vec![Fault::Error(6), Fault::Error(10)]);
@@ -201,14 +193,11 @@ fn a_sigkill_in_the_middle_of_a_send_loses_and_repeats_nothing() {
     // The row was left `sending`; the next start sends it again with the same random_id.
     let server = Server::start_env(&data, &env);
     let db = rusqlite::Connection::open(data.join("supportd.db")).expect("db");
-    for _ in 0..200 {
+    eventually_blocking(10, "the reply sent after the restart", || {
         let sent: i64 =
             db.query_row("SELECT COUNT(*) FROM outbox WHERE status = 'sent'", [], |r| r.get(0)).unwrap_or(0);
-        if sent == 1 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        (sent == 1).then_some(())
+    });
     let attempts = vk.attempts();
     assert_eq!(attempts.len(), 2, "sent again after the crash: {attempts:?}");
     assert_eq!(attempts[0], attempts[1], "with the same random_id");

@@ -3,18 +3,19 @@
 //! files both ways, the 24-hour window with templates, error classes, and a SIGKILL with
 //! replies queued.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use supportd::clock::{Clock, ManualClock};
+use supportd::clock::Clock;
 use supportd::config::Secret;
 use supportd::paths::Paths;
 use supportd::store::Db;
 
 use crate::fakes::whatsapp::{APP_SECRET, FakeWhatsApp, PHONE_ID, TOKEN, VERIFY_TOKEN, WABA_ID};
-use crate::harness::{Server, TestApp, error_code, eventually, temp_data_dir};
+use crate::harness::{
+    Server, TestApp, error_code, eventually, eventually_blocking, settle_blocking, temp_data_dir, tick,
+};
 
 const BUYER: &str = "79161112233";
 
@@ -70,16 +71,6 @@ fn count(app: &TestApp, sql: &str) -> i64 {
     app.db().query_row(sql, [], |r| r.get(0)).expect("count")
 }
 
-/// Moves the test clock along so retry times come due.
-fn tick(clock: Arc<ManualClock>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            clock.advance(Duration::from_millis(500));
-        }
-    })
-}
-
 async fn last_messages(app: &TestApp, admin: &str) -> Vec<Value> {
     let list: Value = app.get(admin, "/api/v1/conversations").await.json().await.expect("json");
     let conv = list[0]["id"].as_i64().expect("conversation");
@@ -132,7 +123,7 @@ async fn a_conversation_from_webhook_to_reply_with_statuses_files_and_duplicates
     let got = wa.wait_sent(BUYER, 1).await;
     assert!(got[0].text().contains("4102938475"), "{:?}", got[0]);
     assert_eq!(got[0].kind, "text");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.settle().await;
     assert_eq!(wa.sent_to(BUYER).len(), 1, "one reply");
     assert_eq!(count(&app, "SELECT COUNT(*) FROM messages WHERE author = 'buyer'"), 1);
     // The sender's number is WhatsApp's proof: the orders placed with it are linked.
@@ -348,13 +339,7 @@ fn a_sigkill_with_replies_queued_loses_and_repeats_nothing() {
     let queued = |db: &rusqlite::Connection| -> i64 {
         db.query_row("SELECT COUNT(*) FROM outbox WHERE status IN ('queued', 'sending')", [], |r| r.get(0)).unwrap_or(0)
     };
-    for _ in 0..200 {
-        if queued(&db) == 3 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(queued(&db), 3, "three replies waiting");
+    eventually_blocking(10, "three replies waiting", || (queued(&db) == 3).then_some(()));
     server.kill();
     wa.fault(vec![]);
     let server = Server::start_env(&data, &env);
@@ -362,7 +347,7 @@ fn a_sigkill_with_replies_queued_loses_and_repeats_nothing() {
     let again = FakeWhatsApp::text_message(BUYER, "wamid.kill.1", "как вернуть товар на вб");
     assert_eq!(send(&server, &again), reqwest::StatusCode::OK);
     let got = rt.block_on(wa.wait_sent(BUYER, 3));
-    std::thread::sleep(Duration::from_millis(500));
+    settle_blocking(&data.join("supportd.db"));
     assert_eq!(wa.sent_to(BUYER).len(), 3, "each reply once: {:?}", wa.sent_to(BUYER));
     assert!(got[0].text().contains("Здравствуйте") && got[2].text().contains("4102938475"), "in order: {got:?}");
     assert!(wa.violations().is_empty(), "{:?}", wa.violations());

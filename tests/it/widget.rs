@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::harness::TestApp;
+use crate::harness::{TestApp, eventually};
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -67,11 +67,23 @@ async fn a_visitor_chats_through_the_widget() {
     let admin = app.admin_token().await;
     let list: Value = app.get(&admin, "/api/v1/conversations").await.json().await.expect("json");
     let conv = list[0]["id"].as_i64().expect("id");
-    tokio::time::sleep(Duration::from_millis(200)).await;
     let resp =
         app.post(&admin, &format!("/api/v1/conversations/{conv}/messages"), &json!({"text": "Мы на связи!"})).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The dispatcher has tried it: queued for later (the visitor is offline), or pushed to the
+    // socket before the server saw it close.
+    eventually(10, "the operator's reply tried", async || {
+        let (attempts, status): (i64, String) = app
+            .db()
+            .query_row(
+                "SELECT attempts, status FROM outbox WHERE channel = 'widget' ORDER BY id DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("row");
+        (attempts >= 1 && status != "sending").then_some(())
+    })
+    .await;
     let mut ws = open(&app, "v-visitor-0001", "https://ladya-shop.ru").await.expect("reconnect");
     let history = next(&mut ws).await;
     let texts: Vec<&str> =

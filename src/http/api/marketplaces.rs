@@ -14,6 +14,7 @@ use crate::marketplace::access::{self, PartView};
 use crate::marketplace::sync::Kind;
 use crate::marketplace::{Access, KeyInfo, Market, MarketError};
 use crate::store::{marketplace as store, orders as rows};
+use crate::texts::connection as t;
 use crate::texts::marketplace as texts;
 
 #[derive(Serialize, ToSchema)]
@@ -93,25 +94,17 @@ pub async fn test(
         return Ok(failed("plan_limit", refusal.0));
     }
     let Some(api) = state.orders.connected_apis().await.into_iter().find(|a| a.market() == market) else {
-        return Ok(failed("not_connected", "Ключ не задан: добавьте его в настройках интеграций.".into()));
+        return Ok(failed("not_connected", t::NOT_CONNECTED.into()));
     };
     let r = tokio::time::timeout(std::time::Duration::from_secs(30), api.check()).await;
     let info = match r {
         Ok(Ok(info)) => info,
-        Ok(Err(MarketError::Unauthorized)) => {
-            return Ok(failed("wrong_token", "Маркетплейс отклонил ключ: проверьте его или выпустите новый.".into()));
-        }
-        Ok(Err(MarketError::Forbidden(m))) => {
-            return Ok(failed("missing_scope", format!("У ключа нет доступа к нужным разделам ({m}).")));
-        }
-        Ok(Err(MarketError::RateLimited { .. })) => {
-            return Ok(failed("rate_limited", "Слишком много запросов: попробуйте через минуту.".into()));
-        }
-        Ok(Err(MarketError::Shape(m))) => {
-            return Ok(failed("api_changed", format!("Маркетплейс ответил в неожиданном формате: {m}")));
-        }
-        Ok(Err(e)) => return Ok(failed("unreachable", format!("Маркетплейс недоступен: {e}"))),
-        Err(_) => return Ok(failed("unreachable", "Маркетплейс не ответил за 30 секунд.".into())),
+        Ok(Err(MarketError::Unauthorized)) => return Ok(failed("wrong_token", t::WRONG_TOKEN.into())),
+        Ok(Err(MarketError::Forbidden(m))) => return Ok(failed("missing_scope", t::missing_scope(&m))),
+        Ok(Err(MarketError::RateLimited { .. })) => return Ok(failed("rate_limited", t::RATE_LIMITED.into())),
+        Ok(Err(MarketError::Shape(m))) => return Ok(failed("api_changed", t::api_changed(&m))),
+        Ok(Err(e)) => return Ok(failed("unreachable", t::unreachable(&e))),
+        Err(_) => return Ok(failed("unreachable", t::TIMED_OUT.into())),
     };
     let now = state.now();
     let stored = {
@@ -127,11 +120,7 @@ pub async fn test(
     let parts = access::merge(market, &info, &stored.0, &stored.1);
     let reachable = parts.iter().any(|p| matches!(p.access, Access::Allowed | Access::Partial));
     let kind = info.kind.as_deref().map(texts::token_kind);
-    let head = if reachable {
-        "Подключение работает"
-    } else {
-        "Ключ действует, но ни к одному разделу нет доступа"
-    };
+    let head = if reachable { t::WORKS } else { t::NO_PART };
     let message =
         format!("{head}{}: {}.", kind.map(|k| format!(" ({k})")).unwrap_or_default(), access::summary(market, &parts));
     Ok(Json(ConnectionTest {
@@ -187,7 +176,7 @@ pub async fn settings(
             key_kind: info.kind,
             expires_at: info.expires_at.map(crate::clock::rfc3339),
             read_only: info.read_only,
-            summary: if connected { access::summary(market, &parts) } else { "не подключён".into() },
+            summary: if connected { access::summary(market, &parts) } else { t::NOT_CONNECTED_SHORT.into() },
             parts,
         });
     }
@@ -216,10 +205,14 @@ pub async fn sync_now(
     };
     let kind = if q.get("full").is_some_and(|v| v == "true") { Kind::Full } else { Kind::Incremental };
     let syncer = state.syncer.clone();
-    tokio::spawn(async move {
-        if let Err(e) = syncer.run(api.as_ref(), kind).await {
-            tracing::warn!(market = market.as_str(), error = %e, "manual sync failed");
-        }
-    });
+    let span = tracing::info_span!("sync", market = market.as_str(), kind = kind.as_str(), trigger = "manual");
+    tokio::spawn(tracing::Instrument::instrument(
+        async move {
+            if let Err(e) = syncer.run(api.as_ref(), kind).await {
+                tracing::warn!(market = market.as_str(), error = %e, "manual sync failed");
+            }
+        },
+        span,
+    ));
     Ok(StatusCode::ACCEPTED)
 }

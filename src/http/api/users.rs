@@ -185,7 +185,7 @@ pub async fn assignees(
     Ok(Json(
         all.into_iter()
             .filter(|u| !u.disabled && u.role >= Role::Operator)
-            .map(|u| Assignee { id: u.id, name: u.name, email: u.email.to_string() })
+            .map(|u| Assignee { id: u.id, name: u.name, email: u.email })
             .collect(),
     ))
 }

@@ -694,7 +694,7 @@ mod tests {
             parse::<types::Envelope<types::Posting>>("POST /v3/posting/fbs/get", br#"{"result": {"status": "x"}}"#);
         match err {
             Err(MarketError::Shape(m)) => {
-                assert!(m.contains("POST /v3/posting/fbs/get") && m.contains("posting_number"), "{m}")
+                assert!(m.contains("POST /v3/posting/fbs/get") && m.contains("posting_number"), "{m}");
             }
             other => panic!("{other:?}"),
         }

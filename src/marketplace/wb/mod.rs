@@ -808,7 +808,7 @@ fn note(out: &mut Polled, part: Part, r: Result<Vec<Question>, MarketError>) -> 
         }
         Err(MarketError::Unauthorized) => return Err(MarketError::Unauthorized),
         Err(e @ MarketError::Forbidden(_)) => {
-            out.parts.push(PartAccess::new(part, Access::Denied, Some(e.to_string())))
+            out.parts.push(PartAccess::new(part, Access::Denied, Some(e.to_string())));
         }
         Err(e) => {
             tracing::warn!(part = part.as_str(), error = %e, "WB questions were not read");

@@ -356,9 +356,11 @@ struct Guard(Arc<Inner>);
 impl Drop for Guard {
     fn drop(&mut self) {
         let v = self.0.violations.lock().map(|v| v.clone()).unwrap_or_default();
-        if !v.is_empty() && !std::thread::panicking() {
-            panic!("the fake marketplace saw requests or responses the official documents reject:\n{}", v.join("\n"));
-        }
+        assert!(
+            v.is_empty() || std::thread::panicking(),
+            "the fake marketplace saw requests or responses the official documents reject:\n{}",
+            v.join("\n")
+        );
     }
 }
 
@@ -749,6 +751,7 @@ impl FakeMarketplace {
     }
 }
 
+#[expect(clippy::disallowed_methods, reason = "the fake stands for an outside service, which keeps the wall clock")]
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
@@ -1018,7 +1021,7 @@ fn parse_time(v: &Value) -> Option<i64> {
 /// Three calendar months before `ms` (UTC).
 fn three_months_before(ms: i64) -> i64 {
     let t = time::OffsetDateTime::from_unix_timestamp(ms / 1000).expect("time");
-    let (mut y, mut m) = (t.year(), u8::from(t.month()) as i32 - 3);
+    let (mut y, mut m) = (t.year(), i32::from(u8::from(t.month())) - 3);
     if m < 1 {
         m += 12;
         y -= 1;

@@ -135,9 +135,11 @@ impl FakeSmtp {
             if mails.len() >= n {
                 return mails;
             }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                panic!("expected {n} mails, got {}", self.mails().len());
-            }
+            assert!(
+                tokio::time::timeout_at(deadline, notified).await.is_ok(),
+                "expected {n} mails, got {}",
+                self.mails().len()
+            );
         }
     }
 }

@@ -141,12 +141,11 @@ pub fn specs() -> Option<&'static Specs> {
         .get_or_init(|| {
             let dir = dir();
             if !dir.join("ozon/seller-api.swagger.json").exists() {
-                if std::env::var("SUPPORTD_REQUIRE_SPECS").is_ok_and(|v| v == "1") {
-                    panic!(
-                        "the official API documents are required (SUPPORTD_REQUIRE_SPECS=1) but {} is missing",
-                        dir.display()
-                    );
-                }
+                assert!(
+                    !std::env::var("SUPPORTD_REQUIRE_SPECS").is_ok_and(|v| v == "1"),
+                    "the official API documents are required (SUPPORTD_REQUIRE_SPECS=1) but {} is missing",
+                    dir.display()
+                );
                 eprintln!("note: {} is missing; tests against the marketplace documents are skipped", dir.display());
                 return None;
             }
@@ -729,7 +728,7 @@ impl Specs {
     pub fn check_prose(&self, rules: &[Prose]) -> Vec<String> {
         let mut missing = Vec::new();
         for r in rules {
-            let spec = if r.doc.ends_with(".json") { &self.ozon } else { &self.wb };
+            let spec = if r.doc.to_ascii_lowercase().ends_with(".json") { &self.ozon } else { &self.wb };
             let found = spec.operations.iter().find(|o| o.doc == r.doc && o.method == r.method && o.template == r.path);
             let Some(op) = found else {
                 missing.push(format!("{} {} {}: no such operation", r.doc, r.method, r.path));
