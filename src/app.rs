@@ -95,6 +95,8 @@ impl App {
         let cipher = Cipher::load_or_create(&paths.secret_key())?;
         let db = Db::open(&paths.db(), config.server.db_pool_size, now)
             .with_context(|| format!("cannot open the database {}", paths.db().display()))?;
+        // The model settings chosen on the panel's set-up page.
+        let config = crate::setup::overlay(config, &db);
         let requeued = db.with_conn(|c| store::messaging::recover(c, now))?;
         if requeued > 0 {
             tracing::info!(requeued, "outbound messages interrupted by the last stop are queued again");
@@ -224,8 +226,10 @@ impl App {
             &config.server.public_url,
         ));
         let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
-        let widget =
-            Arc::new(crate::channels::widget::Widget::new(&config.widget.allowed_origins, &config.server.public_url));
+        let widget = Arc::new(
+            crate::channels::widget::Widget::new(&config.widget.allowed_origins, &config.server.public_url)
+                .with_db(db.clone()),
+        );
         let backups = Arc::new(crate::backup::Backups::new(
             db.clone(),
             paths.data_dir.clone(),
@@ -257,6 +261,8 @@ impl App {
             started: Instant::now(),
             stopping: stopping_rx,
         });
+        // The widget's allowed sites set on the panel.
+        crate::setup::apply_stored(&state).await;
         Ok(Self { listener, tls, redirect, state, stopping })
     }
 

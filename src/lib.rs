@@ -2,6 +2,7 @@
 //! See ARCHITECTURE.md for the map of modules and their invariants.
 
 pub mod accounts;
+pub mod alerts;
 pub mod analytics;
 pub mod app;
 pub mod assets;
@@ -24,6 +25,7 @@ pub mod net;
 pub mod nlu;
 pub mod paths;
 pub mod privacy;
+pub mod setup;
 pub mod store;
 pub mod telemetry;
 pub mod texts;

@@ -11,6 +11,7 @@ pub mod llm;
 pub mod messaging;
 pub mod ops;
 pub mod orders;
+pub mod panel;
 pub mod privacy;
 pub mod sessions;
 pub mod statement;
@@ -77,6 +78,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 12, name: "analytics", sql: include_str!("migrations/0012_analytics.sql") },
     Migration { version: 14, name: "channels", sql: include_str!("migrations/0014_channels.sql") },
     Migration { version: 15, name: "analytics_channels", sql: include_str!("migrations/0015_analytics_channels.sql") },
+    Migration { version: 16, name: "panel_alerts", sql: include_str!("migrations/0016_panel_alerts.sql") },
 ];
 
 /// The schema version this build expects.

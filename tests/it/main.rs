@@ -16,6 +16,7 @@ mod licence;
 mod lifecycle;
 mod limits;
 mod llm;
+mod panel;
 mod poison;
 mod privacy;
 mod serve;

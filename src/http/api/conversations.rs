@@ -35,11 +35,14 @@ pub struct ConversationView {
     pub conversation: Conversation,
     pub created: String,
     pub last_message: String,
+    /// In the inbox list: the last message, how long the buyer has waited, their mood.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub triage: Option<crate::store::panel::Triage>,
 }
 
 impl From<Conversation> for ConversationView {
     fn from(c: Conversation) -> Self {
-        Self { created: rfc3339(c.created_at), last_message: rfc3339(c.last_message_at), conversation: c }
+        Self { created: rfc3339(c.created_at), last_message: rfc3339(c.last_message_at), conversation: c, triage: None }
     }
 }
 
@@ -82,13 +85,33 @@ pub async fn list(
         Some(_) => return Err(ApiError::invalid("assigned: \"me\"")),
         None => None,
     };
-    let rows = state
+    let (rows, mut triage) = state
         .db
         .call(move |c| {
-            msgs::conversations(c, q.status.as_deref(), q.handled_by.as_deref(), search.as_deref(), assigned, limit)
+            let rows = msgs::conversations(
+                c,
+                q.status.as_deref(),
+                q.handled_by.as_deref(),
+                search.as_deref(),
+                assigned,
+                limit,
+            )?;
+            let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+            Ok((rows, crate::store::panel::triage(c, &ids)?))
         })
         .await?;
-    Ok(Json(rows.into_iter().map(ConversationView::from).collect()))
+    let viewer = auth.user.role < crate::domain::Role::Operator;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| {
+                let mut t = triage.remove(&r.id);
+                if viewer && let Some(t) = &mut t {
+                    t.last_text = t.last_text.as_deref().map(crate::privacy::mask_text);
+                }
+                ConversationView { triage: t, ..ConversationView::from(r) }
+            })
+            .collect(),
+    ))
 }
 
 #[derive(Serialize, ToSchema)]
