@@ -17,8 +17,8 @@
     $("al-overdue").checked = p.on_overdue;
     $("al-failed").checked = p.on_failed;
     $("al-minutes").value = p.overdue_minutes;
-    $("al-quiet-from").value = p.quiet_from || "";
-    $("al-quiet-to").value = p.quiet_to || "";
+    $("al-quiet-from").value = p.quiet ? p.quiet.from : "";
+    $("al-quiet-to").value = p.quiet ? p.quiet.to : "";
     $("al-routes").textContent = (v.telegram_ready ? "Бот Telegram подключён." : "Бот Telegram не подключён: оповещения в Telegram не придут.")
       + " " + (v.email_ready ? "Почта настроена." : "Почта не настроена (smtp.host): письма не придут.");
     const ul = $("al-recent");
@@ -35,8 +35,13 @@
     const body = {
       telegram_chat_id: $("al-chat").value.trim() || null, email: $("al-email").value.trim() || null,
       on_handoff: $("al-handoff").checked, on_overdue: $("al-overdue").checked, on_failed: $("al-failed").checked,
-      overdue_minutes: Number($("al-minutes").value), quiet_from: $("al-quiet-from").value || null, quiet_to: $("al-quiet-to").value || null,
+      overdue_minutes: Number($("al-minutes").value),
+      quiet: $("al-quiet-from").value && $("al-quiet-to").value ? { from: $("al-quiet-from").value, to: $("al-quiet-to").value } : null,
     };
+    if (Boolean($("al-quiet-from").value) !== Boolean($("al-quiet-to").value)) {
+      $("al-result").textContent = "Задайте оба конца тихих часов или ни одного.";
+      return;
+    }
     try {
       await api("PUT", "/api/v1/profile/alerts", body);
       $("al-result").textContent = "Сохранено.";

@@ -74,11 +74,8 @@ pub fn minutes_of(hhmm: &str) -> Option<i64> {
 
 /// Whether `now` falls in the quiet hours (shop time; the span may wrap past midnight).
 pub fn is_quiet(p: &AlertPrefs, now_ms: i64, utc_offset_minutes: i32) -> bool {
-    let (Some(from), Some(to)) =
-        (p.quiet_from.as_deref().and_then(minutes_of), p.quiet_to.as_deref().and_then(minutes_of))
-    else {
-        return false;
-    };
+    let Some(q) = &p.quiet else { return false };
+    let (Some(from), Some(to)) = (minutes_of(&q.from), minutes_of(&q.to)) else { return false };
     let local = (now_ms.div_euclid(60_000) + i64::from(utc_offset_minutes)).rem_euclid(1440);
     if from <= to { (from..to).contains(&local) } else { local >= from || local < to }
 }
@@ -258,16 +255,15 @@ mod tests {
 
     #[test]
     fn quiet_hours_follow_the_shop_clock_and_wrap_past_midnight() {
-        let p =
-            AlertPrefs { quiet_from: Some("22:00".into()), quiet_to: Some("08:00".into()), ..AlertPrefs::default() };
+        let quiet = |from: &str, to: &str| Some(crate::store::panel::QuietHours { from: from.into(), to: to.into() });
+        let p = AlertPrefs { quiet: quiet("22:00", "08:00"), ..AlertPrefs::default() };
         let at = |h: i64, m: i64| (h * 60 + m) * 60_000; // UTC
         // Moscow is UTC+3: 20:00 UTC is 23:00 there.
         assert!(is_quiet(&p, at(20, 0), 180));
         assert!(!is_quiet(&p, at(18, 59), 180));
         assert!(is_quiet(&p, at(4, 59), 180));
         assert!(!is_quiet(&p, at(5, 0), 180));
-        let day =
-            AlertPrefs { quiet_from: Some("13:00".into()), quiet_to: Some("14:00".into()), ..AlertPrefs::default() };
+        let day = AlertPrefs { quiet: quiet("13:00", "14:00"), ..AlertPrefs::default() };
         assert!(is_quiet(&day, at(13, 30), 0));
         assert!(!is_quiet(&day, at(14, 0), 0));
         assert!(!is_quiet(&AlertPrefs::default(), at(3, 0), 0));

@@ -132,21 +132,53 @@ async fn cloud_key_set(state: &AppState, provider: &str) -> bool {
 
 // --- The widget ---
 
+/// What a site's address must look like, "https://shop.ru" (a page of it is fine: its
+/// origin is what counts).
+pub const SITE_PATTERN: &str = r"^https?://(((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])|([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?(/[A-Za-z0-9._~/?#=&%+-]*)?$";
+
+/// A site's address in the OpenAPI document.
+pub fn site_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new().schema_type(Type::String).pattern(Some(SITE_PATTERN)).max_length(Some(2000)).build()
+}
+
+fn site_list_schema() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(site_schema())
+        .max_items(Some(50))
+        .description(Some("Sites that may show the chat (\"https://shop.ru\"), besides the config file's."))
+        .build()
+}
+
+fn chain_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(ObjectBuilder::new().schema_type(Type::String).pattern(Some("^(local|yandexgpt|openai)$")))
+        .max_items(Some(3))
+        .unique_items(true)
+        .description(Some("Providers tried in order: \"local\", \"yandexgpt\", \"openai\" (each at most once)."))
+        .build()
+}
+
 /// The widget's settings from the panel (beside `widget.allowed_origins` of the config file).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WidgetSettings {
     /// Sites that may show the chat ("https://shop.ru"), besides the config file's.
     #[serde(default)]
+    #[schema(schema_with = site_list_schema)]
     pub allowed_origins: Vec<String>,
     /// The button's and header's colour, "#rrggbb".
     #[serde(default = "default_colour")]
+    #[schema(pattern = "^#[0-9a-fA-F]{6}$")]
     pub colour: String,
     /// The first message a new visitor sees (1 to 300 characters).
     #[serde(default = "default_greeting")]
+    #[schema(pattern = r"\S", max_length = 300)]
     pub greeting: String,
     /// The chat's title (1 to 40 characters).
     #[serde(default = "default_title")]
+    #[schema(pattern = r"\S", max_length = 40)]
     pub title: String,
 }
 
@@ -171,8 +203,13 @@ impl Default for WidgetSettings {
     }
 }
 
-/// "scheme://host[:port]" of a site address, lower-cased; `None` unless http(s) with a host.
+/// "scheme://host[:port]" of a site address (of the form `SITE_PATTERN`), lower-cased.
 pub fn origin_of(url: &str) -> Option<String> {
+    static SITE: OnceLock<regex::Regex> = OnceLock::new();
+    let site = SITE.get_or_init(|| regex::Regex::new(SITE_PATTERN).expect("the site pattern compiles"));
+    if url.len() > 2000 || !site.is_match(url) {
+        return None;
+    }
     let u = reqwest::Url::parse(url.trim()).ok()?;
     if !matches!(u.scheme(), "http" | "https") {
         return None;
@@ -192,9 +229,6 @@ impl WidgetSettings {
     pub fn validated(mut self) -> Result<Self, String> {
         let mut origins = Vec::new();
         for o in &self.allowed_origins {
-            if o.trim().is_empty() {
-                continue;
-            }
             let Some(origin) = origin_of(o) else {
                 return Err(format!("allowed_origins: «{o}» — не адрес сайта; нужен вид https://shop.ru"));
             };
@@ -212,7 +246,7 @@ impl WidgetSettings {
         }
         self.colour = c;
         self.greeting = self.greeting.trim().to_owned();
-        if !(1..=300).contains(&self.greeting.chars().count()) {
+        if !(1..=300).contains(&self.greeting.chars().count()) || self.greeting.len() > 1200 {
             return Err("greeting: приветствие от 1 до 300 символов".into());
         }
         self.title = self.title.trim().to_owned();
@@ -253,23 +287,34 @@ pub async fn apply_stored(state: &AppState) {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSettings {
-    /// Providers tried in order: "local", "yandexgpt", "openai".
+    /// Providers tried in order: "local", "yandexgpt", "openai" (each at most once).
+    #[schema(schema_with = chain_schema)]
     pub chain: Vec<String>,
     /// The local chat model's catalogue id.
+    #[schema(pattern = r"^(qwen2\.5-coder-1\.5b|qwen2\.5-coder-0\.5b|smollm2-135m)$")]
     pub local_model: Option<String>,
+    #[schema(pattern = "^https?://")]
     pub openai_base_url: String,
     pub openai_model: String,
+    #[schema(minimum = 0.0)]
     pub openai_price_input_rub_per_m: f64,
+    #[schema(minimum = 0.0)]
     pub openai_price_output_rub_per_m: f64,
     /// 0: no cap.
+    #[schema(minimum = 0.0)]
     pub openai_monthly_budget_rub: f64,
+    #[schema(pattern = "^https?://")]
     pub yandexgpt_base_url: String,
     pub yandexgpt_folder_id: String,
     pub yandexgpt_model: String,
     /// "api-key" or "iam".
+    #[schema(pattern = "^(api-key|iam)$")]
     pub yandexgpt_auth: String,
+    #[schema(minimum = 0.0)]
     pub yandexgpt_price_input_rub_per_m: f64,
+    #[schema(minimum = 0.0)]
     pub yandexgpt_price_output_rub_per_m: f64,
+    #[schema(minimum = 0.0)]
     pub yandexgpt_monthly_budget_rub: f64,
 }
 
@@ -498,7 +543,7 @@ mod tests {
     #[test]
     fn widget_settings_are_checked_and_normalised() {
         let s = WidgetSettings {
-            allowed_origins: vec!["https://Shop.ru/catalog?x=1".into(), "https://shop.ru".into(), " ".into()],
+            allowed_origins: vec!["https://Shop.ru/catalog?x=1".into(), "https://shop.ru".into()],
             colour: "#AA00ff".into(),
             ..WidgetSettings::default()
         }
@@ -512,6 +557,12 @@ mod tests {
         assert!(bad.validated().expect_err("not a colour").starts_with("colour"));
         assert_eq!(origin_of("http://127.0.0.1:8080/x").as_deref(), Some("http://127.0.0.1:8080"));
         assert_eq!(origin_of("ftp://x.ru"), None);
+        // What the OpenAPI document promises is what is accepted: a name ends in a letter label.
+        assert_eq!(origin_of("http://t.o.0"), None);
+        assert_eq!(origin_of("http://127.0.0.1:65535").as_deref(), Some("http://127.0.0.1:65535"));
+        assert_eq!(origin_of("http://127.0.0.1:65536"), None);
+        assert_eq!(origin_of(" https://shop.ru"), None);
+        assert_eq!(origin_of("https://shop.ru/a b"), None);
     }
 
     #[test]

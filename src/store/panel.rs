@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
+use serde::Deserialize as _;
 
 use super::Result;
 
@@ -91,12 +92,28 @@ pub fn setup_facts(conn: &Connection) -> Result<SetupFacts> {
     })
 }
 
+/// Hours without alerts, "HH:MM" in the shop's time; `to` may be past midnight (22:00–08:00).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuietHours {
+    #[schema(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+    pub from: String,
+    #[schema(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+    pub to: String,
+}
+
 /// One operator's alert preferences.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AlertPrefs {
     /// Their own Telegram chat with the shop's bot (a numeric id); none: no Telegram alerts.
+    #[schema(pattern = "^-?[0-9]{1,18}$")]
     pub telegram_chat_id: Option<String>,
     /// Where e-mail alerts go; none: no e-mail alerts.
+    #[schema(
+        pattern = r"^\s*[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s.\x00-\x1f\x7f-\x9f]([^@\s\x00-\x1f\x7f-\x9f]*[^@\s.\x00-\x1f\x7f-\x9f])?\s*$",
+        max_length = 256
+    )]
     pub email: Option<String>,
     /// A conversation was handed to people.
     pub on_handoff: bool,
@@ -105,11 +122,24 @@ pub struct AlertPrefs {
     /// A reply could not be delivered.
     pub on_failed: bool,
     /// 5 to 10080.
+    #[schema(minimum = 5, maximum = 10080)]
+    #[serde(deserialize_with = "whole_number")]
     pub overdue_minutes: i64,
-    /// "HH:MM" in the shop's time: no alerts from here…
-    pub quiet_from: Option<String>,
-    /// …until here (may wrap past midnight).
-    pub quiet_to: Option<String>,
+    /// No alerts in these hours; none: alerts at any time.
+    pub quiet: Option<QuietHours>,
+}
+
+/// An integer, also when written as a whole float (`5.0`), as JSON Schema allows.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<i64, D::Error> {
+    let v = serde_json::Number::deserialize(d)?;
+    if let Some(i) = v.as_i64() {
+        return Ok(i);
+    }
+    match v.as_f64() {
+        #[allow(clippy::cast_possible_truncation)]
+        Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(f as i64),
+        _ => Err(serde::de::Error::custom("overdue_minutes: a whole number of minutes")),
+    }
 }
 
 impl Default for AlertPrefs {
@@ -121,8 +151,7 @@ impl Default for AlertPrefs {
             on_overdue: true,
             on_failed: true,
             overdue_minutes: 60,
-            quiet_from: None,
-            quiet_to: None,
+            quiet: None,
         }
     }
 }
@@ -138,8 +167,10 @@ fn prefs_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<AlertPrefs> {
         on_overdue: r.get::<_, i64>(at + 3)? != 0,
         on_failed: r.get::<_, i64>(at + 4)? != 0,
         overdue_minutes: r.get(at + 5)?,
-        quiet_from: r.get(at + 6)?,
-        quiet_to: r.get(at + 7)?,
+        quiet: match (r.get::<_, Option<String>>(at + 6)?, r.get::<_, Option<String>>(at + 7)?) {
+            (Some(from), Some(to)) => Some(QuietHours { from, to }),
+            _ => None,
+        },
     })
 }
 
@@ -168,8 +199,8 @@ pub fn put_alert_prefs(conn: &Connection, user_id: i64, p: &AlertPrefs, now: i64
             p.on_overdue,
             p.on_failed,
             p.overdue_minutes,
-            p.quiet_from,
-            p.quiet_to,
+            p.quiet.as_ref().map(|q| q.from.as_str()),
+            p.quiet.as_ref().map(|q| q.to.as_str()),
             now
         ],
     )?;

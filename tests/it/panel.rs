@@ -260,12 +260,12 @@ async fn alerts_reach_the_operator_by_telegram_and_email_once_and_never_in_quiet
         &admin,
         "/api/v1/profile/alerts",
         &json!({"telegram_chat_id": "@me", "email": null, "on_handoff": true,
-        "on_overdue": true, "on_failed": true, "overdue_minutes": 60, "quiet_from": null, "quiet_to": null}),
+        "on_overdue": true, "on_failed": true, "overdue_minutes": 60, "quiet": null}),
     )
     .await;
     assert_eq!(error_code(bad, StatusCode::UNPROCESSABLE_ENTITY).await, "invalid_body");
     let prefs = json!({"telegram_chat_id": "777001", "email": "owner@shop.ru", "on_handoff": true, "on_overdue": true,
-        "on_failed": true, "overdue_minutes": 60, "quiet_from": null, "quiet_to": null});
+        "on_failed": true, "overdue_minutes": 60, "quiet": null});
     assert_eq!(put(&app, &admin, "/api/v1/profile/alerts", &prefs).await.status(), StatusCode::OK);
     // A first round starts at the newest events: nothing from before is announced. (The
     // server's own rounds run too, every 10 s: the counts below are what arrived, not who sent it.)
@@ -293,8 +293,7 @@ async fn alerts_reach_the_operator_by_telegram_and_email_once_and_never_in_quiet
     // In quiet hours nothing goes out, and it is not sent later either.
     let now = app.clock.now_ms();
     let mut quiet = prefs.clone();
-    quiet["quiet_from"] = json!(shop_time(now, -60));
-    quiet["quiet_to"] = json!(shop_time(now, 60));
+    quiet["quiet"] = json!({"from": shop_time(now, -60), "to": shop_time(now, 60)});
     assert_eq!(put(&app, &admin, "/api/v1/profile/alerts", &quiet).await.status(), StatusCode::OK);
     inbound(&app, &admin, "a-2", "buyer-b", "", "позовите оператора").await;
     list_until(&app, &admin, |l| l.iter().filter(|c| c["handled_by"] == "operator").count() == 2).await;

@@ -50,14 +50,19 @@ impl From<Conversation> for ConversationView {
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// "open", "pending" (waiting for a person) or "closed".
+    #[param(pattern = "^(open|pending|closed)$")]
     pub status: Option<String>,
     /// "bot" or "operator".
+    #[param(pattern = "^(bot|operator)$")]
     pub handled_by: Option<String>,
-    /// Words of a message, the customer's name or id, or an order number.
+    /// Words of a message, the customer's name or id, or an order number (at most 200 characters).
+    #[param(max_length = 200)]
     pub q: Option<String>,
     /// "me": only conversations assigned to the caller.
+    #[param(pattern = "^me$")]
     pub assigned: Option<String>,
-    /// At most this many, newest first (default 50, at most 500).
+    /// At most this many, newest first (default 50; 1 to 500).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
@@ -75,7 +80,10 @@ pub async fn list(
     if q.handled_by.as_deref().is_some_and(|s| !["bot", "operator"].contains(&s)) {
         return Err(ApiError::invalid("handled_by: \"bot\" or \"operator\""));
     }
-    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::invalid("limit: 1 to 500"));
+    }
     let search = q.q.filter(|s| !s.trim().is_empty());
     if search.as_ref().is_some_and(|s| s.chars().count() > 200) {
         return Err(ApiError::invalid("q: at most 200 characters"));

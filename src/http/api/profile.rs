@@ -43,13 +43,9 @@ pub async fn get(State(state): State<AppState>, auth: Auth<Operator>) -> Result<
 }
 
 fn validated(mut p: AlertPrefs) -> Result<AlertPrefs, ApiError> {
-    let clean = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-    p.telegram_chat_id = clean(p.telegram_chat_id);
-    p.email = clean(p.email);
-    p.quiet_from = clean(p.quiet_from);
-    p.quiet_to = clean(p.quiet_to);
+    p.email = p.email.map(|e| e.trim().to_owned());
     if let Some(chat) = &p.telegram_chat_id
-        && (chat.len() > 20 || chat.parse::<i64>().is_err())
+        && (chat.len() > 19 || chat.parse::<i64>().is_err())
     {
         return Err(ApiError::invalid("telegram_chat_id: число — id вашего чата с ботом (узнайте его у @userinfobot)"));
     }
@@ -61,13 +57,10 @@ fn validated(mut p: AlertPrefs) -> Result<AlertPrefs, ApiError> {
     if !(5..=10_080).contains(&p.overdue_minutes) {
         return Err(ApiError::invalid("overdue_minutes: от 5 до 10080 минут"));
     }
-    for (name, v) in [("quiet_from", &p.quiet_from), ("quiet_to", &p.quiet_to)] {
-        if v.as_deref().is_some_and(|t| alerts::minutes_of(t).is_none()) {
-            return Err(ApiError::invalid(format!("{name}: время вида 22:00")));
-        }
-    }
-    if p.quiet_from.is_some() != p.quiet_to.is_some() {
-        return Err(ApiError::invalid("quiet_from, quiet_to: задайте оба конца тихих часов или ни одного"));
+    if let Some(q) = &p.quiet
+        && (alerts::minutes_of(&q.from).is_none() || alerts::minutes_of(&q.to).is_none())
+    {
+        return Err(ApiError::invalid("quiet: время вида 22:00"));
     }
     Ok(p)
 }

@@ -212,7 +212,7 @@ pub async fn put_widget(
 #[serde(deny_unknown_fields)]
 pub struct SiteCheckRequest {
     /// A page of the site, "https://shop.ru/".
-    #[schema(max_length = 2000)]
+    #[schema(schema_with = crate::setup::site_schema)]
     pub url: String,
 }
 
@@ -239,7 +239,7 @@ pub async fn check_site(
     _auth: Auth<Admin>,
     ApiJson(req): ApiJson<SiteCheckRequest>,
 ) -> Result<Json<SiteCheck>, ApiError> {
-    let url = req.url.trim().to_owned();
+    let url = req.url.clone();
     if url.len() > 2000 {
         return Err(ApiError::invalid("url: at most 2000 characters"));
     }
