@@ -18,6 +18,7 @@
     mine: { assigned: "me" },
     bot: { handled_by: "bot", status: "open" },
     closed: { status: "closed" },
+    due: { sort: "due" },
   };
 
   let me = null;
@@ -131,6 +132,7 @@
       if (c.unanswered > 0) marks.appendChild(el("span", "unread", String(c.unanswered)));
       marks.appendChild(el("span", "badge ch-" + c.channel, CHANNELS[c.channel] || c.channel));
       top.appendChild(marks);
+      if (c.reply_due) top.appendChild(dueBadge(c.reply_due));
       li.appendChild(top);
       if (t.last_text) {
         li.appendChild(el("div", "conv-preview small", (t.last_author && t.last_author !== "buyer" ? AUTHORS[t.last_author] + ": " : "") + t.last_text));
@@ -150,6 +152,33 @@
       window.supportdNotify.setWaiting(waitingCount);
       listed = true;
     }
+  }
+
+  // A marketplace thread's answer deadline: "ответить за 5 ч", "просрочено на 2 ч".
+  function left(seconds) {
+    const s = Math.abs(seconds);
+    if (s >= 86400) return Math.floor(s / 86400) + " дн";
+    if (s >= 3600) return Math.floor(s / 3600) + " ч";
+    return Math.max(1, Math.floor(s / 60)) + " мин";
+  }
+
+  function dueBadge(d) {
+    const soon = !d.overdue && d.seconds_left < 3 * 3600;
+    const b = el("span", "due" + (d.overdue ? " overdue" : soon ? " soon" : ""),
+      d.overdue ? "просрочено на " + left(d.seconds_left) : "ответить за " + left(d.seconds_left));
+    b.title = "Срок ответа: " + time(d.due_at);
+    return b;
+  }
+
+  // An "overdue" event: a marketplace answer's deadline passed without an answer.
+  function overdue(e) {
+    const n = $("overdue-notice");
+    n.textContent = "Просрочен ответ на маркетплейсе — открыть";
+    n.classList.remove("hidden");
+    n.onclick = () => { n.classList.add("hidden"); if (e.conversation_id) open(e.conversation_id); };
+    // A sound, and a browser notification when allowed and the tab is in the background.
+    window.supportdNotify.alert("Просрочен ответ на маркетплейсе", "Покупатель ждёт ответа дольше срока площадки",
+      e.conversation_id ? "#/inbox/" + e.conversation_id : "#/inbox");
   }
 
   function meta(p) {
@@ -319,6 +348,7 @@
       lastEvent = Number(e.lastEventId) || lastEvent;
       let ev = null;
       try { ev = JSON.parse(e.data); } catch (_) { /* keep-alive */ }
+      if (ev && ev.kind === "overdue") overdue(ev);
       // A buyer writes in a conversation a person handles: a sound even if it already waited.
       if (ev && ev.kind === "message" && ev.payload && ev.payload.author === "buyer") {
         const c = list.find((x) => x.id === ev.conversation_id);

@@ -279,12 +279,30 @@
 
     const mk = $("mk-list");
     mk.textContent = "";
+    // What each key reaches, part by part ("заказы FBS ✓, статистика ✗ — нет доступа").
+    const access = {};
+    for (const a of await api("GET", "/api/v1/settings/marketplaces").catch(() => [])) access[a.market] = a;
+    const showParts = (box, parts, kindTitle) => {
+      box.textContent = "";
+      if (!parts || !parts.length) return;
+      if (kindTitle) box.appendChild(el("span", "muted", "Ключ: " + kindTitle + ". "));
+      parts.forEach((p, i) => {
+        const span = el("span", "part part-" + p.access, p.title + " " + p.access_title);
+        if (p.reason) span.title = p.reason;
+        box.appendChild(span);
+        if (i < parts.length - 1) box.appendChild(document.createTextNode(", "));
+      });
+    };
     for (const m of await api("GET", "/api/v1/marketplaces")) {
       const row = el("div", "mk");
       const name = m.market === "wb" ? "Wildberries" : "Ozon";
       const last = m.incremental_sync.error || m.full_sync.error;
       row.appendChild(el("b", "", name));
       row.appendChild(el("span", "muted", m.connected ? " · заказов в кэше: " + m.orders_cached + (last ? " · ошибка: " + last : "") : " · не подключён"));
+      const parts = el("div", "small mk-parts");
+      parts.dataset.market = m.market;
+      if (access[m.market]) showParts(parts, access[m.market].parts, access[m.market].key_kind_title);
+      row.appendChild(parts);
       const out = el("div", "small");
       for (const [label, path] of [["Проверить подключение", "test"], ["Синхронизировать", "sync"]]) {
         const b = el("button", "ghost", label);
@@ -294,6 +312,7 @@
           try {
             const r = await api("POST", "/api/v1/marketplaces/" + m.market + "/" + path);
             out.textContent = r && r.message ? r.message : "Запущено.";
+            if (r && r.parts && r.parts.length) showParts(parts, r.parts, access[m.market] && access[m.market].key_kind_title);
           } catch (err) { out.textContent = err.message; }
         });
         row.appendChild(b);

@@ -329,6 +329,11 @@ impl App {
             qa,
             inbox.clone(),
             Duration::from_secs(state.config.marketplaces.questions_every_secs),
+            crate::marketplace::qa::PollContext {
+                db: state.db.clone(),
+                clock: state.clock.clone(),
+                reply_target_hours: state.config.marketplaces.reply_target_hours,
+            },
         )));
         dispatchers.push(tokio::spawn(dispatcher(state.widget.clone())));
         dispatchers.push(tokio::spawn(dispatcher(state.whatsapp.clone())));

@@ -574,6 +574,9 @@ pub struct MarketplacesConfig {
     pub questions_every_secs: u64,
     /// Longest wait for a live order lookup before answering from the cache, milliseconds.
     pub lookup_timeout_ms: u64,
+    /// The shop's own answer deadline for marketplace threads whose marketplace sets none
+    /// (WB questions and chats, Ozon reviews and questions), hours.
+    pub reply_target_hours: u32,
     pub wb: WbConfig,
     pub ozon: OzonConfig,
 }
@@ -586,6 +589,7 @@ impl Default for MarketplacesConfig {
             full_sync_days: 90,
             questions_every_secs: 60,
             lookup_timeout_ms: 2000,
+            reply_target_hours: 24,
             wb: WbConfig::default(),
             ozon: OzonConfig::default(),
         }
@@ -841,6 +845,12 @@ pub const ENV_VARS: &[(&str, &str, Kind, &str)] = &[
     ("SUPPORTD_SYNC_EVERY_MINUTES", "marketplaces.sync_every_minutes", Kind::Int, "incremental sync period"),
     ("SUPPORTD_FULL_SYNC_DAYS", "marketplaces.full_sync_days", Kind::Int, "full sync depth"),
     ("SUPPORTD_QUESTIONS_EVERY_SECS", "marketplaces.questions_every_secs", Kind::Int, "question polling period"),
+    (
+        "SUPPORTD_REPLY_TARGET_HOURS",
+        "marketplaces.reply_target_hours",
+        Kind::Int,
+        "answer deadline for marketplace threads the marketplace sets none for",
+    ),
     ("SUPPORTD_ORDER_LOOKUP_TIMEOUT_MS", "marketplaces.lookup_timeout_ms", Kind::Int, "live order lookup limit"),
     ("SUPPORTD_WB_BASE_URL", "marketplaces.wb.base_url", Kind::Str, "Wildberries API host override"),
     ("SUPPORTD_WB_TOKEN", "marketplaces.wb.token", Kind::Str, "Wildberries token"),
@@ -1120,6 +1130,9 @@ impl Config {
         }
         if m.sync_every_minutes == 0 || m.full_sync_days == 0 || m.questions_every_secs == 0 {
             return Err(("marketplaces.sync_every_minutes", "sync period and depth must be greater than 0".into()));
+        }
+        if m.reply_target_hours == 0 {
+            return Err(("marketplaces.reply_target_hours", "must be greater than 0".into()));
         }
         if m.lookup_timeout_ms == 0 {
             return Err(("marketplaces.lookup_timeout_ms", "must be greater than 0".into()));
@@ -1471,6 +1484,9 @@ pub const TEMPLATE: &str = r#"# supportd configuration.
 # questions_every_secs = 60
 # Longest wait for a live order lookup before answering from the cache ("data as of …"), ms. (SUPPORTD_ORDER_LOOKUP_TIMEOUT_MS)
 # lookup_timeout_ms = 2000
+# Answer deadline for WB questions and chats and Ozon reviews and questions (the marketplaces
+# set none; Ozon chats have 48 h, WB reviews 30 days), hours. (SUPPORTD_REPLY_TARGET_HOURS)
+# reply_target_hours = 24
 
 [marketplaces.wb]
 # Sends every Wildberries API group to this host (a proxy or a test server); empty: each

@@ -82,6 +82,31 @@ struct Bucket {
     last: Instant,
 }
 
+/// A request rate: `per_second` on average, bursts of `burst` (a token bucket).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    pub per_second: f64,
+    pub burst: u32,
+}
+
+/// How one request may wait.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SendOptions {
+    /// Give up at this instant (each attempt's timeout is cut to it).
+    pub deadline: Option<Instant>,
+    /// The rate this request is limited by, when it differs from the client's own (a WB
+    /// token's kind decides it, and the token may change at run time).
+    pub rate: Option<Rate>,
+    /// The longest wait for the rate limit, or for a 429's retry time, before the request
+    /// gives up with a 429 of its own (whose `retry_after` says when to come back). `None`:
+    /// up to the retry policy's `max_delay`.
+    pub max_wait: Option<Duration>,
+}
+
+/// The message of a request that was not sent because its rate limit would have made it wait
+/// longer than allowed (a 429 without asking, with the time to come back).
+pub const THROTTLED: &str = "not sent: the documented request limit allows the next one later";
+
 pub struct HttpClient {
     client: reqwest::Client,
     policy: RetryPolicy,
@@ -99,7 +124,7 @@ impl HttpClient {
             .unwrap_or_default();
         let bucket = rate_per_s.map(|(rate, burst)| {
             Mutex::new(Bucket {
-                rate: rate.max(0.001),
+                rate: rate.max(1e-9),
                 burst: f64::from(burst.max(1)),
                 tokens: f64::from(burst.max(1)),
                 last: Instant::now(),
@@ -108,20 +133,34 @@ impl HttpClient {
         Self { client, policy, bucket }
     }
 
+    /// Takes a token, waiting for it as long as it takes.
     async fn acquire(&self) {
-        let Some(bucket) = &self.bucket else { return };
+        let _ = self.acquire_within(None, None).await;
+    }
+
+    /// Takes a token, waiting for it unless that would take longer than `max_wait` (then the
+    /// wait is returned and nothing is taken). `rate` replaces the bucket's rate when given.
+    async fn acquire_within(&self, rate: Option<Rate>, max_wait: Option<Duration>) -> Result<(), Duration> {
+        let Some(bucket) = &self.bucket else { return Ok(()) };
         loop {
             let wait = {
                 let mut b = bucket.lock().await;
+                if let Some(r) = rate {
+                    b.rate = r.per_second.max(1e-9);
+                    b.burst = f64::from(r.burst.max(1));
+                }
                 let now = Instant::now();
                 b.tokens = (b.tokens + now.duration_since(b.last).as_secs_f64() * b.rate).min(b.burst);
                 b.last = now;
                 if b.tokens >= 1.0 {
                     b.tokens -= 1.0;
-                    return;
+                    return Ok(());
                 }
                 Duration::from_secs_f64((1.0 - b.tokens) / b.rate)
             };
+            if max_wait.is_some_and(|m| wait > m) {
+                return Err(wait);
+            }
             tokio::time::sleep(wait).await;
         }
     }
@@ -133,10 +172,29 @@ impl HttpClient {
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
         deadline: Option<Instant>,
     ) -> Result<reqwest::Response, HttpError> {
+        self.send_with(build, SendOptions { deadline, ..SendOptions::default() }).await
+    }
+
+    /// [`HttpClient::send`] with a rate of its own and a bound on waiting: a rate limit or a
+    /// 429 that would keep it waiting past `max_wait` (or the policy's `max_delay`) ends it at
+    /// once with a 429 whose `retry_after` says when to try again, rather than sleeping for it.
+    pub async fn send_with(
+        &self,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+        options: SendOptions,
+    ) -> Result<reqwest::Response, HttpError> {
+        let deadline = options.deadline;
+        let max_wait = options.max_wait.unwrap_or(self.policy.max_delay);
         let mut attempt = 0;
+        // A retry the server timed (its 429's retry header) is the same request, not a new one
+        // for the client's own limit.
+        let mut server_timed = false;
         loop {
             attempt += 1;
-            self.acquire().await;
+            let bound = deadline.map_or(max_wait, |d| max_wait.min(d.saturating_duration_since(Instant::now())));
+            if !server_timed && let Err(wait) = self.acquire_within(options.rate, Some(bound)).await {
+                return Err(HttpError::Status { status: 429, message: THROTTLED.into(), retry_after: Some(wait) });
+            }
             let mut req = build(&self.client);
             if let Some(d) = deadline {
                 let left = d.saturating_duration_since(Instant::now());
@@ -155,8 +213,12 @@ impl HttpClient {
                 return Err(err);
             }
             let backoff = self.policy.base_delay.saturating_mul(1 << (attempt - 1).min(16)).min(self.policy.max_delay);
+            server_timed = matches!(err, HttpError::Status { status: 429, retry_after: Some(_), .. });
             let wait = match &err {
-                HttpError::Status { retry_after: Some(r), .. } => (*r).max(backoff).min(self.policy.max_delay.max(*r)),
+                // A retry time past what this request may wait (an hour-long limit of a basic
+                // token) is the caller's to schedule, not a sleep here.
+                HttpError::Status { retry_after: Some(r), .. } if *r > max_wait => return Err(err),
+                HttpError::Status { retry_after: Some(r), .. } => (*r).max(backoff),
                 _ => backoff,
             };
             if deadline.is_some_and(|d| Instant::now() + wait >= d) {
@@ -210,12 +272,32 @@ async fn status_error(resp: reqwest::Response) -> HttpError {
     HttpError::Status { status, message: error_message(&body), retry_after }
 }
 
-/// The human-readable part of an error body: `error.message`, `message`, or the text.
+/// The human-readable part of an error body, whichever shape the service uses:
+/// `error.message` (OpenAI), `message` (Ozon, WB's marketplace group), `title` and `detail`
+/// (WB's problem bodies), `errorText` and `additionalErrors` (WB's questions and feedbacks),
+/// `errors` (WB's statistics and chats), `error`, `description`; else the text itself.
 pub fn error_message(body: &str) -> String {
     let from_json = serde_json::from_str::<serde_json::Value>(body).ok().and_then(|v| {
-        [&v["error"]["message"], &v["message"], &v["error"], &v["description"]]
-            .into_iter()
-            .find_map(|m| m.as_str().map(str::to_owned))
+        let text = |x: &serde_json::Value| x.as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+        let list = |x: &serde_json::Value| {
+            let items: Vec<String> =
+                x.as_array()?.iter().filter_map(|e| text(e).or_else(|| text(&e["message"]))).collect();
+            (!items.is_empty()).then(|| items.join("; "))
+        };
+        let problem = match (text(&v["title"]), text(&v["detail"])) {
+            (Some(t), Some(d)) if !d.contains(&t) => Some(format!("{t}: {d}")),
+            (t, d) => d.or(t),
+        };
+        text(&v["error"]["message"])
+            .or_else(|| {
+                text(&v["errorText"])
+                    .map(|t| list(&v["additionalErrors"]).map_or(t.clone(), |more| format!("{t} ({more})")))
+            })
+            .or_else(|| text(&v["message"]))
+            .or(problem)
+            .or_else(|| list(&v["errors"]))
+            .or_else(|| text(&v["error"]))
+            .or_else(|| text(&v["description"]))
     });
     let text = from_json.unwrap_or_else(|| body.trim().to_owned());
     let mut out: String = text.chars().take(300).collect();
@@ -236,6 +318,39 @@ mod tests {
         assert_eq!(error_message("  gateway down "), "gateway down");
         assert_eq!(error_message(""), "no details");
         assert_eq!(error_message(&"x".repeat(1000)).len(), 300);
+        // Wildberries' shapes, one per API group.
+        let problem =
+            r#"{"title":"unauthorized","detail":"token scope not allowed","code":"07e4","requestId":"r","status":401}"#;
+        assert_eq!(error_message(problem), "unauthorized: token scope not allowed");
+        let fq = r#"{"data":null,"error":true,"errorText":"Неверный id","additionalErrors":["Something went wrong"]}"#;
+        assert_eq!(error_message(fq), "Неверный id (Something went wrong)");
+        assert_eq!(error_message(r#"{"errors":["dateFrom: field required"]}"#), "dateFrom: field required");
+        assert_eq!(
+            error_message(r#"{"code":"IncorrectParameter","message":"Передан некорректный параметр"}"#),
+            "Передан некорректный параметр"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_long_wait_for_the_limit_is_not_slept() {
+        // One request an hour (a WB basic token's questions): the second one is not sent.
+        let c = HttpClient::new(Duration::from_secs(1), RetryPolicy::default(), Some((1.0 / 3600.0, 1)));
+        c.acquire().await;
+        let t = Instant::now();
+        let r = c
+            .send_with(
+                |cl| cl.get("http://127.0.0.1:9"),
+                SendOptions { max_wait: Some(Duration::from_secs(5)), ..SendOptions::default() },
+            )
+            .await;
+        assert!(t.elapsed() < Duration::from_secs(1));
+        match r {
+            Err(HttpError::Status { status: 429, retry_after: Some(wait), message }) => {
+                assert!(wait > Duration::from_secs(3000), "{wait:?}");
+                assert_eq!(message, THROTTLED);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[tokio::test]

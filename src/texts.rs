@@ -79,6 +79,14 @@ pub mod bot {
         format!("Передаю ваш вопрос оператору — вам ответит человек. {when}")
     }
 
+    /// The buyer disputes what the marketplace says: the reason, then the handoff.
+    pub fn handoff_dispute(when: &str) -> String {
+        format!(
+            "Понимаю: то, что вы видите, расходится с данными маркетплейса. Такие случаи проверяет \
+             человек — передаю ваш вопрос оператору. {when}"
+        )
+    }
+
     pub fn handoff_order(number: &str, when: &str) -> String {
         format!(
             "По заказу {number} нужна проверка специалиста. Передаю ваш вопрос оператору — вам ответит человек. {when}"
@@ -442,6 +450,112 @@ pub mod licence {
     }
 }
 
+/// Marketplace rules, parts of an account and deadlines (the operator's notes, the settings
+/// page, the connection test).
+pub mod marketplace {
+    use crate::marketplace::rules::Finding;
+    use crate::marketplace::{Access, Part};
+
+    /// One finding, for the operator.
+    pub fn finding(f: &Finding) -> String {
+        match f {
+            Finding::Phone(v) => format!("телефон «{v}»"),
+            Finding::Email(v) => format!("e-mail «{v}»"),
+            Finding::Link(v) => format!("ссылка «{v}»"),
+            Finding::Messenger(v) => format!("мессенджер или соцсеть «{v}»"),
+            Finding::Invitation(v) => format!("приглашение на другую площадку («{v}»)"),
+            Finding::PersonalData(v) => format!("персональные данные («{v}»)"),
+            Finding::TooLong { chars, max } => format!("длина {chars} символов при максимуме {max}"),
+            Finding::TooShort { chars, min } => format!("длина {chars} символов при минимуме {min}"),
+        }
+    }
+
+    fn list(findings: &[Finding]) -> String {
+        let mut seen: Vec<String> = Vec::new();
+        for f in findings {
+            let d = finding(f);
+            if !seen.contains(&d) {
+                seen.push(d);
+            }
+        }
+        seen.join(", ")
+    }
+
+    /// The note beside a bot answer held back by the marketplace's rules.
+    pub fn held(findings: &[Finding]) -> String {
+        format!(
+            "Ответ бота не опубликован: маркетплейс запрещает в публичных ответах контакты, ссылки, \
+             приглашения на другие площадки и персональные данные, и ограничивает длину. Найдено: {}. \
+             Отредактируйте ответ и отправьте его сами.",
+            list(findings)
+        )
+    }
+
+    /// The note beside a bot answer that was published without its offending sentences.
+    pub fn cleaned(findings: &[Finding]) -> String {
+        format!("Из ответа бота убрано то, что маркетплейс запрещает в публичных ответах: {}.", list(findings))
+    }
+
+    /// An operator's reply refused by the marketplace's rules.
+    pub fn refused(findings: &[Finding]) -> String {
+        format!(
+            "Этот ответ нельзя опубликовать на маркетплейсе: {}. Уберите контакты, ссылки и упоминания других площадок.",
+            list(findings)
+        )
+    }
+
+    /// The system note in a marketplace thread whose answer deadline passed unanswered.
+    pub fn overdue(rule: crate::marketplace::deadlines::DueRule) -> String {
+        use crate::marketplace::deadlines::DueRule;
+        let why = match rule {
+            DueRule::OzonChat48h => "Ozon позволяет ответить в чате в течение 48 часов после сообщения покупателя",
+            DueRule::WbReview30d => "отзыв без ответа Wildberries через 30 дней переносит в архив",
+            DueRule::ShopTarget => "истёк срок ответа, заданный магазином",
+        };
+        format!("Срок ответа на маркетплейсе прошёл: {why}. Ответьте покупателю как можно скорее.")
+    }
+
+    /// "заказы FBS", "статистика", …
+    pub fn part_title(part: Part, wb: bool) -> &'static str {
+        match (part, wb) {
+            (Part::Orders, true) => "заказы FBS",
+            (Part::Orders, false) => "заказы (FBS и FBO)",
+            (Part::Statistics, _) => "статистика (заказы FBO и продажи)",
+            (Part::Content, _) => "карточки товаров",
+            (Part::Questions, _) => "вопросы и отзывы",
+            (Part::Chats, _) => "чаты с покупателями",
+            (Part::Returns, _) => "возвраты",
+            (Part::Stocks, _) => "остатки",
+        }
+    }
+
+    /// "✓", "✗ — нет доступа", …
+    pub fn access_title(access: Access) -> &'static str {
+        match access {
+            Access::Allowed => "✓",
+            Access::Partial => "частично",
+            Access::Denied => "✗ — нет доступа",
+            Access::Unknown => "не проверено",
+            Access::NotApplicable => "нет у маркетплейса",
+        }
+    }
+
+    /// "заказы FBS ✓, статистика ✗ — нет доступа, …"
+    pub fn summary(parts: &[(Part, Access)], wb: bool) -> String {
+        parts.iter().map(|(p, a)| format!("{} {}", part_title(*p, wb), access_title(*a))).collect::<Vec<_>>().join(", ")
+    }
+
+    pub fn token_kind(kind: &str) -> &'static str {
+        match kind {
+            "personal" => "персональный токен",
+            "service" => "сервисный токен",
+            "basic" => "базовый токен (часовые лимиты на вопросы, чаты, возвраты и отчёты)",
+            "test" => "тестовый токен (работает только с песочницей WB)",
+            _ => "токен",
+        }
+    }
+}
+
 /// Personal-data requests and retention.
 pub mod privacy {
     /// Inside every export (`supportd privacy export`, the panel's «Выгрузить»).
@@ -520,6 +634,7 @@ pub mod reports {
             Reason::HumanOnly => "тема только для людей",
             Reason::RepeatedFailure => "бот не справился",
             Reason::OrderProblem => "проблема с заказом",
+            Reason::Dispute => "покупатель оспаривает данные маркетплейса",
             Reason::ProcessingFailed => "сообщение не удалось обработать",
             Reason::Licence => "бот приостановлен: лицензия истекла",
             Reason::Takeover => "оператор взял разговор сам",

@@ -108,6 +108,8 @@ pub enum Reason {
     HumanOnly,
     RepeatedFailure,
     OrderProblem,
+    /// The buyer disputes what the marketplace says (not received although delivered, …).
+    Dispute,
     ProcessingFailed,
     Licence,
     /// An operator took over (or replied) on their own.
@@ -118,12 +120,13 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 10] = [
+    pub const ALL: [Reason; 11] = [
         Reason::Requested,
         Reason::Negative,
         Reason::HumanOnly,
         Reason::RepeatedFailure,
         Reason::OrderProblem,
+        Reason::Dispute,
         Reason::ProcessingFailed,
         Reason::Licence,
         Reason::Takeover,
@@ -138,6 +141,7 @@ impl Reason {
             Reason::HumanOnly => "human_only",
             Reason::RepeatedFailure => "repeated_failure",
             Reason::OrderProblem => "order_problem",
+            Reason::Dispute => "dispute",
             Reason::ProcessingFailed => "processing_failed",
             Reason::Licence => "licence",
             Reason::Takeover => "takeover",
@@ -260,6 +264,7 @@ mod tests {
             H::HumanOnly,
             H::RepeatedFailure,
             H::OrderProblem,
+            H::Dispute,
             H::ProcessingFailed,
             H::Licence,
         ] {

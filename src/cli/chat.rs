@@ -203,7 +203,7 @@ pub fn eval_dialogs(paths: &Paths, args: DialogArgs) -> anyhow::Result<ExitCode>
             "dialogs: {} ({} turns), retrieval {mode}, answers {}",
             r.n,
             r.turns,
-            if args.with_model { "by the model chain" } else { "quoted from the knowledge base" }
+            if args.with_model { "phrased by the model chain" } else { "composed from the knowledge base" }
         );
         println!("automation rate   {:.3}  (dialogs finished without a person)", r.automation_rate);
         println!("outcome accuracy  {:.3}  (handed over exactly when the script says)", r.outcome_accuracy);
@@ -211,6 +211,13 @@ pub fn eval_dialogs(paths: &Paths, args: DialogArgs) -> anyhow::Result<ExitCode>
         println!("turn accuracy     {:.3}", r.turn_accuracy);
         println!("violations        {}", r.violations);
         println!("p95 turn latency  {} ms", r.p95_turn_ms);
+        if args.with_model {
+            let m = &r.model;
+            println!(
+                "model answers     {} written, {} changed by the guard, {} rejected, {} failed {:?}",
+                m.written, m.guard_changed, m.guard_rejected, m.failed, m.reasons
+            );
+        }
         for v in &r.violation_list {
             println!("  violation {} in {} turn {}: {}", v.problem, v.dialog, v.turn + 1, v.reply.replace('\n', " "));
         }

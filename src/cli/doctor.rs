@@ -192,6 +192,7 @@ pub fn run(paths: &Paths) -> ExitCode {
             check_credentials(&mut r, conn, cipher);
         }
         check_sync(&mut r, conn);
+        check_access(&mut r, conn, config.as_ref(), cipher.as_ref());
         if let Some(config) = &config
             && matches!(store::schema_version(conn), Ok((a, e)) if a == e)
         {
@@ -296,6 +297,62 @@ fn check_sync(r: &mut Report, conn: &rusqlite::Connection) {
                 "sync",
                 &format!("{}: {cached} orders cached, last sync {}", market.title(), crate::clock::rfc3339(t)),
                 None,
+            );
+        }
+    }
+}
+
+/// What each connected marketplace key reaches, part by part: the WB token's own categories
+/// and kind, and what the marketplaces answered last.
+fn check_access(r: &mut Report, conn: &rusqlite::Connection, config: Option<&Config>, cipher: Option<&Cipher>) {
+    use crate::marketplace::{Access, Market, access, ozon, wb};
+    let stored =
+        |name: &'static str| cipher.and_then(|c| credentials::get(conn, c, name).ok().flatten()).unwrap_or_default();
+    let wb_token = config
+        .map(|c| c.marketplaces.wb.token.expose().to_owned())
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| stored(wb::TOKEN));
+    let ozon_key = config
+        .map(|c| c.marketplaces.ozon.api_key.expose().to_owned())
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| stored(ozon::API_KEY));
+    for market in [Market::Wb, Market::Ozon] {
+        let (connected, info) = match market {
+            Market::Wb => (!wb_token.is_empty(), wb::key_info(wb::token_info(&wb_token).as_ref())),
+            Market::Ozon => (!ozon_key.is_empty(), ozon::key_info()),
+        };
+        if !connected {
+            continue;
+        }
+        let (Ok(seen), Ok(syncs)) =
+            (crate::store::marketplace::access(conn, market), crate::store::marketplace::part_syncs(conn, market))
+        else {
+            continue;
+        };
+        let parts = access::merge(market, &info, &seen, &syncs);
+        let kind = info.kind.as_deref().map(|k| format!(" ({k} token)")).unwrap_or_default();
+        let list: Vec<String> = parts.iter().map(|p| format!("{} {}", p.part.as_str(), p.access.as_str())).collect();
+        r.line(Level::Ok, "marketplace access", &format!("{}{kind}: {}", market.title(), list.join(", ")), None);
+        for p in parts.iter().filter(|p| matches!(p.access, Access::Denied | Access::Partial)) {
+            let fix = match market {
+                Market::Wb => {
+                    "issue a WB token with that category (seller account → Settings → API access), store it, then test the connection"
+                }
+                Market::Ozon => {
+                    "give the Api-Key the role it needs (or the Premium Plus subscription), then test the connection"
+                }
+            };
+            r.line(
+                Level::Warn,
+                "marketplace access",
+                &format!(
+                    "{}: {} {}: {}",
+                    market.title(),
+                    p.part.as_str(),
+                    p.access.as_str(),
+                    p.reason.as_deref().unwrap_or("")
+                ),
+                Some(fix),
             );
         }
     }

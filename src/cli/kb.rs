@@ -249,6 +249,10 @@ pub fn eval(paths: &Paths, db: &Db, cmd: EvalCommand) -> anyhow::Result<ExitCode
         }
         line("hybrid", &report.hybrid);
         println!(
+            "composed recall@1 {:.3}  (the document an answer cites, re-ranked by its units)",
+            report.composed_recall_at_1
+        );
+        println!(
             "grounded: {:.0}% of these questions, {:.0}% of off-topic questions",
             report.grounded_in_domain * 100.0,
             report.grounded_off_topic * 100.0

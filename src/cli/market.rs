@@ -104,8 +104,18 @@ pub fn sync(paths: &Paths, db: &Db, args: SyncArgs) -> anyhow::Result<ExitCode> 
                     r.seconds,
                     r.orders as f64 / r.seconds.max(1e-9)
                 );
-                if let Some(e) = &r.returns_error {
-                    eprintln!("warning: {}: returns were not synced: {e}", market.title());
+                for p in r.parts.iter().filter(|p| p.status != crate::marketplace::sync::PartStatus::Done) {
+                    let what = match p.status {
+                        crate::marketplace::sync::PartStatus::Skipped => "skipped (no access)",
+                        crate::marketplace::sync::PartStatus::Deferred => "put off to the next run (request limit)",
+                        _ => "not synced",
+                    };
+                    eprintln!(
+                        "warning: {}: {}: {what}: {}",
+                        market.title(),
+                        p.part.as_str(),
+                        p.message.as_deref().unwrap_or("")
+                    );
                 }
             }
             Err(e) => {
@@ -123,6 +133,9 @@ pub fn sync(paths: &Paths, db: &Db, args: SyncArgs) -> anyhow::Result<ExitCode> 
                 Ok((changed, same)) => {
                     products_changed += changed;
                     println!("{}: products: {changed} created or updated, {same} unchanged", market.title());
+                }
+                Err(MarketError::Forbidden(m)) => {
+                    eprintln!("warning: {}: products: skipped (no access): {m}", market.title());
                 }
                 Err(e) => {
                     failed = true;

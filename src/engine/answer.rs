@@ -1,7 +1,6 @@
 //! Replies built from facts: order templates (order facts are never written by a model),
 //! knowledge-base quotes, and the prompt for model-written answers.
 
-use crate::kb::SearchHit;
 use crate::marketplace::{Order, OrderStatus, Return, ReturnStatus};
 use crate::texts::bot;
 
@@ -120,22 +119,6 @@ pub fn plain(text: &str) -> String {
         }
     }
     out.join("\n")
-}
-
-/// A reply quoting the best passage (when no model writes one), cut at a sentence end.
-pub fn quote(hit: &SearchHit, max_chars: usize) -> String {
-    let text = plain(&hit.passage);
-    if text.chars().count() <= max_chars {
-        return text;
-    }
-    let cut: String = text.chars().take(max_chars).collect();
-    let end = cut.rfind(['.', '!', '?', '\n']).map(|i| i + 1).unwrap_or(cut.len());
-    format!("{}…", cut[..end].trim_end())
-}
-
-/// The facts given to a model: the passages, each with its title.
-pub fn facts(hits: &[SearchHit]) -> Vec<String> {
-    hits.iter().map(|h| format!("{}: {}", h.title, plain(&h.passage))).collect()
 }
 
 #[cfg(test)]

@@ -35,6 +35,10 @@ pub struct State {
     /// Knowledge-base documents the last answer used (rated with the conversation).
     #[serde(default)]
     pub last_sources: Vec<String>,
+    /// The number the buyer gave that the marketplaces did not find (a second insistence on
+    /// it goes to a person).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_found: Option<String>,
     /// The order number waiting for the buyer's proof that it is theirs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify: Option<String>,

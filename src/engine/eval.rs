@@ -31,6 +31,7 @@ impl OneOrMany {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Expect {
     pub action: OneOrMany,
     #[serde(default)]
@@ -47,12 +48,14 @@ pub struct Expect {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TurnSpec {
     pub buyer: String,
     pub expect: Expect,
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Dialog {
     pub id: String,
     #[serde(default)]
@@ -64,6 +67,8 @@ pub struct Dialog {
     pub outcome: String,
 }
 
+/// The dialogs of a JSONL file; a line that does not parse (an unknown key among them, so a
+/// misspelt expectation is not silently ignored) is an error naming the line.
 pub fn parse(jsonl: &str) -> Result<Vec<Dialog>, String> {
     jsonl
         .lines()
@@ -98,8 +103,38 @@ pub struct Report {
     pub violations: usize,
     pub violation_kinds: BTreeMap<String, usize>,
     pub p95_turn_ms: u64,
+    /// What the model did with the knowledge answers it was asked to write.
+    pub model: ModelCounts,
     pub failures: Vec<Finding>,
     pub violation_list: Vec<Finding>,
+}
+
+/// Model-written knowledge answers: kept as written, kept with sentences the guard dropped,
+/// rejected by the guard (the composed units were sent instead), or not written (an error or
+/// a time-out), with the guard's reasons.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ModelCounts {
+    pub written: usize,
+    pub guard_changed: usize,
+    pub guard_rejected: usize,
+    pub failed: usize,
+    /// Guard findings in dropped sentences, by kind.
+    pub reasons: BTreeMap<String, usize>,
+}
+
+impl ModelCounts {
+    fn count(&mut self, model: &serde_json::Value) {
+        match model["outcome"].as_str() {
+            Some("written") => self.written += 1,
+            Some("changed") => self.guard_changed += 1,
+            Some("rejected") => self.guard_rejected += 1,
+            Some(_) => self.failed += 1,
+            None => return,
+        }
+        for r in model["reasons"].as_array().into_iter().flatten() {
+            *self.reasons.entry(r["kind"].as_str().unwrap_or("other").to_owned()).or_insert(0) += 1;
+        }
+    }
 }
 
 /// Runs every dialog as a new buyer on the `eval` channel.
@@ -114,6 +149,7 @@ pub async fn run(engine: &Engine, db: &Db, dialogs: &[Dialog]) -> Result<Report,
     let mut violations = Vec::new();
     let (mut automated, mut passed, mut turns_ok, mut turns, mut outcome_ok) = (0, 0, 0, 0, 0);
     let mut latencies = Vec::new();
+    let mut model = ModelCounts::default();
     for d in dialogs {
         let customer = format!("eval-{}", d.id);
         let (c2, linked, now) = (customer.clone(), d.linked_orders.clone(), engine.clock.now_ms());
@@ -145,9 +181,11 @@ pub async fn run(engine: &Engine, db: &Db, dialogs: &[Dialog]) -> Result<Report,
                 })
                 .await?;
             latencies.push(started.elapsed().as_millis() as u64);
+            model.count(&turn.provenance["model"]);
             let reply = turn.reply.clone().unwrap_or_default();
             let low = reply.to_lowercase();
             let finding = |problem: String| Finding { dialog: d.id.clone(), turn: i, problem, reply: reply.clone() };
+            let handed_before = handed;
             handed |= turn.action == Action::Handoff;
             let mut problems = Vec::new();
             if !t.expect.action.allows(turn.action.as_str()) {
@@ -204,7 +242,11 @@ pub async fn run(engine: &Engine, db: &Db, dialogs: &[Dialog]) -> Result<Report,
                     found.push("foreign_order".into());
                 }
             }
-            if t.expect.action.allows("handoff") && !t.expect.action.allows("clarify") && turn.action != Action::Handoff
+            // A conversation already with a person is not handed over again: silence is right.
+            if t.expect.action.allows("handoff")
+                && !t.expect.action.allows("clarify")
+                && turn.action != Action::Handoff
+                && !handed_before
             {
                 found.push("missed_handoff".into());
             }
@@ -247,6 +289,7 @@ pub async fn run(engine: &Engine, db: &Db, dialogs: &[Dialog]) -> Result<Report,
         violations: violations.len(),
         violation_kinds: kinds,
         p95_turn_ms: p95,
+        model,
         failures,
         violation_list: violations,
     })
@@ -254,6 +297,18 @@ pub async fn run(engine: &Engine, db: &Db, dialogs: &[Dialog]) -> Result<Report,
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_unknown_key_is_an_error_naming_line_and_key() {
+        let ok =
+            r#"{"id": "a", "turns": [{"buyer": "привет", "expect": {"action": "answer"}}], "outcome": "automated"}"#;
+        assert_eq!(super::parse(ok).expect("valid").len(), 1);
+        let typo = ok.replace(r#""action": "answer""#, r#""action": "answer", "contain": ["x"]"#);
+        let e = super::parse(&format!("{ok}\n\n{typo}")).expect_err("a misspelt key");
+        assert!(e.starts_with("line 3:") && e.contains("unknown field `contain`"), "{e}");
+        let top = ok.replace(r#""outcome""#, r#""outcom""#);
+        assert!(super::parse(&top).expect_err("top level").contains("`outcom`"));
+    }
+
     #[test]
     fn the_dialogs_parse() {
         let d = super::parse(super::DIALOGS).expect("valid dialogs");

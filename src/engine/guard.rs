@@ -21,6 +21,12 @@ pub enum Violation {
     InventedSum(String),
     /// A refund, compensation, discount or promo code the facts do not give.
     Promise(String),
+    /// A number (days, hours, pieces, percent) the facts do not contain.
+    InventedNumber(String),
+    /// A "yes, you can" / "no, you cannot" the facts do not say.
+    UnsupportedVerdict(String),
+    /// A place (a city, a marketplace, a service) the facts and the buyer do not name.
+    UnknownPlace(String),
 }
 
 static SUM: LazyLock<Regex> =
@@ -71,9 +77,108 @@ pub fn check(reply: &str, facts: &[String], buyer: &[String]) -> Vec<Violation> 
     out
 }
 
+static NUMBER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\d+").expect("a valid built-in pattern"));
+
+static VERDICT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(^|[\s,.!?—–-])(да|нет)[,!.]?\s+(можно|нельзя|можете|не\s+можете|получится|не\s+получится)|(^|[\s,.!?])(можно|нельзя|разрешено|запрещено|не\s+принимаем|принимаем)($|[\s,.!?])")
+        .expect("a valid built-in pattern")
+});
+
+/// Names of places and services a small model likes to add ("в Москве", "на Ozon", "СДЭК").
+static PLACE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(москв\w*|петербург\w*|спб|питер\w*|казан\w*|новосибирск\w*|екатеринбург\w*|росси\w*|казахстан\w*|беларус\w*|сдэк\w*|cdek|почт\w+\s+росси\w*|boxberry|wildberries|вайлдберриз|ozon|озон\w*|яндекс\w*|авито|telegram|телеграм\w*|whatsapp|ватсап\w*)")
+        .expect("a valid built-in pattern")
+});
+
+/// Words by which the facts allow something, and by which they refuse it.
+const YES: &[&str] = &["можно", "можете", "принимаем", "разрешен", "доступн", "возможн"];
+const NO: &[&str] = &[
+    "нельзя",
+    "не подлеж",
+    "не принима",
+    "не возвраща",
+    "не можем",
+    "запрещ",
+    "невозможн",
+    "не получится",
+    "не меняем",
+];
+
+/// What the per-sentence check did to a model-written answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Checked {
+    /// The sentences that passed, in order.
+    pub kept: Vec<String>,
+    /// The sentences dropped, each with what was wrong.
+    pub dropped: Vec<(String, Vec<Violation>)>,
+}
+
+/// [`check`] sentence by sentence, plus what small models invent in Russian: numbers (days,
+/// hours, percent) the facts lack, a "да, можно" / "нельзя" the facts do not say, places and
+/// services nobody named. A failing sentence is dropped; the rest stands.
+pub fn check_sentences(reply: &str, facts: &[String], buyer: &[String]) -> Checked {
+    let known = facts.iter().chain(buyer).map(|s| s.to_lowercase()).collect::<Vec<_>>().join("\n");
+    let known_numbers: std::collections::HashSet<&str> = NUMBER.find_iter(&known).map(|m| m.as_str()).collect();
+    // A verdict must come from the facts: the buyer's "можно?" is the question, not the answer.
+    let facts_low = facts.iter().map(|s| s.to_lowercase()).collect::<Vec<_>>().join("\n");
+    let mut out = Checked::default();
+    for sentence in crate::kb::units::sentences(reply) {
+        let mut found = check(&sentence, facts, buyer);
+        let low = sentence.to_lowercase();
+        for m in NUMBER.find_iter(&low) {
+            if !known_numbers.contains(m.as_str()) && !found.iter().any(|v| matches!(v, Violation::InventedSum(_))) {
+                found.push(Violation::InventedNumber(m.as_str().to_owned()));
+            }
+        }
+        for c in VERDICT.captures_iter(&low) {
+            let verdict = c[0].trim().to_owned();
+            let negative = ["нельзя", "не ", "нет", "запрещ"].iter().any(|w| verdict.contains(w));
+            // The facts must say it with the same polarity: a "можно" the facts do not give is
+            // the invention that costs a seller most.
+            let markers: &[&str] = if negative { NO } else { YES };
+            if !markers.iter().any(|w| facts_low.contains(w)) {
+                found.push(Violation::UnsupportedVerdict(verdict));
+            }
+        }
+        for m in PLACE.find_iter(&low) {
+            let stem: String = m.as_str().chars().take(4).collect();
+            if !known.contains(&stem) {
+                found.push(Violation::UnknownPlace(m.as_str().to_owned()));
+            }
+        }
+        if found.is_empty() {
+            out.kept.push(sentence);
+        } else {
+            out.dropped.push((sentence, found));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sentence_that_invents_is_dropped_and_the_rest_stands() {
+        let facts = vec![
+            "Вернуть товар надлежащего качества можно в течение 14 дней. Бельё и носки возврату не подлежат."
+                .to_owned(),
+        ];
+        let buyer = vec!["можно вернуть футболку?".to_owned()];
+        let c = check_sentences("Да, можно вернуть в течение 14 дней. Деньги придут за 3 дня.", &facts, &buyer);
+        assert_eq!(c.kept, vec!["Да, можно вернуть в течение 14 дней."]);
+        assert!(matches!(c.dropped[0].1[..], [Violation::InventedNumber(_)]), "{c:?}");
+        let c = check_sentences("Вернуть можно в пункте выдачи в Москве.", &facts, &buyer);
+        assert!(matches!(c.dropped[0].1[..], [Violation::UnknownPlace(_)]), "{c:?}");
+        let no = vec!["Нижнее бельё возврату не подлежит.".to_owned()];
+        let c = check_sentences("Да, можно вернуть.", &no, &buyer);
+        assert!(c.kept.is_empty(), "a yes over a fact that says no: {c:?}");
+        let c = check_sentences("Нет, вернуть нельзя: бельё возврату не подлежит.", &no, &buyer);
+        assert_eq!(c.kept.len(), 1, "{c:?}");
+        let c = check_sentences("Вернуть товар можно в течение 14 дней.", &facts, &[]);
+        assert!(c.dropped.is_empty(), "{c:?}");
+    }
 
     #[test]
     fn invented_facts_are_found() {

@@ -19,6 +19,7 @@ pub mod dialog;
 pub mod eval;
 pub mod guard;
 pub mod hours;
+mod knowledge;
 pub mod notify;
 pub mod policy;
 
@@ -31,7 +32,7 @@ use serde_json::{Value, json};
 use crate::channels::{ChannelName, OutFile, Outbound, registry};
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::kb::{Kb, SearchHit};
+use crate::kb::Kb;
 use crate::llm::chain::{CallOptions, Llm};
 use crate::llm::{ChatMessage, GenerateRequest, Sampling, TokenSink};
 use crate::marketplace::{Found, Order, OrderStatus, Orders};
@@ -187,10 +188,8 @@ const PARALLEL: usize = 4;
 /// whole process each end one); at the next start it is parked as `failed` and handed to a
 /// person instead, so one poisonous message cannot stop the shop.
 pub const MAX_ATTEMPTS: i64 = 3;
-/// Knowledge passages given to the model.
-const FACT_PASSAGES: usize = 3;
-/// Longest knowledge quote, in characters.
-const QUOTE_CHARS: usize = 700;
+/// The most sentences a model-written knowledge answer keeps.
+const MODEL_SENTENCES: usize = 3;
 
 /// A worker task's end: its error, or nothing after a panic (logged; the item's start was
 /// counted, so it is tried again and then parked).
@@ -224,6 +223,8 @@ struct Draft {
     hold: bool,
     /// Offer the channel's "share my phone number" button.
     request_phone: bool,
+    /// A note for the operators beside the reply (why a marketplace answer was held).
+    note: Option<String>,
 }
 
 impl Engine {
@@ -587,6 +588,14 @@ impl Engine {
         if decision.greet && matches!(action, Action::Answer | Action::Clarify) {
             reply = format!("Здравствуйте! {reply}");
         }
+        // The marketplace's rules for public answers (`marketplace::rules`): cleaned, or held.
+        let rules = if public {
+            let verdict =
+                crate::marketplace::rules::public_answer(&conversation.channel, &conversation.recipient, &reply);
+            crate::marketplace::rules::apply(verdict, &mut reply, &mut draft.hold, &mut draft.note)
+        } else {
+            Value::Null
+        };
         let provenance = json!({
             "action": action.as_str(),
             "plan": format!("{:?}", decision.plan),
@@ -603,6 +612,7 @@ impl Engine {
             "model": draft.model,
             "guard": draft.guard,
             "draft": draft.hold,
+            "marketplace_rules": rules,
             "latency_ms": started.elapsed().as_millis() as u64,
         });
         let turn = Turn { conversation_id: conv, action, reply: Some(reply), provenance, facts: draft.facts.clone() };
@@ -668,6 +678,14 @@ impl Engine {
                 }
                 if found.is_empty() {
                     let number = missing.first().cloned().unwrap_or_default();
+                    if state.not_found.as_deref() == Some(number.as_str()) {
+                        // The same number again: the buyer is sure of it, the marketplace does
+                        // not know it. A person checks.
+                        self.hand_off(HandoffReason::Dispute, None, out, now);
+                        *state = State::default();
+                        return Ok(());
+                    }
+                    state.not_found = Some(number.clone());
                     self.miss(state, out, bot::order_not_found(&number), now);
                     if out.action == Some(Action::Clarify) {
                         state.awaiting = Some(Awaiting::OrderNumber);
@@ -680,8 +698,19 @@ impl Engine {
                 }
             }
             Plan::KnownOrders => {
-                let number = state.last_order.clone().or_else(|| match linked {
-                    [one] => Some(one.number.clone()),
+                // A buyer who names the marketplace means that marketplace's order.
+                let named = crate::kb::compose::Marketplace::named_in(text).map(|m| match m {
+                    crate::kb::compose::Marketplace::Wb => crate::marketplace::Market::Wb,
+                    crate::kb::compose::Marketplace::Ozon => crate::marketplace::Market::Ozon,
+                });
+                let on_named: Vec<_> = linked.iter().filter(|o| named.is_some_and(|m| o.market == m)).collect();
+                let last_on_named = state
+                    .last_order
+                    .clone()
+                    .filter(|n| named.is_none_or(|m| crate::marketplace::Market::of_number(n) == m));
+                let number = last_on_named.or_else(|| match (linked, on_named.as_slice()) {
+                    (_, [one]) => Some(one.number.clone()),
+                    ([one], _) if named.is_none() => Some(one.number.clone()),
                     _ => None,
                 });
                 match number {
@@ -795,9 +824,10 @@ impl Engine {
         out.action = Some(Action::Handoff);
         out.handoff = Some(reason);
         out.parts.clear();
-        out.parts.push(match order {
-            Some(n) => bot::handoff_order(n, &when),
-            None => bot::handoff(&when),
+        out.parts.push(match (reason, order) {
+            (HandoffReason::Dispute, _) => bot::handoff_dispute(&when),
+            (_, Some(n)) => bot::handoff_order(n, &when),
+            (_, None) => bot::handoff(&when),
         });
     }
 
@@ -847,6 +877,7 @@ impl Engine {
         }
         out.action = Some(Action::Answer);
         state.last_order = found.last().map(|f| f.order.number.clone());
+        state.not_found = None;
         state.awaiting = None;
         state.pending_intent = None;
     }
@@ -860,30 +891,12 @@ impl Engine {
         out: &mut Draft,
     ) -> Result<(), EngineError> {
         let Some(intent) = d.also else { return Ok(()) };
-        let hits = self.retrieve(text, None).await?;
-        if let Some(hits) = hits {
-            out.parts.push(answer::quote(&hits[0], QUOTE_CHARS));
-            self.cite(&hits[..1], intent, out);
+        if let Some(found) = self.find_answer(text, None, state).await? {
+            out.parts.push(found.composition.text.clone());
+            self.cite_composition(&found, intent, out);
             state.last_sources = out.source_docs.clone();
         }
         Ok(())
-    }
-
-    async fn retrieve(&self, text: &str, context: Option<String>) -> Result<Option<Vec<SearchHit>>, EngineError> {
-        let (kb, query) = (self.kb.clone(), text.to_owned());
-        let r = tokio::task::spawn_blocking(move || kb.retrieve(&query, context.as_deref(), FACT_PASSAGES))
-            .await
-            .map_err(|e| EngineError::Internal(e.to_string()))?
-            .map_err(|e| EngineError::Internal(format!("knowledge base: {e}")))?;
-        Ok((r.grounded && !r.passages.is_empty()).then_some(r.passages))
-    }
-
-    fn cite(&self, hits: &[SearchHit], intent: Intent, out: &mut Draft) {
-        for h in hits {
-            out.sources.push(json!({"doc": h.doc, "title": h.title, "score": h.score, "intent": intent}));
-            out.source_docs.push(h.doc.clone());
-            out.facts.push(format!("{}: {}", h.title, answer::plain(&h.passage)));
-        }
     }
 
     async fn previous_buyer_text(&self, conv: i64) -> Result<Option<String>, EngineError> {
@@ -903,34 +916,36 @@ impl Engine {
         state: &mut State,
         out: &mut Draft,
     ) -> Result<bool, EngineError> {
-        let Some(hits) = self.retrieve(text, context).await? else { return Ok(false) };
-        let quote = answer::quote(&hits[0], QUOTE_CHARS);
+        let Some(found) = self.find_answer(text, context, state).await? else { return Ok(false) };
         let mut reply = None;
         if self.settings().use_model && !injection {
-            reply = self.write_with_model(&hits, conv, out).await?;
+            reply = self.write_with_model(&found, conv, out).await?;
         }
-        let used = if reply.is_some() { &hits[..] } else { &hits[..1] };
-        self.cite(used, intent, out);
-        out.parts.push(reply.unwrap_or(quote));
+        self.cite_composition(&found, intent, out);
+        out.parts.push(reply.unwrap_or_else(|| found.composition.text.clone()));
         out.action = Some(Action::Answer);
         state.last_sources = out.source_docs.clone();
         state.awaiting = None;
         Ok(true)
     }
 
-    /// A model-written answer from the passages, or `None` (no provider, failure, or a reply
-    /// the guard rejects — then the caller quotes the knowledge base).
+    /// The chosen units phrased by the model (at most [`MODEL_SENTENCES`] sentences), each
+    /// sentence checked by the guard: one that fails is dropped and the rest stands. `None`
+    /// (then the caller sends the composed units themselves) without a provider, on a failure,
+    /// or when no sentence passes. `out.model` records what happened (`outcome`: written,
+    /// changed, rejected or failed).
     async fn write_with_model(
         &self,
-        hits: &[SearchHit],
+        found: &knowledge::Found,
         conv: &Conversation,
         out: &mut Draft,
     ) -> Result<Option<String>, EngineError> {
+        let settings = self.settings();
         // The model takes seconds: show the buyer that a reply is coming.
         if let (Some(typing), Some(channel)) = (&self.typing, ChannelName::parse(&conv.channel)) {
             typing(channel, &conv.recipient);
         }
-        let (id, limit) = (conv.id, self.settings().history_messages);
+        let (id, limit) = (conv.id, settings.history_messages);
         let recent = self.db.call(move |c| msgs::recent_messages(c, id, limit)).await?;
         let history: Vec<ChatMessage> = recent
             .iter()
@@ -942,55 +957,60 @@ impl Engine {
             .collect();
         let buyer: Vec<String> = recent.iter().filter(|m| m.author == "buyer").map(|m| m.body.clone()).collect();
         let llm = self.llm.clone();
-        let system = bot::system_prompt(&self.settings().shop_name, self.settings().formal);
-        // The best passages that fit: fewer of them, then a shorter best one, for small contexts.
-        let mut facts = answer::facts(hits);
+        let system = bot::system_prompt(&settings.shop_name, settings.formal);
+        // The facts are chosen before the model is called: it only phrases them.
+        let c = &found.composition;
+        let mut facts = vec![format!("{}: {}", c.title, c.text)];
+        // A budget from the facts: a rephrasing is about as long as what it rephrases.
+        let budget = (llm.count_tokens(&c.text) * 3 / 2 + 24).min(settings.max_answer_tokens).max(8);
         let fitted = loop {
-            let fit = crate::llm::context::fit(
-                &system,
-                &facts,
-                &history,
-                self.settings().context_tokens,
-                self.settings().max_answer_tokens,
-                &|t| llm.count_tokens(t),
-            );
-            match fit {
+            match crate::llm::context::fit(&system, &facts, &history, settings.context_tokens, budget, &|t| {
+                llm.count_tokens(t)
+            }) {
                 Ok(f) => break f,
-                Err(_) if facts.len() > 1 => {
-                    facts.pop();
-                }
+                // A small context: a shorter fact (from its start, where the best unit is).
                 Err(_) if facts[0].chars().count() > 200 => {
                     let keep = facts[0].chars().count() / 2;
                     facts[0] = facts[0].chars().take(keep).collect();
                 }
                 Err(e) => {
-                    out.model = Some(json!({"error": e.to_string()}));
+                    out.model = Some(json!({"outcome": "failed", "error": e.to_string()}));
                     return Ok(None);
                 }
             }
         };
         let mut req = GenerateRequest::new(fitted.messages);
-        req.max_tokens = self.settings().max_answer_tokens;
+        req.max_tokens = budget;
         req.sampling = Sampling::greedy();
-        req.deadline = Some(Instant::now() + self.settings().model_timeout);
+        req.deadline = Some(Instant::now() + settings.model_timeout);
         let opts = CallOptions { cache: true, conversation_id: Some(conv.id) };
         match self.llm.generate(&req, &TokenSink::none(), &opts).await {
-            Ok(c) => {
-                let text = c.text.trim().to_owned();
-                let violations = guard::check(&text, &facts, &buyer);
+            Ok(done) => {
+                let text = done.text.trim().to_owned();
+                let mut checked = guard::check_sentences(&text, &facts, &buyer);
+                let extra = checked.kept.len().saturating_sub(MODEL_SENTENCES);
+                let cut: Vec<String> = checked.kept.drain(MODEL_SENTENCES.min(checked.kept.len())..).collect();
+                let outcome = match (checked.kept.is_empty(), checked.dropped.is_empty() && extra == 0) {
+                    (true, _) => "rejected",
+                    (false, true) => "written",
+                    (false, false) => "changed",
+                };
+                let reasons: Vec<&guard::Violation> = checked.dropped.iter().flat_map(|(_, v)| v).collect();
                 out.model = Some(json!({
-                    "provider": c.provider, "model": c.model, "prompt_tokens": c.prompt_tokens,
-                    "completion_tokens": c.completion_tokens, "latency_ms": c.latency_ms, "from_cache": c.from_cache,
-                    "history_dropped": fitted.dropped,
+                    "outcome": outcome, "provider": done.provider, "model": done.model,
+                    "prompt_tokens": done.prompt_tokens, "completion_tokens": done.completion_tokens,
+                    "latency_ms": done.latency_ms, "from_cache": done.from_cache, "history_dropped": fitted.dropped,
+                    "dropped_sentences": checked.dropped.len(), "cut_sentences": cut.len(), "reasons": reasons,
                 }));
-                if text.is_empty() || !violations.is_empty() {
-                    out.guard = violations;
+                if checked.kept.is_empty() {
+                    out.guard = checked.dropped.into_iter().flat_map(|(_, v)| v).collect();
                     return Ok(None);
                 }
-                Ok(Some(text))
+                out.guard = checked.dropped.into_iter().flat_map(|(_, v)| v).collect();
+                Ok(Some(checked.kept.join(" ")))
             }
             Err(e) => {
-                out.model = Some(json!({"error": e.to_string()}));
+                out.model = Some(json!({"outcome": "failed", "error": e.to_string()}));
                 Ok(None)
             }
         }
@@ -1019,6 +1039,7 @@ impl Engine {
         let buttons = draft.buttons.clone();
         let opt_out = draft.opt_out;
         let hold = draft.hold;
+        let note = draft.note.clone();
         let request_phone = draft.request_phone;
         let rated_docs = if rating.is_some() { State::parse(&conv.state).last_sources } else { Vec::new() };
         self.db
@@ -1039,6 +1060,9 @@ impl Engine {
                         inbox_id: None,
                     };
                     let id = msgs::append_message(&tx, &m, now)?;
+                    if let Some(n) = &note {
+                        msgs::add_system_note(&tx, conv_id, n, now)?;
+                    }
                     if hold {
                         // A person approves (edits and sends) it from the inbox.
                         msgs::set_handler(&tx, conv_id, "operator", Some("approval"), None, now)?;
@@ -1120,16 +1144,18 @@ impl Engine {
                 parts.push(answer::order(&f.order, f.stale_since, now, self.settings().utc_offset_minutes));
             }
         }
+        let state = State::parse(&conversation.state);
         if parts.is_empty()
-            && let Some(hits) = self.retrieve(&last, policy::retrieval_hint(analysis.intent).map(str::to_owned)).await?
+            && let Some(found) =
+                self.find_answer(&last, policy::retrieval_hint(analysis.intent).map(str::to_owned), &state).await?
         {
             let mut draft = Draft::default();
             let written = if self.settings().use_model {
-                self.write_with_model(&hits, &conversation, &mut draft).await?
+                self.write_with_model(&found, &conversation, &mut draft).await?
             } else {
                 None
             };
-            parts.push(written.unwrap_or_else(|| answer::quote(&hits[0], QUOTE_CHARS)));
+            parts.push(written.unwrap_or_else(|| found.composition.text.clone()));
         }
         Ok((!parts.is_empty()).then(|| parts.join("\n\n")))
     }
@@ -1209,6 +1235,12 @@ impl Engine {
         let body = text.trim().to_owned();
         if body.is_empty() && file.is_none() {
             return Err(EngineError::BadPayload("the reply is empty".into()));
+        }
+        // A reply published on a marketplace follows its rules: refused with the reason.
+        let conversation = self.db.call(move |c| msgs::conversation(c, conv)).await?;
+        let findings = crate::marketplace::rules::operator_reply(&conversation.channel, &conversation.recipient, &body);
+        if !findings.is_empty() {
+            return Err(EngineError::BadPayload(crate::texts::marketplace::refused(&findings)));
         }
         let attachments = serde_json::to_string(&file.iter().collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into());
         let now = self.clock.now_ms();

@@ -22,6 +22,9 @@ pub enum HandoffReason {
     RepeatedFailure,
     /// The order needs a person (disputed, lost, damaged).
     OrderProblem,
+    /// The buyer contradicts the marketplace (not received although "получен", cancelled
+    /// without asking, charged twice) or insists on a number that was not found.
+    Dispute,
     /// The message could not be processed automatically (it crashed or hung the worker).
     ProcessingFailed,
     /// The licence expired past its grace period: the bot is paused, people answer.
@@ -36,6 +39,7 @@ impl HandoffReason {
             HandoffReason::HumanOnly => "human_only",
             HandoffReason::RepeatedFailure => "repeated_failure",
             HandoffReason::OrderProblem => "order_problem",
+            HandoffReason::Dispute => "dispute",
             HandoffReason::ProcessingFailed => "processing_failed",
             HandoffReason::Licence => "licence",
         }
@@ -117,6 +121,32 @@ static THREAT: LazyLock<Regex> = LazyLock::new(|| {
         .expect("a valid built-in pattern")
 });
 
+/// Anger in so many words, whatever the classifier makes of the rest.
+static ANGER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)в\s+бешенств|в\s+ярост|бесит|взбеш|возмутительн|безобрази|издевательств|достали|задолбал|кошмар\s*!|позорище|это\s+(позор|ужас)|хамств")
+        .expect("a valid built-in pattern")
+});
+
+/// The buyer says the marketplace's record is wrong: only a person can check that.
+static DISPUTE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)(не\s+(получал|получила|получили|забирал|забрала|забирали|приходил|пришёл|пришел|пришла)\w*",
+        r"[^.?!]{0,60}(статус|пишет|написано|показывает|отмечен|стоит|значится|указано|получен|вручен|доставлен))",
+        r"|((статус|пишет|написано|показывает|отмечен|стоит|значится|указано)[^.?!]{0,40}(получен|вручен|доставлен|забран)",
+        r"[^.?!]{0,60}(не\s+(получал|получила|забирал|забрала|приходил)|я\s+не|но\s+я|а\s+я|ничего\s+не))",
+        r"|(отменил\w*|отмена)[^.?!]{0,50}(я\s+не\s+отменял|без\s+меня|сам\w*\s+не|не\s+отменял|не\s+просил|ничего\s+не\s+делал)",
+        r"|(я\s+не\s+отменял\w*|не\s+отменял\w*\s+заказ)",
+        r"|(списал\w*|оплатил\w*|снял\w*|заплатил\w*)[^.?!]{0,30}(дважды|два\s+раза|2\s+раза|двойн)|(дважды|два\s+раза|двойн\w*)[^.?!]{0,20}(списал|списан|оплат|снял)",
+    ))
+    .expect("a valid built-in pattern")
+});
+
+/// The buyer insists a number the marketplace did not find is right.
+static INSIST: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(номер|он|заказ)\s+(точно\s+|же\s+|верный|правильный|точно|существует|есть)|я\s+(же\s+)?(правильно|верно|точно)\s+(написал|написала|указал|указала|ввел|ввёл|ввела|скопировал)|провер\w+\s+(ещё|еще)\s+раз|не\s+может\s+быть|это\s+мой\s+(номер|заказ)|из\s+приложения\s+скопир")
+        .expect("a valid built-in pattern")
+});
+
 /// Words added to a knowledge-base query for the intent the classifier found, so that
 /// "скок идет до новосибирска" looks for delivery times rather than delivery prices.
 pub fn retrieval_hint(intent: Intent) -> Option<&'static str> {
@@ -167,9 +197,12 @@ pub fn decide(input: &Input<'_>, settings: &Settings) -> Decision {
     }
     let handoff = if has(Intent::HumanRequest) {
         Some(HandoffReason::Requested)
+    } else if DISPUTE.is_match(input.text) || (input.state.not_found.is_some() && INSIST.is_match(input.text)) {
+        Some(HandoffReason::Dispute)
     } else if a.sentiment == Sentiment::Angry
         || (a.urgent && a.sentiment == Sentiment::Negative)
         || THREAT.is_match(input.text)
+        || ANGER.is_match(input.text)
     {
         Some(HandoffReason::Negative)
     } else if settings.human_only.contains(&a.intent) {
@@ -259,6 +292,39 @@ mod tests {
         assert_eq!(injected.plan, Plan::NotUnderstood);
         let rating = State { awaiting: Some(Awaiting::Rating), ..Default::default() };
         assert_eq!(plan("5", &rating, 0).plan, Plan::Rate(5));
+    }
+
+    #[test]
+    fn disputes_and_anger_go_to_a_person() {
+        let s = State::default();
+        for text in [
+            "статус получен, но я ничего не получала",
+            "пишет что доставлен, а я не забирал",
+            "я не получала заказ, а в приложении написано получен",
+            "заказ отменили, я не отменяла!",
+            "с меня списали деньги дважды за один заказ",
+            "оплатила два раза, верните одну оплату",
+        ] {
+            assert_eq!(plan(text, &s, 0).plan, Plan::Handoff(HandoffReason::Dispute), "{text}");
+        }
+        let after_miss = State { not_found: Some("4102938999".into()), ..State::default() };
+        assert_eq!(
+            plan("номер правильный, я скопировала из приложения", &after_miss, 0).plan,
+            Plan::Handoff(HandoffReason::Dispute)
+        );
+        assert_ne!(
+            plan("номер правильный?", &s, 0).plan,
+            Plan::Handoff(HandoffReason::Dispute),
+            "nothing was not found"
+        );
+        assert_eq!(
+            plan("пришла футболка с дыркой, заказ 4102938478, я в бешенстве, верните деньги!!!", &s, 0).plan,
+            Plan::Handoff(HandoffReason::Negative)
+        );
+        for calm in ["когда придёт заказ?", "можно ли вернуть носки?", "я не получила код подтверждения"]
+        {
+            assert!(!matches!(plan(calm, &s, 0).plan, Plan::Handoff(_)), "{calm}");
+        }
     }
 
     #[test]

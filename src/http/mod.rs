@@ -321,7 +321,7 @@ fn document_common_errors(openapi: &mut utoipa::openapi::OpenApi) {
         api::channels::telegram_status, api::channels::telegram_update, api::channels::list,
         api::channels::whatsapp_status, api::channels::whatsapp_update, api::channels::whatsapp_sync,
         api::channels::vk_status, api::channels::vk_update,
-        api::marketplaces::list, api::marketplaces::test, api::marketplaces::sync_now,
+        api::marketplaces::list, api::marketplaces::test, api::marketplaces::sync_now, api::marketplaces::settings,
         api::licence::get, api::licence::put, api::licence::usage_statement, api::licence::usage_statement_csv,
         api::privacy::find, api::privacy::export, api::privacy::erase, api::privacy::settings, api::privacy::backups, api::privacy::backup_now,
         api::stats::summary, api::stats::report, api::stats::trend, api::stats::handoffs, api::stats::intents,

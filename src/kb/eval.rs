@@ -32,6 +32,10 @@ pub struct Report {
     pub vector: Option<Scores>,
     /// Equals bm25 without the embedding model.
     pub hybrid: Scores,
+    /// Recall@1 after re-ranking by answer composition: the document whose unit
+    /// [`Kb::compose`] picks from the best four of the final mode (what an answer cites).
+    #[serde(rename = "composed_recall@1")]
+    pub composed_recall_at_1: f64,
     pub embedding_model: Option<String>,
     /// Share of the questions that retrieval marks grounded (should be high).
     pub grounded_in_domain: f64,
@@ -83,6 +87,7 @@ pub fn run(kb: &Kb, db: &Db, jsonl: &str) -> Result<Report, String> {
     let mut skipped = Vec::new();
     let mut misses = Vec::new();
     let mut grounded = 0usize;
+    let mut composed = 0f64;
     let final_mode = if with_vectors { Mode::Hybrid } else { Mode::Bm25 };
     let is_grounded = |hits: &[super::SearchHit]| {
         hits.first().is_some_and(|h| super::is_grounded(h.bm25, h.similarity, with_vectors))
@@ -112,6 +117,18 @@ pub fn run(kb: &Kb, db: &Db, jsonl: &str) -> Result<Report, String> {
             }
             if mode == final_mode && is_grounded(&hits) {
                 grounded += 1;
+            }
+            if mode == final_mode {
+                let hints =
+                    super::compose::Hints { marketplace: super::compose::Marketplace::named_in(&case.question) };
+                let top: Vec<super::SearchHit> = hits.iter().take(4).cloned().collect();
+                if let Some(c) = kb.compose(&case.question, &top, &hints).map_err(|e| e.to_string())?
+                    && relevant.contains(&c.doc)
+                {
+                    #[allow(clippy::cast_precision_loss)]
+                    let share = 1.0 / relevant.len() as f64;
+                    composed += share;
+                }
             }
             if mode == final_mode && recall(5) < 1.0 {
                 misses.push((
@@ -143,6 +160,7 @@ pub fn run(kb: &Kb, db: &Db, jsonl: &str) -> Result<Report, String> {
         bm25: avg(sums[0]),
         vector: with_vectors.then(|| avg(sums[1])),
         hybrid: if with_vectors { avg(sums[2]) } else { avg(sums[0]) },
+        composed_recall_at_1: avg(Scores { recall_at_1: composed, ..Scores::default() }).recall_at_1,
         embedding_model: kb.embedder().map(|e| e.id().to_owned()),
         grounded_in_domain: share(grounded, scored),
         grounded_off_topic: share(off_grounded, off.len()),

@@ -7,10 +7,12 @@
 
 pub mod analyzer;
 pub mod bench;
+pub mod compose;
 pub mod embed;
 pub mod eval;
 pub mod import;
 pub mod index;
+pub mod units;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -170,7 +172,8 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// Splits a document into passages of about `target` characters at paragraph boundaries;
-/// each passage starts with the title, so it stands on its own.
+/// each passage starts with the title, so it stands on its own. (Answers are composed from the
+/// finer [`units`] of the documents these find.)
 pub fn passages(title: &str, body: &str) -> Vec<String> {
     const TARGET: usize = 700;
     let mut out = Vec::new();
@@ -219,6 +222,9 @@ pub struct Kb {
     db: Db,
     clock: SharedClock,
     index: SearchIndex,
+    analyzer: analyzer::Analyzer,
+    /// Embeddings of answer units, computed when first needed (see `compose`).
+    unit_cache: std::sync::Mutex<HashMap<String, Vec<f32>>>,
     embedder: Option<Arc<Embedder>>,
     embedder_path: PathBuf,
     vectors: RwLock<Vectors>,
@@ -258,7 +264,16 @@ impl Kb {
         embedder_path: PathBuf,
     ) -> Result<Self> {
         let (index, fresh) = SearchIndex::open(index_dir, analyzer::Analyzer::new())?;
-        let kb = Self { db, clock, index, embedder, embedder_path, vectors: RwLock::new(Vectors::default()) };
+        let kb = Self {
+            db,
+            clock,
+            index,
+            analyzer: analyzer::Analyzer::new(),
+            unit_cache: std::sync::Mutex::new(HashMap::new()),
+            embedder,
+            embedder_path,
+            vectors: RwLock::new(Vectors::default()),
+        };
         let docs = kb.db.with_conn(|c| rows::all_docs(c))?;
         if kb.read_only() {
             // A running server owns the index and the vectors' upkeep: use what it keeps.

@@ -11,7 +11,7 @@ use crate::BoxFuture;
 use crate::llm::chain::ProviderGate;
 use crate::marketplace::sync::Notifier;
 use crate::marketplace::{
-    Market, MarketError, MarketplaceApi, Order, Orders, Page, ProductPage, Question, ReturnPage, Window,
+    KeyInfo, Market, MarketError, MarketplaceApi, Order, Orders, Page, Part, Polled, ProductPage, ReturnPage, Window,
 };
 
 /// A marketplace adapter that has a key only while the plan includes its account.
@@ -29,8 +29,25 @@ impl MarketplaceApi for Gated {
         Box::pin(async move { self.inner.has_key().await && self.licensing.market_allowed(self.inner.market()).await })
     }
 
-    fn orders_page<'a>(&'a self, window: Window, cursor: Option<&'a str>) -> BoxFuture<'a, Result<Page, MarketError>> {
-        self.inner.orders_page(window, cursor)
+    fn key_info(&self) -> BoxFuture<'_, KeyInfo> {
+        self.inner.key_info()
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<KeyInfo, MarketError>> {
+        self.inner.check()
+    }
+
+    fn order_parts(&self) -> &'static [Part] {
+        self.inner.order_parts()
+    }
+
+    fn orders_page<'a>(
+        &'a self,
+        part: Part,
+        window: Window,
+        cursor: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Page, MarketError>> {
+        self.inner.orders_page(part, window, cursor)
     }
 
     fn refresh<'a>(&'a self, orders: &'a [Order]) -> BoxFuture<'a, Result<Vec<Order>, MarketError>> {
@@ -49,7 +66,7 @@ impl MarketplaceApi for Gated {
         self.inner.returns_page(window, cursor)
     }
 
-    fn questions(&self) -> BoxFuture<'_, Result<Vec<Question>, MarketError>> {
+    fn questions(&self) -> BoxFuture<'_, Result<Polled, MarketError>> {
         self.inner.questions()
     }
 

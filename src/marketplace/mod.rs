@@ -6,10 +6,13 @@
 //! to the cache with "data as of …" when the marketplace does not answer. The marketplace is the
 //! source of truth: a live answer always replaces the cached row.
 
+pub mod access;
+pub mod deadlines;
 pub mod demo;
 pub mod order;
 pub mod ozon;
 pub mod qa;
+pub mod rules;
 pub mod sync;
 pub mod wb;
 
@@ -101,6 +104,145 @@ impl From<HttpError> for MarketError {
     }
 }
 
+/// A part of a marketplace account that a key may or may not reach: the settings page, the
+/// connection test, `supportd doctor` and the sync report each part on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Part {
+    /// Orders (WB: FBS assembly orders; Ozon: FBS and FBO postings).
+    Orders,
+    /// WB statistics reports (FBO orders and sales).
+    Statistics,
+    /// Product cards.
+    Content,
+    /// Product questions and reviews.
+    Questions,
+    /// Buyer chats.
+    Chats,
+    /// Buyers' returns (WB claims, Ozon returns).
+    Returns,
+    /// Stock on the seller's and the marketplace's warehouses.
+    Stocks,
+}
+
+impl Part {
+    pub const ALL: [Part; 7] =
+        [Part::Orders, Part::Statistics, Part::Content, Part::Questions, Part::Chats, Part::Returns, Part::Stocks];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Part::Orders => "orders",
+            Part::Statistics => "statistics",
+            Part::Content => "content",
+            Part::Questions => "questions",
+            Part::Chats => "chats",
+            Part::Returns => "returns",
+            Part::Stocks => "stocks",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// Whether a key reaches a part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Access {
+    Allowed,
+    /// Some of it: e.g. WB stock on the seller's warehouses but not on WB's.
+    Partial,
+    Denied,
+    /// Not known until the marketplace is asked (Ozon keys do not say what they may do).
+    Unknown,
+    /// The marketplace has no such part (Ozon has no statistics reports).
+    NotApplicable,
+}
+
+impl Access {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Allowed => "allowed",
+            Access::Partial => "partial",
+            Access::Denied => "denied",
+            Access::Unknown => "unknown",
+            Access::NotApplicable => "not_applicable",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Access::Allowed, Access::Partial, Access::Denied, Access::Unknown, Access::NotApplicable]
+            .into_iter()
+            .find(|a| a.as_str() == s)
+    }
+}
+
+/// What a key may do with one part, and why not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PartAccess {
+    pub part: Part,
+    pub access: Access,
+    /// Why it is denied or partial (English; the panel words it in Russian by `part`/`access`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl PartAccess {
+    pub fn new(part: Part, access: Access, reason: Option<String>) -> Self {
+        Self { part, access, reason }
+    }
+}
+
+/// What a marketplace key is and may do.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct KeyInfo {
+    /// WB: "personal", "service", "basic" or "test" (the token's `acc`); Ozon: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// When the token expires (ms), if it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+    /// The token may only read (answers cannot be published).
+    pub read_only: bool,
+    pub parts: Vec<PartAccess>,
+}
+
+impl KeyInfo {
+    pub fn access(&self, part: Part) -> Access {
+        self.parts.iter().find(|p| p.part == part).map_or(Access::Unknown, |p| p.access)
+    }
+
+    /// Whether `part` may be tried (not known to be denied or missing).
+    pub fn may(&self, part: Part) -> bool {
+        !matches!(self.access(part), Access::Denied | Access::NotApplicable)
+    }
+}
+
+/// What one poll of questions, reviews and chats found, and how each part went.
+#[derive(Debug, Clone, Default)]
+pub struct Polled {
+    pub questions: Vec<Question>,
+    /// Parts that could not be read this time (no access, a subscription missing, a limit),
+    /// and parts read successfully (`Allowed`).
+    pub parts: Vec<PartAccess>,
+}
+
+/// Parses a marketplace's JSON answer into `T`; a malformed one names the endpoint and the
+/// field (`GET /api/v3/orders: orders[3].createdAt: invalid type: null, expected a string`).
+pub fn parse<T: serde::de::DeserializeOwned>(endpoint: &str, body: &[u8]) -> Result<T, MarketError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." || path.is_empty() {
+            MarketError::Shape(format!("{endpoint}: {inner}"))
+        } else {
+            MarketError::Shape(format!("{endpoint}: {path}: {inner}"))
+        }
+    })
+}
+
 /// Which orders a sync asks for: placed in [from, to] (full), or whose status changed in
 /// [from, to] (incremental, where the API can filter so). Milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +250,29 @@ pub struct Window {
     pub from: i64,
     pub to: i64,
     pub changed_only: bool,
+}
+
+/// What kind of public thread a buyer's message is in (the kind decides the answer's length
+/// limits and its deadline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ThreadKind {
+    /// A product question.
+    Question,
+    /// A review (WB feedback, Ozon review).
+    Review,
+    /// A buyer chat.
+    Chat,
+}
+
+impl ThreadKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThreadKind::Question => "question",
+            ThreadKind::Review => "review",
+            ThreadKind::Chat => "chat",
+        }
+    }
 }
 
 /// A buyer's message on a marketplace that the seller may answer.
@@ -119,6 +284,9 @@ pub struct Question {
     pub thread: String,
     pub text: String,
     pub product: Option<String>,
+    pub kind: ThreadKind,
+    /// When the buyer wrote it, by the marketplace (ms).
+    pub created_at: Option<i64>,
 }
 
 /// One page of product cards and the cursor of the next one.
@@ -138,8 +306,33 @@ pub trait MarketplaceApi: Send + Sync {
     /// Whether its keys are set now (they may be added from the settings page at run time).
     fn has_key(&self) -> BoxFuture<'_, bool>;
 
-    /// One page of orders in `window`, from `cursor` (none: the first page).
-    fn orders_page<'a>(&'a self, window: Window, cursor: Option<&'a str>) -> BoxFuture<'a, Result<Page, MarketError>>;
+    /// What the key is and may do, as far as it says without asking the marketplace (a WB
+    /// token carries its kind and scopes; an Ozon key says nothing).
+    fn key_info(&self) -> BoxFuture<'_, KeyInfo> {
+        Box::pin(async {
+            KeyInfo {
+                parts: Part::ALL.map(|p| PartAccess::new(p, Access::Unknown, None)).to_vec(),
+                ..KeyInfo::default()
+            }
+        })
+    }
+
+    /// The connection test: [`MarketplaceApi::key_info`] confirmed by the marketplace (a
+    /// rejected key is an error; what each part answered is in the parts).
+    fn check(&self) -> BoxFuture<'_, Result<KeyInfo, MarketError>>;
+
+    /// The parts a sync lists orders from, in order.
+    fn order_parts(&self) -> &'static [Part] {
+        &[Part::Orders]
+    }
+
+    /// One page of `part`'s orders in `window`, from `cursor` (none: the first page).
+    fn orders_page<'a>(
+        &'a self,
+        part: Part,
+        window: Window,
+        cursor: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Page, MarketError>>;
 
     /// Current statuses of `orders` (cached copies), for APIs that cannot list by status
     /// change; the default asks nothing.
@@ -161,9 +354,11 @@ pub trait MarketplaceApi: Send + Sync {
         Box::pin(async { Ok((Vec::new(), None)) })
     }
 
-    /// Buyers' messages waiting for the seller (WB product questions, Ozon chats).
-    fn questions(&self) -> BoxFuture<'_, Result<Vec<Question>, MarketError>> {
-        Box::pin(async { Ok(Vec::new()) })
+    /// Buyers' messages waiting for the seller (questions, reviews, chats). A part the key or
+    /// the subscription does not reach is reported in [`Polled::parts`] and the others are
+    /// still read; only a rejected key fails the whole poll.
+    fn questions(&self) -> BoxFuture<'_, Result<Polled, MarketError>> {
+        Box::pin(async { Ok(Polled::default()) })
     }
 
     /// Publishes the seller's answer in `thread` (a WB question, an Ozon chat).

@@ -1,8 +1,12 @@
-//! Order sync: the marketplace's orders copied into the cache, page by page.
+//! Order sync: the marketplace's orders copied into the cache, page by page, part by part.
 //!
-//! Each page is committed in one transaction together with the run's cursor, so a sync that
-//! stops half-way (an error, a crash, a restart) resumes from the next page and never leaves a
-//! half-written page. A full run covers the last `full_days`; an incremental one the orders
+//! Each page is committed in one transaction together with the run's cursor (`<stage>|<the
+//! adapter's cursor>`), so a sync that stops half-way (an error, a crash, a restart) resumes
+//! from the next page and never leaves a half-written page. The parts of an account (WB: FBS
+//! orders, then the statistics reports; then status refreshes and returns) run one after
+//! another: a part the key cannot reach is skipped and reported, one a documented limit holds
+//! back (a basic token's hourly reports) is put off to the next run, which catches it up from
+//! where it last finished; neither stops the others. A full run covers the last `full_days`; an incremental one the orders
 //! whose status changed since the last run (Ozon lists those; for WB the new orders are listed
 //! and the unfinished cached ones asked for their statuses). Status changes to shipped, at the
 //! pick-up point or cancelled notify the buyers linked to the order, once per status.
@@ -12,9 +16,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{Market, MarketError, MarketplaceApi, Order, OrderStatus, Window};
+use super::{Access, Market, MarketError, MarketplaceApi, Order, OrderStatus, Part, PartAccess, Window};
 use crate::clock::SharedClock;
-use crate::store::{Db, orders as rows};
+use crate::store::{Db, marketplace as access_rows, orders as rows};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -32,6 +36,37 @@ impl Kind {
     }
 }
 
+/// How one part of a run went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartStatus {
+    Done,
+    /// The key does not reach it.
+    Skipped,
+    /// A documented limit would have held it too long: the next run does it.
+    Deferred,
+    Failed,
+}
+
+impl PartStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PartStatus::Done => "done",
+            PartStatus::Skipped => "skipped",
+            PartStatus::Deferred => "deferred",
+            PartStatus::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PartReport {
+    pub part: Part,
+    pub status: PartStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Report {
     pub pages: usize,
@@ -47,7 +82,38 @@ pub struct Report {
     /// Why the returns could not be fetched (the orders are synced all the same).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub returns_error: Option<String>,
+    /// Each part: done, skipped for want of access, or put off by a limit.
+    pub parts: Vec<PartReport>,
     pub seconds: f64,
+}
+
+impl Report {
+    fn part(&mut self, part: Part, status: PartStatus, message: Option<String>) {
+        self.parts.push(PartReport { part, status, message });
+    }
+}
+
+/// Where a run is: listing a part's orders, or refreshing unfinished ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Part(Part),
+    Refresh,
+}
+
+/// `<stage>|<adapter cursor>` → the stage and the adapter's cursor (a cursor of an older
+/// format starts the run from its first stage).
+fn split_cursor(c: Option<&str>) -> (Option<Stage>, Option<String>) {
+    let Some((stage, rest)) = c.and_then(|c| c.split_once('|')) else { return (None, None) };
+    let stage = if stage == "refresh" { Some(Stage::Refresh) } else { Part::parse(stage).map(Stage::Part) };
+    (stage, Some(rest.to_owned()).filter(|r| !r.is_empty()))
+}
+
+fn join_cursor(stage: Stage, inner: Option<&str>) -> String {
+    let s = match stage {
+        Stage::Part(p) => p.as_str(),
+        Stage::Refresh => "refresh",
+    };
+    format!("{s}|{}", inner.unwrap_or(""))
 }
 
 /// Notifies linked buyers of a status change inside the sync's transaction; returns how many
@@ -87,11 +153,18 @@ impl Syncer {
         let store = |e: crate::store::StoreError| MarketError::Unavailable(format!("order cache: {e}"));
         let state = self.db.call(move |c| rows::sync_state(c, market, kind.as_str())).await.map_err(store)?;
         let now = self.clock.now_ms();
+        // What the key says it reaches (a WB token carries its categories).
+        let info = api.key_info().await;
+        {
+            let info = info.clone();
+            self.db.call(move |c| access_rows::set_key(c, market, &info, "token", now)).await.map_err(store)?;
+        }
         let mut report = Report::default();
-        let (window, mut cursor) = match (state.status.as_str(), state.window_from, state.window_to) {
+        let changed_only = kind == Kind::Incremental && api.lists_changes();
+        let (window, cursor) = match (state.status.as_str(), state.window_from, state.window_to) {
             ("running" | "failed", Some(from), Some(to)) => {
                 report.resumed = true;
-                (Window { from, to, changed_only: kind == Kind::Incremental && api.lists_changes() }, state.cursor)
+                (Window { from, to, changed_only }, state.cursor)
             }
             _ => {
                 let from = match kind {
@@ -105,19 +178,28 @@ impl Syncer {
                     .call(move |c| rows::sync_begin(c, market, kind.as_str(), from, now, now))
                     .await
                     .map_err(store)?;
-                (Window { from, to: now, changed_only: kind == Kind::Incremental && api.lists_changes() }, None)
+                (Window { from, to: now, changed_only }, None)
             }
         };
-        let result = self.pages(api, kind, window, &mut cursor, &mut report).await;
-        let result = match result {
-            Ok(()) if kind == Kind::Incremental && !api.lists_changes() => self.refresh(api, &mut report).await,
-            other => other,
-        };
+        let (resume_stage, resume_cursor) = split_cursor(cursor.as_deref());
+        let result = self.stages(api, kind, window, &info, resume_stage, resume_cursor, &mut report).await;
         match result {
             Ok(()) => {
-                if let Err(e) = self.returns(api, &mut report).await {
-                    tracing::warn!(market = market.as_str(), error = %e, "returns were not synced");
-                    report.returns_error = Some(e.to_string());
+                if !info.may(Part::Returns) {
+                    report.part(Part::Returns, PartStatus::Skipped, reason_of(&info, Part::Returns));
+                } else {
+                    match self.returns(api, &mut report).await {
+                        Ok(()) => {
+                            report.part(Part::Returns, PartStatus::Done, None);
+                            self.part_done(market, Part::Returns, PartStatus::Done, None).await;
+                        }
+                        Err(e) => {
+                            tracing::warn!(market = market.as_str(), error = %e, "returns were not synced");
+                            report.returns_error = Some(e.to_string());
+                            let status = self.part_refused(market, Part::Returns, &e).await;
+                            report.part(Part::Returns, status, Some(e.to_string()));
+                        }
+                    }
                 }
                 let now = self.clock.now_ms();
                 self.db.call(move |c| rows::sync_finish(c, market, kind.as_str(), now)).await.map_err(store)?;
@@ -141,12 +223,132 @@ impl Syncer {
         }
     }
 
+    /// Each part's listing, then (WB, incremental) the refresh of unfinished orders. A part the
+    /// key does not reach, or that a limit puts off, is reported and the next one runs.
+    #[allow(clippy::too_many_arguments)]
+    async fn stages(
+        &self,
+        api: &dyn MarketplaceApi,
+        kind: Kind,
+        window: Window,
+        info: &super::KeyInfo,
+        resume: Option<Stage>,
+        mut cursor: Option<String>,
+        report: &mut Report,
+    ) -> Result<(), MarketError> {
+        let market = api.market();
+        let mut stages: Vec<Stage> = api.order_parts().iter().copied().map(Stage::Part).collect();
+        if kind == Kind::Incremental && !api.lists_changes() {
+            stages.push(Stage::Refresh);
+        }
+        let first = resume.and_then(|r| stages.iter().position(|s| *s == r)).unwrap_or_else(|| {
+            cursor = None;
+            0
+        });
+        for i in first..stages.len() {
+            let stage = stages[i];
+            let after = stages.get(i + 1).map(|s| join_cursor(*s, None));
+            let part_cursor = if i == first { cursor.take() } else { None };
+            let part = match stage {
+                Stage::Part(p) => p,
+                Stage::Refresh => Part::Orders,
+            };
+            if !info.may(part) {
+                report.part(part, PartStatus::Skipped, reason_of(info, part));
+                self.part_done(market, part, PartStatus::Skipped, reason_of(info, part)).await;
+                if let Some(a) = &after {
+                    self.commit(market, kind, Vec::new(), Some(a.clone()), report).await?;
+                }
+                continue;
+            }
+            let result = match stage {
+                Stage::Part(p) => {
+                    let w = self.part_window(market, p, kind, window).await;
+                    self.pages(api, p, kind, w, part_cursor, after.clone(), report).await
+                }
+                Stage::Refresh => self.refresh(api, part_cursor, after.clone(), report).await,
+            };
+            match result {
+                Ok(()) => {
+                    if stage != Stage::Refresh {
+                        report.part(part, PartStatus::Done, None);
+                        self.part_done(market, part, PartStatus::Done, None).await;
+                    }
+                }
+                Err(e @ (MarketError::Forbidden(_) | MarketError::RateLimited { .. })) => {
+                    let status = self.part_refused(market, part, &e).await;
+                    tracing::warn!(market = market.as_str(), part = part.as_str(), error = %e, "a part of the sync was not done");
+                    report.part(part, status, Some(e.to_string()));
+                    if let Some(a) = &after {
+                        self.commit(market, kind, Vec::new(), Some(a.clone()), report).await?;
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// The window a part lists: the run's, reaching back to where that part last finished when
+    /// an earlier run put it off (never further than a full run).
+    async fn part_window(&self, market: Market, part: Part, kind: Kind, window: Window) -> Window {
+        if kind == Kind::Full {
+            return window;
+        }
+        let finished = self.db.call(move |c| access_rows::part_finished(c, market, part)).await.ok().flatten();
+        let floor = window.to - self.full_days * DAY;
+        let from = finished.map_or(window.from, |t| window.from.min(t - OVERLAP)).max(floor);
+        Window { from, ..window }
+    }
+
+    async fn part_done(&self, market: Market, part: Part, status: PartStatus, message: Option<String>) {
+        let now = self.clock.now_ms();
+        let done = status == PartStatus::Done;
+        let access = match status {
+            PartStatus::Done => Some(Access::Allowed),
+            PartStatus::Skipped => Some(Access::Denied),
+            _ => None,
+        };
+        let r = self
+            .db
+            .call(move |c| {
+                access_rows::set_part_sync(c, market, part, status.as_str(), message.as_deref(), done, now)?;
+                if let Some(a) = access {
+                    access_rows::set_access(c, market, &[PartAccess::new(part, a, message.clone())], "sync", now)?;
+                }
+                Ok(())
+            })
+            .await;
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "cannot record a part's sync");
+        }
+    }
+
+    /// Records a part refused (no access: skipped) or put off (a limit: deferred).
+    async fn part_refused(&self, market: Market, part: Part, e: &MarketError) -> PartStatus {
+        let status = match e {
+            MarketError::Forbidden(_) => PartStatus::Skipped,
+            MarketError::RateLimited { .. } => PartStatus::Deferred,
+            _ => PartStatus::Failed,
+        };
+        self.part_done(market, part, status, Some(e.to_string())).await;
+        status
+    }
+
     /// Copies the seller's product cards into the knowledge base's products (created or updated
     /// by marketplace and article; a card the API sends malformed is skipped with a warning).
     /// Returns (created or updated, unchanged). The caller syncs the search index afterwards.
+    /// A key without access to product cards gets `Forbidden` (the caller reports it as
+    /// skipped).
     pub async fn products(&self, api: &dyn MarketplaceApi) -> Result<(usize, usize), MarketError> {
         let market = api.market();
         let _turn = self.running[usize::from(market == Market::Ozon)].lock().await;
+        let info = api.key_info().await;
+        if !info.may(Part::Content) {
+            let reason = reason_of(&info, Part::Content).unwrap_or_else(|| "no access to product cards".into());
+            self.part_done(market, Part::Content, PartStatus::Skipped, Some(reason.clone())).await;
+            return Err(MarketError::Forbidden(reason));
+        }
         let (mut changed, mut same) = (0, 0);
         let mut cursor: Option<String> = None;
         loop {
@@ -174,7 +376,10 @@ impl Syncer {
             same += u;
             match next {
                 Some(n) => cursor = Some(n),
-                None => return Ok((changed, same)),
+                None => {
+                    self.part_done(market, Part::Content, PartStatus::Done, None).await;
+                    return Ok((changed, same));
+                }
             }
         }
     }
@@ -217,43 +422,60 @@ impl Syncer {
             .await
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn pages(
         &self,
         api: &dyn MarketplaceApi,
+        part: Part,
         kind: Kind,
         window: Window,
-        cursor: &mut Option<String>,
+        mut cursor: Option<String>,
+        after: Option<String>,
         report: &mut Report,
     ) -> Result<(), MarketError> {
         loop {
-            let page = api.orders_page(window, cursor.as_deref()).await?;
+            let page = api.orders_page(part, window, cursor.as_deref()).await?;
             let next = page.next.clone();
             if !page.orders.is_empty() {
                 report.pages += 1;
             }
-            self.commit(api.market(), kind, page.orders, next.clone(), report).await?;
+            let saved = match &next {
+                Some(n) => Some(join_cursor(Stage::Part(part), Some(n))),
+                None => after.clone(),
+            };
+            self.commit(api.market(), kind, page.orders, saved, report).await?;
             match next {
-                Some(n) => *cursor = Some(n),
+                Some(n) => cursor = Some(n),
                 None => return Ok(()),
             }
         }
     }
 
-    /// WB: unfinished cached orders asked for their current statuses, 1000 at a time.
-    async fn refresh(&self, api: &dyn MarketplaceApi, report: &mut Report) -> Result<(), MarketError> {
+    /// WB: unfinished cached orders asked for their current statuses, 1000 at a time (the
+    /// cursor is the last order's row id).
+    async fn refresh(
+        &self,
+        api: &dyn MarketplaceApi,
+        cursor: Option<String>,
+        after: Option<String>,
+        report: &mut Report,
+    ) -> Result<(), MarketError> {
         let market = api.market();
-        let mut after = 0;
+        let mut last_id = cursor.and_then(|c| c.parse::<i64>().ok()).unwrap_or(0);
         loop {
             let batch = self
                 .db
-                .call(move |c| rows::unfinished(c, market, after, 1000))
+                .call(move |c| rows::unfinished(c, market, last_id, 1000))
                 .await
                 .map_err(|e| MarketError::Unavailable(format!("order cache: {e}")))?;
-            let Some((last, _)) = batch.last() else { return Ok(()) };
-            after = *last;
+            let Some((last, _)) = batch.last() else {
+                self.commit(market, Kind::Incremental, Vec::new(), after, report).await?;
+                return Ok(());
+            };
+            last_id = *last;
             let orders: Vec<Order> = batch.into_iter().map(|(_, o)| o).collect();
             let changed = api.refresh(&orders).await?;
-            let cursor = Some(after.to_string());
+            let cursor = Some(join_cursor(Stage::Refresh, Some(&last_id.to_string())));
             self.commit(market, Kind::Incremental, changed, cursor, report).await?;
         }
     }
@@ -302,6 +524,11 @@ impl Syncer {
         report.notified += notified;
         Ok(())
     }
+}
+
+/// Why the key does not reach `part`.
+fn reason_of(info: &super::KeyInfo, part: Part) -> Option<String> {
+    info.parts.iter().find(|p| p.part == part).and_then(|p| p.reason.clone())
 }
 
 /// Background schedule: an incremental sync of each connected marketplace every

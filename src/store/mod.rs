@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod kb;
 pub mod licence;
 pub mod llm;
+pub mod marketplace;
 pub mod messaging;
 pub mod ops;
 pub mod orders;
@@ -76,6 +77,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 10, name: "licence", sql: include_str!("migrations/0010_licence.sql") },
     Migration { version: 11, name: "ops", sql: include_str!("migrations/0011_ops.sql") },
     Migration { version: 12, name: "analytics", sql: include_str!("migrations/0012_analytics.sql") },
+    Migration { version: 13, name: "marketplace_rules", sql: include_str!("migrations/0013_marketplace_rules.sql") },
     Migration { version: 14, name: "channels", sql: include_str!("migrations/0014_channels.sql") },
     Migration { version: 15, name: "analytics_channels", sql: include_str!("migrations/0015_analytics_channels.sql") },
     Migration { version: 16, name: "panel_alerts", sql: include_str!("migrations/0016_panel_alerts.sql") },

@@ -16,6 +16,8 @@ mod licence;
 mod lifecycle;
 mod limits;
 mod llm;
+mod market_fixes;
+mod marketplace_specs;
 mod panel;
 mod poison;
 mod privacy;

@@ -65,7 +65,7 @@ fn count(app: &TestApp, sql: &str) -> i64 {
 async fn a_conversation_over_long_polling() {
     let tg = FakeTelegram::start().await;
     let model =
-        FakeLlm::start(vec![Behavior::answer("Вернуть можно в течение 14 дней <без> бирок & чеков нельзя.")]).await;
+        FakeLlm::start(vec![Behavior::answer("Посмотрите пометку в карточке товара <без> бирок & чеков.")]).await;
     let app = app_with_model(&tg, "polling", Some(model.openai_url())).await;
     tg.push(FakeTelegram::text_update(1, 501, "где мой заказ 4102938475?"));
     let got = tg.wait_sent(501, 1).await;

@@ -38,11 +38,20 @@ pub struct ConversationView {
     /// In the inbox list: the last message, how long the buyer has waited, their mood.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub triage: Option<crate::store::panel::Triage>,
+    /// Marketplace threads: when the unanswered buyer's message must be answered by.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_due: Option<crate::marketplace::deadlines::ReplyDue>,
 }
 
 impl From<Conversation> for ConversationView {
     fn from(c: Conversation) -> Self {
-        Self { created: rfc3339(c.created_at), last_message: rfc3339(c.last_message_at), conversation: c, triage: None }
+        Self {
+            created: rfc3339(c.created_at),
+            last_message: rfc3339(c.last_message_at),
+            conversation: c,
+            triage: None,
+            reply_due: None,
+        }
     }
 }
 
@@ -64,6 +73,10 @@ pub struct ListQuery {
     /// At most this many, newest first (default 50; 1 to 500).
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// "recent" (default: by the last message) or "due": marketplace threads waiting for an
+    /// answer first, by time left (overdue first), then the rest by the last message.
+    #[param(pattern = "^(recent|due)$")]
+    pub sort: Option<String>,
 }
 
 /// Conversations, most recent first.
@@ -93,33 +106,59 @@ pub async fn list(
         Some(_) => return Err(ApiError::invalid("assigned: \"me\"")),
         None => None,
     };
-    let (rows, mut triage) = state
+    let by_due = match q.sort.as_deref() {
+        None | Some("recent") => false,
+        Some("due") => true,
+        Some(_) => return Err(ApiError::invalid("sort: \"recent\" or \"due\"")),
+    };
+    let now = state.now();
+    // Viewers see phones and e-mails in the list's previews masked, as in the thread.
+    let viewer = auth.user.role < crate::domain::Role::Operator;
+    let rows = state
         .db
         .call(move |c| {
-            let rows = msgs::conversations(
-                c,
-                q.status.as_deref(),
-                q.handled_by.as_deref(),
-                search.as_deref(),
-                assigned,
-                limit,
-            )?;
+            let (status, handled_by) = (q.status.as_deref(), q.handled_by.as_deref());
+            let mut rows = msgs::conversations(c, status, handled_by, search.as_deref(), assigned, limit)?;
+            if by_due {
+                // The due threads first (each filtered like the rest), then the others.
+                let mut due = Vec::new();
+                for id in crate::store::marketplace::due_conversations(c, limit)? {
+                    let conv = msgs::conversation(c, id)?;
+                    let matches = status.is_none_or(|s| conv.status == s)
+                        && handled_by.is_none_or(|h| conv.handled_by == h)
+                        && assigned.is_none_or(|a| conv.assigned_user_id == Some(a))
+                        && (search.is_none() || rows.iter().any(|r| r.id == id));
+                    if matches {
+                        due.push(conv);
+                    }
+                }
+                rows.retain(|r| !due.iter().any(|d| d.id == r.id));
+                due.append(&mut rows);
+                due.truncate(limit as usize);
+                rows = due;
+            }
+            let threads: Vec<(String, String)> =
+                rows.iter().map(|r| (r.channel.clone(), r.recipient.clone())).collect();
+            let deadlines = crate::store::marketplace::deadlines(c, &threads)?;
             let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-            Ok((rows, crate::store::panel::triage(c, &ids)?))
+            let mut triage = crate::store::panel::triage(c, &ids)?;
+            Ok(rows
+                .into_iter()
+                .map(|r| {
+                    let due = deadlines.get(&(r.channel.clone(), r.recipient.clone()));
+                    let mut t = triage.remove(&r.id);
+                    if viewer && let Some(t) = &mut t {
+                        t.last_text = t.last_text.as_deref().map(crate::privacy::mask_text);
+                    }
+                    let mut v = ConversationView::from(r);
+                    v.reply_due = due.and_then(|d| crate::marketplace::deadlines::ReplyDue::of(d, now));
+                    v.triage = t;
+                    v
+                })
+                .collect::<Vec<_>>())
         })
         .await?;
-    let viewer = auth.user.role < crate::domain::Role::Operator;
-    Ok(Json(
-        rows.into_iter()
-            .map(|r| {
-                let mut t = triage.remove(&r.id);
-                if viewer && let Some(t) = &mut t {
-                    t.last_text = t.last_text.as_deref().map(crate::privacy::mask_text);
-                }
-                ConversationView { triage: t, ..ConversationView::from(r) }
-            })
-            .collect(),
-    ))
+    Ok(Json(rows))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -10,9 +10,11 @@ use utoipa::ToSchema;
 use crate::http::AppState;
 use crate::http::auth::{Admin, Auth};
 use crate::http::error::{ApiError, ErrorBody};
+use crate::marketplace::access::{self, PartView};
 use crate::marketplace::sync::Kind;
-use crate::marketplace::{Market, MarketError, Window};
-use crate::store::orders as rows;
+use crate::marketplace::{Access, KeyInfo, Market, MarketError};
+use crate::store::{marketplace as store, orders as rows};
+use crate::texts::marketplace as texts;
 
 #[derive(Serialize, ToSchema)]
 pub struct MarketplaceStatus {
@@ -53,18 +55,30 @@ pub async fn list(State(state): State<AppState>, _auth: Auth<Admin>) -> Result<J
 #[derive(Serialize, ToSchema)]
 pub struct ConnectionTest {
     pub ok: bool,
-    /// "valid", "wrong_token", "missing_scope", "rate_limited", "unreachable", "not_connected",
-    /// "api_changed" or "plan_limit" (keys set, but the plan does not include this marketplace).
+    /// "valid", "wrong_token", "missing_scope" (the key reaches no part at all), "rate_limited",
+    /// "unreachable", "not_connected", "api_changed" or "plan_limit" (keys set, but the plan does
+    /// not include this marketplace).
     pub result: String,
-    /// For people (Russian).
+    /// For people (Russian): the result, the key's kind and each part's access.
     pub message: String,
+    /// WB: "personal", "service", "basic" or "test".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// What the key reaches, part by part.
+    pub parts: Vec<PartView>,
 }
 
 fn market_of(name: &str) -> Result<Market, ApiError> {
     Market::parse(name).ok_or_else(|| ApiError::not_found("marketplace"))
 }
 
-/// Asks the marketplace for one page of orders with the stored key and says what came back.
+fn failed(result: &str, message: String) -> Json<ConnectionTest> {
+    Json(ConnectionTest { ok: false, result: result.into(), message, kind: None, parts: Vec::new() })
+}
+
+/// Checks the stored key live: for WB the token's own categories and kind (it is a JWT) and
+/// one request that proves it valid; for Ozon one small request per part. What each part
+/// reaches is recorded and reported.
 #[utoipa::path(post, path = "/api/v1/marketplaces/{market}/test", tag = "marketplaces", params(("market" = String, Path, description = "`wb` or `ozon`", pattern = "^(wb|ozon)$")),
     responses((status = 200, body = ConnectionTest), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn test(
@@ -76,36 +90,108 @@ pub async fn test(
     if state.licensing.connected_markets().await.contains(&market)
         && let Some(refusal) = state.licensing.sync_refusal(market).await
     {
-        return Ok(Json(ConnectionTest { ok: false, result: "plan_limit".into(), message: refusal.0 }));
+        return Ok(failed("plan_limit", refusal.0));
     }
     let Some(api) = state.orders.connected_apis().await.into_iter().find(|a| a.market() == market) else {
-        return Ok(Json(ConnectionTest {
-            ok: false,
-            result: "not_connected".into(),
-            message: "Ключ не задан: добавьте его в настройках интеграций.".into(),
-        }));
+        return Ok(failed("not_connected", "Ключ не задан: добавьте его в настройках интеграций.".into()));
     };
-    let now = state.now();
-    let window = Window { from: now - 86_400_000, to: now, changed_only: false };
-    let r = tokio::time::timeout(std::time::Duration::from_secs(20), api.orders_page(window, None)).await;
-    let (ok, result, message) = match r {
-        Ok(Ok(_)) => (true, "valid", "Подключение работает: заказы доступны.".to_owned()),
+    let r = tokio::time::timeout(std::time::Duration::from_secs(30), api.check()).await;
+    let info = match r {
+        Ok(Ok(info)) => info,
         Ok(Err(MarketError::Unauthorized)) => {
-            (false, "wrong_token", "Маркетплейс отклонил ключ: проверьте его или выпустите новый.".into())
+            return Ok(failed("wrong_token", "Маркетплейс отклонил ключ: проверьте его или выпустите новый.".into()));
         }
         Ok(Err(MarketError::Forbidden(m))) => {
-            (false, "missing_scope", format!("У ключа нет доступа к заказам — выпустите ключ с этой категорией ({m})."))
+            return Ok(failed("missing_scope", format!("У ключа нет доступа к нужным разделам ({m}).")));
         }
         Ok(Err(MarketError::RateLimited { .. })) => {
-            (false, "rate_limited", "Слишком много запросов: попробуйте через минуту.".into())
+            return Ok(failed("rate_limited", "Слишком много запросов: попробуйте через минуту.".into()));
         }
         Ok(Err(MarketError::Shape(m))) => {
-            (false, "api_changed", format!("Маркетплейс ответил в неожиданном формате: {m}"))
+            return Ok(failed("api_changed", format!("Маркетплейс ответил в неожиданном формате: {m}")));
         }
-        Ok(Err(e)) => (false, "unreachable", format!("Маркетплейс недоступен: {e}")),
-        Err(_) => (false, "unreachable", "Маркетплейс не ответил за 20 секунд.".into()),
+        Ok(Err(e)) => return Ok(failed("unreachable", format!("Маркетплейс недоступен: {e}"))),
+        Err(_) => return Ok(failed("unreachable", "Маркетплейс не ответил за 30 секунд.".into())),
     };
-    Ok(Json(ConnectionTest { ok, result: result.into(), message }))
+    let now = state.now();
+    let stored = {
+        let info = info.clone();
+        state
+            .db
+            .call(move |c| {
+                store::set_key(c, market, &info, "test", now)?;
+                Ok((store::access(c, market)?, store::part_syncs(c, market)?))
+            })
+            .await?
+    };
+    let parts = access::merge(market, &info, &stored.0, &stored.1);
+    let reachable = parts.iter().any(|p| matches!(p.access, Access::Allowed | Access::Partial));
+    let kind = info.kind.as_deref().map(texts::token_kind);
+    let head = if reachable {
+        "Подключение работает"
+    } else {
+        "Ключ действует, но ни к одному разделу нет доступа"
+    };
+    let message =
+        format!("{head}{}: {}.", kind.map(|k| format!(" ({k})")).unwrap_or_default(), access::summary(market, &parts));
+    Ok(Json(ConnectionTest {
+        ok: reachable,
+        result: if reachable { "valid" } else { "missing_scope" }.into(),
+        message,
+        kind: info.kind,
+        parts,
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MarketplaceSettings {
+    pub market: Market,
+    pub connected: bool,
+    /// WB: "personal", "service", "basic" or "test" (read from the token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_kind: Option<String>,
+    /// The key's kind in Russian, with what it implies for limits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_kind_title: Option<String>,
+    /// When the token expires (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    pub read_only: bool,
+    /// Each part: orders, statistics, content, questions, chats, returns, stocks.
+    pub parts: Vec<PartView>,
+    /// "заказы FBS ✓, статистика ✗ — нет доступа, …"
+    pub summary: String,
+}
+
+/// What each marketplace key reaches, part by part (`orders`, `statistics`, `content`,
+/// `questions`, `chats`, `returns`, `stocks`): the token's own word (WB tokens carry their
+/// categories) and the marketplace's last answers (connection test, sync, polling).
+#[utoipa::path(get, path = "/api/v1/settings/marketplaces", tag = "marketplaces",
+    responses((status = 200, body = Vec<MarketplaceSettings>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn settings(
+    State(state): State<AppState>,
+    _auth: Auth<Admin>,
+) -> Result<Json<Vec<MarketplaceSettings>>, ApiError> {
+    let mut out = Vec::new();
+    for api in state.orders.apis() {
+        let market = api.market();
+        let connected = api.has_key().await;
+        let info = if connected { api.key_info().await } else { KeyInfo::default() };
+        let (stored, syncs) =
+            state.db.call(move |c| Ok((store::access(c, market)?, store::part_syncs(c, market)?))).await?;
+        let parts = if connected { access::merge(market, &info, &stored, &syncs) } else { Vec::new() };
+        out.push(MarketplaceSettings {
+            market,
+            connected,
+            key_kind_title: info.kind.as_deref().map(|k| texts::token_kind(k).to_owned()),
+            key_kind: info.kind,
+            expires_at: info.expires_at.map(crate::clock::rfc3339),
+            read_only: info.read_only,
+            summary: if connected { access::summary(market, &parts) } else { "не подключён".into() },
+            parts,
+        });
+    }
+    Ok(Json(out))
 }
 
 /// Starts a sync now (incremental; `?full=true` for a full one); its progress shows in the

@@ -80,6 +80,7 @@ pub fn router() -> Router<AppState> {
         .route("/marketplaces", get(marketplaces::list))
         .route("/marketplaces/{market}/test", post(marketplaces::test))
         .route("/marketplaces/{market}/sync", post(marketplaces::sync_now))
+        .route("/settings/marketplaces", get(marketplaces::settings))
         .route("/channels", get(channels::list))
         .route("/channels/telegram", get(channels::telegram_status).put(channels::telegram_update))
         .route("/channels/whatsapp", get(channels::whatsapp_status).put(channels::whatsapp_update))

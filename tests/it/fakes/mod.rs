@@ -4,6 +4,7 @@ pub mod llm;
 pub mod marketplace;
 pub mod openapi;
 pub mod smtp;
+pub mod spec;
 pub mod telegram;
 pub mod vk;
 pub mod whatsapp;
