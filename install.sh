@@ -104,8 +104,8 @@ if [ "$MODEL" = 1 ]; then
   if ! python3 -m pip --version >/dev/null 2>&1 && [ "$is_root" = 1 ] && command -v apt-get >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip >/dev/null || true
   fi
-  "${run_as[@]}" bash "$here/models/fetch-embeddings.sh" "$data_dir" \
-    || say "warning: the embedding model could not be installed; search uses BM25 only until models/fetch-embeddings.sh succeeds"
+  "${run_as[@]}" "$bin_dir/supportd" --data-dir "$data_dir" model pull e5-small \
+    || say "warning: the embedding model could not be installed; search uses BM25 only until \`supportd model pull e5-small\` succeeds"
 fi
 
 # 5. The systemd unit.

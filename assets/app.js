@@ -6,8 +6,12 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   const ROLE_RANK = { viewer: 0, operator: 1, admin: 2 };
-  const CHANNELS = { telegram: "Telegram", telegram_business: "Telegram Business", whatsapp: "WhatsApp", vk: "ВКонтакте", widget: "Сайт", api: "API", wb_questions: "WB", ozon_chat: "Ozon", cli: "Терминал", eval: "Тест" };
-  const AUTHORS = { buyer: "Покупатель", bot: "Бот", operator: "Оператор", system: "Система" };
+  const L = window.supportdLabels;
+  const CHANNELS = L.CHANNELS;
+  const AUTHORS = L.AUTHORS;
+  const STATUSES = L.ORDER_STATUSES;
+  const RETURNS = L.RETURNS;
+  const REASONS = L.REASONS;
   const FILTERS = {
     all: {},
     pending: { status: "pending" },
@@ -15,19 +19,6 @@
     bot: { handled_by: "bot", status: "open" },
     closed: { status: "closed" },
     due: { sort: "due" },
-  };
-  const STATUSES = {
-    new: "оформлен", assembled: "собран", in_transit: "в пути", ready_for_pickup: "в пункте выдачи",
-    delivered: "получен", cancelled: "отменён", problem: "требует проверки",
-  };
-  const RETURNS = {
-    review: "на рассмотрении", approved: "одобрен", rejected: "отказ", in_transit: "едет продавцу",
-    done: "завершён", cancelled: "отменён",
-  };
-  const REASONS = {
-    requested: "попросил человека", negative: "недоволен", human_only: "тема для людей", repeated_failure: "бот не справился",
-    order_problem: "проблема с заказом", processing_failed: "не удалось обработать", takeover: "взят оператором", approval: "черновик на проверку",
-    licence: "бот приостановлен: лицензия истекла",
   };
 
   let me = null;
@@ -39,6 +30,11 @@
   let lastEvent = 0;
   let source = null;
   let pending = null;
+  let sortBy = "recent";
+  let currentConv = null;
+  let known = new Map(); // conversation id → its state key, to notice new handoffs
+  let drafts = new Map(); // conversation id → a reply that failed to send
+  let listed = false; // the first full list of this session is read without signals
 
   const { api, el } = window.supportd;
 
@@ -74,7 +70,7 @@
     customerCard = v;
     const box = $("customer");
     box.textContent = "";
-    box.appendChild(el("h3", "", v.customer.display_name || v.customer.external_id));
+    box.appendChild(el("h3", "", L.buyerName(v.customer.display_name, v.customer.channel, v.customer.id)));
     box.appendChild(el("div", "muted", (CHANNELS[v.customer.channel] || v.customer.channel) + (v.customer.phone ? " · " + v.customer.phone : "")));
     box.appendChild(el("h4", "", "Заказы"));
     if (!v.orders.length) box.appendChild(el("div", "muted", "Покупатель ещё не называл заказов"));
@@ -89,39 +85,72 @@
     if (earlier.length) {
       box.appendChild(el("h4", "", "Ранее"));
       for (const c of earlier.slice(0, 10)) {
-        box.appendChild(el("div", "", time(c.last_message) + (c.csat ? " · оценка " + c.csat : "") + " · " + (c.status === "closed" ? "закрыт" : "открыт")));
+        box.appendChild(el("div", "", time(c.last_message) + (c.csat ? " · оценка " + c.csat : "") + " · " + L.conversationState(c).text.toLowerCase()));
       }
     }
   }
+
+  const nameOf = (c) => L.buyerName(c.customer_name, c.channel, c.customer_id);
 
   async function loadList() {
     const params = Object.assign({}, FILTERS[filter]);
     const search = $("search").value.trim();
     if (search) params.q = search;
+    if (sortBy === "waiting") params.limit = 200;
     const q = new URLSearchParams(params).toString();
     list = await api("GET", "/api/v1/conversations" + (q ? "?" + q : ""));
+    if (sortBy === "waiting") {
+      // Longest wait first; those nobody waits on after them, newest first.
+      const w = (c) => (c.triage && c.triage.waiting_since ? c.triage.waiting_since : Infinity);
+      list.sort((a, b) => w(a) - w(b));
+    }
     const ul = $("conv-list");
     ul.textContent = "";
-    if (!list.length) ul.appendChild(el("li", "empty muted", "Разговоров нет"));
+    if (!list.length) ul.appendChild(el("li", "empty muted", search ? "Ничего не найдено" : "Разговоров нет"));
+    const now = Date.now();
+    let waitingCount = 0;
     for (const c of list) {
+      const st = L.conversationState(c);
+      const t = c.triage || {};
+      if (st.key === "waiting") waitingCount += 1;
+      const full = !search && filter === "all";
+      const before = known.get(c.id);
+      if (full && listed && before !== "waiting" && st.key === "waiting") {
+        window.supportdNotify.alert("Нужен человек: " + nameOf(c), (t.last_text || "").slice(0, 120), "#/inbox/" + c.id);
+      }
+      if (full) known.set(c.id, st.key);
       const li = el("li", "conv" + (current === c.id ? " active" : ""));
       li.tabIndex = 0;
       li.dataset.id = c.id;
       li.setAttribute("role", "button");
       const top = el("div", "row");
-      top.appendChild(el("b", "", c.customer_name || c.recipient));
-      if (c.unanswered > 0) top.appendChild(el("span", "unread", String(c.unanswered)));
-      top.appendChild(el("span", "badge ch-" + c.channel, CHANNELS[c.channel] || c.channel));
+      const name = el("b", "name", nameOf(c));
+      top.appendChild(name);
+      const marks = el("span", "marks");
+      if (t.sentiment === "angry" || t.sentiment === "negative") marks.appendChild(el("span", "mark mark-angry", t.sentiment === "angry" ? "😠 злится" : "☹ недоволен"));
+      if (t.urgent) marks.appendChild(el("span", "mark mark-urgent", "⚡ срочно"));
+      if (c.unanswered > 0) marks.appendChild(el("span", "unread", String(c.unanswered)));
+      marks.appendChild(el("span", "badge ch-" + c.channel, CHANNELS[c.channel] || c.channel));
+      top.appendChild(marks);
       if (c.reply_due) top.appendChild(dueBadge(c.reply_due));
       li.appendChild(top);
+      if (t.last_text) {
+        li.appendChild(el("div", "conv-preview small", (t.last_author && t.last_author !== "buyer" ? AUTHORS[t.last_author] + ": " : "") + t.last_text));
+      }
       const bottom = el("div", "row muted small");
-      const state = c.status === "closed" ? "закрыт" : c.handled_by === "operator" ? "ждёт человека" : "ведёт бот";
-      bottom.appendChild(el("span", "state st-" + (c.status === "closed" ? "closed" : c.handled_by), state));
-      bottom.appendChild(el("span", "", time(c.last_message)));
+      bottom.appendChild(el("span", "state st-" + st.key, st.text));
+      const wait = t.waiting_since ? now - t.waiting_since : null;
+      const when = el("span", "when" + (wait !== null && wait > 15 * 60000 ? " late" : ""), wait !== null ? "ждёт " + L.waited(wait) : time(c.last_message));
+      if (wait !== null) when.title = "Покупатель ждёт ответа с " + time(new Date(t.waiting_since).toISOString());
+      bottom.appendChild(when);
       li.appendChild(bottom);
       li.addEventListener("click", () => open(c.id));
       li.addEventListener("keydown", (e) => { if (e.key === "Enter") open(c.id); });
       ul.appendChild(li);
+    }
+    if (!search && filter === "all") {
+      window.supportdNotify.setWaiting(waitingCount);
+      listed = true;
     }
   }
 
@@ -147,16 +176,18 @@
     n.textContent = "Просрочен ответ на маркетплейсе — открыть";
     n.classList.remove("hidden");
     n.onclick = () => { n.classList.add("hidden"); if (e.conversation_id) open(e.conversation_id); };
-    if (window.Notification && Notification.permission === "granted") {
-      try { new Notification("supportd", { body: "Просрочен ответ покупателю на маркетплейсе" }); } catch (_) { /* unsupported */ }
-    }
+    // A sound, and a browser notification when allowed and the tab is in the background.
+    window.supportdNotify.alert("Просрочен ответ на маркетплейсе", "Покупатель ждёт ответа дольше срока площадки",
+      e.conversation_id ? "#/inbox/" + e.conversation_id : "#/inbox");
   }
 
   function meta(p) {
     if (!p) return null;
     const parts = [];
-    if (p.intent) parts.push("намерение: " + p.intent + (p.confidence !== undefined ? " (" + Number(p.confidence).toFixed(2) + ")" : ""));
-    if (p.action) parts.push("решение: " + p.action);
+    if (p.intent) parts.push("намерение: " + L.label(L.INTENTS, p.intent) + (p.confidence !== undefined ? " (" + Number(p.confidence).toFixed(2).replace(".", ",") + ")" : ""));
+    if (p.action) parts.push("решение: " + L.label(L.ACTIONS, p.action));
+    if (p.sentiment && p.sentiment !== "neutral") parts.push("настроение: " + L.label(L.SENTIMENTS, p.sentiment));
+    if (p.urgent) parts.push("срочно");
     if (p.orders && p.orders.length) parts.push("заказы: " + p.orders.map((o) => o.number).join(", "));
     const box = el("div", "meta small");
     if (p.sources && p.sources.length) {
@@ -171,7 +202,7 @@
       });
       box.appendChild(src);
     }
-    if (p.model && p.model.provider) parts.push("модель: " + p.model.provider);
+    if (p.model && p.model.provider) parts.push("модель: " + (p.model.provider === "local" ? "локальная" : p.model.provider));
     if (p.draft) parts.push("черновик — отправьте его сами");
     if (!parts.length && !box.childNodes.length) return null;
     box.insertBefore(document.createTextNode(parts.join(" · ") + (box.childNodes.length ? " · " : "")), box.firstChild);
@@ -179,22 +210,32 @@
   }
 
   async function open(id) {
+    if (current !== id) saveDraft();
     current = id;
+    document.body.classList.add("thread-open");
     for (const li of document.querySelectorAll("#conv-list .conv")) li.classList.toggle("active", Number(li.dataset.id) === id);
     const t = await api("GET", "/api/v1/conversations/" + id);
     const c = t.conversation;
     $("thread-empty").classList.add("hidden");
     $("thread").classList.remove("hidden");
-    $("thread-title").textContent = (c.customer_name || c.recipient) + " · " + (CHANNELS[c.channel] || c.channel);
-    const info = c.handled_by === "operator"
-      ? "Ведёт оператор" + (c.handoff_reason ? " — " + (REASONS[c.handoff_reason] || c.handoff_reason) : "")
-      : c.status === "closed" ? "Закрыт" + (c.csat ? ", оценка " + c.csat : "") : "Ведёт бот";
+    const listedConv = list.find((x) => x.id === id);
+    c.triage = listedConv ? listedConv.triage : null;
+    currentConv = c;
+    $("thread-title").textContent = nameOf(c) + " · " + (CHANNELS[c.channel] || c.channel);
+    const st = L.conversationState(c);
+    const info = st.text + (c.handled_by === "operator" && c.handoff_reason ? " — " + L.label(REASONS, c.handoff_reason) : "")
+      + (c.status === "closed" && c.csat ? ", оценка " + c.csat : "");
     $("thread-state").textContent = info;
+    $("thread-state").className = "small state st-" + st.key;
+    const draft = drafts.get(id);
+    if (draft && !$("reply").value) { $("reply").value = draft.text; showSendError(draft.error); }
+    else if (!draft) showSendError(null);
     const box = $("messages");
     box.textContent = "";
     for (const m of t.messages) {
       const item = el("div", "msg from-" + m.author + (m.internal ? " note" : ""));
       const head = el("div", "who small", (m.internal ? "Заметка" : AUTHORS[m.author] || m.author) + " · " + time(new Date(m.created_at).toISOString()));
+      if (m.internal) item.setAttribute("aria-label", "Заметка для коллег");
       item.appendChild(head);
       item.appendChild(el("div", "body", m.body));
       for (const a of m.attachments || []) {
@@ -234,12 +275,63 @@
   }
 
   async function action(path, body) {
-    if (!current) return;
+    if (!current) return false;
     $("thread-error").textContent = "";
     try {
       await api("POST", "/api/v1/conversations/" + current + path, body || {});
       await refresh();
-    } catch (e) { $("thread-error").textContent = e.message; }
+      return true;
+    } catch (e) { $("thread-error").textContent = e.message; return false; }
+  }
+
+  // A failed reply stays in the box with the reason and a retry; switching conversations keeps it.
+  function showSendError(message) {
+    const box = $("send-error");
+    box.classList.toggle("hidden", !message);
+    $("send-error-text").textContent = message || "";
+  }
+
+  function saveDraft() {
+    if (current && $("reply").value.trim()) drafts.set(current, { text: $("reply").value, error: $("send-error-text").textContent || null });
+    else if (current) drafts.delete(current);
+    $("reply").value = "";
+  }
+
+  async function send() {
+    const text = $("reply").value.trim();
+    if (!text || !current) return;
+    const id = current;
+    $("send").disabled = true;
+    showSendError(null);
+    try {
+      await api("POST", "/api/v1/conversations/" + id + "/messages", { text });
+      drafts.delete(id);
+      if (current === id) $("reply").value = "";
+      await refresh();
+    } catch (e) {
+      const message = "Ответ не отправлен: " + e.message + " Текст сохранён — нажмите «Отправить ещё раз».";
+      drafts.set(id, { text: $("reply").value, error: message });
+      if (current === id) showSendError(message);
+    } finally {
+      $("send").disabled = false;
+    }
+  }
+
+  // Closing or returning a conversation whose buyer has had no answer yet asks first.
+  async function release(resolved) {
+    const c = currentConv;
+    const waits = c && (c.triage ? Boolean(c.triage.waiting_since) : c.unanswered > 0);
+    if (waits) {
+      const what = resolved ? "Отметить решённым" : "Вернуть боту";
+      const since = c.triage && c.triage.waiting_since ? "Покупатель ждёт ответа человека " + L.waited(Date.now() - c.triage.waiting_since) + "." : "";
+      const ok = await window.supportdUi.confirm(what + " разговор, в котором покупатель ещё не получил ответа?", since, what);
+      if (!ok) return;
+    }
+    const done = await action("/release", { resolved });
+    if (done && !resolved && c) {
+      // Cheap to undo: take it back at once.
+      window.supportdUi.toast("Разговор возвращён боту.", "Отменить", () => { current = c.id; action("/takeover"); });
+    }
   }
 
   async function refresh() {
@@ -254,10 +346,14 @@
     source.onopen = () => { $("live").textContent = "● онлайн"; $("live").className = "live ok"; };
     source.onmessage = (e) => {
       lastEvent = Number(e.lastEventId) || lastEvent;
-      try {
-        const data = JSON.parse(e.data);
-        if (data.kind === "overdue") overdue(data);
-      } catch (_) { /* not JSON */ }
+      let ev = null;
+      try { ev = JSON.parse(e.data); } catch (_) { /* keep-alive */ }
+      if (ev && ev.kind === "overdue") overdue(ev);
+      // A buyer writes in a conversation a person handles: a sound even if it already waited.
+      if (ev && ev.kind === "message" && ev.payload && ev.payload.author === "buyer") {
+        const c = list.find((x) => x.id === ev.conversation_id);
+        if (c && c.handled_by === "operator") window.supportdNotify.alert("Новое сообщение: " + nameOf(c), "", "#/inbox/" + c.id);
+      }
       clearTimeout(pending);
       pending = setTimeout(() => refresh().catch(() => {}), 150);
     };
@@ -280,17 +376,28 @@
   function route() {
     if (!me) return;
     let view = (location.hash.match(/^#\/(\w+)/) || [])[1] || "inbox";
-    if (view === "settings" && !can("admin")) view = "inbox";
-    if (!["inbox", "kb", "reports", "settings"].includes(view)) view = "inbox";
-    for (const v of ["inbox", "kb", "reports", "settings"]) $("view-" + v).classList.toggle("hidden", v !== view);
-    for (const a of document.querySelectorAll(".nav a")) a.classList.toggle("active", a.dataset.view === view);
+    if ((view === "settings" || view === "setup") && !can("admin")) view = "inbox";
+    const VIEWS = ["inbox", "kb", "reports", "settings", "setup", "profile"];
+    if (!VIEWS.includes(view)) view = "inbox";
+    for (const v of VIEWS) $("view-" + v).classList.toggle("hidden", v !== view);
+    for (const a of document.querySelectorAll(".nav a")) {
+      a.classList.toggle("active", a.dataset.view === view);
+      if (a.dataset.view === view) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+    }
+    document.body.classList.remove("menu-open");
+    const conv = (location.hash.match(/^#\/inbox\/(\d+)/) || [])[1];
+    if (view === "inbox" && conv) open(Number(conv)).catch(() => {});
+    if (view === "inbox" && !conv) document.body.classList.remove("thread-open");
+    if (view === "setup") window.supportdSetup.show().catch(() => {});
+    if (view === "profile") window.supportdProfile.show().catch(() => {});
     const article = (location.hash.match(/^#\/kb\/(\d+)/) || [])[1];
     // #/kb/new?title=…&body=…: a new article prefilled (from a knowledge gap on the reports page).
     const draft = location.hash.startsWith("#/kb/new?") ? Object.fromEntries(new URLSearchParams(location.hash.slice(9))) : null;
     if (view === "kb") window.supportdPages.kb(article ? Number(article) : null, draft).catch(() => {});
     if (view === "reports") window.supportdReports.show().catch(() => {});
     if (view === "settings") {
-      window.supportdPages.settings().catch(() => {});
+      const section = (location.hash.match(/^#\/settings\/([\w-]+)/) || [])[1];
+      window.supportdPages.settings(section).catch(() => {});
       window.supportdReports.settings().catch(() => {});
     }
   }
@@ -313,10 +420,16 @@
   }
 
   // Placeholders: {name} — the buyer's name, {order} — the order they gave last.
+  // Without a name, "Здравствуйте, {name}!" becomes "Здравствуйте!", not "Здравствуйте, !";
+  // without an order, "Ваш заказ {order} в пути" becomes "Ваш заказ в пути".
   function fill(body) {
-    const name = customerCard ? customerCard.customer.display_name || "" : "";
+    const name = customerCard ? (customerCard.customer.display_name || "").trim() : "";
     const order = customerCard && customerCard.orders.length ? customerCard.orders[0].number : "";
-    return body.replaceAll("{name}", name).replaceAll("{order}", order);
+    let out = body;
+    if (!name) out = out.replace(/,\s*\{name\}/g, "").replace(/\{name\},?\s*/g, "");
+    out = out.replaceAll("{name}", name);
+    if (!order) out = out.replace(/\s*(№\s*)?\{order\}/g, "");
+    return out.replaceAll("{order}", order);
   }
 
   async function start(user) {
@@ -329,6 +442,7 @@
     const events = await api("GET", "/api/v1/events?after=0&limit=1000");
     lastEvent = events.length ? events[events.length - 1].id : 0;
     await Promise.all([loadList(), loadDashboard()]);
+    if (can("admin")) window.supportdSetup.checklist().catch(() => {});
     if (source) source.close();
     connect();
   }
@@ -376,31 +490,47 @@
     await action("/notes", { text });
     $("reply").value = "";
   });
-  $("release").addEventListener("click", () => action("/release", { resolved: false }));
-  $("resolve").addEventListener("click", () => action("/release", { resolved: true }));
-  $("reply-form").addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const text = $("reply").value.trim();
-    if (!text) return;
-    await action("/messages", { text });
-    $("reply").value = "";
+  $("release").addEventListener("click", () => release(false));
+  $("resolve").addEventListener("click", () => release(true));
+  $("reply-form").addEventListener("submit", (e) => { e.preventDefault(); send(); });
+  $("send-retry").addEventListener("click", () => send());
+  $("back").addEventListener("click", () => {
+    document.body.classList.remove("thread-open");
+    if (location.hash.startsWith("#/inbox/")) history.replaceState(null, "", "#/inbox");
+  });
+  $("customer-toggle").addEventListener("click", () => {
+    const open = !$("customer-sheet").classList.contains("sheet-open");
+    $("customer-sheet").classList.toggle("sheet-open", open);
+    $("customer-toggle").setAttribute("aria-expanded", String(open));
+  });
+  $("customer-close").addEventListener("click", () => {
+    $("customer-sheet").classList.remove("sheet-open");
+    $("customer-toggle").setAttribute("aria-expanded", "false");
+  });
+  $("sort").addEventListener("change", () => { sortBy = $("sort").value; loadList().catch(() => {}); });
+  $("menu").addEventListener("click", () => {
+    const open = !document.body.classList.contains("menu-open");
+    document.body.classList.toggle("menu-open", open);
+    $("menu").setAttribute("aria-expanded", String(open));
   });
   $("reply").addEventListener("keydown", (e) => {
-    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) $("reply-form").requestSubmit();
+    if ((e.key === "Enter" || e.code === "Enter" || e.code === "NumpadEnter") && (e.ctrlKey || e.metaKey)) $("reply-form").requestSubmit();
   });
   window.addEventListener("hashchange", route);
   $("theme").addEventListener("click", () => setTheme(document.documentElement.dataset.theme === "dark" ? "light" : "dark"));
   document.addEventListener("keydown", (e) => {
     if (!me || ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement.tagName)) return;
     if (!$("view-inbox") || $("view-inbox").classList.contains("hidden")) return;
-    if (e.key === "j") move(1);
-    if (e.key === "k") move(-1);
-    if (e.key === "t" && can("operator")) action("/takeover");
+    // Physical keys (e.code), so the shortcuts work on the Russian layout too (о / л / е).
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.code === "KeyJ") move(1);
+    if (e.code === "KeyK") move(-1);
+    if (e.code === "KeyT" && can("operator")) action("/takeover");
   });
   try {
     const saved = localStorage.getItem("supportd_theme");
     if (saved) document.documentElement.dataset.theme = saved;
   } catch (_) { /* private mode */ }
 
-  window.supportdApp = { start, stop };
+  window.supportdApp = { start, stop, can, me: () => me };
 })();

@@ -10,15 +10,8 @@ function show(id) {
 
 const { api } = window.supportd;
 
-const MESSAGES = {
-  invalid_credentials: "Неверная почта или пароль.",
-  too_many_attempts: "Слишком много попыток. Подождите и попробуйте снова.",
-  account_disabled: "Учётная запись отключена. Обратитесь к администратору.",
-  email_not_configured: "Отправка писем не настроена. Попросите администратора выдать ссылку для сброса.",
-  reset_token_used: "Эта ссылка уже использована. Запросите новую.",
-  reset_token_expired: "Срок действия ссылки истёк. Запросите новую.",
-  invalid_reset_token: "Ссылка недействительна.",
-};
+// Error texts live in labels.js with every other label.
+const MESSAGES = window.supportdLabels.ERRORS;
 const say = (el, err) => { $(el).textContent = MESSAGES[err.code] || err.message; };
 
 async function refresh() {

@@ -217,11 +217,20 @@
     ul.textContent = "";
     for (const sn of await api("GET", "/api/v1/snippets")) {
       const li = el("li", "user-row", sn.title + " — " + sn.body);
-      const del = el("button", "ghost", "Удалить");
+      const del = el("button", "ghost danger", "Удалить");
       del.type = "button";
+      del.setAttribute("aria-label", "Удалить ответ «" + sn.title + "»");
       del.addEventListener("click", async () => {
-        await api("DELETE", "/api/v1/snippets/" + sn.id);
-        await loadSnippets();
+        if (!(await window.supportdUi.confirm("Удалить сохранённый ответ «" + sn.title + "»?", "", "Удалить"))) return;
+        try {
+          await api("DELETE", "/api/v1/snippets/" + sn.id);
+          await loadSnippets();
+          // Undo: the same title and text come back (as a new entry).
+          window.supportdUi.toast("Ответ удалён.", "Вернуть", async () => {
+            await api("POST", "/api/v1/snippets", { title: sn.title, body: sn.body }).catch(() => {});
+            await loadSnippets();
+          });
+        } catch (err) { $("sn-result").textContent = err.message; }
       });
       li.appendChild(del);
       ul.appendChild(li);
@@ -239,7 +248,22 @@
     } catch (err) { $("sn-result").textContent = err.message; }
   }
 
-  async function settings() {
+  // Settings in sections: one at a time, chosen in the bar at the top (#/settings/<section>).
+  function section(name) {
+    const known = Array.from(document.querySelectorAll("#settings-nav a")).map((a) => a.dataset.section);
+    const current = known.includes(name) ? name : "shop";
+    for (const card of document.querySelectorAll("#view-settings [data-section]")) {
+      if (card.tagName === "A") continue;
+      card.classList.toggle("hidden", card.dataset.section !== current);
+    }
+    for (const a of document.querySelectorAll("#settings-nav a")) {
+      a.setAttribute("aria-pressed", String(a.dataset.section === current));
+      if (a.dataset.section === current) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+    }
+  }
+
+  async function settings(name) {
+    if (name !== undefined) section(name);
     await Promise.all([
       loadAssistant(),
       loadSnippets(),
@@ -248,8 +272,9 @@
       window.supportdChannels ? window.supportdChannels.settings() : null,
     ]);
     const tg = await api("GET", "/api/v1/channels/telegram").catch((e) => ({ error: e.message }));
-    $("tg-state").textContent = tg.username ? "Бот @" + tg.username + " подключён, режим: " + tg.mode
-      : "Не подключён" + (tg.error ? ": " + tg.error : "");
+    const tgError = tg.error && !tg.token_set ? "токен бота не задан" : tg.error ? window.supportdLabels.errorText({ message: tg.error }) : "";
+    $("tg-state").textContent = tg.username ? "Бот @" + tg.username + " подключён, режим: " + (tg.mode === "webhook" ? "webhook" : "опрос")
+      : "Не подключён" + (tgError ? ": " + tgError : "");
     if (tg.mode) $("tg-mode").value = tg.mode;
 
     const mk = $("mk-list");
@@ -319,6 +344,7 @@
       const toggle = el("button", "ghost", u.disabled ? "Включить" : "Отключить");
       toggle.type = "button";
       toggle.addEventListener("click", async () => {
+        if (!u.disabled && !(await window.supportdUi.confirm("Отключить " + u.email + "?", "Пользователь больше не сможет войти, пока его не включат снова.", "Отключить"))) return;
         try {
           await api("PATCH", "/api/v1/users/" + u.id, { disabled: !u.disabled });
           await settings();
@@ -330,7 +356,10 @@
     const audit = $("audit");
     audit.textContent = "";
     for (const a of await api("GET", "/api/v1/audit?limit=30")) {
-      audit.appendChild(el("li", "small", a.at.replace("T", " ").slice(0, 16) + " · " + a.actor + " · " + a.action + (a.target ? " · " + a.target : "")));
+      const actor = a.actor === "cli" ? "командная строка" : a.actor === "system" ? "система" : a.actor;
+      const li = el("li", "small", a.at.replace("T", " ").slice(0, 16) + " · " + actor + " · " + window.supportdLabels.label(window.supportdLabels.AUDIT, a.action) + (a.target ? " · " + a.target : ""));
+      li.title = a.action;
+      audit.appendChild(li);
     }
   }
 
@@ -372,8 +401,12 @@
     $("key-result").textContent = "Спрашиваем модель…";
     try {
       const r = await api("POST", "/api/v1/llm/ask", { question: "Ответь одним словом: работаешь?", max_tokens: 16, cache: false });
-      $("key-result").textContent = "Отвечает " + r.provider + " (" + r.model + "): " + r.text;
-    } catch (err) { $("key-result").textContent = "Ни одна модель не ответила: " + err.message; }
+      $("key-result").textContent = "Отвечает " + (r.provider === "local" ? "локальная модель" : r.provider) + " (" + r.model + "): " + r.text;
+    } catch (err) {
+      // The server's reason names files and providers; the seller needs what to do.
+      $("key-result").textContent = "Ни одна модель не ответила. Установите локальную модель или задайте ключ облачной на странице «Подключение».";
+      $("key-result").title = err.message;
+    }
   }
 
   async function addUser(e) {
@@ -413,6 +446,6 @@
         $("kb-title").focus();
       }
     },
-    settings: () => settings(),
+    settings: (name) => settings(name || "shop"),
   };
 })();

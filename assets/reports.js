@@ -139,7 +139,9 @@
     const box = $(boxId);
     if (!items.length || items.every((i) => !i.value)) return empty(box);
     const W = 460, row = 22, L = 150, R = 90;
-    const root = chart(box, W, items.length * row + 4, boxId);
+    // Named for screen readers by its card's heading, not by the element's id.
+    const heading = box.closest("section") && box.closest("section").querySelector("h2");
+    const root = chart(box, W, items.length * row + 4, heading ? heading.textContent : "Диаграмма");
     const max = Math.max(1, ...items.map((i) => i.value));
     items.forEach((it, i) => {
       const yy = i * row + 4;

@@ -11,6 +11,10 @@
   var script = document.currentScript;
   var base = new URL(script ? script.src : "/widget.js", location.href);
   var wsUrl = (base.protocol === "https:" ? "wss://" : "ws://") + base.host + "/widget/ws";
+  var configUrl = base.protocol + "//" + base.host + "/widget/config";
+  // The seller's look and greeting (set on the panel's «Подключение» page), and whether this
+  // site may show the chat at all; asked once before the first connection.
+  var config = null;
   var KEY = "supportd_visitor";
 
   function randomId() {
@@ -39,6 +43,8 @@
     '.log{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:8px;background:#f5f7fb}' +
     '.msg{max-width:85%;padding:8px 11px;border-radius:12px;white-space:pre-wrap;word-wrap:break-word;font-size:14px;line-height:1.4}' +
     '.buyer{align-self:flex-end;background:#2563eb;color:#fff}.bot,.operator,.system{align-self:flex-start;background:#fff;border:1px solid #e3e7ef}' +
+    '.who{display:block;font-size:11px;opacity:.7;margin-bottom:2px}.typing{align-self:flex-start;font-size:12px;opacity:.7;font-style:italic}' +
+    '.refused{align-self:stretch;background:#fff4e5;color:#5c3c00;border:1px solid #f0c36d}' +
     '.pending{opacity:.6}.writing{opacity:.85;font-style:italic}.quick{display:flex;gap:6px;flex-wrap:wrap}.quick button{border:1px solid #2563eb;background:#fff;color:#2563eb;border-radius:14px;padding:4px 12px;cursor:pointer}' +
     'form{display:flex;border-top:1px solid #e3e7ef}textarea{flex:1;border:0;padding:10px;resize:none;font-size:14px;height:48px;outline:none}' +
     'form button{border:0;background:#2563eb;color:#fff;padding:0 16px;cursor:pointer}' +
@@ -57,13 +63,44 @@
   var $ = function (s) { return root.querySelector(s); };
   var btn = $(".btn"), panel = $(".panel"), log = $(".log"), form = $("form"), input = $("textarea"), stateEl = $(".state");
   var pending = {}; // client id → text, until the server confirms it
-  var seq = 0, ws = null, delay = 500, closedByUs = false;
+  var seq = 0, ws = null, delay = 500, closedByUs = false, typingEl = null, typingTimer = null;
   var draft = null; // the reply being written: {id, el}, replaced by the final message
 
-  function bubble(author, text, cls) {
+  // "печатает…" from a confirmed question until the answer comes (at most 20 seconds: the
+  // assistant answers within that; a person's reply may take longer, and then it just arrives).
+  function typing() {
+    if (!typingEl) {
+      typingEl = document.createElement("div");
+      typingEl.className = "typing";
+      typingEl.textContent = "печатает…";
+    }
+    log.appendChild(typingEl);
+    log.scrollTop = log.scrollHeight;
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(function () { if (typingEl) { typingEl.remove(); typingEl = null; } }, 20000);
+  }
+
+  function applyConfig(c) {
+    config = c;
+    var colour = /^#[0-9a-f]{6}$/i.test(c.colour || "") ? c.colour : "#2563eb";
+    btn.style.background = colour;
+    $(".head").style.background = colour;
+    $("form button").style.background = colour;
+    if (c.title) $(".head > span").firstChild.textContent = c.title + " ";
+  }
+
+  // Who answers: the operator by name, or the assistant.
+  function bubble(author, text, cls, name) {
     var d = document.createElement("div");
     d.className = "msg " + author + (cls ? " " + cls : "");
-    d.textContent = text;
+    if (author === "operator" || author === "bot") {
+      var who = document.createElement("span");
+      who.className = "who";
+      who.textContent = author === "operator" ? (name || "Оператор") : "Бот-помощник";
+      d.appendChild(who);
+    }
+    d.appendChild(document.createTextNode(text));
+    if (typingEl && author !== "buyer") { typingEl.remove(); typingEl = null; }
     log.appendChild(d);
     log.scrollTop = log.scrollHeight;
     return d;
@@ -96,6 +133,24 @@
     transmit(id);
   }
 
+  // A site that is not allowed is told so, in words, once: no endless reconnecting.
+  function refused(message) {
+    setState("");
+    log.textContent = "";
+    bubble("system", message || "Чат недоступен на этом сайте.", "refused");
+    input.disabled = true;
+    $("form button").disabled = true;
+  }
+
+  function start() {
+    if (config) { if (config.allowed) connect(); else refused(config.message); return; }
+    setState("подключаемся…");
+    fetch(configUrl, { credentials: "omit" })
+      .then(function (r) { return r.json(); })
+      .then(function (c) { applyConfig(c); if (c.allowed) connect(); else refused(c.message); })
+      .catch(function () { connect(); });
+  }
+
   function connect() {
     setState("подключаемся…");
     ws = new WebSocket(wsUrl + "?visitor=" + encodeURIComponent(visitor));
@@ -110,25 +165,27 @@
       if (m.type === "history") {
         draft = null;
         log.textContent = "";
-        m.messages.forEach(function (h) { bubble(h.author, h.text); });
+        m.messages.forEach(function (h) { bubble(h.author, h.text, "", h.name); });
         Object.keys(pending).forEach(function (id) { pending[id].el = bubble("buyer", pending[id].text, "pending"); });
         if (!m.messages.length && !Object.keys(pending).length) {
-          bubble("bot", "Здравствуйте! Спросите о заказе, возврате, размере или доставке.");
+          bubble("bot", (config && config.greeting) || "Здравствуйте! Спросите о заказе, возврате, размере или доставке.");
         }
       } else if (m.type === "ack" && pending[m.id]) {
         pending[m.id].el.classList.remove("pending");
         delete pending[m.id];
+        typing();
       } else if (m.type === "draft") {
         // The answer as it is written, sentence by sentence.
+        if (typingEl) { typingEl.remove(); typingEl = null; }
         if (!draft || draft.id !== m.id) draft = { id: m.id, el: bubble("bot", "", "writing") };
-        draft.el.textContent = m.text || "";
+        draft.el.lastChild.textContent = m.text || "";
         log.scrollTop = log.scrollHeight;
       } else if (m.type === "message") {
         if (draft && (m.author || "bot") === "bot") {
           draft.el.remove();
           draft = null;
         }
-        bubble(m.author || "bot", m.text || "");
+        bubble(m.author || "bot", m.text || "", "", m.name);
         if (m.buttons) quick(m.buttons);
       } else if (m.type === "error") {
         setState(m.message || "ошибка");
@@ -148,7 +205,7 @@
     panel.classList.toggle("open", open);
     btn.setAttribute("aria-expanded", String(open));
     if (open) {
-      if (!ws) connect();
+      if (!ws) start();
       input.focus();
     }
   };

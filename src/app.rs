@@ -104,6 +104,8 @@ impl App {
         let cipher = Cipher::load_or_create(&paths.secret_key())?;
         let db = Db::open(&paths.db(), config.server.db_pool_size, now)
             .with_context(|| format!("cannot open the database {}", paths.db().display()))?;
+        // The model settings chosen on the panel's set-up page.
+        let config = crate::setup::overlay(config, &db);
         let requeued = db.with_conn(|c| store::messaging::recover(c, now))?;
         if requeued > 0 {
             tracing::info!(requeued, "outbound messages interrupted by the last stop are queued again");
@@ -222,8 +224,10 @@ impl App {
                 }
             }));
         }
-        let widget =
-            Arc::new(crate::channels::widget::Widget::new(&config.widget.allowed_origins, &config.server.public_url));
+        let widget = Arc::new(
+            crate::channels::widget::Widget::new(&config.widget.allowed_origins, &config.server.public_url)
+                .with_db(db.clone()),
+        );
         {
             // Answers shown while they are written, where the channel can show them.
             let (tg, web) = (telegram.clone(), widget.clone());
@@ -286,6 +290,8 @@ impl App {
             started: Instant::now(),
             stopping: stopping_rx,
         });
+        // The widget's allowed sites set on the panel.
+        crate::setup::apply_stored(&state).await;
         Ok(Self { listener, tls, redirect, state, stopping })
     }
 

@@ -104,6 +104,7 @@ pub fn start(state: &crate::http::AppState) -> Vec<tokio::task::JoinHandle<()>> 
             state.paths.data_dir.clone(),
             state.config.privacy.clone(),
         )),
+        tokio::spawn(crate::alerts::schedule(state.clone())),
     ]
 }
 

@@ -2,6 +2,7 @@
 //! See ARCHITECTURE.md for the map of modules and their invariants.
 
 pub mod accounts;
+pub mod alerts;
 pub mod analytics;
 pub mod app;
 pub mod assets;
@@ -24,6 +25,7 @@ pub mod net;
 pub mod nlu;
 pub mod paths;
 pub mod privacy;
+pub mod setup;
 #[expect(clippy::disallowed_methods, reason = "the store is where SQL lives (clippy.toml refuses it elsewhere)")]
 pub mod store;
 pub mod telemetry;

@@ -851,3 +851,181 @@ pub mod hours {
     pub const TODAY: &str = "сегодня";
     pub const TOMORROW: &str = "завтра";
 }
+
+/// The panel's server-side texts: readable names, alerts to operators, the set-up checklist,
+/// the widget's refusal. The panel's own labels are in `assets/labels.js`.
+pub mod panel {
+    /// A channel's name as people read it.
+    pub fn channel(code: &str) -> &'static str {
+        use crate::channels::ChannelName as C;
+        match C::parse(code) {
+            Some(C::Telegram) => "Telegram",
+            Some(C::TelegramBusiness) => "Telegram Business",
+            Some(C::WhatsApp) => "WhatsApp",
+            Some(C::Vk) => "ВКонтакте",
+            Some(C::Widget) => "сайта",
+            Some(C::Api) => "API",
+            Some(C::WbQuestions) => "Wildberries",
+            Some(C::OzonChat) => "Ozon",
+            Some(C::Cli) => "терминала",
+            Some(C::Eval) => "проверки",
+            None => "канала",
+        }
+    }
+
+    /// A buyer's name, or "Покупатель из Telegram №12" when the channel gave none.
+    pub fn buyer_name(name: &str, channel: &str, customer_id: Option<i64>) -> String {
+        let name = name.trim();
+        if !name.is_empty() {
+            return name.to_owned();
+        }
+        match customer_id {
+            Some(id) => format!("Покупатель {} №{id}", from_channel(channel)),
+            None => format!("Покупатель {}", from_channel(channel)),
+        }
+    }
+
+    /// "из Telegram", "с сайта", "с Wildberries".
+    pub fn from_channel(code: &str) -> String {
+        use crate::channels::ChannelName as C;
+        match C::parse(code) {
+            Some(C::Widget) => "с сайта".to_owned(),
+            Some(C::WbQuestions | C::OzonChat) => format!("с {}", channel(code)),
+            _ => format!("из {}", channel(code)),
+        }
+    }
+
+    /// Why a conversation was handed to people.
+    pub fn handoff_reason(code: &str) -> &'static str {
+        match code {
+            "requested" => "покупатель попросил человека",
+            "negative" => "покупатель недоволен",
+            "human_only" => "тема только для людей",
+            "repeated_failure" => "бот не справился",
+            "order_problem" => "проблема с заказом",
+            "processing_failed" => "сообщение не удалось обработать",
+            "takeover" => "взят оператором",
+            "approval" => "черновик ответа ждёт проверки",
+            "licence" => "бот приостановлен: лицензия истекла",
+            "seller" => "продавец ответил сам",
+            _ => "передан людям",
+        }
+    }
+
+    pub fn alert_handoff(buyer: &str, channel: &str, reason: &str, preview: &str, link: &str) -> (String, String) {
+        (
+            format!("Нужен человек: {buyer} ({})", super::panel::channel(channel)),
+            format!(
+                "Разговор передан людям — {}.\nПокупатель: {buyer}, {}.\nПоследнее сообщение: «{preview}»\n\nОткрыть: {link}",
+                handoff_reason(reason),
+                super::panel::channel(channel)
+            ),
+        )
+    }
+
+    pub fn alert_overdue(buyer: &str, channel: &str, minutes: i64, preview: &str, link: &str) -> (String, String) {
+        (
+            format!("Вопрос ждёт ответа {minutes} мин: {buyer}"),
+            format!(
+                "Вопрос покупателя на {} ждёт ответа уже {minutes} мин.\nПокупатель: {buyer}.\nВопрос: «{preview}»\n\nОтветить: {link}",
+                super::panel::channel(channel)
+            ),
+        )
+    }
+
+    pub fn alert_failed(buyer: &str, channel: &str, error: &str, preview: &str, link: &str) -> (String, String) {
+        (
+            format!("Ответ не доставлен: {buyer}"),
+            format!(
+                "Ответ покупателю ({}) не удалось доставить: {error}.\nПокупатель: {buyer}.\nОтвет: «{preview}»\n\nОткрыть: {link}",
+                super::panel::channel(channel)
+            ),
+        )
+    }
+
+    pub const ALERT_TEST_SUBJECT: &str = "Проверка оповещений supportd";
+
+    pub fn alert_test(shop: &str) -> String {
+        format!(
+            "Оповещения магазина «{shop}» приходят сюда: передачи разговоров людям, просроченные вопросы \
+             маркетплейсов и недоставленные ответы. Настроить или выключить — в панели: «Профиль»."
+        )
+    }
+
+    pub const ALERT_NO_BOT: &str = "бот Telegram не подключён (Подключение → Telegram)";
+    pub const ALERT_BAD_CHAT: &str = "id чата Telegram — это число (узнайте его у @userinfobot)";
+    pub const ALERT_NO_SMTP: &str = "почта не настроена (smtp.host в config.toml)";
+
+    /// What the widget shows on a site that is not among the allowed ones.
+    pub const WIDGET_REFUSED: &str = "Чат недоступен на этом сайте: его адрес не добавлен в список разрешённых. \
+        Владельцу сайта: откройте панель supportd → «Подключение» → «Виджет на сайте» и добавьте адрес сайта.";
+    pub const WIDGET_GREETING: &str = "Здравствуйте! Спросите о заказе, возврате, размере или доставке.";
+    pub const WIDGET_TITLE: &str = "Поддержка";
+    pub const WIDGET_OPERATOR: &str = "Оператор";
+
+    pub mod setup {
+        pub const MODEL_READY: &str = "Локальная модель загружена и отвечает.";
+        pub const MODEL_LOADING: &str = "Локальная модель загружается…";
+        pub fn model_missing(file: &str) -> String {
+            format!(
+                "Модель не установлена ({file}): бот отвечает цитатами из статей. Установите её на этой странице \
+                 («Установить») или командой supportd model pull, затем перезапустите supportd."
+            )
+        }
+        pub fn model_broken(why: &str) -> String {
+            format!("Модель не загрузилась: {why}. Проверьте её («Проверить») или установите заново.")
+        }
+        pub fn model_cloud(provider: &str) -> String {
+            format!("Ответы пишет облачная модель {provider}; локальная не установлена.")
+        }
+        pub const EMBEDDINGS_READY: &str = "Смысловой поиск по базе знаний включён.";
+        pub const EMBEDDINGS_INSTALLED: &str =
+            "Модель поиска установлена; перезапустите supportd, чтобы поиск стал смысловым.";
+        pub const EMBEDDINGS_MISSING: &str = "Модель смыслового поиска не установлена: поиск только по словам. \
+            Установите её на этой странице (e5-small, 72 МБ).";
+        pub fn telegram_ready(bot: &str, mode: &str) -> String {
+            let mode = if mode == "webhook" { "webhook" } else { "опрос" };
+            format!("Бот @{bot} подключён, режим: {mode}.")
+        }
+        pub const TELEGRAM_MISSING: &str =
+            "Бот не подключён: создайте бота у @BotFather и вставьте его токен в карточку Telegram.";
+        pub fn telegram_broken(why: &str) -> String {
+            format!("Токен бота не работает: {why}. Проверьте его у @BotFather.")
+        }
+        pub const TELEGRAM_OFF: &str = "Канал Telegram выключен: неверный адрес telegram.api_url в config.toml.";
+        pub fn marketplaces_ready(names: &str) -> String {
+            format!("Подключены: {names}.")
+        }
+        pub const MARKETPLACES_MISSING: &str = "Не подключён ни один маркетплейс. Wildberries: токен с категориями \
+            «Маркетплейс», «Статистика», «Контент», «Вопросы и отзывы», «Чат с покупателями» (режим «Только чтение» \
+            не подойдёт для ответов). Ozon: Client-Id и Api-Key с ролью «Admin read only» или «Администратор».";
+        pub fn widget_ready(sites: &str) -> String {
+            format!("Разрешённые сайты: {sites}.")
+        }
+        pub const WIDGET_USED: &str = "Виджетом уже пользуются покупатели.";
+        pub const WIDGET_MISSING: &str =
+            "Добавьте адрес своего сайта в «Разрешённые сайты» и вставьте код виджета на его страницы.";
+        pub fn test_done(replies: i64) -> String {
+            format!("Бот уже ответил покупателям {replies} раз.")
+        }
+        pub const TEST_MISSING: &str =
+            "Напишите боту как покупатель в «Проверочном разговоре» ниже и посмотрите, что он ответит.";
+    }
+
+    pub mod install {
+        pub const STARTED: &str = "Скачиваем…";
+        pub fn done(file: &str) -> String {
+            format!("Установлено и проверено: {file}. Перезапустите supportd, чтобы модель загрузилась.")
+        }
+        pub fn failed(why: &str) -> String {
+            format!("Не удалось установить: {why}")
+        }
+        pub const BUSY: &str = "Уже идёт установка другой модели; дождитесь её конца.";
+        pub const VERIFIED: &str = "Файл цел: размер и контрольная сумма SHA-256 совпадают.";
+        pub const NOT_INSTALLED: &str = "Модель не установлена.";
+        pub fn damaged(why: &str) -> String {
+            format!("Файл повреждён ({why}): установите модель заново.")
+        }
+        pub const CHOSEN: &str = "Выбрано. Модель загрузится при следующем запуске supportd.";
+    }
+}

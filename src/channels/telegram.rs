@@ -106,7 +106,7 @@ fn send_error(e: RequestError) -> SendError {
 }
 
 /// Error texts may carry request URLs, and Telegram URLs carry the token: cut them out.
-fn redact(s: &str) -> String {
+pub fn redact(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for word in s.split(' ') {
         if !out.is_empty() {

@@ -37,8 +37,12 @@ type Sessions = HashMap<String, Vec<(u64, mpsc::UnboundedSender<String>)>>;
 
 pub struct Widget {
     allowed: Vec<String>,
+    /// Sites allowed from the panel (the «Подключение» page), beside the config file's.
+    extra: std::sync::RwLock<Vec<String>>,
     sessions: Mutex<Sessions>,
     next_id: AtomicU64,
+    /// Where the names of operators who reply are read (none in unit tests).
+    db: Option<Db>,
 }
 
 /// "scheme://host[:port]" of a URL.
@@ -57,12 +61,44 @@ impl Widget {
     pub fn new(allowed_origins: &[String], public_url: &str) -> Self {
         let mut allowed: Vec<String> = allowed_origins.iter().map(|o| origin_of(o).to_lowercase()).collect();
         allowed.push(origin_of(public_url).to_lowercase());
-        Self { allowed, sessions: Mutex::new(HashMap::new()), next_id: AtomicU64::new(1) }
+        Self {
+            allowed,
+            extra: std::sync::RwLock::default(),
+            sessions: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            db: None,
+        }
+    }
+
+    /// Replies then carry the name of the operator who wrote them.
+    pub fn with_db(mut self, db: Db) -> Self {
+        self.db = Some(db);
+        self
     }
 
     pub fn origin_allowed(&self, origin: &str) -> bool {
         let o = origin.trim().to_lowercase();
-        self.allowed.iter().any(|a| a == "*" || *a == o)
+        self.allowed.iter().any(|a| a == "*" || *a == o) || self.extra.read().is_ok_and(|x| x.contains(&o))
+    }
+
+    /// Allowed, or the page is from this server itself (the panel's own test conversation):
+    /// the origin's host is the `Host` the request came to.
+    pub fn origin_allowed_for(&self, origin: &str, headers: &HeaderMap) -> bool {
+        if self.origin_allowed(origin) {
+            return true;
+        }
+        let host = headers.get("host").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let from = origin.split_once("://").map_or("", |(_, h)| h);
+        !host.is_empty() && from.eq_ignore_ascii_case(host)
+    }
+
+    /// Sets the sites allowed from the panel (takes effect for the next connection).
+    pub fn set_extra_origins(&self, origins: &[String]) {
+        let list = origins.iter().map(|o| origin_of(o).to_lowercase()).collect();
+        match self.extra.write() {
+            Ok(mut x) => *x = list,
+            Err(p) => *p.into_inner() = list,
+        }
     }
 
     /// Open connections (all visitors).
@@ -116,7 +152,20 @@ impl Channel for Widget {
             for name in message.attachments.iter().filter_map(|f| f.name.as_deref()) {
                 text = format!("{text}\n📎 {name}").trim().to_owned();
             }
-            let mut frame = json!({"type": "message", "author": "bot", "text": text});
+            // Who answers: the bot, or the operator by name.
+            let sender = match (&self.db, message.outbox_id) {
+                (Some(db), Some(id)) => {
+                    db.call(move |c| crate::store::panel::sender_of_outbox(c, id)).await.ok().flatten()
+                }
+                _ => None,
+            };
+            let (author, name) = sender.unwrap_or_else(|| ("bot".to_owned(), None));
+            let name =
+                name.map(|n| if n.trim().is_empty() { crate::texts::panel::WIDGET_OPERATOR.to_owned() } else { n });
+            let mut frame = json!({"type": "message", "author": author, "text": text});
+            if let Some(name) = name {
+                frame["name"] = json!(name);
+            }
             if !message.buttons.is_empty() {
                 frame["buttons"] = json!(message.buttons);
             }
@@ -162,7 +211,11 @@ pub async fn connect(
 ) -> Result<Response, ApiError> {
     let widget = state.widget.clone();
     let origin = headers.get("origin").and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !widget.origin_allowed(origin) {
+    if !widget.origin_allowed_for(origin, &headers) {
+        tracing::warn!(
+            origin,
+            "the chat widget was refused: this site is not among the allowed ones (add it on the panel's «Подключение» page or to widget.allowed_origins)"
+        );
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "origin_not_allowed",
@@ -197,10 +250,19 @@ async fn history(state: &Hook, visitor: &str) -> Value {
         })
         .await
         .unwrap_or_default();
+    let users: Vec<i64> = messages.iter().filter_map(|m| m.author_user_id).collect();
+    let names = state.db.call(move |c| crate::store::panel::user_names(c, &users)).await.unwrap_or_default();
     let list: Vec<Value> = messages
         .iter()
         .filter(|m| !m.internal)
-        .map(|m| json!({"author": m.author, "text": m.body, "at": crate::clock::rfc3339(m.created_at)}))
+        .map(|m| {
+            let mut v = json!({"author": m.author, "text": m.body, "at": crate::clock::rfc3339(m.created_at)});
+            if m.author == "operator" {
+                let name = m.author_user_id.and_then(|u| names.get(&u)).filter(|n| !n.trim().is_empty());
+                v["name"] = json!(name.map_or(crate::texts::panel::WIDGET_OPERATOR, String::as_str));
+            }
+            v
+        })
         .collect();
     json!({"type": "history", "messages": list})
 }

@@ -463,7 +463,7 @@ fn check_embeddings(r: &mut Report, path: &Path) {
             Level::Warn,
             "knowledge-base search",
             &format!("no embedding model at {}: search uses BM25 only (no semantic matching)", path.display()),
-            Some("install it with models/fetch-embeddings.sh DATA_DIR, then restart supportd"),
+            Some("install it with `supportd model pull e5-small` (or on the panel set-up page), then restart supportd"),
         );
         return;
     }
@@ -475,7 +475,7 @@ fn check_embeddings(r: &mut Report, path: &Path) {
             Level::Fail,
             "knowledge-base search",
             &format!("the embedding model cannot be loaded: {e}"),
-            Some("delete the file and install it again with models/fetch-embeddings.sh"),
+            Some("install it again with `supportd model pull e5-small`"),
         ),
     }
 }

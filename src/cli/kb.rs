@@ -323,7 +323,9 @@ pub fn bench(paths: &Paths, cmd: BenchCommand) -> anyhow::Result<ExitCode> {
     let embedder = match &model {
         Some(p) => Some(Arc::new(kb::Embedder::load(p)?)),
         None => {
-            eprintln!("note: no embedding model: only BM25 is measured (install it with models/fetch-embeddings.sh)");
+            eprintln!(
+                "note: no embedding model: only BM25 is measured (install it with `supportd model pull e5-small`)"
+            );
             None
         }
     };

@@ -12,7 +12,7 @@ use clap::Subcommand;
 use crate::app::{self, Paths};
 use crate::clock::{Clock, SystemClock};
 use crate::crypto::Cipher;
-use crate::llm::catalog::{self, CATALOG};
+use crate::llm::catalog;
 use crate::llm::chain::{self, CallOptions};
 use crate::llm::{ChatMessage, GenerateRequest, StreamEvent, TokenSink};
 use crate::store::{Db, audit, credentials};
@@ -21,7 +21,8 @@ use crate::store::{Db, audit, credentials};
 pub enum ModelCommand {
     /// Show the models this build knows, which are installed, and their checksums.
     List,
-    /// Fetch a model (default: the configured one, else qwen2.5-coder-1.5b), verifying its SHA-256.
+    /// Fetch a model, verifying its SHA-256 (default: the configured chat model, else
+    /// qwen2.5-coder-1.5b, and the knowledge base's embedding model e5-small).
     Pull {
         /// A catalogue id (see `model list`).
         id: Option<String>,
@@ -59,7 +60,7 @@ pub fn model(paths: &Paths, cmd: ModelCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         ModelCommand::List => {
             println!("configured: {}", configured.display());
-            for m in CATALOG {
+            for m in catalog::all() {
                 let path = dir.join(m.file);
                 let state = if !path.exists() {
                     "not installed".to_owned()
@@ -91,18 +92,32 @@ pub fn model(paths: &Paths, cmd: ModelCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         ModelCommand::Pull { id } => {
-            let model = match &id {
-                Some(id) => catalog::find(id)
-                    .with_context(|| format!("no model {id:?} in the catalogue (see `supportd model list`)"))?,
-                None => catalog::for_path(&configured)
-                    .or_else(|| catalog::find("qwen2.5-coder-1.5b"))
-                    .context("empty catalogue")?,
+            let models = match &id {
+                Some(id) => vec![
+                    catalog::find(id)
+                        .with_context(|| format!("no model {id:?} in the catalogue (see `supportd model list`)"))?,
+                ],
+                None => vec![
+                    catalog::for_path(&configured)
+                        .filter(|m| !catalog::is_embeddings(m))
+                        .or_else(|| catalog::find("qwen2.5-coder-1.5b"))
+                        .context("empty catalogue")?,
+                    &catalog::EMBEDDINGS,
+                ],
             };
-            let path = catalog::pull(model, &dir, &mut |line| eprintln!("{line}"))?;
-            if path != configured {
-                println!("{} is installed; to use it set llm.local.model = \"models/{}\"", path.display(), model.file);
-            } else {
-                println!("{} is installed and configured", path.display());
+            for model in models {
+                let path = catalog::pull(model, &dir, &mut |line| eprintln!("{line}"))?;
+                if catalog::is_embeddings(model) {
+                    println!("{} is installed (knowledge-base search by meaning after a restart)", path.display());
+                } else if path != configured {
+                    println!(
+                        "{} is installed; to use it set llm.local.model = \"models/{}\"",
+                        path.display(),
+                        model.file
+                    );
+                } else {
+                    println!("{} is installed and configured", path.display());
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -36,6 +36,9 @@ pub fn router(state: AppState) -> Router {
         .route(crate::channels::vk::CALLBACK_PATH, axum::routing::post(crate::channels::vk::callback))
         .route("/widget/ws", get(crate::channels::widget::connect))
         .route("/widget.js", get(|| async { crate::assets::response("widget.js") }))
+        .route("/widget/config", get(api::setup::widget_config))
+        // The panel's service worker, from the root so that its scope is the whole panel.
+        .route("/sw.js", get(|| async { crate::assets::response("sw.js") }))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
@@ -324,6 +327,9 @@ fn document_common_errors(openapi: &mut utoipa::openapi::OpenApi) {
         api::stats::gaps, api::stats::articles, api::stats::operators, api::stats::channels, api::stats::funnel,
         api::stats::heatmap, api::stats::csat, api::stats::export_csv, api::stats::report_pdf,
         api::stats::get_report_settings, api::stats::put_report_settings, api::stats::send_report_now,
+        api::setup::checklist, api::setup::models, api::setup::install, api::setup::verify,
+        api::setup::get_model_settings, api::setup::put_model_settings, api::setup::get_widget, api::setup::put_widget,
+        api::setup::check_site, api::profile::get, api::profile::put, api::profile::test,
     ),
     modifiers(&SecurityAddon),
     security(("bearer" = []), ("session_cookie" = [])),
@@ -342,6 +348,8 @@ fn document_common_errors(openapi: &mut utoipa::openapi::OpenApi) {
         (name = "stats", description = "Analytics (any role): figures of a period against the previous one, exports (CSV, PDF; plan's exports limit)"),
         (name = "licence", description = "Licence and plan (read: any role; install: admin), monthly usage statement (admin)"),
         (name = "privacy", description = "Personal data on request, retention, scheduled backups (admin)"),
+        (name = "setup", description = "First-run set-up (admin): the checklist, models, the chat widget"),
+        (name = "profile", description = "The signed-in operator's own alerts"),
     )
 )]
 pub struct ApiDoc;

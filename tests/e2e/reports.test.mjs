@@ -103,6 +103,7 @@ test("the reports page draws the period's figures and charts", async () => {
 
   // The settings card for reports by e-mail.
   await page.getByRole("link", { name: "Настройки" }).click();
+  await page.locator("#settings-nav a", { hasText: "Отчёты по почте" }).click();
   await page.locator("#reports-card #rs-state", { hasText: "Почта не настроена" }).waitFor();
   await page.selectOption("#rs-schedule", "weekly");
   await page.fill("#rs-recipients", "owner@shop.ru");

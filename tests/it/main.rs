@@ -26,6 +26,7 @@ mod limits;
 mod llm;
 mod market_fixes;
 mod marketplace_specs;
+mod panel;
 mod poison;
 mod privacy;
 mod serve;

@@ -35,6 +35,9 @@ pub struct ConversationView {
     pub conversation: Conversation,
     pub created: String,
     pub last_message: String,
+    /// In the inbox list: the last message, how long the buyer has waited, their mood.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub triage: Option<crate::store::panel::Triage>,
     /// Marketplace threads: when the unanswered buyer's message must be answered by.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reply_due: Option<crate::marketplace::deadlines::ReplyDue>,
@@ -46,6 +49,7 @@ impl From<Conversation> for ConversationView {
             created: rfc3339(c.created_at),
             last_message: rfc3339(c.last_message_at),
             conversation: c,
+            triage: None,
             reply_due: None,
         }
     }
@@ -55,17 +59,23 @@ impl From<Conversation> for ConversationView {
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// "open", "pending" (waiting for a person) or "closed".
+    #[param(pattern = "^(open|pending|closed)$")]
     pub status: Option<String>,
     /// "bot" or "operator".
+    #[param(pattern = "^(bot|operator)$")]
     pub handled_by: Option<String>,
-    /// Words of a message, the customer's name or id, or an order number.
+    /// Words of a message, the customer's name or id, or an order number (at most 200 characters).
+    #[param(max_length = 200)]
     pub q: Option<String>,
     /// "me": only conversations assigned to the caller.
+    #[param(pattern = "^me$")]
     pub assigned: Option<String>,
-    /// At most this many, newest first (default 50, at most 500).
+    /// At most this many, newest first (default 50; 1 to 500).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// "recent" (default: by the last message) or "due": marketplace threads waiting for an
     /// answer first, by time left (overdue first), then the rest by the last message.
+    #[param(pattern = "^(recent|due)$")]
     pub sort: Option<String>,
 }
 
@@ -83,7 +93,10 @@ pub async fn list(
     if q.handled_by.as_deref().is_some_and(|s| !["bot", "operator"].contains(&s)) {
         return Err(ApiError::invalid("handled_by: \"bot\" or \"operator\""));
     }
-    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::invalid("limit: 1 to 500"));
+    }
     let search = q.q.filter(|s| !s.trim().is_empty());
     if search.as_ref().is_some_and(|s| s.chars().count() > 200) {
         return Err(ApiError::invalid("q: at most 200 characters"));
@@ -99,6 +112,8 @@ pub async fn list(
         Some(_) => return Err(ApiError::invalid("sort: \"recent\" or \"due\"")),
     };
     let now = state.now();
+    // Viewers see phones and e-mails in the list's previews masked, as in the thread.
+    let viewer = auth.user.role < crate::domain::Role::Operator;
     let rows = state
         .db
         .call(move |c| {
@@ -125,12 +140,19 @@ pub async fn list(
             let threads: Vec<(String, String)> =
                 rows.iter().map(|r| (r.channel.clone(), r.recipient.clone())).collect();
             let deadlines = crate::store::marketplace::deadlines(c, &threads)?;
+            let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+            let mut triage = crate::store::panel::triage(c, &ids)?;
             Ok(rows
                 .into_iter()
                 .map(|r| {
                     let due = deadlines.get(&(r.channel.clone(), r.recipient.clone()));
+                    let mut t = triage.remove(&r.id);
+                    if viewer && let Some(t) = &mut t {
+                        t.last_text = t.last_text.as_deref().map(crate::privacy::mask_text);
+                    }
                     let mut v = ConversationView::from(r);
                     v.reply_due = due.and_then(|d| crate::marketplace::deadlines::ReplyDue::of(d, now));
+                    v.triage = t;
                     v
                 })
                 .collect::<Vec<_>>())

@@ -12,6 +12,8 @@ pub mod llm;
 pub mod marketplaces;
 pub mod nlu;
 pub mod privacy;
+pub mod profile;
+pub mod setup;
 pub mod stats;
 pub mod tokens;
 pub mod users;
@@ -103,4 +105,13 @@ pub fn router() -> Router<AppState> {
         .route("/stats/report.pdf", get(stats::report_pdf))
         .route("/settings/reports", get(stats::get_report_settings).put(stats::put_report_settings))
         .route("/settings/reports/send", post(stats::send_report_now))
+        .route("/setup", get(setup::checklist))
+        .route("/setup/models", get(setup::models))
+        .route("/setup/models/{id}/install", post(setup::install))
+        .route("/setup/models/{id}/verify", post(setup::verify))
+        .route("/settings/models", get(setup::get_model_settings).put(setup::put_model_settings))
+        .route("/settings/widget", get(setup::get_widget).put(setup::put_widget))
+        .route("/settings/widget/check", post(setup::check_site))
+        .route("/profile/alerts", get(profile::get).put(profile::put))
+        .route("/profile/alerts/test", post(profile::test))
 }
