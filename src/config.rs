@@ -753,6 +753,12 @@ pub enum Kind {
 }
 
 /// One environment variable per key: (variable, key, kind, description).
+/// Variables only the test suite reads (README, "Testing"): never the product's configuration.
+pub const TEST_ENV_VARS: &[(&str, &str)] = &[
+    ("SUPPORTD_TEST_SMOLLM", "the installed SmolLM2-135M GGUF for the real-weights tests (tests/run.sh sets it)"),
+    ("SUPPORTD_REQUIRE_TEST_MODELS", "set: a missing test model fails the tests instead of skipping them"),
+];
+
 pub const ENV_VARS: &[(&str, &str, Kind, &str)] = &[
     ("SUPPORTD_LISTEN", "server.listen", Kind::Str, "address to listen on"),
     ("SUPPORTD_PUBLIC_URL", "server.public_url", Kind::Str, "URL people use to reach the panel"),

@@ -463,18 +463,16 @@ async fn marketplace_threads_carry_their_answer_deadline_and_an_overdue_one_noti
     })
     .await;
     let admin = app.admin_token().await;
-    let mut list = serde_json::Value::Null;
     // Until the poller has stored the threads and its deadline check has run (a minute at most).
-    for _ in 0..1200 {
-        list = app.get(&admin, "/api/v1/conversations?sort=due").await.json().await.expect("json");
+    let list = crate::harness::eventually(60, "three due threads and an overdue event", async || {
+        let list: serde_json::Value =
+            app.get(&admin, "/api/v1/conversations?sort=due").await.json().await.expect("json");
         let events: serde_json::Value =
             app.get(&admin, "/api/v1/events?after=0&limit=1000").await.json().await.expect("json");
         let overdue = events.as_array().expect("events").iter().any(|e| e["kind"] == "overdue");
-        if list.as_array().is_some_and(|l| l.len() == 3) && overdue {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        (list.as_array().is_some_and(|l| l.len() == 3) && overdue).then_some(list)
+    })
+    .await;
     let rows = list.as_array().expect("list");
     let order: Vec<&str> = rows.iter().map(|c| c["recipient"].as_str().expect("recipient")).collect();
     assert_eq!(order, ["q-old", "q-new", "feedback:fb-due"], "by time left, overdue first: {list}");

@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::fakes::llm::{Behavior, FakeLlm};
 use crate::fakes::telegram::{FakeTelegram, TOKEN};
-use crate::harness::{Server, TestApp, temp_data_dir};
+use crate::harness::{Server, TestApp, eventually_blocking, settle_blocking, temp_data_dir};
 
 const ANSWER: &str = "Здравствуйте! Оформите возврат в личном кабинете маркетплейса. Спасибо, что выбрали наш магазин.";
 const QUESTION: &str = "как вернуть товар на вб";
@@ -80,7 +80,7 @@ async fn a_telegram_buyer_sees_the_answer_written_then_one_final_message() {
 
     tg.push(FakeTelegram::text_update(1, 601, QUESTION));
     let sent = tg.wait_sent(601, 1).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.settle().await;
     assert_eq!(tg.sent_to(601).len(), 1, "one final message: {:?}", tg.sent_to(601));
     assert_eq!(sent[0], ANSWER);
     let drafts = tg.drafts_to(601);
@@ -106,10 +106,10 @@ async fn a_sentence_the_guard_refuses_is_never_shown() {
         20,
     )])
     .await;
-    let _app = app(&tg, &model).await;
+    let app = app(&tg, &model).await;
     tg.push(FakeTelegram::text_update(1, 602, QUESTION));
     let sent = tg.wait_sent(602, 1).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.settle().await;
     let drafts: Vec<String> = tg.drafts_to(602).into_iter().map(|d| d.text).collect();
     assert_eq!(drafts, vec!["Здравствуйте!"]);
     // The final message leaves the refused sentence out too.
@@ -166,20 +166,14 @@ fn a_sigkill_mid_stream_still_sends_exactly_one_final_reply() {
     let server = Server::start_env(&data, &env);
     tg.push(FakeTelegram::text_update(1, 604, QUESTION));
     // Wait for the first sentence to be previewed, then kill the process mid-stream.
-    for _ in 0..400 {
-        if !tg.drafts_to(604).is_empty() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    assert!(!tg.drafts_to(604).is_empty(), "a preview before the kill");
+    eventually_blocking(10, "a preview before the kill", || (!tg.drafts_to(604).is_empty()).then_some(()));
     server.kill();
     assert!(tg.sent_to(604).is_empty(), "nothing final before the kill");
     let before = tg.drafts_to(604).len();
 
     let _server = Server::start_env(&data, &env);
     let got = rt.block_on(tg.wait_sent(604, 1));
-    std::thread::sleep(Duration::from_millis(1500));
+    settle_blocking(&data.join("supportd.db"));
     assert_eq!(tg.sent_to(604).len(), 1, "exactly one final reply: {:?}", tg.sent_to(604));
     assert_eq!(got[0], ANSWER);
     assert!(tg.drafts_to(604).len() > before, "written again after the restart");

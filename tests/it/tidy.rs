@@ -263,6 +263,7 @@ fn every_supportd_variable_in_the_code_is_catalogued_and_in_readme() {
     let variable = regex::Regex::new(r"SUPPORTD_[A-Z0-9_]*[A-Z0-9]").expect("regex");
     let compile_time = regex::Regex::new(r#"option_env!\("(SUPPORTD_[A-Z0-9_]+)"\)"#).expect("regex");
     let mut catalogue: BTreeSet<String> = supportd::config::ENV_VARS.iter().map(|v| v.0.to_owned()).collect();
+    catalogue.extend(supportd::config::TEST_ENV_VARS.iter().map(|v| v.0.to_owned()));
     let cli = supportd::cli::Cli::command();
     let mut commands = vec![&cli];
     while let Some(c) = commands.pop() {
@@ -311,8 +312,23 @@ fn russian_texts_for_people_live_in_texts_rs() {
         ("src/cli/licence.rs", "# supportd licence", "names the panel page in the licence file's comment"),
         ("src/cli/doctor.rs", "install the renewal", "names the panel page in an English CLI hint"),
         // Being rewritten on other branches at the time of writing: move with them.
-        ("src/marketplace/wb.rs", "Склад WB", "the marketplace adapters' rewrite (typed responses)"),
-        ("src/marketplace/wb.rs", "Размеры", "the marketplace adapters' rewrite (typed responses)"),
+        (
+            "src/marketplace/wb/mod.rs",
+            "Склад WB",
+            "a value of WB's statistics report (warehouseType) it is matched with",
+        ),
+        (
+            "src/marketplace/rules.rs",
+            "seller-api.swagger.json",
+            "the official document's words, cited as a limit's source",
+        ),
+        ("src/llm/bench.rs", "Можно ли вернуть куртку", "the drafting benchmark's demo-shop questions"),
+        ("src/llm/bench.rs", "Сколько идёт доставка", "the drafting benchmark's demo-shop questions"),
+        ("src/llm/bench.rs", "Когда вернут деньги", "the drafting benchmark's demo-shop questions"),
+        ("src/llm/bench.rs", "Какими способами", "the drafting benchmark's demo-shop questions"),
+        ("src/llm/bench.rs", "Как стирать пуховик", "the drafting benchmark's demo-shop questions"),
+        ("src/llm/bench.rs", "Можно обменять джинсы", "the drafting benchmark's demo-shop questions"),
+        ("src/llm/bench.rs", "Ладья", "the demo shop's name in the benchmark's prompt"),
         ("src/marketplace/qa.rs", "Вопрос о товаре", "the marketplace adapters' rewrite (typed responses)"),
         ("src/engine/answer.rs", "", "the engine's answer templates (engine branch)"),
         ("src/engine/policy.rs", "", "retrieval hints: words added to a knowledge search, never shown"),
@@ -358,6 +374,11 @@ fn tests_wait_for_conditions_not_for_fixed_sleeps() {
         ("tests/it/backup.rs", 1, "no copy right after a restart: nothing shows the restarted job has looked"),
         ("tests/it/engine.rs", 1, "the long poll must be waiting before the message arrives"),
         ("tests/it/lifecycle.rs", 2, "a stop must still be waiting for a request that is half sent"),
+        (
+            "tests/it/market_fixes.rs",
+            1,
+            "no second overdue event: a deadline check that finds nothing new leaves no trace",
+        ),
         ("tests/it/llm.rs", 4, "the local model's queue, cancel and breaker cool-down run on real time (llm branch)"),
         ("tests/it/sync.rs", 7, "polling loops over the marketplace fake (being rewritten on the marketplace branch)"),
         (

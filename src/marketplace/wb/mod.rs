@@ -381,7 +381,7 @@ impl Wb {
             }
             let sizes: Vec<&str> = card.sizes.iter().filter_map(|s| s.tech_size.as_deref()).collect();
             if !sizes.is_empty() {
-                attributes.insert("Размеры".into(), json!(sizes.join(", ")));
+                attributes.insert(crate::texts::product::SIZES.into(), json!(sizes.join(", ")));
             }
             out.push(crate::store::kb::ProductInput {
                 marketplace: "wb".into(),
