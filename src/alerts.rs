@@ -183,7 +183,7 @@ pub async fn tick(state: &AppState) -> anyhow::Result<usize> {
             if !kind.wanted(prefs) {
                 continue;
             }
-            for s in list.iter() {
+            for s in list {
                 if kind == AlertKind::Overdue && now - s.at < prefs.overdue_minutes * 60_000 {
                     continue;
                 }
@@ -240,7 +240,7 @@ pub async fn schedule(state: AppState) {
             tracing::warn!(error = %e, "alerts round failed");
         }
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+            () = tokio::time::sleep(Duration::from_secs(10)) => {}
             _ = stopping.changed() => return,
         }
         if *stopping.borrow() {

@@ -230,28 +230,28 @@ impl WidgetSettings {
         let mut origins = Vec::new();
         for o in &self.allowed_origins {
             let Some(origin) = origin_of(o) else {
-                return Err(format!("allowed_origins: «{o}» — не адрес сайта; нужен вид https://shop.ru"));
+                return Err(crate::texts::panel::bad_origin(o));
             };
             if !origins.contains(&origin) {
                 origins.push(origin);
             }
         }
         if origins.len() > 50 {
-            return Err("allowed_origins: не больше 50 сайтов".into());
+            return Err(crate::texts::panel::TOO_MANY_ORIGINS.into());
         }
         self.allowed_origins = origins;
         let c = self.colour.trim().to_lowercase();
         if !(c.len() == 7 && c.starts_with('#') && c[1..].chars().all(|x| x.is_ascii_hexdigit())) {
-            return Err("colour: цвет вида #2563eb".into());
+            return Err(crate::texts::panel::BAD_COLOUR.into());
         }
         self.colour = c;
         self.greeting = self.greeting.trim().to_owned();
         if !(1..=300).contains(&self.greeting.chars().count()) || self.greeting.len() > 1200 {
-            return Err("greeting: приветствие от 1 до 300 символов".into());
+            return Err(crate::texts::panel::BAD_GREETING.into());
         }
         self.title = self.title.trim().to_owned();
         if !(1..=40).contains(&self.title.chars().count()) {
-            return Err("title: заголовок от 1 до 40 символов".into());
+            return Err(crate::texts::panel::BAD_TITLE.into());
         }
         Ok(self)
     }
@@ -347,7 +347,7 @@ impl ModelSettings {
         if let Some(id) = &self.local_model {
             match catalog::find(id).filter(|m| !catalog::is_embeddings(m)) {
                 Some(m) => l.local.model = PathBuf::from("models").join(m.file),
-                None => return Err(("local_model".into(), format!("нет такой модели: {id}"))),
+                None => return Err(("local_model".into(), crate::texts::panel::no_such_model(id))),
             }
         }
         l.openai.base_url.clone_from(&self.openai_base_url);
@@ -362,7 +362,7 @@ impl ModelSettings {
         l.yandexgpt.price_input_rub_per_m = self.yandexgpt_price_input_rub_per_m;
         l.yandexgpt.price_output_rub_per_m = self.yandexgpt_price_output_rub_per_m;
         l.yandexgpt.monthly_budget_rub = self.yandexgpt_monthly_budget_rub;
-        c.validate().map_err(|(k, m)| (k.to_string(), m))?;
+        c.validate().map_err(|(k, m)| (k.to_owned(), m))?;
         Ok(c)
     }
 }
@@ -404,9 +404,9 @@ pub struct ModelInfo {
 /// Measured figures (README, "Performance": `benches/llm.sh`, the search benchmark).
 fn measured(id: &str) -> (Option<u32>, Option<&'static str>) {
     match id {
-        "qwen2.5-coder-1.5b" => (Some(1150), Some("26–27 слов-токенов в секунду; ответ из 60 токенов за 4 с")),
-        "qwen2.5-coder-0.5b" => (Some(779), Some("36–38 токенов в секунду; ответ из 60 токенов за 3 с")),
-        "e5-small" => (Some(242), Some("поиск 13 мс (p95) на 10 000 статей")),
+        "qwen2.5-coder-1.5b" => (Some(1150), Some(crate::texts::panel::SPEED_CODER_1_5B)),
+        "qwen2.5-coder-0.5b" => (Some(779), Some(crate::texts::panel::SPEED_CODER_0_5B)),
+        "e5-small" => (Some(242), Some(crate::texts::panel::SPEED_E5_SMALL)),
         _ => (None, None),
     }
 }

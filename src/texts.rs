@@ -855,6 +855,43 @@ pub mod hours {
 /// The panel's server-side texts: readable names, alerts to operators, the set-up checklist,
 /// the widget's refusal. The panel's own labels are in `assets/labels.js`.
 pub mod panel {
+    // The panel's validation messages: the field's key first, then what it takes.
+    pub const TOO_MANY_ORIGINS: &str = "allowed_origins: не больше 50 сайтов";
+    pub const BAD_COLOUR: &str = "colour: цвет вида #2563eb";
+    pub const BAD_GREETING: &str = "greeting: приветствие от 1 до 300 символов";
+    pub const BAD_TITLE: &str = "title: заголовок от 1 до 40 символов";
+    pub const BAD_PAGE_URL: &str = "url: адрес страницы вида https://shop.ru/";
+    pub const BAD_CHAT_ID: &str = "telegram_chat_id: число — id вашего чата с ботом (узнайте его у @userinfobot)";
+    pub const BAD_EMAIL: &str = "email: адрес электронной почты вида name@shop.ru";
+    pub const BAD_OVERDUE_MINUTES: &str = "overdue_minutes: от 5 до 10080 минут";
+    pub const BAD_QUIET: &str = "quiet: время вида 22:00";
+
+    pub fn bad_origin(origin: &str) -> String {
+        format!("allowed_origins: «{origin}» — не адрес сайта; нужен вид https://shop.ru")
+    }
+
+    pub fn no_such_model(id: &str) -> String {
+        format!("нет такой модели: {id}")
+    }
+
+    // Measured speeds of the catalogue's models (README, "Performance"), for people.
+    pub const SPEED_CODER_1_5B: &str = "26–27 слов-токенов в секунду; ответ из 60 токенов за 4 с";
+    pub const SPEED_CODER_0_5B: &str = "36–38 токенов в секунду; ответ из 60 токенов за 3 с";
+    pub const SPEED_E5_SMALL: &str = "поиск 13 мс (p95) на 10 000 статей";
+
+    // The widget's site check.
+    pub const SITE_OK: &str = "Всё в порядке: сайт разрешён, код виджета на странице есть.";
+    pub const SITE_UNREACHABLE: &str =
+        "Сайт разрешён, но страницу не удалось открыть с сервера supportd: проверьте адрес.";
+
+    pub fn site_not_allowed(origin: &str) -> String {
+        format!("Сайт {origin} не в списке разрешённых: добавьте его выше и сохраните.")
+    }
+
+    pub fn site_without_script(script: &str) -> String {
+        format!("Сайт разрешён, но на странице нет кода виджета ({script}): вставьте его перед </body>.")
+    }
+
     /// A channel's name as people read it.
     pub fn channel(code: &str) -> &'static str {
         use crate::channels::ChannelName as C;

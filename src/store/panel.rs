@@ -136,7 +136,6 @@ fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<i
         return Ok(i);
     }
     match v.as_f64() {
-        #[allow(clippy::cast_possible_truncation)]
         Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(f as i64),
         _ => Err(serde::de::Error::custom("overdue_minutes: a whole number of minutes")),
     }

@@ -26,14 +26,11 @@ async fn inbound(app: &TestApp, token: &str, id: &str, customer: &str, name: &st
 
 /// The inbox list until `check` holds for it.
 async fn list_until(app: &TestApp, token: &str, check: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    for _ in 0..200 {
+    crate::harness::eventually(20, "the inbox list", async || {
         let list: Vec<Value> = app.get(token, "/api/v1/conversations").await.json().await.expect("json");
-        if check(&list) {
-            return list;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the inbox never got there");
+        check(&list).then_some(list)
+    })
+    .await
 }
 
 fn step<'a>(steps: &'a [Value], name: &str) -> &'a Value {
@@ -195,14 +192,11 @@ async fn models_are_installed_and_checked_from_the_panel() {
     std::fs::copy(&model, dir.join("SmolLM2-135M-Instruct.Q4_1.gguf")).expect("copy");
     let started = app.post(&admin, "/api/v1/setup/models/smollm2-135m/install", &json!({})).await;
     assert_eq!(started.status(), StatusCode::ACCEPTED);
-    let mut last = Value::Null;
-    for _ in 0..600 {
-        last = app.get(&admin, "/api/v1/setup/models").await.json().await.expect("json");
-        if last["install"]["state"] != "running" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let last = crate::harness::eventually(60, "the installation to end", async || {
+        let last: Value = app.get(&admin, "/api/v1/setup/models").await.json().await.expect("json");
+        (last["install"]["state"] != "running").then_some(last)
+    })
+    .await;
     assert_eq!(last["install"]["state"], "done", "{last}");
     assert_eq!(last["install"]["bytes"], last["install"]["total"]);
     let ok: Value =

@@ -311,6 +311,8 @@ fn russian_texts_for_people_live_in_texts_rs() {
         ("src/config.rs", "# supportd configuration.", "the commented config template (TOML for the seller)"),
         ("src/cli/licence.rs", "# supportd licence", "names the panel page in the licence file's comment"),
         ("src/cli/doctor.rs", "install the renewal", "names the panel page in an English CLI hint"),
+        ("src/channels/widget.rs", "the chat widget was refused", "names the panel page in an English log line"),
+        ("src/http/api/setup.rs", "the chat widget was refused", "names the panel page in an English log line"),
         // Being rewritten on other branches at the time of writing: move with them.
         (
             "src/marketplace/wb/mod.rs",

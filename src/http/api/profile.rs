@@ -47,20 +47,20 @@ fn validated(mut p: AlertPrefs) -> Result<AlertPrefs, ApiError> {
     if let Some(chat) = &p.telegram_chat_id
         && (chat.len() > 19 || chat.parse::<i64>().is_err())
     {
-        return Err(ApiError::invalid("telegram_chat_id: число — id вашего чата с ботом (узнайте его у @userinfobot)"));
+        return Err(ApiError::invalid(crate::texts::panel::BAD_CHAT_ID));
     }
     if let Some(email) = &p.email
         && crate::domain::Email::parse(email).is_err()
     {
-        return Err(ApiError::invalid("email: адрес электронной почты вида name@shop.ru"));
+        return Err(ApiError::invalid(crate::texts::panel::BAD_EMAIL));
     }
     if !(5..=10_080).contains(&p.overdue_minutes) {
-        return Err(ApiError::invalid("overdue_minutes: от 5 до 10080 минут"));
+        return Err(ApiError::invalid(crate::texts::panel::BAD_OVERDUE_MINUTES));
     }
     if let Some(q) = &p.quiet
         && (alerts::minutes_of(&q.from).is_none() || alerts::minutes_of(&q.to).is_none())
     {
-        return Err(ApiError::invalid("quiet: время вида 22:00"));
+        return Err(ApiError::invalid(crate::texts::panel::BAD_QUIET));
     }
     Ok(p)
 }

@@ -243,8 +243,7 @@ pub async fn check_site(
     if url.len() > 2000 {
         return Err(ApiError::invalid("url: at most 2000 characters"));
     }
-    let origin =
-        setup::origin_of(&url).ok_or_else(|| ApiError::invalid("url: адрес страницы вида https://shop.ru/"))?;
+    let origin = setup::origin_of(&url).ok_or_else(|| ApiError::invalid(crate::texts::panel::BAD_PAGE_URL))?;
     let allowed = state.widget.origin_allowed(&origin);
     let script = format!("{}/widget.js", state.config.server.public_url.trim_end_matches('/'));
     let client = reqwest::Client::builder()
@@ -269,14 +268,10 @@ pub async fn check_site(
     let reachable = page.is_some();
     let script_found = page.as_deref().is_some_and(|p| p.contains(&script));
     let message = match (allowed, reachable, script_found) {
-        (true, true, true) => "Всё в порядке: сайт разрешён, код виджета на странице есть.".to_owned(),
-        (false, _, _) => format!("Сайт {origin} не в списке разрешённых: добавьте его выше и сохраните."),
-        (true, false, _) => {
-            "Сайт разрешён, но страницу не удалось открыть с сервера supportd: проверьте адрес.".to_owned()
-        }
-        (true, true, false) => {
-            format!("Сайт разрешён, но на странице нет кода виджета ({script}): вставьте его перед </body>.")
-        }
+        (true, true, true) => crate::texts::panel::SITE_OK.to_owned(),
+        (false, _, _) => crate::texts::panel::site_not_allowed(&origin),
+        (true, false, _) => crate::texts::panel::SITE_UNREACHABLE.to_owned(),
+        (true, true, false) => crate::texts::panel::site_without_script(&script),
     };
     Ok(Json(SiteCheck { origin, allowed, reachable, script_found, ok: allowed && reachable && script_found, message }))
 }
