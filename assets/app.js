@@ -357,6 +357,24 @@
       clearTimeout(pending);
       pending = setTimeout(() => refresh().catch(() => {}), 150);
     };
+    // The assistant's answer while it is written: its checked sentences so far, shown at the
+    // end of the open conversation until the final message replaces them.
+    source.addEventListener("writing", (e) => {
+      let w = null;
+      try { w = JSON.parse(e.data); } catch (_) { return; }
+      if (!w || w.conversation_id !== current) return;
+      const box = $("messages");
+      let item = box.querySelector(".msg.writing");
+      if (w.done) { if (item) item.remove(); return; }
+      if (!item) {
+        item = el("div", "msg from-bot writing");
+        item.appendChild(el("div", "who small", "Бот пишет…"));
+        item.appendChild(el("div", "body", ""));
+        box.appendChild(item);
+      }
+      item.querySelector(".body").textContent = w.text || "";
+      box.scrollTop = box.scrollHeight;
+    });
     source.onerror = () => { $("live").textContent = "● нет связи, переподключаемся…"; $("live").className = "live bad"; };
   }
 

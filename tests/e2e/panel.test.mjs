@@ -111,10 +111,12 @@ async function reachable(page, selector) {
       assert.ok(await el.isVisible(), selector + " is visible");
       const box = await el.boundingBox();
       const width = page.viewportSize().width;
-      assert.ok(box && box.x >= 0 && box.x + box.width <= width + 1, `${selector} within the screen: ${JSON.stringify(box)}`);
+      // No box: the element was redrawn between the two calls; look it up again.
+      if (!box) throw new Error(selector + " detached while measured");
+      assert.ok(box.x >= 0 && box.x + box.width <= width + 1, `${selector} within the screen: ${JSON.stringify(box)}`);
       return;
     } catch (e) {
-      if (attempt >= 3 || !/not attached|detached/.test(String(e.message))) throw e;
+      if (attempt >= 5 || !/not attached|detached/.test(String(e.message))) throw e;
       await page.waitForTimeout(200);
     }
   }
