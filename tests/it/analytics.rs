@@ -114,6 +114,8 @@ async fn scripted_shop(adjust: impl FnOnce(&mut supportd::config::Config)) -> Sh
     let r = app.post(&operator, &format!("/api/v1/conversations/{}/release", ids[1]), &json!({})).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     inbound(&app, &admin, "h1-2", "h1", "5").await;
+    // The rating is processed (the inbox drained), not merely stored.
+    app.settle().await;
     let t = conversation(&app, &admin, "h1", 6).await;
     assert_eq!(t["conversation"]["csat"], 5);
     let range = format!("from={}&to={}", rfc(start - 60_000), rfc(app.clock.now_ms() + 60_000));
