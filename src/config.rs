@@ -32,6 +32,146 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// A closed set of setting values: a serde enum spelled in TOML, env and JSON exactly as
+/// `$text` (an unknown value is an error naming its key), with `as_str` and `parse` for the
+/// places that store or print the spelling.
+macro_rules! closed_set {
+    ($(#[$m:meta])* pub enum $name:ident { $($(#[$vm:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, Serialize, utoipa::ToSchema)]
+        pub enum $name {
+            $($(#[$vm])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            /// Every value, in the order the documentation lists them.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The spelling in the config file, the environment and the API.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+
+            pub fn parse(s: &str) -> Option<Self> {
+                match s {
+                    $($text => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+closed_set! {
+    /// How answers are written (`engine.answers`).
+    pub enum AnswerMode {
+        /// With the model chain when a provider is available, else quoting the knowledge base.
+        #[default]
+        Auto = "auto",
+        /// Always quoting the knowledge base.
+        Extractive = "extractive",
+    }
+}
+
+closed_set! {
+    /// How the assistant talks (`engine.tone`).
+    pub enum Tone {
+        #[default]
+        Friendly = "friendly",
+        Formal = "formal",
+    }
+}
+
+closed_set! {
+    /// What shows an order is the buyer's (`engine.verify_orders`).
+    pub enum VerifyOrders {
+        /// Knowing the order number is enough.
+        #[default]
+        Number = "number",
+        /// The buyer must also name an item of the order, its article or the phone's last digits.
+        Item = "item",
+    }
+}
+
+closed_set! {
+    /// What the assistant does with a marketplace's buyer questions or chats
+    /// (`marketplaces.wb.questions`, `marketplaces.ozon.chats`).
+    pub enum QaMode {
+        /// Not fetched.
+        Off = "off",
+        /// The bot drafts, a person publishes.
+        #[default]
+        Draft = "draft",
+        /// The bot answers.
+        Auto = "auto",
+    }
+}
+
+closed_set! {
+    /// How Telegram updates arrive (`telegram.mode`; the panel can switch it at run time).
+    pub enum TelegramMode {
+        /// Long polling: no public address needed.
+        #[default]
+        Polling = "polling",
+        /// Telegram posts updates to the webhook.
+        Webhook = "webhook",
+    }
+}
+
+closed_set! {
+    /// How VK community events arrive (`vk.mode`).
+    pub enum VkMode {
+        /// VK posts events to /vk/callback (needs a public address).
+        #[default]
+        Callback = "callback",
+        /// Bots Long Poll.
+        LongPoll = "longpoll",
+    }
+}
+
+closed_set! {
+    /// How YandexGPT requests authenticate (`llm.yandexgpt.auth`).
+    pub enum YandexAuth {
+        /// `Authorization: Api-Key …`.
+        #[default]
+        ApiKey = "api-key",
+        /// `Authorization: Bearer <IAM token>`.
+        Iam = "iam",
+    }
+}
+
+closed_set! {
+    /// A provider of the model chain (`llm.chain`).
+    pub enum LlmProvider {
+        /// The local GGUF model.
+        #[default]
+        Local = "local",
+        YandexGpt = "yandexgpt",
+        /// Any OpenAI-compatible API.
+        OpenAi = "openai",
+    }
+}
+
+closed_set! {
+    /// When reports are mailed (`reports.schedule`).
+    pub enum ReportSchedule {
+        #[default]
+        Off = "off",
+        /// Yesterday's report.
+        Daily = "daily",
+        /// Last Monday–Sunday's.
+        Weekly = "weekly",
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -59,7 +199,7 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct ReportsConfig {
     /// "off", "daily" (yesterday's report) or "weekly" (last Monday–Sunday's).
-    pub schedule: String,
+    pub schedule: ReportSchedule,
     /// Who gets them (e-mail addresses).
     pub recipients: Vec<String>,
     /// The day a weekly report is sent, 1 = Monday … 7 = Sunday.
@@ -70,16 +210,13 @@ pub struct ReportsConfig {
 
 impl Default for ReportsConfig {
     fn default() -> Self {
-        Self { schedule: "off".into(), recipients: Vec::new(), weekday: 1, hour: 9 }
+        Self { schedule: ReportSchedule::Off, recipients: Vec::new(), weekday: 1, hour: 9 }
     }
 }
 
 impl ReportsConfig {
     /// The first problem with these settings, as (key, message).
     pub fn check(&self) -> Result<(), (&'static str, String)> {
-        if !["off", "daily", "weekly"].contains(&self.schedule.as_str()) {
-            return Err(("reports.schedule", format!("{:?}: use off, daily or weekly", self.schedule)));
-        }
         if self.recipients.len() > 20 {
             return Err(("reports.recipients", "at most 20 addresses".into()));
         }
@@ -369,7 +506,7 @@ pub enum SmtpTls {
 #[serde(deny_unknown_fields, default)]
 pub struct LlmConfig {
     /// Providers tried in order: "local", "yandexgpt", "openai".
-    pub chain: Vec<String>,
+    pub chain: Vec<LlmProvider>,
     /// Tokens of prompt + answer given to the model.
     pub context_tokens: usize,
     /// Longest answer, in tokens.
@@ -391,7 +528,7 @@ pub struct LlmConfig {
 impl Default for LlmConfig {
     fn default() -> Self {
         Self {
-            chain: vec!["local".into()],
+            chain: vec![LlmProvider::Local],
             context_tokens: 4000,
             max_answer_tokens: 300,
             timeout_secs: 30,
@@ -412,9 +549,6 @@ pub fn parse_hhmm(s: &str) -> Option<u32> {
     let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
     (h < 24 && m < 60 && s.trim().len() == 5).then_some(h * 60 + m)
 }
-
-/// Provider names the chain accepts.
-pub const LLM_PROVIDERS: [&str; 3] = ["local", "yandexgpt", "openai"];
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -474,7 +608,7 @@ pub struct YandexGptConfig {
     /// "yandexgpt-lite/latest", "yandexgpt/latest", or a full gpt:// URI.
     pub model: String,
     /// "api-key" or "iam".
-    pub auth: String,
+    pub auth: YandexAuth,
     /// Prefer the encrypted store: `supportd llm set-key yandexgpt`.
     pub api_key: Secret,
     pub price_input_rub_per_m: f64,
@@ -488,7 +622,7 @@ impl Default for YandexGptConfig {
             base_url: "https://llm.api.cloud.yandex.net".into(),
             folder_id: String::new(),
             model: "yandexgpt-lite/latest".into(),
-            auth: "api-key".into(),
+            auth: YandexAuth::ApiKey,
             api_key: Secret::default(),
             price_input_rub_per_m: 200.0,
             price_output_rub_per_m: 200.0,
@@ -538,13 +672,13 @@ pub struct EngineConfig {
     pub ask_rating: bool,
     /// "auto": write answers with the model chain when a provider is available, else quote the
     /// knowledge base; "extractive": always quote the knowledge base.
-    pub answers: String,
+    pub answers: AnswerMode,
     /// How the assistant talks: "friendly" or "formal".
-    pub tone: String,
+    pub tone: Tone,
     /// What shows an order is the buyer's: "number" (knowing the order number is enough) or
     /// "item" (the buyer must also name an item of the order, its article, or the last four
     /// digits of the phone on it, before the order is shown and linked).
-    pub verify_orders: String,
+    pub verify_orders: VerifyOrders,
 }
 
 impl Default for EngineConfig {
@@ -555,9 +689,9 @@ impl Default for EngineConfig {
             max_misses: 2,
             history_messages: 20,
             ask_rating: true,
-            answers: "auto".into(),
-            tone: "friendly".into(),
-            verify_orders: "number".into(),
+            answers: AnswerMode::Auto,
+            tone: Tone::Friendly,
+            verify_orders: VerifyOrders::Number,
         }
     }
 }
@@ -604,12 +738,12 @@ pub struct WbConfig {
     pub base_url: String,
     pub token: Secret,
     /// Buyers' questions on WB: "off", "draft" (the bot drafts, a person publishes) or "auto".
-    pub questions: String,
+    pub questions: QaMode,
 }
 
 impl Default for WbConfig {
     fn default() -> Self {
-        Self { base_url: String::new(), token: Secret::default(), questions: "draft".into() }
+        Self { base_url: String::new(), token: Secret::default(), questions: QaMode::Draft }
     }
 }
 
@@ -620,7 +754,7 @@ pub struct OzonConfig {
     pub client_id: Secret,
     pub api_key: Secret,
     /// Buyers' chats on Ozon: "off", "draft" (the bot drafts, a person sends) or "auto".
-    pub chats: String,
+    pub chats: QaMode,
 }
 
 impl Default for OzonConfig {
@@ -629,7 +763,7 @@ impl Default for OzonConfig {
             base_url: crate::marketplace::ozon::DEFAULT_BASE_URL.into(),
             client_id: Secret::default(),
             api_key: Secret::default(),
-            chats: "draft".into(),
+            chats: QaMode::Draft,
         }
     }
 }
@@ -640,7 +774,7 @@ pub struct TelegramConfig {
     /// The Bot API server (another one for tests or a local Bot API server).
     pub api_url: String,
     /// "polling" (no public address needed) or "webhook"; the panel can switch it at run time.
-    pub mode: String,
+    pub mode: TelegramMode,
     /// Prefer the encrypted store: `supportd channel telegram set-token`.
     pub token: Secret,
     /// Where Telegram posts updates in webhook mode [default: server.public_url + /telegram/webhook].
@@ -659,7 +793,7 @@ impl Default for TelegramConfig {
     fn default() -> Self {
         Self {
             api_url: TELEGRAM_API_URL.into(),
-            mode: "polling".into(),
+            mode: TelegramMode::Polling,
             token: Secret::default(),
             webhook_url: String::new(),
             max_file_bytes: 10 * 1024 * 1024,
@@ -720,7 +854,7 @@ pub struct VkConfig {
     /// The secret key set in the Callback API settings: every event carries it.
     pub secret: Secret,
     /// "callback" (VK posts events to /vk/callback; needs a public address) or "longpoll".
-    pub mode: String,
+    pub mode: VkMode,
     /// Largest photo or document fetched from buyers, bytes.
     pub max_file_bytes: u64,
 }
@@ -736,7 +870,7 @@ impl Default for VkConfig {
             group_id: 0,
             confirmation: String::new(),
             secret: Secret::default(),
-            mode: "callback".into(),
+            mode: VkMode::Callback,
             max_file_bytes: 10 * 1024 * 1024,
         }
     }
@@ -1024,11 +1158,6 @@ impl Config {
             return Err(("smtp.from", "is required when smtp.host is set".into()));
         }
         let llm = &self.llm;
-        for p in &llm.chain {
-            if !LLM_PROVIDERS.contains(&p.as_str()) {
-                return Err(("llm.chain", format!("{p:?} is not a provider (use {})", LLM_PROVIDERS.join(", "))));
-            }
-        }
         if llm.chain.iter().enumerate().any(|(i, p)| llm.chain[..i].contains(p)) {
             return Err(("llm.chain", "names a provider twice".into()));
         }
@@ -1053,9 +1182,6 @@ impl Config {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err((key, format!("{url:?} must be an http:// or https:// URL")));
             }
-        }
-        if !["api-key", "iam"].contains(&llm.yandexgpt.auth.as_str()) {
-            return Err(("llm.yandexgpt.auth", format!("{:?} must be \"api-key\" or \"iam\"", llm.yandexgpt.auth)));
         }
         for (key, v) in [
             ("llm.openai.price_input_rub_per_m", llm.openai.price_input_rub_per_m),
@@ -1090,15 +1216,6 @@ impl Config {
                 return Err(("engine.human_only_intents", format!("{i:?} is not an intent")));
             }
         }
-        if !["auto", "extractive"].contains(&engine.answers.as_str()) {
-            return Err(("engine.answers", format!("{:?} must be \"auto\" or \"extractive\"", engine.answers)));
-        }
-        if !["friendly", "formal"].contains(&engine.tone.as_str()) {
-            return Err(("engine.tone", format!("{:?} must be \"friendly\" or \"formal\"", engine.tone)));
-        }
-        if !["number", "item"].contains(&engine.verify_orders.as_str()) {
-            return Err(("engine.verify_orders", format!("{:?} must be \"number\" or \"item\"", engine.verify_orders)));
-        }
         if engine.history_messages == 0 {
             return Err(("engine.history_messages", "must be greater than 0".into()));
         }
@@ -1117,9 +1234,6 @@ impl Config {
         if !(tg.messages_per_second.is_finite() && tg.messages_per_second > 0.0) {
             return Err(("telegram.messages_per_second", "must be a number > 0".into()));
         }
-        if !["polling", "webhook"].contains(&tg.mode.as_str()) {
-            return Err(("telegram.mode", format!("{:?} must be \"polling\" or \"webhook\"", tg.mode)));
-        }
         if !tg.webhook_url.is_empty()
             && !tg.webhook_url.starts_with("https://")
             && !tg.webhook_url.starts_with("http://")
@@ -1133,14 +1247,6 @@ impl Config {
         }
         if !self.whatsapp.phone_number_id.chars().all(|c| c.is_ascii_digit()) {
             return Err(("whatsapp.phone_number_id", "must be the number's id (digits), not the number".into()));
-        }
-        if !["callback", "longpoll"].contains(&self.vk.mode.as_str()) {
-            return Err(("vk.mode", format!("{:?} must be \"callback\" or \"longpoll\"", self.vk.mode)));
-        }
-        for (key, v) in [("marketplaces.wb.questions", &m.wb.questions), ("marketplaces.ozon.chats", &m.ozon.chats)] {
-            if !["off", "draft", "auto"].contains(&v.as_str()) {
-                return Err((key, format!("{v:?} must be \"off\", \"draft\" or \"auto\"")));
-            }
         }
         if m.sync_every_minutes == 0 || m.full_sync_days == 0 || m.questions_every_secs == 0 {
             return Err(("marketplaces.sync_every_minutes", "sync period and depth must be greater than 0".into()));
@@ -1679,7 +1785,7 @@ mod tests {
             _ => None,
         };
         let c = Config::load(None, &chain).expect("load");
-        assert_eq!(c.llm.chain, vec!["openai".to_owned(), "local".to_owned()]);
+        assert_eq!(c.llm.chain, vec![LlmProvider::OpenAi, LlmProvider::Local]);
         assert!((c.llm.openai.monthly_budget_rub - 1500.5).abs() < 1e-9);
         let bad_price = |k: &str| (k == "SUPPORTD_OPENAI_PRICE_INPUT_RUB_PER_M").then(|| "cheap".to_owned());
         let err = Config::load(None, &bad_price).expect_err("must fail").to_string();
@@ -1713,6 +1819,75 @@ mod tests {
         }
         std::fs::write(&path, "[server\n").expect("write");
         assert!(matches!(Config::load(Some(&path), &no_env), Err(ConfigError::Syntax { .. })));
+    }
+
+    #[test]
+    fn closed_sets_are_enums_that_name_the_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        // One invalid value per closed set: the error names the key.
+        for (text, key) in [
+            ("[engine]\nanswers = \"magic\"\n", "engine.answers"),
+            ("[engine]\ntone = \"rude\"\n", "engine.tone"),
+            ("[engine]\nverify_orders = \"phone\"\n", "engine.verify_orders"),
+            ("[marketplaces.wb]\nquestions = \"maybe\"\n", "marketplaces.wb.questions"),
+            ("[marketplaces.ozon]\nchats = \"on\"\n", "marketplaces.ozon.chats"),
+            ("[telegram]\nmode = \"push\"\n", "telegram.mode"),
+            ("[vk]\nmode = \"long-poll\"\n", "vk.mode"),
+            ("[reports]\nschedule = \"monthly\"\n", "reports.schedule"),
+            ("[smtp]\ntls = \"ssl\"\n", "smtp.tls"),
+            ("[auth]\nsecure_cookies = \"sometimes\"\n", "auth.secure_cookies"),
+        ] {
+            std::fs::write(&path, text).expect("write");
+            let err = Config::load(Some(&path), &no_env).expect_err(text).to_string();
+            assert!(err.contains(key), "{text:?} gave {err}");
+        }
+        // The environment's spellings are the file's, and a bad one names the variable.
+        let env = |k: &str| match k {
+            "SUPPORTD_ENGINE_ANSWERS" => Some("extractive".to_owned()),
+            "SUPPORTD_ENGINE_TONE" => Some("formal".to_owned()),
+            "SUPPORTD_ENGINE_VERIFY_ORDERS" => Some("item".to_owned()),
+            "SUPPORTD_WB_QUESTIONS" => Some("auto".to_owned()),
+            "SUPPORTD_OZON_CHATS" => Some("off".to_owned()),
+            "SUPPORTD_TELEGRAM_MODE" => Some("webhook".to_owned()),
+            "SUPPORTD_VK_MODE" => Some("longpoll".to_owned()),
+            "SUPPORTD_YANDEXGPT_AUTH" => Some("iam".to_owned()),
+            "SUPPORTD_REPORTS_SCHEDULE" => Some("weekly".to_owned()),
+            _ => None,
+        };
+        let c = Config::load(None, &env).expect("load");
+        assert_eq!(
+            (c.engine.answers, c.engine.tone, c.engine.verify_orders),
+            (AnswerMode::Extractive, Tone::Formal, VerifyOrders::Item)
+        );
+        assert_eq!((c.marketplaces.wb.questions, c.marketplaces.ozon.chats), (QaMode::Auto, QaMode::Off));
+        assert_eq!((c.telegram.mode, c.vk.mode), (TelegramMode::Webhook, VkMode::LongPoll));
+        assert_eq!((c.llm.yandexgpt.auth, c.reports.schedule), (YandexAuth::Iam, ReportSchedule::Weekly));
+        let bad = |k: &str| (k == "SUPPORTD_ENGINE_TONE").then(|| "rude".to_owned());
+        let err = Config::load(None, &bad).expect_err("must fail").to_string();
+        assert!(err.contains("SUPPORTD_ENGINE_TONE") && err.contains("engine.tone"), "{err}");
+    }
+
+    #[test]
+    fn closed_sets_spell_as_serde_does() {
+        fn check<T: serde::Serialize + Copy + fmt::Display>(all: &[T], as_str: fn(T) -> &'static str) {
+            for &v in all {
+                assert_eq!(serde_json::to_value(v).expect("json"), serde_json::json!(as_str(v)));
+                assert_eq!(v.to_string(), as_str(v));
+            }
+        }
+        check(AnswerMode::ALL, AnswerMode::as_str);
+        check(Tone::ALL, Tone::as_str);
+        check(VerifyOrders::ALL, VerifyOrders::as_str);
+        check(QaMode::ALL, QaMode::as_str);
+        check(TelegramMode::ALL, TelegramMode::as_str);
+        check(VkMode::ALL, VkMode::as_str);
+        check(YandexAuth::ALL, YandexAuth::as_str);
+        check(ReportSchedule::ALL, ReportSchedule::as_str);
+        check(LlmProvider::ALL, LlmProvider::as_str);
+        assert_eq!(VkMode::parse("longpoll"), Some(VkMode::LongPoll));
+        assert_eq!(YandexAuth::parse("api-key"), Some(YandexAuth::ApiKey));
+        assert_eq!(QaMode::parse("sometimes"), None);
     }
 
     #[test]
