@@ -1427,310 +1427,9 @@ fn set_path(table: &mut toml::Table, dotted: &str, value: toml::Value) {
     }
 }
 
-/// The commented file `supportd init` writes. Every value shown is the embedded default.
-pub const TEMPLATE: &str = r#"# supportd configuration.
-# Every setting below shows its built-in default, commented out: uncomment to change it.
-# Each one can also be set by an environment variable (shown after the description);
-# the environment wins over this file. `supportd doctor` checks this file.
-
-[server]
-# Address to listen on. Keep it on 127.0.0.1 behind a reverse proxy (nginx, caddy)
-# that terminates HTTPS. (SUPPORTD_LISTEN)
-# listen = "127.0.0.1:8080"
-# The address people use to open the panel; used in password-reset links. (SUPPORTD_PUBLIC_URL)
-# public_url = "http://127.0.0.1:8080"
-# Largest accepted request body in bytes. (SUPPORTD_MAX_BODY_BYTES)
-# max_body_bytes = 1048576
-# Longest time one request may take, seconds. (SUPPORTD_REQUEST_TIMEOUT_SECS)
-# request_timeout_secs = 30
-# How long shutdown waits for requests in flight, seconds. (SUPPORTD_SHUTDOWN_GRACE_SECS)
-# shutdown_grace_secs = 20
-# Trust X-Forwarded-For / X-Real-IP: only when a proxy of yours sets them. (SUPPORTD_TRUST_PROXY_HEADERS)
-# trust_proxy_headers = false
-# SQLite connections in the pool. (SUPPORTD_DB_POOL_SIZE)
-# db_pool_size = 4
-# HTTPS in supportd itself, instead of a reverse proxy: "off", "acme" (a free certificate from
-# Let's Encrypt, obtained and renewed automatically; needs the domain pointing at this server
-# and port 80 open) or "files" (your own certificate, reloaded when the files change). With
-# HTTPS on, listen on "0.0.0.0:443". (SUPPORTD_TLS)
-# tls = "off"
-# The site's name, e.g. "support.shop.ru". (SUPPORTD_DOMAIN)
-# domain = ""
-# Where the CA writes before a certificate expires (optional). (SUPPORTD_ACME_EMAIL)
-# acme_email = ""
-# The ACME directory; Let's Encrypt's staging one is for trials. (SUPPORTD_ACME_DIRECTORY_URL)
-# acme_directory_url = "https://acme-v02.api.letsencrypt.org/directory"
-# An extra root certificate (PEM) trusted for the ACME directory, for a private CA; relative
-# paths here and below are inside the data directory. (SUPPORTD_ACME_CA_FILE)
-# acme_ca_file = ""
-# "files" mode: the certificate chain and the private key, PEM. (SUPPORTD_TLS_CERT_FILE, SUPPORTD_TLS_KEY_FILE)
-# tls_cert_file = ""
-# tls_key_file = ""
-# A plain-HTTP listener that redirects to HTTPS and answers the ACME checks, e.g. "0.0.0.0:80";
-# required with "acme". (SUPPORTD_HTTP_REDIRECT_LISTEN)
-# http_redirect_listen = ""
-
-[auth]
-# Browser session lifetime, hours. (SUPPORTD_SESSION_TTL_HOURS)
-# session_ttl_hours = 168
-# Default API token lifetime, days. (SUPPORTD_API_TOKEN_TTL_DAYS)
-# api_token_ttl_days = 365
-# Password-reset link lifetime, minutes. (SUPPORTD_RESET_TOKEN_TTL_MINUTES)
-# reset_token_ttl_minutes = 60
-# Failed logins allowed per account / per IP address within the window. (SUPPORTD_MAX_FAILURES_PER_ACCOUNT, SUPPORTD_MAX_FAILURES_PER_IP)
-# max_failures_per_account = 5
-# max_failures_per_ip = 20
-# The throttling window, seconds. (SUPPORTD_FAILURE_WINDOW_SECS)
-# failure_window_secs = 900
-# Secure cookies: "auto" (when public_url is https), "always" or "never". (SUPPORTD_SECURE_COOKIES)
-# secure_cookies = "auto"
-
-[log]
-# Log filter, e.g. "info" or "supportd=debug,info". (SUPPORTD_LOG)
-# level = "info"
-# "pretty" or "json". (SUPPORTD_LOG_FORMAT)
-# format = "pretty"
-
-[smtp]
-# Mail relay for password-reset e-mails. Empty host: no e-mail; an admin prints reset links
-# with `supportd user reset-link EMAIL`. (SUPPORTD_SMTP_HOST)
-# host = ""
-# (SUPPORTD_SMTP_PORT)
-# port = 587
-# "starttls", "tls" (implicit TLS, usually port 465) or "none" (local relay only). (SUPPORTD_SMTP_TLS)
-# tls = "starttls"
-# (SUPPORTD_SMTP_USERNAME)
-# username = ""
-# Prefer the environment variable for the password. (SUPPORTD_SMTP_PASSWORD)
-# password = ""
-# Sender address. (SUPPORTD_SMTP_FROM)
-# from = "Магазин <support@example.ru>"
-# Seconds to wait for the relay. (SUPPORTD_SMTP_TIMEOUT_SECS)
-# timeout_secs = 15
-
-[llm]
-# Model providers tried in order: "local" (this machine), "yandexgpt", "openai" (or any
-# OpenAI-compatible server). A provider that fails, is slow or has spent its budget is
-# skipped; when all fail the conversation goes to a person. (SUPPORTD_LLM_CHAIN, comma-separated)
-# chain = ["local"]
-# Tokens of prompt + answer; the oldest turns are left out first, never the facts. (SUPPORTD_LLM_CONTEXT_TOKENS)
-# context_tokens = 4000
-# Longest answer in tokens. (SUPPORTD_LLM_MAX_ANSWER_TOKENS)
-# max_answer_tokens = 300
-# Longest time one provider may take for an answer, seconds. (SUPPORTD_LLM_TIMEOUT_SECS)
-# timeout_secs = 30
-# Reuse the answer to the same question with the same facts for this long, seconds; 0 turns it off. (SUPPORTD_LLM_CACHE_TTL_SECS)
-# cache_ttl_secs = 86400
-# Pause a provider after this many failures in a row, for this many seconds. (SUPPORTD_LLM_BREAKER_FAILURES, SUPPORTD_LLM_BREAKER_COOLDOWN_SECS)
-# breaker_failures = 3
-# breaker_cooldown_secs = 60
-# Warn when a provider has spent this share of its monthly budget, percent. (SUPPORTD_LLM_BUDGET_WARN_PERCENT)
-# budget_warn_percent = 80
-
-[llm.local]
-# The chat model (GGUF); relative paths are inside the data directory. Install it with
-# `supportd model pull`. (SUPPORTD_MODEL_PATH)
-# model = "models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
-# Requests that may wait while the model answers another; past it the next provider answers. (SUPPORTD_LLM_QUEUE)
-# queue = 4
-# Longest wait for the local model, ms (expected from the measured time per answer, or real):
-# past it the next provider answers, or the knowledge base is quoted; 0: no limit. (SUPPORTD_LLM_MAX_WAIT_MS)
-# max_wait_ms = 4000
-# Draft answers by prompt lookup, checked by the model in batched steps: same text, fewer steps. (SUPPORTD_LLM_SPECULATIVE)
-# speculative = true
-
-[llm.openai]
-# Any OpenAI-compatible API: OpenAI, or your own vLLM / llama.cpp server / Ollama (…/v1). (SUPPORTD_OPENAI_BASE_URL)
-# base_url = "https://api.openai.com/v1"
-# (SUPPORTD_OPENAI_MODEL)
-# model = "gpt-4o-mini"
-# Prefer the encrypted store: `supportd llm set-key openai`. (SUPPORTD_OPENAI_API_KEY)
-# api_key = ""
-# Prices in rubles per million tokens, and a monthly cap (0: none). (SUPPORTD_OPENAI_PRICE_INPUT_RUB_PER_M, SUPPORTD_OPENAI_PRICE_OUTPUT_RUB_PER_M, SUPPORTD_OPENAI_MONTHLY_BUDGET_RUB)
-# price_input_rub_per_m = 15.0
-# price_output_rub_per_m = 60.0
-# monthly_budget_rub = 0.0
-
-[llm.yandexgpt]
-# Foundation Models API. (SUPPORTD_YANDEXGPT_BASE_URL)
-# base_url = "https://llm.api.cloud.yandex.net"
-# Yandex Cloud folder id. (SUPPORTD_YANDEXGPT_FOLDER_ID)
-# folder_id = ""
-# "yandexgpt-lite/latest", "yandexgpt/latest" or a full gpt:// URI. (SUPPORTD_YANDEXGPT_MODEL)
-# model = "yandexgpt-lite/latest"
-# "api-key" (a service account key) or "iam" (an IAM token). (SUPPORTD_YANDEXGPT_AUTH)
-# auth = "api-key"
-# Prefer the encrypted store: `supportd llm set-key yandexgpt`. (SUPPORTD_YANDEXGPT_API_KEY)
-# api_key = ""
-# Prices in rubles per million tokens, and a monthly cap (0: none). (SUPPORTD_YANDEXGPT_PRICE_INPUT_RUB_PER_M, SUPPORTD_YANDEXGPT_PRICE_OUTPUT_RUB_PER_M, SUPPORTD_YANDEXGPT_MONTHLY_BUDGET_RUB)
-# price_input_rub_per_m = 200.0
-# price_output_rub_per_m = 200.0
-# monthly_budget_rub = 0.0
-
-[shop]
-# The shop's name, as the assistant introduces it. (SUPPORTD_SHOP_NAME)
-# name = "Ладья"
-# Time zone as minutes east of UTC (Moscow: 180). (SUPPORTD_SHOP_UTC_OFFSET_MINUTES)
-# utc_offset_minutes = 180
-# When people answer: days (1 is Monday … 7 is Sunday) and hours, local time. Buyers handed to a
-# person are told when to expect the reply. (SUPPORTD_SHOP_WORK_DAYS, SUPPORTD_SHOP_WORK_FROM, SUPPORTD_SHOP_WORK_TO)
-# work_days = [1, 2, 3, 4, 5, 6, 7]
-# work_from = "09:00"
-# work_to = "21:00"
-
-[engine]
-# Below this intent confidence (0–1) the assistant asks once, then hands over. (SUPPORTD_ENGINE_MIN_CONFIDENCE)
-# min_confidence = 0.45
-# Intents always handed to a person, e.g. ["complaint", "cancel_order"]. (SUPPORTD_ENGINE_HUMAN_ONLY_INTENTS)
-# human_only_intents = []
-# Unanswered messages in a row after which a person takes over. (SUPPORTD_ENGINE_MAX_MISSES)
-# max_misses = 2
-# Earlier messages of the conversation given to the model. (SUPPORTD_ENGINE_HISTORY_MESSAGES)
-# history_messages = 20
-# Ask for a 1–5 rating when a conversation is resolved. (SUPPORTD_ENGINE_ASK_RATING)
-# ask_rating = true
-# "auto": the model chain writes answers from the facts; "extractive": quote the knowledge
-# base without a model. (SUPPORTD_ENGINE_ANSWERS)
-# answers = "auto"
-# How the assistant talks: "friendly" or "formal". (SUPPORTD_ENGINE_TONE)
-# tone = "friendly"
-# What shows an order is the buyer's: "number" (the order number is enough) or "item" (the
-# buyer also names an item, its article or the phone's last 4 digits). (SUPPORTD_ENGINE_VERIFY_ORDERS)
-# verify_orders = "number"
-
-[marketplaces]
-# A cached order younger than this is answered without asking the marketplace, seconds. (SUPPORTD_ORDER_FRESH_SECS)
-# order_fresh_secs = 600
-# Incremental sync every this many minutes; a full one runs nightly after 03:00 shop time. (SUPPORTD_SYNC_EVERY_MINUTES)
-# sync_every_minutes = 15
-# How far back a full sync reaches, days. (SUPPORTD_FULL_SYNC_DAYS)
-# full_sync_days = 90
-# Fetch buyers' questions (WB) and chats (Ozon) every this many seconds. (SUPPORTD_QUESTIONS_EVERY_SECS)
-# questions_every_secs = 60
-# Longest wait for a live order lookup before answering from the cache ("data as of …"), ms. (SUPPORTD_ORDER_LOOKUP_TIMEOUT_MS)
-# lookup_timeout_ms = 2000
-# Answer deadline for WB questions and chats and Ozon reviews and questions (the marketplaces
-# set none; Ozon chats have 48 h, WB reviews 30 days), hours. (SUPPORTD_REPLY_TARGET_HOURS)
-# reply_target_hours = 24
-
-[marketplaces.wb]
-# Sends every Wildberries API group to this host (a proxy or a test server); empty: each
-# group's own host (marketplace-api., feedbacks-api. …). (SUPPORTD_WB_BASE_URL)
-# base_url = ""
-# Prefer the encrypted store (the settings page). (SUPPORTD_WB_TOKEN)
-# token = ""
-# Buyers' questions: "off", "draft" (the bot drafts, a person publishes) or "auto". (SUPPORTD_WB_QUESTIONS)
-# questions = "draft"
-
-[marketplaces.ozon]
-# (SUPPORTD_OZON_BASE_URL)
-# base_url = "https://api-seller.ozon.ru"
-# Prefer the encrypted store (the settings page). (SUPPORTD_OZON_CLIENT_ID, SUPPORTD_OZON_API_KEY)
-# client_id = ""
-# api_key = ""
-# Buyers' chats: "off", "draft" (the bot drafts, a person sends) or "auto". (SUPPORTD_OZON_CHATS)
-# chats = "draft"
-
-[telegram]
-# The Bot API server; point it at a local Bot API server or a test double. (SUPPORTD_TELEGRAM_API_URL)
-# api_url = "https://api.telegram.org"
-# "polling" works without a public address; "webhook" needs HTTPS on server.public_url. The
-# panel can switch it at run time. (SUPPORTD_TELEGRAM_MODE)
-# mode = "polling"
-# Prefer the encrypted store: `supportd channel telegram set-token TOKEN`. (SUPPORTD_TELEGRAM_TOKEN)
-# token = ""
-# Where Telegram posts updates [default: server.public_url + "/telegram/webhook"]. (SUPPORTD_TELEGRAM_WEBHOOK_URL)
-# webhook_url = ""
-# Largest photo or document kept from buyers, bytes; larger ones are noted, not fetched. (SUPPORTD_TELEGRAM_MAX_FILE_BYTES)
-# max_file_bytes = 10485760
-# Messages per second to Telegram overall (the Bot API's limit is about 30). (SUPPORTD_TELEGRAM_MESSAGES_PER_SECOND)
-# messages_per_second = 30.0
-
-[whatsapp]
-# WhatsApp Business (Cloud API). Set the webhook in Meta's app dashboard to
-# PUBLIC_URL/whatsapp/webhook with the verify token below; prefer entering the secrets on the
-# settings page (stored encrypted). The Graph API server: (SUPPORTD_WHATSAPP_API_URL)
-# api_url = "https://graph.facebook.com"
-# A system user's access token. (SUPPORTD_WHATSAPP_TOKEN)
-# token = ""
-# The business phone number's id (digits, from the dashboard). (SUPPORTD_WHATSAPP_PHONE_NUMBER_ID)
-# phone_number_id = ""
-# The WhatsApp Business Account id, to sync approved templates. (SUPPORTD_WHATSAPP_BUSINESS_ACCOUNT_ID)
-# business_account_id = ""
-# The webhook's verify token (any string you also enter at Meta). (SUPPORTD_WHATSAPP_VERIFY_TOKEN)
-# verify_token = ""
-# The Meta app's secret: webhook POSTs are signed with it. (SUPPORTD_WHATSAPP_APP_SECRET)
-# app_secret = ""
-# Largest image or document kept from buyers, bytes. (SUPPORTD_WHATSAPP_MAX_FILE_BYTES)
-# max_file_bytes = 10485760
-
-[vk]
-# VK community messages. The VK API server: (SUPPORTD_VK_API_URL)
-# api_url = "https://api.vk.com"
-# The community's access token (with messages). (SUPPORTD_VK_TOKEN)
-# token = ""
-# The community's id (digits). (SUPPORTD_VK_GROUP_ID)
-# group_id = 0
-# Callback API: the string VK expects back on confirmation, and the secret key. (SUPPORTD_VK_CONFIRMATION, SUPPORTD_VK_SECRET)
-# confirmation = ""
-# secret = ""
-# "callback" (VK posts to PUBLIC_URL/vk/callback) or "longpoll" (no public address needed). (SUPPORTD_VK_MODE)
-# mode = "callback"
-# Largest photo or document kept from buyers, bytes. (SUPPORTD_VK_MAX_FILE_BYTES)
-# max_file_bytes = 10485760
-
-[notifications]
-# Tell buyers linked to an order when it ships, reaches the pick-up point or is cancelled
-# (once per status; a buyer who writes «отписаться» gets no more). (SUPPORTD_NOTIFICATIONS_ENABLED)
-# enabled = true
-# Templates: {number}, {marketplace}, {items}, {eta}, {pickup_point}, {storage_until}.
-# in_transit = "Заказ {number} ({marketplace}) передан в доставку. Ожидаемая дата — {eta}. Чтобы не получать такие сообщения, напишите «отписаться»."
-# ready_for_pickup = "Заказ {number} ({marketplace}) ждёт вас в пункте выдачи: {pickup_point}. Забрать можно до {storage_until}."
-# cancelled = "Заказ {number} ({marketplace}) отменён. Если это ошибка — напишите нам, разберёмся."
-
-[widget]
-# Sites that may embed the chat widget (<script src="PUBLIC_URL/widget.js">), e.g.
-# ["https://ladya-shop.ru"]; the panel's own origin always may. (SUPPORTD_WIDGET_ALLOWED_ORIGINS)
-# allowed_origins = []
-
-[licence]
-# Licences are checked offline against the vendor's public key built into supportd; install
-# one with `supportd licence install FILE`. For tests and development only: a debug build
-# trusts this Ed25519 public key (base64 or PEM) instead; release builds refuse it. (SUPPORTD_LICENCE_PUBLIC_KEY)
-# public_key = ""
-
-[backup]
-# A checked copy of the database (and the secret key) every this many hours; 0 turns it off.
-# The first copy is made an hour after the first start. (SUPPORTD_BACKUP_EVERY_HOURS)
-# every_hours = 24
-# Copies kept; older ones are deleted. (SUPPORTD_BACKUP_KEEP)
-# keep = 7
-# Where the copies go; relative paths are inside the data directory. Better another disk or a
-# mounted remote folder. (SUPPORTD_BACKUP_DIR)
-# dir = "backups"
-# With a passphrase (12+ characters) each copy is one encrypted file; keep the passphrase
-# outside this server. Prefer the environment variable. (SUPPORTD_BACKUP_PASSPHRASE)
-# passphrase = ""
-
-[privacy]
-# Delete conversations whose last message is older than this many days, with their messages
-# and files (and the buyer's name and phone once nothing of theirs is left); 0 keeps them.
-# Suggested: 365. (SUPPORTD_PRIVACY_KEEP_CONVERSATIONS_DAYS)
-# keep_conversations_days = 0
-# Delete buyers' photos and documents older than this many days; the messages stay. 0 keeps
-# them. Suggested: 90. (SUPPORTD_PRIVACY_KEEP_FILES_DAYS)
-# keep_files_days = 0
-[reports]
-# The analytics report e-mailed as a PDF through [smtp]: "off", "daily" (yesterday) or
-# "weekly" (last Monday to Sunday). The settings page can change these. (SUPPORTD_REPORTS_SCHEDULE)
-# schedule = "off"
-# Who gets it, e.g. ["owner@ladya-shop.ru"]. (SUPPORTD_REPORTS_RECIPIENTS)
-# recipients = []
-# The day a weekly report is sent: 1 is Monday … 7 is Sunday. (SUPPORTD_REPORTS_WEEKDAY)
-# weekday = 1
-# The hour it is sent, shop time (0–23). (SUPPORTD_REPORTS_HOUR)
-# hour = 9
-"#;
+/// The commented file `supportd init` writes (`src/config/template.toml`). Every value shown is
+/// the embedded default (test `template_shows_the_defaults`).
+pub const TEMPLATE: &str = include_str!("config/template.toml");
 
 #[cfg(test)]
 mod tests {
@@ -1747,6 +1446,16 @@ mod tests {
 
     #[test]
     fn template_shows_the_defaults() {
+        // As written, every setting is commented out: the file is the defaults.
+        let as_written: toml::Table = TEMPLATE.parse().expect("the template is TOML");
+        fn only_tables(t: &toml::Table) -> bool {
+            t.values().all(|v| v.as_table().is_some_and(only_tables))
+        }
+        assert!(only_tables(&as_written), "a setting is not commented out: {as_written:?}");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, TEMPLATE).expect("write");
+        assert_eq!(Config::load(Some(&path), &no_env).expect("load"), Config::default());
         // Uncomment every `# key = value` line: the result must equal the embedded defaults.
         let uncommented: String = TEMPLATE
             .lines()
@@ -1756,8 +1465,6 @@ mod tests {
             })
             .map(|l| format!("{l}\n"))
             .collect();
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("c.toml");
         std::fs::write(&path, uncommented.replace("from = \"Магазин <support@example.ru>\"", "")).expect("write");
         assert_eq!(Config::load(Some(&path), &no_env).expect("load"), Config::default());
         // Every key of the catalogue appears in the template.

@@ -308,7 +308,6 @@ fn russian_texts_for_people_live_in_texts_rs() {
         ("src/llm/bench.rs", "Здравствуйте! Я заказал куртку", "the benchmark's fixed prompt"),
         ("src/llm/bench.rs", "Система:", "the benchmark's prompt roles"),
         ("src/llm/bench.rs", "Покупатель:", "the benchmark's prompt roles"),
-        ("src/config.rs", "# supportd configuration.", "the commented config template (TOML for the seller)"),
         ("src/cli/licence.rs", "# supportd licence", "names the panel page in the licence file's comment"),
         ("src/cli/doctor.rs", "install the renewal", "names the panel page in an English CLI hint"),
         ("src/channels/widget.rs", "the chat widget was refused", "names the panel page in an English log line"),
