@@ -130,7 +130,7 @@ impl Settings {
             utc_offset_minutes: c.shop.utc_offset_minutes,
             hours: hours::Hours::new(&c.shop),
             min_confidence: c.engine.min_confidence,
-            human_only: c.engine.human_only_intents.iter().filter_map(|i| Intent::parse(i)).collect(),
+            human_only: c.engine.human_only_intents.clone(),
             max_misses: c.engine.max_misses.max(1),
             history_messages: c.engine.history_messages.clamp(1, 200) as u32,
             ask_rating: c.engine.ask_rating,
