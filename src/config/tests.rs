@@ -111,6 +111,7 @@ fn closed_sets_are_enums_that_name_the_key() {
         ("[reports]\nschedule = \"monthly\"\n", "reports.schedule"),
         ("[smtp]\ntls = \"ssl\"\n", "smtp.tls"),
         ("[auth]\nsecure_cookies = \"sometimes\"\n", "auth.secure_cookies"),
+        ("[engine]\nhuman_only_intents = [\"complaint\", \"gossip\"]\n", "engine.human_only_intents"),
     ] {
         std::fs::write(&path, text).expect("write");
         let err = Config::load(Some(&path), &no_env).expect_err(text).to_string();
