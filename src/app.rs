@@ -333,8 +333,8 @@ impl App {
             .apis()
             .into_iter()
             .filter(|a| match a.market() {
-                crate::marketplace::Market::Wb => m.wb.questions != "off",
-                crate::marketplace::Market::Ozon => m.ozon.chats != "off",
+                crate::marketplace::Market::Wb => m.wb.questions != crate::config::QaMode::Off,
+                crate::marketplace::Market::Ozon => m.ozon.chats != crate::config::QaMode::Off,
             })
             .collect();
         let mut channels = Vec::new();

@@ -118,6 +118,65 @@ pub fn check_credential_name(name: &str) -> Result<(), String> {
     }
 }
 
+/// What a buyer's message is about (the NLU's classes; `engine.human_only_intents` names them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Intent {
+    OrderStatus,
+    DeliveryTime,
+    ReturnRequest,
+    Exchange,
+    ProductInfo,
+    Payment,
+    Complaint,
+    CancelOrder,
+    Promo,
+    Greeting,
+    Thanks,
+    HumanRequest,
+    Other,
+}
+
+impl Intent {
+    pub const ALL: [Intent; 13] = [
+        Intent::OrderStatus,
+        Intent::DeliveryTime,
+        Intent::ReturnRequest,
+        Intent::Exchange,
+        Intent::ProductInfo,
+        Intent::Payment,
+        Intent::Complaint,
+        Intent::CancelOrder,
+        Intent::Promo,
+        Intent::Greeting,
+        Intent::Thanks,
+        Intent::HumanRequest,
+        Intent::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Intent::OrderStatus => "order_status",
+            Intent::DeliveryTime => "delivery_time",
+            Intent::ReturnRequest => "return_request",
+            Intent::Exchange => "exchange",
+            Intent::ProductInfo => "product_info",
+            Intent::Payment => "payment",
+            Intent::Complaint => "complaint",
+            Intent::CancelOrder => "cancel_order",
+            Intent::Promo => "promo",
+            Intent::Greeting => "greeting",
+            Intent::Thanks => "thanks",
+            Intent::HumanRequest => "human_request",
+            Intent::Other => "other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|i| i.as_str() == s)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

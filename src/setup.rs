@@ -289,7 +289,7 @@ pub async fn apply_stored(state: &AppState) {
 pub struct ModelSettings {
     /// Providers tried in order: "local", "yandexgpt", "openai" (each at most once).
     #[schema(schema_with = chain_schema)]
-    pub chain: Vec<String>,
+    pub chain: Vec<crate::config::LlmProvider>,
     /// The local chat model's catalogue id.
     #[schema(pattern = r"^(qwen2\.5-coder-1\.5b|qwen2\.5-coder-0\.5b|smollm2-135m)$")]
     pub local_model: Option<String>,
@@ -308,8 +308,7 @@ pub struct ModelSettings {
     pub yandexgpt_folder_id: String,
     pub yandexgpt_model: String,
     /// "api-key" or "iam".
-    #[schema(pattern = "^(api-key|iam)$")]
-    pub yandexgpt_auth: String,
+    pub yandexgpt_auth: crate::config::YandexAuth,
     #[schema(minimum = 0.0)]
     pub yandexgpt_price_input_rub_per_m: f64,
     #[schema(minimum = 0.0)]
@@ -332,7 +331,7 @@ impl ModelSettings {
             yandexgpt_base_url: l.yandexgpt.base_url.clone(),
             yandexgpt_folder_id: l.yandexgpt.folder_id.clone(),
             yandexgpt_model: l.yandexgpt.model.clone(),
-            yandexgpt_auth: l.yandexgpt.auth.clone(),
+            yandexgpt_auth: l.yandexgpt.auth,
             yandexgpt_price_input_rub_per_m: l.yandexgpt.price_input_rub_per_m,
             yandexgpt_price_output_rub_per_m: l.yandexgpt.price_output_rub_per_m,
             yandexgpt_monthly_budget_rub: l.yandexgpt.monthly_budget_rub,
@@ -358,7 +357,7 @@ impl ModelSettings {
         l.yandexgpt.base_url.clone_from(&self.yandexgpt_base_url);
         l.yandexgpt.folder_id.clone_from(&self.yandexgpt_folder_id);
         l.yandexgpt.model.clone_from(&self.yandexgpt_model);
-        l.yandexgpt.auth.clone_from(&self.yandexgpt_auth);
+        l.yandexgpt.auth = self.yandexgpt_auth;
         l.yandexgpt.price_input_rub_per_m = self.yandexgpt_price_input_rub_per_m;
         l.yandexgpt.price_output_rub_per_m = self.yandexgpt_price_output_rub_per_m;
         l.yandexgpt.monthly_budget_rub = self.yandexgpt_monthly_budget_rub;
@@ -567,20 +566,24 @@ mod tests {
 
     #[test]
     fn model_settings_round_trip_over_the_config() {
+        use crate::config::LlmProvider;
         let config = Config::default();
         let mut s = ModelSettings::of(&config);
         assert_eq!(s.local_model.as_deref(), Some("qwen2.5-coder-1.5b"));
         s.local_model = Some("qwen2.5-coder-0.5b".into());
-        s.chain = vec!["local".into(), "yandexgpt".into()];
+        s.chain = vec![LlmProvider::Local, LlmProvider::YandexGpt];
         s.yandexgpt_folder_id = "b1gexample".into();
         s.yandexgpt_monthly_budget_rub = 500.0;
         let applied = s.apply(&config).expect("valid");
         assert_eq!(applied.llm.local.model, PathBuf::from("models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"));
         assert_eq!(applied.llm.yandexgpt.folder_id, "b1gexample");
         assert_eq!(ModelSettings::of(&applied), s);
-        s.chain = vec!["gpt-5".into()];
-        assert!(s.apply(&config).is_err());
-        s.chain = vec!["local".into()];
+        s.chain = vec![LlmProvider::Local, LlmProvider::Local];
+        assert!(s.apply(&config).is_err(), "a provider named twice");
+        let mut json = serde_json::to_value(&s).expect("json");
+        json["chain"] = serde_json::json!(["gpt-5"]);
+        assert!(serde_json::from_value::<ModelSettings>(json).is_err(), "not a provider");
+        s.chain = vec![LlmProvider::Local];
         s.local_model = Some("e5-small".into());
         assert!(s.apply(&config).is_err(), "the embedding model is no chat model");
     }

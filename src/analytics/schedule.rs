@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 use super::period::{self, Bucket, DAY, HOUR, Period};
 use super::{figures, pdf};
 use crate::clock::{Millis, SharedClock};
-use crate::config::ReportsConfig;
+use crate::config::{ReportSchedule, ReportsConfig};
 use crate::engine::Engine;
 use crate::licence::Licensing;
 use crate::mail::Mailer;
@@ -43,8 +43,8 @@ pub struct Due {
 /// The latest report of `cfg`'s schedule due at `now` (shop offset `offset_min`).
 pub fn latest_due(cfg: &ReportsConfig, now: Millis, offset_min: i32) -> Option<Due> {
     let hour = i64::from(cfg.hour.min(23)) * HOUR;
-    match cfg.schedule.as_str() {
-        "daily" => {
+    match cfg.schedule {
+        ReportSchedule::Daily => {
             let mut send_day = period::local_midnight(now, offset_min);
             if now < send_day + hour {
                 send_day -= DAY;
@@ -56,7 +56,7 @@ pub fn latest_due(cfg: &ReportsConfig, now: Millis, offset_min: i32) -> Option<D
                 due_at: send_day + hour,
             })
         }
-        "weekly" => {
+        ReportSchedule::Weekly => {
             let p = Period { from: now, to: now + 1, shift: 1, offset_min };
             let mut week = p.bucket_start(now, Bucket::Week);
             let send = |week: Millis| week + i64::from(cfg.weekday.clamp(1, 7) - 1) * DAY + hour;
@@ -65,7 +65,7 @@ pub fn latest_due(cfg: &ReportsConfig, now: Millis, offset_min: i32) -> Option<D
             }
             Some(Due { key: format!("weekly:{}", week - 7 * DAY), from: week - 7 * DAY, to: week, due_at: send(week) })
         }
-        _ => None,
+        ReportSchedule::Off => None,
     }
 }
 
@@ -197,9 +197,9 @@ impl Reports {
             && !cfg.recipients.is_empty()
             && let Some(due) = latest_due(&cfg, now, offset).filter(|d| d.due_at > since)
         {
-            let schedule = cfg.schedule.clone();
+            let schedule = cfg.schedule.as_str();
             self.db
-                .call(move |c| rows::insert_report_run(c, &due.key, &schedule, (due.from, due.to), due.due_at, now))
+                .call(move |c| rows::insert_report_run(c, &due.key, schedule, (due.from, due.to), due.due_at, now))
                 .await?;
         }
         let Some(mailer) = &self.mailer else { return Ok(()) };
@@ -286,13 +286,14 @@ impl Reports {
             return Err("no recipients".into());
         }
         self.licensing.current().allows_exports().map_err(|r| r.0)?;
-        let schedule = if cfg.schedule == "daily" { "daily" } else { "weekly" };
-        let probe = ReportsConfig { schedule: schedule.into(), hour: 0, weekday: 1, ..cfg.clone() };
+        let schedule =
+            if cfg.schedule == ReportSchedule::Daily { ReportSchedule::Daily } else { ReportSchedule::Weekly };
+        let probe = ReportsConfig { schedule, hour: 0, weekday: 1, ..cfg.clone() };
         let now = self.clock.now_ms();
         let offset = self.engine.settings().utc_offset_minutes;
         let due = latest_due(&probe, now, offset).ok_or("no schedule")?;
         let p = Period { from: due.from, to: due.to, shift: due.to - due.from, offset_min: offset };
-        let (subject, body, name, bytes) = self.render(schedule, &p).await?;
+        let (subject, body, name, bytes) = self.render(schedule.as_str(), &p).await?;
         mailer.send_with_attachment(&cfg.recipients, &subject, body, &name, "application/pdf", bytes).await?;
         Ok(cfg.recipients.len())
     }
@@ -320,7 +321,7 @@ mod tests {
 
     #[test]
     fn daily_reports_cover_yesterday_from_their_hour() {
-        let cfg = ReportsConfig { schedule: "daily".into(), hour: 9, ..ReportsConfig::default() };
+        let cfg = ReportsConfig { schedule: ReportSchedule::Daily, hour: 9, ..ReportsConfig::default() };
         let before = latest_due(&cfg, at("2026-12-01T08:59:00+03:00"), MSK).expect("due");
         assert_eq!(
             local_rfc3339(before.from, MSK),
@@ -338,7 +339,7 @@ mod tests {
     #[test]
     fn weekly_reports_cover_last_monday_to_sunday() {
         // 2026-12-03 is a Thursday; reports go out on Tuesdays at 10:00.
-        let cfg = ReportsConfig { schedule: "weekly".into(), weekday: 2, hour: 10, ..ReportsConfig::default() };
+        let cfg = ReportsConfig { schedule: ReportSchedule::Weekly, weekday: 2, hour: 10, ..ReportsConfig::default() };
         let d = latest_due(&cfg, at("2026-12-03T12:00:00+03:00"), MSK).expect("due");
         assert_eq!(local_rfc3339(d.from, MSK), "2026-11-23T00:00:00+03:00");
         assert_eq!(local_rfc3339(d.to, MSK), "2026-11-30T00:00:00+03:00");

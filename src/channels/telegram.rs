@@ -42,27 +42,8 @@ pub const MAX_TEXT: usize = 4096;
 /// The path Telegram posts updates to.
 pub const WEBHOOK_PATH: &str = "/telegram/webhook";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Polling,
-    Webhook,
-}
-
-impl Mode {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "polling" => Some(Mode::Polling),
-            "webhook" => Some(Mode::Webhook),
-            _ => None,
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Polling => "polling",
-            Mode::Webhook => "webhook",
-        }
-    }
-}
+/// The mode set in the config file (`TelegramMode`); the stored setting may override it.
+pub use crate::config::TelegramMode as Mode;
 
 pub struct Telegram {
     db: Db,
@@ -148,7 +129,7 @@ impl Telegram {
             clock,
             api_url,
             token,
-            default_mode: Mode::parse(&config.mode).unwrap_or(Mode::Polling),
+            default_mode: config.mode,
             webhook_url,
             files_dir: crate::paths::files_dir(data_dir, NAME.as_str()),
             data_dir: data_dir.to_owned(),

@@ -46,27 +46,8 @@ const TS_SETTING: &str = "vk.longpoll_ts";
 /// show 4096 per message).
 const MAX_TEXT: usize = 4096;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Callback,
-    LongPoll,
-}
-
-impl Mode {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "callback" => Some(Mode::Callback),
-            "longpoll" => Some(Mode::LongPoll),
-            _ => None,
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Callback => "callback",
-            Mode::LongPoll => "longpoll",
-        }
-    }
-}
+/// The mode set in the config file (`VkMode`); the stored setting may override it.
+pub use crate::config::VkMode as Mode;
 
 /// A VK API error: `{"error": {"error_code", "error_msg"}}`.
 #[derive(Debug, Clone, PartialEq)]
@@ -170,7 +151,7 @@ impl Vk {
             secret: key(&config.secret, SECRET),
             group_id: config.group_id,
             confirmation: config.confirmation.clone(),
-            default_mode: Mode::parse(&config.mode).unwrap_or(Mode::Callback),
+            default_mode: config.mode,
             // Each send is one try; the outbox retries by the classified error.
             http: HttpClient::new(Duration::from_secs(35), RetryPolicy { attempts: 1, ..RetryPolicy::default() }, None),
             api_url: config.api_url.trim_end_matches('/').to_owned(),

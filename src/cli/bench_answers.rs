@@ -184,9 +184,9 @@ async fn ask(engine: &Engine, firsts: &Firsts, customer: String, text: &str) -> 
 
 pub fn run(paths: &Paths, args: AnswersArgs) -> anyhow::Result<ExitCode> {
     let mut config = app::load_config(paths)?;
-    config.llm.chain.retain(|p| p == "local");
+    config.llm.chain.retain(|p| *p == crate::config::LlmProvider::Local);
     anyhow::ensure!(!config.llm.chain.is_empty(), "llm.chain has no local model to measure");
-    config.engine.answers = "auto".into();
+    config.engine.answers = crate::config::AnswerMode::Auto;
     // Every answer is written: the response cache would serve the repeated questions.
     config.llm.cache_ttl_secs = 0;
     let model_path = config.model_path(&paths.data_dir);

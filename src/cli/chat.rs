@@ -9,7 +9,7 @@ use clap::Args;
 
 use crate::app::{self, Paths};
 use crate::clock::{SharedClock, SystemClock};
-use crate::config::Config;
+use crate::config::{AnswerMode, Config};
 use crate::crypto::Cipher;
 use crate::engine::{self, Engine, Inbound};
 use crate::store::Db;
@@ -47,12 +47,12 @@ pub(super) async fn build(
     cipher: Cipher,
 ) -> anyhow::Result<Engine> {
     let mut config = config.clone();
-    config.engine.answers = if use_model { "auto".into() } else { "extractive".into() };
+    config.engine.answers = if use_model { AnswerMode::Auto } else { AnswerMode::Extractive };
     if !use_model {
         config.llm.chain.clear();
     }
     let (llm, local) = crate::llm::setup(&config, &paths.data_dir, db.clone(), cipher.clone(), clock.clone());
-    if config.llm.chain.iter().any(|p| p == "local") {
+    if config.llm.chain.contains(&crate::config::LlmProvider::Local) {
         eprintln!("loading the local model …");
         while local.status() == "loading" {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;

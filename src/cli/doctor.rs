@@ -387,7 +387,7 @@ fn check_credentials(r: &mut Report, conn: &rusqlite::Connection, cipher: &Ciphe
 }
 
 fn check_model(r: &mut Report, config: &crate::config::Config, path: &Path) {
-    if !config.llm.chain.iter().any(|p| p == "local") {
+    if !config.llm.chain.contains(&crate::config::LlmProvider::Local) {
         r.line(Level::Ok, "model", "the local model is not in llm.chain (cloud only)", None);
     } else {
         match std::fs::File::open(path) {
@@ -438,7 +438,7 @@ fn check_model(r: &mut Report, config: &crate::config::Config, path: &Path) {
         ("openai", "openai.api_key", &config.llm.openai.api_key),
         ("yandexgpt", "yandexgpt.api_key", &config.llm.yandexgpt.api_key),
     ] {
-        if config.llm.chain.iter().any(|p| p == name) && secret.is_empty() {
+        if config.llm.chain.iter().any(|p| p.as_str() == name) && secret.is_empty() {
             r.line(
                 Level::Ok,
                 "model",
@@ -447,7 +447,7 @@ fn check_model(r: &mut Report, config: &crate::config::Config, path: &Path) {
             );
         }
     }
-    if config.llm.chain.iter().any(|p| p == "yandexgpt") && config.llm.yandexgpt.folder_id.is_empty() {
+    if config.llm.chain.contains(&crate::config::LlmProvider::YandexGpt) && config.llm.yandexgpt.folder_id.is_empty() {
         r.line(
             Level::Fail,
             "model",

@@ -259,7 +259,7 @@ pub fn llm(paths: &Paths, db: &Db, cmd: LlmCommand) -> anyhow::Result<ExitCode> 
             runtime.block_on(async {
                 let (llm, local) = crate::llm::setup(&config, &paths.data_dir, db.clone(), cipher, Arc::new(SystemClock));
                 llm.set_gate(crate::licence::gate::models(Arc::new(super::licence::open(paths, db)?)));
-                if config.llm.chain.iter().any(|p| p == "local") {
+                if config.llm.chain.contains(&crate::config::LlmProvider::Local) {
                     eprintln!("loading the local model …");
                     while local.status() == "loading" {
                         tokio::time::sleep(std::time::Duration::from_millis(100)).await;

@@ -88,7 +88,7 @@ pub fn sync(paths: &Paths, db: &Db, args: SyncArgs) -> anyhow::Result<ExitCode> 
     let mut products_changed = 0;
     for api in apis {
         let market = api.market();
-        let span = tracing::info_span!("sync", market = market.as_str(), kind = kind.as_str(), trigger = "cli");
+        let span = crate::marketplace::sync::span(market, kind, "cli");
         match runtime.block_on(tracing::Instrument::instrument(syncer.run(api.as_ref(), kind), span)) {
             Ok(r) if args.json => println!("{}", serde_json::json!({"market": market, "kind": kind, "report": r})),
             Ok(r) => {

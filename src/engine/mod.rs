@@ -126,25 +126,25 @@ impl Settings {
     pub fn from_config(c: &Config) -> Self {
         Self {
             shop_name: c.shop.name.clone(),
-            formal: c.engine.tone == "formal",
+            formal: c.engine.tone == crate::config::Tone::Formal,
             utc_offset_minutes: c.shop.utc_offset_minutes,
             hours: hours::Hours::new(&c.shop),
             min_confidence: c.engine.min_confidence,
-            human_only: c.engine.human_only_intents.iter().filter_map(|i| Intent::parse(i)).collect(),
+            human_only: c.engine.human_only_intents.clone(),
             max_misses: c.engine.max_misses.max(1),
             history_messages: c.engine.history_messages.clamp(1, 200) as u32,
             ask_rating: c.engine.ask_rating,
-            verify_by_item: c.engine.verify_orders == "item",
-            use_model: c.engine.answers == "auto",
+            verify_by_item: c.engine.verify_orders == crate::config::VerifyOrders::Item,
+            use_model: c.engine.answers == crate::config::AnswerMode::Auto,
             context_tokens: c.llm.context_tokens,
             max_answer_tokens: c.llm.max_answer_tokens,
             model_timeout: Duration::from_secs(c.llm.timeout_secs),
             draft_channels: [
-                (c.marketplaces.wb.questions.as_str(), ChannelName::WbQuestions),
-                (c.marketplaces.ozon.chats.as_str(), ChannelName::OzonChat),
+                (c.marketplaces.wb.questions, ChannelName::WbQuestions),
+                (c.marketplaces.ozon.chats, ChannelName::OzonChat),
             ]
             .into_iter()
-            .filter(|(mode, _)| *mode == "draft")
+            .filter(|(mode, _)| *mode == crate::config::QaMode::Draft)
             .map(|(_, ch)| ch)
             .collect(),
         }

@@ -454,12 +454,13 @@ pub fn budgets(config: &crate::config::Config) -> Vec<(String, f64)> {
         .chain
         .iter()
         .map(|n| {
-            let budget = match n.as_str() {
-                "yandexgpt" => config.llm.yandexgpt.monthly_budget_rub,
-                "openai" => config.llm.openai.monthly_budget_rub,
-                _ => 0.0,
+            use crate::config::LlmProvider;
+            let budget = match n {
+                LlmProvider::YandexGpt => config.llm.yandexgpt.monthly_budget_rub,
+                LlmProvider::OpenAi => config.llm.openai.monthly_budget_rub,
+                LlmProvider::Local => 0.0,
             };
-            (n.clone(), budget)
+            (n.as_str().to_owned(), budget)
         })
         .collect()
 }

@@ -317,9 +317,10 @@ pub fn setup(
         )
     };
     let mut providers: Vec<(Arc<dyn Provider>, chain::Budget)> = Vec::new();
+    use crate::config::LlmProvider;
     for name in &c.chain {
-        match name.as_str() {
-            "local" => {
+        match name {
+            LlmProvider::Local => {
                 let path = config.model_path(data_dir);
                 let slot = local.clone();
                 let options = local::LocalOptions {
@@ -349,7 +350,7 @@ pub fn setup(
                 }
                 providers.push((local.clone(), chain::Budget::default()));
             }
-            "openai" => {
+            LlmProvider::OpenAi => {
                 let o = &c.openai;
                 let prices = cloud::Prices {
                     input_rub_per_m: o.price_input_rub_per_m,
@@ -358,14 +359,13 @@ pub fn setup(
                 let p = cloud::OpenAi::new(http(), &o.base_url, &o.model, key(&o.api_key, "openai.api_key"), prices);
                 providers.push((Arc::new(p), chain::Budget { monthly_rub: o.monthly_budget_rub }));
             }
-            "yandexgpt" => {
+            LlmProvider::YandexGpt => {
                 let y = &c.yandexgpt;
                 let prices = cloud::Prices {
                     input_rub_per_m: y.price_input_rub_per_m,
                     output_rub_per_m: y.price_output_rub_per_m,
                 };
-                let auth =
-                    if y.auth == "iam" { cloud::yandex::YandexAuth::Iam } else { cloud::yandex::YandexAuth::ApiKey };
+                let auth = y.auth;
                 let p = cloud::YandexGpt::new(
                     http(),
                     &y.base_url,
@@ -377,7 +377,6 @@ pub fn setup(
                 );
                 providers.push((Arc::new(p), chain::Budget { monthly_rub: y.monthly_budget_rub }));
             }
-            other => tracing::error!(provider = other, "unknown provider in llm.chain"),
         }
     }
     let settings = chain::ChainSettings {

@@ -140,13 +140,61 @@ const RETURNS_DAYS: i64 = 30;
 /// Incremental windows start this much before the last run, so nothing falls between runs.
 const OVERLAP: i64 = 10 * 60_000;
 
+/// The span of one sync run: market, kind and what started it ("schedule", "manual", "cli");
+/// the outcome, pages, orders and latency are recorded when the run ends ([`record_run`]).
+/// Never a key, an error's text or a buyer's data.
+pub fn span(market: Market, kind: Kind, trigger: &'static str) -> tracing::Span {
+    tracing::info_span!(
+        "sync",
+        market = market.as_str(),
+        kind = kind.as_str(),
+        trigger,
+        outcome = tracing::field::Empty,
+        pages = tracing::field::Empty,
+        orders = tracing::field::Empty,
+        latency_ms = tracing::field::Empty,
+    )
+}
+
+/// A run's outcome as a word: "done", or the kind of error (its text may quote the marketplace).
+fn outcome(result: &Result<Report, MarketError>) -> &'static str {
+    match result {
+        Ok(_) => "done",
+        Err(MarketError::Unauthorized) => "unauthorized",
+        Err(MarketError::Forbidden(_)) => "forbidden",
+        Err(MarketError::RateLimited { .. }) => "rate_limited",
+        Err(MarketError::Shape(_)) => "shape",
+        Err(MarketError::Unavailable(_)) => "unavailable",
+        Err(MarketError::Timeout) => "timeout",
+        Err(MarketError::Rejected { .. }) => "rejected",
+    }
+}
+
+/// Records how a run ended on its span (see [`span`]) and logs one line in it.
+pub fn record_run(span: &tracing::Span, result: &Result<Report, MarketError>, started: std::time::Instant) {
+    span.record("latency_ms", u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
+    span.record("outcome", outcome(result));
+    if let Ok(r) = result {
+        span.record("pages", r.pages);
+        span.record("orders", r.orders);
+    }
+    span.in_scope(|| tracing::info!("sync run done"));
+}
+
 impl Syncer {
     pub fn new(db: Db, clock: SharedClock, full_days: u32, notifier: Option<Notifier>) -> Self {
         Self { db, clock, full_days: i64::from(full_days.max(1)), notifier, running: Default::default() }
     }
 
-    /// Runs (or resumes) one sync of `api`.
+    /// Runs (or resumes) one sync of `api`; called within a [`span`], it records how the run ended.
     pub async fn run(&self, api: &dyn MarketplaceApi, kind: Kind) -> Result<Report, MarketError> {
+        let started = std::time::Instant::now();
+        let result = self.run_once(api, kind).await;
+        record_run(&tracing::Span::current(), &result, started);
+        result
+    }
+
+    async fn run_once(&self, api: &dyn MarketplaceApi, kind: Kind) -> Result<Report, MarketError> {
         let market = api.market();
         let _turn = self.running[usize::from(market == Market::Ozon)].lock().await;
         let started = std::time::Instant::now();
@@ -577,7 +625,8 @@ pub async fn schedule(
                 None
             };
             if let Some(kind) = kind {
-                match syncer.run(api.as_ref(), kind).await {
+                let span = span(market, kind, "schedule");
+                match tracing::Instrument::instrument(syncer.run(api.as_ref(), kind), span).await {
                     Err(e @ (MarketError::Unauthorized | MarketError::Forbidden(_))) => {
                         tracing::error!(market = market.as_str(), error = %e, "sync stopped: fix the key in the settings");
                         paused.insert(market, std::time::Instant::now());
@@ -603,5 +652,66 @@ pub async fn schedule(
             }
         }
         tokio::time::sleep(Duration::from_secs(60)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+
+    /// A writer that keeps what the subscriber printed.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The last line logged while `f` runs, as JSON with its span, and all the text.
+    fn logged(f: impl FnOnce()) -> (serde_json::Value, String) {
+        let out = Captured::default();
+        let writer = out.clone();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_subscriber::fmt::layer().json().with_current_span(true).with_writer(move || writer.clone()));
+        tracing::subscriber::with_default(subscriber, f);
+        let text = String::from_utf8(out.0.lock().expect("lock").clone()).expect("utf-8");
+        let line = serde_json::from_str(text.lines().last().expect("a line")).expect("json");
+        (line, text)
+    }
+
+    #[test]
+    fn a_scheduled_run_logs_its_span_and_never_the_error_text() {
+        let (line, text) = logged(|| {
+            let report = Report { pages: 3, orders: 250, ..Report::default() };
+            record_run(&span(Market::Wb, Kind::Incremental, "schedule"), &Ok(report), std::time::Instant::now());
+        });
+        let s = &line["span"];
+        assert_eq!(s["name"], "sync", "{text}");
+        assert_eq!(
+            (&s["market"], &s["kind"], &s["trigger"]),
+            (&"wb".into(), &"incremental".into(), &"schedule".into())
+        );
+        assert_eq!((&s["outcome"], &s["pages"], &s["orders"]), (&"done".into(), &3.into(), &250.into()), "{text}");
+        assert!(s["latency_ms"].is_u64(), "{text}");
+
+        let (line, text) = logged(|| {
+            let failed =
+                Err(MarketError::Rejected { status: 400, message: "token=secret-123 buyer Иванов".into() });
+            record_run(&span(Market::Ozon, Kind::Full, "schedule"), &failed, std::time::Instant::now());
+        });
+        assert_eq!(line["span"]["outcome"], "rejected", "{text}");
+        assert_eq!(line["span"]["market"], "ozon", "{text}");
+        assert!(line["span"].get("pages").is_none(), "{text}");
+        assert!(!text.contains("secret-123") && !text.contains("Иванов"), "{text}");
     }
 }

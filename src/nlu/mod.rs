@@ -11,70 +11,14 @@ use std::sync::{Arc, LazyLock};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::domain::Intent;
 use crate::kb::analyzer::Analyzer;
 use classifier::{Model, features, parse_examples};
 pub use entities::{Entity, EntityKind};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Intent {
-    OrderStatus,
-    DeliveryTime,
-    ReturnRequest,
-    Exchange,
-    ProductInfo,
-    Payment,
-    Complaint,
-    CancelOrder,
-    Promo,
-    Greeting,
-    Thanks,
-    HumanRequest,
-    Other,
-}
-
-impl Intent {
-    pub const ALL: [Intent; 13] = [
-        Intent::OrderStatus,
-        Intent::DeliveryTime,
-        Intent::ReturnRequest,
-        Intent::Exchange,
-        Intent::ProductInfo,
-        Intent::Payment,
-        Intent::Complaint,
-        Intent::CancelOrder,
-        Intent::Promo,
-        Intent::Greeting,
-        Intent::Thanks,
-        Intent::HumanRequest,
-        Intent::Other,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Intent::OrderStatus => "order_status",
-            Intent::DeliveryTime => "delivery_time",
-            Intent::ReturnRequest => "return_request",
-            Intent::Exchange => "exchange",
-            Intent::ProductInfo => "product_info",
-            Intent::Payment => "payment",
-            Intent::Complaint => "complaint",
-            Intent::CancelOrder => "cancel_order",
-            Intent::Promo => "promo",
-            Intent::Greeting => "greeting",
-            Intent::Thanks => "thanks",
-            Intent::HumanRequest => "human_request",
-            Intent::Other => "other",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|i| i.as_str() == s)
-    }
-
-    fn index(self) -> usize {
-        Self::ALL.iter().position(|i| *i == self).unwrap_or(0)
-    }
+/// An intent's row in the classifier's output.
+fn index(intent: Intent) -> usize {
+    Intent::ALL.iter().position(|i| *i == intent).unwrap_or(0)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -167,7 +111,7 @@ impl Nlu {
             let mut y = vec![0.0f32; LABELS];
             for l in ex.labels() {
                 let i = Intent::parse(&l).ok_or_else(|| format!("unknown intent {l:?} in {:?}", ex.text))?;
-                y[i.index()] = 1.0;
+                y[index(i)] = 1.0;
             }
             match ex.sentiment.as_deref() {
                 Some("negative") => y[SENT_NEG] = 1.0,
@@ -180,7 +124,7 @@ impl Nlu {
             }
             let ents = entities::extract(&ex.text);
             let x = features(&analyzer, &ex.text, &ents);
-            let main = ex.labels().first().and_then(|l| Intent::parse(l)).map_or(0, Intent::index);
+            let main = ex.labels().first().and_then(|l| Intent::parse(l)).map_or(0, index);
             mains.push((x.clone(), main));
             data.push((x, y));
         }
@@ -203,8 +147,8 @@ impl Nlu {
         let main = ScoredIntent { intent: Intent::ALL[best], score: q[best] };
         let mut others: Vec<ScoredIntent> = Intent::ALL
             .iter()
-            .filter(|&&i| i.index() != best)
-            .map(|&intent| ScoredIntent { intent, score: p[intent.index()] })
+            .filter(|&&i| index(i) != best)
+            .map(|&intent| ScoredIntent { intent, score: p[index(intent)] })
             .filter(|s| s.score >= SECOND_INTENT)
             .collect();
         others.sort_by(|a, b| b.score.total_cmp(&a.score));

@@ -23,7 +23,7 @@ fn load_demo_kb(paths: &Paths) {
 
 fn long_sessions(c: &mut supportd::config::Config) {
     c.auth.session_ttl_hours = 24 * 400;
-    c.engine.answers = "extractive".into();
+    c.engine.answers = supportd::config::AnswerMode::Extractive;
 }
 
 async fn inbound(app: &TestApp, token: &str, id: &str, customer: &str, text: &str) {
@@ -402,7 +402,7 @@ async fn daily_reports_are_mailed_once_each_with_the_pdf_across_restarts() {
         c.smtp.port = port;
         c.smtp.tls = supportd::config::SmtpTls::None;
         c.smtp.from = "Ладья <shop@example.ru>".into();
-        c.reports.schedule = "daily".into();
+        c.reports.schedule = supportd::config::ReportSchedule::Daily;
         c.reports.hour = 6;
         c.reports.recipients = vec!["owner@shop.ru".into(), "boss@shop.ru".into()];
     })

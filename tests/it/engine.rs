@@ -64,7 +64,7 @@ async fn a_buyer_conversation_through_the_whole_pipeline() {
         c.marketplaces.ozon.base_url = market_url;
         c.marketplaces.ozon.client_id = supportd::config::Secret::new(OZON_CLIENT_ID);
         c.marketplaces.ozon.api_key = supportd::config::Secret::new(OZON_API_KEY);
-        c.llm.chain = vec!["openai".into()];
+        c.llm.chain = vec![supportd::config::LlmProvider::OpenAi];
         c.llm.openai.base_url = model_url;
         c.llm.openai.api_key = supportd::config::Secret::new("sk-test");
     })
@@ -278,7 +278,7 @@ async fn the_local_model_writes_knowledge_answers_in_the_pipeline() {
     let model = dir.path().join("tiny.gguf");
     supportd::llm::testing::write_tiny_qwen2(&model, &supportd::llm::testing::TinySpec::default()).expect("tiny model");
     let app = TestApp::spawn_prepared(load_demo_kb, move |c| {
-        c.llm.chain = vec!["local".into()];
+        c.llm.chain = vec![supportd::config::LlmProvider::Local];
         c.llm.local.model = model;
         c.llm.max_answer_tokens = 8;
         c.llm.context_tokens = 900;
@@ -312,7 +312,7 @@ fn engine(dir: &std::path::Path, orders: impl FnOnce(Db, SharedClock) -> Orders)
         supportd::kb::Kb::open_with(db.clone(), &dir.join("idx"), shared.clone(), None, dir.join("none")).expect("kb");
     let mut config = supportd::config::Config::default();
     config.llm.chain.clear();
-    config.engine.answers = "extractive".into();
+    config.engine.answers = supportd::config::AnswerMode::Extractive;
     let cipher = supportd::crypto::Cipher::load_or_create(&dir.join("secret.key")).expect("cipher");
     let (llm, _) = supportd::llm::setup(&config, dir, db.clone(), cipher, shared.clone());
     let orders = orders(db.clone(), shared.clone());

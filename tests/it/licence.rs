@@ -301,7 +301,7 @@ async fn channels_marketplaces_models_and_exports_follow_the_plan() {
     let app = TestApp::spawn_with(move |c| {
         long_sessions(c);
         c.licence.public_key = key;
-        c.llm.chain = vec!["openai".into()];
+        c.llm.chain = vec![supportd::config::LlmProvider::OpenAi];
         c.llm.openai.base_url = model_url;
         c.llm.openai.api_key = supportd::config::Secret::new("sk-test");
     })

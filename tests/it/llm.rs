@@ -482,7 +482,7 @@ async fn api_status_usage_and_playground_through_the_chain() {
     let fake = FakeLlm::start(vec![Behavior::answer("Доставка занимает 2–5 дней.")]).await;
     let url = fake.openai_url();
     let app = TestApp::spawn_with(move |c| {
-        c.llm.chain = vec!["openai".into(), "local".into()];
+        c.llm.chain = vec![supportd::config::LlmProvider::OpenAi, supportd::config::LlmProvider::Local];
         c.llm.openai.base_url = url;
         c.llm.openai.monthly_budget_rub = 100.0;
     })

@@ -103,7 +103,7 @@ fn doctor_and_the_settings_api_report_each_part() {
         let app = crate::harness::TestApp::spawn_with(move |c| {
             c.marketplaces.wb.base_url = url;
             c.marketplaces.wb.token = Secret::new(&token2);
-            c.marketplaces.wb.questions = "off".into();
+            c.marketplaces.wb.questions = supportd::config::QaMode::Off;
         })
         .await;
         let admin = app.admin_token().await;
@@ -343,7 +343,7 @@ fn engine_with_contacts_article(dir: &std::path::Path) -> (supportd::engine::Eng
         supportd::kb::Kb::open_with(db.clone(), &dir.join("idx"), shared.clone(), None, dir.join("none")).expect("kb");
     let mut config = supportd::config::Config::default();
     config.llm.chain.clear();
-    config.engine.answers = "extractive".into();
+    config.engine.answers = supportd::config::AnswerMode::Extractive;
     let cipher = supportd::crypto::Cipher::load_or_create(&dir.join("secret.key")).expect("cipher");
     let (llm, _) = supportd::llm::setup(&config, dir, db.clone(), cipher, shared.clone());
     let orders = supportd::marketplace::Orders::new(
@@ -457,7 +457,7 @@ async fn marketplace_threads_carry_their_answer_deadline_and_an_overdue_one_noti
     let app = crate::harness::TestApp::spawn_with(move |c| {
         c.marketplaces.wb.base_url = url;
         c.marketplaces.wb.token = Secret::new(WB_TOKEN);
-        c.marketplaces.wb.questions = "draft".into();
+        c.marketplaces.wb.questions = supportd::config::QaMode::Draft;
         c.marketplaces.questions_every_secs = 1;
         c.marketplaces.reply_target_hours = 24;
     })

@@ -98,7 +98,7 @@ async fn a_message_that_panics_the_worker_is_parked_and_the_others_are_answered(
         shared.clone(),
     ));
     let mut config = supportd::config::Config::default();
-    config.engine.answers = "auto".into();
+    config.engine.answers = supportd::config::AnswerMode::Auto;
     let orders = Orders::new(db.clone(), shared.clone(), Duration::from_secs(600), Duration::from_secs(2));
     let engine =
         Arc::new(Engine::new(db.clone(), shared, Arc::new(kb), llm, Arc::new(orders), Settings::from_config(&config)));

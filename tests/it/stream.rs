@@ -36,9 +36,9 @@ async fn app(tg: &FakeTelegram, model: &FakeLlm) -> TestApp {
     let (url, m) = (tg.url(), model.openai_url());
     TestApp::spawn_prepared(demo_shop, move |c| {
         c.telegram.api_url = url;
-        c.telegram.mode = "polling".into();
+        c.telegram.mode = supportd::config::TelegramMode::Polling;
         c.telegram.token = Secret::new(TOKEN);
-        c.llm.chain = vec!["openai".into()];
+        c.llm.chain = vec![supportd::config::LlmProvider::OpenAi];
         c.llm.openai.base_url = m;
         c.llm.openai.api_key = Secret::new("sk-test");
         c.widget.allowed_origins = vec!["https://ladya-shop.ru".into()];

@@ -269,11 +269,11 @@ async fn marketplace_questions_are_answered_and_published() {
         move |c| {
             c.marketplaces.wb.base_url = url.clone();
             c.marketplaces.wb.token = Secret::new(WB_TOKEN);
-            c.marketplaces.wb.questions = "auto".into();
+            c.marketplaces.wb.questions = supportd::config::QaMode::Auto;
             c.marketplaces.ozon.base_url = url;
             c.marketplaces.ozon.client_id = Secret::new(OZON_CLIENT_ID);
             c.marketplaces.ozon.api_key = Secret::new(OZON_API_KEY);
-            c.marketplaces.ozon.chats = "draft".into();
+            c.marketplaces.ozon.chats = supportd::config::QaMode::Draft;
             c.marketplaces.questions_every_secs = 1;
         },
     )
@@ -381,8 +381,8 @@ async fn settings_test_the_connection_and_sync_now() {
         c.marketplaces.ozon.base_url = url;
         c.marketplaces.ozon.client_id = Secret::new(OZON_CLIENT_ID);
         c.marketplaces.ozon.api_key = Secret::new(OZON_API_KEY);
-        c.marketplaces.wb.questions = "off".into();
-        c.marketplaces.ozon.chats = "off".into();
+        c.marketplaces.wb.questions = supportd::config::QaMode::Off;
+        c.marketplaces.ozon.chats = supportd::config::QaMode::Off;
     })
     .await;
     let admin = app.admin_token().await;

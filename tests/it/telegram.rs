@@ -35,10 +35,10 @@ async fn app_with_model(tg: &FakeTelegram, mode: &str, model: Option<String>) ->
     let (url, mode) = (tg.url(), mode.to_owned());
     TestApp::spawn_prepared(demo_shop, move |c| {
         c.telegram.api_url = url;
-        c.telegram.mode = mode;
+        c.telegram.mode = supportd::config::TelegramMode::parse(&mode).expect("a telegram mode");
         c.telegram.token = Secret::new(TOKEN);
         if let Some(m) = model {
-            c.llm.chain = vec!["openai".into()];
+            c.llm.chain = vec![supportd::config::LlmProvider::OpenAi];
             c.llm.openai.base_url = m;
             c.llm.openai.api_key = Secret::new("sk-test");
         }

@@ -34,8 +34,8 @@ async fn app_with(vk: &FakeVk, mode: &str) -> TestApp {
         c.vk.group_id = GROUP;
         c.vk.confirmation = CONFIRMATION.into();
         c.vk.secret = Secret::new(SECRET);
-        c.vk.mode = mode;
-        c.engine.answers = "extractive".into();
+        c.vk.mode = supportd::config::VkMode::parse(&mode).expect("a vk mode");
+        c.engine.answers = supportd::config::AnswerMode::Extractive;
     })
     .await
 }

@@ -39,7 +39,7 @@ async fn app_with(wa: &FakeWhatsApp) -> TestApp {
         c.whatsapp.business_account_id = WABA_ID.into();
         c.whatsapp.verify_token = Secret::new(VERIFY_TOKEN);
         c.whatsapp.app_secret = Secret::new(APP_SECRET);
-        c.engine.answers = "extractive".into();
+        c.engine.answers = supportd::config::AnswerMode::Extractive;
     })
     .await
 }

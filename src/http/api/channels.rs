@@ -14,7 +14,7 @@ use crate::store::audit;
 #[derive(Serialize, ToSchema)]
 pub struct TelegramStatus {
     /// "polling" or "webhook".
-    pub mode: String,
+    pub mode: Mode,
     pub token_set: bool,
     /// Where Telegram posts updates in webhook mode.
     pub webhook_url: String,
@@ -39,13 +39,7 @@ async fn status_of(state: &AppState) -> Result<TelegramStatus, ApiError> {
     } else {
         (None, Some("no bot token is set".into()))
     };
-    Ok(TelegramStatus {
-        mode: tg.mode().await.as_str().into(),
-        token_set,
-        webhook_url: tg.webhook_url().to_owned(),
-        username,
-        error,
-    })
+    Ok(TelegramStatus { mode: tg.mode().await, token_set, webhook_url: tg.webhook_url().to_owned(), username, error })
 }
 
 /// The Telegram channel: mode, whether a token is set, and a live check of it (`getMe`).
@@ -64,7 +58,7 @@ pub struct TelegramSettings {
     /// A bot token from @BotFather; checked with Telegram before it is stored (encrypted).
     pub token: Option<String>,
     /// "polling" or "webhook"; takes effect within seconds, without a restart.
-    pub mode: Option<String>,
+    pub mode: Option<Mode>,
 }
 
 /// Set the bot token and/or the mode.
@@ -77,10 +71,7 @@ pub async fn telegram_update(
     ApiJson(req): ApiJson<TelegramSettings>,
 ) -> Result<Json<TelegramStatus>, ApiError> {
     let tg = channel(&state)?;
-    let mode = match req.mode.as_deref() {
-        Some(m) => Some(Mode::parse(m).ok_or_else(|| ApiError::invalid("mode: \"polling\" or \"webhook\""))?),
-        None => None,
-    };
+    let mode = req.mode;
     let token = req.token.map(|t| t.trim().to_owned());
     if token.is_some() {
         state.licensing.current().admit_channel(crate::licence::plans::ChannelKind::Telegram)?;
@@ -255,7 +246,7 @@ pub async fn whatsapp_sync(
 #[derive(Serialize, ToSchema)]
 pub struct VkStatus {
     /// "callback" or "longpoll".
-    pub mode: String,
+    pub mode: crate::channels::vk::Mode,
     pub token_set: bool,
     pub secret_set: bool,
     pub group_id: u64,
@@ -275,7 +266,7 @@ async fn vk_status_of(state: &AppState) -> VkStatus {
         Err(e) => (None, Some(e)),
     };
     VkStatus {
-        mode: vk.mode().await.as_str().into(),
+        mode: vk.mode().await,
         token_set,
         secret_set,
         group_id: vk.group_id().await,
@@ -308,7 +299,7 @@ pub struct VkSettings {
     /// The Callback API's secret key (stored encrypted).
     pub secret: Option<String>,
     /// "callback" or "longpoll"; takes effect within seconds.
-    pub mode: Option<String>,
+    pub mode: Option<crate::channels::vk::Mode>,
 }
 
 /// Set the VK token, community, Callback API strings and mode.
@@ -321,13 +312,7 @@ pub async fn vk_update(
     ApiJson(req): ApiJson<VkSettings>,
 ) -> Result<Json<VkStatus>, ApiError> {
     let vk = &state.vk;
-    let mode = match req.mode.as_deref() {
-        Some(m) => Some(
-            crate::channels::vk::Mode::parse(m)
-                .ok_or_else(|| ApiError::invalid("mode: \"callback\" or \"longpoll\""))?,
-        ),
-        None => None,
-    };
+    let mode = req.mode;
     for (field, v) in [("token", &req.token), ("confirmation", &req.confirmation), ("secret", &req.secret)] {
         if let Some(v) = v
             && (v.trim().is_empty() || v.len() > 500)

@@ -205,7 +205,7 @@ pub async fn sync_now(
     };
     let kind = if q.get("full").is_some_and(|v| v == "true") { Kind::Full } else { Kind::Incremental };
     let syncer = state.syncer.clone();
-    let span = tracing::info_span!("sync", market = market.as_str(), kind = kind.as_str(), trigger = "manual");
+    let span = crate::marketplace::sync::span(market, kind, "manual");
     tokio::spawn(tracing::Instrument::instrument(
         async move {
             if let Err(e) = syncer.run(api.as_ref(), kind).await {

@@ -12,11 +12,7 @@ use super::{KeyRef, Lines, Prices, Streamed, next_chunk};
 use crate::llm::{BoxFuture, Completion, FinishReason, GenerateRequest, LlmError, Provider, StopScanner, TokenSink};
 use crate::net::HttpClient;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum YandexAuth {
-    ApiKey,
-    Iam,
-}
+pub use crate::config::YandexAuth;
 
 pub struct YandexGpt {
     http: HttpClient,

@@ -19,7 +19,6 @@ use super::{
 use crate::BoxFuture;
 use crate::net::{HttpClient, HttpError, KeyRef, RetryPolicy};
 
-pub const DEFAULT_BASE_URL: &str = "https://api-seller.ozon.ru";
 /// Names of the stored credentials.
 pub const CLIENT_ID: &str = "ozon.client_id";
 pub const API_KEY: &str = "ozon.api_key";
