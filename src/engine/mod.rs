@@ -39,7 +39,7 @@ use crate::llm::chain::{CallOptions, Llm};
 use crate::llm::{ChatMessage, GenerateRequest, Sampling, TokenSink};
 use crate::marketplace::{Found, Order, OrderStatus, Orders};
 use crate::nlu::{Analysis, Intent, Nlu};
-use crate::store::messaging::{self as msgs, Author, Conversation, NewMessage, NewOutbound};
+use crate::store::messaging::{self as msgs, Author, Conversation, Delivery, NewMessage, OutboxKey};
 use crate::store::{Db, StoreError, orders as order_rows};
 use crate::texts::bot;
 use dialog::{Awaiting, State};
@@ -120,6 +120,13 @@ pub struct Settings {
     pub draft_channels: Vec<ChannelName>,
     /// An order number alone does not show an order: the buyer must also name what is in it.
     pub verify_by_item: bool,
+}
+
+impl Default for Settings {
+    /// The configuration's defaults.
+    fn default() -> Self {
+        Self::from_config(&Config::default())
+    }
 }
 
 impl Settings {
@@ -230,6 +237,9 @@ struct Draft {
     request_phone: bool,
     /// A note for the operators beside the reply (why a marketplace answer was held).
     note: Option<String>,
+    /// The settings this turn reads, taken once at its start: a change from the panel while
+    /// the turn runs applies to the next one, never to half of this one.
+    settings: Arc<Settings>,
 }
 
 impl Engine {
@@ -410,16 +420,13 @@ impl Engine {
                     provenance: Some(&provenance),
                     inbox_id: None,
                 };
-                let message_id = msgs::append_message(&tx, &answer, now)?;
-                let o = NewOutbound {
+                let delivery = Delivery {
                     channel: m.channel.as_str(),
                     recipient: &m.customer,
-                    conversation_id: Some(conv),
-                    message_id: Some(message_id),
                     payload: &Outbound::text(reply.clone()).to_json(),
-                    idempotency_key: &format!("reply:{id}"),
+                    key: OutboxKey::Named(&format!("reply:{id}")),
                 };
-                msgs::outbox_enqueue(&tx, &o, now)?;
+                msgs::post_message(&tx, &answer, Some(&delivery), None, now)?;
                 let reason_code = HandoffReason::ProcessingFailed.as_str();
                 msgs::set_handler(&tx, conv, "operator", Some(reason_code), None, now)?;
                 msgs::add_event(&tx, "message", Some(conv), &json!({"author": "buyer"}), now)?;
@@ -599,17 +606,18 @@ impl Engine {
                 .await
                 .map_err(|e| EngineError::Internal(e.to_string()))?
         };
+        let settings = self.settings();
         let decision = policy::decide(
             &policy::Input { analysis: &analysis, text: &text, state: &state, linked_orders: linked.len() },
-            &policy::Settings { human_only: self.settings().human_only.clone() },
+            &policy::Settings { human_only: settings.human_only.clone() },
         );
-        let mut draft = Draft::default();
+        let mut draft = Draft { settings: settings.clone(), ..Draft::default() };
         self.carry_out(&decision, &analysis, &text, &conversation, &linked, &mut state, &mut draft, now).await?;
         let action = draft.action.unwrap_or(Action::Answer);
         // Marketplace answers are public: only plain answers go out without a person.
         let channel = ChannelName::parse(&conversation.channel);
         let public = channel.is_some_and(ChannelName::is_marketplace);
-        draft.hold = channel.is_some_and(|c| self.settings().draft_channels.contains(&c))
+        draft.hold = channel.is_some_and(|c| settings.draft_channels.contains(&c))
             || (public && action != Action::Answer);
         let mut reply = draft.parts.join("\n\n");
         if decision.greet && matches!(action, Action::Answer | Action::Clarify) {
@@ -693,7 +701,7 @@ impl Engine {
                         }
                     }
                 }
-                if self.settings().verify_by_item
+                if out.settings.verify_by_item
                     && let Some(f) = found.iter().find(|f| !is_linked(&f.order, linked) && !f.order.items.is_empty())
                 {
                     // Shown by number only: ask for proof before anything about it is said.
@@ -783,10 +791,10 @@ impl Engine {
             }
             Plan::Greeting => {
                 out.action = Some(Action::Answer);
-                out.parts.push(bot::greeting(&self.settings().shop_name, self.settings().formal));
+                out.parts.push(bot::greeting(&out.settings.shop_name, out.settings.formal));
             }
             Plan::Thanks => {
-                if self.settings().ask_rating && state.answered > 0 {
+                if out.settings.ask_rating && state.answered > 0 {
                     out.action = Some(Action::Close);
                     out.parts.push(bot::ASK_RATING.into());
                     out.buttons = rating_buttons();
@@ -847,7 +855,7 @@ impl Engine {
     }
 
     fn hand_off(&self, reason: HandoffReason, order: Option<&str>, out: &mut Draft, now: i64) {
-        let when = self.settings().hours.promise(now);
+        let when = out.settings.hours.promise(now);
         out.action = Some(Action::Handoff);
         out.handoff = Some(reason);
         out.parts.clear();
@@ -861,7 +869,7 @@ impl Engine {
     /// The assistant could not help: ask once more, or hand over after `max_misses`.
     fn miss(&self, state: &mut State, out: &mut Draft, question: String, now: i64) {
         state.misses += 1;
-        if state.misses >= self.settings().max_misses {
+        if state.misses >= out.settings.max_misses {
             self.hand_off(HandoffReason::RepeatedFailure, None, out, now);
             *state = State::default();
         } else {
@@ -877,7 +885,7 @@ impl Engine {
     }
 
     fn answer_orders(&self, found: &[Found], missing: &[String], state: &mut State, out: &mut Draft, now: i64) {
-        let offset = self.settings().utc_offset_minutes;
+        let offset = out.settings.utc_offset_minutes;
         for f in found {
             out.orders.push(json!({
                 "market": f.order.market, "number": f.order.number, "status": f.order.status,
@@ -917,8 +925,22 @@ impl Engine {
         state: &mut State,
         out: &mut Draft,
     ) -> Result<(), EngineError> {
-        let Some(intent) = d.also else { return Ok(()) };
-        if let Some(found) = self.find_answer(text, None, state).await? {
+        let (intent, query, context) = match (d.also, policy::rule_question(text)) {
+            (Some(intent), _) => (intent, text.to_owned(), None),
+            // The classifier heard only the order; a clause asks about the rules: that clause
+            // is the query, the message without its numbers its context.
+            (None, Some(clause)) => {
+                let q = clause.clone();
+                let a = tokio::task::spawn_blocking(move || Nlu::shared().analyze(&q))
+                    .await
+                    .map_err(|e| EngineError::Internal(e.to_string()))?;
+                let rest: Vec<&str> =
+                    text.split_whitespace().filter(|w| !w.chars().any(|c| c.is_ascii_digit())).collect();
+                (a.intent, clause, Some(rest.join(" ")))
+            }
+            (None, None) => return Ok(()),
+        };
+        if let Some(found) = self.find_answer(&query, context, state).await? {
             out.parts.push(found.composition.text.clone());
             self.cite_composition(&found, intent, out);
             state.last_sources = out.source_docs.clone();
@@ -945,7 +967,7 @@ impl Engine {
     ) -> Result<bool, EngineError> {
         let Some(found) = self.find_answer(text, context, state).await? else { return Ok(false) };
         let mut reply = None;
-        if self.settings().use_model && !injection {
+        if out.settings.use_model && !injection {
             reply = self.write_with_model(&found, conv, out).await?;
         }
         self.cite_composition(&found, intent, out);
@@ -967,7 +989,7 @@ impl Engine {
         conv: &Conversation,
         out: &mut Draft,
     ) -> Result<Option<String>, EngineError> {
-        let settings = self.settings();
+        let settings = out.settings.clone();
         // The model takes seconds: show the buyer that a reply is coming.
         if let (Some(typing), Some(channel)) = (&self.typing, ChannelName::parse(&conv.channel)) {
             typing(channel, &conv.recipient);
@@ -1114,30 +1136,27 @@ impl Engine {
                         provenance: Some(&provenance),
                         inbox_id: None,
                     };
-                    let id = msgs::append_message(&tx, &m, now)?;
+                    let mut payload = Outbound::text(body.clone()).with_buttons(buttons.clone());
+                    if request_phone {
+                        payload.request_phone = Some(bot::SHARE_PHONE_BUTTON.to_owned());
+                    }
+                    let payload = payload.to_json();
+                    let key = format!("reply:{inbox_id}");
+                    // A held draft is not delivered: a person approves (edits and sends) it.
+                    let delivery = (!hold).then(|| Delivery {
+                        channel: &channel,
+                        recipient: &recipient,
+                        payload: &payload,
+                        key: OutboxKey::Named(&key),
+                    });
+                    let event = json!({"author": "bot", "action": action, "draft": hold});
+                    msgs::post_message(&tx, &m, delivery.as_ref(), Some(("message", &event)), now)?;
                     if let Some(n) = &note {
                         msgs::add_system_note(&tx, conv_id, n, now)?;
                     }
                     if hold {
-                        // A person approves (edits and sends) it from the inbox.
                         msgs::set_handler(&tx, conv_id, "operator", Some("approval"), None, now)?;
-                    } else {
-                        let mut payload = Outbound::text(body.clone()).with_buttons(buttons.clone());
-                        if request_phone {
-                            payload.request_phone = Some(bot::SHARE_PHONE_BUTTON.to_owned());
-                        }
-                        let o = NewOutbound {
-                            channel: &channel,
-                            recipient: &recipient,
-                            conversation_id: Some(conv_id),
-                            message_id: Some(id),
-                            payload: &payload.to_json(),
-                            idempotency_key: &format!("reply:{inbox_id}"),
-                        };
-                        msgs::outbox_enqueue(&tx, &o, now)?;
                     }
-                    let event = json!({"author": "bot", "action": action, "draft": hold});
-                    msgs::add_event(&tx, "message", Some(conv_id), &event, now)?;
                 }
                 if let Some(s) = &state {
                     msgs::set_state(&tx, conv_id, s, now)?;
@@ -1178,6 +1197,7 @@ impl Engine {
     /// asks about or an answer from the knowledge base (never sent by itself). `None` when there
     /// is nothing to suggest from.
     pub async fn suggest(&self, conv: i64) -> Result<Option<String>, EngineError> {
+        let settings = self.settings();
         let conversation = self.db.call(move |c| msgs::conversation(c, conv)).await?;
         let recent = self.db.call(move |c| msgs::recent_messages(c, conv, 50)).await?;
         let Some(last) = recent.iter().rev().find(|m| m.author == "buyer" && !m.internal).map(|m| m.body.clone())
@@ -1196,7 +1216,7 @@ impl Engine {
             .filter(|e| matches!(e.kind, crate::nlu::EntityKind::WbOrder | crate::nlu::EntityKind::OzonPosting))
         {
             if let Ok(Some(f)) = self.orders.find(&e.normalized).await {
-                parts.push(answer::order(&f.order, f.stale_since, now, self.settings().utc_offset_minutes));
+                parts.push(answer::order(&f.order, f.stale_since, now, settings.utc_offset_minutes));
             }
         }
         let state = State::parse(&conversation.state);
@@ -1204,8 +1224,8 @@ impl Engine {
             && let Some(found) =
                 self.find_answer(&last, policy::retrieval_hint(analysis.intent).map(str::to_owned), &state).await?
         {
-            let mut draft = Draft::default();
-            let written = if self.settings().use_model {
+            let mut draft = Draft { settings: settings.clone(), ..Draft::default() };
+            let written = if settings.use_model {
                 self.write_with_model(&found, &conversation, &mut draft).await?
             } else {
                 None
@@ -1258,18 +1278,15 @@ impl Engine {
                     provenance: None,
                     inbox_id: None,
                 };
-                let id = msgs::append_message(&tx, &m, now)?;
-                let payload = Outbound::text(text).with_buttons(buttons);
-                let o = NewOutbound {
+                let payload = Outbound::text(text).with_buttons(buttons).to_json();
+                let delivery = Delivery {
                     channel: &conversation.channel,
                     recipient: &conversation.recipient,
-                    conversation_id: Some(conv),
-                    message_id: Some(id),
-                    payload: &payload.to_json(),
-                    idempotency_key: &format!("msg:{id}"),
+                    payload: &payload,
+                    key: OutboxKey::Message,
                 };
-                msgs::outbox_enqueue(&tx, &o, now)?;
-                msgs::add_event(&tx, "release", Some(conv), &json!({"user_id": user_id, "resolved": resolved}), now)?;
+                let event = json!({"user_id": user_id, "resolved": resolved});
+                msgs::post_message(&tx, &m, Some(&delivery), Some(("release", &event)), now)?;
                 tx.commit()?;
                 Ok(())
             })
@@ -1316,25 +1333,23 @@ impl Engine {
                     provenance: None,
                     inbox_id: None,
                 };
-                let id = msgs::append_message(&tx, &m, now)?;
-                let o = NewOutbound {
+                let payload = match &file {
+                    Some(f) => Outbound::text(body.clone()).with_file(OutFile {
+                        path: f.path.clone(),
+                        name: f.name.clone(),
+                        mime: f.mime.clone(),
+                    }),
+                    None => Outbound::text(body.clone()),
+                }
+                .to_json();
+                let delivery = Delivery {
                     channel: &conversation.channel,
                     recipient: &conversation.recipient,
-                    conversation_id: Some(conv),
-                    message_id: Some(id),
-                    payload: &match &file {
-                        Some(f) => Outbound::text(body.clone()).with_file(OutFile {
-                            path: f.path.clone(),
-                            name: f.name.clone(),
-                            mime: f.mime.clone(),
-                        }),
-                        None => Outbound::text(body.clone()),
-                    }
-                    .to_json(),
-                    idempotency_key: &format!("msg:{id}"),
+                    payload: &payload,
+                    key: OutboxKey::Message,
                 };
-                msgs::outbox_enqueue(&tx, &o, now)?;
-                msgs::add_event(&tx, "message", Some(conv), &json!({"author": "operator", "user_id": user_id}), now)?;
+                let event = json!({"author": "operator", "user_id": user_id});
+                let id = msgs::post_message(&tx, &m, Some(&delivery), Some(("message", &event)), now)?;
                 tx.commit()?;
                 Ok(id)
             })

@@ -8,7 +8,7 @@ use super::answer;
 use crate::config::NotificationsConfig;
 use crate::marketplace::sync::Notifier;
 use crate::marketplace::{Order, OrderStatus};
-use crate::store::messaging::{self as msgs, Author, NewMessage, NewOutbound};
+use crate::store::messaging::{self as msgs, Author, Delivery, NewMessage, OutboxKey};
 use crate::store::orders as order_rows;
 
 /// The text for `order` from `template`: {number}, {marketplace}, {items}, {eta},
@@ -55,7 +55,6 @@ pub fn notifier(config: &NotificationsConfig, offset: i32) -> Option<Notifier> {
             if msgs::outbox_has_key(conn, &key)? {
                 continue;
             }
-            let id = msgs::append_message(conn, &m, now)?;
             let mut payload = crate::channels::Outbound::text(text.clone());
             payload.notice = Some(crate::channels::OrderNotice {
                 order: o.number.clone(),
@@ -63,16 +62,10 @@ pub fn notifier(config: &NotificationsConfig, offset: i32) -> Option<Notifier> {
                 status_text: crate::texts::bot::order_status(o.status).to_owned(),
             });
             let payload = payload.to_json();
-            let out = NewOutbound {
-                channel: &channel,
-                recipient: &recipient,
-                conversation_id: Some(conv),
-                message_id: Some(id),
-                payload: &payload,
-                idempotency_key: &key,
-            };
-            msgs::outbox_enqueue(conn, &out, now)?;
-            msgs::add_event(conn, "notify", Some(conv), &json!({"order": o.number, "status": o.status}), now)?;
+            let delivery =
+                Delivery { channel: &channel, recipient: &recipient, payload: &payload, key: OutboxKey::Named(&key) };
+            let event = json!({"order": o.number, "status": o.status});
+            msgs::post_message(conn, &m, Some(&delivery), Some(("notify", &event)), now)?;
             sent += 1;
         }
         Ok(sent)

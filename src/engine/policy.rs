@@ -170,6 +170,43 @@ pub fn is_injection(text: &str) -> bool {
     INJECTION.is_match(text)
 }
 
+/// A question about the rules: how long, how much, whether one may.
+static RULE_QUESTION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(сколько|скока|скок|можно|нельзя|нужно\s+ли|надо\s+ли|как\s+(долго|вернуть|обменять|продлить|оплатить|получить|оформить)|какой|какая|какие|каким|почему|есть\s+ли|бесплатн\w*|платн\w*|срок\w*|продл\w*|хран\w*|возврат\w*|обмен\w*|вернуть|обменять)")
+        .expect("a valid built-in pattern")
+});
+
+/// Where one clause of a message ends and the next begins.
+static CLAUSE_BREAK: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)[?!.;\n]+|,?\s+(а\s+)?(ещё|еще|также|и\s+ещё|и\s+еще)\s+|,\s*(а|и)\s+|\s+и\s+(сколько|можно|как|какой|какая|какие|почему|нужно|надо|есть\s+ли|когда)\b")
+        .expect("a valid built-in pattern")
+});
+
+/// In a message about an order, a second clause asking about the rules ("где 4102938476 и
+/// сколько его будут хранить в пвз?" → "сколько его будут хранить в пвз"): it is answered from
+/// the knowledge base after the order's facts. `None` when every clause is about the order.
+pub fn rule_question(text: &str) -> Option<String> {
+    let mut clauses = Vec::new();
+    let mut start = 0;
+    for c in CLAUSE_BREAK.captures_iter(text) {
+        let (Some(whole), next) = (c.get(0), c.get(4)) else { continue };
+        clauses.push(&text[start..whole.start()]);
+        // A break before "и сколько…" keeps the question word with its clause.
+        start = next.map_or(whole.end(), |q| q.start());
+    }
+    clauses.push(&text[start..]);
+    clauses
+        .into_iter()
+        .map(str::trim)
+        .find(|c| {
+            c.split_whitespace().count() >= 2
+                && RULE_QUESTION.is_match(c)
+                && !c.chars().any(|ch| ch.is_ascii_digit())
+                && !WHERE_IS.is_match(c)
+        })
+        .map(str::to_owned)
+}
+
 /// Intents answered from the knowledge base when they come second ("где заказ и как вернуть?").
 const KNOWLEDGE: [Intent; 7] = [
     Intent::ReturnRequest,
@@ -266,6 +303,31 @@ pub fn decide(input: &Input<'_>, settings: &Settings) -> Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rule_question_beside_an_order_question_is_found() {
+        assert_eq!(
+            rule_question("где 4102938476 и сколько его будут в пвз хранить? я только в следующую пятницу смогу")
+                .as_deref(),
+            Some("сколько его будут в пвз хранить")
+        );
+        assert_eq!(
+            rule_question("4102938476 уже в пвз? и сколько дней его там подержат").as_deref(),
+            Some("сколько дней его там подержат")
+        );
+        assert_eq!(
+            rule_question("статус 57195475-0050-3, а ещё можно ли вернуть без бирки").as_deref(),
+            Some("можно ли вернуть без бирки")
+        );
+        for only_the_order in [
+            "где мой заказ 4102938476?",
+            "где заказ 4102938476, когда привезут",
+            "4102938476",
+            "что с заказом 4102938476 и где он",
+        ] {
+            assert_eq!(rule_question(only_the_order), None, "{only_the_order}");
+        }
+    }
     use crate::nlu::Nlu;
 
     fn plan(text: &str, state: &State, linked: usize) -> Decision {

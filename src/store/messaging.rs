@@ -210,6 +210,59 @@ pub fn outbox_enqueue(conn: &Connection, o: &NewOutbound<'_>, now: i64) -> Resul
         .query_row([o.idempotency_key], |r| r.get(0))?)
 }
 
+/// Where a posted message goes: the channel's recipient, the payload, and the key that makes
+/// enqueuing it twice queue it once.
+pub struct Delivery<'a> {
+    pub channel: &'a str,
+    pub recipient: &'a str,
+    pub payload: &'a str,
+    pub key: OutboxKey<'a>,
+}
+
+/// The outbox row's idempotency key.
+pub enum OutboxKey<'a> {
+    /// Stable per logical message and known before it is written ("reply:<inbox id>").
+    Named(&'a str),
+    /// "msg:<the posted message's id>": a message nothing else identifies (an operator's reply).
+    Message,
+}
+
+/// One message posted in a conversation, in the caller's transaction: the message row, its
+/// outbox row when it is to be delivered (`None`: a held draft), and the event the panel's
+/// live updates read (`None`: the caller records its own). Returns the message's id.
+pub fn post_message(
+    conn: &Connection,
+    m: &NewMessage<'_>,
+    delivery: Option<&Delivery<'_>>,
+    event: Option<(&str, &serde_json::Value)>,
+    now: i64,
+) -> Result<i64> {
+    let id = append_message(conn, m, now)?;
+    if let Some(d) = delivery {
+        let by_message;
+        let idempotency_key = match d.key {
+            OutboxKey::Named(k) => k,
+            OutboxKey::Message => {
+                by_message = format!("msg:{id}");
+                &by_message
+            }
+        };
+        let o = NewOutbound {
+            channel: d.channel,
+            recipient: d.recipient,
+            conversation_id: Some(m.conversation_id),
+            message_id: Some(id),
+            payload: d.payload,
+            idempotency_key,
+        };
+        outbox_enqueue(conn, &o, now)?;
+    }
+    if let Some((kind, payload)) = event {
+        add_event(conn, kind, Some(m.conversation_id), payload, now)?;
+    }
+    Ok(id)
+}
+
 /// Whether an outbox row with this idempotency key exists (sent or not).
 pub fn outbox_has_key(conn: &Connection, idempotency_key: &str) -> Result<bool> {
     Ok(conn

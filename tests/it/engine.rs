@@ -304,6 +304,15 @@ async fn the_local_model_writes_knowledge_answers_in_the_pipeline() {
 
 /// An engine over a fresh database with the demo knowledge base and no model.
 fn engine(dir: &std::path::Path, orders: impl FnOnce(Db, SharedClock) -> Orders) -> (Engine, Db, Arc<ManualClock>) {
+    engine_with(dir, orders, |_| {})
+}
+
+/// [`engine`] with the configuration adjusted first.
+fn engine_with(
+    dir: &std::path::Path,
+    orders: impl FnOnce(Db, SharedClock) -> Orders,
+    adjust: impl FnOnce(&mut supportd::config::Config),
+) -> (Engine, Db, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::starting_now());
     let shared: SharedClock = clock.clone();
     let db = Db::open(&dir.join("e.db"), 2, clock.now_ms()).expect("open");
@@ -313,6 +322,7 @@ fn engine(dir: &std::path::Path, orders: impl FnOnce(Db, SharedClock) -> Orders)
     let mut config = supportd::config::Config::default();
     config.llm.chain.clear();
     config.engine.answers = supportd::config::AnswerMode::Extractive;
+    adjust(&mut config);
     let cipher = supportd::crypto::Cipher::load_or_create(&dir.join("secret.key")).expect("cipher");
     let (llm, _) = supportd::llm::setup(&config, dir, db.clone(), cipher, shared.clone());
     let orders = orders(db.clone(), shared.clone());
@@ -688,4 +698,60 @@ async fn replies_to_the_api_channel_are_delivered_by_long_polling() {
     assert_eq!(status, "sent");
     let bad = app.get(&admin, "/api/v1/inbound/replies?wait=99").await;
     assert_eq!(error_code(bad, StatusCode::UNPROCESSABLE_ENTITY).await, "invalid_body");
+}
+
+/// A turn reads the settings it started with: a change made from the panel while the model
+/// writes applies to the next message, never to the rest of this one.
+#[tokio::test]
+async fn a_turn_reads_one_settings_snapshot() {
+    let slow = Behavior::Stream {
+        pieces: ["Оформите ", "возврат ", "в ", "личном ", "кабинете ", "маркетплейса."].map(String::from).to_vec(),
+        delay: Duration::from_millis(300),
+        finish: "stop",
+    };
+    let model = FakeLlm::start(vec![slow, Behavior::answer("Оформите возврат в личном кабинете маркетплейса.")]).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = model.openai_url();
+    let (engine, db, _clock) = engine_with(
+        dir.path(),
+        |db, clock| Orders::new(db, clock, Duration::from_secs(600), Duration::from_millis(400)),
+        move |c| {
+            c.engine.answers = supportd::config::AnswerMode::Auto;
+            c.llm.chain = vec![supportd::config::LlmProvider::OpenAi];
+            c.llm.openai.base_url = url;
+            c.llm.openai.api_key = supportd::config::Secret::new("sk-test");
+        },
+    );
+    let engine = Arc::new(engine);
+    let first = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.handle(&msg("1", "как вернуть товар на вб")).await.expect("turn") }
+    });
+    eventually(20, "the model to be asked", async || (!model.requests().is_empty()).then_some(())).await;
+    // While the model writes, Telegram replies start to wait for a person's approval.
+    let held = Settings {
+        draft_channels: vec![supportd::channels::ChannelName::Telegram],
+        ..(*engine.settings()).clone()
+    };
+    engine.reconfigure(held);
+    let turn = first.await.expect("join");
+    assert!(turn.reply.as_deref().is_some_and(|r| r.contains("личном кабинете")), "{:?}", turn.reply);
+    let (queued, handler) = db
+        .with_conn(|c| {
+            let q: i64 = c.query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0))?;
+            let h: String = c.query_row("SELECT handled_by FROM conversations", [], |r| r.get(0))?;
+            Ok((q, h))
+        })
+        .expect("read");
+    assert_eq!((queued, handler.as_str()), (1, "bot"), "the turn that began before the change is sent as it began");
+    // The next message reads the new settings: held for approval, nothing queued.
+    engine.handle(&msg("2", "а обменять можно?")).await.expect("turn");
+    let (queued, handler) = db
+        .with_conn(|c| {
+            let q: i64 = c.query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0))?;
+            let h: String = c.query_row("SELECT handled_by FROM conversations", [], |r| r.get(0))?;
+            Ok((q, h))
+        })
+        .expect("read");
+    assert_eq!((queued, handler.as_str()), (1, "operator"), "the next turn is held for a person");
 }
