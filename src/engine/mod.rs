@@ -617,8 +617,8 @@ impl Engine {
         // Marketplace answers are public: only plain answers go out without a person.
         let channel = ChannelName::parse(&conversation.channel);
         let public = channel.is_some_and(ChannelName::is_marketplace);
-        draft.hold = channel.is_some_and(|c| settings.draft_channels.contains(&c))
-            || (public && action != Action::Answer);
+        draft.hold =
+            channel.is_some_and(|c| settings.draft_channels.contains(&c)) || (public && action != Action::Answer);
         let mut reply = draft.parts.join("\n\n");
         if decision.greet && matches!(action, Action::Answer | Action::Clarify) {
             reply = format!("Здравствуйте! {reply}");
@@ -1225,11 +1225,8 @@ impl Engine {
                 self.find_answer(&last, policy::retrieval_hint(analysis.intent).map(str::to_owned), &state).await?
         {
             let mut draft = Draft { settings: settings.clone(), ..Draft::default() };
-            let written = if settings.use_model {
-                self.write_with_model(&found, &conversation, &mut draft).await?
-            } else {
-                None
-            };
+            let written =
+                if settings.use_model { self.write_with_model(&found, &conversation, &mut draft).await? } else { None };
             parts.push(written.unwrap_or_else(|| found.composition.text.clone()));
         }
         Ok((!parts.is_empty()).then(|| parts.join("\n\n")))

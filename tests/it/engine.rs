@@ -729,10 +729,8 @@ async fn a_turn_reads_one_settings_snapshot() {
     });
     eventually(20, "the model to be asked", async || (!model.requests().is_empty()).then_some(())).await;
     // While the model writes, Telegram replies start to wait for a person's approval.
-    let held = Settings {
-        draft_channels: vec![supportd::channels::ChannelName::Telegram],
-        ..(*engine.settings()).clone()
-    };
+    let held =
+        Settings { draft_channels: vec![supportd::channels::ChannelName::Telegram], ..(*engine.settings()).clone() };
     engine.reconfigure(held);
     let turn = first.await.expect("join");
     assert!(turn.reply.as_deref().is_some_and(|r| r.contains("личном кабинете")), "{:?}", turn.reply);
