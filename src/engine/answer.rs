@@ -16,6 +16,11 @@ pub fn date_time(ms: i64, offset_min: i32) -> String {
     format!("{}, {:02}:{:02}", date(ms, offset_min), minutes / 60, minutes % 60)
 }
 
+fn local_date(ms: i64, offset_min: i32) -> time::Date {
+    let secs = ms.div_euclid(1000) + i64::from(offset_min) * 60;
+    time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH).date()
+}
+
 fn local(ms: i64, offset_min: i32) -> (u8, u8, i64) {
     let secs = ms.div_euclid(1000) + i64::from(offset_min) * 60;
     let t = time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
@@ -53,7 +58,13 @@ pub fn order(o: &Order, stale_since: Option<i64>, now: i64, offset_min: i32) -> 
         },
         OrderStatus::ReadyForPickup => {
             if let Some(until) = o.storage_until {
-                s.push_str(&format!("\nЗаберите его, пожалуйста, до {} включительно.", date(until, offset_min)));
+                // Days left by the calendar of the shop's zone: "до 4 декабря" on 1 December is 3.
+                let left = (local_date(until, offset_min) - local_date(now, offset_min)).whole_days();
+                let left = match left {
+                    ..=0 => " (сегодня последний день)".to_owned(),
+                    n => format!(" (осталось {})", crate::texts::licence::days(n)),
+                };
+                s.push_str(&format!("\nЗаберите его, пожалуйста, до {} включительно{left}.", date(until, offset_min)));
             }
         }
         OrderStatus::Cancelled => {
@@ -165,6 +176,7 @@ mod tests {
         assert!(late.contains("задерживается") && late.contains("25 ноября"), "{late}");
         let pickup = order(&sample(OrderStatus::ReadyForPickup, None), Some(NOW - DAY), NOW, 180);
         assert!(pickup.contains("ждёт вас в пункте выдачи") && pickup.contains("2 декабря"), "{pickup}");
+        assert!(pickup.contains("до 2 декабря включительно (осталось 5 дней)"), "{pickup}");
         assert!(pickup.contains("Данные на 26 ноября, 15:00"), "{pickup}");
     }
 
