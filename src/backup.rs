@@ -179,7 +179,7 @@ fn copy_inner(db: &Db, data_dir: &Path, cfg: &BackupConfig, now: i64) -> anyhow:
     let dir = cfg.dir_in(data_dir);
     private_dir(&dir)?;
     clean_partials(&[&dir, data_dir]);
-    let key = std::fs::read(data_dir.join("secret.key")).context("cannot read secret.key")?;
+    let key = std::fs::read(crate::paths::secret_key(data_dir)).context("cannot read secret.key")?;
     let encrypted = !cfg.passphrase.is_empty();
     let ext = if encrypted { "sdbk" } else { "db" };
     let base = stamp(now);

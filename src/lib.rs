@@ -14,6 +14,7 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod engine;
+pub mod files;
 pub mod http;
 pub mod jobs;
 pub mod kb;

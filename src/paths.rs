@@ -1,6 +1,6 @@
 //! Where everything of one installation lives: the data directory and every path inside it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
@@ -28,19 +28,56 @@ impl Paths {
         self.data_dir.join("supportd.db")
     }
     pub fn secret_key(&self) -> PathBuf {
-        self.data_dir.join("secret.key")
+        secret_key(&self.data_dir)
     }
+    /// The local model files (`supportd model pull`, the panel's install).
     pub fn models(&self) -> PathBuf {
-        self.data_dir.join("models")
+        models_dir(&self.data_dir)
+    }
+    /// The knowledge base's embedding model file.
+    pub fn embedding_model(&self) -> PathBuf {
+        embedding_model(&self.data_dir)
+    }
+    /// The knowledge base's full-text index.
+    pub fn kb_index(&self) -> PathBuf {
+        kb_index(&self.data_dir)
+    }
+    /// The ACME account and certificate.
+    pub fn tls_dir(&self) -> PathBuf {
+        tls_dir(&self.data_dir)
+    }
+    /// The files buyers and operators sent (stored and resolved by [`crate::files::Files`]).
+    pub fn files_dir(&self) -> PathBuf {
+        self.files().root().to_owned()
+    }
+    /// The files buyers and operators sent.
+    pub fn files(&self) -> crate::files::Files {
+        crate::files::Files::new(&self.data_dir)
     }
 }
 
-/// Where a channel keeps the files buyers sent (`DATA_DIR/files/<folder>/`).
-pub fn files_dir(data_dir: &std::path::Path, folder: &str) -> PathBuf {
-    data_dir.join("files").join(folder)
-}
+/// The embedding model's file name under `models/`.
+pub const EMBEDDING_MODEL_FILE: &str = "e5-small-q4.bin";
 
-/// How a stored file is named in messages and the API: relative to the data directory.
-pub fn file_ref(folder: &str, file_name: &str) -> String {
-    format!("files/{folder}/{file_name}")
+// The same paths for code that holds only the data directory.
+
+/// `DATA_DIR/secret.key`.
+pub fn secret_key(data_dir: &Path) -> PathBuf {
+    data_dir.join("secret.key")
+}
+/// `DATA_DIR/models/`.
+pub fn models_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("models")
+}
+/// `DATA_DIR/models/e5-small-q4.bin`.
+pub fn embedding_model(data_dir: &Path) -> PathBuf {
+    models_dir(data_dir).join(EMBEDDING_MODEL_FILE)
+}
+/// `DATA_DIR/kb-index/`.
+pub fn kb_index(data_dir: &Path) -> PathBuf {
+    data_dir.join("kb-index")
+}
+/// `DATA_DIR/tls/`.
+pub fn tls_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("tls")
 }

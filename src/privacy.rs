@@ -99,9 +99,7 @@ fn readable_times(v: &mut serde_json::Value) {
 
 /// A file of the buyer's inside the data directory (only under `files/`, never outside it).
 fn data_file(data_dir: &Path, rel: &str) -> Option<PathBuf> {
-    let safe = rel.starts_with("files/")
-        && rel.split('/').all(|p| !p.is_empty() && p != "." && p != ".." && !p.contains('\\'));
-    safe.then(|| data_dir.join(rel))
+    crate::files::Files::new(data_dir).resolve(rel)
 }
 
 /// The bytes of the buyer's files that are still on disk.

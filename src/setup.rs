@@ -411,7 +411,7 @@ fn measured(id: &str) -> (Option<u32>, Option<&'static str>) {
 }
 
 pub fn models(config: &Config, data_dir: &Path) -> Vec<ModelInfo> {
-    let dir = data_dir.join("models");
+    let dir = crate::paths::models_dir(data_dir);
     let configured = config.model_path(data_dir);
     catalog::all()
         .map(|m| {
@@ -454,7 +454,7 @@ fn installs() -> &'static Mutex<HashMap<PathBuf, Install>> {
 
 /// The installation of this data directory's models, with its progress now.
 pub fn install_state(data_dir: &Path) -> Option<Install> {
-    let dir = data_dir.join("models");
+    let dir = crate::paths::models_dir(data_dir);
     let mut out = installs().lock().ok()?.get(&dir).cloned()?;
     if out.state == "running"
         && let Some(m) = catalog::find(&out.id)
@@ -467,7 +467,7 @@ pub fn install_state(data_dir: &Path) -> Option<Install> {
 
 /// Starts installing `model` in the background; `Err` when one is already running.
 pub fn start_install(data_dir: &Path, model: &'static CatalogModel) -> Result<Install, String> {
-    let dir = data_dir.join("models");
+    let dir = crate::paths::models_dir(data_dir);
     let first = Install {
         id: model.id.into(),
         state: "running".into(),
@@ -525,7 +525,7 @@ pub fn start_install(data_dir: &Path, model: &'static CatalogModel) -> Result<In
 
 /// Checks an installed model's size and SHA-256 (Russian outcome; `true` when intact).
 pub fn verify(data_dir: &Path, model: &CatalogModel) -> (bool, String) {
-    let path = data_dir.join("models").join(model.file);
+    let path = crate::paths::models_dir(data_dir).join(model.file);
     if !path.exists() {
         return (false, itexts::NOT_INSTALLED.into());
     }

@@ -177,7 +177,7 @@ impl Tls {
                     email: s.acme_email.clone(),
                     directory: s.acme_directory_url.clone(),
                     ca_file: ca,
-                    dir: data_dir.join("tls"),
+                    dir: crate::paths::tls_dir(data_dir),
                     resolver: resolver.clone(),
                     challenges: challenges.clone(),
                     clock,
@@ -581,7 +581,7 @@ impl Acme {
 
 /// The stored ACME certificate's facts, for `supportd doctor`.
 pub fn stored_acme_cert(data_dir: &Path) -> Option<anyhow::Result<CertInfo>> {
-    let chain = std::fs::read(data_dir.join("tls").join("cert.pem")).ok()?;
+    let chain = std::fs::read(crate::paths::tls_dir(data_dir).join("cert.pem")).ok()?;
     Some(cert_info(&chain))
 }
 

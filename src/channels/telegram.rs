@@ -5,7 +5,6 @@
 //! through the outbox: HTML-escaped, split at 4096 characters, inline keyboards for quick
 //! choices; 429 `retry_after` is obeyed by the dispatcher.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +23,7 @@ use super::{Attachment, Channel, ChannelName, Delivered, Inbound, Inbox, Limits,
 use crate::BoxFuture;
 use crate::clock::SharedClock;
 use crate::crypto::Cipher;
+use crate::files::Files;
 use crate::net::KeyRef;
 use crate::store::{Db, credentials};
 
@@ -53,8 +53,7 @@ pub struct Telegram {
     token: KeyRef,
     default_mode: Mode,
     webhook_url: String,
-    files_dir: PathBuf,
-    data_dir: PathBuf,
+    files: Files,
     max_file_bytes: u64,
     per_second: f64,
     /// The bot for the current token (rebuilt when the token changes).
@@ -131,8 +130,7 @@ impl Telegram {
             token,
             default_mode: config.mode,
             webhook_url,
-            files_dir: crate::paths::files_dir(data_dir, NAME.as_str()),
-            data_dir: data_dir.to_owned(),
+            files: Files::new(data_dir),
             max_file_bytes: config.max_file_bytes,
             per_second: config.messages_per_second,
             bot: Mutex::new(None),
@@ -340,16 +338,14 @@ impl Telegram {
             a.error = Some("no bot token".into());
             return a;
         };
-        let result: anyhow::Result<PathBuf> = async {
+        let result: anyhow::Result<String> = async {
             let file = bot.get_file(teloxide::types::FileId(file_id.to_owned())).await?;
             if u64::from(file.meta.size) > self.max_file_bytes {
                 anyhow::bail!("too large: {} bytes (limit {})", file.meta.size, self.max_file_bytes);
             }
-            tokio::fs::create_dir_all(&self.files_dir).await?;
             let ext = std::path::Path::new(&file.path).extension().and_then(|e| e.to_str()).unwrap_or("bin");
-            let ext: String = ext.chars().filter(char::is_ascii_alphanumeric).take(8).collect();
-            let local = self.files_dir.join(format!("{}.{ext}", crate::crypto::random_token()?));
-            let tmp = local.with_extension("partial");
+            let local = self.files.create(NAME.as_str(), ext).await?;
+            let tmp = local.partial();
             let mut out = tokio::fs::File::create(&tmp).await?;
             bot.download_file(&file.path, &mut out).await?;
             let len = out.metadata().await?.len();
@@ -358,12 +354,12 @@ impl Telegram {
                 let _ = tokio::fs::remove_file(&tmp).await;
                 anyhow::bail!("too large: {len} bytes (limit {})", self.max_file_bytes);
             }
-            tokio::fs::rename(&tmp, &local).await?;
-            Ok(local)
+            local.finish().await?;
+            Ok(local.reference)
         }
         .await;
         match result {
-            Ok(p) => a.path = p.file_name().map(|f| crate::paths::file_ref(NAME.as_str(), &f.to_string_lossy())),
+            Ok(reference) => a.path = Some(reference),
             Err(e) => a.error = Some(redact(&e.to_string())),
         }
         a
@@ -455,10 +451,9 @@ impl Telegram {
     ) -> Result<Delivered, SendError> {
         use teloxide::payloads::{SendDocumentSetters, SendPhotoSetters};
         let rel = file.path.as_deref().unwrap_or("");
-        if rel.is_empty() || rel.contains("..") {
+        let Some(path) = self.files.resolve(rel) else {
             return Err(SendError::Permanent("the file is missing".into()));
-        }
-        let path = self.data_dir.join(rel);
+        };
         if !path.is_file() {
             return Err(SendError::Permanent(format!("the file {rel} is gone")));
         }

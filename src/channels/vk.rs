@@ -13,7 +13,6 @@
 //! quick choices. VK answers errors with HTTP 200 and `{"error": {"error_code", "error_msg"}}`;
 //! [`classify`] sorts them into retry, wait for the seller, and give up.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,6 +26,7 @@ use super::{Attachment, Channel, ChannelName, Delivered, Inbound, Inbox, Outboun
 use crate::BoxFuture;
 use crate::clock::SharedClock;
 use crate::crypto::Cipher;
+use crate::files::Files;
 use crate::http::error::ApiError;
 use crate::net::{HttpClient, KeyRef, RetryPolicy};
 use crate::store::{Db, credentials};
@@ -99,7 +99,7 @@ pub struct Vk {
     group_id: u64,
     confirmation: String,
     default_mode: Mode,
-    files_dir: PathBuf,
+    files: Files,
     max_file_bytes: u64,
 }
 
@@ -155,7 +155,7 @@ impl Vk {
             // Each send is one try; the outbox retries by the classified error.
             http: HttpClient::new(Duration::from_secs(35), RetryPolicy { attempts: 1, ..RetryPolicy::default() }, None),
             api_url: config.api_url.trim_end_matches('/').to_owned(),
-            files_dir: crate::paths::files_dir(data_dir, NAME.as_str()),
+            files: Files::new(data_dir),
             max_file_bytes: config.max_file_bytes,
             db,
             cipher,
@@ -340,12 +340,11 @@ impl Vk {
             att.error = Some(format!("too large: {size} bytes (limit {})", self.max_file_bytes));
             return Some(att);
         }
-        let result: Result<PathBuf, String> = async {
+        let result: Result<String, String> = async {
             let mut resp = self.http.exchange(|c| c.get(url)).await.map_err(|e| e.to_string())?;
             if !resp.status().is_success() {
                 return Err(format!("download failed: HTTP {}", resp.status().as_u16()));
             }
-            tokio::fs::create_dir_all(&self.files_dir).await.map_err(|e| e.to_string())?;
             let ext = if kind == "photo" {
                 "jpg".to_owned()
             } else {
@@ -353,9 +352,8 @@ impl Vk {
                 let e: String = e.unwrap_or("bin").chars().filter(char::is_ascii_alphanumeric).take(8).collect();
                 if e.is_empty() { "bin".into() } else { e }
             };
-            let local =
-                self.files_dir.join(format!("{}.{ext}", crate::crypto::random_token().map_err(|e| e.to_string())?));
-            let tmp = local.with_extension("partial");
+            let local = self.files.create(NAME.as_str(), &ext).await.map_err(|e| e.to_string())?;
+            let tmp = local.partial();
             let mut out = tokio::fs::File::create(&tmp).await.map_err(|e| e.to_string())?;
             let mut written: u64 = 0;
             use tokio::io::AsyncWriteExt as _;
@@ -371,12 +369,12 @@ impl Vk {
             out.flush().await.map_err(|e| e.to_string())?;
             drop(out);
             att.size = written;
-            tokio::fs::rename(&tmp, &local).await.map_err(|e| e.to_string())?;
-            Ok(local)
+            local.finish().await.map_err(|e| e.to_string())?;
+            Ok(local.reference)
         }
         .await;
         match result {
-            Ok(p) => att.path = p.file_name().map(|f| crate::paths::file_ref(NAME.as_str(), &f.to_string_lossy())),
+            Ok(reference) => att.path = Some(reference),
             Err(e) => att.error = Some(e),
         }
         Some(att)

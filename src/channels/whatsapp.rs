@@ -17,7 +17,6 @@
 //! again. Graph API errors are classified ([`classify`]) into retry, park and give up.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::extract::{Query, State};
@@ -30,6 +29,7 @@ use super::{Attachment, Channel, ChannelName, Delivered, Inbound, Inbox, OutFile
 use crate::BoxFuture;
 use crate::clock::SharedClock;
 use crate::crypto::Cipher;
+use crate::files::Files;
 use crate::http::error::ApiError;
 use crate::net::{HttpClient, KeyRef, RetryPolicy};
 use crate::store::{Db, credentials, messaging as msgs};
@@ -99,8 +99,7 @@ pub struct WhatsApp {
     verify_token: KeyRef,
     phone_number_id: String,
     business_account_id: String,
-    files_dir: PathBuf,
-    data_dir: PathBuf,
+    files: Files,
     max_file_bytes: u64,
 }
 
@@ -324,8 +323,7 @@ impl WhatsApp {
             business_account_id: config.business_account_id.clone(),
             http: HttpClient::new(Duration::from_secs(30), policy, None),
             api_url: config.api_url.trim_end_matches('/').to_owned(),
-            files_dir: crate::paths::files_dir(data_dir, NAME.as_str()),
-            data_dir: data_dir.to_owned(),
+            files: Files::new(data_dir),
             max_file_bytes: config.max_file_bytes,
             db,
             cipher,
@@ -600,7 +598,7 @@ impl WhatsApp {
     async fn download(&self, media_id: &str, kind: &str, name: Option<String>, mime: Option<String>) -> Attachment {
         let mut a = Attachment { kind: kind.into(), name, mime, size: 0, path: None, error: None };
         let token = self.token.get().await;
-        let result: Result<PathBuf, String> = async {
+        let result: Result<String, String> = async {
             let meta = self.call(token.expose(), |c| c.get(self.url(media_id))).await.map_err(|e| e.to_string())?;
             let size = meta["file_size"].as_u64().or_else(|| meta["file_size"].as_str()?.parse().ok()).unwrap_or(0);
             a.size = size;
@@ -616,11 +614,9 @@ impl WhatsApp {
             if !resp.status().is_success() {
                 return Err(format!("download failed: HTTP {}", resp.status().as_u16()));
             }
-            tokio::fs::create_dir_all(&self.files_dir).await.map_err(|e| e.to_string())?;
             let ext = extension(a.mime.as_deref(), a.name.as_deref());
-            let token_name = crate::crypto::random_token().map_err(|e| e.to_string())?;
-            let local = self.files_dir.join(format!("{token_name}.{ext}"));
-            let tmp = local.with_extension("partial");
+            let local = self.files.create(NAME.as_str(), &ext).await.map_err(|e| e.to_string())?;
+            let tmp = local.partial();
             let mut written: u64 = 0;
             let mut out = tokio::fs::File::create(&tmp).await.map_err(|e| e.to_string())?;
             use tokio::io::AsyncWriteExt as _;
@@ -636,12 +632,12 @@ impl WhatsApp {
             out.flush().await.map_err(|e| e.to_string())?;
             drop(out);
             a.size = written;
-            tokio::fs::rename(&tmp, &local).await.map_err(|e| e.to_string())?;
-            Ok(local)
+            local.finish().await.map_err(|e| e.to_string())?;
+            Ok(local.reference)
         }
         .await;
         match result {
-            Ok(p) => a.path = p.file_name().map(|f| crate::paths::file_ref(NAME.as_str(), &f.to_string_lossy())),
+            Ok(reference) => a.path = Some(reference),
             Err(e) => a.error = Some(e),
         }
         a
@@ -667,10 +663,10 @@ impl WhatsApp {
     /// Uploads a file (`POST /{Phone-Number-ID}/media`, multipart) and returns its media id.
     async fn upload(&self, token: &str, phone: &str, file: &OutFile) -> Result<String, SendError> {
         let rel = file.path.as_deref().unwrap_or("");
-        if rel.is_empty() || rel.contains("..") {
+        let Some(path) = self.files.resolve(rel) else {
             return Err(SendError::Permanent("the file is missing".into()));
-        }
-        let bytes = tokio::fs::read(self.data_dir.join(rel))
+        };
+        let bytes = tokio::fs::read(path)
             .await
             .map_err(|e| SendError::Permanent(format!("the file {rel} cannot be read: {e}")))?;
         let limit = super::registry::of(NAME).max_file_bytes;

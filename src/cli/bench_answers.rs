@@ -221,7 +221,7 @@ pub fn run(paths: &Paths, args: AnswersArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(async {
         let tmp = tempfile::tempdir()?;
         let (db, kb) = super::chat::demo_store(paths, &tmp, &clock)?;
-        let cipher = Cipher::load_or_create(&tmp.path().join("secret.key"))?;
+        let cipher = Cipher::load_or_create(&crate::paths::secret_key(tmp.path()))?;
         let engine = super::chat::build(&config, paths, db.clone(), kb, true, clock.clone(), cipher).await?;
         let firsts = watch(&engine);
         // Warm-up: the system prompt's cache and the pages of the model.

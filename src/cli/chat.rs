@@ -79,9 +79,9 @@ pub(super) fn demo_store(
     db.with_conn(|c| {
         crate::marketplace::demo::load(c, now).map_err(|e| crate::store::StoreError::Conflict(e.to_string()))
     })?;
-    let model = paths.models().join(crate::kb::EMBEDDING_MODEL_FILE);
+    let model = paths.embedding_model();
     let embedder = if model.exists() { Some(Arc::new(crate::kb::embed::Embedder::load(&model)?)) } else { None };
-    let kb = crate::kb::Kb::open_with(db.clone(), &dir.path().join("kb-index"), clock.clone(), embedder, model)?;
+    let kb = crate::kb::Kb::open_with(db.clone(), &crate::paths::kb_index(dir.path()), clock.clone(), embedder, model)?;
     Ok((db, kb))
 }
 
@@ -106,7 +106,7 @@ pub fn chat(paths: &Paths, args: ChatArgs) -> anyhow::Result<ExitCode> {
             }
             None => {
                 let (db, kb) = demo_store(paths, &tmp, &clock)?;
-                let cipher = Cipher::load_or_create(&tmp.path().join("secret.key"))?;
+                let cipher = Cipher::load_or_create(&crate::paths::secret_key(tmp.path()))?;
                 (db, kb, "the demo shop (try an order number such as 4102938475 or 57195475-0050-3)".to_owned(), cipher)
             }
         };
@@ -200,7 +200,7 @@ pub fn eval_dialogs(paths: &Paths, args: DialogArgs) -> anyhow::Result<ExitCode>
         let tmp = tempfile::tempdir()?;
         let (db, kb) = demo_store(paths, &tmp, &clock)?;
         let mode = if kb.embedder().is_some() { "hybrid" } else { "bm25 (no embedding model installed)" };
-        let cipher = Cipher::load_or_create(&tmp.path().join("secret.key"))?;
+        let cipher = Cipher::load_or_create(&crate::paths::secret_key(tmp.path()))?;
         let engine = build(&config, paths, db.clone(), kb, args.with_model, clock, cipher).await?;
         let r = engine::eval::run(&engine, &db, &dialogs).await?;
         println!(

@@ -206,7 +206,7 @@ pub fn run(paths: &Paths) -> ExitCode {
         check_tls(&mut r, config, paths);
     }
 
-    check_embeddings(&mut r, &paths.models().join(crate::kb::EMBEDDING_MODEL_FILE));
+    check_embeddings(&mut r, &paths.embedding_model());
     if let Some(config) = &config {
         check_model(&mut r, config, &config.model_path(&paths.data_dir));
         check_smtp(&mut r, config);

@@ -319,7 +319,7 @@ pub fn bench(paths: &Paths, cmd: BenchCommand) -> anyhow::Result<ExitCode> {
     if docs == 0 || words == 0 {
         bail!("--docs and --words must be greater than 0");
     }
-    let model = model.or_else(|| Some(paths.models().join(kb::EMBEDDING_MODEL_FILE)).filter(|p| p.exists()));
+    let model = model.or_else(|| Some(paths.embedding_model()).filter(|p| p.exists()));
     let embedder = match &model {
         Some(p) => Some(Arc::new(kb::Embedder::load(p)?)),
         None => {

@@ -43,7 +43,7 @@ pub enum KbError {
 pub type Result<T, E = KbError> = std::result::Result<T, E>;
 
 /// The file name of the embedding model inside `DATA_DIR/models/`.
-pub const EMBEDDING_MODEL_FILE: &str = "e5-small-q4.bin";
+pub use crate::paths::EMBEDDING_MODEL_FILE;
 
 /// The part of a query that is searched, in characters: a longer query (a pasted letter, a
 /// buyer's run-on message) is cut here, so search time and memory do not grow with the input.
@@ -240,7 +240,7 @@ impl Kb {
     /// Opens the index under `data_dir/kb-index` and the embedding model (if installed), then
     /// repairs anything a crash left behind. Blocking: call from a blocking thread.
     pub fn open(db: Db, data_dir: &Path, clock: SharedClock) -> Result<Self> {
-        let embedder_path = data_dir.join("models").join(EMBEDDING_MODEL_FILE);
+        let embedder_path = crate::paths::embedding_model(data_dir);
         let embedder = if embedder_path.exists() {
             match Embedder::load(&embedder_path) {
                 Ok(e) => Some(Arc::new(e)),
@@ -252,7 +252,7 @@ impl Kb {
         } else {
             None
         };
-        Self::open_with(db, &data_dir.join("kb-index"), clock, embedder, embedder_path)
+        Self::open_with(db, &crate::paths::kb_index(data_dir), clock, embedder, embedder_path)
     }
 
     /// Like [`Kb::open`] with an explicit embedder (tests, benchmarks).

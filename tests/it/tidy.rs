@@ -428,3 +428,46 @@ fn tests_wait_for_conditions_not_for_fixed_sleeps() {
         "fixed sleeps in tests (use harness::eventually / TestApp::settle / a ManualClock; update KNOWN only downwards)"
     );
 }
+
+/// Every data-directory path is named in `src/paths.rs` (`Paths` and its free functions) or, for
+/// the files buyers and operators send, in `src/files.rs` (ARCHITECTURE.md, "one home for each
+/// path"): no other module passes a data-directory segment literal to `.join(` (tests aside).
+/// The exceptions are listed with their reasons; an entry that no longer matches fails, so the
+/// list only shrinks.
+#[test]
+fn data_directory_paths_are_named_only_in_paths_and_files() {
+    const SEGMENTS: &[&str] = &["models", "kb-index", "tls", "files", "backups", "supportd.db", "secret.key"];
+    // (file, the literal, why it stays)
+    const KNOWN: &[(&str, &str, &str)] = &[];
+    let join = regex::Regex::new(r#"\.join\(\s*"([^"]*)""#).expect("regex");
+    let mut used = vec![false; KNOWN.len()];
+    let mut found = Vec::new();
+    let files = rust_files("src");
+    assert!(files.len() > 100, "{} files under src", files.len());
+    for (path, text) in &files {
+        if path == "src/paths.rs" || path == "src/files.rs" {
+            continue;
+        }
+        for (n, line) in outside_tests(path, text).lines().enumerate() {
+            for c in join.captures_iter(line) {
+                let literal = &c[1];
+                let first = literal.split('/').next().unwrap_or("");
+                if !SEGMENTS.contains(&first) {
+                    continue;
+                }
+                match KNOWN.iter().position(|(p, l, _)| p == path && *l == literal) {
+                    Some(k) => used[k] = true,
+                    None => found.push(format!("{path}:{}: .join(\"{literal}\")", n + 1)),
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "data-directory paths built outside src/paths.rs and src/files.rs (add a `Paths` method):\n{}",
+        found.join("\n")
+    );
+    for (k, (path, literal, why)) in KNOWN.iter().enumerate() {
+        assert!(used[k], "the exception {path} \"{literal}\" ({why}) no longer matches: remove it");
+    }
+}

@@ -321,25 +321,10 @@ async fn save_upload(state: &AppState, f: FileUpload) -> Result<crate::engine::A
     if bytes.is_empty() || bytes.len() as u64 > state.config.telegram.max_file_bytes {
         return Err(ApiError::invalid(format!("file: 1 byte to {} bytes", state.config.telegram.max_file_bytes)));
     }
-    let ext: String = std::path::Path::new(&name)
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("bin")
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .take(8)
-        .collect();
-    let token = crate::crypto::random_token().map_err(|_| ApiError::internal())?;
-    let rel = format!("files/out/{token}.{ext}");
-    let path = state.paths.data_dir.join(&rel);
+    let ext = std::path::Path::new(&name).extension().and_then(|e| e.to_str()).unwrap_or("bin");
     let size = bytes.len() as u64;
-    tokio::task::spawn_blocking(move || {
-        std::fs::create_dir_all(path.parent().expect("a parent"))?;
-        std::fs::write(&path, &bytes)
-    })
-    .await?
-    .map_err(|e| {
-        tracing::error!(error = %e, "cannot store an operator's file");
+    let stored = state.paths.files().store(crate::files::OUT, ext, &bytes).await.map_err(|e| {
+        tracing::error!(error = %format!("{e:#}"), "cannot store an operator's file");
         ApiError::internal()
     })?;
     Ok(crate::engine::Attachment {
@@ -347,7 +332,7 @@ async fn save_upload(state: &AppState, f: FileUpload) -> Result<crate::engine::A
         name: Some(name),
         mime: Some(f.mime),
         size,
-        path: Some(rel),
+        path: Some(stored.reference),
         error: None,
     })
 }
@@ -705,11 +690,14 @@ pub async fn file(
     Path(path): Path<String>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    let safe = path.split('/').all(|p| !p.is_empty() && p != ".." && p != "." && !p.contains('\\'));
-    if !safe || !(path.starts_with("telegram/") || path.starts_with("out/")) {
-        return Err(ApiError::not_found("file"));
-    }
-    let full = state.paths.data_dir.join("files").join(&path);
+    // Only the folders served today: Telegram's and the operators' (`out`).
+    let served = path
+        .split_once('/')
+        .is_some_and(|(folder, _)| folder == ChannelName::Telegram.as_str() || folder == crate::files::OUT);
+    let full = served
+        .then(|| state.paths.files().resolve(&format!("{}/{path}", crate::files::ROOT)))
+        .flatten()
+        .ok_or_else(|| ApiError::not_found("file"))?;
     let bytes = tokio::fs::read(&full).await.map_err(|_| ApiError::not_found("file"))?;
     let ext = full.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     let (mime, inline) = match ext.as_str() {
