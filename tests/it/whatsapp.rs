@@ -169,6 +169,10 @@ async fn a_conversation_from_webhook_to_reply_with_statuses_files_and_duplicates
     let path = first[0]["path"].as_str().unwrap_or_else(|| panic!("no stored path: {first}"));
     assert!(path.starts_with("files/whatsapp/"));
     assert_eq!(std::fs::read(app.paths.data_dir.join(path)).expect("file"), vec![0xFF, 0xD8, 0xFF, 0xE0, 7, 7, 7, 7]);
+    // The panel opens it through the file route, as it links every attachment.
+    let served = app.get(&admin, &format!("/api/v1/{path}")).await;
+    assert_eq!(served.status(), StatusCode::OK);
+    assert_eq!(served.bytes().await.expect("bytes").as_ref(), [0xFF, 0xD8, 0xFF, 0xE0, 7, 7, 7, 7]);
     let second: Value = serde_json::from_str(&rows[1]).expect("json");
     assert!(second[0]["error"].as_str().expect("error").contains("too large"), "{second}");
 

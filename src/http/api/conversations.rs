@@ -690,10 +690,10 @@ pub async fn file(
     Path(path): Path<String>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    // Only the folders served today: Telegram's and the operators' (`out`).
+    // The channels' folders (what buyers sent) and the operators' (`out`); nothing else.
     let served = path
         .split_once('/')
-        .is_some_and(|(folder, _)| folder == ChannelName::Telegram.as_str() || folder == crate::files::OUT);
+        .is_some_and(|(folder, _)| ChannelName::parse(folder).is_some() || folder == crate::files::OUT);
     let full = served
         .then(|| state.paths.files().resolve(&format!("{}/{path}", crate::files::ROOT)))
         .flatten()
