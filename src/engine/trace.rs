@@ -53,7 +53,6 @@ pub(super) fn record_turn(span: &Span, turn: Option<&Turn>, started: Instant) {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
 
     use serde_json::json;
     use tracing_subscriber::layer::SubscriberExt;
@@ -61,19 +60,7 @@ mod tests {
     use super::*;
     use crate::engine::Action;
 
-    /// A writer that keeps what the subscriber printed.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().expect("lock").extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::telemetry::testing::Captured;
 
     #[test]
     fn a_turn_logs_its_fields_and_never_the_text() {

@@ -657,25 +657,12 @@ pub async fn schedule(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
 
     use tracing_subscriber::layer::SubscriberExt;
 
     use super::*;
 
-    /// A writer that keeps what the subscriber printed.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().expect("lock").extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::telemetry::testing::Captured;
 
     /// The last line logged while `f` runs, as JSON with its span, and all the text.
     fn logged(f: impl FnOnce()) -> (serde_json::Value, String) {

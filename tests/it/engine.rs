@@ -700,6 +700,16 @@ async fn replies_to_the_api_channel_are_delivered_by_long_polling() {
     assert_eq!(error_code(bad, StatusCode::UNPROCESSABLE_ENTITY).await, "invalid_body");
 }
 
+/// Outbox rows queued, and who handles the one conversation.
+fn queued_and_handler(db: &Db) -> (i64, String) {
+    db.with_conn(|c| {
+        let q: i64 = c.query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0))?;
+        let h: String = c.query_row("SELECT handled_by FROM conversations", [], |r| r.get(0))?;
+        Ok((q, h))
+    })
+    .expect("read")
+}
+
 /// A turn reads the settings it started with: a change made from the panel while the model
 /// writes applies to the next message, never to the rest of this one.
 #[tokio::test]
@@ -734,22 +744,10 @@ async fn a_turn_reads_one_settings_snapshot() {
     engine.reconfigure(held);
     let turn = first.await.expect("join");
     assert!(turn.reply.as_deref().is_some_and(|r| r.contains("личном кабинете")), "{:?}", turn.reply);
-    let (queued, handler) = db
-        .with_conn(|c| {
-            let q: i64 = c.query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0))?;
-            let h: String = c.query_row("SELECT handled_by FROM conversations", [], |r| r.get(0))?;
-            Ok((q, h))
-        })
-        .expect("read");
+    let (queued, handler) = queued_and_handler(&db);
     assert_eq!((queued, handler.as_str()), (1, "bot"), "the turn that began before the change is sent as it began");
     // The next message reads the new settings: held for approval, nothing queued.
     engine.handle(&msg("2", "а обменять можно?")).await.expect("turn");
-    let (queued, handler) = db
-        .with_conn(|c| {
-            let q: i64 = c.query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0))?;
-            let h: String = c.query_row("SELECT handled_by FROM conversations", [], |r| r.get(0))?;
-            Ok((q, h))
-        })
-        .expect("read");
+    let (queued, handler) = queued_and_handler(&db);
     assert_eq!((queued, handler.as_str()), (1, "operator"), "the next turn is held for a person");
 }
