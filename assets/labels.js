@@ -27,11 +27,12 @@
     requested: "попросил человека", negative: "недоволен", human_only: "тема для людей", repeated_failure: "бот не справился",
     order_problem: "проблема с заказом", processing_failed: "не удалось обработать", takeover: "взят оператором",
     approval: "черновик на проверку", licence: "бот приостановлен: лицензия истекла", seller: "продавец ответил сам",
+    dispute: "спорит со статусом", other: "другое",
   };
   const INTENTS = {
     order_status: "где заказ", return_request: "возврат", exchange: "обмен", cancel_order: "отмена заказа",
     delivery_time: "сроки доставки", payment: "оплата", promo: "скидки и промокоды", product_info: "вопрос о товаре",
-    size: "размер", complaint: "жалоба", greeting: "приветствие", thanks: "благодарность", human: "просит человека",
+    size: "размер", complaint: "жалоба", greeting: "приветствие", thanks: "благодарность", human_request: "просит человека", other: "другое",
     human_request: "просит человека", other: "другое",
   };
   const ACTIONS = {

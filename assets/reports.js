@@ -10,16 +10,8 @@
   const { api, el } = window.supportd;
   const SVG = "http://www.w3.org/2000/svg";
 
-  const REASONS = {
-    requested: "попросил человека", negative: "недоволен", human_only: "тема для людей", repeated_failure: "бот не справился",
-    order_problem: "проблема с заказом", processing_failed: "не удалось обработать", licence: "бот приостановлен (лицензия)",
-    takeover: "оператор взял сам", approval: "черновик на проверку", other: "другое",
-  };
-  const INTENTS = {
-    order_status: "где заказ", delivery_time: "сроки доставки", return_request: "возврат", exchange: "обмен",
-    product_info: "о товаре", payment: "оплата", complaint: "жалоба", cancel_order: "отмена заказа", promo: "акции и промокоды",
-    greeting: "приветствие", thanks: "благодарность", human_request: "позвать человека", other: "другое",
-  };
+  // Reasons and intents in the words the rest of the panel uses (labels.js).
+  const { REASONS, INTENTS } = window.supportdLabels;
   const SOURCES = {
     telegram: "Telegram", telegram_business: "Telegram Business", whatsapp: "WhatsApp", vk: "ВКонтакте", widget: "Чат на сайте", api: "API", wb_question: "WB: вопросы", wb_review: "WB: отзывы",
     wb_chat: "WB: чат", ozon_chat: "Ozon: чаты", ozon_review: "Ozon: отзывы", ozon_question: "Ozon: вопросы", other: "Другое",
