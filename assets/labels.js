@@ -33,10 +33,9 @@
     order_status: "где заказ", return_request: "возврат", exchange: "обмен", cancel_order: "отмена заказа",
     delivery_time: "сроки доставки", payment: "оплата", promo: "скидки и промокоды", product_info: "вопрос о товаре",
     size: "размер", complaint: "жалоба", greeting: "приветствие", thanks: "благодарность", human_request: "просит человека", other: "другое",
-    human_request: "просит человека", other: "другое",
   };
   const ACTIONS = {
-    answer: "ответить", clarify: "уточнить", handoff: "передать человеку", close: "закрыть", rated: "оценка принята", silent: "промолчать",
+    answer: "ответить", clarify: "уточнить", handoff: "передать человеку", close: "закрыть", rated: "оценка принята", silent: "промолчать", notify: "уведомление о заказе",
   };
   const SENTIMENTS = { positive: "доволен", neutral: "спокоен", negative: "недоволен", angry: "злится" };
   const AUDIT = {

@@ -120,6 +120,7 @@ struct Asked {
     model: bool,
     answer_tokens: u64,
     prompt_tokens: u64,
+    cached_tokens: u64,
     drafted: u64,
     accepted: u64,
     overflow: bool,
@@ -160,7 +161,8 @@ async fn ask(engine: &Engine, firsts: &Firsts, customer: String, text: &str) -> 
         })
         .await?;
     let complete = started.elapsed();
-    let m = &turn.provenance["model"];
+    let m = turn.provenance.model.as_ref();
+    let call = m.and_then(|m| m.call.as_ref());
     let first = firsts
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -168,16 +170,17 @@ async fn ask(engine: &Engine, firsts: &Firsts, customer: String, text: &str) -> 
         .map(|t| t.duration_since(started))
         .unwrap_or(complete)
         .min(complete);
-    let error = m["error"].as_str().unwrap_or("");
+    let error = m.and_then(|m| m.error.as_deref()).unwrap_or("");
     Ok(Asked {
         first_ms: first.as_millis() as u64,
         complete_ms: complete.as_millis() as u64,
         // Written by the model: it answered and the guard let the text through.
-        model: m["provider"].is_string() && turn.provenance["guard"].as_array().is_none_or(|g| g.is_empty()),
-        answer_tokens: m["completion_tokens"].as_u64().unwrap_or(0),
-        prompt_tokens: m["prompt_tokens"].as_u64().unwrap_or(0),
-        drafted: m["drafted_tokens"].as_u64().unwrap_or(0),
-        accepted: m["accepted_tokens"].as_u64().unwrap_or(0),
+        model: call.is_some() && turn.provenance.guard.is_empty(),
+        answer_tokens: call.map_or(0, |c| u64::from(c.completion_tokens)),
+        prompt_tokens: call.map_or(0, |c| u64::from(c.prompt_tokens)),
+        cached_tokens: call.map_or(0, |c| u64::from(c.cached_prompt_tokens)),
+        drafted: call.map_or(0, |c| u64::from(c.drafted_tokens)),
+        accepted: call.map_or(0, |c| u64::from(c.accepted_tokens)),
         overflow: error.contains("busy"),
     })
 }
@@ -229,7 +232,10 @@ pub fn run(paths: &Paths, args: AnswersArgs) -> anyhow::Result<ExitCode> {
         let mut asked = Vec::new();
         for (i, q) in questions.iter().enumerate() {
             let a = ask(&engine, &firsts, format!("bench-{i}"), q).await?;
-            eprintln!("  {:>5} ms first, {:>5} ms complete, {:>3} tokens: {q}", a.first_ms, a.complete_ms, a.answer_tokens);
+            eprintln!(
+                "  {:>5} ms first, {:>5} ms complete, prompt {:>4} ({:>4} cached), {:>3} tokens: {q}",
+                a.first_ms, a.complete_ms, a.prompt_tokens, a.cached_tokens, a.answer_tokens
+            );
             asked.push(a);
         }
         let mut concurrent = Vec::new();

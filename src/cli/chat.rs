@@ -148,29 +148,25 @@ pub fn chat(paths: &Paths, args: ChatArgs) -> anyhow::Result<ExitCode> {
                 Some(r) => println!("{}{r}", crate::texts::chat::BOT),
                 None => println!("{}{}", crate::texts::chat::BOT, crate::texts::chat::SILENT),
             }
-            let sources: Vec<String> = p["sources"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|s| Some(format!("{} «{}»", s["doc"].as_str()?, s["title"].as_str()?)))
-                        .collect()
-                })
+            let sources: Vec<String> = p.sources.iter().map(|s| format!("{} «{}»", s.doc, s.title)).collect();
+            let orders: Vec<&str> = p.orders.iter().map(|o| o.number.as_str()).collect();
+            let model = p
+                .model
+                .as_ref()
+                .and_then(|m| m.call.as_ref())
+                .map(|c| format!(" · model {}", c.provider))
                 .unwrap_or_default();
-            let orders: Vec<&str> = p["orders"]
-                .as_array()
-                .map(|a| a.iter().filter_map(|o| o["number"].as_str()).collect())
-                .unwrap_or_default();
-            let model = p["model"]["provider"].as_str().map(|m| format!(" · model {m}")).unwrap_or_default();
+            let u = p.understood.as_ref();
             println!(
                 "     [{} · intent {} {:.2} · sentiment {}{}{}{} · {} ms]",
                 turn.action.as_str(),
-                p["intent"].as_str().unwrap_or("-"),
-                p["confidence"].as_f64().unwrap_or(0.0),
-                p["sentiment"].as_str().unwrap_or("-"),
+                u.map_or("-", |u| u.intent.as_str()),
+                u.map_or(0.0, |u| u.confidence),
+                u.map_or("-", |u| u.sentiment.as_str()),
                 if sources.is_empty() { String::new() } else { format!(" · sources {}", sources.join(", ")) },
                 if orders.is_empty() { String::new() } else { format!(" · orders {}", orders.join(", ")) },
                 model,
-                p["latency_ms"].as_u64().unwrap_or(0),
+                p.latency_ms.unwrap_or(0),
             );
             // The terminal is this conversation's channel: its replies are delivered here.
             let now = clock.now_ms();

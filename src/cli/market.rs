@@ -174,7 +174,7 @@ pub fn orders(paths: &Paths, db: &Db, cmd: OrdersCommand) -> anyhow::Result<Exit
     }
     let offset = config.shop.utc_offset_minutes;
     println!("{}", crate::engine::answer::order(o, found.stale_since, clock.now_ms(), offset));
-    println!("source: {} (synced {})", found.source, crate::engine::answer::date_time(o.synced_at, offset));
+    println!("source: {} (synced {})", found.source.as_str(), crate::engine::answer::date_time(o.synced_at, offset));
     println!("marketplace status: {}", o.status_raw);
     if let Some(p) = &o.phone {
         println!("buyer phone: {p}");

@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::provenance::{ModelOutcome, ModelRecord};
 use super::{Action, Engine, Inbound};
+use crate::nlu::Intent;
 use crate::nlu::{EntityKind, entities};
 use crate::store::{Db, kb as kb_rows, messaging as msgs, orders as order_rows};
 
@@ -123,16 +125,16 @@ pub struct ModelCounts {
 }
 
 impl ModelCounts {
-    fn count(&mut self, model: &serde_json::Value) {
-        match model["outcome"].as_str() {
-            Some("written") => self.written += 1,
-            Some("changed") => self.guard_changed += 1,
-            Some("rejected") => self.guard_rejected += 1,
-            Some(_) => self.failed += 1,
-            None => return,
+    fn count(&mut self, model: Option<&ModelRecord>) {
+        let Some(model) = model else { return };
+        match model.outcome {
+            ModelOutcome::Written => self.written += 1,
+            ModelOutcome::Changed => self.guard_changed += 1,
+            ModelOutcome::Rejected => self.guard_rejected += 1,
+            ModelOutcome::Failed => self.failed += 1,
         }
-        for r in model["reasons"].as_array().into_iter().flatten() {
-            *self.reasons.entry(r["kind"].as_str().unwrap_or("other").to_owned()).or_insert(0) += 1;
+        for r in model.call.iter().flat_map(|c| &c.reasons) {
+            *self.reasons.entry(r.kind().to_owned()).or_insert(0) += 1;
         }
     }
 }
@@ -181,7 +183,7 @@ pub async fn run(engine: &Engine, db: &Db, dialogs: &[Dialog]) -> Result<Report,
                 })
                 .await?;
             latencies.push(started.elapsed().as_millis() as u64);
-            model.count(&turn.provenance["model"]);
+            model.count(turn.provenance.model.as_ref());
             let reply = turn.reply.clone().unwrap_or_default();
             let low = reply.to_lowercase();
             let finding = |problem: String| Finding { dialog: d.id.clone(), turn: i, problem, reply: reply.clone() };
@@ -192,7 +194,7 @@ pub async fn run(engine: &Engine, db: &Db, dialogs: &[Dialog]) -> Result<Report,
                 problems.push(format!("action {} (expected {:?})", turn.action.as_str(), t.expect.action));
             }
             if let Some(intent) = &t.expect.intent {
-                let got = turn.provenance["intent"].as_str().unwrap_or("");
+                let got = turn.provenance.intent().map_or("", Intent::as_str);
                 if got != intent && turn.action != Action::Silent {
                     problems.push(format!("intent {got} (expected {intent})"));
                 }
@@ -211,16 +213,13 @@ pub async fn run(engine: &Engine, db: &Db, dialogs: &[Dialog]) -> Result<Report,
                 }
             }
             if !t.expect.sources.is_empty() {
-                let cited: Vec<&str> = turn.provenance["sources"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|s| s["doc"].as_str())
-                            .filter_map(|d| slugs.get(d))
-                            .map(String::as_str)
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let cited: Vec<&str> = turn
+                    .provenance
+                    .sources
+                    .iter()
+                    .filter_map(|s| slugs.get(&s.doc))
+                    .map(String::as_str)
+                    .collect();
                 if !t.expect.sources.iter().any(|s| cited.contains(&s.as_str())) {
                     problems.push(format!("cited {cited:?} (expected one of {:?})", t.expect.sources));
                 }

@@ -29,6 +29,21 @@ pub enum Violation {
     UnknownPlace(String),
 }
 
+impl Violation {
+    /// Its kind as the stored provenance names it (`kind`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Violation::InventedOrder(_) => "invented_order",
+            Violation::ForeignContact(_) => "foreign_contact",
+            Violation::InventedSum(_) => "invented_sum",
+            Violation::Promise(_) => "promise",
+            Violation::InventedNumber(_) => "invented_number",
+            Violation::UnsupportedVerdict(_) => "unsupported_verdict",
+            Violation::UnknownPlace(_) => "unknown_place",
+        }
+    }
+}
+
 static SUM: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)\b(\d[\d\s]{0,9}\d|\d)\s*(?:₽|руб\w*|р\.)").expect("a valid built-in pattern"));
 

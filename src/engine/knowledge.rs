@@ -1,8 +1,6 @@
 //! Knowledge answers: retrieval finds the documents, composition picks the units that hold the
 //! fact asked for ([`crate::kb::compose`]).
 
-use serde_json::json;
-
 use super::dialog::State;
 use super::{Draft, Engine, EngineError};
 use crate::kb::SearchHit;
@@ -60,8 +58,15 @@ impl Engine {
     pub(super) fn cite_composition(&self, found: &Found, intent: Intent, out: &mut Draft) {
         let c = &found.composition;
         let score = found.hits.iter().find(|h| h.doc == c.doc).map_or(0.0, |h| h.score);
-        out.sources.push(json!({"doc": c.doc, "title": c.title, "score": score, "intent": intent,
-            "units": c.units, "coverage": c.coverage, "similarity": c.similarity}));
+        out.sources.push(super::provenance::Source {
+            doc: c.doc.clone(),
+            title: c.title.clone(),
+            score,
+            intent,
+            units: c.units.clone(),
+            coverage: c.coverage,
+            similarity: c.similarity,
+        });
         out.source_docs.push(c.doc.clone());
         out.facts.push(format!("{}: {}", c.title, c.text));
     }

@@ -22,6 +22,7 @@ pub mod hours;
 mod knowledge;
 pub mod notify;
 pub mod policy;
+pub mod provenance;
 pub mod stream;
 mod trace;
 
@@ -44,6 +45,7 @@ use crate::store::{Db, StoreError, orders as order_rows};
 use crate::texts::bot;
 use dialog::{Awaiting, State};
 use policy::{Decision, HandoffReason, Plan};
+use provenance::{ModelCall, ModelOutcome, ModelRecord, OrderRef, PlanRecord, Provenance, SilentReason, Understood};
 
 /// What the engine did with a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,9 +59,21 @@ pub enum Action {
     Rated,
     /// A person handles the conversation: no bot reply.
     Silent,
+    /// An order status notice the bot sent unasked (never a turn's decision).
+    Notify,
 }
 
 impl Action {
+    pub const ALL: [Action; 7] = [
+        Action::Answer,
+        Action::Clarify,
+        Action::Handoff,
+        Action::Close,
+        Action::Rated,
+        Action::Silent,
+        Action::Notify,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Answer => "answer",
@@ -68,6 +82,7 @@ impl Action {
             Action::Close => "close",
             Action::Rated => "rated",
             Action::Silent => "silent",
+            Action::Notify => "notify",
         }
     }
 }
@@ -81,7 +96,7 @@ pub struct Turn {
     pub action: Action,
     pub reply: Option<String>,
     /// Intent, confidence, sources, orders, provider, tokens, latency: why the bot said it.
-    pub provenance: Value,
+    pub provenance: Provenance,
     /// Facts the reply could rely on (order data, knowledge passages), for checks.
     #[serde(skip)]
     pub facts: Vec<String>,
@@ -221,13 +236,13 @@ struct Draft {
     action: Option<Action>,
     parts: Vec<String>,
     facts: Vec<String>,
-    sources: Vec<Value>,
+    sources: Vec<provenance::Source>,
     source_docs: Vec<String>,
-    orders: Vec<Value>,
+    orders: Vec<OrderRef>,
     link: Vec<Order>,
     handoff: Option<HandoffReason>,
     rating: Option<u8>,
-    model: Option<Value>,
+    model: Option<ModelRecord>,
     guard: Vec<guard::Violation>,
     buttons: Vec<Vec<String>>,
     opt_out: bool,
@@ -409,8 +424,9 @@ impl Engine {
                 msgs::append_message(&tx, &buyer, now)?;
                 msgs::add_system_note(&tx, conv, &bot::processing_failed(tries), now)?;
                 let reply = bot::handoff(&when);
-                let provenance =
-                    json!({"action": "handoff", "handoff_reason": HandoffReason::ProcessingFailed.as_str()});
+                let mut provenance = Provenance::of(Action::Handoff);
+                provenance.handoff_reason = Some(HandoffReason::ProcessingFailed);
+                let provenance = provenance.to_json();
                 let answer = NewMessage {
                     conversation_id: conv,
                     author: Author::Bot,
@@ -551,7 +567,7 @@ impl Engine {
                 conversation_id: conv,
                 action: Action::Silent,
                 reply: None,
-                provenance: json!({"action": "silent", "reason": "operator"}),
+                provenance: Provenance { reason: Some(SilentReason::Operator), ..Provenance::of(Action::Silent) },
                 facts: Vec::new(),
             };
             self.commit(item, &conversation, &turn, None, &Draft::default(), now).await?;
@@ -562,7 +578,7 @@ impl Engine {
                 conversation_id: conv,
                 action: Action::Silent,
                 reply: None,
-                provenance: json!({"action": "silent", "reason": "licence"}),
+                provenance: Provenance { reason: Some(SilentReason::Licence), ..Provenance::of(Action::Silent) },
                 facts: Vec::new(),
             };
             let draft = Draft { handoff: Some(HandoffReason::Licence), ..Draft::default() };
@@ -580,7 +596,11 @@ impl Engine {
                 conversation_id: conv,
                 action: Action::Answer,
                 reply: Some(reply),
-                provenance: json!({"action": "answer", "plan": "VerifiedPhone", "orders": linked.len()}),
+                provenance: Provenance {
+                    plan: Some(PlanRecord::VerifiedPhone),
+                    linked_orders: Some(linked.len()),
+                    ..Provenance::of(Action::Answer)
+                },
                 facts: lines,
             };
             self.commit(item, &conversation, &turn, Some(&state), &Draft::default(), now).await?;
@@ -592,7 +612,11 @@ impl Engine {
                 conversation_id: conv,
                 action: Action::Clarify,
                 reply: Some(bot::GOT_ATTACHMENT.into()),
-                provenance: json!({"action": "clarify", "plan": "Attachment", "attachments": m.attachments.len()}),
+                provenance: Provenance {
+                    plan: Some(PlanRecord::Attachment),
+                    attachments: Some(m.attachments.len()),
+                    ..Provenance::of(Action::Clarify)
+                },
                 facts: Vec::new(),
             };
             self.commit(item, &conversation, &turn, Some(&state), &Draft::default(), now).await?;
@@ -627,29 +651,23 @@ impl Engine {
         let rules = if public {
             let verdict =
                 crate::marketplace::rules::public_answer(&conversation.channel, &conversation.recipient, &reply);
-            crate::marketplace::rules::apply(verdict, &mut reply, &mut draft.hold, &mut draft.note)
+            Some(crate::marketplace::rules::apply(verdict, &mut reply, &mut draft.hold, &mut draft.note))
         } else {
-            Value::Null
+            None
         };
-        let provenance = json!({
-            "action": action.as_str(),
-            "plan": format!("{:?}", decision.plan),
-            "intent": analysis.intent,
-            "confidence": analysis.confidence,
-            "intents": analysis.intents,
-            "entities": analysis.entities,
-            "sentiment": analysis.sentiment,
-            "urgent": analysis.urgent,
-            "injection": decision.injection,
-            "handoff_reason": draft.handoff.map(HandoffReason::as_str),
-            "sources": draft.sources,
-            "orders": draft.orders,
-            "model": draft.model,
-            "guard": draft.guard,
-            "draft": draft.hold,
-            "marketplace_rules": rules,
-            "latency_ms": started.elapsed().as_millis() as u64,
-        });
+        let provenance = Provenance {
+            plan: Some(PlanRecord::Policy(decision.plan.clone())),
+            understood: Some(Understood::new(&analysis, decision.injection)),
+            handoff_reason: draft.handoff,
+            sources: draft.sources.clone(),
+            orders: draft.orders.clone(),
+            model: draft.model.clone(),
+            guard: draft.guard.clone(),
+            draft: Some(draft.hold),
+            marketplace_rules: rules,
+            latency_ms: Some(started.elapsed().as_millis() as u64),
+            ..Provenance::of(action)
+        };
         let turn = Turn { conversation_id: conv, action, reply: Some(reply), provenance, facts: draft.facts.clone() };
         self.commit(item, &conversation, &turn, Some(&state), &draft, now).await?;
         Ok(turn)
@@ -887,10 +905,13 @@ impl Engine {
     fn answer_orders(&self, found: &[Found], missing: &[String], state: &mut State, out: &mut Draft, now: i64) {
         let offset = out.settings.utc_offset_minutes;
         for f in found {
-            out.orders.push(json!({
-                "market": f.order.market, "number": f.order.number, "status": f.order.status,
-                "source": f.source, "stale_since": f.stale_since,
-            }));
+            out.orders.push(OrderRef {
+                market: Some(f.order.market),
+                number: f.order.number.clone(),
+                status: f.order.status,
+                source: Some(f.source),
+                stale_since: f.stale_since,
+            });
             out.link.push(f.order.clone());
         }
         if let Some(problem) = found.iter().find(|f| f.order.status == OrderStatus::Problem) {
@@ -1023,7 +1044,7 @@ impl Engine {
                     facts[0] = facts[0].chars().take(keep).collect();
                 }
                 Err(e) => {
-                    out.model = Some(json!({"outcome": "failed", "error": e.to_string()}));
+                    out.model = Some(ModelRecord::failed(e.to_string()));
                     return Ok(None);
                 }
             }
@@ -1047,19 +1068,31 @@ impl Engine {
                 let extra = checked.kept.len().saturating_sub(MODEL_SENTENCES);
                 let cut: Vec<String> = checked.kept.drain(MODEL_SENTENCES.min(checked.kept.len())..).collect();
                 let outcome = match (checked.kept.is_empty(), checked.dropped.is_empty() && extra == 0) {
-                    (true, _) => "rejected",
-                    (false, true) => "written",
-                    (false, false) => "changed",
+                    (true, _) => ModelOutcome::Rejected,
+                    (false, true) => ModelOutcome::Written,
+                    (false, false) => ModelOutcome::Changed,
                 };
-                let reasons: Vec<&guard::Violation> = checked.dropped.iter().flat_map(|(_, v)| v).collect();
-                out.model = Some(json!({
-                    "outcome": outcome, "provider": done.provider, "model": done.model,
-                    "prompt_tokens": done.prompt_tokens, "completion_tokens": done.completion_tokens,
-                    "latency_ms": done.latency_ms, "from_cache": done.from_cache, "history_dropped": fitted.dropped,
-                    "dropped_sentences": checked.dropped.len(), "cut_sentences": cut.len(), "reasons": reasons,
-                    "first_text_ms": shown.first_ms, "drafted_tokens": done.drafted_tokens,
-                    "accepted_tokens": done.accepted_tokens,
-                }));
+                let reasons: Vec<guard::Violation> = checked.dropped.iter().flat_map(|(_, v)| v.clone()).collect();
+                out.model = Some(ModelRecord {
+                    outcome,
+                    error: None,
+                    call: Some(ModelCall {
+                        provider: done.provider.clone(),
+                        model: done.model.clone(),
+                        prompt_tokens: done.prompt_tokens,
+                        cached_prompt_tokens: done.cached_prompt_tokens,
+                        completion_tokens: done.completion_tokens,
+                        latency_ms: done.latency_ms,
+                        from_cache: done.from_cache,
+                        history_dropped: fitted.dropped,
+                        dropped_sentences: checked.dropped.len(),
+                        cut_sentences: cut.len(),
+                        reasons,
+                        first_text_ms: shown.first_ms,
+                        drafted_tokens: done.drafted_tokens,
+                        accepted_tokens: done.accepted_tokens,
+                    }),
+                });
                 if checked.kept.is_empty() {
                     out.guard = checked.dropped.into_iter().flat_map(|(_, v)| v).collect();
                     return Ok(None);
@@ -1068,7 +1101,7 @@ impl Engine {
                 Ok(Some(checked.kept.join(" ")))
             }
             Err(e) => {
-                out.model = Some(json!({"outcome": "failed", "error": e.to_string()}));
+                out.model = Some(ModelRecord::failed(e.to_string()));
                 Ok(None)
             }
         }
@@ -1107,7 +1140,7 @@ impl Engine {
         let (inbox_id, conv_id, customer) = (item.id, conv.id, conv.customer_id);
         let (channel, recipient) = (conv.channel.clone(), conv.recipient.clone());
         let reply = turn.reply.clone();
-        let provenance = turn.provenance.clone();
+        let provenance = turn.provenance.to_json();
         let action = turn.action;
         let state = state.map(State::to_json);
         let handoff = draft.handoff;

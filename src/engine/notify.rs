@@ -5,6 +5,7 @@
 use serde_json::json;
 
 use super::answer;
+use super::provenance::{OrderRef, Provenance};
 use crate::config::NotificationsConfig;
 use crate::marketplace::sync::Notifier;
 use crate::marketplace::{Order, OrderStatus};
@@ -42,7 +43,17 @@ pub fn notifier(config: &NotificationsConfig, offset: i32) -> Option<Notifier> {
         for (customer, channel, recipient) in order_rows::subscribers(conn, order_id)? {
             let key = format!("notify:{order_id}:{}:{customer}", o.status.as_str());
             let conv = msgs::open_conversation(conn, customer, &channel, now)?;
-            let provenance = json!({"action": "notify", "orders": [{"number": o.number, "status": o.status}]});
+            let provenance = Provenance {
+                orders: vec![OrderRef {
+                    market: Some(o.market),
+                    number: o.number.clone(),
+                    status: o.status,
+                    source: None,
+                    stale_since: None,
+                }],
+                ..Provenance::of(super::Action::Notify)
+            }
+            .to_json();
             let m = NewMessage {
                 conversation_id: conv,
                 author: Author::Bot,

@@ -39,14 +39,14 @@ pub(super) fn record_turn(span: &Span, turn: Option<&Turn>, started: Instant) {
     let p = &turn.provenance;
     span.record("conversation_id", turn.conversation_id);
     span.record("action", turn.action.as_str());
-    if let Some(intent) = p["intent"].as_str() {
-        span.record("intent", intent);
+    if let Some(intent) = p.intent() {
+        span.record("intent", intent.as_str());
     }
-    if let Some(provider) = p["model"]["provider"].as_str() {
-        span.record("provider", provider);
+    if let Some(call) = p.model.as_ref().and_then(|m| m.call.as_ref()) {
+        span.record("provider", call.provider.as_str());
     }
-    if let Some(reason) = p["handoff_reason"].as_str() {
-        span.record("handoff", reason);
+    if let Some(reason) = p.handoff_reason {
+        span.record("handoff", reason.as_str());
     }
     span.in_scope(|| tracing::info!("turn done"));
 }
@@ -54,11 +54,12 @@ pub(super) fn record_turn(span: &Span, turn: Option<&Turn>, started: Instant) {
 #[cfg(test)]
 mod tests {
 
-    use serde_json::json;
     use tracing_subscriber::layer::SubscriberExt;
 
     use super::*;
     use crate::engine::Action;
+    use crate::engine::provenance::{ModelCall, ModelOutcome, ModelRecord, Provenance, Understood};
+    use crate::nlu::{Intent, Sentiment};
 
     use crate::telemetry::testing::Captured;
 
@@ -79,7 +80,38 @@ mod tests {
             conversation_id: 42,
             action: Action::Answer,
             reply: Some("ответ бота".into()),
-            provenance: json!({"intent": "where_is_order", "model": {"provider": "local"}}),
+            provenance: Provenance {
+                understood: Some(Understood {
+                    intent: Intent::OrderStatus,
+                    confidence: 0.9,
+                    intents: Vec::new(),
+                    entities: Vec::new(),
+                    sentiment: Sentiment::Neutral,
+                    urgent: false,
+                    injection: false,
+                }),
+                model: Some(ModelRecord {
+                    outcome: ModelOutcome::Written,
+                    error: None,
+                    call: Some(ModelCall {
+                        provider: "local".into(),
+                        model: "m".into(),
+                        prompt_tokens: 1,
+                        cached_prompt_tokens: 0,
+                        completion_tokens: 1,
+                        latency_ms: 1,
+                        from_cache: false,
+                        history_dropped: 0,
+                        dropped_sentences: 0,
+                        cut_sentences: 0,
+                        reasons: Vec::new(),
+                        first_text_ms: None,
+                        drafted_tokens: 0,
+                        accepted_tokens: 0,
+                    }),
+                }),
+                ..Provenance::of(Action::Answer)
+            },
             facts: Vec::new(),
         };
         tracing::subscriber::with_default(subscriber, || {
@@ -94,7 +126,7 @@ mod tests {
         assert_eq!(span["inbox_id"], 7);
         assert_eq!(span["channel"], "telegram");
         assert_eq!(span["conversation_id"], 42);
-        assert_eq!(span["intent"], "where_is_order");
+        assert_eq!(span["intent"], "order_status");
         assert_eq!(span["action"], "answer");
         assert_eq!(span["provider"], "local");
         assert!(span["latency_ms"].is_u64(), "{text}");

@@ -388,13 +388,31 @@ pub trait MarketplaceApi: Send + Sync {
 
 /// An order lookup's result.
 #[derive(Debug, Clone, PartialEq)]
+/// Where an order's facts came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderSource {
+    /// The local copy from the last sync.
+    Cache,
+    /// Asked from the marketplace just now.
+    Live,
+}
+
+impl OrderSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderSource::Cache => "cache",
+            OrderSource::Live => "live",
+        }
+    }
+}
+
 pub struct Found {
     pub order: Order,
     /// Set when the data is older than the freshness window and the marketplace could not be
     /// asked: the answer must say "as of" this time.
     pub stale_since: Option<i64>,
-    /// "cache" or "live".
-    pub source: &'static str,
+    pub source: OrderSource,
     /// Returns requested on this order (from the last sync), newest first.
     pub returns: Vec<Return>,
 }
@@ -402,7 +420,7 @@ pub struct Found {
 impl Found {
     /// The cached copy when the marketplace could not be asked: "as of" its last sync.
     fn as_of(order: Order) -> Self {
-        Found { stale_since: Some(order.synced_at), order, source: "cache", returns: Vec::new() }
+        Found { stale_since: Some(order.synced_at), order, source: OrderSource::Cache, returns: Vec::new() }
     }
 }
 
@@ -484,7 +502,7 @@ impl Orders {
         if let Some(o) = &cached
             && fresh(o)
         {
-            return Ok(Some(Found { order: o.clone(), stale_since: None, source: "cache", returns: Vec::new() }));
+            return Ok(Some(Found { order: o.clone(), stale_since: None, source: OrderSource::Cache, returns: Vec::new() }));
         }
         let api = match self.apis.get(&market) {
             Some(api) if api.has_key().await => api,
@@ -508,7 +526,7 @@ impl Orders {
                     .call(move |c| rows::upsert(c, &o, now))
                     .await
                     .map_err(|e| MarketError::Unavailable(format!("order cache: {e}")))?;
-                Ok(Some(Found { order, stale_since: None, source: "live", returns: Vec::new() }))
+                Ok(Some(Found { order, stale_since: None, source: OrderSource::Live, returns: Vec::new() }))
             }
             Ok(Ok(None)) => Ok(None),
             Ok(Err(e)) => {

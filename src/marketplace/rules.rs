@@ -317,19 +317,28 @@ pub fn public_answer(channel: &str, recipient: &str, text: &str) -> Verdict {
     }
 }
 
+/// What a reply's provenance records of the rules: the verdict and what it found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum RulesRecord {
+    Clean,
+    Cleaned { removed: Vec<Finding> },
+    Held { findings: Vec<Finding> },
+}
+
 /// Applies a verdict to the engine's reply: the cleaned text replaces it, a hold keeps it as a
 /// draft with a note for the operators. Returns what the reply's provenance records.
-pub fn apply(verdict: Verdict, reply: &mut String, hold: &mut bool, note: &mut Option<String>) -> serde_json::Value {
+pub fn apply(verdict: Verdict, reply: &mut String, hold: &mut bool, note: &mut Option<String>) -> RulesRecord {
     match verdict {
-        Verdict::Clean => serde_json::json!({"verdict": "clean"}),
+        Verdict::Clean => RulesRecord::Clean,
         Verdict::Cleaned { text, removed } => {
             *reply = text;
-            serde_json::json!({"verdict": "cleaned", "removed": removed})
+            RulesRecord::Cleaned { removed }
         }
         Verdict::Hold { findings } => {
             *hold = true;
             *note = Some(crate::texts::marketplace::held(&findings));
-            serde_json::json!({"verdict": "held", "findings": findings})
+            RulesRecord::Held { findings }
         }
     }
 }

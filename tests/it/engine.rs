@@ -369,7 +369,7 @@ async fn order_data_comes_live_then_from_the_cache_as_of_its_time() {
     let turn = engine.handle(&msg("1", "где заказ 4102938475")).await.expect("turn");
     let reply = turn.reply.expect("reply");
     assert!(reply.contains("в пути"), "{reply}");
-    assert_eq!(turn.provenance["orders"][0]["source"], "live");
+    assert_eq!(turn.provenance.orders[0].source, Some(supportd::marketplace::OrderSource::Live));
     let cached =
         db.with_conn(|c| supportd::store::orders::get(c, Market::Wb, "4102938475")).expect("get").expect("cached");
     assert_eq!((cached.status, cached.status_raw.as_str()), (OrderStatus::InTransit, "complete/sorted"));
@@ -383,7 +383,7 @@ async fn order_data_comes_live_then_from_the_cache_as_of_its_time() {
     assert!(started.elapsed() < Duration::from_secs(3), "bounded by the lookup timeout");
     let reply = turn.reply.expect("reply");
     assert!(reply.contains("Данные на") && reply.contains("в пути"), "{reply}");
-    assert_eq!(turn.provenance["orders"][0]["source"], "cache");
+    assert_eq!(turn.provenance.orders[0].source, Some(supportd::marketplace::OrderSource::Cache));
 
     // A number nobody knows is never answered with invented data; twice, and a person takes over.
     market.hang(false);

@@ -377,7 +377,7 @@ async fn marketplace_answers_keep_the_marketplace_rules_on_every_marketplace_cha
         let channel = name.as_str();
         let turn = engine.handle(&inbound(name, &format!("m-{i}"), recipient, question)).await.expect("handled");
         let reply = turn.reply.clone().unwrap_or_default();
-        let verdict = turn.provenance["marketplace_rules"]["verdict"].as_str().unwrap_or("").to_owned();
+        let verdict = turn.provenance.to_json()["marketplace_rules"]["verdict"].as_str().unwrap_or("").to_owned();
         let conv = db.with_conn(|c| msgs::conversation(c, turn.conversation_id)).expect("conversation");
         match verdict.as_str() {
             "cleaned" => {

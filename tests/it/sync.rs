@@ -13,7 +13,7 @@ use supportd::net::KeyRef;
 use supportd::store::{Db, messaging as msgs, orders as rows};
 
 use crate::fakes::marketplace::{FakeMarketplace, Fault, OZON_API_KEY, OZON_CLIENT_ID, WB_TOKEN};
-use crate::harness::{run_cli_env, stderr, stdout, temp_data_dir};
+use crate::harness::{eventually, run_cli_env, stderr, stdout, temp_data_dir};
 
 const DAY: i64 = 86_400_000;
 
@@ -279,53 +279,25 @@ async fn marketplace_questions_are_answered_and_published() {
     )
     .await;
     // WB, "auto": the bot's answer from the knowledge base is published on the question.
-    let mut answer = None;
-    for _ in 0..200 {
-        answer = market.wb_answer("q-1001");
-        if answer.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let answer = answer.expect("the WB question was answered");
+    let answer = eventually(10, "the WB question answered", async || market.wb_answer("q-1001")).await;
     assert!(answer.to_lowercase().contains("верн"), "answered from the returns articles: {answer}");
     // A review with a question is answered publicly; an angry one waits for a person (a
     // handoff text is never published on the marketplace).
-    for _ in 0..200 {
-        if market.wb_feedback_answer("fb-1").is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(market.wb_feedback_answer("fb-1").is_some(), "the feedback with a question was answered");
+    eventually(10, "the feedback with a question answered", async || market.wb_feedback_answer("fb-1")).await;
     assert_eq!(market.wb_feedback_answer("fb-2"), None);
     // A WB buyer chat is answered in the chat (multipart with the chat's replySign).
-    for _ in 0..200 {
-        if !market.wb_chat_sent("1:chat-wb-1").is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(10, "the WB chat answered", async || (!market.wb_chat_sent("1:chat-wb-1").is_empty()).then_some(()))
+        .await;
     assert_eq!(market.wb_chat_sent("1:chat-wb-1").len(), 1, "answered once in the WB chat");
 
     // Ozon, "draft": the bot drafts, nothing is sent until a person approves.
     let admin = app.admin_token().await;
-    let mut conv = None;
-    for _ in 0..200 {
+    let conv = eventually(10, "the Ozon chat message in the inbox", async || {
         let list: serde_json::Value =
             app.get(&admin, "/api/v1/conversations?status=pending").await.json().await.expect("json");
-        conv = list
-            .as_array()
-            .expect("list")
-            .iter()
-            .find(|c| c["recipient"] == "chat-7")
-            .map(|c| c["id"].as_i64().expect("id"));
-        if conv.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let conv = conv.expect("the Ozon chat message reached the inbox");
+        list.as_array().expect("list").iter().find(|c| c["recipient"] == "chat-7").map(|c| c["id"].as_i64().expect("id"))
+    })
+    .await;
     let thread: serde_json::Value =
         app.get(&admin, &format!("/api/v1/conversations/{conv}")).await.json().await.expect("json");
     assert_eq!(thread["conversation"]["handoff_reason"], "approval");
@@ -336,12 +308,8 @@ async fn marketplace_questions_are_answered_and_published() {
     let resp =
         app.post(&admin, &format!("/api/v1/conversations/{conv}/messages"), &serde_json::json!({"text": text})).await;
     assert_eq!(resp.status(), reqwest::StatusCode::CREATED);
-    for _ in 0..200 {
-        if !market.ozon_sent("chat-7").is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(10, "the approved reply sent on Ozon", async || (!market.ozon_sent("chat-7").is_empty()).then_some(()))
+        .await;
     let rows: Vec<(String, String, String, Option<String>)> = {
         let db = app.db();
         let mut st = db.prepare("SELECT channel, recipient || '/conv' || conversation_id || '/msg' || message_id, status, last_error FROM outbox").expect("prepare");
@@ -399,14 +367,11 @@ async fn settings_test_the_connection_and_sync_now() {
 
     let resp = app.post(&admin, "/api/v1/marketplaces/ozon/sync?full=true", &serde_json::json!({})).await;
     assert_eq!(resp.status(), reqwest::StatusCode::ACCEPTED);
-    let mut list = serde_json::Value::Null;
-    for _ in 0..200 {
-        list = app.get(&admin, "/api/v1/marketplaces").await.json().await.expect("json");
-        if list[1]["orders_cached"] == 40 && list[1]["full_sync"]["status"] == "idle" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let list = eventually(10, "the full Ozon sync done", async || {
+        let list: serde_json::Value = app.get(&admin, "/api/v1/marketplaces").await.json().await.expect("json");
+        (list[1]["orders_cached"] == 40 && list[1]["full_sync"]["status"] == "idle").then_some(list)
+    })
+    .await;
     assert_eq!(list[1]["market"], "ozon");
     assert_eq!(list[1]["orders_cached"], 40, "{list}");
     assert_eq!(list[0]["connected"], true);

@@ -403,8 +403,12 @@ fn tests_wait_for_conditions_not_for_fixed_sleeps() {
             1,
             "no second overdue event: a deadline check that finds nothing new leaves no trace",
         ),
-        ("tests/it/llm.rs", 4, "the local model's queue, cancel and breaker cool-down run on real time (llm branch)"),
-        ("tests/it/sync.rs", 7, "polling loops over the marketplace fake (being rewritten on the marketplace branch)"),
+        (
+            "tests/it/llm.rs",
+            4,
+            "the local model's queue and cancel are timed against a running inference thread, and the breaker's cool-down is real time",
+        ),
+        ("tests/it/sync.rs", 1, "the same question fetched again is not answered twice: an absence has nothing to wait for"),
         (
             "tests/it/tls.rs",
             2,
@@ -469,5 +473,24 @@ fn data_directory_paths_are_named_only_in_paths_and_files() {
     );
     for (k, (path, literal, why)) in KNOWN.iter().enumerate() {
         assert!(used[k], "the exception {path} \"{literal}\" ({why}) no longer matches: remove it");
+    }
+}
+
+/// The panel names every action and intent code the server writes into a message's
+/// provenance (`engine::provenance`): labels.js's ACTIONS and INTENTS have each one.
+#[test]
+fn the_panel_labels_every_action_and_intent_of_the_provenance() {
+    let labels = repo_file("assets/labels.js");
+    let block = |name: &str| -> String {
+        let start = labels.find(&format!("const {name} = {{")).unwrap_or_else(|| panic!("labels.js lacks {name}"));
+        let end = start + labels[start..].find("};").expect("the block ends");
+        labels[start..end].to_owned()
+    };
+    let (actions, intents) = (block("ACTIONS"), block("INTENTS"));
+    for a in supportd::engine::Action::ALL {
+        assert!(actions.contains(&format!("{}:", a.as_str())), "labels.js ACTIONS lacks {}", a.as_str());
+    }
+    for i in supportd::nlu::Intent::ALL {
+        assert!(intents.contains(&format!("{}:", i.as_str())), "labels.js INTENTS lacks {}", i.as_str());
     }
 }
