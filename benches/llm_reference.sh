@@ -48,5 +48,5 @@ if ! "$venv/bin/python" "$here/llm_reference.py" --model "$model" --threads "$th
 fi
 store=${XDG_CACHE_HOME:-$HOME/.cache}/supportd/llm-reference
 mkdir -p "$store"
-key="$(basename "$model")-$(stat -c %s "$model")-t$threads.json"
+key="$(basename "$model")-$(stat -L -c %s "$model")-t$threads.json"
 "$venv/bin/python" "$here/llm_reference.py" --model "$model" --threads "$threads" --build "$build" | tail -n 1 | tee "$store/$key"

@@ -113,7 +113,30 @@ pub struct Report {
     /// One forward step after a ~500-token context, by the number of rows it verifies
     /// (1 = a plain decode step), ms (median of 5): what a draft costs.
     pub step_ms_by_rows: std::collections::BTreeMap<usize, f64>,
+    /// Whether caching each article's KV right after the system prefix would pay.
+    pub article_prefix: ArticlePrefix,
 }
+
+/// Time to the first token of a grounded answer three ways (medians over [`ARTICLES`]
+/// questions): as the engine asks today (the shop's instructions reused from a snapshot, the
+/// chosen facts and the question processed), with the whole article's KV cached after the
+/// system prefix (only the question processed), and the same article when it is not cached.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArticlePrefix {
+    pub facts_tokens: usize,
+    pub article_tokens: usize,
+    pub composed_ttft_ms: f64,
+    pub article_hit_ttft_ms: f64,
+    pub article_miss_ttft_ms: f64,
+    /// The KV cache one article's prefix holds.
+    pub article_kv_mb: f64,
+}
+
+/// Questions of the article-prefix measurement (the first of [`GROUNDED`]).
+const ARTICLES: usize = 3;
+/// Characters of an article standing for the units a composition chooses (a composed answer's
+/// facts are one to three units, 300–600 characters).
+const FACTS_CHARS: usize = 450;
 
 fn round(x: f64, digits: i32) -> f64 {
     let p = 10f64.powi(digits);
@@ -164,6 +187,7 @@ pub fn run(path: &Path, w: Workload, reference: Option<Reference>) -> anyhow::Re
     })?;
     let g = candle_core::utils::with_threadpool(|| grounded(&model))?;
     let steps = candle_core::utils::with_threadpool(|| step_costs(&model))?;
+    let article_prefix = candle_core::utils::with_threadpool(|| article_prefix(&model))?;
     let ratio = |a: f64, b: f64| (b > 0.0).then(|| round(a / b, 2));
     Ok(Report {
         model: model.name.clone(),
@@ -194,7 +218,88 @@ pub fn run(path: &Path, w: Workload, reference: Option<Reference>) -> anyhow::Re
         grounded_answers: g.answers,
         grounded_tokens: g.tokens,
         step_ms_by_rows: steps,
+        article_prefix,
     })
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+fn article_prefix(model: &LocalModel) -> anyhow::Result<ArticlePrefix> {
+    let w = &model.weights;
+    let hp = &w.hp;
+    let kv_bytes_per_token = (hp.n_layer * 2 * hp.n_kv_head * hp.head_dim * 4) as f64;
+    let timed = |cache: &mut super::model::KvCache, rest: &[u32]| -> anyhow::Result<f64> {
+        let t = Instant::now();
+        argmax(&w.forward(rest, cache)?);
+        Ok(t.elapsed().as_secs_f64() * 1000.0)
+    };
+    let (mut composed, mut hit, mut miss) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut facts_tokens, mut article_tokens) = (Vec::new(), Vec::new());
+    for (slug, question) in GROUNDED.iter().take(ARTICLES) {
+        // A shorter article when it does not fit the model's context (small test models).
+        let mut body = article_body(slug)?;
+        let whole = loop {
+            let p = prompt_with(model, &body, question)?;
+            if p.tokens.len() + 8 <= hp.context {
+                break p;
+            }
+            let n = body.chars().count();
+            anyhow::ensure!(n > 50, "the model's context of {} tokens is too small", hp.context);
+            body = body.chars().take(n / 2).collect();
+        };
+        let facts: String = body.chars().take(FACTS_CHARS.min(body.chars().count() / 2)).collect();
+        let part = prompt_with(model, &facts, question)?;
+        let shared = whole.tokens.iter().zip(&part.tokens).take_while(|(a, b)| a == b).count();
+        let capacity = whole.tokens.len() + 8;
+        // Today: the shop's instructions from a snapshot, the facts and question processed.
+        let mut snapshot = w.new_cache();
+        snapshot.reserve(capacity)?;
+        w.forward(&part.tokens[..shared], &mut snapshot)?;
+        composed.push(timed(&mut snapshot.fork(capacity)?, &part.tokens[shared..])?);
+        // The article cached after the system prefix: only the question processed.
+        let mut article = w.new_cache();
+        article.reserve(capacity)?;
+        w.forward(&whole.tokens[..whole.prefix_len], &mut article)?;
+        hit.push(timed(&mut article.fork(capacity)?, &whole.tokens[whole.prefix_len..])?);
+        // Not cached yet: the article after the shop's instructions.
+        miss.push(timed(&mut snapshot.prefix(shared, capacity)?, &whole.tokens[shared..])?);
+        facts_tokens.push((part.prefix_len - shared) as f64);
+        article_tokens.push((whole.prefix_len - shared) as f64);
+    }
+    let article_tokens = median(article_tokens);
+    Ok(ArticlePrefix {
+        facts_tokens: median(facts_tokens) as usize,
+        article_tokens: article_tokens as usize,
+        composed_ttft_ms: round(median(composed), 1),
+        article_hit_ttft_ms: round(median(hit), 1),
+        article_miss_ttft_ms: round(median(miss), 1),
+        article_kv_mb: round(article_tokens * kv_bytes_per_token / 1e6, 1),
+    })
+}
+
+/// A demo article as the facts give it: "title: body".
+fn article_body(slug: &str) -> anyhow::Result<String> {
+    crate::kb::import::demo()
+        .items
+        .into_iter()
+        .find_map(|l| match l.item {
+            crate::kb::import::Item::Article(a) if a.slug == slug => Some(format!("{}: {}", a.title, a.body)),
+            _ => None,
+        })
+        .with_context(|| format!("no demo article {slug}"))
+}
+
+/// The engine's prompt for `question` with `facts`.
+fn prompt_with(model: &LocalModel, facts: &str, question: &str) -> anyhow::Result<super::template::Prompt> {
+    let system = crate::texts::bot::system_prompt("Ладья", false);
+    let fitted = super::context::fit(&system, &[facts.to_owned()], &[ChatMessage::user(question)], 8000, 100, &|t| {
+        model.format.count(t)
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(model.format.prompt(&fitted.messages)?)
 }
 
 /// Median time of one step over 1, 2, 4 and the most exact rows after a grounded prompt.
@@ -236,14 +341,7 @@ pub struct Grounded {
 
 /// The prompt of a grounded answer: the engine's system prompt with the article as facts.
 pub fn grounded_prompt(model: &LocalModel, slug: &str, question: &str) -> anyhow::Result<Vec<u32>> {
-    let body = crate::kb::import::demo()
-        .items
-        .into_iter()
-        .find_map(|l| match l.item {
-            crate::kb::import::Item::Article(a) if a.slug == slug => Some(format!("{}: {}", a.title, a.body)),
-            _ => None,
-        })
-        .with_context(|| format!("no demo article {slug}"))?;
+    let body = article_body(slug)?;
     let system = crate::texts::bot::system_prompt("Ладья", false);
     let history = vec![ChatMessage::user(question)];
     // Room for the answer and a verification step within the model's context (small test

@@ -1,6 +1,7 @@
 //! The local model provider: one copy of the weights, one inference thread, a bounded FIFO
-//! queue in front of it, and a small cache of KV snapshots of system prompts so a typical
-//! request only processes the buyer's part.
+//! queue in front of it, and a small cache of KV snapshots of system prompts: a request
+//! processes only what it does not share with an earlier one (the buyer's part, and the facts
+//! when they are new).
 //!
 //! Concurrency policy (explicit): requests are answered one at a time, in arrival order (two
 //! cores cannot decode two answers faster than one after the other). A request is refused
@@ -175,7 +176,7 @@ impl Provider for LocalProvider {
 }
 
 fn worker(model: &LocalModel, mut rx: mpsc::Receiver<Job>, load: &Load, options: LocalOptions) {
-    let mut prefixes: Vec<(Vec<u32>, KvCache)> = Vec::new();
+    let mut prefixes = Prefixes::default();
     while let Some(job) = rx.blocking_recv() {
         load.busy.store(1, Ordering::Relaxed);
         load.waiting.fetch_sub(1, Ordering::Relaxed);
@@ -204,42 +205,74 @@ fn model_err(e: impl std::fmt::Display) -> LlmError {
     LlmError::Model(e.to_string())
 }
 
-/// A cache for this request (room for `capacity` positions) that already holds the prompt's
-/// system prefix: copied from a snapshot when that prefix was seen before (`true`), otherwise
-/// computed and remembered (`false`).
-fn start_cache(
-    model: &LocalModel,
-    prompt: &Prompt,
-    capacity: usize,
-    prefixes: &mut Vec<(Vec<u32>, KvCache)>,
-) -> Result<(KvCache, bool), LlmError> {
-    let head = &prompt.tokens[..prompt.prefix_len];
-    if prompt.prefix_len < MIN_PREFIX {
-        let mut cache = model.weights.new_cache();
-        cache.reserve(capacity).map_err(model_err)?;
-        return Ok((cache, false));
+/// KV snapshots of the prompts' system parts (the shop's instructions and the facts), least
+/// recently used first. A prompt reuses the longest run of leading tokens it shares with any
+/// of them: the same facts reuse the whole system part, other facts still the shop's fixed
+/// instructions before them (keys and values of a position depend only on the tokens up to
+/// it).
+#[derive(Default)]
+struct Prefixes(Vec<(Vec<u32>, KvCache)>);
+
+/// How many leading tokens `a` and `b` share.
+fn shared_len(a: &[u32], b: &[u32]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+impl Prefixes {
+    /// A cache for `prompt` (room for `capacity` positions) that already holds as much of its
+    /// start as the snapshots share, and its whole system part: when that part is new it is
+    /// computed from the shared start and remembered. Returns the cache and how many of its
+    /// positions earlier requests computed.
+    fn start(&mut self, weights: &Weights, prompt: &Prompt, capacity: usize) -> Result<(KvCache, usize), LlmError> {
+        let tokens = &prompt.tokens;
+        // The last token is always run: its logits are the first answer token's.
+        let usable = tokens.len().saturating_sub(1);
+        let best = self
+            .0
+            .iter()
+            .enumerate()
+            .map(|(i, (t, _))| (i, shared_len(t, tokens).min(usable)))
+            .max_by_key(|&(_, n)| n)
+            .filter(|&(_, n)| n >= MIN_PREFIX);
+        let shared = best.map_or(0, |(_, n)| n);
+        let head = prompt.prefix_len.min(usable);
+        if head >= MIN_PREFIX && shared < head {
+            let mut snapshot = match best {
+                Some((i, n)) => self.0[i].1.prefix(n, head).map_err(model_err)?,
+                None => {
+                    let mut c = weights.new_cache();
+                    c.reserve(head).map_err(model_err)?;
+                    c
+                }
+            };
+            weights.forward(&tokens[snapshot.len()..head], &mut snapshot).map_err(model_err)?;
+            let cache = snapshot.fork(capacity).map_err(model_err)?;
+            if self.0.len() >= PREFIX_SLOTS {
+                self.0.remove(0);
+            }
+            self.0.push((tokens[..head].to_vec(), snapshot));
+            return Ok((cache, shared));
+        }
+        match best {
+            Some((i, n)) => {
+                let entry = self.0.remove(i);
+                let cache = entry.1.prefix(n, capacity).map_err(model_err)?;
+                self.0.push(entry);
+                Ok((cache, n))
+            }
+            None => {
+                let mut cache = weights.new_cache();
+                cache.reserve(capacity).map_err(model_err)?;
+                Ok((cache, 0))
+            }
+        }
     }
-    if let Some(i) = prefixes.iter().position(|(t, _)| t.as_slice() == head) {
-        let entry = prefixes.remove(i);
-        let cache = entry.1.fork(capacity).map_err(model_err)?;
-        prefixes.push(entry);
-        return Ok((cache, true));
-    }
-    let mut snapshot = model.weights.new_cache();
-    snapshot.reserve(head.len()).map_err(model_err)?;
-    model.weights.forward(head, &mut snapshot).map_err(model_err)?;
-    let cache = snapshot.fork(capacity).map_err(model_err)?;
-    if prefixes.len() >= PREFIX_SLOTS {
-        prefixes.remove(0);
-    }
-    prefixes.push((head.to_vec(), snapshot));
-    Ok((cache, false))
 }
 
 fn run(
     model: &LocalModel,
     job: &Job,
-    prefixes: &mut Vec<(Vec<u32>, KvCache)>,
+    prefixes: &mut Prefixes,
     speculative: bool,
 ) -> Result<Completion, LlmError> {
     let req = &job.req;
@@ -254,8 +287,7 @@ fn run(
     }
     // Room for the answer and one verification step beyond it.
     let capacity = prompt.tokens.len() + req.max_tokens + super::model::EXACT_ROWS;
-    let (mut cache, reused) = start_cache(model, &prompt, capacity.min(context), prefixes)?;
-    let cached = if reused { cache.len() } else { 0 };
+    let (mut cache, cached) = prefixes.start(&model.weights, &prompt, capacity.min(context))?;
     let done = cache.len();
     let logits = model.weights.forward(&prompt.tokens[done..], &mut cache).map_err(model_err)?;
     let mut ttft_ms = None;
@@ -375,5 +407,57 @@ impl Provider for LocalSlot {
                 Box::pin(async move { Err(LlmError::NotConfigured("local".into(), why)) })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::testing::{TinySpec, write_tiny_qwen2};
+
+    fn close(a: &[f32], b: &[f32]) -> f32 {
+        a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    }
+
+    #[test]
+    fn prompts_reuse_the_start_they_share_with_earlier_system_parts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("tiny.gguf");
+        write_tiny_qwen2(&path, &TinySpec::default()).expect("write");
+        let model = LocalModel::load(&path).expect("load");
+        let w = &model.weights;
+        let shop: Vec<u32> = (0..20).map(|i| (i * 7 + 3) % 250).collect();
+        let prompt = |facts: u32, user: u32| {
+            let mut tokens = shop.clone();
+            tokens.extend((0..10).map(|i| (i * 5 + facts) % 250));
+            let prefix_len = tokens.len();
+            tokens.extend((0..5).map(|i| (i * 3 + user) % 250));
+            Prompt { tokens, prefix_len }
+        };
+        let mut prefixes = Prefixes::default();
+        let check = |prefixes: &mut Prefixes, p: &Prompt, expect_cached: usize| {
+            let (mut cache, cached) = prefixes.start(w, p, 64).expect("start");
+            assert_eq!(cached, expect_cached, "positions from earlier requests");
+            let done = cache.len();
+            assert!(done >= p.prefix_len, "the system part is in the cache");
+            let logits = w.forward(&p.tokens[done..], &mut cache).expect("rest");
+            let whole = w.forward(&p.tokens, &mut w.new_cache()).expect("one pass");
+            assert!(close(&whole, &logits) < 1e-3, "reused start + rest differs by {}", close(&whole, &logits));
+        };
+        // The first prompt computes its system part and keeps it.
+        check(&mut prefixes, &prompt(1, 1), 0);
+        // Other facts: the shop's instructions before them are reused.
+        check(&mut prefixes, &prompt(2, 1), shop.len());
+        // The same facts, another question: the whole system part is reused.
+        check(&mut prefixes, &prompt(1, 9), 30);
+        assert_eq!(prefixes.0.len(), 2);
+        // Snapshots are bounded; the least recently used goes first.
+        for f in 3..3 + PREFIX_SLOTS as u32 {
+            check(&mut prefixes, &prompt(f, 1), shop.len());
+        }
+        assert_eq!(prefixes.0.len(), PREFIX_SLOTS);
+        // A prompt shorter than any snapshot still runs its last token.
+        let short = Prompt { tokens: shop[..12].to_vec(), prefix_len: 0 };
+        check(&mut prefixes, &short, 11);
     }
 }

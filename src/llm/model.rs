@@ -236,15 +236,22 @@ impl KvCache {
 
     /// A private copy with room for `capacity` positions (snapshots are never written).
     pub fn fork(&self, capacity: usize) -> Result<Self> {
-        let cap = capacity.max(self.len);
+        self.prefix(self.len, capacity)
+    }
+
+    /// A private copy of the first `len` positions (at most all of them) with room for
+    /// `capacity`: the part of a snapshot another prompt shares.
+    pub fn prefix(&self, len: usize, capacity: usize) -> Result<Self> {
+        let len = len.min(self.len);
+        let cap = capacity.max(len);
         let mut layers = Vec::with_capacity(self.layers.len());
         for l in &self.layers {
             layers.push(match l {
                 None => None,
-                Some((k, v)) => Some((grow(k, self.len, cap)?, grow(v, self.len, cap)?)),
+                Some((k, v)) => Some((grow(k, len, cap)?, grow(v, len, cap)?)),
             });
         }
-        Ok(Self { layers, len: self.len, cap })
+        Ok(Self { layers, len, cap })
     }
 
     /// Forgets every position from `len` on (rejected draft tokens); their slots are

@@ -664,6 +664,7 @@ async fn bench_llm_prints_the_figures_checks_rely_on() {
         "draft_acceptance",
         "grounded_decode_tokens_per_s",
         "step_ms_by_rows",
+        "article_prefix",
     ] {
         assert!(!last[key].is_null(), "{key} missing: {last}");
     }
@@ -671,6 +672,9 @@ async fn bench_llm_prints_the_figures_checks_rely_on() {
     assert_eq!(last["reference_prompt_tokens_per_s"], 100.0);
     assert!(last["decode_ratio"].as_f64().expect("ratio") > 0.0);
     assert!(last["prompt_tokens_per_s"].as_f64().expect("speed") > 0.0);
+    let a = &last["article_prefix"];
+    assert!(a["article_tokens"].as_u64().expect("tokens") > a["facts_tokens"].as_u64().expect("tokens"), "{a}");
+    assert!(a["article_hit_ttft_ms"].as_f64().expect("hit") > 0.0, "{a}");
 }
 
 #[tokio::test]
