@@ -415,7 +415,12 @@ fn bench_llm(
         let a = &r.article_prefix;
         println!(
             "first token of a grounded answer: composed facts ({} tokens) {:.0} ms; a whole article ({} tokens, {:.0} MB of KV) cached {:.0} ms, not cached {:.0} ms",
-            a.facts_tokens, a.composed_ttft_ms, a.article_tokens, a.article_kv_mb, a.article_hit_ttft_ms, a.article_miss_ttft_ms
+            a.facts_tokens,
+            a.composed_ttft_ms,
+            a.article_tokens,
+            a.article_kv_mb,
+            a.article_hit_ttft_ms,
+            a.article_miss_ttft_ms
         );
     }
     println!("{}", serde_json::to_string(&r)?);

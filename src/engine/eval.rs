@@ -213,13 +213,8 @@ pub async fn run(engine: &Engine, db: &Db, dialogs: &[Dialog]) -> Result<Report,
                 }
             }
             if !t.expect.sources.is_empty() {
-                let cited: Vec<&str> = turn
-                    .provenance
-                    .sources
-                    .iter()
-                    .filter_map(|s| slugs.get(&s.doc))
-                    .map(String::as_str)
-                    .collect();
+                let cited: Vec<&str> =
+                    turn.provenance.sources.iter().filter_map(|s| slugs.get(&s.doc)).map(String::as_str).collect();
                 if !t.expect.sources.iter().any(|s| cited.contains(&s.as_str())) {
                     problems.push(format!("cited {cited:?} (expected one of {:?})", t.expect.sources));
                 }

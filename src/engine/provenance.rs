@@ -296,7 +296,10 @@ mod tests {
         assert!(v["confidence"].is_number() && v["sentiment"].is_string() && v["urgent"] == false);
         assert_eq!(v["sources"][0]["doc"], "a:7");
         assert_eq!(v["sources"][0]["title"], "Возврат");
-        assert_eq!(v["orders"][0], json!({"market": "wb", "number": "4102938475", "status": "in_transit", "source": "live"}));
+        assert_eq!(
+            v["orders"][0],
+            json!({"market": "wb", "number": "4102938475", "status": "in_transit", "source": "live"})
+        );
         assert_eq!(v["model"]["provider"], "local");
         assert_eq!(v["model"]["outcome"], "changed");
         assert_eq!(v["model"]["reasons"][0]["kind"], "invented_number");

@@ -269,12 +269,7 @@ impl Prefixes {
     }
 }
 
-fn run(
-    model: &LocalModel,
-    job: &Job,
-    prefixes: &mut Prefixes,
-    speculative: bool,
-) -> Result<Completion, LlmError> {
+fn run(model: &LocalModel, job: &Job, prefixes: &mut Prefixes, speculative: bool) -> Result<Completion, LlmError> {
     let req = &job.req;
     let prompt = model.format.prompt(&req.messages).map_err(model_err)?;
     let context = model.weights.hp.context;

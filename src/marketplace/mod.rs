@@ -386,8 +386,6 @@ pub trait MarketplaceApi: Send + Sync {
     ) -> BoxFuture<'a, Result<Option<Order>, MarketError>>;
 }
 
-/// An order lookup's result.
-#[derive(Debug, Clone, PartialEq)]
 /// Where an order's facts came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -407,6 +405,8 @@ impl OrderSource {
     }
 }
 
+/// An order lookup's result.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Found {
     pub order: Order,
     /// Set when the data is older than the freshness window and the marketplace could not be
@@ -502,7 +502,12 @@ impl Orders {
         if let Some(o) = &cached
             && fresh(o)
         {
-            return Ok(Some(Found { order: o.clone(), stale_since: None, source: OrderSource::Cache, returns: Vec::new() }));
+            return Ok(Some(Found {
+                order: o.clone(),
+                stale_since: None,
+                source: OrderSource::Cache,
+                returns: Vec::new(),
+            }));
         }
         let api = match self.apis.get(&market) {
             Some(api) if api.has_key().await => api,

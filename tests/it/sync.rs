@@ -295,7 +295,11 @@ async fn marketplace_questions_are_answered_and_published() {
     let conv = eventually(10, "the Ozon chat message in the inbox", async || {
         let list: serde_json::Value =
             app.get(&admin, "/api/v1/conversations?status=pending").await.json().await.expect("json");
-        list.as_array().expect("list").iter().find(|c| c["recipient"] == "chat-7").map(|c| c["id"].as_i64().expect("id"))
+        list.as_array()
+            .expect("list")
+            .iter()
+            .find(|c| c["recipient"] == "chat-7")
+            .map(|c| c["id"].as_i64().expect("id"))
     })
     .await;
     let thread: serde_json::Value =

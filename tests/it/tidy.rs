@@ -408,7 +408,11 @@ fn tests_wait_for_conditions_not_for_fixed_sleeps() {
             4,
             "the local model's queue and cancel are timed against a running inference thread, and the breaker's cool-down is real time",
         ),
-        ("tests/it/sync.rs", 1, "the same question fetched again is not answered twice: an absence has nothing to wait for"),
+        (
+            "tests/it/sync.rs",
+            1,
+            "the same question fetched again is not answered twice: an absence has nothing to wait for",
+        ),
         (
             "tests/it/tls.rs",
             2,
