@@ -135,7 +135,7 @@ pub struct ArticlePrefix {
 /// Questions of the article-prefix measurement (the first of [`GROUNDED`]).
 const ARTICLES: usize = 3;
 /// Characters of an article standing for the units a composition chooses (a composed answer's
-/// facts are one to three units, 300–600 characters).
+/// facts are one to three units, 300–600 characters), taken from its middle.
 const FACTS_CHARS: usize = 450;
 
 fn round(x: f64, digits: i32) -> f64 {
@@ -250,9 +250,15 @@ fn article_prefix(model: &LocalModel) -> anyhow::Result<ArticlePrefix> {
             anyhow::ensure!(n > 50, "the model's context of {} tokens is too small", hp.context);
             body = body.chars().take(n / 2).collect();
         };
-        let facts: String = body.chars().take(FACTS_CHARS.min(body.chars().count() / 2)).collect();
+        // The chosen units: a stretch from the article's middle (never its start, which the
+        // whole article's prompt would share).
+        let n = body.chars().count();
+        let facts: String = body.chars().skip(n / 3).take(FACTS_CHARS.min(n / 3)).collect();
         let part = prompt_with(model, &facts, question)?;
-        let shared = whole.tokens.iter().zip(&part.tokens).take_while(|(a, b)| a == b).count();
+        // What every prompt shares: the shop's instructions before the facts.
+        let other = prompt_with(model, "-", question)?;
+        let shared_len = |a: &[u32], b: &[u32]| a.iter().zip(b).take_while(|(x, y)| x == y).count();
+        let shared = shared_len(&whole.tokens, &other.tokens).min(shared_len(&part.tokens, &other.tokens));
         let capacity = whole.tokens.len() + 8;
         // Today: the shop's instructions from a snapshot, the facts and question processed.
         let mut snapshot = w.new_cache();
