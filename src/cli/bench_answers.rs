@@ -121,6 +121,8 @@ struct Asked {
     answer_tokens: u64,
     prompt_tokens: u64,
     cached_tokens: u64,
+    /// The model call's own time (queue, prompt, answer).
+    model_ms: u64,
     drafted: u64,
     accepted: u64,
     overflow: bool,
@@ -179,6 +181,7 @@ async fn ask(engine: &Engine, firsts: &Firsts, customer: String, text: &str) -> 
         answer_tokens: call.map_or(0, |c| u64::from(c.completion_tokens)),
         prompt_tokens: call.map_or(0, |c| u64::from(c.prompt_tokens)),
         cached_tokens: call.map_or(0, |c| u64::from(c.cached_prompt_tokens)),
+        model_ms: call.map_or(0, |c| c.latency_ms),
         drafted: call.map_or(0, |c| u64::from(c.drafted_tokens)),
         accepted: call.map_or(0, |c| u64::from(c.accepted_tokens)),
         overflow: error.contains("busy"),
@@ -233,8 +236,8 @@ pub fn run(paths: &Paths, args: AnswersArgs) -> anyhow::Result<ExitCode> {
         for (i, q) in questions.iter().enumerate() {
             let a = ask(&engine, &firsts, format!("bench-{i}"), q).await?;
             eprintln!(
-                "  {:>5} ms first, {:>5} ms complete, prompt {:>4} ({:>4} cached), {:>3} tokens: {q}",
-                a.first_ms, a.complete_ms, a.prompt_tokens, a.cached_tokens, a.answer_tokens
+                "  {:>5} ms first, {:>5} ms complete (model {:>5} ms), prompt {:>4} ({:>4} cached), {:>3} tokens: {q}",
+                a.first_ms, a.complete_ms, a.model_ms, a.prompt_tokens, a.cached_tokens, a.answer_tokens
             );
             asked.push(a);
         }

@@ -1,11 +1,20 @@
 //! Knowledge answers: retrieval finds the documents, composition picks the units that hold the
 //! fact asked for ([`crate::kb::compose`]).
 
+use std::time::Instant;
+
 use super::dialog::State;
-use super::{Draft, Engine, EngineError};
+use super::policy::{self, Decision};
+use super::provenance::{ModelCall, ModelOutcome, ModelRecord};
+use super::{Action, Draft, Engine, EngineError, MODEL_SENTENCES, guard, stream};
+use crate::channels::ChannelName;
 use crate::kb::SearchHit;
 use crate::kb::compose::{Composition, Hints, Marketplace};
-use crate::nlu::Intent;
+use crate::llm::chain::CallOptions;
+use crate::llm::{ChatMessage, GenerateRequest, Sampling, TokenSink};
+use crate::nlu::{Intent, Nlu};
+use crate::store::messaging::{self as msgs, Conversation};
+use crate::texts::bot;
 
 /// Documents retrieved for composing one answer.
 const CANDIDATES: usize = 4;
@@ -69,5 +78,198 @@ impl Engine {
         });
         out.source_docs.push(c.doc.clone());
         out.facts.push(format!("{}: {}", c.title, c.text));
+    }
+
+    /// A second question in the same message, answered from the knowledge base.
+    pub(super) async fn also_knowledge(
+        &self,
+        d: &Decision,
+        text: &str,
+        state: &mut State,
+        out: &mut Draft,
+    ) -> Result<(), EngineError> {
+        let (intent, query, context) = match (d.also, policy::rule_question(text)) {
+            (Some(intent), _) => (intent, text.to_owned(), None),
+            // The classifier heard only the order; a clause asks about the rules: that clause
+            // is the query, the message without its numbers its context.
+            (None, Some(clause)) => {
+                let q = clause.clone();
+                let a = tokio::task::spawn_blocking(move || Nlu::shared().analyze(&q))
+                    .await
+                    .map_err(|e| EngineError::Internal(e.to_string()))?;
+                let rest: Vec<&str> =
+                    text.split_whitespace().filter(|w| !w.chars().any(|c| c.is_ascii_digit())).collect();
+                (a.intent, clause, Some(rest.join(" ")))
+            }
+            (None, None) => return Ok(()),
+        };
+        if let Some(found) = self.find_answer(&query, context, state).await? {
+            out.parts.push(found.composition.text.clone());
+            self.cite_composition(&found, intent, out);
+            state.last_sources = out.source_docs.clone();
+        }
+        Ok(())
+    }
+
+    pub(super) async fn previous_buyer_text(&self, conv: i64) -> Result<Option<String>, EngineError> {
+        let recent = self.db.call(move |c| msgs::recent_messages(c, conv, 6)).await?;
+        Ok(recent.iter().rev().filter(|m| m.author == "buyer").nth(1).map(|m| m.body.clone()))
+    }
+
+    /// Answers from the knowledge base; false when nothing relevant exists.
+    #[expect(clippy::too_many_arguments, reason = "one turn's inputs, each used once")]
+    pub(super) async fn answer_knowledge(
+        &self,
+        intent: Intent,
+        text: &str,
+        context: Option<String>,
+        injection: bool,
+        conv: &Conversation,
+        state: &mut State,
+        out: &mut Draft,
+    ) -> Result<bool, EngineError> {
+        let Some(found) = self.find_answer(text, context, state).await? else { return Ok(false) };
+        let mut reply = None;
+        if out.settings.use_model && !injection {
+            reply = self.write_with_model(&found, conv, out).await?;
+        }
+        self.cite_composition(&found, intent, out);
+        out.parts.push(reply.unwrap_or_else(|| found.composition.text.clone()));
+        out.action = Some(Action::Answer);
+        state.last_sources = out.source_docs.clone();
+        state.awaiting = None;
+        Ok(true)
+    }
+
+    /// The chosen units phrased by the model (at most [`MODEL_SENTENCES`] sentences), each
+    /// sentence checked by the guard: one that fails is dropped and the rest stands. `None`
+    /// (then the caller sends the composed units themselves) without a provider, on a failure,
+    /// or when no sentence passes. `out.model` records what happened (`outcome`: written,
+    /// changed, rejected or failed).
+    pub(super) async fn write_with_model(
+        &self,
+        found: &Found,
+        conv: &Conversation,
+        out: &mut Draft,
+    ) -> Result<Option<String>, EngineError> {
+        let settings = out.settings.clone();
+        // The model takes seconds: show the buyer that a reply is coming.
+        if let (Some(typing), Some(channel)) = (&self.typing, ChannelName::parse(&conv.channel)) {
+            typing(channel, &conv.recipient);
+        }
+        let (id, limit) = (conv.id, settings.history_messages);
+        let recent = self.db.call(move |c| msgs::recent_messages(c, id, limit)).await?;
+        let history: Vec<ChatMessage> = recent
+            .iter()
+            .filter(|m| !m.internal)
+            .map(|m| {
+                let body = crate::kb::analyzer::prefix(&m.body, crate::nlu::MAX_TEXT_CHARS);
+                if m.author == "buyer" { ChatMessage::user(body) } else { ChatMessage::assistant(body) }
+            })
+            .collect();
+        let buyer: Vec<String> = recent.iter().filter(|m| m.author == "buyer").map(|m| m.body.clone()).collect();
+        let llm = self.llm.clone();
+        let system = bot::system_prompt(&settings.shop_name, settings.formal);
+        // The facts are chosen before the model is called: it only phrases them.
+        let c = &found.composition;
+        let mut facts = vec![format!("{}: {}", c.title, c.text)];
+        // A budget from the facts: a rephrasing is about as long as what it rephrases.
+        let budget = (llm.count_tokens(&c.text) * 3 / 2 + 24).min(settings.max_answer_tokens).max(8);
+        let fitted = loop {
+            match crate::llm::context::fit(&system, &facts, &history, settings.context_tokens, budget, &|t| {
+                llm.count_tokens(t)
+            }) {
+                Ok(f) => break f,
+                // A small context: a shorter fact (from its start, where the best unit is).
+                Err(_) if facts[0].chars().count() > 200 => {
+                    let keep = facts[0].chars().count() / 2;
+                    facts[0] = facts[0].chars().take(keep).collect();
+                }
+                Err(e) => {
+                    out.model = Some(ModelRecord::failed(e.to_string()));
+                    return Ok(None);
+                }
+            }
+        };
+        let mut req = GenerateRequest::new(fitted.messages);
+        req.max_tokens = budget;
+        // Short by design: generation ends with the last sentence that may be used.
+        req.max_sentences = Some(MODEL_SENTENCES);
+        req.sampling = Sampling::greedy();
+        req.deadline = Some(Instant::now() + settings.model_timeout);
+        let opts = CallOptions { cache: true, conversation_id: Some(conv.id) };
+        // Sentences are shown as they come, each checked by the guard first (`stream`).
+        let (sink, relay) = self.stream_relay(conv, &facts, &buyer);
+        let generated = self.llm.generate(&req, &sink, &opts).await;
+        drop(sink);
+        let shown = relay.finish().await;
+        match generated {
+            Ok(done) => {
+                let text = done.text.trim().to_owned();
+                let mut checked = guard::check_sentences(&text, &facts, &buyer);
+                let extra = checked.kept.len().saturating_sub(MODEL_SENTENCES);
+                let cut: Vec<String> = checked.kept.drain(MODEL_SENTENCES.min(checked.kept.len())..).collect();
+                let outcome = match (checked.kept.is_empty(), checked.dropped.is_empty() && extra == 0) {
+                    (true, _) => ModelOutcome::Rejected,
+                    (false, true) => ModelOutcome::Written,
+                    (false, false) => ModelOutcome::Changed,
+                };
+                let reasons: Vec<guard::Violation> = checked.dropped.iter().flat_map(|(_, v)| v.clone()).collect();
+                out.model = Some(ModelRecord {
+                    outcome,
+                    error: None,
+                    call: Some(ModelCall {
+                        provider: done.provider.clone(),
+                        model: done.model.clone(),
+                        prompt_tokens: done.prompt_tokens,
+                        cached_prompt_tokens: done.cached_prompt_tokens,
+                        completion_tokens: done.completion_tokens,
+                        latency_ms: done.latency_ms,
+                        from_cache: done.from_cache,
+                        history_dropped: fitted.dropped,
+                        dropped_sentences: checked.dropped.len(),
+                        cut_sentences: cut.len(),
+                        reasons,
+                        first_text_ms: shown.first_ms,
+                        drafted_tokens: done.drafted_tokens,
+                        accepted_tokens: done.accepted_tokens,
+                    }),
+                });
+                if checked.kept.is_empty() {
+                    out.guard = checked.dropped.into_iter().flat_map(|(_, v)| v).collect();
+                    return Ok(None);
+                }
+                out.guard = checked.dropped.into_iter().flat_map(|(_, v)| v).collect();
+                Ok(Some(checked.kept.join(" ")))
+            }
+            Err(e) => {
+                out.model = Some(ModelRecord::failed(e.to_string()));
+                Ok(None)
+            }
+        }
+    }
+
+    /// The sink a model answer streams into: its sentences, checked by the guard against
+    /// `facts` and the buyer's words, shown to the operators and (where the channel can show
+    /// it) to the buyer.
+    pub(super) fn stream_relay(
+        &self,
+        conv: &Conversation,
+        facts: &[String],
+        buyer: &[String],
+    ) -> (TokenSink, stream::Relay) {
+        let channel = ChannelName::parse(&conv.channel).unwrap_or(ChannelName::Api);
+        let base = stream::Partial {
+            conversation_id: conv.id,
+            channel,
+            recipient: conv.recipient.clone(),
+            draft_id: conv.id.max(1),
+            text: String::new(),
+            done: false,
+        };
+        let (facts, buyer) = (facts.to_vec(), buyer.to_vec());
+        let check: stream::Check = Box::new(move |t: &str| guard::check(t, &facts, &buyer).is_empty());
+        let previews = crate::channels::registry::of(channel).streaming;
+        stream::Relay::start(base, check, &self.streams, self.streamer.clone(), previews)
     }
 }

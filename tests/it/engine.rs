@@ -182,7 +182,7 @@ async fn a_buyer_conversation_through_the_whole_pipeline() {
     inbound(&app, &admin, "m8", "tg-100", "5").await;
     let t = thread_with(&app, &admin, "tg-100", 17).await;
     assert_eq!(last(&t)["provenance"]["action"], "rated");
-    assert_eq!(t["conversation"]["csat"], 5);
+    assert_eq!(t["conversation"]["csat"], 5, "{}", t["conversation"]);
     assert_eq!(t["conversation"]["status"], "closed");
 
     // Every reply went to the outbox once, in order, addressed to the buyer.

@@ -356,7 +356,7 @@ fn russian_texts_for_people_live_in_texts_rs() {
         ("src/marketplace/qa.rs", "Вопрос о товаре", "the marketplace adapters' rewrite (typed responses)"),
         ("src/engine/answer.rs", "", "the engine's answer templates (engine branch)"),
         ("src/engine/policy.rs", "", "retrieval hints: words added to a knowledge search, never shown"),
-        ("src/engine/mod.rs", "Здравствуйте! {reply}", "the engine's greeting prefix (engine branch)"),
+        ("src/engine/turn.rs", "Здравствуйте! {reply}", "the engine's greeting prefix (engine branch)"),
         ("src/llm/context.rs", "", "the model prompt's section titles (llm branch)"),
         ("src/channels/telegram.rs", "Здравствуйте", "the Telegram template preview (channels branch)"),
     ];
