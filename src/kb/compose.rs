@@ -254,21 +254,10 @@ impl Kb {
         }))
     }
 
-    /// The embedding of one unit (in its document's context), computed once per text.
+    /// The embedding of one unit (in its document's context): stored when the document was
+    /// indexed.
     fn unit_vector(&self, title: &str, u: &Unit) -> Result<Vec<f32>> {
-        let Some(e) = &self.embedder else { return Ok(Vec::new()) };
-        let text = units::context_text(title, u);
-        if let Some(v) = self.unit_cache.lock().ok().and_then(|c| c.get(&text).cloned()) {
-            return Ok(v);
-        }
-        let v = e.embed(&text, embed::Role::Passage)?;
-        if let Ok(mut c) = self.unit_cache.lock() {
-            if c.len() >= 20_000 {
-                c.clear();
-            }
-            c.insert(text, v.clone());
-        }
-        Ok(v)
+        self.unit_vector_of(&units::context_text(title, u))
     }
 }
 

@@ -210,6 +210,9 @@ pub fn is_grounded(bm25: Option<f32>, similarity: Option<f32>, vectors_available
         _ => false,
     }
 }
+/// Answer-unit vectors kept in memory (a shop's knowledge base has a few thousand units).
+const UNIT_CACHE: usize = 20_000;
+
 /// Reciprocal-rank-fusion constant and the weight of each ranking.
 const RRF_K: f32 = 60.0;
 const W_BM25: f32 = 1.0;
@@ -223,7 +226,8 @@ pub struct Kb {
     clock: SharedClock,
     index: SearchIndex,
     analyzer: analyzer::Analyzer,
-    /// Embeddings of answer units, computed when first needed (see `compose`).
+    /// Embeddings of answer units by their text's hash: stored when a document is indexed
+    /// (`kb_unit_vectors`), loaded at start, computed (and stored) when one is missing.
     unit_cache: std::sync::Mutex<HashMap<String, Vec<f32>>>,
     embedder: Option<Arc<Embedder>>,
     embedder_path: PathBuf,
@@ -329,6 +333,8 @@ impl Kb {
         if let Ok(mut w) = self.vectors.write() {
             *w = vs;
         }
+        let units = self.db.with_conn(|c| rows::unit_vectors(c, e.id(), UNIT_CACHE))?;
+        self.remember_units(units);
         if self.read_only() {
             return Ok(());
         }
@@ -353,7 +359,65 @@ impl Kb {
         if let Ok(mut w) = self.vectors.write() {
             w.replace(&d.doc, &out.into_iter().map(|(_, v)| v).collect::<Vec<_>>(), d.published);
         }
+        self.embed_units(std::slice::from_ref(d))
+    }
+
+    /// Embeds and stores the answer units of `docs` that have no stored vector yet, so that
+    /// composing an answer finds them ready.
+    fn embed_units(&self, docs: &[rows::IndexDoc]) -> Result<()> {
+        let Some(e) = &self.embedder else { return Ok(()) };
+        let mut out: Vec<(String, Vec<f32>)> = Vec::new();
+        for d in docs {
+            for u in units::units(&d.body) {
+                let text = units::context_text(&d.title, &u);
+                let hash = text_hash(&text);
+                if self.cached_unit(&hash).is_none() && !out.iter().any(|(h, _)| *h == hash) {
+                    out.push((hash, e.embed(&text, embed::Role::Passage)?));
+                }
+            }
+        }
+        if out.is_empty() {
+            return Ok(());
+        }
+        let model = e.id().to_owned();
+        self.db.with_conn(|c| rows::put_unit_vectors(c, &model, &out))?;
+        self.remember_units(out);
         Ok(())
+    }
+
+    fn cached_unit(&self, hash: &str) -> Option<Vec<f32>> {
+        self.unit_cache.lock().ok().and_then(|c| c.get(hash).cloned())
+    }
+
+    /// Keeps unit vectors in memory (at most [`UNIT_CACHE`]; beyond that the cache starts over,
+    /// and the stored ones are read again when needed).
+    fn remember_units(&self, units: Vec<(String, Vec<f32>)>) {
+        if let Ok(mut c) = self.unit_cache.lock() {
+            for (hash, v) in units {
+                if c.len() >= UNIT_CACHE {
+                    c.clear();
+                }
+                c.insert(hash, v);
+            }
+        }
+    }
+
+    /// The embedding of one answer unit (`text`, in its document's context): from memory, else
+    /// computed now and stored (a document indexed before unit vectors were stored).
+    pub(crate) fn unit_vector_of(&self, text: &str) -> Result<Vec<f32>> {
+        let Some(e) = &self.embedder else { return Ok(Vec::new()) };
+        let hash = text_hash(text);
+        if let Some(v) = self.cached_unit(&hash) {
+            return Ok(v);
+        }
+        let model = e.id().to_owned();
+        let computed = vec![(hash, e.embed(text, embed::Role::Passage)?)];
+        if let Err(err) = self.db.with_conn(|c| rows::put_unit_vectors(c, &model, &computed)) {
+            tracing::warn!(error = %err, "cannot store an answer unit's embedding");
+        }
+        let v = computed[0].1.clone();
+        self.remember_units(computed);
+        Ok(v)
     }
 
     /// Applies every queued change to the index and the vectors. Returns how many.
@@ -402,6 +466,7 @@ impl Kb {
             self.db.with_conn(|c| rows::delete_vectors_of_other_models(c, &model))?;
         }
         self.load_vectors(&docs)?;
+        self.embed_units(&docs)?;
         let now = self.clock.now_ms();
         self.db.with_conn(|c| rows::clear_queue(c, now))?;
         Ok(docs.len())

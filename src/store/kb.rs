@@ -749,8 +749,43 @@ pub fn put_vectors(conn: &mut Connection, doc: &str, model: &str, passages: &[(S
     Ok(())
 }
 
-/// Drops the vectors computed by any model other than `model`.
+/// Drops the vectors computed by any model other than `model` (passages' and units').
 pub fn delete_vectors_of_other_models(conn: &Connection, model: &str) -> Result<()> {
     conn.execute("DELETE FROM kb_vectors WHERE model <> ?1", [model])?;
+    conn.execute("DELETE FROM kb_unit_vectors WHERE model <> ?1", [model])?;
+    Ok(())
+}
+
+fn vector_blob(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn blob_vector(blob: &[u8]) -> Vec<f32> {
+    blob.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
+/// Stored answer-unit vectors of one model, at most `limit`: (text hash, vector).
+pub fn unit_vectors(conn: &Connection, model: &str, limit: usize) -> Result<Vec<(String, Vec<f32>)>> {
+    let mut stmt = conn.prepare("SELECT text_hash, vector FROM kb_unit_vectors WHERE model = ?1 LIMIT ?2")?;
+    let rows = stmt
+        .query_map(params![model, i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+            let blob: Vec<u8> = r.get(1)?;
+            Ok((r.get(0)?, blob_vector(&blob)))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Stores answer-unit vectors of `model` (a hash already stored keeps its vector).
+pub fn put_unit_vectors(conn: &mut Connection, model: &str, units: &[(String, Vec<f32>)]) -> Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    {
+        let mut stmt =
+            tx.prepare("INSERT OR IGNORE INTO kb_unit_vectors (model, text_hash, vector) VALUES (?1, ?2, ?3)")?;
+        for (hash, v) in units {
+            stmt.execute(params![model, hash, vector_blob(v)])?;
+        }
+    }
+    tx.commit()?;
     Ok(())
 }

@@ -81,6 +81,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 14, name: "channels", sql: include_str!("migrations/0014_channels.sql") },
     Migration { version: 15, name: "analytics_channels", sql: include_str!("migrations/0015_analytics_channels.sql") },
     Migration { version: 16, name: "panel_alerts", sql: include_str!("migrations/0016_panel_alerts.sql") },
+    Migration { version: 17, name: "kb_unit_vectors", sql: include_str!("migrations/0017_kb_unit_vectors.sql") },
 ];
 
 /// The schema version this build expects.

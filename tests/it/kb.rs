@@ -215,13 +215,25 @@ fn hybrid_search_with_a_real_tiny_embedding_model() {
         })
         .expect("count");
     assert_eq!(stored, 2);
+    // Each answer unit's embedding is stored when its document is indexed (one unit each here).
+    let units = |db: &Db| -> i64 {
+        db.with_conn(|c| Ok(c.query_row("SELECT COUNT(*) FROM kb_unit_vectors", [], |r| r.get(0))?)).expect("count")
+    };
+    assert_eq!(units(&db), 2);
     // Reopening reuses the stored vectors and gives the same ranking.
     drop(kb);
-    let (_db, kb) = open_kb(&data, &clock, Some(embedder));
+    let (db, kb) = open_kb(&data, &clock, Some(embedder));
     let again = kb.search("курьер доставка", Mode::Hybrid, 5, false).expect("hybrid");
     assert_eq!(again[0].doc, hybrid[0].doc);
     let r = kb.retrieve("курьер", None, 3).expect("retrieve");
     assert!(!r.passages.is_empty());
+    // Composing an answer reads the stored unit vectors: nothing new is embedded.
+    let c = kb
+        .compose("курьер", &r.passages, &supportd::kb::compose::Hints::default())
+        .expect("compose")
+        .expect("an answer");
+    assert!(c.similarity.is_some(), "the unit's meaning was compared");
+    assert_eq!(units(&db), 2);
     let top = r.passages[0].doc.clone();
     kb.record_used(std::slice::from_ref(&top), None).expect("used");
     kb.record_used(std::slice::from_ref(&top), Some(true)).expect("rated");
