@@ -156,7 +156,7 @@ pub fn chat(paths: &Paths, args: ChatArgs) -> anyhow::Result<ExitCode> {
                 .and_then(|m| m.call.as_ref())
                 .map(|c| format!(" · model {}", c.provider))
                 .unwrap_or_default();
-            let u = p.understood.as_ref();
+            let u = p.understood.as_ref().map(|u| &u.analysis);
             println!(
                 "     [{} · intent {} {:.2} · sentiment {}{}{}{} · {} ms]",
                 turn.action.as_str(),

@@ -15,7 +15,7 @@ use super::guard::Violation;
 use super::policy::{HandoffReason, Plan};
 use crate::marketplace::rules::RulesRecord;
 use crate::marketplace::{Market, OrderSource, OrderStatus};
-use crate::nlu::{Analysis, Entity, Intent, ScoredIntent, Sentiment};
+use crate::nlu::{Analysis, Intent};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Provenance {
@@ -82,7 +82,7 @@ impl Provenance {
 
     /// The main intent, when the message was understood.
     pub fn intent(&self) -> Option<Intent> {
-        self.understood.as_ref().map(|u| u.intent)
+        self.understood.as_ref().map(|u| u.analysis.intent)
     }
 
     /// The JSON stored with the message.
@@ -121,30 +121,18 @@ pub enum SilentReason {
     Licence,
 }
 
-/// The message as the classifier understood it.
+/// The message as the classifier understood it (its fields as `nlu::Analysis` names them).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Understood {
-    pub intent: Intent,
-    pub confidence: f32,
-    pub intents: Vec<ScoredIntent>,
-    pub entities: Vec<Entity>,
-    pub sentiment: Sentiment,
-    pub urgent: bool,
+    #[serde(flatten)]
+    pub analysis: Analysis,
     /// The message tried to instruct the assistant.
     pub injection: bool,
 }
 
 impl Understood {
     pub fn new(a: &Analysis, injection: bool) -> Self {
-        Self {
-            intent: a.intent,
-            confidence: a.confidence,
-            intents: a.intents.clone(),
-            entities: a.entities.clone(),
-            sentiment: a.sentiment,
-            urgent: a.urgent,
-            injection,
-        }
+        Self { analysis: a.clone(), injection }
     }
 }
 

@@ -59,7 +59,7 @@ mod tests {
     use super::*;
     use crate::engine::Action;
     use crate::engine::provenance::{ModelCall, ModelOutcome, ModelRecord, Provenance, Understood};
-    use crate::nlu::{Intent, Sentiment};
+    use crate::nlu::{Analysis, Intent, Sentiment};
 
     use crate::telemetry::testing::Captured;
 
@@ -82,12 +82,14 @@ mod tests {
             reply: Some("ответ бота".into()),
             provenance: Provenance {
                 understood: Some(Understood {
-                    intent: Intent::OrderStatus,
-                    confidence: 0.9,
-                    intents: Vec::new(),
-                    entities: Vec::new(),
-                    sentiment: Sentiment::Neutral,
-                    urgent: false,
+                    analysis: Analysis {
+                        intent: Intent::OrderStatus,
+                        confidence: 0.9,
+                        intents: Vec::new(),
+                        entities: Vec::new(),
+                        sentiment: Sentiment::Neutral,
+                        urgent: false,
+                    },
                     injection: false,
                 }),
                 model: Some(ModelRecord {
