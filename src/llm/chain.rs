@@ -24,7 +24,8 @@ pub struct Budget {
 #[derive(Debug)]
 struct Breaker {
     failures: u32,
-    open_until: Option<Instant>,
+    /// Until when (the clock's ms) the provider is skipped.
+    open_until: Option<i64>,
 }
 
 pub struct Entry {
@@ -114,7 +115,7 @@ impl Llm {
     }
 
     pub fn states(&self) -> Vec<ProviderState> {
-        let now = Instant::now();
+        let now = self.clock.now_ms();
         self.entries
             .iter()
             .map(|e| {
@@ -137,7 +138,7 @@ impl Llm {
 
     fn breaker_allows(&self, e: &Entry) -> bool {
         let b = e.breaker.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        b.open_until.is_none_or(|t| Instant::now() >= t)
+        b.open_until.is_none_or(|t| self.clock.now_ms() >= t)
     }
 
     fn breaker_result(&self, e: &Entry, ok: bool) {
@@ -148,14 +149,16 @@ impl Llm {
         } else {
             b.failures += 1;
             if b.failures >= self.settings.breaker_failures {
-                if b.open_until.is_none_or(|t| Instant::now() >= t) {
+                let now = self.clock.now_ms();
+                if b.open_until.is_none_or(|t| now >= t) {
                     tracing::warn!(
                         provider = e.provider.name(),
                         failures = b.failures,
                         "provider paused after repeated failures"
                     );
                 }
-                b.open_until = Some(Instant::now() + self.settings.breaker_cooldown);
+                let cooldown = i64::try_from(self.settings.breaker_cooldown.as_millis()).unwrap_or(i64::MAX);
+                b.open_until = Some(now.saturating_add(cooldown));
             }
         }
     }

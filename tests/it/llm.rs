@@ -420,7 +420,7 @@ async fn breaker_pauses_a_failing_provider_and_lets_a_trial_through() {
     assert_eq!(ask().await.expect("answer").provider, "yandexgpt");
     assert_eq!(failing.requests().len(), 2);
     // After the cool-down one trial goes through; it works, the breaker closes.
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    f.clock.advance(Duration::from_millis(350));
     failing.script(vec![Behavior::answer("Снова работаю.")]);
     assert_eq!(ask().await.expect("trial").provider, "openai");
     assert_eq!(llm.states()[0].breaker, "closed");
