@@ -738,6 +738,16 @@ pub struct Message {
 }
 
 /// The last `limit` messages of a conversation, oldest first.
+/// A conversation and its last `limit` messages from one snapshot of the database: read apart,
+/// a turn committed between the two reads showed its reply without what the same transaction
+/// changed on the conversation (a rating, a handoff).
+pub fn thread(conn: &mut Connection, id: i64, limit: u32) -> Result<(Conversation, Vec<Message>)> {
+    let tx = conn.transaction()?;
+    let read = (conversation(&tx, id)?, recent_messages(&tx, id, limit)?);
+    tx.commit()?;
+    Ok(read)
+}
+
 pub fn recent_messages(conn: &Connection, conversation_id: i64, limit: u32) -> Result<Vec<Message>> {
     let mut stmt = conn.prepare(
         "SELECT id, author, author_user_id, body, provenance, created_at, attachments, internal,

@@ -235,11 +235,8 @@ pub async fn get(
     auth: Auth<Viewer>,
     Path(id): Path<i64>,
 ) -> Result<Json<Thread>, ApiError> {
-    let (conversation, mut messages) = state
-        .db
-        .call(move |c| Ok((msgs::conversation(c, id)?, msgs::recent_messages(c, id, 200)?)))
-        .await
-        .map_err(ApiError::store("conversation"))?;
+    let (conversation, mut messages) =
+        state.db.call(move |c| msgs::thread(c, id, 200)).await.map_err(ApiError::store("conversation"))?;
     if auth.user.role < crate::domain::Role::Operator {
         for m in &mut messages {
             m.body = crate::privacy::mask_text(&m.body);
