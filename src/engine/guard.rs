@@ -49,7 +49,7 @@ static SUM: LazyLock<Regex> =
 
 static PROMISE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)(верн[её]м\s+(вам\s+)?(деньги|средства|оплату|стоимость)|верну\s+деньги|возмест\w*|компенсаци\w*|компенсир\w*|выплат\w*|начисл\w*\s+бонус\w*|промокод\w*\s+[A-ZА-Я0-9]{3,}|скидк\w*\s+(в\s+)?\d+\s*%|бесплатн\w+\s+(доставк|замен|обмен)\w*)",
+        r"(?i)(верн\w*\s+(вам\s+|вас\s+|тебе\s+)?(все\s+)?(деньги|средства|оплату|стоимость)|возмест\w*|компенсаци\w*|компенсир\w*|выплат\w*|начисл\w*\s+бонус\w*|промокод\w*\s+[A-ZА-Я0-9]{3,}|скидк\w*\s+(в\s+)?\d+\s*%|бесплатн\w+\s+(доставк|замен|обмен)\w*)",
     )
     .expect("a valid built-in pattern")
 });
@@ -212,5 +212,17 @@ mod tests {
         assert!(matches!(check("Держите промокод FREE100", &facts, &buyer)[..], [Violation::Promise(_)]));
         let policy = vec!["Деньги вернём в течение 10 дней; компенсация доставки не предусмотрена.".to_owned()];
         assert!(check("Компенсация доставки не предусмотрена.", &policy, &[]).is_empty());
+        // A refund promised in any form of "вернуть" (and misspelt, as small models write it) is
+        // a promise unless the facts say it.
+        for promise in [
+            "Я верну вам деньги сегодня же.",
+            "Мы вернём вам все деньги.",
+            "Хорошо, вернем средства на карту.",
+            "Я верную вам деньги прямо сейчас!",
+        ] {
+            assert!(matches!(check(promise, &facts, &[])[..], [Violation::Promise(_)]), "{promise}");
+        }
+        let refund = vec!["Маркетплейс вернут деньги в течение 10 дней после приёмки.".to_owned()];
+        assert!(check("Вам вернут деньги в течение 10 дней после приёмки.", &refund, &[]).is_empty());
     }
 }
