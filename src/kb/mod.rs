@@ -14,7 +14,7 @@ pub mod import;
 pub mod index;
 pub mod units;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
@@ -367,11 +367,13 @@ impl Kb {
     fn embed_units(&self, docs: &[rows::IndexDoc]) -> Result<()> {
         let Some(e) = &self.embedder else { return Ok(()) };
         let mut out: Vec<(String, Vec<f32>)> = Vec::new();
+        // Units repeated across documents (a shared sentence) are embedded once.
+        let mut seen = HashSet::new();
         for d in docs {
             for u in units::units(&d.body) {
                 let text = units::context_text(&d.title, &u);
                 let hash = text_hash(&text);
-                if self.cached_unit(&hash).is_none() && !out.iter().any(|(h, _)| *h == hash) {
+                if self.cached_unit(&hash).is_none() && seen.insert(hash.clone()) {
                     out.push((hash, e.embed(&text, embed::Role::Passage)?));
                 }
             }

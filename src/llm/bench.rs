@@ -257,7 +257,7 @@ fn article_prefix(model: &LocalModel) -> anyhow::Result<ArticlePrefix> {
         let part = prompt_with(model, &facts, question)?;
         // What every prompt shares: the shop's instructions before the facts.
         let other = prompt_with(model, "-", question)?;
-        let shared_len = |a: &[u32], b: &[u32]| a.iter().zip(b).take_while(|(x, y)| x == y).count();
+        let shared_len = super::local::shared_len;
         let shared = shared_len(&whole.tokens, &other.tokens).min(shared_len(&part.tokens, &other.tokens));
         let capacity = whole.tokens.len() + 8;
         // Today: the shop's instructions from a snapshot, the facts and question processed.

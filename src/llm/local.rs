@@ -214,7 +214,7 @@ fn model_err(e: impl std::fmt::Display) -> LlmError {
 struct Prefixes(Vec<(Vec<u32>, KvCache)>);
 
 /// How many leading tokens `a` and `b` share.
-fn shared_len(a: &[u32], b: &[u32]) -> usize {
+pub(super) fn shared_len(a: &[u32], b: &[u32]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
