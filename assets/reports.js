@@ -116,7 +116,11 @@
       }
     });
     for (const [key, cls, name] of [["conversations", "line-total", "все"], ["automated", "line-auto", "без человека"]]) {
-      const d = pts.map((p, i) => (i ? "L" : "M") + x(i).toFixed(1) + " " + y(p[key]).toFixed(1)).join(" ");
+      // One bucket (today just after midnight, a one-day range) has no line between points:
+      // its value holds for the whole bucket, so it is drawn across the chart.
+      const d = pts.length === 1
+        ? "M" + L + " " + y(pts[0][key]).toFixed(1) + " H" + (W - 10)
+        : pts.map((p, i) => (i ? "L" : "M") + x(i).toFixed(1) + " " + y(p[key]).toFixed(1)).join(" ");
       svg("path", { d, class: cls }, root);
       pts.forEach((p, i) => titled(svg("circle", { cx: x(i), cy: y(p[key]), r: 3, class: cls + " dot" }, root),
         (r.period.bucket === "hour" ? p.start.slice(11, 16) : date(p.start)) + ": " + name + " " + p[key]));

@@ -75,14 +75,23 @@ test("the reports page draws the period's figures and charts", async () => {
   assert.equal(await page.locator("#rep-summary .rep-kpi").count(), 8);
   assert.match(await page.locator(".rep-kpi", { hasText: "Разговоры" }).first().textContent(), /7/);
 
-  // The charts are SVG drawn by the page's own code.
-  await page.locator("#rep-trend svg path.line-total").waitFor();
+  // The charts are SVG drawn by the page's own code. (A line's length, not Playwright's
+  // visibility: a flat line has an empty bounding box and counts as hidden.)
+  const lineLength = () => page.locator("#rep-trend svg path.line-total").evaluate((p) => p.getTotalLength());
+  await page.locator("#rep-trend svg path.line-total").waitFor({ state: "attached" });
+  assert.ok((await lineLength()) > 300, "the trend line is drawn");
   assert.equal(await page.locator("#rep-heatmap svg rect.heat").count(), 7 * 24);
   assert.equal(await page.locator("#rep-funnel svg rect.bar").count(), 4);
   assert.ok((await page.locator("#rep-intents svg rect.bar").count()) >= 3);
   assert.match(await page.textContent("#rep-handoffs"), /попросил человека/);
   const trendBox = await page.locator("#rep-trend svg").boundingBox();
   assert.ok(trendBox && trendBox.width > 300 && trendBox.height > 60, "the trend chart has a size");
+  // Today by days is one bucket: its line is still drawn, across the chart (it was a
+  // zero-length path, invisible, whenever the hourly view had one hour: just after midnight).
+  await page.selectOption("#rep-bucket", "day");
+  await page.waitForFunction(() => document.querySelectorAll("#rep-trend svg circle.line-total").length === 1);
+  assert.ok((await lineLength()) > 600, "one bucket's line spans the chart");
+  await page.selectOption("#rep-bucket", "");
   // Exports are links with the period.
   assert.match(await page.getAttribute("#rep-pdf", "href"), /^\/api\/v1\/stats\/report\.pdf\?period=today/);
   const pdf = await page.evaluate(async (url) => {
