@@ -18,6 +18,8 @@ use crate::texts::bot;
 
 /// Documents retrieved for composing one answer.
 const CANDIDATES: usize = 4;
+/// The most questions of one message answered one by one.
+const MAX_QUESTIONS: usize = 3;
 
 /// A composed answer and the documents it was chosen from.
 pub(super) struct Found {
@@ -45,7 +47,11 @@ impl Engine {
                 crate::marketplace::Market::Ozon => Marketplace::Ozon,
             })
         });
-        let (kb, query) = (self.kb.clone(), text.to_owned());
+        // A city named is also its region, as delivery rules are written ("до Казани" →
+        // "Поволжье").
+        let regions = crate::nlu::places::regions_of(text);
+        let query = if regions.is_empty() { text.to_owned() } else { format!("{text} ({})", regions.join("; ")) };
+        let kb = self.kb.clone();
         let found = tokio::task::spawn_blocking(move || -> crate::kb::Result<Option<Found>> {
             let r = kb.retrieve(&query, context.as_deref(), CANDIDATES)?;
             if r.passages.is_empty() {
@@ -128,6 +134,9 @@ impl Engine {
         state: &mut State,
         out: &mut Draft,
     ) -> Result<bool, EngineError> {
+        if self.answer_each_question(intent, text, context.as_deref(), state, out).await? {
+            return Ok(true);
+        }
         let Some(found) = self.find_answer(text, context, state).await? else { return Ok(false) };
         let mut reply = None;
         if out.settings.use_model && !injection {
@@ -135,6 +144,47 @@ impl Engine {
         }
         self.cite_composition(&found, intent, out);
         out.parts.push(reply.unwrap_or_else(|| found.composition.text.clone()));
+        out.action = Some(Action::Answer);
+        state.last_sources = out.source_docs.clone();
+        state.awaiting = None;
+        Ok(true)
+    }
+
+    /// A message that asks two or three things ([`policy::questions`]) gets an answer to each,
+    /// in the message's order, when at least two of them find distinct answers; false (then
+    /// the message is answered as one question) otherwise. These replies are the composed
+    /// units themselves: the model phrases one answer at a time.
+    async fn answer_each_question(
+        &self,
+        intent: Intent,
+        text: &str,
+        context: Option<&str>,
+        state: &mut State,
+        out: &mut Draft,
+    ) -> Result<bool, EngineError> {
+        let questions = policy::questions(text);
+        if questions.len() < 2 {
+            return Ok(false);
+        }
+        let mut found: Vec<Found> = Vec::new();
+        for q in questions.iter().take(MAX_QUESTIONS) {
+            let Some(f) = self.find_answer(q, context.map(str::to_owned), state).await? else { continue };
+            let c = &f.composition;
+            let repeats = found.iter().any(|e| {
+                let d = &e.composition;
+                d.doc == c.doc && d.units.iter().any(|u| c.units.contains(u))
+            });
+            if !repeats {
+                found.push(f);
+            }
+        }
+        if found.len() < 2 {
+            return Ok(false);
+        }
+        for f in &found {
+            self.cite_composition(f, intent, out);
+            out.parts.push(f.composition.text.clone());
+        }
         out.action = Some(Action::Answer);
         state.last_sources = out.source_docs.clone();
         state.awaiting = None;

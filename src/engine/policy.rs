@@ -186,18 +186,9 @@ static CLAUSE_BREAK: LazyLock<Regex> = LazyLock::new(|| {
 /// сколько его будут хранить в пвз?" → "сколько его будут хранить в пвз"): it is answered from
 /// the knowledge base after the order's facts. `None` when every clause is about the order.
 pub fn rule_question(text: &str) -> Option<String> {
-    let mut clauses = Vec::new();
-    let mut start = 0;
-    for c in CLAUSE_BREAK.captures_iter(text) {
-        let (Some(whole), next) = (c.get(0), c.get(4)) else { continue };
-        clauses.push(&text[start..whole.start()]);
-        // A break before "и сколько…" keeps the question word with its clause.
-        start = next.map_or(whole.end(), |q| q.start());
-    }
-    clauses.push(&text[start..]);
-    clauses
+    clauses(text)
         .into_iter()
-        .map(str::trim)
+        .map(|(c, _)| c)
         .find(|c| {
             c.split_whitespace().count() >= 2
                 && RULE_QUESTION.is_match(c)
@@ -205,6 +196,50 @@ pub fn rule_question(text: &str) -> Option<String> {
                 && !WHERE_IS.is_match(c)
         })
         .map(str::to_owned)
+}
+
+/// The clauses of a message, trimmed, each with whether a question mark ended it.
+fn clauses(text: &str) -> Vec<(&str, bool)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for c in CLAUSE_BREAK.captures_iter(text) {
+        let (Some(whole), next) = (c.get(0), c.get(4)) else { continue };
+        out.push((text[start..whole.start()].trim(), whole.as_str().contains('?')));
+        // A break before "и сколько…" keeps the question word with its clause.
+        start = next.map_or(whole.end(), |q| q.start());
+    }
+    out.push((text[start..].trim(), false));
+    out.retain(|(c, _)| !c.is_empty());
+    out
+}
+
+/// A clause that asks something: a question word or a question mark.
+static ASKS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(сколько|скока|скок|можно|нельзя|как|какой|какая|какие|каким|какого|каких|когда|где|куда|откуда|почему|зачем|что|чем|ли|есть|будет|будут|во\s+сколько|до\s+скольки)\b")
+        .expect("a valid built-in pattern")
+});
+
+/// The questions of a knowledge message that asks more than one thing ("можно частями
+/// оплатить? и сколько дней до Казани везут" → both), each searchable alone: a short clause
+/// ("и на сколько") or one that leans on the one before ("и за скока дней примерно") stays
+/// with it. Empty when the message asks one thing.
+pub fn questions(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (clause, marked) in clauses(text) {
+        if !(marked || ASKS.is_match(clause)) {
+            continue;
+        }
+        let first = clause.split_whitespace().next().unwrap_or("").to_lowercase();
+        let leans = matches!(first.as_str(), "и" | "а" | "но" | "там" | "его" | "её" | "ее" | "их" | "это");
+        match out.last_mut() {
+            Some(prev) if leans || clause.split_whitespace().count() < 4 => {
+                prev.push(' ');
+                prev.push_str(clause);
+            }
+            _ => out.push(clause.to_owned()),
+        }
+    }
+    if out.len() < 2 { Vec::new() } else { out }
 }
 
 /// Intents answered from the knowledge base when they come second ("где заказ и как вернуть?").
@@ -303,6 +338,27 @@ pub fn decide(input: &Input<'_>, settings: &Settings) -> Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_that_asks_two_things_is_two_questions() {
+        assert_eq!(
+            questions("можно частями оплатить? и сколько дней до Казани везут"),
+            ["можно частями оплатить", "сколько дней до Казани везут"]
+        );
+        assert_eq!(
+            questions("худи оверсайз на рост 165 и грудь 88 какой брать и как его стирать чтоб не село"),
+            ["худи оверсайз на рост 165 и грудь 88 какой брать", "как его стирать чтоб не село"]
+        );
+        for one in [
+            "на озоне можно продлить хранение в пункте? и на сколько",
+            "в бишкек доставляете? и за скока дней примерно",
+            "ку, худи из футера на скольких оборотах отжимать? у меня машинка по дефолту 1000 ставит",
+            "пижаму фланелевую можно вернуть если не подошла? не носила даже",
+            "как вернуть товар",
+        ] {
+            assert!(questions(one).is_empty(), "one question: {one} → {:?}", questions(one));
+        }
+    }
 
     #[test]
     fn a_rule_question_beside_an_order_question_is_found() {

@@ -12,6 +12,7 @@ pub mod embed;
 pub mod eval;
 pub mod import;
 pub mod index;
+pub mod measure;
 pub mod units;
 
 use std::collections::{HashMap, HashSet};

@@ -14,6 +14,8 @@ pub struct Unit {
     /// The block (paragraph, list or table) it belongs to: units of one block are adjacent.
     pub block: usize,
     pub kind: UnitKind,
+    /// A table row's (column header, value) pairs; empty for other units.
+    pub cells: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,14 +58,26 @@ pub fn units(body: &str) -> Vec<Unit> {
                 flush(&mut prose, local_heading.as_deref(), block, &mut out);
                 push(
                     &mut out,
-                    Unit { text: plain(item), heading: local_heading.clone(), block, kind: UnitKind::ListItem },
+                    Unit {
+                        text: plain(item),
+                        heading: local_heading.clone(),
+                        block,
+                        kind: UnitKind::ListItem,
+                        cells: Vec::new(),
+                    },
                 );
             } else if lines.len() > 1 && is_field(line) {
                 // "Состав: хлопок 100%" on a line of its own (product cards) is one unit.
                 flush(&mut prose, local_heading.as_deref(), block, &mut out);
                 push(
                     &mut out,
-                    Unit { text: plain(line), heading: local_heading.clone(), block, kind: UnitKind::Sentence },
+                    Unit {
+                        text: plain(line),
+                        heading: local_heading.clone(),
+                        block,
+                        kind: UnitKind::Sentence,
+                        cells: Vec::new(),
+                    },
                 );
             } else {
                 if !prose.is_empty() {
@@ -100,7 +114,16 @@ fn flush(prose: &mut String, heading: Option<&str>, block: usize, out: &mut Vec<
     let text = plain(prose);
     for s in sentences(&text) {
         for piece in cut(&s, MAX_UNIT_CHARS) {
-            push(out, Unit { text: piece, heading: heading.map(str::to_owned), block, kind: UnitKind::Sentence });
+            push(
+                out,
+                Unit {
+                    text: piece,
+                    heading: heading.map(str::to_owned),
+                    block,
+                    kind: UnitKind::Sentence,
+                    cells: Vec::new(),
+                },
+            );
         }
     }
     prose.clear();
@@ -112,15 +135,13 @@ fn table(lines: &[&str], heading: Option<&str>, block: usize, out: &mut Vec<Unit
     let rule = |l: &str| l.chars().all(|c| matches!(c, '|' | '-' | ':' | ' '));
     let Some(head) = lines.first().map(|l| cells(l)) else { return };
     for line in lines.iter().skip(1).filter(|l| !rule(l)) {
-        let row = cells(line);
-        let text = head
+        let row: Vec<(String, String)> = head.iter().cloned().zip(cells(line)).filter(|(_, v)| !v.is_empty()).collect();
+        let text = row
             .iter()
-            .zip(&row)
-            .filter(|(_, v)| !v.is_empty())
             .map(|(h, v)| if h.is_empty() { v.clone() } else { format!("{h} — {v}") })
             .collect::<Vec<_>>()
             .join("; ");
-        push(out, Unit { text, heading: heading.map(str::to_owned), block, kind: UnitKind::TableRow });
+        push(out, Unit { text, heading: heading.map(str::to_owned), block, kind: UnitKind::TableRow, cells: row });
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod classifier;
 pub mod entities;
 pub mod eval;
+pub mod places;
 
 use std::sync::{Arc, LazyLock};
 
