@@ -188,23 +188,29 @@ pub fn deadlines(conn: &Connection, threads: &[(String, String)]) -> Result<Hash
 pub struct Overdue {
     pub channel: String,
     pub recipient: String,
-    pub conversation_id: Option<i64>,
+    pub conversation_id: i64,
     pub due_at: i64,
     pub rule: DueRule,
 }
 
 /// Threads whose deadline passed without an answer and that were not reported yet; they are
 /// marked reported in the same call.
+/// A thread whose conversation the worker has not created yet waits for a later call, so its
+/// note and event are not lost.
 pub fn take_overdue(conn: &Connection, now: i64) -> Result<Vec<Overdue>> {
-    let tx = conn.unchecked_transaction()?;
+    // Immediate: the read and the marks are one write transaction, so a writer in between
+    // cannot turn it into a "database is locked" failure.
+    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
     let found: Vec<Overdue> = {
         let mut stmt = tx.prepare_cached(&format!(
-            "SELECT d.channel, d.recipient, d.due_at, d.rule,
-                    (SELECT c.id FROM conversations c JOIN customers cu ON cu.id = c.customer_id
-                      WHERE cu.channel = d.channel AND cu.external_id = d.recipient ORDER BY c.id DESC LIMIT 1)
-               FROM reply_deadlines d
-              WHERE d.overdue_at IS NULL AND d.due_at <= ?1 AND NOT {ANSWERED}
-              ORDER BY d.due_at LIMIT 500"
+            "SELECT channel, recipient, due_at, rule, conv FROM (
+               SELECT d.channel, d.recipient, d.due_at, d.rule,
+                      (SELECT c.id FROM conversations c JOIN customers cu ON cu.id = c.customer_id
+                        WHERE cu.channel = d.channel AND cu.external_id = d.recipient ORDER BY c.id DESC LIMIT 1) AS conv
+                 FROM reply_deadlines d
+                WHERE d.overdue_at IS NULL AND d.due_at <= ?1 AND NOT {ANSWERED})
+              WHERE conv IS NOT NULL
+              ORDER BY due_at LIMIT 500"
         ))?;
         stmt.query_map([now], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, String>(3)?, r.get(4)?))
@@ -220,16 +226,10 @@ pub fn take_overdue(conn: &Connection, now: i64) -> Result<Vec<Overdue>> {
             tx.prepare_cached("UPDATE reply_deadlines SET overdue_at = ?3 WHERE channel = ?1 AND recipient = ?2")?;
         for o in &found {
             mark.execute(params![o.channel, o.recipient, now])?;
-            if let Some(conv) = o.conversation_id {
-                super::messaging::add_system_note(&tx, conv, &crate::texts::marketplace::overdue(o.rule), now)?;
-                super::messaging::add_event(
-                    &tx,
-                    "overdue",
-                    Some(conv),
-                    &serde_json::json!({"due_at": o.due_at, "rule": o.rule}),
-                    now,
-                )?;
-            }
+            let conv = o.conversation_id;
+            super::messaging::add_system_note(&tx, conv, &crate::texts::marketplace::overdue(o.rule), now)?;
+            let what = serde_json::json!({"due_at": o.due_at, "rule": o.rule});
+            super::messaging::add_event(&tx, "overdue", Some(conv), &what, now)?;
         }
     }
     tx.commit()?;
@@ -248,4 +248,39 @@ pub fn due_conversations(conn: &Connection, limit: u32) -> Result<Vec<i64>> {
     ))?;
     let ids = stmt.query_map([limit], |r| r.get::<_, Option<i64>>(0))?.filter_map(|r| r.ok().flatten()).collect();
     Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Db;
+    use crate::store::messaging as msgs;
+
+    fn events(c: &Connection) -> i64 {
+        c.query_row("SELECT COUNT(*) FROM events WHERE kind = 'overdue'", [], |r| r.get(0)).expect("count")
+    }
+
+    #[test]
+    fn an_overdue_thread_is_reported_once_its_conversation_exists() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Db::open(&dir.path().join("s.db"), 1, 1).expect("open");
+        db.with_conn(|c| {
+            note_deadline(c, "wb_questions", "q-1", 1_000, 2_000, DueRule::ShopTarget, 1_500)?;
+            // Past due while the worker has not stored the question yet: nothing is taken, so
+            // nothing is lost.
+            assert!(take_overdue(c, 3_000)?.is_empty());
+            assert_eq!(events(c), 0);
+            let customer = msgs::upsert_customer(c, "wb_questions", "q-1", "", 3_100)?;
+            let conv = msgs::open_conversation(c, customer, "wb_questions", 3_100)?;
+            let taken = take_overdue(c, 3_200)?;
+            assert_eq!(taken.len(), 1);
+            assert_eq!(taken[0].conversation_id, conv);
+            assert_eq!(events(c), 1);
+            // Reported once.
+            assert!(take_overdue(c, 3_300)?.is_empty());
+            assert_eq!(events(c), 1);
+            Ok(())
+        })
+        .expect("store");
+    }
 }
