@@ -318,6 +318,9 @@ impl App {
         let ops = crate::jobs::start(&state);
         let reports = tokio::spawn(crate::analytics::schedule::run(state.reports.clone()));
         // Buyer messages stored before a stop (or a crash) are processed first, in order.
+        // The message classifier is trained once per process; train it now, not in the first
+        // buyer's turn.
+        drop(tokio::task::spawn_blocking(crate::nlu::Nlu::shared));
         let worker = tokio::spawn(state.engine.clone().run());
         let sync = tokio::spawn(crate::marketplace::sync::schedule(
             state.syncer.clone(),

@@ -14,6 +14,7 @@ use crate::store::messaging::NewMessage;
 use crate::store::messaging::OutboxKey;
 use crate::texts::bot;
 use serde_json::json;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use std::time::Instant;
@@ -152,42 +153,56 @@ impl Engine {
     }
 
     /// Like [`Engine::process_pending`], with different buyers' messages processed at the same
-    /// time (up to [`PARALLEL`]); each buyer's messages stay in arrival order.
+    /// time (up to [`PARALLEL`]); each buyer's messages stay in arrival order. A message that
+    /// arrives while others are being answered starts as soon as a slot is free, not when the
+    /// messages taken before it are all done: one slow answer holds up only its own buyer.
     pub(super) async fn process_pending_parallel(self: &Arc<Self>) -> Result<usize, EngineError> {
         let mut done = 0;
+        let mut running = tokio::task::JoinSet::new();
+        // The buyer of each running task, so a buyer has one task at a time.
+        let mut buyers: HashMap<tokio::task::Id, String> = HashMap::new();
+        let mut failed = None;
         loop {
-            let items = self.db.call(|c| msgs::inbox_pending(c, 256)).await?;
-            if items.is_empty() {
-                return Ok(done);
-            }
-            done += items.len();
-            let mut groups: Vec<(String, Vec<msgs::InboxItem>)> = Vec::new();
-            for item in items {
-                let key = serde_json::from_str::<Inbound>(&item.payload)
-                    .map(|m| format!("{}\u{1f}{}", m.channel, m.customer))
-                    .unwrap_or_else(|_| format!("item:{}", item.id));
-                match groups.iter_mut().find(|(k, _)| *k == key) {
-                    Some((_, g)) => g.push(item),
-                    None => groups.push((key, vec![item])),
-                }
-            }
-            let mut running = tokio::task::JoinSet::new();
-            for (_, group) in groups {
-                while running.len() >= PARALLEL {
-                    if let Some(joined) = running.join_next().await {
-                        joined_ok(joined)?;
+            if failed.is_none() && running.len() < PARALLEL {
+                let items = self.db.call(|c| msgs::inbox_pending(c, 256)).await?;
+                let mut groups: Vec<(String, Vec<msgs::InboxItem>)> = Vec::new();
+                for item in items {
+                    let key = serde_json::from_str::<Inbound>(&item.payload)
+                        .map(|m| format!("{}\u{1f}{}", m.channel, m.customer))
+                        .unwrap_or_else(|_| format!("item:{}", item.id));
+                    if buyers.values().any(|b| *b == key) {
+                        continue;
+                    }
+                    match groups.iter_mut().find(|(k, _)| *k == key) {
+                        Some((_, g)) => g.push(item),
+                        None => groups.push((key, vec![item])),
                     }
                 }
-                let me = self.clone();
-                running.spawn(async move {
-                    for item in &group {
-                        me.process_logged(item).await?;
-                    }
-                    Ok::<(), EngineError>(())
-                });
+                for (key, group) in groups.into_iter().take(PARALLEL - running.len()) {
+                    let me = self.clone();
+                    let task = running.spawn(async move {
+                        for item in &group {
+                            me.process_logged(item).await?;
+                        }
+                        Ok::<usize, EngineError>(group.len())
+                    });
+                    buyers.insert(task.id(), key);
+                }
             }
-            while let Some(joined) = running.join_next().await {
-                joined_ok(joined)?;
+            if running.is_empty() {
+                return failed.map_or(Ok(done), Err);
+            }
+            tokio::select! {
+                Some(joined) = running.join_next_with_id() => {
+                    let id = joined.as_ref().map_or_else(tokio::task::JoinError::id, |(id, _)| *id);
+                    buyers.remove(&id);
+                    match joined_ok(joined.map(|(_, r)| r)) {
+                        Ok(n) => done += n,
+                        // The others finish first; the caller retries.
+                        Err(e) => failed = failed.or(Some(e)),
+                    }
+                }
+                () = self.wake.notified(), if failed.is_none() => {}
             }
         }
     }
@@ -218,12 +233,12 @@ impl Engine {
 
 /// A worker task's end: its error, or nothing after a panic (logged; the item's start was
 /// counted, so it is tried again and then parked).
-fn joined_ok(joined: Result<Result<(), EngineError>, tokio::task::JoinError>) -> Result<(), EngineError> {
+fn joined_ok(joined: Result<Result<usize, EngineError>, tokio::task::JoinError>) -> Result<usize, EngineError> {
     match joined {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "processing a buyer message panicked");
-            Ok(())
+            Ok(0)
         }
     }
 }

@@ -141,7 +141,8 @@ async fn every_figure_follows_its_one_definition() {
     assert_eq!(s["first_human_response_s_p50"].as_f64(), Some(90.0), "handoff → first operator reply: {s}");
     assert_eq!(s["first_human_response_s_p90"].as_f64(), Some(150.0));
     let bot = s["bot_answer_ms_p50"].as_i64().expect("bot answer time");
-    assert!((0..5_000).contains(&bot), "the bot's answer, not a person's: {s}");
+    // Measured on the real clock of a loaded test machine: bounded well below the persons' 90 s.
+    assert!((0..30_000).contains(&bot), "the bot's answer, not a person's: {s}");
     assert_eq!(s["csat_avg"].as_f64(), Some(5.0));
     assert_eq!(s["ratings"], 1);
     assert_eq!(s["resolved"], 1);

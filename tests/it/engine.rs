@@ -710,6 +710,22 @@ fn queued_and_handler(db: &Db) -> (i64, String) {
     .expect("read")
 }
 
+/// An engine whose answers the (fake) cloud model writes.
+fn model_engine(dir: &std::path::Path, model: &FakeLlm) -> (Engine, Db) {
+    let url = model.openai_url();
+    let (engine, db, _clock) = engine_with(
+        dir,
+        |db, clock| Orders::new(db, clock, Duration::from_secs(600), Duration::from_millis(400)),
+        move |c| {
+            c.engine.answers = supportd::config::AnswerMode::Auto;
+            c.llm.chain = vec![supportd::config::LlmProvider::OpenAi];
+            c.llm.openai.base_url = url;
+            c.llm.openai.api_key = supportd::config::Secret::new("sk-test");
+        },
+    );
+    (engine, db)
+}
+
 /// A turn reads the settings it started with: a change made from the panel while the model
 /// writes applies to the next message, never to the rest of this one.
 #[tokio::test]
@@ -721,17 +737,7 @@ async fn a_turn_reads_one_settings_snapshot() {
     };
     let model = FakeLlm::start(vec![slow, Behavior::answer("Оформите возврат в личном кабинете маркетплейса.")]).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let url = model.openai_url();
-    let (engine, db, _clock) = engine_with(
-        dir.path(),
-        |db, clock| Orders::new(db, clock, Duration::from_secs(600), Duration::from_millis(400)),
-        move |c| {
-            c.engine.answers = supportd::config::AnswerMode::Auto;
-            c.llm.chain = vec![supportd::config::LlmProvider::OpenAi];
-            c.llm.openai.base_url = url;
-            c.llm.openai.api_key = supportd::config::Secret::new("sk-test");
-        },
-    );
+    let (engine, db) = model_engine(dir.path(), &model);
     let engine = Arc::new(engine);
     let first = tokio::spawn({
         let engine = engine.clone();
@@ -750,4 +756,40 @@ async fn a_turn_reads_one_settings_snapshot() {
     engine.handle(&msg("2", "а обменять можно?")).await.expect("turn");
     let (queued, handler) = queued_and_handler(&db);
     assert_eq!((queued, handler.as_str()), (1, "operator"), "the next turn is held for a person");
+}
+
+/// Who has a reply in the outbox.
+fn replied(db: &Db) -> Vec<String> {
+    db.with_conn(|c| {
+        let mut stmt = c.prepare("SELECT recipient FROM outbox ORDER BY id")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    })
+    .expect("read")
+}
+
+/// One buyer's slow answer holds up only that buyer: a message from another buyer that arrives
+/// while the model is still writing the first answer is answered before it, by the background
+/// worker as it runs in the product.
+#[tokio::test]
+async fn a_slow_answer_holds_up_only_its_own_buyer() {
+    let slow = Behavior::Stream {
+        pieces: ["Оформите ", "возврат ", "в ", "личном ", "кабинете ", "маркетплейса ", "за ", "пару ", "минут."]
+            .map(String::from)
+            .to_vec(),
+        delay: Duration::from_millis(600),
+        finish: "stop",
+    };
+    let model = FakeLlm::start(vec![slow, Behavior::answer("Здравствуйте! Чем помочь?")]).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (engine, db) = model_engine(dir.path(), &model);
+    let engine = Arc::new(engine);
+    let worker = tokio::spawn(engine.clone().run());
+    engine.accept(&msg_from("1", "a1", "как вернуть товар на вб")).await.expect("accepted");
+    eventually(20, "the model to be asked", async || (!model.requests().is_empty()).then_some(())).await;
+    engine.accept(&msg_from("2", "b1", "здравствуйте")).await.expect("accepted");
+    let first = eventually(30, "a reply", async || replied(&db).into_iter().next()).await;
+    assert_eq!(first, "2", "the second buyer is answered while the first one's answer is written");
+    eventually(30, "the first buyer's reply", async || replied(&db).contains(&"1".to_owned()).then_some(())).await;
+    worker.abort();
 }
