@@ -200,12 +200,15 @@ fn text_hash(s: &str) -> String {
 }
 
 /// Whether the best hit is evidence that the knowledge base answers the question. Calibrated
-/// with `supportd eval retrieval` on in-domain and off-topic questions: a very close meaning
-/// alone is enough; otherwise meaning and words must both agree.
+/// on the development questions (`tests/data/retrieval_dev.jsonl` and the development dialogs'
+/// knowledge turns) against the off-topic ones (`supportd eval retrieval`: grounded in-domain
+/// 0.855 → 0.90 when the words' bar went from 8 to 5 and the meaning's from 0.845 to 0.84, no
+/// off-topic question grounded): a very close meaning alone is enough; otherwise meaning and
+/// words must both agree.
 pub fn is_grounded(bm25: Option<f32>, similarity: Option<f32>, vectors_available: bool) -> bool {
     match (bm25, similarity) {
         (_, Some(s)) if s >= 0.875 => true,
-        (Some(b), Some(s)) => b >= 8.0 && s >= 0.845,
+        (Some(b), Some(s)) => b >= 5.0 && s >= 0.84,
         (Some(b), None) if !vectors_available => b >= 10.0,
         (Some(b), None) => b >= 20.0,
         _ => false,
