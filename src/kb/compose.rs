@@ -90,6 +90,8 @@ const MAX_CHARS: usize = 480;
 struct Asks {
     amount: bool,
     duration: bool,
+    /// Any other quantity: how many, how often, which temperature.
+    quantity: bool,
 }
 
 fn asks(q: &str) -> Asks {
@@ -131,6 +133,7 @@ fn asks(q: &str) -> Asks {
             "до скольки",
             "во сколько",
         ]),
+        quantity: has(&["сколько", "скольк", "скока", "скоко", "как часто", "температур", "градус"]),
     }
 }
 
@@ -214,7 +217,7 @@ impl Kb {
                 };
                 let meaning = sim.map_or(0.0, |s| ((s - 0.78) / 0.12).clamp(0.0, 1.0));
                 let mut score = prior + 0.55 * coverage + if sim.is_some() { 0.45 * meaning } else { 0.0 };
-                if (wants.amount || wants.duration) && has_number(&u.text) {
+                if (wants.amount || wants.duration || wants.quantity) && has_number(&u.text) {
                     score += 0.08;
                 }
                 if let Some(m) = hints.marketplace {
@@ -364,6 +367,21 @@ mod tests {
         assert_eq!(Marketplace::named_in("с озона"), Some(Marketplace::Ozon));
         assert_eq!(Marketplace::named_in("вб или озон"), None);
         assert_eq!(Marketplace::named_in("как вернуть"), None);
+    }
+
+    #[test]
+    fn a_question_for_a_quantity_wants_a_unit_with_a_number() {
+        for q in [
+            "на озоне можно продлить хранение? и на сколько",
+            "кардиган можно гладить? на какой температуре",
+            "как часто пополняете?",
+            "скока пар в наборе",
+        ] {
+            assert!(asks(q).quantity, "{q}");
+        }
+        assert_eq!(asks("можно вернуть носки?"), Asks::default());
+        assert!(has_number("Продлить можно один раз, на 7 дней."));
+        assert!(!has_number("Продлить можно в приложении."));
     }
 
     #[test]
