@@ -85,56 +85,39 @@ const FIT: f32 = 0.35;
 /// The longest composed answer, in characters.
 const MAX_CHARS: usize = 480;
 
-/// What kind of fact the question asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-struct Asks {
-    amount: bool,
-    duration: bool,
-    /// Any other quantity: how many, how often, which temperature.
-    quantity: bool,
-}
-
-fn asks(q: &str) -> Asks {
+/// Whether the question asks for a number: an amount, a duration or another quantity (how
+/// many, how often, which temperature).
+fn asks_number(q: &str) -> bool {
+    const WORDS: &[&str] = &[
+        // Amounts.
+        "стоимост",
+        "цена",
+        "цену",
+        "платн",
+        "комисс",
+        "удерж",
+        "руб",
+        "₽",
+        "процент",
+        "скидк",
+        "сумм",
+        // Durations.
+        "когда",
+        "срок",
+        "как долго",
+        "долго ли",
+        "часов",
+        "недел",
+        // Quantities ("сколько стоит", "через сколько", "до скольки" too).
+        "скольк",
+        "скока",
+        "скоко",
+        "как часто",
+        "температур",
+        "градус",
+    ];
     let low = q.to_lowercase();
-    let has = |ws: &[&str]| ws.iter().any(|w| low.contains(w));
-    Asks {
-        amount: has(&[
-            "сколько стоит",
-            "стоимост",
-            "цена",
-            "цену",
-            "платн",
-            "бесплатн",
-            "сколько плат",
-            "комисс",
-            "сколько денег",
-            "удерж",
-            "руб",
-            "₽",
-            "процент",
-            "скидк",
-            "сумм",
-        ]),
-        duration: has(&[
-            "сколько дн",
-            "сколько времени",
-            "через сколько",
-            "когда",
-            "срок",
-            "как долго",
-            "долго ли",
-            "сколько ждать",
-            "сколько идет",
-            "сколько идёт",
-            "сколько едет",
-            "часов",
-            "недел",
-            "сколько хран",
-            "до скольки",
-            "во сколько",
-        ]),
-        quantity: has(&["сколько", "скольк", "скока", "скоко", "как часто", "температур", "градус"]),
-    }
+    WORDS.iter().any(|w| low.contains(w))
 }
 
 fn unit_mentions(text: &str) -> (bool, bool) {
@@ -198,7 +181,7 @@ impl Kb {
             Some(e) => Some(e.embed(query, embed::Role::Query)?),
             None => None,
         };
-        let wants = asks(query);
+        let wants_number = asks_number(query);
         let measured = super::measure::given(query);
         let top_score = docs.first().map_or(1.0, |(_, h, _)| h.score.max(1e-6));
         let mut best: Option<(f32, f32, Option<f32>, usize, usize)> = None; // score, coverage, sim, doc i, unit j
@@ -217,7 +200,7 @@ impl Kb {
                 };
                 let meaning = sim.map_or(0.0, |s| ((s - 0.78) / 0.12).clamp(0.0, 1.0));
                 let mut score = prior + 0.55 * coverage + if sim.is_some() { 0.45 * meaning } else { 0.0 };
-                if (wants.amount || wants.duration || wants.quantity) && has_number(&u.text) {
+                if wants_number && has_number(&u.text) {
                     score += 0.08;
                 }
                 if let Some(m) = hints.marketplace {
@@ -377,9 +360,9 @@ mod tests {
             "как часто пополняете?",
             "скока пар в наборе",
         ] {
-            assert!(asks(q).quantity, "{q}");
+            assert!(asks_number(q), "{q}");
         }
-        assert_eq!(asks("можно вернуть носки?"), Asks::default());
+        assert!(!asks_number("можно вернуть носки?"));
         assert!(has_number("Продлить можно один раз, на 7 дней."));
         assert!(!has_number("Продлить можно в приложении."));
     }

@@ -135,8 +135,7 @@ pub fn fit(units: &[Unit], given: &[Given]) -> Vec<f32> {
     if given.is_empty() {
         return out;
     }
-    let mut blocks: Vec<usize> =
-        units.iter().filter(|u| u.kind == UnitKind::TableRow).map(|u| u.block).collect::<Vec<_>>();
+    let mut blocks: Vec<usize> = units.iter().filter(|u| u.kind == UnitKind::TableRow).map(|u| u.block).collect();
     blocks.dedup();
     for block in blocks {
         let rows: Vec<usize> =

@@ -18,6 +18,13 @@ pub struct Unit {
     pub cells: Vec<(String, String)>,
 }
 
+impl Unit {
+    /// A unit that is not a table row (no cells).
+    fn new(text: String, heading: Option<String>, block: usize, kind: UnitKind) -> Self {
+        Self { text, heading, block, kind, cells: Vec::new() }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UnitKind {
     Sentence,
@@ -56,29 +63,11 @@ pub fn units(body: &str) -> Vec<Unit> {
                 local_heading = heading.clone();
             } else if let Some(item) = list_item(line) {
                 flush(&mut prose, local_heading.as_deref(), block, &mut out);
-                push(
-                    &mut out,
-                    Unit {
-                        text: plain(item),
-                        heading: local_heading.clone(),
-                        block,
-                        kind: UnitKind::ListItem,
-                        cells: Vec::new(),
-                    },
-                );
+                push(&mut out, Unit::new(plain(item), local_heading.clone(), block, UnitKind::ListItem));
             } else if lines.len() > 1 && is_field(line) {
                 // "Состав: хлопок 100%" on a line of its own (product cards) is one unit.
                 flush(&mut prose, local_heading.as_deref(), block, &mut out);
-                push(
-                    &mut out,
-                    Unit {
-                        text: plain(line),
-                        heading: local_heading.clone(),
-                        block,
-                        kind: UnitKind::Sentence,
-                        cells: Vec::new(),
-                    },
-                );
+                push(&mut out, Unit::new(plain(line), local_heading.clone(), block, UnitKind::Sentence));
             } else {
                 if !prose.is_empty() {
                     prose.push(' ');
@@ -114,16 +103,7 @@ fn flush(prose: &mut String, heading: Option<&str>, block: usize, out: &mut Vec<
     let text = plain(prose);
     for s in sentences(&text) {
         for piece in cut(&s, MAX_UNIT_CHARS) {
-            push(
-                out,
-                Unit {
-                    text: piece,
-                    heading: heading.map(str::to_owned),
-                    block,
-                    kind: UnitKind::Sentence,
-                    cells: Vec::new(),
-                },
-            );
+            push(out, Unit::new(piece, heading.map(str::to_owned), block, UnitKind::Sentence));
         }
     }
     prose.clear();

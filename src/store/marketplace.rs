@@ -194,9 +194,8 @@ pub struct Overdue {
 }
 
 /// Threads whose deadline passed without an answer and that were not reported yet; they are
-/// marked reported in the same call.
-/// A thread whose conversation the worker has not created yet waits for a later call, so its
-/// note and event are not lost.
+/// marked reported in the same call. A thread whose conversation the worker has not created
+/// yet waits for a later call, so its note and event are not lost.
 pub fn take_overdue(conn: &Connection, now: i64) -> Result<Vec<Overdue>> {
     // Immediate: the read and the marks are one write transaction, so a writer in between
     // cannot turn it into a "database is locked" failure.

@@ -758,14 +758,9 @@ async fn a_turn_reads_one_settings_snapshot() {
     assert_eq!((queued, handler.as_str()), (1, "operator"), "the next turn is held for a person");
 }
 
-/// Who has a reply in the outbox.
+/// Who has a reply in the outbox, in order.
 fn replied(db: &Db) -> Vec<String> {
-    db.with_conn(|c| {
-        let mut stmt = c.prepare("SELECT recipient FROM outbox ORDER BY id")?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
-    })
-    .expect("read")
+    crate::sync::outbox(db).into_iter().map(|(to, _)| to).collect()
 }
 
 /// One buyer's slow answer holds up only that buyer: a message from another buyer that arrives
