@@ -10,8 +10,12 @@ use crate::store::{Db, kb as rows};
 
 /// The held-out question set shipped with supportd (never used for tuning).
 pub const HELDOUT: &str = include_str!("../../tests/data/retrieval_heldout.jsonl");
-/// Questions the shop's knowledge cannot answer (retrieval must not call them grounded).
-pub const OFF_TOPIC: &str = include_str!("../../tests/data/retrieval_offtopic.txt");
+/// Questions the shop's knowledge cannot answer (retrieval must not call them grounded): the
+/// first 20 far from the shop's topics, the second 20 (written blind) many near them.
+pub const OFF_TOPIC: &str = concat!(
+    include_str!("../../tests/data/retrieval_offtopic.txt"),
+    include_str!("../../tests/data/retrieval_offtopic2.txt")
+);
 /// The development set (used for tuning; also the benchmark's queries).
 pub const DEV: &str = include_str!("../../tests/data/retrieval_dev.jsonl");
 
