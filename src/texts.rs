@@ -834,13 +834,16 @@ pub mod product {
     pub const SIZES: &str = "Размеры";
     pub const COMPOSITION: &str = "Состав";
     pub const COLOR: &str = "Цвет";
+    pub const PRICE: &str = "Цена";
+    pub const IN_STOCK: &str = "В наличии";
+    pub const OUT_OF_STOCK: &str = "Нет в наличии";
 
     pub fn price(rub: f64) -> String {
-        format!("\nЦена: {rub} ₽")
+        format!("\n{PRICE}: {rub} ₽")
     }
 
     pub fn stock(count: i64) -> String {
-        if count > 0 { format!("\nВ наличии: {count} шт.") } else { "\nНет в наличии".to_owned() }
+        if count > 0 { format!("\n{IN_STOCK}: {count} шт.") } else { format!("\n{OUT_OF_STOCK}") }
     }
 }
 

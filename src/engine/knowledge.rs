@@ -24,8 +24,21 @@ const MAX_QUESTIONS: usize = 3;
 /// A composed answer and the documents it was chosen from.
 pub(super) struct Found {
     pub composition: Composition,
+    /// For a question about a product: what the other source adds (the card's fields beside
+    /// a size or care article, or the article beside the card).
+    pub also: Option<Composition>,
     pub hits: Vec<SearchHit>,
 }
+
+/// Whether a second composition for the same question adds to the first: enough of the
+/// question's distinctive words, or a close meaning.
+fn adds(c: &Composition) -> bool {
+    c.coverage >= ADDS_COVERAGE || c.similarity.is_some_and(|s| s >= ADDS_SIMILARITY)
+}
+
+/// What a product question's second source needs to be added ([`adds`]).
+const ADDS_COVERAGE: f32 = 0.3;
+const ADDS_SIMILARITY: f32 = 0.86;
 
 /// Whether a composition that retrieval alone did not find relevant enough is still a sure
 /// answer: most of the question's distinctive words in one unit, and a close meaning.
@@ -35,10 +48,13 @@ fn sure_without_retrieval(c: &Composition) -> bool {
 
 impl Engine {
     /// The best composed answer to `text` (with `context` widening the search), or `None`.
+    /// A question about a product (`intent`) that names one is answered from its card
+    /// together with the best article (size, care, restock), the better of them first.
     pub(super) async fn find_answer(
         &self,
         text: &str,
         context: Option<String>,
+        intent: Intent,
         state: &State,
     ) -> Result<Option<Found>, EngineError> {
         let marketplace = Marketplace::named_in(text).or_else(|| {
@@ -57,11 +73,32 @@ impl Engine {
             if r.passages.is_empty() {
                 return Ok(None);
             }
-            let Some(c) = kb.compose(&query, &r.passages, &Hints { marketplace })? else { return Ok(None) };
+            let hints = Hints { marketplace };
+            if intent == Intent::ProductInfo
+                && let Some(card) = &r.product
+            {
+                let card = kb.compose(&query, std::slice::from_ref(card), &hints)?;
+                let articles: Vec<SearchHit> =
+                    r.passages.iter().filter(|h| !h.doc.starts_with("p:")).cloned().collect();
+                let article = kb.compose(&query, &articles, &hints)?.filter(|a| r.grounded || adds(a));
+                let mut hits = r.passages.clone();
+                hits.extend(r.product.clone().filter(|p| !r.passages.iter().any(|h| h.doc == p.doc)));
+                let found = match (card, article) {
+                    (Some(c), Some(a)) => {
+                        let (first, second) = if c.score >= a.score { (c, a) } else { (a, c) };
+                        let also = adds(&second).then_some(second);
+                        Some(Found { composition: first, also, hits })
+                    }
+                    (Some(c), None) | (None, Some(c)) => Some(Found { composition: c, also: None, hits }),
+                    (None, None) => None,
+                };
+                return Ok(found);
+            }
+            let Some(c) = kb.compose(&query, &r.passages, &hints)? else { return Ok(None) };
             if !r.grounded && !sure_without_retrieval(&c) {
                 return Ok(None);
             }
-            Ok(Some(Found { composition: c, hits: r.passages }))
+            Ok(Some(Found { composition: c, also: None, hits: r.passages }))
         })
         .await
         .map_err(|e| EngineError::Internal(e.to_string()))?
@@ -69,9 +106,14 @@ impl Engine {
         Ok(found)
     }
 
-    /// The composed answer's document as the reply's source, and its text as the fact.
+    /// The composed answer's documents as the reply's sources, and their texts as the facts.
     pub(super) fn cite_composition(&self, found: &Found, intent: Intent, out: &mut Draft) {
-        let c = &found.composition;
+        for c in std::iter::once(&found.composition).chain(&found.also) {
+            Self::cite(found, c, intent, out);
+        }
+    }
+
+    fn cite(found: &Found, c: &Composition, intent: Intent, out: &mut Draft) {
         let score = found.hits.iter().find(|h| h.doc == c.doc).map_or(0.0, |h| h.score);
         out.sources.push(super::provenance::Source {
             doc: c.doc.clone(),
@@ -109,8 +151,9 @@ impl Engine {
             }
             (None, None) => return Ok(()),
         };
-        if let Some(found) = self.find_answer(&query, context, state).await? {
+        if let Some(found) = self.find_answer(&query, context, intent, state).await? {
             out.parts.push(found.composition.text.clone());
+            out.parts.extend(found.also.iter().map(|a| a.text.clone()));
             self.cite_composition(&found, intent, out);
             state.last_sources = out.source_docs.clone();
         }
@@ -137,13 +180,14 @@ impl Engine {
         if self.answer_each_question(intent, text, context.as_deref(), state, out).await? {
             return Ok(true);
         }
-        let Some(found) = self.find_answer(text, context, state).await? else { return Ok(false) };
+        let Some(found) = self.find_answer(text, context, intent, state).await? else { return Ok(false) };
         let mut reply = None;
         if out.settings.use_model && !injection {
             reply = self.write_with_model(&found, conv, out).await?;
         }
         self.cite_composition(&found, intent, out);
         out.parts.push(reply.unwrap_or_else(|| found.composition.text.clone()));
+        out.parts.extend(found.also.iter().map(|a| a.text.clone()));
         out.action = Some(Action::Answer);
         state.last_sources = out.source_docs.clone();
         state.awaiting = None;
@@ -168,7 +212,7 @@ impl Engine {
         }
         let mut found: Vec<Found> = Vec::new();
         for q in questions.iter().take(MAX_QUESTIONS) {
-            let Some(f) = self.find_answer(q, context.map(str::to_owned), state).await? else { continue };
+            let Some(f) = self.find_answer(q, context.map(str::to_owned), intent, state).await? else { continue };
             let c = &f.composition;
             let repeats = found.iter().any(|e| {
                 let d = &e.composition;
@@ -184,6 +228,7 @@ impl Engine {
         for f in &found {
             self.cite_composition(f, intent, out);
             out.parts.push(f.composition.text.clone());
+            out.parts.extend(f.also.iter().map(|a| a.text.clone()));
         }
         out.action = Some(Action::Answer);
         state.last_sources = out.source_docs.clone();

@@ -45,13 +45,15 @@ impl Engine {
         }
         let state = State::parse(&conversation.state);
         if parts.is_empty()
-            && let Some(found) =
-                self.find_answer(&last, policy::retrieval_hint(analysis.intent).map(str::to_owned), &state).await?
+            && let Some(found) = self
+                .find_answer(&last, policy::retrieval_hint(analysis.intent).map(str::to_owned), analysis.intent, &state)
+                .await?
         {
             let mut draft = Draft { settings: settings.clone(), ..Draft::default() };
             let written =
                 if settings.use_model { self.write_with_model(&found, &conversation, &mut draft).await? } else { None };
             parts.push(written.unwrap_or_else(|| found.composition.text.clone()));
+            parts.extend(found.also.iter().map(|a| a.text.clone()));
         }
         Ok((!parts.is_empty()).then(|| parts.join("\n\n")))
     }

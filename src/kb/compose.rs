@@ -82,6 +82,10 @@ const RANK_STEP: f32 = 0.12;
 /// What a size table's row that fits the buyer's measurements adds: enough to beat a row or
 /// sentence that only shares words with the question (an age, the word «размер»).
 const FIT: f32 = 0.35;
+/// What a unit telling the stock adds for a stock question, and a product card's field for a
+/// question asking for it.
+const STOCK: f32 = 0.15;
+const FIELD: f32 = 0.3;
 /// The longest composed answer, in characters.
 const MAX_CHARS: usize = 480;
 
@@ -116,8 +120,63 @@ fn asks_number(q: &str) -> bool {
         "температур",
         "градус",
     ];
-    let low = q.to_lowercase();
-    WORDS.iter().any(|w| low.contains(w))
+    mentions_any(q, WORDS)
+}
+
+/// Whether the lower-cased text contains any of the word stems.
+fn mentions_any(text: &str, stems: &[&str]) -> bool {
+    let low = text.to_lowercase();
+    stems.iter().any(|w| low.contains(w))
+}
+
+/// Whether the question asks whether something is in stock or when it will be ("есть M?",
+/// "остались?", "когда пополните?").
+fn asks_stock(q: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "есть ли",
+        "есть сейчас",
+        "сейчас есть",
+        "есть в ",
+        "наличи",
+        "остал",
+        "закончил",
+        "в продаже",
+        "пополн",
+        "поступ",
+    ];
+    mentions_any(q, WORDS)
+}
+
+/// The fields of a product card that the question asks for ([`crate::texts::product`]).
+fn asked_fields(q: &str) -> Vec<&'static str> {
+    use crate::texts::product as f;
+    let any = |ws: &[&str]| mentions_any(q, ws);
+    let mut out = Vec::new();
+    if asks_stock(q) {
+        out.extend([f::IN_STOCK, f::OUT_OF_STOCK]);
+    }
+    if any(&["из чего", "состав", "ткань", "ткани", "материал", "какой хлоп", "сколько хлоп", "процент"])
+    {
+        out.push(f::COMPOSITION);
+    }
+    if any(&["сколько стоит", "скока стоит", "цена", "цену", "почём", "почем", "стоимость"])
+    {
+        out.push(f::PRICE);
+    }
+    if any(&["какие размеры", "какие есть размеры", "размерный ряд", "размерная линейка", "до какого размера"])
+    {
+        out.push(f::SIZES);
+    }
+    if any(&["цвет", "цвета"]) {
+        out.push(f::COLOR);
+    }
+    out
+}
+
+/// Whether a unit tells what is in stock or when it comes back (a card's «Нет в наличии», a
+/// restock table's row).
+fn tells_stock(text: &str) -> bool {
+    mentions_any(text, &["наличи", "пополн", "поступ"])
 }
 
 fn unit_mentions(text: &str) -> (bool, bool) {
@@ -159,10 +218,12 @@ impl Kb {
         let mut n_units = 0usize;
         for (i, (_, _, d)) in docs.iter().enumerate() {
             let us = units::units(&d.body);
+            // Every field of a product card is about the product: its name counts in each.
+            let about = if d.kind == "product" { d.title.as_str() } else { "" };
             let terms: Vec<HashSet<String>> = us
                 .iter()
                 .map(|u| {
-                    let t = format!("{} {}", u.heading.as_deref().unwrap_or(""), u.text);
+                    let t = format!("{about} {} {}", u.heading.as_deref().unwrap_or(""), u.text);
                     self.analyzer.analyze(&t).into_iter().map(|t| t.text).collect()
                 })
                 .collect();
@@ -182,6 +243,8 @@ impl Kb {
             None => None,
         };
         let wants_number = asks_number(query);
+        let wants_stock = asks_stock(query);
+        let fields = asked_fields(query);
         let measured = super::measure::given(query);
         let top_score = docs.first().map_or(1.0, |(_, h, _)| h.score.max(1e-6));
         let mut best: Option<(f32, f32, Option<f32>, usize, usize)> = None; // score, coverage, sim, doc i, unit j
@@ -191,6 +254,7 @@ impl Kb {
             let prior = PRIOR * (hit.score / top_score).clamp(0.0, 1.0) - RANK_STEP * *rank as f32;
             let mut doc_scores = Vec::with_capacity(us.len());
             let fits = super::measure::fit(us, &measured);
+            let card = d.kind == "product";
             for (j, u) in us.iter().enumerate() {
                 let covered: f32 = terms[j].iter().filter(|t| q_terms.contains(*t)).map(|t| idf(t)).sum();
                 let coverage = covered / q_weight;
@@ -202,6 +266,13 @@ impl Kb {
                 let mut score = prior + 0.55 * coverage + if sim.is_some() { 0.45 * meaning } else { 0.0 };
                 if wants_number && has_number(&u.text) {
                     score += 0.08;
+                }
+                // The card's field asked for ("есть M?" → «Нет в наличии») answers, more than
+                // the fields whose words only name the product (its colour, a size).
+                if card && fields.iter().any(|f| u.text.starts_with(f)) {
+                    score += FIELD;
+                } else if wants_stock && tells_stock(&u.text) {
+                    score += STOCK;
                 }
                 if let Some(m) = hints.marketplace {
                     let (wb, ozon) = unit_mentions(&u.text);
@@ -235,7 +306,11 @@ impl Kb {
         let (_, hit, d) = &docs[i];
         let us = &all[i].1;
         let chosen = around(us, &scores[i], j);
-        let text = join(us, &chosen);
+        let mut text = join(us, &chosen);
+        // A card's field alone ("Нет в наличии") does not say what it is about.
+        if d.kind == "product" && units::is_field_text(&us[chosen[0]].text) {
+            text = format!("{} — {}", d.title, lower_first(&text));
+        }
         Ok(Some(Composition {
             doc: hit.doc.clone(),
             title: d.title.clone(),
@@ -323,6 +398,11 @@ fn around(us: &[Unit], scores: &[f32], j: usize) -> Vec<usize> {
     chosen
 }
 
+fn lower_first(s: &str) -> String {
+    let mut cs = s.chars();
+    cs.next().map(|c| c.to_lowercase().chain(cs).collect()).unwrap_or_default()
+}
+
 /// The chosen units as chat text: sentences joined by spaces, list items on their own lines.
 fn join(us: &[Unit], chosen: &[usize]) -> String {
     let mut out = String::new();
@@ -363,6 +443,13 @@ mod tests {
             assert!(asks_number(q), "{q}");
         }
         assert!(!asks_number("можно вернуть носки?"));
+        assert!(asks_stock("а платье в рубчик оливковое в M есть сейчас?"));
+        assert!(asks_stock("футболки белые ещё остались?"));
+        assert!(!asks_stock("есть курьерская доставка?"));
+        use crate::texts::product as f;
+        assert_eq!(asked_fields("свитер из чего сделан? сколько стоит"), vec![f::COMPOSITION, f::PRICE]);
+        assert_eq!(asked_fields("платье в M есть сейчас?"), vec![f::IN_STOCK, f::OUT_OF_STOCK]);
+        assert!(asked_fields("как стирать пуховик").is_empty());
         assert!(has_number("Продлить можно один раз, на 7 дней."));
         assert!(!has_number("Продлить можно в приложении."));
     }

@@ -85,6 +85,9 @@ pub struct Retrieval {
     pub mode: Mode,
     /// False when nothing relevant was found: the engine must not answer from these passages.
     pub grounded: bool,
+    /// The product the question names, when the text and the meaning rankings agree on one
+    /// (see [`Kb::search_naming`]); it may also be among `passages`.
+    pub product: Option<SearchHit>,
 }
 
 /// Passage vectors in memory: row i of `data` belongs to `keys[i]`.
@@ -200,15 +203,16 @@ fn text_hash(s: &str) -> String {
 }
 
 /// Whether the best hit is evidence that the knowledge base answers the question. Calibrated
-/// on the development questions (`tests/data/retrieval_dev.jsonl` and the development dialogs'
-/// knowledge turns) against the off-topic ones (`supportd eval retrieval`: grounded in-domain
-/// 0.855 → 0.90 when the words' bar went from 8 to 5 and the meaning's from 0.845 to 0.84, no
-/// off-topic question grounded): a very close meaning alone is enough; otherwise meaning and
-/// words must both agree.
+/// on the development questions (both retrieval development sets and both development dialog
+/// sets' knowledge turns, 363) against the 40 off-topic ones (`retrieval_offtopic*.txt`): a
+/// very close meaning alone is enough; otherwise meaning and words must both agree, and many
+/// shared words need a little less of the meaning. In-domain grounded 0.88 → 0.92 against the
+/// previous bar (meaning alone 0.875, words 5 with meaning 0.84), off-topic 6 of 40 either
+/// way (near-topic ones: curtains, another shop's returns, shoe sizes).
 pub fn is_grounded(bm25: Option<f32>, similarity: Option<f32>, vectors_available: bool) -> bool {
     match (bm25, similarity) {
-        (_, Some(s)) if s >= 0.875 => true,
-        (Some(b), Some(s)) => b >= 5.0 && s >= 0.84,
+        (_, Some(s)) if s >= 0.885 => true,
+        (Some(b), Some(s)) => (b >= 5.0 && s >= 0.84) || (b >= 12.0 && s >= 0.82),
         (Some(b), None) if !vectors_available => b >= 10.0,
         (Some(b), None) => b >= 20.0,
         _ => false,
@@ -485,6 +489,19 @@ impl Kb {
 
     /// Ranked search. Drafts only with `include_drafts`.
     pub fn search(&self, query: &str, mode: Mode, limit: usize, include_drafts: bool) -> Result<Vec<SearchHit>> {
+        Ok(self.search_naming(query, mode, limit, include_drafts)?.0)
+    }
+
+    /// [`Kb::search`], and the product the query names: the first product of the text ranking
+    /// that is also the first product by meaning (products weigh less in the fused ranking, so
+    /// it may not be among the hits).
+    fn search_naming(
+        &self,
+        query: &str,
+        mode: Mode,
+        limit: usize,
+        include_drafts: bool,
+    ) -> Result<(Vec<SearchHit>, Option<SearchHit>)> {
         let query = analyzer::prefix(query, MAX_QUERY_CHARS);
         let limit = limit.min(100);
         let mode = self.effective_mode(mode);
@@ -556,9 +573,18 @@ impl Kb {
             }
         }
         hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.doc.cmp(&b.doc)));
+        let named = match (
+            bm25.iter().map(|h| &h.doc).find(|d| d.starts_with("p:")),
+            vector.iter().map(|(d, ..)| d).find(|d| d.starts_with("p:")),
+        ) {
+            // The same card on both marketplaces ties in both rankings.
+            (Some(a), Some(b)) if a == b || self.same_title(a, b)? => hits.iter().find(|h| &h.doc == a).cloned(),
+            _ => None,
+        };
         hits.truncate(limit);
+        let mut named = named;
         // Fill in titles and passages from the database (the source of truth).
-        for h in &mut hits {
+        for h in hits.iter_mut().chain(named.iter_mut()) {
             let key = h.doc.clone();
             let Some(d) = self.db.with_conn(|c| rows::load_doc(c, &key))? else { continue };
             let texts = passages(&d.title, &d.body);
@@ -570,7 +596,12 @@ impl Kb {
                 h.snippet_html = html_escape(&d.body.chars().take(240).collect::<String>());
             }
         }
-        Ok(hits)
+        Ok((hits, named))
+    }
+
+    fn same_title(&self, a: &str, b: &str) -> Result<bool> {
+        let title = |k: &str| self.db.with_conn(|c| rows::load_doc(c, k)).map(|d| d.map(|d| d.title));
+        Ok(title(a)? == title(b)?)
     }
 
     fn vector_search(&self, query: &str, depth: usize, include_drafts: bool) -> Result<Vec<(String, usize, f32)>> {
@@ -600,12 +631,12 @@ impl Kb {
             Some(c) if !c.trim().is_empty() => format!("{query} {}", analyzer::prefix(c, MAX_QUERY_CHARS / 2)),
             _ => query.to_owned(),
         };
-        let passages = self.search(&text, mode, limit, false)?;
+        let (passages, product) = self.search_naming(&text, mode, limit, false)?;
         let grounded = passages.first().is_some_and(|h| is_grounded(h.bm25, h.similarity, self.embedder.is_some()));
         let docs: Vec<String> = passages.iter().map(|p| p.doc.clone()).collect();
         let now = self.clock.now_ms();
         self.db.with_conn(|c| rows::record_retrieved(c, &docs, now))?;
-        Ok(Retrieval { passages, mode, grounded })
+        Ok(Retrieval { passages, mode, grounded, product })
     }
 }
 
@@ -631,8 +662,11 @@ mod tests {
     #[test]
     fn grounding_needs_agreeing_evidence() {
         assert!(is_grounded(Some(1.0), Some(0.9), true), "a very close meaning is enough");
+        assert!(!is_grounded(Some(1.0), Some(0.88), true), "a close meaning without the words is not");
         assert!(is_grounded(Some(9.0), Some(0.85), true), "words and meaning agree");
-        assert!(!is_grounded(Some(25.0), Some(0.83), true), "shared words without the meaning");
+        assert!(is_grounded(Some(15.0), Some(0.83), true), "many shared words, a fair meaning");
+        assert!(!is_grounded(Some(9.0), Some(0.83), true), "some shared words, a fair meaning");
+        assert!(!is_grounded(Some(25.0), Some(0.81), true), "shared words without the meaning");
         assert!(!is_grounded(None, Some(0.86), true));
         assert!(is_grounded(Some(12.0), None, false), "BM25 only without the model");
         assert!(!is_grounded(None, None, false));

@@ -125,6 +125,11 @@ fn table(lines: &[&str], heading: Option<&str>, block: usize, out: &mut Vec<Unit
     }
 }
 
+/// Whether a unit's text is a card's field or its stock line ("Состав: …", "Нет в наличии").
+pub fn is_field_text(text: &str) -> bool {
+    is_field(text) || text == crate::texts::product::OUT_OF_STOCK
+}
+
 /// "Name: value" with a short name.
 fn is_field(line: &str) -> bool {
     line.split_once(": ").is_some_and(|(name, value)| {
