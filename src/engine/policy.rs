@@ -137,6 +137,29 @@ static DISPUTE: LazyLock<Regex> = LazyLock::new(|| {
         r"|(отменил\w*|отмена)[^.?!]{0,50}(я\s+не\s+отменял|без\s+меня|сам\w*\s+не|не\s+отменял|не\s+просил|ничего\s+не\s+делал)",
         r"|(я\s+не\s+отменял\w*|не\s+отменял\w*\s+заказ)",
         r"|(списал\w*|оплатил\w*|снял\w*|заплатил\w*)[^.?!]{0,30}(дважды|два\s+раза|2\s+раза|двойн)|(дважды|два\s+раза|двойн\w*)[^.?!]{0,20}(списал|списан|оплат|снял)",
+        // "в приложении получен, а я его не забирала": the status, then the buyer's word.
+        r"|(получен|вручен|доставлен|забран)\w*[^.?!]{0,60}\b(я|мы)\s+(\w+\s+)?не\s+(получ|забир|забра|видел)",
+    ))
+    .expect("a valid built-in pattern")
+});
+
+/// The marketplace refused a return or a claim: a dispute when the buyer only stands by it
+/// ("вб отказал в возврате, а я их только примерила"), a question for the knowledge base when
+/// they ask what to do ("как подать претензию, если маркетплейс отклонил возврат").
+static REFUSED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)(отказал\w*|отклонил\w*|отклонен\w*|отклонён\w*|не\s+принял\w*|не\s+одобрил\w*)[^.?!]{0,30}(возврат|заявк|претензи)",
+        r"|(возврат|заявк|претензи)\w*[^.?!]{0,30}(отказал|отклонил|отклонен|отклонён|не\s+принял|не\s+одобрил)",
+    ))
+    .expect("a valid built-in pattern")
+});
+
+/// A person asked for in so many words ("хочу чтобы оператор проверил", "дайте менеджера").
+static ASKS_PERSON: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)(хочу|нужен|нужна|нужно|позови\w*|позвать|зовите|дайте|переключи\w*|соедини\w*|свяжите|подключи\w*|требую|пусть)",
+        r"[^.?!]{0,25}\b(оператор\w*|менеджер\w*|живо\w+\s+человек\w*|человек\w*|сотрудник\w*|специалист\w*)",
+        r"|^\s*(оператор|менеджер|человек|живой\s+человек)а?\s*[!.]*\s*$",
     ))
     .expect("a valid built-in pattern")
 });
@@ -267,9 +290,12 @@ pub fn decide(input: &Input<'_>, settings: &Settings) -> Decision {
         d.plan = Plan::OptOut;
         return d;
     }
-    let handoff = if has(Intent::HumanRequest) {
+    let handoff = if has(Intent::HumanRequest) || ASKS_PERSON.is_match(input.text) {
         Some(HandoffReason::Requested)
-    } else if DISPUTE.is_match(input.text) || (input.state.not_found.is_some() && INSIST.is_match(input.text)) {
+    } else if DISPUTE.is_match(input.text)
+        || (REFUSED.is_match(input.text) && !ASKS.is_match(input.text))
+        || (input.state.not_found.is_some() && INSIST.is_match(input.text))
+    {
         Some(HandoffReason::Dispute)
     } else if a.sentiment == Sentiment::Angry
         || (a.urgent && a.sentiment == Sentiment::Negative)
@@ -400,6 +426,15 @@ mod tests {
         assert!(matches!(plan("сколько дней заказ лежит в пвз", &s, 0).plan, Plan::Knowledge(_)));
         assert_eq!(plan("напишу жалобу на вб", &s, 0).plan, Plan::Handoff(HandoffReason::Negative));
         assert_eq!(plan("позовите оператора", &s, 0).plan, Plan::Handoff(HandoffReason::Requested));
+        for text in
+            ["возврат уже висит на рассмотрении, хочу чтобы оператор проверил", "нужен живой человек", "Менеджер!"]
+        {
+            assert_eq!(plan(text, &s, 0).plan, Plan::Handoff(HandoffReason::Requested), "{text}");
+        }
+        assert_ne!(
+            plan("оператор пвз отказался принимать возврат", &s, 0).plan,
+            Plan::Handoff(HandoffReason::Requested)
+        );
         assert_eq!(plan("какие заказы на номер +79161112233", &s, 0).plan, Plan::AskOrderNumber { phone: true });
         assert!(matches!(plan("как вернуть товар на вб", &s, 0).plan, Plan::Knowledge(_)));
         assert_eq!(plan("привет", &s, 0).plan, Plan::Greeting);
@@ -422,6 +457,9 @@ mod tests {
             "заказ отменили, я не отменяла!",
             "с меня списали деньги дважды за один заказ",
             "оплатила два раза, верните одну оплату",
+            "заказ 4102938478 в приложении получен, а я его не забирала!! где он",
+            "вб отказал в возврате джинсов, пишут следы носки, а я их один раз дома примерила",
+            "заявку на возврат отклонили, хотя брак очевидный",
         ] {
             assert_eq!(plan(text, &s, 0).plan, Plan::Handoff(HandoffReason::Dispute), "{text}");
         }
@@ -430,6 +468,14 @@ mod tests {
             plan("номер правильный, я скопировала из приложения", &after_miss, 0).plan,
             Plan::Handoff(HandoffReason::Dispute)
         );
+        for text in [
+            "могут ли отклонить возврат?",
+            "заказ получен, спасибо",
+            "когда вы получите мой возврат?",
+            "как подать претензию по браку вам напрямую, маркетплейс отклонил возврат",
+        ] {
+            assert_ne!(plan(text, &s, 0).plan, Plan::Handoff(HandoffReason::Dispute), "{text}");
+        }
         assert_ne!(
             plan("номер правильный?", &s, 0).plan,
             Plan::Handoff(HandoffReason::Dispute),
