@@ -37,7 +37,7 @@ fn adds(c: &Composition) -> bool {
 }
 
 /// What a product question's second source needs to be added ([`adds`]).
-const ADDS_COVERAGE: f32 = 0.3;
+const ADDS_COVERAGE: f32 = 0.2;
 const ADDS_SIMILARITY: f32 = 0.86;
 
 /// Whether a composition that retrieval alone did not find relevant enough is still a sure
@@ -78,8 +78,15 @@ impl Engine {
                 && let Some(card) = &r.product
             {
                 let card = kb.compose(&query, std::slice::from_ref(card), &hints)?;
-                let articles: Vec<SearchHit> =
+                // The best articles, also where cards fill the best hits (without the embedding
+                // model products are not weighed down).
+                let mut articles: Vec<SearchHit> =
                     r.passages.iter().filter(|h| !h.doc.starts_with("p:")).cloned().collect();
+                if articles.len() < CANDIDATES {
+                    articles = kb.search(&query, r.mode, CANDIDATES * 4, false)?;
+                    articles.retain(|h| !h.doc.starts_with("p:"));
+                    articles.truncate(CANDIDATES);
+                }
                 let article = kb.compose(&query, &articles, &hints)?.filter(|a| r.grounded || adds(a));
                 let mut hits = r.passages.clone();
                 hits.extend(r.product.clone().filter(|p| !r.passages.iter().any(|h| h.doc == p.doc)));

@@ -111,7 +111,7 @@ static POSSESSIVE: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Asking where an order is (rather than how long pick-up points keep orders, say).
 static WHERE_IS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)где|когда|статус|пришел|пришёл|пришла|придет|придёт|привез|доставят|отследит|трек|ед[её]т|в пути|что\s+с|что\s+там|gde|kogda|status")
+    Regex::new(r"(?i)где|когда|статус|пришел|пришёл|пришла|\bприд[её]т\b|привез|доставят|отследит|трек|ед[её]т|в пути|что\s+с|что\s+там|gde|kogda|status")
         .expect("a valid built-in pattern")
 });
 
@@ -252,8 +252,7 @@ pub fn questions(text: &str) -> Vec<String> {
         if !(marked || ASKS.is_match(clause)) {
             continue;
         }
-        let first = clause.split_whitespace().next().unwrap_or("").to_lowercase();
-        let leans = matches!(first.as_str(), "и" | "а" | "но" | "там" | "его" | "её" | "ее" | "их" | "это");
+        let leans = starts_leaning(clause);
         match out.last_mut() {
             Some(prev) if leans || clause.split_whitespace().count() < 4 => {
                 prev.push(' ');
@@ -263,6 +262,20 @@ pub fn questions(text: &str) -> Vec<String> {
         }
     }
     if out.len() < 2 { Vec::new() } else { out }
+}
+
+/// Whether a clause starts with a word that leans on what came before ("а гладить можно?",
+/// "и на сколько", "там принт").
+fn starts_leaning(clause: &str) -> bool {
+    let first = clause.split_whitespace().next().unwrap_or("").to_lowercase();
+    let first = first.trim_matches(|c: char| !c.is_alphanumeric());
+    matches!(first, "и" | "а" | "но" | "там" | "его" | "её" | "ее" | "их" | "это" | "он" | "она" | "они" | "при")
+}
+
+/// Whether a message continues the buyer's previous one and is searched with it: a short
+/// message ("а на вб?") or one that leans on it ("а померить при нём можно?").
+pub fn continues_previous(text: &str) -> bool {
+    text.split_whitespace().count() <= 3 || starts_leaning(text)
 }
 
 /// Intents answered from the knowledge base when they come second ("где заказ и как вернуть?").
@@ -445,6 +458,22 @@ mod tests {
         assert_eq!(injected.plan, Plan::NotUnderstood);
         let rating = State { awaiting: Some(Awaiting::Rating), ..Default::default() };
         assert_eq!(plan("5", &rating, 0).plan, Plan::Rate(5));
+    }
+
+    #[test]
+    fn a_duty_question_is_not_about_an_order() {
+        let p = plan("заказываю из минска, пошлину платить придется?", &State::default(), 0).plan;
+        assert!(!matches!(p, Plan::AskOrderNumber { .. } | Plan::KnownOrders), "{p:?}");
+    }
+
+    #[test]
+    fn a_follow_up_is_searched_with_the_message_before() {
+        for text in
+            ["а на вб?", "а гладить можно? там принт спереди", "И сколько это стоит", "а померить при нем можно?"]
+        {
+            assert!(continues_previous(text), "{text}");
+        }
+        assert!(!continues_previous("как стирать черную футболку чтоб не полиняла"));
     }
 
     #[test]

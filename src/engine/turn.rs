@@ -302,7 +302,7 @@ impl Engine {
                 }
             }
             Plan::Knowledge(intent) => {
-                let earlier = if was_awaiting_number || text.split_whitespace().count() > 3 {
+                let earlier = if was_awaiting_number || !policy::continues_previous(text) {
                     None
                 } else {
                     self.previous_buyer_text(conv.id).await?

@@ -155,7 +155,10 @@ fn asked_fields(q: &str) -> Vec<&'static str> {
     if asks_stock(q) {
         out.extend([f::IN_STOCK, f::OUT_OF_STOCK]);
     }
-    if any(&["из чего", "состав", "ткань", "ткани", "материал", "какой хлоп", "сколько хлоп", "процент"])
+    // A fibre named ("скок кашемира?", "это хлопок?") asks what the product is made of.
+    const FIBRES: &[&str] =
+        &["хлоп", "шерст", "кашемир", "мерино", "эластан", "вискоз", "полиэстер", "полиамид", "лён", "льн", "синтет"];
+    if any(&["из чего", "состав", "ткань", "ткани", "материал", "процент"]) || any(FIBRES)
     {
         out.push(f::COMPOSITION);
     }
@@ -271,6 +274,10 @@ impl Kb {
                 // the fields whose words only name the product (its colour, a size).
                 if card && fields.iter().any(|f| u.text.starts_with(f)) {
                     score += FIELD;
+                } else if card && units::is_field_text(&u.text) {
+                    // A field not asked for: its words only name the product ("белая" → «Цвет:
+                    // белый»); the description's advice answers.
+                    score -= FIELD / 2.0;
                 } else if wants_stock && tells_stock(&u.text) {
                     score += STOCK;
                 }
@@ -449,6 +456,7 @@ mod tests {
         use crate::texts::product as f;
         assert_eq!(asked_fields("свитер из чего сделан? сколько стоит"), vec![f::COMPOSITION, f::PRICE]);
         assert_eq!(asked_fields("платье в M есть сейчас?"), vec![f::IN_STOCK, f::OUT_OF_STOCK]);
+        assert_eq!(asked_fields("в кардигане серый меланж скок кашемира?"), vec![f::COMPOSITION]);
         assert!(asked_fields("как стирать пуховик").is_empty());
         assert!(has_number("Продлить можно один раз, на 7 дней."));
         assert!(!has_number("Продлить можно в приложении."));

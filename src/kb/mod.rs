@@ -221,6 +221,9 @@ pub fn is_grounded(bm25: Option<f32>, similarity: Option<f32>, vectors_available
 /// Answer-unit vectors kept in memory (a shop's knowledge base has a few thousand units).
 const UNIT_CACHE: usize = 20_000;
 
+/// Without the embedding model, how high by words a product card must rank to be the one the
+/// question names.
+const NAMED_DEPTH: usize = 3;
 /// Reciprocal-rank-fusion constant and the weight of each ranking.
 const RRF_K: f32 = 60.0;
 const W_BM25: f32 = 1.0;
@@ -493,8 +496,9 @@ impl Kb {
     }
 
     /// [`Kb::search`], and the product the query names: the first product of the text ranking
-    /// that is also the first product by meaning (products weigh less in the fused ranking, so
-    /// it may not be among the hits).
+    /// that is also the first product by meaning, or without the embedding model one among the
+    /// best [`NAMED_DEPTH`] by words (products weigh less in the fused ranking, so it may not
+    /// be among the hits).
     fn search_naming(
         &self,
         query: &str,
@@ -573,14 +577,17 @@ impl Kb {
             }
         }
         hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.doc.cmp(&b.doc)));
-        let named = match (
-            bm25.iter().map(|h| &h.doc).find(|d| d.starts_with("p:")),
-            vector.iter().map(|(d, ..)| d).find(|d| d.starts_with("p:")),
-        ) {
-            // The same card on both marketplaces ties in both rankings.
-            (Some(a), Some(b)) if a == b || self.same_title(a, b)? => hits.iter().find(|h| &h.doc == a).cloned(),
-            _ => None,
-        };
+        let first_text = bm25.iter().map(|h| &h.doc).position(|d| d.starts_with("p:"));
+        let named =
+            match (first_text.map(|i| &bm25[i].doc), vector.iter().map(|(d, ..)| d).find(|d| d.starts_with("p:"))) {
+                // The same card on both marketplaces ties in both rankings.
+                (Some(a), Some(b)) if a == b || self.same_title(a, b)? => hits.iter().find(|h| &h.doc == a).cloned(),
+                // Without the embedding model: a card among the best few by words.
+                (Some(a), None) if mode == Mode::Bm25 && first_text.is_some_and(|i| i < NAMED_DEPTH) => {
+                    hits.iter().find(|h| &h.doc == a).cloned()
+                }
+                _ => None,
+            };
         hits.truncate(limit);
         let mut named = named;
         // Fill in titles and passages from the database (the source of truth).

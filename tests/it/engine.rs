@@ -788,3 +788,24 @@ async fn a_slow_answer_holds_up_only_its_own_buyer() {
     eventually(30, "the first buyer's reply", async || replied(&db).contains(&"1".to_owned()).then_some(())).await;
     worker.abort();
 }
+
+/// A question about a product it names is answered from the product's card — the field asked
+/// for, with the product's name — together with the article that answers the rest.
+#[tokio::test]
+async fn a_product_question_is_answered_from_its_card_and_an_article() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (engine, _db, _clock) =
+        engine(dir.path(), |db, clock| Orders::new(db, clock, Duration::from_secs(600), Duration::from_millis(400)));
+    let turn = engine.handle(&msg("1", "а платье в рубчик оливковое в M есть сейчас?")).await.expect("turn");
+    let reply = turn.reply.expect("reply");
+    assert!(reply.contains("Платье трикотажное в рубчик облегающее — нет в наличии"), "{reply}");
+    let turn =
+        engine.handle(&msg("2", "худи женское оверсайз из чего сделано и как его стирать?")).await.expect("turn");
+    let reply = turn.reply.expect("reply");
+    assert!(reply.contains("состав: хлопок"), "the card's composition: {reply}");
+    let docs: Vec<&str> = turn.provenance.sources.iter().map(|s| s.doc.as_str()).collect();
+    assert!(
+        docs.len() >= 2 && docs.iter().any(|d| d.starts_with("p:")) && docs.iter().any(|d| d.starts_with("a:")),
+        "{docs:?}"
+    );
+}
