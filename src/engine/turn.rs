@@ -140,6 +140,8 @@ impl Engine {
                 .map_err(|e| EngineError::Internal(e.to_string()))?
         };
         let settings = self.settings();
+        // The rules are written in Russian: a message typed in Latin letters is read in Cyrillic.
+        let text = crate::kb::analyzer::cyrillic_view(&text).into_owned();
         let decision = policy::decide(
             &policy::Input { analysis: &analysis, text: &text, state: &state, linked_orders: linked.len() },
             &policy::Settings { human_only: settings.human_only.clone() },

@@ -400,6 +400,31 @@ pub fn codes(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// A message typed in Latin letters ("kogda pridet 57195475-0050-3 i v pvz mozhno primerit?")
+/// in Cyrillic, for the rules written in Russian; other messages as they are.
+pub fn cyrillic_view(text: &str) -> std::borrow::Cow<'_, str> {
+    let latin = text.chars().filter(char::is_ascii_alphabetic).count();
+    let letters = text.chars().filter(|c| c.is_alphabetic()).count();
+    if latin == 0 || latin * 10 < letters * 6 {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() * 2);
+    let mut word = String::new();
+    for c in text.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii_alphabetic() {
+            word.push(c.to_ascii_lowercase());
+            continue;
+        }
+        if !word.is_empty() {
+            out.push_str(&transliterate(&word));
+            word.clear();
+        }
+        out.push(c);
+    }
+    out.pop();
+    std::borrow::Cow::Owned(out)
+}
+
 /// Latin → Cyrillic, the common Russian chat transliteration ("gde moy zakaz").
 pub fn transliterate(latin: &str) -> String {
     const MULTI: &[(&str, &str)] = &[
@@ -502,6 +527,15 @@ mod tests {
         assert_eq!(terms(&a, "артикул 178452391"), vec![terms(&a, "артикул")[0].clone(), "178452391".to_owned()]);
         assert_eq!(codes("размер у LD-TS-001, и 178452391?"), vec!["ld-ts-001".to_owned(), "178452391".to_owned()]);
         assert_eq!(terms(&a, "shipping")[0], "ship");
+    }
+
+    #[test]
+    fn a_latin_message_is_read_in_cyrillic() {
+        assert_eq!(
+            cyrillic_view("kogda pridet 57195475-0050-3 i v pvz mozhno primerit?"),
+            "когда придет 57195475-0050-3 и в пвз можно примерит?"
+        );
+        assert_eq!(cyrillic_view("доставка в OZON сколько"), "доставка в OZON сколько");
     }
 
     #[test]
