@@ -401,7 +401,8 @@ pub fn codes(text: &str) -> Vec<String> {
 }
 
 /// A message typed in Latin letters ("kogda pridet 57195475-0050-3 i v pvz mozhno primerit?")
-/// in Cyrillic, for the rules written in Russian; other messages as they are.
+/// in Cyrillic, for the rules written in Russian; other messages as they are. Tokens with
+/// digits or address marks (an article "LD-TS-001", an e-mail, a link) are kept as typed.
 pub fn cyrillic_view(text: &str) -> std::borrow::Cow<'_, str> {
     let latin = text.chars().filter(char::is_ascii_alphabetic).count();
     let letters = text.chars().filter(|c| c.is_alphabetic()).count();
@@ -409,19 +410,27 @@ pub fn cyrillic_view(text: &str) -> std::borrow::Cow<'_, str> {
         return std::borrow::Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() * 2);
-    let mut word = String::new();
-    for c in text.chars().chain(std::iter::once(' ')) {
-        if c.is_ascii_alphabetic() {
-            word.push(c.to_ascii_lowercase());
+    for (i, token) in text.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        // The token without its closing punctuation ("primerit." is a word, "a@b.ru" is not).
+        let core = token.trim_end_matches(['?', '!', ',', '.']);
+        if core.chars().any(|c| c.is_ascii_digit() || matches!(c, '@' | '/' | '_' | ':' | '.')) {
+            out.push_str(token);
             continue;
         }
-        if !word.is_empty() {
-            out.push_str(&transliterate(&word));
-            word.clear();
+        let mut word = String::new();
+        for c in token.chars() {
+            if c.is_ascii_alphabetic() {
+                word.push(c.to_ascii_lowercase());
+            } else {
+                out.push_str(&transliterate(&std::mem::take(&mut word)));
+                out.push(c);
+            }
         }
-        out.push(c);
+        out.push_str(&transliterate(&word));
     }
-    out.pop();
     std::borrow::Cow::Owned(out)
 }
 
@@ -536,6 +545,7 @@ mod tests {
             "когда придет 57195475-0050-3 и в пвз можно примерит?"
         );
         assert_eq!(cyrillic_view("доставка в OZON сколько"), "доставка в OZON сколько");
+        assert_eq!(cyrillic_view("zakazala LD-TS-001, pishite na a@b.ru"), "заказала LD-TS-001, пишите на a@b.ru");
     }
 
     #[test]
