@@ -30,6 +30,14 @@ pub(super) struct Found {
     pub hits: Vec<SearchHit>,
 }
 
+impl Found {
+    /// The reply's parts: `first` (the composed text, or the model's phrasing of it), then
+    /// what the other source adds.
+    pub fn parts(&self, first: String) -> impl Iterator<Item = String> + '_ {
+        std::iter::once(first).chain(self.also.iter().map(|a| a.text.clone()))
+    }
+}
+
 /// Whether a second composition for the same question adds to the first: enough of the
 /// question's distinctive words, or a close meaning.
 fn adds(c: &Composition) -> bool {
@@ -159,8 +167,7 @@ impl Engine {
             (None, None) => return Ok(()),
         };
         if let Some(found) = self.find_answer(&query, context, intent, state).await? {
-            out.parts.push(found.composition.text.clone());
-            out.parts.extend(found.also.iter().map(|a| a.text.clone()));
+            out.parts.extend(found.parts(found.composition.text.clone()));
             self.cite_composition(&found, intent, out);
             state.last_sources = out.source_docs.clone();
         }
@@ -193,8 +200,7 @@ impl Engine {
             reply = self.write_with_model(&found, conv, out).await?;
         }
         self.cite_composition(&found, intent, out);
-        out.parts.push(reply.unwrap_or_else(|| found.composition.text.clone()));
-        out.parts.extend(found.also.iter().map(|a| a.text.clone()));
+        out.parts.extend(found.parts(reply.unwrap_or_else(|| found.composition.text.clone())));
         out.action = Some(Action::Answer);
         state.last_sources = out.source_docs.clone();
         state.awaiting = None;
@@ -234,8 +240,7 @@ impl Engine {
         }
         for f in &found {
             self.cite_composition(f, intent, out);
-            out.parts.push(f.composition.text.clone());
-            out.parts.extend(f.also.iter().map(|a| a.text.clone()));
+            out.parts.extend(f.parts(f.composition.text.clone()));
         }
         out.action = Some(Action::Answer);
         state.last_sources = out.source_docs.clone();

@@ -52,8 +52,7 @@ impl Engine {
             let mut draft = Draft { settings: settings.clone(), ..Draft::default() };
             let written =
                 if settings.use_model { self.write_with_model(&found, &conversation, &mut draft).await? } else { None };
-            parts.push(written.unwrap_or_else(|| found.composition.text.clone()));
-            parts.extend(found.also.iter().map(|a| a.text.clone()));
+            parts.extend(found.parts(written.unwrap_or_else(|| found.composition.text.clone())));
         }
         Ok((!parts.is_empty()).then(|| parts.join("\n\n")))
     }
