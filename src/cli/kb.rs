@@ -63,6 +63,11 @@ pub enum EvalCommand {
     Retrieval {
         #[command(flatten)]
         set: EvalSet,
+        /// Also write the re-ranker's features of each question's best hits to FILE (JSONL:
+        /// question, then per candidate its document, whether it is relevant, the features),
+        /// the data `benches/rerank_fit.py` fits the weights on
+        #[arg(long, value_name = "FILE")]
+        features: Option<PathBuf>,
     },
     /// Message understanding: main-intent accuracy, per-intent precision/recall, macro-F1,
     /// entity exact match, sentiment and urgency, time per message.
@@ -220,7 +225,7 @@ pub fn run(paths: &Paths, db: &Db, cmd: KbCommand) -> anyhow::Result<ExitCode> {
 }
 
 pub fn eval(paths: &Paths, db: &Db, cmd: EvalCommand) -> anyhow::Result<ExitCode> {
-    let EvalCommand::Retrieval { set: EvalSet { data, json, misses } } = cmd else {
+    let EvalCommand::Retrieval { set: EvalSet { data, json, misses }, features } = cmd else {
         bail!("not a retrieval evaluation");
     };
     let kb = open(paths, db)?;
@@ -228,13 +233,18 @@ pub fn eval(paths: &Paths, db: &Db, cmd: EvalCommand) -> anyhow::Result<ExitCode
         Some(f) => std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?,
         None => kb::eval::HELDOUT.to_owned(),
     };
+    if let Some(file) = &features {
+        let dump = kb::eval::features(&kb, db, &text).map_err(anyhow::Error::msg)?;
+        std::fs::write(file, dump).with_context(|| format!("cannot write {}", file.display()))?;
+    }
     let report = kb::eval::run(&kb, db, &text).map_err(anyhow::Error::msg)?;
     if report.questions == 0 {
         bail!("no question matched a document of this knowledge base (load it first, e.g. `supportd init --demo`)");
     }
     if misses {
-        for (q, expected, got) in &report.misses {
-            println!("MISS {q}\n     expected {expected:?}\n     got {got:?}");
+        for m in &report.misses {
+            let tag = if m.at_5 { "MISS@5" } else { "MISS@1" };
+            println!("{tag} {}\n     expected {:?}\n     got {:?}", m.question, m.expected, m.got);
         }
     }
     if !json {

@@ -47,9 +47,20 @@ pub struct Report {
     pub grounded_off_topic: f64,
     /// Questions whose relevant documents are all missing from the KB (not scored).
     pub skipped: Vec<String>,
-    /// Hybrid misses at 5, for inspection: (question, expected, got).
+    /// Final-mode misses, for inspection: (question, expected, got, missed at 5 rather than
+    /// only at 1).
     #[serde(skip)]
-    pub misses: Vec<(String, Vec<String>, Vec<String>)>,
+    pub misses: Vec<Miss>,
+}
+
+/// A question whose first hit is not relevant, or whose best five miss a relevant document.
+#[derive(Debug, Clone)]
+pub struct Miss {
+    pub question: String,
+    pub expected: Vec<String>,
+    pub got: Vec<String>,
+    /// A relevant document is missing from the best five (not only from the first place).
+    pub at_5: bool,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -79,12 +90,43 @@ fn resolve(db: &Db, r: &serde_json::Value) -> Vec<String> {
     .unwrap_or_default()
 }
 
-pub fn run(kb: &Kb, db: &Db, jsonl: &str) -> Result<Report, String> {
+fn cases(jsonl: &str) -> Result<Vec<Case>, String> {
     let mut cases = Vec::new();
     for (i, line) in jsonl.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let case: Case = serde_json::from_str(line).map_err(|e| format!("line {}: {e}", i + 1))?;
         cases.push(case);
     }
+    Ok(cases)
+}
+
+/// The re-ranker's features of every question's best fused hits, as JSONL: `{"question",
+/// "features": [names], "candidates": [{"doc", "relevant", "x": [...]}]}` per question.
+pub fn features(kb: &Kb, db: &Db, jsonl: &str) -> Result<String, String> {
+    let mut out = String::new();
+    for case in cases(jsonl)? {
+        let relevant: HashSet<String> = case.relevant.iter().flat_map(|r| resolve(db, r)).collect();
+        if relevant.is_empty() {
+            continue;
+        }
+        let candidates: Vec<serde_json::Value> = kb
+            .rerank_candidates(&case.question)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|(doc, x)| serde_json::json!({"relevant": relevant.contains(&doc), "doc": doc, "x": x}))
+            .collect();
+        let line = serde_json::json!({
+            "question": case.question,
+            "features": super::rerank::NAMES,
+            "candidates": candidates,
+        });
+        out.push_str(&line.to_string());
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+pub fn run(kb: &Kb, db: &Db, jsonl: &str) -> Result<Report, String> {
+    let cases = cases(jsonl)?;
     let with_vectors = kb.embedder().is_some();
     let mut sums = [Scores::default(); 3];
     let mut scored = 0usize;
@@ -131,12 +173,13 @@ pub fn run(kb: &Kb, db: &Db, jsonl: &str) -> Result<Report, String> {
                     composed += share;
                 }
             }
-            if mode == final_mode && recall(5) < 1.0 {
-                misses.push((
-                    case.question.clone(),
-                    relevant.iter().cloned().collect(),
-                    hits.iter().take(5).map(|h| format!("{} {}", h.doc, h.title)).collect(),
-                ));
+            if mode == final_mode && (recall(5) < 1.0 || recall(1) == 0.0) {
+                misses.push(Miss {
+                    question: case.question.clone(),
+                    expected: relevant.iter().cloned().collect(),
+                    got: hits.iter().take(5).map(|h| format!("{} {}", h.doc, h.title)).collect(),
+                    at_5: recall(5) < 1.0,
+                });
             }
         }
     }

@@ -13,6 +13,7 @@ pub mod eval;
 pub mod import;
 pub mod index;
 pub mod measure;
+pub mod rerank;
 pub mod units;
 
 use std::collections::{HashMap, HashSet};
@@ -89,6 +90,9 @@ pub struct Retrieval {
     /// (see [`Kb::search_naming`]); it may also be among `passages`.
     pub product: Option<SearchHit>,
 }
+
+/// A document found by meaning: its key, its best passage, the similarity.
+type ByMeaning = (String, usize, f32);
 
 /// Passage vectors in memory: row i of `data` belongs to `keys[i]`.
 #[derive(Default)]
@@ -373,16 +377,19 @@ impl Kb {
         self.embed_units(std::slice::from_ref(d))
     }
 
-    /// Embeds and stores the answer units of `docs` that have no stored vector yet, so that
-    /// composing an answer finds them ready.
+    /// Embeds and stores the answer units and titles of `docs` that have no stored vector yet,
+    /// so that composing and re-ranking find them ready.
     fn embed_units(&self, docs: &[rows::IndexDoc]) -> Result<()> {
         let Some(e) = &self.embedder else { return Ok(()) };
         let mut out: Vec<(String, Vec<f32>)> = Vec::new();
         // Units repeated across documents (a shared sentence) are embedded once.
         let mut seen = HashSet::new();
         for d in docs {
-            for u in units::units(&d.body) {
-                let text = units::context_text(&d.title, &u);
+            // The title alone too: the re-ranker compares the question with it.
+            let body_units = units::units(&d.body);
+            let texts =
+                std::iter::once(d.title.clone()).chain(body_units.iter().map(|u| units::context_text(&d.title, u)));
+            for text in texts {
                 let hash = text_hash(&text);
                 if self.cached_unit(&hash).is_none() && seen.insert(hash.clone()) {
                     out.push((hash, e.embed(&text, embed::Role::Passage)?));
@@ -492,7 +499,18 @@ impl Kb {
 
     /// Ranked search. Drafts only with `include_drafts`.
     pub fn search(&self, query: &str, mode: Mode, limit: usize, include_drafts: bool) -> Result<Vec<SearchHit>> {
-        Ok(self.search_naming(query, mode, limit, include_drafts)?.0)
+        Ok(self.search_naming(query, mode, limit, include_drafts, true)?.0)
+    }
+
+    /// The re-ranker's features of the best fused hybrid hits for `query`, before re-ranking
+    /// (empty without the embedding model): the data its weights are fitted on.
+    pub fn rerank_candidates(&self, query: &str) -> Result<Vec<(String, [f32; rerank::FEATURES])>> {
+        let Some(e) = &self.embedder else { return Ok(Vec::new()) };
+        let query = analyzer::prefix(query, MAX_QUERY_CHARS);
+        let (hits, _) = self.search_naming(query, Mode::Hybrid, rerank::DEPTH, false, false)?;
+        let q = e.embed(query, embed::Role::Query)?;
+        let features = self.rerank_features(query, &q, &hits)?;
+        Ok(hits.into_iter().map(|h| h.doc).zip(features).collect())
     }
 
     /// [`Kb::search`], and the product the query names: the first product of the text ranking
@@ -505,6 +523,7 @@ impl Kb {
         mode: Mode,
         limit: usize,
         include_drafts: bool,
+        rerank: bool,
     ) -> Result<(Vec<SearchHit>, Option<SearchHit>)> {
         let query = analyzer::prefix(query, MAX_QUERY_CHARS);
         let limit = limit.min(100);
@@ -517,11 +536,11 @@ impl Kb {
                 if mode == Mode::Vector { Ok(Vec::new()) } else { self.index.search(query, depth, include_drafts) };
             let vector = match vector {
                 Some(handle) => handle.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
-                None => Ok(Vec::new()),
+                None => Ok((Vec::new(), Vec::new())),
             };
             (bm25, vector)
         });
-        let (bm25, vector) = (bm25?, vector?);
+        let (bm25, (q_vec, vector)) = (bm25?, vector?);
         let mut fused: HashMap<String, SearchHit> = HashMap::new();
         for (rank, h) in bm25.iter().enumerate() {
             let rrf = W_BM25 / (RRF_K + rank as f32 + 1.0);
@@ -588,6 +607,9 @@ impl Kb {
                 }
                 _ => None,
             };
+        if rerank && mode == Mode::Hybrid && !has_code && !q_vec.is_empty() {
+            self.rerank(query, &q_vec, &mut hits)?;
+        }
         hits.truncate(limit);
         let mut named = named;
         // Fill in titles and passages from the database (the source of truth).
@@ -611,10 +633,12 @@ impl Kb {
         Ok(title(a)? == title(b)?)
     }
 
-    fn vector_search(&self, query: &str, depth: usize, include_drafts: bool) -> Result<Vec<(String, usize, f32)>> {
+    /// The query's embedding and the best documents by meaning: (document, its best passage,
+    /// similarity).
+    fn vector_search(&self, query: &str, depth: usize, include_drafts: bool) -> Result<(Vec<f32>, Vec<ByMeaning>)> {
         let e = self.embedder.as_ref().ok_or_else(|| KbError::NoEmbedder(self.embedder_path.display().to_string()))?;
         let q = e.embed(query, embed::Role::Query)?;
-        Ok(self
+        let found = self
             .vectors
             .read()
             .map(|v| {
@@ -625,7 +649,8 @@ impl Kb {
                 found.truncate(depth);
                 found
             })
-            .unwrap_or_default())
+            .unwrap_or_default();
+        Ok((q, found))
     }
 
     /// Grounding for the conversation engine: the best published passages for `query`, with
@@ -638,7 +663,7 @@ impl Kb {
             Some(c) if !c.trim().is_empty() => format!("{query} {}", analyzer::prefix(c, MAX_QUERY_CHARS / 2)),
             _ => query.to_owned(),
         };
-        let (passages, product) = self.search_naming(&text, mode, limit, false)?;
+        let (passages, product) = self.search_naming(&text, mode, limit, false, true)?;
         let grounded = passages.first().is_some_and(|h| is_grounded(h.bm25, h.similarity, self.embedder.is_some()));
         let docs: Vec<String> = passages.iter().map(|p| p.doc.clone()).collect();
         let now = self.clock.now_ms();

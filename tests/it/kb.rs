@@ -215,11 +215,18 @@ fn hybrid_search_with_a_real_tiny_embedding_model() {
         })
         .expect("count");
     assert_eq!(stored, 2);
-    // Each answer unit's embedding is stored when its document is indexed (one unit each here).
+    // Each answer unit's embedding is stored when its document is indexed (one unit each here),
+    // and each title's (the re-ranker compares the question with it).
     let units = |db: &Db| -> i64 {
         db.with_conn(|c| Ok(c.query_row("SELECT COUNT(*) FROM kb_unit_vectors", [], |r| r.get(0))?)).expect("count")
     };
-    assert_eq!(units(&db), 2);
+    assert_eq!(units(&db), 4);
+    // Re-ranking reorders places, not scores: they still fall from first to last.
+    assert!(hybrid.windows(2).all(|w| w[0].score >= w[1].score), "{hybrid:?}");
+    let candidates = kb.rerank_candidates("курьер доставка").expect("features");
+    assert_eq!(candidates.len(), 2);
+    assert!(candidates.iter().all(|(_, x)| x.iter().all(|v| v.is_finite())), "{candidates:?}");
+    assert_eq!(units(&db), 4, "features read the stored vectors");
     // Reopening reuses the stored vectors and gives the same ranking.
     drop(kb);
     let (db, kb) = open_kb(&data, &clock, Some(embedder));
@@ -233,7 +240,7 @@ fn hybrid_search_with_a_real_tiny_embedding_model() {
         .expect("compose")
         .expect("an answer");
     assert!(c.similarity.is_some(), "the unit's meaning was compared");
-    assert_eq!(units(&db), 2);
+    assert_eq!(units(&db), 4);
     let top = r.passages[0].doc.clone();
     kb.record_used(std::slice::from_ref(&top), None).expect("used");
     kb.record_used(std::slice::from_ref(&top), Some(true)).expect("rated");
