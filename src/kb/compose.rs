@@ -88,6 +88,8 @@ const STOCK: f32 = 0.15;
 const FIELD: f32 = 0.3;
 /// The longest composed answer, in characters.
 const MAX_CHARS: usize = 480;
+/// How much below the best unit another block's best unit may score and still be added.
+const RUNNER_UP: f32 = 0.1;
 
 /// Whether the question asks for a number: an amount, a duration or another quantity (how
 /// many, how often, which temperature).
@@ -312,7 +314,7 @@ impl Kb {
         }
         let (_, hit, d) = &docs[i];
         let us = &all[i].1;
-        let chosen = around(us, &scores[i], j);
+        let chosen = with_runner_up(us, &scores[i], j, around(us, &scores[i], j));
         let mut text = join(us, &chosen);
         // A card's field alone ("Нет в наличии") does not say what it is about.
         if d.kind == "product" && units::is_field_text(&us[chosen[0]].text) {
@@ -405,6 +407,23 @@ fn around(us: &[Unit], scores: &[f32], j: usize) -> Vec<usize> {
     chosen
 }
 
+/// `chosen` (around the best unit `j`) and a second fact the question may be after: the best
+/// unit of another block of the same document, when it scores within [`RUNNER_UP`] of `j` and
+/// the answer stays within [`MAX_CHARS`]. In the document's order.
+fn with_runner_up(us: &[Unit], scores: &[f32], j: usize, mut chosen: Vec<usize>) -> Vec<usize> {
+    let runner_up = (0..us.len())
+        .filter(|k| !chosen.contains(k) && us[*k].block != us[j].block)
+        .max_by(|a, b| scores[*a].total_cmp(&scores[*b]));
+    if let Some(k) = runner_up
+        && scores[k] >= scores[j] - RUNNER_UP
+        && chosen.iter().chain([&k]).map(|&c| us[c].text.chars().count() + 1).sum::<usize>() <= MAX_CHARS
+    {
+        chosen.push(k);
+        chosen.sort_unstable();
+    }
+    chosen
+}
+
 fn lower_first(s: &str) -> String {
     let mut cs = s.chars();
     cs.next().map(|c| c.to_lowercase().chain(cs).collect()).unwrap_or_default()
@@ -471,6 +490,18 @@ mod tests {
         let chosen = around(&us, &scores, 1);
         assert_eq!(chosen, vec![0, 1]);
         assert_eq!(join(&us, &chosen), "Чтобы сэкономить:\n• выбирайте ПВЗ;");
+    }
+
+    #[test]
+    fn a_nearly_as_good_unit_of_another_block_comes_too() {
+        let us = units::units("Продлить можно один раз.\n\nДругое.\n\nСрок — ещё 7 дней.");
+        let chosen = with_runner_up(&us, &[0.9, 0.1, 0.85], 0, vec![0]);
+        assert_eq!(join(&us, &chosen), "Продлить можно один раз. Срок — ещё 7 дней.");
+        let far = with_runner_up(&us, &[0.9, 0.1, 0.7], 0, vec![0]);
+        assert_eq!(far, vec![0], "a unit scoring well below the best stays out");
+        let long = units::units(&format!("{0}.\n\n{0}.", "слово ".repeat(45).trim_end()));
+        assert_eq!(long.len(), 2);
+        assert_eq!(with_runner_up(&long, &[0.9, 0.9], 0, vec![0]), vec![0], "the answer stays short");
     }
 
     #[test]
