@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 
 use super::units::{self, Unit, UnitKind};
-use super::{Kb, Result, SearchHit, embed, rows};
+use super::{Kb, Result, SearchHit, rows};
 
 /// What the question says beyond its words, for choosing between units.
 #[derive(Debug, Clone, Default)]
@@ -244,7 +244,7 @@ impl Kb {
         let idf = |t: &str| (1.0 + n / (1.0 + df.get(t).copied().unwrap_or(0) as f32)).ln();
         let q_weight: f32 = q_terms.iter().map(|t| idf(t)).sum::<f32>().max(1e-3);
         let q_vec = match &self.embedder {
-            Some(e) => Some(e.embed(query, embed::Role::Query)?),
+            Some(e) => Some(self.embed_query(e, query)?),
             None => None,
         };
         let wants_number = asks_number(query);

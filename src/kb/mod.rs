@@ -51,6 +51,9 @@ pub use crate::paths::EMBEDDING_MODEL_FILE;
 /// buyer's run-on message) is cut here, so search time and memory do not grow with the input.
 pub const MAX_QUERY_CHARS: usize = 1000;
 
+/// How many recent questions' embeddings are kept (see `Kb::embed_query`).
+const QUERY_CACHE: usize = 16;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
@@ -244,6 +247,9 @@ pub struct Kb {
     /// Embeddings of answer units by their text's hash: stored when a document is indexed
     /// (`kb_unit_vectors`), loaded at start, computed (and stored) when one is missing.
     unit_cache: std::sync::Mutex<HashMap<String, Vec<f32>>>,
+    /// The last [`QUERY_CACHE`] questions' embeddings: one turn searches, re-ranks and composes
+    /// with the same question, and embeds it once.
+    query_cache: std::sync::Mutex<std::collections::VecDeque<(String, Arc<Vec<f32>>)>>,
     embedder: Option<Arc<Embedder>>,
     embedder_path: PathBuf,
     vectors: RwLock<Vectors>,
@@ -289,6 +295,7 @@ impl Kb {
             index,
             analyzer: analyzer::Analyzer::new(),
             unit_cache: std::sync::Mutex::new(HashMap::new()),
+            query_cache: std::sync::Mutex::new(std::collections::VecDeque::new()),
             embedder,
             embedder_path,
             vectors: RwLock::new(Vectors::default()),
@@ -405,6 +412,25 @@ impl Kb {
         Ok(())
     }
 
+    /// The embedding of a question (its Cyrillic reading when typed in Latin letters: the model
+    /// reads "mozhno primerit" poorly, the text search transliterates on its own), from the
+    /// cache of recent questions when there.
+    fn embed_query(&self, e: &Embedder, query: &str) -> Result<Arc<Vec<f32>>> {
+        let cached =
+            self.query_cache.lock().ok().and_then(|c| c.iter().find(|(q, _)| q == query).map(|(_, v)| v.clone()));
+        if let Some(v) = cached {
+            return Ok(v);
+        }
+        let v = Arc::new(e.embed(&analyzer::cyrillic_view(query), embed::Role::Query)?);
+        if let Ok(mut c) = self.query_cache.lock() {
+            if c.len() >= QUERY_CACHE {
+                c.pop_front();
+            }
+            c.push_back((query.to_owned(), v.clone()));
+        }
+        Ok(v)
+    }
+
     fn cached_unit(&self, hash: &str) -> Option<Vec<f32>> {
         self.unit_cache.lock().ok().and_then(|c| c.get(hash).cloned())
     }
@@ -508,7 +534,7 @@ impl Kb {
         let Some(e) = &self.embedder else { return Ok(Vec::new()) };
         let query = analyzer::prefix(query, MAX_QUERY_CHARS);
         let (hits, _) = self.search_naming(query, Mode::Hybrid, rerank::DEPTH, false, false)?;
-        let q = e.embed(query, embed::Role::Query)?;
+        let q = self.embed_query(e, query)?;
         let features = self.rerank_features(query, &q, &hits)?;
         Ok(hits.into_iter().map(|h| h.doc).zip(features).collect())
     }
@@ -536,7 +562,7 @@ impl Kb {
                 if mode == Mode::Vector { Ok(Vec::new()) } else { self.index.search(query, depth, include_drafts) };
             let vector = match vector {
                 Some(handle) => handle.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
-                None => Ok((Vec::new(), Vec::new())),
+                None => Ok((Arc::default(), Vec::new())),
             };
             (bm25, vector)
         });
@@ -635,9 +661,14 @@ impl Kb {
 
     /// The query's embedding and the best documents by meaning: (document, its best passage,
     /// similarity).
-    fn vector_search(&self, query: &str, depth: usize, include_drafts: bool) -> Result<(Vec<f32>, Vec<ByMeaning>)> {
+    fn vector_search(
+        &self,
+        query: &str,
+        depth: usize,
+        include_drafts: bool,
+    ) -> Result<(Arc<Vec<f32>>, Vec<ByMeaning>)> {
         let e = self.embedder.as_ref().ok_or_else(|| KbError::NoEmbedder(self.embedder_path.display().to_string()))?;
-        let q = e.embed(query, embed::Role::Query)?;
+        let q = self.embed_query(e, query)?;
         let found = self
             .vectors
             .read()
