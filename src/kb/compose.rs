@@ -4,7 +4,7 @@
 //! the answer is the best unit with what it needs around it (a list's introduction, a short
 //! following sentence), one to four sentences — never an article's opening by default.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use serde::Serialize;
 
@@ -219,8 +219,7 @@ impl Kb {
         // word in every unit ("возврат" in the returns articles) tells nothing about which
         // unit answers; a rare one ("удерживает", "кошелёк") does.
         let mut all: Vec<(usize, Vec<Unit>, Vec<HashSet<String>>)> = Vec::new();
-        let mut df: HashMap<String, usize> = HashMap::new();
-        let mut n_units = 0usize;
+        let mut rarity = units::Rarity::default();
         for (i, (_, _, d)) in docs.iter().enumerate() {
             let us = units::units(&d.body);
             // Every field of a product card is about the product: its name counts in each.
@@ -233,16 +232,11 @@ impl Kb {
                 })
                 .collect();
             for ts in &terms {
-                n_units += 1;
-                for t in ts.iter().filter(|t| q_terms.contains(*t)) {
-                    *df.entry(t.clone()).or_insert(0) += 1;
-                }
+                rarity.count(ts.iter().filter(|t| q_terms.contains(*t)));
             }
             all.push((i, us, terms));
         }
-        let n = n_units.max(1) as f32;
-        let idf = |t: &str| (1.0 + n / (1.0 + df.get(t).copied().unwrap_or(0) as f32)).ln();
-        let q_weight: f32 = q_terms.iter().map(|t| idf(t)).sum::<f32>().max(1e-3);
+        let q_weight = rarity.weight(&q_terms).max(1e-3);
         let q_vec = match &self.embedder {
             Some(e) => Some(self.embed_query(e, query)?),
             None => None,
@@ -261,7 +255,7 @@ impl Kb {
             let fits = super::measure::fit(us, &measured);
             let card = d.kind == "product";
             for (j, u) in us.iter().enumerate() {
-                let covered: f32 = terms[j].iter().filter(|t| q_terms.contains(*t)).map(|t| idf(t)).sum();
+                let covered = rarity.weight(terms[j].iter().filter(|t| q_terms.contains(*t)));
                 let coverage = covered / q_weight;
                 let sim = match (&q_vec, &self.embedder) {
                     (Some(q), Some(_)) => Some(super::dot(q, &self.unit_vector(&d.title, u)?)),

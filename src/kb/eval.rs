@@ -47,8 +47,7 @@ pub struct Report {
     pub grounded_off_topic: f64,
     /// Questions whose relevant documents are all missing from the KB (not scored).
     pub skipped: Vec<String>,
-    /// Final-mode misses, for inspection: (question, expected, got, missed at 5 rather than
-    /// only at 1).
+    /// Final-mode misses, for inspection.
     #[serde(skip)]
     pub misses: Vec<Miss>,
 }

@@ -6,7 +6,7 @@
 //! score over these features, learned on the development sets (`eval retrieval --features`
 //! writes them; `benches/rerank_fit.py` fits the weights), orders them.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use super::{Kb, Result, SearchHit, dot, units};
 use crate::store::kb as rows;
@@ -50,8 +50,7 @@ impl Kb {
         // Each candidate's units' terms shared with the question, and in how many units of all
         // candidates each such term occurs (a rare shared word tells more).
         let mut shared: Vec<Vec<Vec<String>>> = Vec::with_capacity(top.len());
-        let mut df: HashMap<String, usize> = HashMap::new();
-        let mut n_units = 0usize;
+        let mut rarity = units::Rarity::default();
         let mut raw = Vec::with_capacity(top.len());
         for h in top {
             let doc = self.db.with_conn(|c| rows::load_doc(c, &h.doc))?;
@@ -67,10 +66,7 @@ impl Kb {
                 }
                 let terms: HashSet<String> =
                     self.analyzer.analyze(&text).into_iter().map(|t| t.text).filter(|t| q_terms.contains(t)).collect();
-                for t in &terms {
-                    *df.entry(t.clone()).or_insert(0) += 1;
-                }
-                n_units += 1;
+                rarity.count(&terms);
                 doc_shared.push(terms.into_iter().collect());
             }
             shared.push(doc_shared);
@@ -86,13 +82,9 @@ impl Kb {
         }
         let max_unit = raw.iter().filter_map(|r| r.1).fold(f32::MIN, f32::max);
         let max_title = raw.iter().map(|r| r.2).fold(f32::MIN, f32::max);
-        let n = n_units.max(1) as f32;
-        let idf = |t: &str| (1.0 + n / (1.0 + df.get(t).copied().unwrap_or(0) as f32)).ln();
-        let q_weight: f32 = q_terms.iter().map(|t| idf(t)).sum::<f32>().max(1e-3);
-        let coverage: Vec<f32> = shared
-            .iter()
-            .map(|doc| doc.iter().map(|u| u.iter().map(|t| idf(t)).sum::<f32>() / q_weight).fold(0.0, f32::max))
-            .collect();
+        let q_weight = rarity.weight(&q_terms).max(1e-3);
+        let coverage: Vec<f32> =
+            shared.iter().map(|doc| doc.iter().map(|u| rarity.weight(u) / q_weight).fold(0.0, f32::max)).collect();
         // 1 / (1 + place) of each candidate among the candidates by one score (absent last).
         let rank_by = |key: &dyn Fn(&SearchHit) -> Option<f32>| -> Vec<f32> {
             let mut order: Vec<usize> = (0..top.len()).collect();

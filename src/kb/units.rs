@@ -290,6 +290,35 @@ fn cut(s: &str, max: usize) -> Vec<String> {
 }
 
 /// The text a unit is embedded and matched with: title, heading, unit.
+/// How rare each question term is among a set of units (the candidates of one answer): a word
+/// in every unit ("возврат" in the returns articles) tells nothing about which unit answers;
+/// a rare one ("удерживает", "кошелёк") does.
+#[derive(Debug, Default)]
+pub struct Rarity {
+    df: std::collections::HashMap<String, usize>,
+    units: usize,
+}
+
+impl Rarity {
+    /// Counts one unit with the question terms it shares.
+    pub fn count<I: IntoIterator<Item: AsRef<str>>>(&mut self, shared: I) {
+        self.units += 1;
+        for t in shared {
+            *self.df.entry(t.as_ref().to_owned()).or_insert(0) += 1;
+        }
+    }
+
+    pub fn idf(&self, t: &str) -> f32 {
+        let n = self.units.max(1) as f32;
+        (1.0 + n / (1.0 + self.df.get(t).copied().unwrap_or(0) as f32)).ln()
+    }
+
+    /// The summed rarity of `terms`.
+    pub fn weight<I: IntoIterator<Item: AsRef<str>>>(&self, terms: I) -> f32 {
+        terms.into_iter().map(|t| self.idf(t.as_ref())).sum()
+    }
+}
+
 pub fn context_text(title: &str, u: &Unit) -> String {
     match &u.heading {
         Some(h) if !h.is_empty() => format!("{title}. {h}. {}", u.text),
