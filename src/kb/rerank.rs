@@ -2,7 +2,9 @@
 //! neighbour of the right article often wins it ("Стоимость доставки" before "Доставка в
 //! Казахстан"). The re-ranker looks again at the best [`DEPTH`] documents with what fusion does
 //! not see: how close the question is to the document's best single unit (a sentence, a list
-//! item, a table row) and to its title, and how much of the title the question names. A linear
+//! item, a table row) and to its title, how much of the title the question names, and whether
+//! the message classifier reads the question and the document's title and tags as the same
+//! intent (a refund question and a returns article, whatever words they share). A linear
 //! score over these features, learned on the development sets (`eval retrieval --features`
 //! writes them; `benches/rerank_fit.py` fits the weights), orders them.
 
@@ -15,7 +17,7 @@ use crate::store::kb as rows;
 pub const DEPTH: usize = 8;
 
 /// The number of features of one candidate.
-pub const FEATURES: usize = 13;
+pub const FEATURES: usize = 15;
 
 /// Names of the features, in order (the dump's header and the fit's report).
 pub const NAMES: [&str; FEATURES] = [
@@ -32,17 +34,23 @@ pub const NAMES: [&str; FEATURES] = [
     "passage_rank",
     "unit_coverage",
     "title_sim",
+    "intent_agree",
+    "intent_gap",
 ];
 
 /// Learned weights (see the module's note); the score is their dot product with the features.
-const WEIGHTS: [f32; FEATURES] =
-    [1.2555, -4.0774, 4.7342, 59.0090, 11.7131, 9.2842, -3.0161, 4.3689, -5.8972, -0.1134, -0.2149, 3.9177, 4.6831];
+const WEIGHTS: [f32; FEATURES] = [
+    1.2555, -4.0774, 4.7342, 59.0090, 11.7131, 9.2842, -3.0161, 4.3689, -5.8972, -0.1134, -0.2149, 3.9177, 4.6831, 0.5,
+    0.5,
+];
 
 impl Kb {
     /// The features of the best [`DEPTH`] of `hits` (in their order) for the query whose
     /// embedding is `q`.
     pub(crate) fn rerank_features(&self, query: &str, q: &[f32], hits: &[SearchHit]) -> Result<Vec<[f32; FEATURES]>> {
         let q_terms: HashSet<String> = self.analyzer.query_terms(query).into_iter().map(|t| t.text).collect();
+        let nlu = crate::nlu::Nlu::shared();
+        let q_intent = nlu.main_distribution(query);
         let top = &hits[..hits.len().min(DEPTH)];
         let top_score = top.first().map_or(1.0, |h| h.score.max(1e-6));
         let max_bm25 = top.iter().filter_map(|h| h.bm25).fold(0.0f32, f32::max).max(1e-6);
@@ -78,10 +86,16 @@ impl Kb {
             } else {
                 title_terms.iter().filter(|t| q_terms.contains(*t)).count() as f32 / title_terms.len() as f32
             };
-            raw.push((h, unit_sim, title_sim, named));
+            // The chance that the question and the document (its title and tags, read by the
+            // message classifier) are mainly about the same thing: a refund question and a
+            // returns article, whatever words they share.
+            let about = doc.as_ref().map_or(String::new(), |d| format!("{} {}", d.title, d.tags.join(", ")));
+            let agree: f32 = nlu.main_distribution(&about).iter().zip(&q_intent).map(|(a, b)| a * b).sum();
+            raw.push((h, unit_sim, title_sim, named, agree));
         }
         let max_unit = raw.iter().filter_map(|r| r.1).fold(f32::MIN, f32::max);
         let max_title = raw.iter().map(|r| r.2).fold(f32::MIN, f32::max);
+        let max_agree = raw.iter().map(|r| r.4).fold(0.0, f32::max);
         let q_weight = rarity.weight(&q_terms).max(1e-3);
         let coverage: Vec<f32> =
             shared.iter().map(|doc| doc.iter().map(|u| rarity.weight(u) / q_weight).fold(0.0, f32::max)).collect();
@@ -100,7 +114,7 @@ impl Kb {
         Ok(raw
             .into_iter()
             .enumerate()
-            .map(|(rank, (h, unit_sim, title_sim, named))| {
+            .map(|(rank, (h, unit_sim, title_sim, named, agree))| {
                 let unit_sim = unit_sim.unwrap_or(0.0);
                 [
                     1.0 / (1.0 + rank as f32),
@@ -116,6 +130,8 @@ impl Kb {
                     passage_rank[rank],
                     coverage[rank],
                     title_sim,
+                    agree,
+                    agree - max_agree,
                 ]
             })
             .collect())

@@ -137,6 +137,15 @@ impl Nlu {
         Ok(Self { analyzer, model, main })
     }
 
+    /// The main-intent probabilities of `text`, in [`Intent::ALL`]'s order: what the text is
+    /// mainly about (the knowledge search compares a question's with each article title's).
+    pub fn main_distribution(&self, text: &str) -> Vec<f32> {
+        let text = crate::kb::analyzer::prefix(text, MAX_TEXT_CHARS);
+        let mut entities = entities::extract(text);
+        entities.truncate(MAX_ENTITIES);
+        self.main.softmax(&features(&self.analyzer, text, &entities))
+    }
+
     pub fn analyze(&self, text: &str) -> Analysis {
         let text = crate::kb::analyzer::prefix(text, MAX_TEXT_CHARS);
         let mut entities = entities::extract(text);
@@ -187,6 +196,21 @@ mod tests {
         let angry = nlu.analyze("ВЫ МОШЕННИКИ!!! ВЕРНИТЕ ДЕНЬГИ НЕМЕДЛЕННО, НАПИШУ В РОСПОТРЕБНАДЗОР");
         assert!(matches!(angry.sentiment, Sentiment::Angry | Sentiment::Negative) && angry.urgent, "{angry:?}");
         assert!(a.confidence > 0.0 && a.confidence <= 1.0);
+    }
+
+    #[test]
+    fn an_article_title_reads_as_the_intent_it_answers() {
+        let nlu = Nlu::shared();
+        let main = |text: &str| {
+            let p = nlu.main_distribution(text);
+            assert_eq!(p.len(), Intent::ALL.len());
+            assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-3, "{p:?}");
+            Intent::ALL[(0..p.len()).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap_or(0)]
+        };
+        assert_eq!(main("Когда вернутся деньги за возврат"), Intent::ReturnRequest);
+        assert_eq!(main("Сроки доставки по России"), Intent::DeliveryTime);
+        assert_eq!(main("Оплата частями"), Intent::Payment);
+        assert_eq!(main("Как отменить заказ"), Intent::CancelOrder);
     }
 
     #[test]
