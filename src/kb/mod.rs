@@ -5,6 +5,7 @@
 //! transaction; [`Kb::sync`] brings the index and the vectors up to date and is called after
 //! each change and at start (so a crash between the two is repaired).
 
+pub mod aliases;
 pub mod analyzer;
 pub mod bench;
 pub mod compose;
@@ -253,6 +254,8 @@ pub struct Kb {
     embedder: Option<Arc<Embedder>>,
     embedder_path: PathBuf,
     vectors: RwLock<Vectors>,
+    /// The abbreviations the documents define, added to a question's text search.
+    aliases: RwLock<aliases::Aliases>,
 }
 
 impl std::fmt::Debug for Kb {
@@ -299,8 +302,10 @@ impl Kb {
             embedder,
             embedder_path,
             vectors: RwLock::new(Vectors::default()),
+            aliases: RwLock::new(aliases::Aliases::default()),
         };
         let docs = kb.db.with_conn(|c| rows::all_docs(c))?;
+        kb.mine_aliases(&docs);
         if kb.read_only() {
             // A running server owns the index and the vectors' upkeep: use what it keeps.
             kb.load_vectors(&docs)?;
@@ -483,6 +488,12 @@ impl Kb {
         }
         self.index.apply(&changes)?;
         for (key, doc) in &changes {
+            if let Ok(mut a) = self.aliases.write() {
+                match doc {
+                    Some(d) => a.set(key, &format!("{}\n{}", d.title, d.body)),
+                    None => a.remove(key),
+                }
+            }
             match doc {
                 Some(d) => self.embed_doc(d)?,
                 None => {
@@ -507,6 +518,7 @@ impl Kb {
             return Ok(docs.len());
         }
         self.index.rebuild(&docs)?;
+        self.mine_aliases(&docs);
         if let Some(e) = &self.embedder {
             let model = e.id().to_owned();
             self.db.with_conn(|c| rows::delete_vectors_of_other_models(c, &model))?;
@@ -516,6 +528,17 @@ impl Kb {
         let now = self.clock.now_ms();
         self.db.with_conn(|c| rows::clear_queue(c, now))?;
         Ok(docs.len())
+    }
+
+    /// Mines every document's abbreviations again.
+    fn mine_aliases(&self, docs: &[rows::IndexDoc]) {
+        let mut fresh = aliases::Aliases::default();
+        for d in docs {
+            fresh.set(&d.doc, &format!("{}\n{}", d.title, d.body));
+        }
+        if let Ok(mut a) = self.aliases.write() {
+            *a = fresh;
+        }
     }
 
     /// The mode a request for `mode` really gets.
@@ -555,11 +578,17 @@ impl Kb {
         let limit = limit.min(100);
         let mode = self.effective_mode(mode);
         let depth = (limit * 4).max(40);
+        // The text search also looks for the other form of an abbreviation the documents define.
+        let expanded = self.aliases.read().ok().and_then(|a| a.expand(query));
+        let text_query = expanded.as_deref().unwrap_or(query);
         // The query embedding (the slow part) runs beside the BM25 search.
         let (bm25, vector) = std::thread::scope(|scope| {
             let vector = (mode != Mode::Bm25).then(|| scope.spawn(|| self.vector_search(query, depth, include_drafts)));
-            let bm25 =
-                if mode == Mode::Vector { Ok(Vec::new()) } else { self.index.search(query, depth, include_drafts) };
+            let bm25 = if mode == Mode::Vector {
+                Ok(Vec::new())
+            } else {
+                self.index.search(text_query, depth, include_drafts)
+            };
             let vector = match vector {
                 Some(handle) => handle.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
                 None => Ok((Arc::default(), Vec::new())),

@@ -188,6 +188,62 @@ fn a_crash_between_database_and_index_is_repaired_at_start() {
 }
 
 #[test]
+fn an_abbreviation_one_article_defines_finds_the_articles_that_use_it() {
+    let (_d, data) = temp_data_dir();
+    let clock = Arc::new(ManualClock::starting_now());
+    let (db, kb) = open_kb(&data, &clock, None);
+    let methods = db
+        .with_conn(|c| {
+            let m = rows::create_article(
+                c,
+                &article(
+                    "methods",
+                    "Способы оплаты",
+                    "Оплатить можно картой или через Систему быстрых платежей (СБП).",
+                ),
+                None,
+                "t",
+                1,
+            )?;
+            rows::create_article(
+                c,
+                &article("limits", "Лимиты", "Лимит перевода по СБП — 1 000 000 ₽ в месяц."),
+                None,
+                "t",
+                1,
+            )?;
+            rows::create_article(
+                c,
+                &article("points", "Где забрать", "ПВЗ (пункт выдачи заказов) есть в каждом районе."),
+                None,
+                "t",
+                1,
+            )?;
+            rows::create_article(c, &article("hours", "Часы", "Пункт выдачи заказов открыт до 21:00."), None, "t", 1)?;
+            Ok(m)
+        })
+        .expect("create");
+    kb.sync().expect("sync");
+    let docs = |q: &str| -> Vec<String> {
+        kb.search(q, Mode::Bm25, 5, false).expect("search").into_iter().map(|h| h.title).collect()
+    };
+    // The long form finds the article that writes only the abbreviation, and the other way round.
+    let long = docs("система быстрых платежей");
+    assert!(long.contains(&"Лимиты".to_owned()) && long.contains(&"Способы оплаты".to_owned()), "{long:?}");
+    assert!(docs("до скольки работает пвз").contains(&"Часы".to_owned()));
+    // Mined again when the defining article goes: the pair goes with it.
+    db.with_conn(|c| rows::delete_article(c, methods.id, 2)).expect("delete");
+    kb.sync().expect("sync");
+    assert_eq!(docs("система быстрых платежей"), Vec::<String>::new());
+    // The same after a restart (mined from the stored documents).
+    drop(kb);
+    let (_db, kb) = open_kb(&data, &clock, None);
+    assert!(
+        kb.search("до скольки работает пвз", Mode::Bm25, 5, false).expect("search").iter().any(|h| h.title == "Часы")
+    );
+}
+
+#[test]
 fn hybrid_search_with_a_real_tiny_embedding_model() {
     let (_d, data) = temp_data_dir();
     std::fs::create_dir_all(&data).expect("mkdir");
