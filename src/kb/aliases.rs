@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use super::analyzer::words;
+use super::analyzer::{normalize, words};
 
 /// The longest abbreviation mined, in letters.
 const MAX_LETTERS: usize = 6;
@@ -98,7 +98,7 @@ fn initials_match(long: &str, short: &str) -> bool {
 /// The mined pairs of every document, kept by document so a changed one is mined again alone.
 #[derive(Debug, Default)]
 pub struct Aliases {
-    /// Each document's pairs, with the long form's words (normalised).
+    /// Each document's pairs, with the long form's words (normalized).
     by_doc: HashMap<String, Vec<(Alias, Vec<String>)>>,
 }
 
@@ -108,7 +108,7 @@ impl Aliases {
         let found: Vec<(Alias, Vec<String>)> = mine(text)
             .into_iter()
             .map(|a| {
-                let long = words(&a.long).map(|(_, w)| normalise(w)).collect();
+                let long = words(&a.long).map(|(_, w)| normalize(w)).collect();
                 (a, long)
             })
             .collect();
@@ -126,10 +126,10 @@ impl Aliases {
     /// `query` with the other form of each abbreviation or long form it uses appended (each
     /// addition once); `None` when it uses none.
     pub fn expand(&self, query: &str) -> Option<String> {
-        let q_words: Vec<String> = words(query).map(|(_, w)| normalise(w)).collect();
+        let q_words: Vec<String> = words(query).map(|(_, w)| normalize(w)).collect();
         let mut extra: Vec<&str> = Vec::new();
         for (a, long) in self.by_doc.values().flatten() {
-            let add = if q_words.iter().any(|w| *w == normalise(&a.short)) {
+            let add = if q_words.iter().any(|w| *w == normalize(&a.short)) {
                 Some(a.long.as_str())
             } else {
                 let named = long.iter().all(|l| q_words.iter().any(|w| same_word(l, w)));
@@ -143,10 +143,6 @@ impl Aliases {
         }
         (!extra.is_empty()).then(|| format!("{query} {}", extra.join(" ")))
     }
-}
-
-fn normalise(word: &str) -> String {
-    word.to_lowercase().replace('ё', "е")
 }
 
 /// Two forms of one word: equal when short, else sharing a start of at least four letters

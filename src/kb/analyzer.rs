@@ -298,7 +298,8 @@ impl Default for Analyzer {
     }
 }
 
-fn normalize(word: &str) -> String {
+/// A word as the analyzer compares it: lower case, «ё» read as «е».
+pub(crate) fn normalize(word: &str) -> String {
     word.to_lowercase().replace('ё', "е")
 }
 
