@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 
 use super::analyzer::{normalize, words};
+use crate::store::kb::IndexDoc;
 
 /// The longest abbreviation mined, in letters.
 const MAX_LETTERS: usize = 6;
@@ -18,15 +19,15 @@ const MAX_PER_DOC: usize = 32;
 /// The longest text inside a definition's brackets, in characters.
 const MAX_INSIDE_CHARS: usize = 80;
 
-/// One mined pair: the abbreviation as typed (lower case) and its long form's words.
+/// One mined pair: the abbreviation (normalized) and its long form as written (lower case).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Alias {
-    pub short: String,
-    pub long: String,
+struct Alias {
+    short: String,
+    long: String,
 }
 
 /// The pairs a text defines, each once, in the order they appear.
-pub fn mine(text: &str) -> Vec<Alias> {
+fn mine(text: &str) -> Vec<Alias> {
     let mut out: Vec<Alias> = Vec::new();
     let mut rest = text;
     while let Some(open) = rest.find('(') {
@@ -50,7 +51,7 @@ pub fn mine(text: &str) -> Vec<Alias> {
                 .map(|short| (short, inside.to_owned()))
         };
         if let Some((short, long)) = found {
-            let a = Alias { short: short.to_lowercase(), long: long.to_lowercase() };
+            let a = Alias { short: normalize(&short), long: long.to_lowercase() };
             if !out.contains(&a) {
                 out.push(a);
                 if out.len() == MAX_PER_DOC {
@@ -103,8 +104,13 @@ pub struct Aliases {
 }
 
 impl Aliases {
+    /// Replaces the pairs of a document with those its title and body define.
+    pub fn set_doc(&mut self, d: &IndexDoc) {
+        self.set(&d.doc, &format!("{}\n{}", d.title, d.body));
+    }
+
     /// Replaces the pairs of `doc` with those `text` defines.
-    pub fn set(&mut self, doc: &str, text: &str) {
+    fn set(&mut self, doc: &str, text: &str) {
         let found: Vec<(Alias, Vec<String>)> = mine(text)
             .into_iter()
             .map(|a| {
@@ -129,7 +135,7 @@ impl Aliases {
         let q_words: Vec<String> = words(query).map(|(_, w)| normalize(w)).collect();
         let mut extra: Vec<&str> = Vec::new();
         for (a, long) in self.by_doc.values().flatten() {
-            let add = if q_words.iter().any(|w| *w == normalize(&a.short)) {
+            let add = if q_words.contains(&a.short) {
                 Some(a.long.as_str())
             } else {
                 let named = long.iter().all(|l| q_words.iter().any(|w| same_word(l, w)));

@@ -490,7 +490,7 @@ impl Kb {
         for (key, doc) in &changes {
             if let Ok(mut a) = self.aliases.write() {
                 match doc {
-                    Some(d) => a.set(key, &format!("{}\n{}", d.title, d.body)),
+                    Some(d) => a.set_doc(d),
                     None => a.remove(key),
                 }
             }
@@ -534,7 +534,7 @@ impl Kb {
     fn mine_aliases(&self, docs: &[rows::IndexDoc]) {
         let mut fresh = aliases::Aliases::default();
         for d in docs {
-            fresh.set(&d.doc, &format!("{}\n{}", d.title, d.body));
+            fresh.set_doc(d);
         }
         if let Ok(mut a) = self.aliases.write() {
             *a = fresh;

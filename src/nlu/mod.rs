@@ -140,17 +140,20 @@ impl Nlu {
     /// The main-intent probabilities of `text`, in [`Intent::ALL`]'s order: what the text is
     /// mainly about (the knowledge search compares a question's with each article title's).
     pub fn main_distribution(&self, text: &str) -> Vec<f32> {
-        let text = crate::kb::analyzer::prefix(text, MAX_TEXT_CHARS);
-        let mut entities = entities::extract(text);
-        entities.truncate(MAX_ENTITIES);
-        self.main.softmax(&features(&self.analyzer, text, &entities))
+        self.main.softmax(&self.read(text).1)
     }
 
-    pub fn analyze(&self, text: &str) -> Analysis {
+    /// The entities of the analysed part of `text` and its features.
+    fn read(&self, text: &str) -> (Vec<Entity>, classifier::Features) {
         let text = crate::kb::analyzer::prefix(text, MAX_TEXT_CHARS);
         let mut entities = entities::extract(text);
         entities.truncate(MAX_ENTITIES);
         let x = features(&self.analyzer, text, &entities);
+        (entities, x)
+    }
+
+    pub fn analyze(&self, text: &str) -> Analysis {
+        let (entities, x) = self.read(text);
         let p = self.model.predict(&x);
         let q = self.main.softmax(&x);
         let best = (0..Intent::ALL.len()).max_by(|&a, &b| q[a].total_cmp(&q[b])).unwrap_or(0);
