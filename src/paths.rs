@@ -77,6 +77,11 @@ pub fn embedding_model(data_dir: &Path) -> PathBuf {
 pub fn kb_index(data_dir: &Path) -> PathBuf {
     data_dir.join("kb-index")
 }
+/// `DATA_DIR/cache/nlu-sentences.bin`: the message classifier's training embeddings
+/// ([`crate::nlu::sentence`]); deleting it only makes the next start slower.
+pub fn nlu_cache(data_dir: &Path) -> PathBuf {
+    data_dir.join("cache").join("nlu-sentences.bin")
+}
 /// `DATA_DIR/tls/`.
 pub fn tls_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("tls")

@@ -78,6 +78,9 @@ pub enum EvalCommand {
         /// looking at the held-out split).
         #[arg(long, value_name = "K")]
         cross_validate: Option<usize>,
+        /// Add the installed embedding model's sentence embedding to the classifier's features.
+        #[arg(long)]
+        sentence: bool,
     },
     /// Whole conversations with the demo shop (knowledge base + demo orders): automation
     /// rate, handoffs as scripted, facts and sources per turn, policy violations.
@@ -101,10 +104,17 @@ pub struct EvalSet {
 }
 
 /// `supportd eval nlu`.
-pub fn eval_nlu(set: EvalSet, folds: Option<usize>) -> anyhow::Result<ExitCode> {
+pub fn eval_nlu(paths: &Paths, set: EvalSet, folds: Option<usize>, sentence: bool) -> anyhow::Result<ExitCode> {
     let EvalSet { data, json, misses } = set;
+    let embedder = if sentence {
+        let path = paths.embedding_model();
+        anyhow::ensure!(path.exists(), "no embedding model at {}: run `supportd model pull e5-small`", path.display());
+        Some(Arc::new(kb::Embedder::load(&path)?))
+    } else {
+        None
+    };
     if let Some(k) = folds {
-        let (acc, f1) = crate::nlu::eval::cross_validate(crate::nlu::TRAIN, k).map_err(anyhow::Error::msg)?;
+        let (acc, f1) = crate::nlu::eval::cross_validate(crate::nlu::TRAIN, k, embedder).map_err(anyhow::Error::msg)?;
         println!("{k}-fold cross-validation on the training set: accuracy {acc:.3}, macro-F1 {f1:.3}");
         return Ok(ExitCode::SUCCESS);
     }
@@ -113,7 +123,14 @@ pub fn eval_nlu(set: EvalSet, folds: Option<usize>) -> anyhow::Result<ExitCode> 
         None => crate::nlu::HELDOUT.to_owned(),
     };
     let t = std::time::Instant::now();
-    let nlu = crate::nlu::Nlu::shared();
+    let nlu = match embedder {
+        Some(e) => {
+            let train = crate::nlu::classifier::parse_examples(crate::nlu::TRAIN).map_err(anyhow::Error::msg)?;
+            let cache = crate::paths::nlu_cache(&paths.data_dir);
+            Arc::new(crate::nlu::sentence::train_cached(&train, e, &cache).map_err(anyhow::Error::msg)?)
+        }
+        None => crate::nlu::Nlu::shared(),
+    };
     let train_ms = t.elapsed().as_millis();
     let r = crate::nlu::eval::evaluate(&nlu, &text).map_err(anyhow::Error::msg)?;
     if misses {

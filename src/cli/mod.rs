@@ -251,7 +251,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             kb::run(&paths, &db, cmd)
         }
         Some(Command::Bench(cmd)) => kb::bench(&paths, cmd),
-        Some(Command::Eval(kb::EvalCommand::Nlu { set, cross_validate })) => kb::eval_nlu(set, cross_validate),
+        Some(Command::Eval(kb::EvalCommand::Nlu { set, cross_validate, sentence })) => {
+            kb::eval_nlu(&paths, set, cross_validate, sentence)
+        }
         Some(Command::Eval(kb::EvalCommand::Dialogs(args))) => chat::eval_dialogs(&paths, args),
         Some(Command::Chat(args)) => chat::chat(&paths, args),
         Some(Command::Sync(args)) => {

@@ -326,6 +326,11 @@ impl Kb {
         self.embedder.as_deref()
     }
 
+    /// The embedding model, shared (the message classifier reads with it too).
+    pub fn shared_embedder(&self) -> Option<Arc<Embedder>> {
+        self.embedder.clone()
+    }
+
     /// Another process (a running `supportd serve`) owns the search index: this one searches
     /// it and leaves changes queued in the database for the owner to apply.
     pub fn read_only(&self) -> bool {

@@ -13,6 +13,9 @@ use crate::kb::analyzer::{Analyzer, words};
 use crate::llm::sampling::Rng;
 
 pub const DIMS: usize = 1 << 18;
+/// Dense inputs (a sentence embedding) follow the hashed buckets: input `DIMS + i` is the
+/// embedding's component i.
+pub const MAX_DENSE: usize = 1024;
 
 /// A sparse feature vector: (bucket, value), L2-normalized.
 pub type Features = Vec<(u32, f32)>;
@@ -97,10 +100,17 @@ pub fn features(analyzer: &Analyzer, text: &str, entities: &[Entity]) -> Feature
     merged
 }
 
+/// `x` with a dense vector appended after the hashed buckets, scaled by `weight` (the hashed
+/// part has norm 1).
+pub fn with_dense(mut x: Features, dense: &[f32], weight: f32) -> Features {
+    x.extend(dense.iter().take(MAX_DENSE).enumerate().map(|(i, v)| ((DIMS + i) as u32, v * weight)));
+    x
+}
+
 /// One-vs-rest logistic regression over `labels` outputs.
 pub struct Model {
     labels: usize,
-    weights: Vec<f32>, // [DIMS × labels], feature-major so one feature's weights are adjacent
+    weights: Vec<f32>, // [inputs × labels], feature-major so one feature's weights are adjacent
     bias: Vec<f32>,
 }
 
@@ -130,7 +140,8 @@ impl Model {
         seed: u64,
         grad: impl Fn(&Model, &Features, &T) -> Vec<f32>,
     ) -> Self {
-        let mut m = Self { labels, weights: vec![0.0; DIMS * labels], bias: vec![0.0; labels] };
+        let inputs = data.iter().flat_map(|(x, _)| x.iter().map(|(f, _)| *f as usize + 1)).max().unwrap_or(0).max(DIMS);
+        let mut m = Self { labels, weights: vec![0.0; inputs * labels], bias: vec![0.0; labels] };
         let mut order: Vec<usize> = (0..data.len()).collect();
         let mut rng = Rng::new(seed);
         let l2 = 1e-4;
@@ -169,7 +180,9 @@ impl Model {
     fn raw(&self, x: &Features) -> Vec<f32> {
         let mut s = self.bias.clone();
         for &(f, v) in x {
-            let row = &self.weights[f as usize * self.labels..(f as usize + 1) * self.labels];
+            let Some(row) = self.weights.get(f as usize * self.labels..(f as usize + 1) * self.labels) else {
+                continue;
+            };
             for (o, w) in s.iter_mut().zip(row) {
                 *o += w * v;
             }

@@ -71,15 +71,25 @@ pub fn evaluate(nlu: &Nlu, jsonl: &str) -> Result<Report, String> {
 
 /// K-fold cross-validation on a training set (for tuning without touching the held-out
 /// split): the mean main-intent accuracy and macro-F1 over the folds.
-pub fn cross_validate(jsonl: &str, k: usize) -> Result<(f64, f64), String> {
+pub fn cross_validate(
+    jsonl: &str,
+    k: usize,
+    embedder: Option<std::sync::Arc<crate::kb::Embedder>>,
+) -> Result<(f64, f64), String> {
     let examples = parse_examples(jsonl)?;
     let k = k.clamp(2, examples.len().max(2));
+    let vecs = match &embedder {
+        Some(e) => Some(super::sentence::embed_all(e, &examples.iter().map(|x| x.text.as_str()).collect::<Vec<_>>())?),
+        None => None,
+    };
     let (mut acc, mut f1) = (0.0, 0.0);
     for fold in 0..k {
-        let train: Vec<_> =
-            examples.iter().enumerate().filter(|(i, _)| i % k != fold).map(|(_, e)| e.clone()).collect();
-        let test: Vec<_> = examples.iter().enumerate().filter(|(i, _)| i % k == fold).map(|(_, e)| e.clone()).collect();
-        let r = evaluate_examples(&Nlu::train_on(&train)?, &test)?;
+        let pick = |train: bool| examples.iter().enumerate().filter(move |(i, _)| (i % k != fold) == train);
+        let train: Vec<_> = pick(true).map(|(_, e)| e.clone()).collect();
+        let test: Vec<_> = pick(false).map(|(_, e)| e.clone()).collect();
+        let train_vecs: Option<Vec<Vec<f32>>> = vecs.as_ref().map(|v| pick(true).map(|(i, _)| v[i].clone()).collect());
+        let sentences = embedder.clone().zip(train_vecs.as_deref());
+        let r = evaluate_examples(&Nlu::train_embedded(&train, sentences)?, &test)?;
         acc += r.accuracy;
         f1 += r.macro_f1;
     }

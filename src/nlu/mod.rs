@@ -7,6 +7,7 @@ pub mod classifier;
 pub mod entities;
 pub mod eval;
 pub mod places;
+pub mod sentence;
 
 use std::sync::{Arc, LazyLock};
 
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::domain::Intent;
 use crate::kb::analyzer::Analyzer;
+use crate::kb::embed::Embedder;
 use classifier::{Model, features, parse_examples};
 pub use entities::{Entity, EntityKind};
 
@@ -88,6 +90,9 @@ pub struct Nlu {
     model: Model,
     /// Softmax over the intents: which one is the main request.
     main: Model,
+    /// With the embedding model installed: the same two models over the hashed features and
+    /// the message's sentence embedding.
+    sentence: Option<sentence::Sentence>,
 }
 
 static SHARED: LazyLock<Arc<Nlu>> =
@@ -105,6 +110,15 @@ impl Nlu {
     }
 
     pub fn train_on(examples: &[classifier::Example]) -> Result<Self, String> {
+        Self::train_embedded(examples, None)
+    }
+
+    /// Trains with the sentence part when `sentences` holds the embedder and each example's
+    /// embedding ([`sentence::embed_all`] of their texts).
+    pub fn train_embedded(
+        examples: &[classifier::Example],
+        sentences: Option<(Arc<Embedder>, &[Vec<f32>])>,
+    ) -> Result<Self, String> {
         let analyzer = Analyzer::new();
         let mut data = Vec::with_capacity(examples.len());
         let mut mains = Vec::with_capacity(examples.len());
@@ -134,7 +148,13 @@ impl Nlu {
         }
         let model = Model::train(&data, LABELS, 40, 7);
         let main = Model::train_softmax(&mains, Intent::ALL.len(), 40, 11);
-        Ok(Self { analyzer, model, main })
+        let sentence = match sentences {
+            Some((embedder, vecs)) => {
+                Some(sentence::Sentence::train(embedder, vecs, &data, &mains, LABELS, Intent::ALL.len())?)
+            }
+            None => None,
+        };
+        Ok(Self { analyzer, model, main, sentence })
     }
 
     /// The main-intent probabilities of `text`, in [`Intent::ALL`]'s order: what the text is
@@ -154,8 +174,14 @@ impl Nlu {
 
     pub fn analyze(&self, text: &str) -> Analysis {
         let (entities, x) = self.read(text);
-        let p = self.model.predict(&x);
-        let q = self.main.softmax(&x);
+        let embedded = self
+            .sentence
+            .as_ref()
+            .and_then(|s| Some((s, s.features(crate::kb::analyzer::prefix(text, MAX_TEXT_CHARS), &x)?)));
+        let (p, q) = match &embedded {
+            Some((s, xd)) => (s.model.predict(xd), s.main.softmax(xd)),
+            None => (self.model.predict(&x), self.main.softmax(&x)),
+        };
         let best = (0..Intent::ALL.len()).max_by(|&a, &b| q[a].total_cmp(&q[b])).unwrap_or(0);
         let main = ScoredIntent { intent: Intent::ALL[best], score: q[best] };
         let mut others: Vec<ScoredIntent> = Intent::ALL
