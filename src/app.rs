@@ -319,8 +319,13 @@ impl App {
         let reports = tokio::spawn(crate::analytics::schedule::run(state.reports.clone()));
         // Buyer messages stored before a stop (or a crash) are processed first, in order.
         // The message classifier is trained once per process; train it now, not in the first
-        // buyer's turn.
+        // buyer's turn. With the embedding model, the one with the sentence part replaces it
+        // when ready (seconds on the first start, milliseconds from its cache after).
         drop(tokio::task::spawn_blocking(crate::nlu::Nlu::shared));
+        if let Some(embedder) = state.kb.shared_embedder() {
+            let (live, cache) = (state.engine.nlu().clone(), crate::paths::nlu_cache(&state.paths.data_dir));
+            drop(tokio::task::spawn_blocking(move || crate::nlu::sentence::install(&live, embedder, &cache)));
+        }
         let worker = tokio::spawn(state.engine.clone().run());
         let sync = tokio::spawn(crate::marketplace::sync::schedule(
             state.syncer.clone(),

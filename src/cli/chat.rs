@@ -60,7 +60,14 @@ pub(super) async fn build(
         eprintln!("local model: {}", local.status());
     }
     let orders = crate::marketplace::setup(&config, db.clone(), cipher, clock.clone());
-    Ok(Engine::new(db, clock, Arc::new(kb), llm, Arc::new(orders), engine::Settings::from_config(&config)))
+    let embedder = kb.shared_embedder();
+    let engine = Engine::new(db, clock, Arc::new(kb), llm, Arc::new(orders), engine::Settings::from_config(&config));
+    // As the server does, but before the first message: every turn is read the same way.
+    if let Some(embedder) = embedder {
+        let (live, cache) = (engine.nlu().clone(), crate::paths::nlu_cache(&paths.data_dir));
+        tokio::task::spawn_blocking(move || crate::nlu::sentence::install(&live, embedder, &cache)).await?;
+    }
+    Ok(engine)
 }
 
 /// The demo shop in a temporary directory: its knowledge base (with the data directory's

@@ -12,7 +12,7 @@ use crate::kb::SearchHit;
 use crate::kb::compose::{Composition, Hints, Marketplace};
 use crate::llm::chain::CallOptions;
 use crate::llm::{ChatMessage, GenerateRequest, Sampling, TokenSink};
-use crate::nlu::{Intent, Nlu};
+use crate::nlu::Intent;
 use crate::store::messaging::{self as msgs, Conversation};
 use crate::texts::bot;
 
@@ -157,9 +157,7 @@ impl Engine {
             // is the query, the message without its numbers its context.
             (None, Some(clause)) => {
                 let q = clause.clone();
-                let a = tokio::task::spawn_blocking(move || Nlu::shared().analyze(&q))
-                    .await
-                    .map_err(|e| EngineError::Internal(e.to_string()))?;
+                let a = self.analyze(q).await?;
                 let rest: Vec<&str> =
                     text.split_whitespace().filter(|w| !w.chars().any(|c| c.is_ascii_digit())).collect();
                 (a.intent, clause, Some(rest.join(" ")))

@@ -190,6 +190,8 @@ pub struct Engine {
     /// Answers shown while they are written ([`stream`]).
     streams: stream::Streams,
     streamer: Option<stream::Streamer>,
+    /// The message classifier in use (with the sentence part once it is trained).
+    nlu: Arc<crate::nlu::sentence::Live>,
 }
 
 /// Asked for every message: true means no bot reply, the conversation waits for a person.
@@ -267,7 +269,21 @@ impl Engine {
             pause: None,
             streams: stream::Streams::default(),
             streamer: None,
+            nlu: Arc::default(),
         }
+    }
+
+    /// The message classifier this engine reads messages with; [`crate::nlu::sentence::Live::set`]
+    /// installs the one with the sentence part.
+    pub fn nlu(&self) -> &Arc<crate::nlu::sentence::Live> {
+        &self.nlu
+    }
+
+    /// Understands `text` with the classifier in use, off the async threads (the sentence
+    /// part runs the embedding model).
+    pub(crate) async fn analyze(&self, text: String) -> Result<crate::nlu::Analysis, EngineError> {
+        let nlu = self.nlu.get();
+        tokio::task::spawn_blocking(move || nlu.analyze(&text)).await.map_err(|e| EngineError::Internal(e.to_string()))
     }
 
     /// Automation pauses while `pause` says so: buyer messages are still stored and shown,

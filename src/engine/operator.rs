@@ -7,7 +7,6 @@ use super::turn::rating_buttons;
 use super::{Attachment, Draft, Engine, EngineError, answer, policy};
 use crate::channels::OutFile;
 use crate::channels::Outbound;
-use crate::nlu::Nlu;
 use crate::store::messaging as msgs;
 use crate::store::messaging::Author;
 use crate::store::messaging::Delivery;
@@ -29,9 +28,7 @@ impl Engine {
             return Ok(None);
         };
         let text = last.clone();
-        let analysis = tokio::task::spawn_blocking(move || Nlu::shared().analyze(&text))
-            .await
-            .map_err(|e| EngineError::Internal(e.to_string()))?;
+        let analysis = self.analyze(text).await?;
         let now = self.clock.now_ms();
         let mut parts = Vec::new();
         for e in analysis

@@ -19,7 +19,6 @@ use crate::marketplace::Found;
 use crate::marketplace::Order;
 use crate::marketplace::OrderStatus;
 use crate::nlu::Analysis;
-use crate::nlu::Nlu;
 use crate::store::messaging as msgs;
 use crate::store::messaging::Author;
 use crate::store::messaging::Conversation;
@@ -133,12 +132,7 @@ impl Engine {
         }
         // Only the bounded beginning of a long message is understood and searched.
         let text = crate::kb::analyzer::prefix(&m.text, crate::nlu::MAX_TEXT_CHARS).to_owned();
-        let analysis = {
-            let text = text.clone();
-            tokio::task::spawn_blocking(move || Nlu::shared().analyze(&text))
-                .await
-                .map_err(|e| EngineError::Internal(e.to_string()))?
-        };
+        let analysis = self.analyze(text.clone()).await?;
         let settings = self.settings();
         // The rules are written in Russian: a message typed in Latin letters is read in Cyrillic.
         let text = crate::kb::analyzer::cyrillic_view(&text).into_owned();
