@@ -228,7 +228,7 @@ pub fn run(paths: &Paths, args: AnswersArgs) -> anyhow::Result<ExitCode> {
         let tmp = tempfile::tempdir()?;
         let (db, kb) = super::chat::demo_store(paths, &tmp, &clock)?;
         let cipher = Cipher::load_or_create(&crate::paths::secret_key(tmp.path()))?;
-        let engine = super::chat::build(&config, paths, db.clone(), kb, true, clock.clone(), cipher).await?;
+        let engine = super::chat::build(&config, paths, db.clone(), kb, super::chat::Reading { model: true, sentence_nlu: true }, clock.clone(), cipher).await?;
         let firsts = watch(&engine);
         // Warm-up: the system prompt's cache and the pages of the model.
         ask(&engine, &firsts, "bench-warmup".into(), &questions[0]).await?;

@@ -34,6 +34,19 @@ pub struct DialogArgs {
     /// base, which needs no model and gives reproducible figures).
     #[arg(long)]
     pub with_model: bool,
+    /// Read messages with the hashed classifier alone, as the server does until the sentence
+    /// model is ready (default: with the sentence part when the embedding model is installed).
+    #[arg(long)]
+    pub hashed_nlu: bool,
+}
+
+/// How an engine built for the command line reads and answers.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Reading {
+    /// Let the configured model chain write knowledge answers.
+    pub model: bool,
+    /// Read messages with the sentence part when the embedding model is installed.
+    pub sentence_nlu: bool,
 }
 
 /// An engine over `db` and the data directory's models.
@@ -42,10 +55,11 @@ pub(super) async fn build(
     paths: &Paths,
     db: Db,
     kb: crate::kb::Kb,
-    use_model: bool,
+    reading: Reading,
     clock: SharedClock,
     cipher: Cipher,
 ) -> anyhow::Result<Engine> {
+    let Reading { model: use_model, sentence_nlu } = reading;
     let mut config = config.clone();
     config.engine.answers = if use_model { AnswerMode::Auto } else { AnswerMode::Extractive };
     if !use_model {
@@ -63,7 +77,7 @@ pub(super) async fn build(
     let embedder = kb.shared_embedder();
     let engine = Engine::new(db, clock, Arc::new(kb), llm, Arc::new(orders), engine::Settings::from_config(&config));
     // As the server does, but before the first message: every turn is read the same way.
-    if let Some(embedder) = embedder {
+    if let Some(embedder) = embedder.filter(|_| sentence_nlu) {
         let (live, cache) = (engine.nlu().clone(), crate::paths::nlu_cache(&paths.data_dir));
         tokio::task::spawn_blocking(move || crate::nlu::sentence::install(&live, embedder, &cache)).await?;
     }
@@ -117,7 +131,16 @@ pub fn chat(paths: &Paths, args: ChatArgs) -> anyhow::Result<ExitCode> {
                 (db, kb, "the demo shop (try an order number such as 4102938475 or 57195475-0050-3)".to_owned(), cipher)
             }
         };
-        let engine = build(&config, paths, db.clone(), kb, !args.extractive, clock.clone(), cipher).await?;
+        let engine = build(
+            &config,
+            paths,
+            db.clone(),
+            kb,
+            Reading { model: !args.extractive, sentence_nlu: true },
+            clock.clone(),
+            cipher,
+        )
+        .await?;
         let interactive = std::io::stdin().is_terminal();
         if interactive {
             println!("{}", crate::texts::chat::banner(&label));
@@ -202,14 +225,25 @@ pub fn eval_dialogs(paths: &Paths, args: DialogArgs) -> anyhow::Result<ExitCode>
     runtime.block_on(async {
         let tmp = tempfile::tempdir()?;
         let (db, kb) = demo_store(paths, &tmp, &clock)?;
-        let mode = if kb.embedder().is_some() { "hybrid" } else { "bm25 (no embedding model installed)" };
+        let has_embedder = kb.embedder().is_some();
+        let mode = if has_embedder { "hybrid" } else { "bm25 (no embedding model installed)" };
         let cipher = Cipher::load_or_create(&crate::paths::secret_key(tmp.path()))?;
-        let engine = build(&config, paths, db.clone(), kb, args.with_model, clock, cipher).await?;
+        let engine = build(
+            &config,
+            paths,
+            db.clone(),
+            kb,
+            Reading { model: args.with_model, sentence_nlu: !args.hashed_nlu },
+            clock,
+            cipher,
+        )
+        .await?;
         let r = engine::eval::run(&engine, &db, &dialogs).await?;
         println!(
-            "dialogs: {} ({} turns), retrieval {mode}, answers {}",
+            "dialogs: {} ({} turns), retrieval {mode}, messages read by the {} classifier, answers {}",
             r.n,
             r.turns,
+            if args.hashed_nlu || !has_embedder { "hashed" } else { "hashed + sentence" },
             if args.with_model { "phrased by the model chain" } else { "composed from the knowledge base" }
         );
         println!("automation rate   {:.3}  (dialogs finished without a person)", r.automation_rate);

@@ -32,6 +32,9 @@ pub struct State {
     /// The order discussed last ("а когда он придёт?").
     #[serde(default)]
     pub last_order: Option<String>,
+    /// What the buyer's previous message was read as (a follow-up is read with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_intent: Option<Intent>,
     /// Knowledge-base documents the last answer used (rated with the conversation).
     #[serde(default)]
     pub last_sources: Vec<String>,

@@ -115,6 +115,10 @@ static WHERE_IS: LazyLock<Regex> = LazyLock::new(|| {
         .expect("a valid built-in pattern")
 });
 
+/// A case supposed rather than reported ("если посылка не пришла…", "в случае задержки").
+static SUPPOSE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)(^|[\s,.;:!?(])(если|в\s+случае|esli)\s").expect("a valid built-in pattern"));
+
 /// Threats that need a person at once: bad reviews, complaints to authorities, fraud claims.
 static THREAT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(напишу|оставлю|поставлю|накатаю)\s+(\w+\s+)?(жалоб|отзыв|одн[уа]\s+звезд|1\s+звезд|единиц)|пожалуюсь|роспотребнадзор|прокуратур|в\s+суд\b|мошенник|обманщик|развод(ил|яте)")
@@ -278,6 +282,16 @@ pub fn continues_previous(text: &str) -> bool {
     text.split_whitespace().count() <= 3 || starts_leaning(text)
 }
 
+/// Below this confidence a follow-up is read with the message before it
+/// (`Engine::in_context`).
+pub const FOLLOW_UP_CONFIDENCE: f32 = 0.5;
+
+/// Questions about the shop's rules and goods, answered from the knowledge base: the topics a
+/// follow-up ("а при курьере можно?") goes on with.
+pub fn is_rule_topic(intent: Intent) -> bool {
+    intent == Intent::DeliveryTime || KNOWLEDGE.contains(&intent)
+}
+
 /// Intents answered from the knowledge base when they come second ("где заказ и как вернуть?").
 const KNOWLEDGE: [Intent; 7] = [
     Intent::ReturnRequest,
@@ -303,7 +317,11 @@ pub fn decide(input: &Input<'_>, settings: &Settings) -> Decision {
         d.plan = Plan::OptOut;
         return d;
     }
-    let handoff = if has(Intent::HumanRequest) || ASKS_PERSON.is_match(input.text) {
+    let phone = a.entities.iter().any(|e| e.kind == EntityKind::Phone);
+    // Asked for their order number, a buyer who gives a phone instead ("номер не помню,
+    // телефон …") answers the question; they do not ask for a person.
+    let gives_phone = phone && input.state.awaiting == Some(Awaiting::OrderNumber);
+    let handoff = if (has(Intent::HumanRequest) && !gives_phone) || ASKS_PERSON.is_match(input.text) {
         Some(HandoffReason::Requested)
     } else if DISPUTE.is_match(input.text)
         || (REFUSED.is_match(input.text) && !ASKS.is_match(input.text))
@@ -338,14 +356,16 @@ pub fn decide(input: &Input<'_>, settings: &Settings) -> Decision {
         d.also = if KNOWLEDGE.contains(&a.intent) { Some(a.intent) } else { second };
         return d;
     }
-    let phone = a.entities.iter().any(|e| e.kind == EntityKind::Phone);
     let about_rules = KNOWLEDGE.contains(&a.intent) && a.intent != Intent::CancelOrder;
-    let personal = POSSESSIVE.is_match(input.text) || WHERE_IS.is_match(input.text);
+    // "если посылка не пришла в срок, сколько ждать" asks what happens in such a case.
+    let hypothetical = SUPPOSE.is_match(input.text);
+    let personal = POSSESSIVE.is_match(input.text) || (WHERE_IS.is_match(input.text) && !hypothetical);
     let order_topic = (has(Intent::OrderStatus) && personal)
         || (has(Intent::DeliveryTime) && MY_ORDER.is_match(input.text) && personal)
         || (POSSESSIVE.is_match(input.text) && (!about_rules || WHERE_IS.is_match(input.text)))
-        || (a.confidence < 0.6 && MY_ORDER.is_match(input.text) && WHERE_IS.is_match(input.text))
-        || (input.state.awaiting == Some(Awaiting::OrderNumber) && a.intent == Intent::Other);
+        || (a.confidence < 0.6 && MY_ORDER.is_match(input.text) && WHERE_IS.is_match(input.text) && !hypothetical)
+        || (input.state.awaiting == Some(Awaiting::OrderNumber) && a.intent == Intent::Other)
+        || gives_phone;
     if order_topic || (phone && MY_ORDER.is_match(input.text)) {
         d.plan = if phone {
             Plan::AskOrderNumber { phone: true }
@@ -458,6 +478,31 @@ mod tests {
         assert_eq!(injected.plan, Plan::NotUnderstood);
         let rating = State { awaiting: Some(Awaiting::Rating), ..Default::default() };
         assert_eq!(plan("5", &rating, 0).plan, Plan::Rate(5));
+    }
+
+    #[test]
+    fn a_supposed_case_is_a_question_about_the_rules() {
+        let s = State::default();
+        for text in [
+            "если посылка не пришла в обещанный день, сколько подождать прежде чем писать в поддержку",
+            "а если заказ не пришёл в срок, что делать?",
+        ] {
+            let p = plan(text, &s, 0).plan;
+            assert!(!matches!(p, Plan::AskOrderNumber { .. } | Plan::KnownOrders), "{text}: {p:?}");
+        }
+        assert!(matches!(plan("моя посылка не пришла", &s, 0).plan, Plan::AskOrderNumber { .. }));
+    }
+
+    #[test]
+    fn a_phone_given_for_the_order_number_is_not_a_request_for_a_person() {
+        let asked = State { awaiting: Some(Awaiting::OrderNumber), ..State::default() };
+        for text in ["номер не помню, телефон +79035554411", "+79035554411"] {
+            assert_eq!(plan(text, &asked, 0).plan, Plan::AskOrderNumber { phone: true }, "{text}");
+        }
+        assert_eq!(
+            plan("номер не помню, дайте оператора, телефон +79035554411", &asked, 0).plan,
+            Plan::Handoff(HandoffReason::Requested)
+        );
     }
 
     #[test]

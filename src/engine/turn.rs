@@ -133,6 +133,8 @@ impl Engine {
         // Only the bounded beginning of a long message is understood and searched.
         let text = crate::kb::analyzer::prefix(&m.text, crate::nlu::MAX_TEXT_CHARS).to_owned();
         let analysis = self.analyze(text.clone()).await?;
+        let analysis = self.in_context(analysis, &text, &state, conv).await?;
+        state.last_intent = Some(analysis.intent);
         let settings = self.settings();
         // The rules are written in Russian: a message typed in Latin letters is read in Cyrillic.
         let text = crate::kb::analyzer::cyrillic_view(&text).into_owned();
@@ -176,6 +178,24 @@ impl Engine {
         let turn = Turn { conversation_id: conv, action, reply: Some(reply), provenance, facts: draft.facts.clone() };
         self.commit(item, &conversation, &turn, Some(&state), &draft, now).await?;
         Ok(turn)
+    }
+
+    /// A follow-up to a question about the shop's rules that the classifier is unsure of is
+    /// read with the buyer's message before it: "а от какой суммы он работает" after a promo
+    /// question is about the promo code. The message's own entities, mood and urgency stay.
+    async fn in_context(&self, own: Analysis, text: &str, state: &State, conv: i64) -> Result<Analysis, EngineError> {
+        let after_rules = state.last_intent.is_some_and(policy::is_rule_topic);
+        if !after_rules || own.confidence >= policy::FOLLOW_UP_CONFIDENCE || !policy::continues_previous(text) {
+            return Ok(own);
+        }
+        let Some(earlier) = self.previous_buyer_text(conv).await? else { return Ok(own) };
+        let earlier = crate::kb::analyzer::prefix(&earlier, crate::nlu::MAX_TEXT_CHARS);
+        let both = self.analyze(format!("{earlier}\n{text}")).await?;
+        Ok(if both.confidence > own.confidence && policy::is_rule_topic(both.intent) {
+            Analysis { intent: both.intent, confidence: both.confidence, intents: both.intents, ..own }
+        } else {
+            own
+        })
     }
 
     #[expect(clippy::too_many_arguments, reason = "one turn's inputs, each used once")]

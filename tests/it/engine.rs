@@ -809,3 +809,23 @@ async fn a_product_question_is_answered_from_its_card_and_an_article() {
         "{docs:?}"
     );
 }
+
+#[tokio::test]
+async fn an_unsure_follow_up_is_read_with_the_question_before_it() {
+    use supportd::nlu::{Intent, Nlu};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (engine, _db, _clock) =
+        engine(dir.path(), |db, clock| Orders::new(db, clock, Duration::from_secs(600), Duration::from_millis(400)));
+    let follow = "а от какой суммы он работает";
+    let alone = Nlu::shared().analyze(follow);
+    assert!(alone.intent != Intent::Promo && alone.confidence < 0.5, "read alone it is unsure: {alone:?}");
+    let first = engine.handle(&msg("1", "есть промик на первый заказ?")).await.expect("turn");
+    let understood = |t: &supportd::engine::Turn| t.provenance.understood.as_ref().expect("understood").analysis.intent;
+    assert_eq!(understood(&first), Intent::Promo);
+    let turn = engine.handle(&msg("2", follow)).await.expect("turn");
+    assert_eq!(understood(&turn), Intent::Promo, "{:?}", turn.reply);
+    assert!(turn.reply.as_deref().is_some_and(|r| r.contains("2000")), "the minimum sum: {:?}", turn.reply);
+    // A follow-up that is sure of itself keeps its own reading.
+    let turn = engine.handle(&msg("3", "спасибо")).await.expect("turn");
+    assert_eq!(understood(&turn), Intent::Thanks);
+}
