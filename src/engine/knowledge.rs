@@ -71,9 +71,10 @@ impl Engine {
                 crate::marketplace::Market::Ozon => Marketplace::Ozon,
             })
         });
-        // A city named is also its region, as delivery rules are written ("до Казани" →
-        // "Поволжье").
-        let regions = crate::nlu::places::regions_of(text);
+        // In a delivery question a city named is also its region, as delivery rules are
+        // written ("до Казани" → "Поволжье"); asked about working hours, it is a time zone.
+        let about_delivery = intent == Intent::DeliveryTime || policy::mentions_delivery(text);
+        let regions = if about_delivery { crate::nlu::places::regions_of(text) } else { Vec::new() };
         let query = if regions.is_empty() { text.to_owned() } else { format!("{text} ({})", regions.join("; ")) };
         let kb = self.kb.clone();
         let found = tokio::task::spawn_blocking(move || -> crate::kb::Result<Option<Found>> {

@@ -282,6 +282,17 @@ pub fn continues_previous(text: &str) -> bool {
     text.split_whitespace().count() <= 3 || starts_leaning(text)
 }
 
+/// Delivery in so many words: its cost, its time, the way there.
+static DELIVERY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)достав|привез|привоз|везут|вез[её]т|ид[её]т|идут|дойд[её]т|доход|ехать|ед[её]т|курьер|пвз|пункт\w*\s+выдач|почт|отправ|dostav")
+        .expect("a valid built-in pattern")
+});
+
+/// Whether a message speaks of delivery ([`DELIVERY`]), whatever its intent was read as.
+pub fn mentions_delivery(text: &str) -> bool {
+    DELIVERY.is_match(text)
+}
+
 /// Below this confidence a follow-up is read with the message before it
 /// (`Engine::in_context`).
 pub const FOLLOW_UP_CONFIDENCE: f32 = 0.5;
@@ -503,6 +514,18 @@ mod tests {
             plan("номер не помню, дайте оператора, телефон +79035554411", &asked, 0).plan,
             Plan::Handoff(HandoffReason::Requested)
         );
+    }
+
+    #[test]
+    fn delivery_is_told_by_its_words() {
+        for text in ["сколько дней до Казани везут", "доставка в новосиб платная?", "курьер в екб есть?"]
+        {
+            assert!(mentions_delivery(text), "{text}");
+        }
+        for text in ["я из новосиба, во сколько по нашему времени вы на связи?", "у вас магазин в москве есть?"]
+        {
+            assert!(!mentions_delivery(text), "{text}");
+        }
     }
 
     #[test]

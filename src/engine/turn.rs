@@ -18,7 +18,7 @@ use crate::channels::registry;
 use crate::marketplace::Found;
 use crate::marketplace::Order;
 use crate::marketplace::OrderStatus;
-use crate::nlu::Analysis;
+use crate::nlu::{Analysis, Intent};
 use crate::store::messaging as msgs;
 use crate::store::messaging::Author;
 use crate::store::messaging::Conversation;
@@ -180,12 +180,13 @@ impl Engine {
         Ok(turn)
     }
 
-    /// A follow-up to a question about the shop's rules that the classifier is unsure of is
-    /// read with the buyer's message before it: "а от какой суммы он работает" after a promo
+    /// A follow-up to a question about the shop's rules that the classifier is unsure of, or
+    /// reads as nothing in particular ("а на вб?"), is read with the buyer's message before it: "а от какой суммы он работает" after a promo
     /// question is about the promo code. The message's own entities, mood and urgency stay.
     async fn in_context(&self, own: Analysis, text: &str, state: &State, conv: i64) -> Result<Analysis, EngineError> {
         let after_rules = state.last_intent.is_some_and(policy::is_rule_topic);
-        if !after_rules || own.confidence >= policy::FOLLOW_UP_CONFIDENCE || !policy::continues_previous(text) {
+        let unsure = own.intent == Intent::Other || own.confidence < policy::FOLLOW_UP_CONFIDENCE;
+        if !after_rules || !unsure || !policy::continues_previous(text) {
             return Ok(own);
         }
         let Some(earlier) = self.previous_buyer_text(conv).await? else { return Ok(own) };
