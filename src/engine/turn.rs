@@ -181,8 +181,9 @@ impl Engine {
     }
 
     /// A follow-up to a question about the shop's rules that the classifier is unsure of, or
-    /// reads as nothing in particular ("а на вб?"), is read with the buyer's message before it: "а от какой суммы он работает" after a promo
-    /// question is about the promo code. The message's own entities, mood and urgency stay.
+    /// reads as nothing in particular ("а на вб?"), is read with the buyer's message before
+    /// it: "а от какой суммы он работает" after a promo question is about the promo code. The
+    /// message's own entities, mood and urgency stay.
     async fn in_context(&self, own: Analysis, text: &str, state: &State, conv: i64) -> Result<Analysis, EngineError> {
         let after_rules = state.last_intent.is_some_and(policy::is_rule_topic);
         let unsure = own.intent == Intent::Other || own.confidence < policy::FOLLOW_UP_CONFIDENCE;
