@@ -29,29 +29,57 @@ impl Marketplace {
     /// The marketplace a text names ("вб", "вайлдберриз", "ozon", "озон"), if exactly one.
     pub fn named_in(text: &str) -> Option<Self> {
         let low = text.to_lowercase();
-        let words: Vec<&str> = super::analyzer::words(&low).map(|(_, w)| w).collect();
-        let wb = words.iter().any(|w| {
-            matches!(
-                *w,
-                "вб" | "wb"
-                    | "wildberries"
-                    | "вайлдберриз"
-                    | "валдберис"
-                    | "вайлдбериз"
-                    | "валберис"
-                    | "вайлд"
-            ) || w.starts_with("wildberr")
-                || w.starts_with("вайлдбер")
-                || w.starts_with("валдбер")
-                || w.starts_with("вилдбер")
-                || w.starts_with("валбер")
-        });
-        let ozon = words.iter().any(|w| w.starts_with("ozon") || w.starts_with("озон"));
-        match (wb, ozon) {
+        let named: Vec<Self> = super::analyzer::words(&low).filter_map(|(_, w)| Self::of_word(w)).collect();
+        match (named.contains(&Self::Wb), named.contains(&Self::Ozon)) {
             (true, false) => Some(Self::Wb),
             (false, true) => Some(Self::Ozon),
             _ => None,
         }
+    }
+
+    pub fn market(self) -> crate::marketplace::Market {
+        match self {
+            Self::Wb => crate::marketplace::Market::Wb,
+            Self::Ozon => crate::marketplace::Market::Ozon,
+        }
+    }
+
+    pub fn of_market(m: crate::marketplace::Market) -> Self {
+        match m {
+            crate::marketplace::Market::Wb => Self::Wb,
+            crate::marketplace::Market::Ozon => Self::Ozon,
+        }
+    }
+
+    /// The marketplace one lower-case word names.
+    fn of_word(w: &str) -> Option<Self> {
+        let wb = matches!(
+            w,
+            "вб" | "wb" | "wildberries" | "вайлдберриз" | "валдберис" | "вайлдбериз" | "валберис" | "вайлд"
+        ) || ["wildberr", "вайлдбер", "валдбер", "вилдбер", "валбер"].iter().any(|p| w.starts_with(p));
+        if wb {
+            Some(Self::Wb)
+        } else if w.starts_with("ozon") || w.starts_with("озон") {
+            Some(Self::Ozon)
+        } else {
+            None
+        }
+    }
+
+    /// The text without the words that name a marketplace ("сколько лежит в пвз вб" →
+    /// "сколько лежит в пвз"), for a question asked again about the other one.
+    pub fn without(text: &str) -> String {
+        let low = text.to_lowercase();
+        let mut out = String::with_capacity(text.len());
+        let mut from = 0;
+        for (at, w) in super::analyzer::words(&low) {
+            if Self::of_word(w).is_some() {
+                out.push_str(low.get(from..at).unwrap_or(""));
+                from = at + w.len();
+            }
+        }
+        out.push_str(low.get(from..).unwrap_or(""));
+        out.split_whitespace().collect::<Vec<_>>().join(" ")
     }
 }
 
@@ -138,6 +166,13 @@ fn asks_stock(q: &str) -> bool {
         "есть ли",
         "есть сейчас",
         "сейчас есть",
+        "есть щас",
+        "щас есть",
+        "вообще есть",
+        "купить сейчас",
+        "купить его сейчас",
+        "купить её сейчас",
+        "купить ее сейчас",
         "есть в ",
         "наличи",
         "остал",
@@ -303,11 +338,14 @@ impl Kb {
             scores.push(doc_scores);
         }
         let Some((score, coverage, similarity, i, j)) = best else { return Ok(None) };
-        if coverage <= 0.0 && similarity.is_none_or(|s| s < 0.84) {
-            return Ok(None);
-        }
         let (_, hit, d) = &docs[i];
         let us = &all[i].1;
+        // A card's field asked for ("а оно вообще есть щас?" of the card the talk is about)
+        // answers without sharing a word with the question.
+        let asked_field = d.kind == "product" && fields.iter().any(|f| us[j].text.starts_with(f));
+        if coverage <= 0.0 && similarity.is_none_or(|s| s < 0.84) && !asked_field {
+            return Ok(None);
+        }
         let chosen = with_runner_up(us, &scores[i], j, around(us, &scores[i], j));
         let mut text = join(us, &chosen);
         // A card's field alone ("Нет в наличии") does not say what it is about.
@@ -450,6 +488,8 @@ mod tests {
         assert_eq!(Marketplace::named_in("с озона"), Some(Marketplace::Ozon));
         assert_eq!(Marketplace::named_in("вб или озон"), None);
         assert_eq!(Marketplace::named_in("как вернуть"), None);
+        assert_eq!(Marketplace::without("Скок дней лежит в пвз ВБ?"), "скок дней лежит в пвз ?");
+        assert_eq!(Marketplace::without("а на озоне и wildberries"), "а на и");
     }
 
     #[test]

@@ -117,6 +117,7 @@ const PLACES: &[(&[&str], &str)] = &[
             "находк",
             "уссурийск",
             "биробиджан",
+            "владик",
         ],
         "Дальний Восток",
     ),
@@ -145,7 +146,7 @@ const PLACES: &[(&[&str], &str)] = &[
 /// Short stems that must be the whole word (or the word plus a one-letter case ending), not a prefix of
 /// another word: "уф" is Уфа, not "уфф"; "ош" is Ош, not "ошибка". (Names that are also
 /// words or people's names — Орёл, Киров, Владимир — are left out.)
-const WHOLE: &[&str] = &["мск", "спб", "екб", "уф", "тул", "ош", "пенз", "анап", "чит"];
+const WHOLE: &[&str] = &["мск", "спб", "екб", "уф", "тул", "ош", "пенз", "анап", "чит", "владик"];
 
 /// The regions of the places a text names, each once, in the order of the list.
 pub fn regions_of(text: &str) -> Vec<&'static str> {
@@ -180,6 +181,8 @@ mod tests {
         assert_eq!(regions_of("я из новосиба"), ["Сибирь"]);
         assert_eq!(regions_of("в бишкек доставляете?"), ["Кыргызстан (Киргизия), СНГ, ЕАЭС"]);
         assert_eq!(regions_of("живу в Уфе"), ["Поволжье"]);
+        assert_eq!(regions_of("до владика скок едет"), ["Дальний Восток"]);
+        assert_eq!(regions_of("во владикавказ"), ["Юг России"]);
         assert_eq!(regions_of("в нижнем новгороде есть пвз?"), ["Поволжье"]);
         assert_eq!(
             regions_of("доставка в спб и в Москву"),
