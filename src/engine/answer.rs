@@ -105,6 +105,49 @@ pub fn returns(list: &[Return], offset_min: i32) -> Option<String> {
 }
 
 /// One line per order for "which one?".
+/// The buyer's linked orders a question without a number means, narrowed step by step: the
+/// marketplace it names (strictly: none there, none meant), then an item it names ("когда
+/// худи приедет" → the order with the hoodie), then the pick-up point it asks about ("сколько
+/// он пролежит в пвз" → the order waiting there). A step that would leave nothing is skipped.
+/// `narrowed` tells whether an item or the pick-up point chose, which outweighs the order
+/// discussed last.
+pub fn meant_orders<'a>(linked: &'a [Order], text: &str) -> (Vec<&'a Order>, bool) {
+    use crate::kb::compose::Marketplace;
+    let named = Marketplace::named_in(text).map(Marketplace::market);
+    let mut meant: Vec<&Order> = linked.iter().filter(|o| named.is_none_or(|m| o.market == m)).collect();
+    let low = text.to_lowercase();
+    // Item words by their first five letters: "футболку" finds "Футболка …".
+    let stems: Vec<String> = crate::kb::analyzer::words(&low)
+        .filter(|(_, w)| w.chars().count() >= 4 && w.chars().all(char::is_alphabetic))
+        .map(|(_, w)| w.chars().take(5).collect())
+        .collect();
+    let names = |o: &Order| {
+        o.items.iter().any(|i| {
+            let name = i.name.to_lowercase();
+            crate::kb::analyzer::words(&name).any(|(_, n)| stems.iter().any(|s| n.starts_with(s.as_str())))
+        })
+    };
+    let mut narrowed = false;
+    let steps: [&dyn Fn(&Order) -> bool; 2] = [&names, &|o: &Order| o.status == OrderStatus::ReadyForPickup];
+    for (i, keep) in steps.iter().enumerate() {
+        if i == 1 && !PICKUP.is_match(&low) {
+            continue;
+        }
+        let fewer: Vec<&Order> = meant.iter().copied().filter(|o| keep(o)).collect();
+        if !fewer.is_empty() && fewer.len() < meant.len() {
+            meant = fewer;
+            narrowed = true;
+        }
+    }
+    (meant, narrowed)
+}
+
+/// Words about an order waiting at a pick-up point ("сколько пролежит", "успею забрать").
+static PICKUP: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"пвз|пункт\w*\s+выдач|постамат|пролеж|хран|забрать|забирать|заберу|забер[её]т")
+        .expect("a valid built-in pattern")
+});
+
 pub fn order_line(o: &Order) -> String {
     let first = o.items.first().map(|i| format!(", {}", i.name)).unwrap_or_default();
     format!("• {} ({}{first}) — {}", o.number, o.market.title(), bot::order_status(o.status))
@@ -178,6 +221,31 @@ mod tests {
         assert!(pickup.contains("ждёт вас в пункте выдачи") && pickup.contains("2 декабря"), "{pickup}");
         assert!(pickup.contains("до 2 декабря включительно (осталось 5 дней)"), "{pickup}");
         assert!(pickup.contains("Данные на 26 ноября, 15:00"), "{pickup}");
+    }
+
+    #[test]
+    fn a_question_without_a_number_means_the_order_it_names() {
+        let with = |market: Market, number: &str, status: OrderStatus, item: &str| Order {
+            market,
+            number: number.into(),
+            items: vec![OrderItem { name: item.into(), ..sample(status, None).items[0].clone() }],
+            ..sample(status, None)
+        };
+        let linked = [
+            with(Market::Wb, "4102938480", OrderStatus::Assembled, "Худи женское оверсайз с капюшоном"),
+            with(Market::Ozon, "57195475-0050-3", OrderStatus::InTransit, "Футболка женская базовая"),
+            with(Market::Ozon, "60311822-0007-1", OrderStatus::ReadyForPickup, "Джинсы мом"),
+        ];
+        let meant = |text: &str| {
+            let (m, narrowed) = meant_orders(&linked, text);
+            (m.iter().map(|o| o.number.as_str()).collect::<Vec<_>>(), narrowed)
+        };
+        assert_eq!(meant("когда футболку привезут"), (vec!["57195475-0050-3"], true));
+        assert_eq!(meant("худи с вб уже отправили?"), (vec!["4102938480"], false));
+        assert_eq!(meant("сколько ещё мой заказ пролежит в пвз"), (vec!["60311822-0007-1"], true));
+        assert_eq!(meant("что с заказом на озоне"), (vec!["57195475-0050-3", "60311822-0007-1"], false));
+        assert_eq!(meant("где мой заказ").0.len(), 3, "nothing named: every order");
+        assert_eq!(meant("худи на озоне когда").0.len(), 2, "no hoodie on Ozon: the step is skipped");
     }
 
     #[test]

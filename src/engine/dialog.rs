@@ -23,6 +23,10 @@ pub struct State {
     /// The question to answer once the awaited slot is filled.
     #[serde(default)]
     pub pending_intent: Option<Intent>,
+    /// A question about the rules asked beside an order question while the order number was
+    /// asked for ("где посылка и можно ли её вернуть?"): answered with the order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_question: Option<String>,
     /// Messages in a row the assistant could not help with.
     #[serde(default)]
     pub misses: u32,
@@ -35,6 +39,10 @@ pub struct State {
     /// What the buyer's previous message was read as (a follow-up is read with it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_intent: Option<Intent>,
+    /// The question the last knowledge answer answered, with the one it followed up
+    /// ("промокод есть? а от какой суммы?"): what a next follow-up goes on with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_question: Option<String>,
     /// Knowledge-base documents the last answer used (rated with the conversation).
     #[serde(default)]
     pub last_sources: Vec<String>,

@@ -66,10 +66,7 @@ impl Engine {
         state: &State,
     ) -> Result<Option<Found>, EngineError> {
         let marketplace = Marketplace::named_in(text).or_else(|| {
-            state.last_order.as_deref().map(|n| match crate::marketplace::Market::of_number(n) {
-                crate::marketplace::Market::Wb => Marketplace::Wb,
-                crate::marketplace::Market::Ozon => Marketplace::Ozon,
-            })
+            state.last_order.as_deref().map(|n| Marketplace::of_market(crate::marketplace::Market::of_number(n)))
         });
         // In a delivery question a city named is also its region, as delivery rules are
         // written ("до Казани" → "Поволжье"); asked about working hours, it is a time zone.
@@ -144,27 +141,30 @@ impl Engine {
         out.facts.push(format!("{}: {}", c.title, c.text));
     }
 
-    /// A second question in the same message, answered from the knowledge base.
+    /// A second question in the same message (or `pending` from the message that asked for
+    /// the order number), answered from the knowledge base.
     pub(super) async fn also_knowledge(
         &self,
         d: &Decision,
         text: &str,
+        pending: Option<&str>,
         state: &mut State,
         out: &mut Draft,
     ) -> Result<(), EngineError> {
-        let (intent, query, context) = match (d.also, policy::rule_question(text)) {
-            (Some(intent), _) => (intent, text.to_owned(), None),
-            // The classifier heard only the order; a clause asks about the rules: that clause
-            // is the query, the message without its numbers its context.
-            (None, Some(clause)) => {
-                let q = clause.clone();
-                let a = self.analyze(q).await?;
-                let rest: Vec<&str> =
-                    text.split_whitespace().filter(|w| !w.chars().any(|c| c.is_ascii_digit())).collect();
-                (a.intent, clause, Some(rest.join(" ")))
-            }
-            (None, None) => return Ok(()),
-        };
+        let (intent, query, context) =
+            match (d.also, policy::rule_question(text).or_else(|| pending.map(str::to_owned))) {
+                (Some(intent), _) => (intent, text.to_owned(), None),
+                // The classifier heard only the order; a clause asks about the rules: that clause
+                // is the query, the message without its numbers its context.
+                (None, Some(clause)) => {
+                    let q = clause.clone();
+                    let a = self.analyze(q).await?;
+                    let rest: Vec<&str> =
+                        text.split_whitespace().filter(|w| !w.chars().any(|c| c.is_ascii_digit())).collect();
+                    (a.intent, clause, Some(rest.join(" ")))
+                }
+                (None, None) => return Ok(()),
+            };
         if let Some(found) = self.find_answer(&query, context, intent, state).await? {
             out.parts.extend(found.parts(found.composition.text.clone()));
             self.cite_composition(&found, intent, out);

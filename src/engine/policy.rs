@@ -105,7 +105,7 @@ static MY_ORDER: LazyLock<Regex> = LazyLock::new(|| {
 
 /// "my order" in its cases: a question about one's own order, not about the rules.
 static POSSESSIVE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(мо[йяеи]|моим|моего|моём|моем|моему|мою|моих)\s+(заказ|посылк|отправлен|покупк)")
+    Regex::new(r"(?i)\b(мо[йяеи]|моим|моего|моём|моем|моему|мою|моих)\s+(заказ|посылк|отправлен|покупк)|\b(заказ|посылк[аиу]|отправление|покупк[аиу])\s+(мой|моя|моё|мое|мою)\b")
         .expect("a valid built-in pattern")
 });
 
@@ -119,6 +119,10 @@ static WHERE_IS: LazyLock<Regex> = LazyLock::new(|| {
 static SUPPOSE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)(^|[\s,.;:!?(])(если|в\s+случае|esli)\s").expect("a valid built-in pattern"));
 
+/// How long something takes ("сколько идёт", "скок едет", "долго ли").
+static HOW_LONG: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\b(сколько|скока|скок|долго)\b").expect("a valid built-in pattern"));
+
 /// Threats that need a person at once: bad reviews, complaints to authorities, fraud claims.
 static THREAT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(напишу|оставлю|поставлю|накатаю)\s+(\w+\s+)?(жалоб|отзыв|одн[уа]\s+звезд|1\s+звезд|единиц)|пожалуюсь|роспотребнадзор|прокуратур|в\s+суд\b|мошенник|обманщик|развод(ил|яте)")
@@ -127,7 +131,7 @@ static THREAT: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Anger in so many words, whatever the classifier makes of the rest.
 static ANGER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)в\s+бешенств|в\s+ярост|бесит|взбеш|возмутительн|безобрази|издевательств|достали|задолбал|кошмар\s*!|позорище|это\s+(позор|ужас)|хамств")
+    Regex::new(r"(?i)разбер[иё]тесь|разбирайтесь|сделайте\s+(уже\s+)?(хоть\s+)?что[\s-]*(нибудь|то)|толку\s+(от\s+вас\s+)?(ноль|никакого|нет)|\bбред\b|бесполезн|в\s+бешенств|в\s+ярост|бесит|взбеш|возмутительн|безобрази|издевательств|достали|задолбал|кошмар\s*!|позорище|это\s+(позор|ужас)|хамств")
         .expect("a valid built-in pattern")
 });
 
@@ -138,13 +142,35 @@ static DISPUTE: LazyLock<Regex> = LazyLock::new(|| {
         r"[^.?!]{0,60}(статус|пишет|написано|показывает|отмечен|стоит|значится|указано|получен|вручен|доставлен))",
         r"|((статус|пишет|написано|показывает|отмечен|стоит|значится|указано)[^.?!]{0,40}(получен|вручен|доставлен|забран)",
         r"[^.?!]{0,60}(не\s+(получал|получила|забирал|забрала|приходил)|я\s+не|но\s+я|а\s+я|ничего\s+не))",
-        r"|(отменил\w*|отмена)[^.?!]{0,50}(я\s+не\s+отменял|без\s+меня|сам\w*\s+не|не\s+отменял|не\s+просил|ничего\s+не\s+делал)",
-        r"|(я\s+не\s+отменял\w*|не\s+отменял\w*\s+заказ)",
+        r"|(отмен\w*)[^.?!]{0,50}(я\s+не\s+отменял|без\s+меня|сам\w*\s+не|не\s+отменял|не\s+просил|ничего\s+не\s+(делал|нажимал|трогал))",
+        r"|(я\s+(его|её|ее|заказ)?\s*не\s+отменял\w*|не\s+отменял\w*\s+(его\s+|её\s+|ее\s+)?заказ)",
+        // The pick-up point does not know an order the marketplace shows as ready.
+        r"|(говорят|говорит|сказали|ответили)[^.?!]{0,30}(нет\s+(такого|моего|этого)\s+заказ|заказа\s+нет|не\s+нашли|не\s+могут\s+найти)",
+        // Someone else picked it up ("я не забирала его! кто-то получил по моему коду?").
+        r"|кто[\s-]*то\s+(получил|забрал)|\bя\s+(его\s+|её\s+|ее\s+|заказ\s+)?не\s+забирал\w*",
         r"|(списал\w*|оплатил\w*|снял\w*|заплатил\w*)[^.?!]{0,30}(дважды|два\s+раза|2\s+раза|двойн)|(дважды|два\s+раза|двойн\w*)[^.?!]{0,20}(списал|списан|оплат|снял)",
         // "в приложении получен, а я его не забирала": the status, then the buyer's word.
-        r"|(получен|вручен|доставлен|забран)\w*[^.?!]{0,60}\b(я|мы)\s+(\w+\s+)?не\s+(получ|забир|забра|видел)",
+        r"|(получен|вручен|доставлен|забран)\w*[^.]{0,60}\b(я|мы)\s+(\w+\s+){0,3}не\s+(получ|забир|забра|видел|ходил)",
+        r"|в\s+смысле\s+(получен|вручен|доставлен|забран|отмен)",
     ))
     .expect("a valid built-in pattern")
+});
+
+/// Money the buyer is still waiting for ("на карте пусто", "деньги так и не пришли").
+static MONEY_MISSING: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)(деньг|денег|возврат|средств|на\s+карт|выплат)[^.?!]{0,60}(не\s+(пришл|поступ|вернул|верн|зачисл)|пусто|ничего\s+не\s+(пришло|поступило|вернули))",
+        r"|(не\s+(пришл|поступ|вернул|зачисл)\w*|ничего\s+не\s+(пришло|поступило|вернули)|пусто)[^.?!]{0,40}(деньг|денег|возврат|средств|на\s+карт)",
+        r"|на\s+карте\s+пусто|ничего\s+не\s+пришло",
+    ))
+    .expect("a valid built-in pattern")
+});
+
+/// A wait of ten days or more ("уже 17 дней", "две недели", "месяц жду"): past every refund
+/// term a shop would promise.
+static LONG_WAIT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b[1-9]\d\s*(дн|день|дня|дней|сут)|(\d+|две|три|пару|несколько|нескольк\w+)\s+недел|месяц")
+        .expect("a valid built-in pattern")
 });
 
 /// The marketplace refused a return or a claim: a dispute when the buyer only stands by it
@@ -199,13 +225,13 @@ pub fn is_injection(text: &str) -> bool {
 
 /// A question about the rules: how long, how much, whether one may.
 static RULE_QUESTION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(сколько|скока|скок|можно|нельзя|нужно\s+ли|надо\s+ли|как\s+(долго|вернуть|обменять|продлить|оплатить|получить|оформить)|какой|какая|какие|каким|почему|есть\s+ли|бесплатн\w*|платн\w*|срок\w*|продл\w*|хран\w*|возврат\w*|обмен\w*|вернуть|обменять)")
+    Regex::new(r"(?i)\b(сколько|скока|скок|можно|нельзя|нужно\s+ли|надо\s+ли|мо(жет|гу|жно|гут)\s+ли|как\s+(\w+\s+)?(долго|вернуть|обменять|продлить|оплатить|получить|оформить|отменить|поменять|сменить)|какой|какая|какие|каким|почему|есть\s+ли|бесплатн\w*|платн\w*|срок\w*|продл\w*|хран\w*|возврат\w*|обмен\w*|вернуть|обменять|отменить)")
         .expect("a valid built-in pattern")
 });
 
 /// Where one clause of a message ends and the next begins.
 static CLAUSE_BREAK: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)[?!.;\n]+|,?\s+(а\s+)?(ещё|еще|также|и\s+ещё|и\s+еще)\s+|,\s*(а|и)\s+|\s+и\s+(сколько|можно|как|какой|какая|какие|почему|нужно|надо|есть\s+ли|когда)\b")
+    Regex::new(r"(?i)[?!.;\n]+|,?\s+(а\s+)?(ещё|еще|также|и\s+ещё|и\s+еще)\s+|,\s*(а|и)\s+|\s+и\s+(сколько|можно|может|могу|как|какой|какая|какие|почему|нужно|надо|есть\s+ли|когда|если)\b")
         .expect("a valid built-in pattern")
 });
 
@@ -220,10 +246,15 @@ pub fn rule_question(text: &str) -> Option<String> {
             c.split_whitespace().count() >= 2
                 && RULE_QUESTION.is_match(c)
                 && !c.chars().any(|ch| ch.is_ascii_digit())
-                && !WHERE_IS.is_match(c)
+                && (!WHERE_IS.is_match(c) || IN_GENERAL.is_match(c))
         })
         .map(str::to_owned)
 }
+
+/// Asked of orders in general, not of this one ("и вообще сколько до Казани обычно едет").
+static IN_GENERAL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(обычно|вообще|в\s+среднем|как\s+правило)\b").expect("a valid built-in pattern")
+});
 
 /// The clauses of a message, trimmed, each with whether a question mark ended it.
 fn clauses(text: &str) -> Vec<(&str, bool)> {
@@ -280,6 +311,26 @@ fn starts_leaning(clause: &str) -> bool {
 /// message ("а на вб?") or one that leans on it ("а померить при нём можно?").
 pub fn continues_previous(text: &str) -> bool {
     text.split_whitespace().count() <= 3 || starts_leaning(text)
+}
+
+/// A follow-up that only names a marketplace ("а на озоне?", "а на вб тоже?") asks the
+/// previous question again of that marketplace: the previous question without its own
+/// marketplace words, then the follow-up. `None` for any other message.
+pub fn ask_of_other_marketplace(earlier: &str, text: &str) -> Option<String> {
+    use crate::kb::compose::Marketplace;
+    let named = Marketplace::named_in(text)?;
+    let earlier = crate::kb::analyzer::prefix(earlier, crate::nlu::MAX_TEXT_CHARS);
+    // Little besides the marketplace: at most two words of four letters or more ("а на вб он
+    // сработает?", "а если на озоне заказать?").
+    let rest = Marketplace::without(text);
+    let words = crate::kb::analyzer::words(&rest).filter(|(_, w)| w.chars().count() > 3).count();
+    if Marketplace::named_in(earlier) == Some(named) || words > 2 {
+        return None;
+    }
+    // One question, not two: the earlier one's own question marks would split it.
+    let earlier: String =
+        Marketplace::without(earlier).chars().map(|c| if matches!(c, '?' | '!') { ',' } else { c }).collect();
+    Some(format!("{earlier} {text}"))
 }
 
 /// Delivery in so many words: its cost, its time, the way there.
@@ -339,6 +390,9 @@ pub fn decide(input: &Input<'_>, settings: &Settings) -> Decision {
         || (input.state.not_found.is_some() && INSIST.is_match(input.text))
     {
         Some(HandoffReason::Dispute)
+    } else if MONEY_MISSING.is_match(input.text) && LONG_WAIT.is_match(input.text) {
+        // Money overdue: a person checks with the marketplace.
+        Some(HandoffReason::OrderProblem)
     } else if a.sentiment == Sentiment::Angry
         || (a.urgent && a.sentiment == Sentiment::Negative)
         || THREAT.is_match(input.text)
@@ -370,11 +424,17 @@ pub fn decide(input: &Input<'_>, settings: &Settings) -> Decision {
     let about_rules = KNOWLEDGE.contains(&a.intent) && a.intent != Intent::CancelOrder;
     // "если посылка не пришла в срок, сколько ждать" asks what happens in such a case.
     let hypothetical = SUPPOSE.is_match(input.text);
-    let personal = POSSESSIVE.is_match(input.text) || (WHERE_IS.is_match(input.text) && !hypothetical);
+    // "до владика скок посылка едет": how long to a place is delivery in general.
+    let to_place = HOW_LONG.is_match(input.text) && !crate::nlu::places::regions_of(input.text).is_empty();
+    let personal = POSSESSIVE.is_match(input.text) || (WHERE_IS.is_match(input.text) && !hypothetical && !to_place);
     let order_topic = (has(Intent::OrderStatus) && personal)
         || (has(Intent::DeliveryTime) && MY_ORDER.is_match(input.text) && personal)
         || (POSSESSIVE.is_match(input.text) && (!about_rules || WHERE_IS.is_match(input.text)))
-        || (a.confidence < 0.6 && MY_ORDER.is_match(input.text) && WHERE_IS.is_match(input.text) && !hypothetical)
+        || (a.confidence < 0.6
+            && MY_ORDER.is_match(input.text)
+            && WHERE_IS.is_match(input.text)
+            && !hypothetical
+            && !to_place)
         || (input.state.awaiting == Some(Awaiting::OrderNumber) && a.intent == Intent::Other)
         || gives_phone;
     if order_topic || (phone && MY_ORDER.is_match(input.text)) {
@@ -408,6 +468,23 @@ pub fn decide(input: &Input<'_>, settings: &Settings) -> Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_marketplace_alone_asks_the_previous_question_of_it() {
+        assert_eq!(
+            ask_of_other_marketplace("скок дней заказ лежит в пвз вб?", "а на озоне?").as_deref(),
+            Some("скок дней заказ лежит в пвз , а на озоне?")
+        );
+        assert_eq!(
+            ask_of_other_marketplace("за отзыв баллы начисляете?", "а на вб тоже?").as_deref(),
+            Some("за отзыв баллы начисляете, а на вб тоже?")
+        );
+        // A new question that names a marketplace, or the same marketplace again, is its own.
+        assert_eq!(ask_of_other_marketplace("курьер на озоне сколько стоит", "а по времени на вб окно какое"), None);
+        assert_eq!(ask_of_other_marketplace("курьер на озоне сколько стоит", "а на озоне?"), None);
+        assert_eq!(ask_of_other_marketplace("курьер сколько стоит", "а сколько ждать?"), None);
+        assert!(ask_of_other_marketplace("промокод есть? а от какой суммы?", "а на вб он сработает?").is_some());
+    }
 
     #[test]
     fn a_message_that_asks_two_things_is_two_questions() {
@@ -445,6 +522,19 @@ mod tests {
             rule_question("статус 57195475-0050-3, а ещё можно ли вернуть без бирки").as_deref(),
             Some("можно ли вернуть без бирки")
         );
+        for (text, clause) in [
+            ("где 60311822-0008-2 и может ли его муж забрать вместо меня", "может ли его муж забрать вместо меня"),
+            (
+                "заказ 4102938481 где застрял? и вообще сколько до казани обычно едет",
+                "и вообще сколько до казани обычно едет",
+            ),
+            (
+                "4102938477 уже отправили или нет? если нет как его отменить передумал",
+                "если нет как его отменить передумал",
+            ),
+        ] {
+            assert_eq!(rule_question(text).as_deref(), Some(clause), "{text}");
+        }
         for only_the_order in [
             "где мой заказ 4102938476?",
             "где заказ 4102938476, когда привезут",
@@ -502,6 +592,9 @@ mod tests {
             assert!(!matches!(p, Plan::AskOrderNumber { .. } | Plan::KnownOrders), "{text}: {p:?}");
         }
         assert!(matches!(plan("моя посылка не пришла", &s, 0).plan, Plan::AskOrderNumber { .. }));
+        // The possessive after the noun, and a supposed case in a second clause.
+        let p = plan("посылка моя где вообще и если не подойдет сдать можно будет?", &s, 0).plan;
+        assert!(matches!(p, Plan::AskOrderNumber { .. }), "{p:?}");
     }
 
     #[test]
@@ -526,6 +619,17 @@ mod tests {
         {
             assert!(!mentions_delivery(text), "{text}");
         }
+    }
+
+    #[test]
+    fn how_long_to_a_place_is_not_about_an_order() {
+        for text in ["до владика скок посылка едет", "сколько посылка идёт до казани"]
+        {
+            let p = plan(text, &State::default(), 0).plan;
+            assert!(!matches!(p, Plan::AskOrderNumber { .. } | Plan::KnownOrders), "{text}: {p:?}");
+        }
+        let p = plan("сколько ещё моя посылка будет ехать до казани", &State::default(), 0).plan;
+        assert!(matches!(p, Plan::AskOrderNumber { .. }), "{p:?}");
     }
 
     #[test]
@@ -557,6 +661,11 @@ mod tests {
             "заказ 4102938478 в приложении получен, а я его не забирала!! где он",
             "вб отказал в возврате джинсов, пишут следы носки, а я их один раз дома примерила",
             "заявку на возврат отклонили, хотя брак очевидный",
+            "в смысле получен?? я его в глаза не видела в пвз даже не ходила",
+            "почему 4102938479 отменен я ничего не нажимала вообще",
+            "я его не отменяла!! деньги сняли а заказ отменен",
+            "пишет можно получать я пришла на малышева а там говорят нет такого заказа",
+            "я не забирала его! кто то получил по моему коду чтоли??",
         ] {
             assert_eq!(plan(text, &s, 0).plan, Plan::Handoff(HandoffReason::Dispute), "{text}");
         }
@@ -582,8 +691,26 @@ mod tests {
             plan("пришла футболка с дыркой, заказ 4102938478, я в бешенстве, верните деньги!!!", &s, 0).plan,
             Plan::Handoff(HandoffReason::Negative)
         );
-        for calm in ["когда придёт заказ?", "можно ли вернуть носки?", "я не получила код подтверждения"]
+        for text in [
+            "уже 17 дней прошло как приняли в пвз и на карте пусто. это нормально вообще?",
+            "деньги за возврат так и не пришли, жду две недели",
+        ] {
+            assert_eq!(plan(text, &s, 0).plan, Plan::Handoff(HandoffReason::OrderProblem), "{text}");
+        }
+        for text in ["деньги за возврат не пришли, уже 3 дня", "возврат денег идёт до 10 дней?"]
         {
+            assert!(!matches!(plan(text, &s, 0).plan, Plan::Handoff(_)), "{text}");
+        }
+        for text in ["и че мне теперь заново заказывать?? толку от вас ноль", "10 дней жду худи разберитесь уже"]
+        {
+            assert_eq!(plan(text, &s, 0).plan, Plan::Handoff(HandoffReason::Negative), "{text}");
+        }
+        for calm in [
+            "когда придёт заказ?",
+            "можно ли вернуть носки?",
+            "я не получила код подтверждения",
+            "я ещё не забирала заказ, сколько он пролежит?",
+        ] {
             assert!(!matches!(plan(calm, &s, 0).plan, Plan::Handoff(_)), "{calm}");
         }
     }

@@ -190,7 +190,11 @@ impl Engine {
         if !after_rules || !unsure || !policy::continues_previous(text) {
             return Ok(own);
         }
-        let Some(earlier) = self.previous_buyer_text(conv).await? else { return Ok(own) };
+        let earlier = match &state.last_question {
+            Some(q) => Some(q.clone()),
+            None => self.previous_buyer_text(conv).await?,
+        };
+        let Some(earlier) = earlier else { return Ok(own) };
         let earlier = crate::kb::analyzer::prefix(&earlier, crate::nlu::MAX_TEXT_CHARS);
         let both = self.analyze(format!("{earlier}\n{text}")).await?;
         Ok(if both.confidence > own.confidence && policy::is_rule_topic(both.intent) {
@@ -213,6 +217,9 @@ impl Engine {
         now: i64,
     ) -> Result<(), EngineError> {
         let was_awaiting_number = state.awaiting == Some(Awaiting::OrderNumber);
+        // Only the turn right after a knowledge answer goes on with its question.
+        let last_question = state.last_question.take();
+        let pending_question = state.pending_question.take();
         if state.awaiting == Some(Awaiting::Rating) && !matches!(d.plan, Plan::Rate(_)) {
             state.awaiting = None;
         }
@@ -273,24 +280,21 @@ impl Engine {
                 } else {
                     self.answer_orders(&found, &missing, state, out, now);
                     if out.action == Some(Action::Answer) {
-                        self.also_knowledge(d, text, state, out).await?;
+                        self.also_knowledge(d, text, pending_question.as_deref(), state, out).await?;
                     }
                 }
             }
             Plan::KnownOrders => {
-                // A buyer who names the marketplace means that marketplace's order.
-                let named = crate::kb::compose::Marketplace::named_in(text).map(|m| match m {
-                    crate::kb::compose::Marketplace::Wb => crate::marketplace::Market::Wb,
-                    crate::kb::compose::Marketplace::Ozon => crate::marketplace::Market::Ozon,
-                });
-                let on_named: Vec<_> = linked.iter().filter(|o| named.is_some_and(|m| o.market == m)).collect();
-                let last_on_named = state
+                // The marketplace, item or pick-up point the buyer names chooses among their orders.
+                let (meant, narrowed) = answer::meant_orders(linked, text);
+                let named = crate::kb::compose::Marketplace::named_in(text).map(|m| m.market());
+                // The order discussed last, unless an item or the pick-up point chose another.
+                let last = state
                     .last_order
                     .clone()
-                    .filter(|n| named.is_none_or(|m| crate::marketplace::Market::of_number(n) == m));
-                let number = last_on_named.or_else(|| match (linked, on_named.as_slice()) {
-                    (_, [one]) => Some(one.number.clone()),
-                    ([one], _) if named.is_none() => Some(one.number.clone()),
+                    .filter(|n| !narrowed && named.is_none_or(|m| crate::marketplace::Market::of_number(n) == m));
+                let number = last.or_else(|| match meant.as_slice() {
+                    [one] => Some(one.number.clone()),
                     _ => None,
                 });
                 match number {
@@ -298,22 +302,24 @@ impl Engine {
                         Ok(Some(f)) => {
                             self.answer_orders(&[f], &[], state, out, now);
                             if out.action == Some(Action::Answer) {
-                                self.also_knowledge(d, text, state, out).await?;
+                                self.also_knowledge(d, text, pending_question.as_deref(), state, out).await?;
                             }
                         }
                         _ => self.ask_number(state, out, bot::ASK_ORDER_NUMBER.into()),
                     },
                     None => {
-                        let list: Vec<String> = linked.iter().take(5).map(answer::order_line).collect();
+                        let shown: Vec<&Order> = if meant.is_empty() { linked.iter().collect() } else { meant };
+                        let list: Vec<String> = shown.into_iter().take(5).map(answer::order_line).collect();
                         out.facts.extend(list.iter().cloned());
                         self.ask_number(state, out, bot::which_order(&list.join("\n")));
                     }
                 }
             }
             Plan::AskOrderNumber { phone } => {
-                let text = if *phone { bot::PHONE_IS_NOT_ENOUGH } else { bot::ASK_ORDER_NUMBER };
-                self.ask_number(state, out, text.into());
+                let ask = if *phone { bot::PHONE_IS_NOT_ENOUGH } else { bot::ASK_ORDER_NUMBER };
+                self.ask_number(state, out, ask.into());
                 state.pending_intent = Some(analysis.intent);
+                state.pending_question = policy::rule_question(text);
                 if ChannelName::parse(&conv.channel).is_some_and(|c| registry::of(c).phone_request) {
                     out.parts.push(bot::OR_SHARE_PHONE.into());
                     out.request_phone = true;
@@ -322,14 +328,34 @@ impl Engine {
             Plan::Knowledge(intent) => {
                 let earlier = if was_awaiting_number || !policy::continues_previous(text) {
                     None
+                } else if last_question.is_some() {
+                    last_question
                 } else {
                     self.previous_buyer_text(conv.id).await?
                 };
-                let market = state.last_order.as_deref().map(|n| crate::marketplace::Market::of_number(n).title());
+                // "а на озоне?" after a question about WB is that question, asked of Ozon.
+                let switched = earlier.as_deref().and_then(|e| policy::ask_of_other_marketplace(e, text));
+                let (question, earlier) = match &switched {
+                    Some(q) => (q.as_str(), None),
+                    None => (text, earlier),
+                };
+                let market = state
+                    .last_order
+                    .as_deref()
+                    .filter(|_| switched.is_none())
+                    .map(|n| crate::marketplace::Market::of_number(n).title());
                 let context: Vec<&str> =
                     [earlier.as_deref(), policy::retrieval_hint(*intent), market].into_iter().flatten().collect();
                 let context = (!context.is_empty()).then(|| context.join(" "));
-                let answered = self.answer_knowledge(*intent, text, context, d.injection, conv, state, out).await?;
+                let asked = match &earlier {
+                    Some(e) => format!("{}, {question}", crate::kb::analyzer::prefix(e, crate::nlu::MAX_TEXT_CHARS)),
+                    None => question.to_owned(),
+                };
+                let answered = self.answer_knowledge(*intent, question, context, d.injection, conv, state, out).await?;
+                if answered {
+                    state.last_question =
+                        Some(crate::kb::analyzer::prefix(&asked, crate::nlu::MAX_TEXT_CHARS).to_owned());
+                }
                 if !answered {
                     self.miss(state, out, bot::NO_ANSWER.into(), now);
                 }

@@ -829,3 +829,75 @@ async fn an_unsure_follow_up_is_read_with_the_question_before_it() {
     let turn = engine.handle(&msg("3", "спасибо")).await.expect("turn");
     assert_eq!(understood(&turn), Intent::Thanks);
 }
+
+#[tokio::test]
+async fn a_marketplace_named_alone_asks_the_question_before_it_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (engine, _db, _clock) =
+        engine(dir.path(), |db, clock| Orders::new(db, clock, Duration::from_secs(600), Duration::from_millis(400)));
+    let first = engine.handle(&msg("1", "сколько дней заказ хранится в пвз вб?")).await.expect("turn");
+    assert!(first.reply.as_deref().is_some_and(|r| r.contains("7 дней")), "{:?}", first.reply);
+    // Read alone, "а на озоне?" names nothing the rules could answer.
+    let turn = engine.handle(&msg("2", "а на озоне?")).await.expect("turn");
+    assert_eq!(turn.action, supportd::engine::Action::Answer, "{:?}", turn.reply);
+    assert!(turn.reply.as_deref().is_some_and(|r| r.contains("5 дней")), "Ozon's storage term: {:?}", turn.reply);
+    // And once more, of the other marketplace again.
+    let turn = engine.handle(&msg("3", "а на вб можно продлить?")).await.expect("turn");
+    assert!(turn.reply.as_deref().is_some_and(|r| r.contains("нельзя")), "{:?}", turn.reply);
+}
+
+#[tokio::test]
+async fn linked_orders_are_told_apart_by_the_item_and_a_rules_question_waits_for_the_number() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (engine, db, clock) = engine(dir.path(), |db, clock| {
+        let now = clock.now_ms();
+        let demo = supportd::marketplace::demo::orders(now).expect("demo");
+        db.with_conn(|c| {
+            for o in &demo {
+                supportd::store::orders::upsert(c, o, now)?;
+            }
+            Ok(())
+        })
+        .expect("cache");
+        Orders::new(db, clock, Duration::from_secs(600), Duration::from_millis(400))
+    });
+    let now = clock.now_ms();
+    db.with_conn(|c| {
+        let id = supportd::store::messaging::upsert_customer(c, "telegram", "42", "", now)?;
+        for n in ["4102938480", "57195475-0050-3", "4102938476"] {
+            supportd::store::orders::link(c, id, Market::of_number(n), n, now)?;
+        }
+        Ok(())
+    })
+    .expect("link");
+    // Three linked orders: the item named chooses one, the pick-up point asked about another.
+    let turn = engine.handle(&msg("1", "когда футболку привезут")).await.expect("turn");
+    let reply = turn.reply.expect("reply");
+    assert!(reply.contains("57195475-0050-3") && !reply.contains("4102938480"), "{reply}");
+    let turn = engine.handle(&msg("2", "сколько ещё мой заказ пролежит в пвз")).await.expect("turn");
+    let reply = turn.reply.expect("reply");
+    assert!(reply.contains("4102938476") && !reply.contains("57195475-0050-3"), "{reply}");
+    // Without a number a rules question asked beside the order's waits for it.
+    let turn = engine
+        .handle(&msg_from("43", "3", "где моя посылка? и если не подойдет, можно будет вернуть?"))
+        .await
+        .expect("turn");
+    assert_eq!(turn.action, supportd::engine::Action::Clarify, "{:?}", turn.reply);
+    assert!(turn.reply.as_deref().is_some_and(|r| r.contains("номер заказа")), "{:?}", turn.reply);
+    let turn = engine.handle(&msg_from("43", "4", "4102938475")).await.expect("turn");
+    assert!(!turn.provenance.sources.is_empty(), "the rule is answered from the knowledge base: {:?}", turn.reply);
+    let reply = turn.reply.expect("reply");
+    assert!(reply.starts_with("Заказ 4102938475") && reply.contains("возврат"), "the order, then the rule: {reply}");
+}
+
+#[tokio::test]
+async fn a_stock_follow_up_is_answered_from_the_card_the_talk_is_about() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (engine, _db, _clock) =
+        engine(dir.path(), |db, clock| Orders::new(db, clock, Duration::from_secs(600), Duration::from_millis(400)));
+    let first = engine.handle(&msg("1", "платье в рубчик ношу M какой размер брать")).await.expect("turn");
+    assert!(first.reply.as_deref().is_some_and(|r| r.contains("больший")), "{:?}", first.reply);
+    // Nothing in "а оно вообще есть щас?" names the dress; the card's stock answers it.
+    let turn = engine.handle(&msg("2", "а оно вообще есть щас?")).await.expect("turn");
+    assert!(turn.reply.as_deref().is_some_and(|r| r.contains("нет в наличии")), "{:?}", turn.reply);
+}
