@@ -193,6 +193,7 @@ impl Engine {
         if self.answer_each_question(intent, text, context.as_deref(), state, out).await? {
             return Ok(true);
         }
+        let context = with_hint(context.as_deref(), intent);
         let Some(found) = self.find_answer(text, context, intent, state).await? else { return Ok(false) };
         let mut reply = None;
         if out.settings.use_model && !injection {
@@ -224,7 +225,11 @@ impl Engine {
         }
         let mut found: Vec<Found> = Vec::new();
         for q in questions.iter().take(MAX_QUESTIONS) {
-            let Some(f) = self.find_answer(q, context.map(str::to_owned), intent, state).await? else { continue };
+            // Each question is searched with its own topic's words: "доставка платная? и
+            // через сбп можно" asks about delivery, then about paying.
+            let own = self.analyze(q.clone()).await?;
+            let topic = if policy::is_rule_topic(own.intent) { own.intent } else { intent };
+            let Some(f) = self.find_answer(q, with_hint(context, topic), topic, state).await? else { continue };
             let c = &f.composition;
             let repeats = found.iter().any(|e| {
                 let d = &e.composition;
@@ -378,4 +383,10 @@ impl Engine {
         let previews = crate::channels::registry::of(channel).streaming;
         stream::Relay::start(base, check, &self.streams, self.streamer.clone(), previews)
     }
+}
+
+/// The search context with the words of the intent's topic ([`policy::retrieval_hint`]).
+fn with_hint(context: Option<&str>, intent: Intent) -> Option<String> {
+    let parts: Vec<&str> = [context, policy::retrieval_hint(intent)].into_iter().flatten().collect();
+    (!parts.is_empty()).then(|| parts.join(" "))
 }

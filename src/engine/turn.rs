@@ -344,8 +344,8 @@ impl Engine {
                     .as_deref()
                     .filter(|_| switched.is_none())
                     .map(|n| crate::marketplace::Market::of_number(n).title());
-                let context: Vec<&str> =
-                    [earlier.as_deref(), policy::retrieval_hint(*intent), market].into_iter().flatten().collect();
+                // The intent's search words are added by `answer_knowledge`, per question.
+                let context: Vec<&str> = [earlier.as_deref(), market].into_iter().flatten().collect();
                 let context = (!context.is_empty()).then(|| context.join(" "));
                 let asked = match &earlier {
                     Some(e) => format!("{}, {question}", crate::kb::analyzer::prefix(e, crate::nlu::MAX_TEXT_CHARS)),

@@ -901,3 +901,15 @@ async fn a_stock_follow_up_is_answered_from_the_card_the_talk_is_about() {
     let turn = engine.handle(&msg("2", "а оно вообще есть щас?")).await.expect("turn");
     assert!(turn.reply.as_deref().is_some_and(|r| r.contains("нет в наличии")), "{:?}", turn.reply);
 }
+
+#[tokio::test]
+async fn each_question_of_a_message_is_searched_with_its_own_topic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (engine, _db, _clock) =
+        engine(dir.path(), |db, clock| Orders::new(db, clock, Duration::from_secs(600), Duration::from_millis(400)));
+    let turn =
+        engine.handle(&msg("1", "есть промик на первый заказ? и можно ли оплатить частями")).await.expect("turn");
+    let reply = turn.reply.expect("reply");
+    // The promo code and the instalments, not two passages of one topic.
+    assert!(reply.contains("10%") && reply.contains("частями"), "{reply}");
+}
