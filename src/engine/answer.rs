@@ -104,7 +104,6 @@ pub fn returns(list: &[Return], offset_min: i32) -> Option<String> {
     Some(s)
 }
 
-/// One line per order for "which one?".
 /// The buyer's linked orders a question without a number means, narrowed step by step: the
 /// marketplace it names (strictly: none there, none meant), then an item it names ("когда
 /// худи приедет" → the order with the hoodie), then the pick-up point it asks about ("сколько
@@ -128,16 +127,16 @@ pub fn meant_orders<'a>(linked: &'a [Order], text: &str) -> (Vec<&'a Order>, boo
         })
     };
     let mut narrowed = false;
-    let steps: [&dyn Fn(&Order) -> bool; 2] = [&names, &|o: &Order| o.status == OrderStatus::ReadyForPickup];
-    for (i, keep) in steps.iter().enumerate() {
-        if i == 1 && !PICKUP.is_match(&low) {
-            continue;
-        }
+    let mut narrow = |meant: &mut Vec<&'a Order>, keep: &dyn Fn(&Order) -> bool| {
         let fewer: Vec<&Order> = meant.iter().copied().filter(|o| keep(o)).collect();
         if !fewer.is_empty() && fewer.len() < meant.len() {
-            meant = fewer;
+            *meant = fewer;
             narrowed = true;
         }
+    };
+    narrow(&mut meant, &names);
+    if PICKUP.is_match(&low) {
+        narrow(&mut meant, &|o| o.status == OrderStatus::ReadyForPickup);
     }
     (meant, narrowed)
 }
@@ -148,6 +147,7 @@ static PICKUP: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         .expect("a valid built-in pattern")
 });
 
+/// One line per order for "which one?".
 pub fn order_line(o: &Order) -> String {
     let first = o.items.first().map(|i| format!(", {}", i.name)).unwrap_or_default();
     format!("• {} ({}{first}) — {}", o.number, o.market.title(), bot::order_status(o.status))

@@ -173,7 +173,16 @@ impl Engine {
         Ok(())
     }
 
-    pub(super) async fn previous_buyer_text(&self, conv: i64) -> Result<Option<String>, EngineError> {
+    /// What a follow-up goes on with: the question the last knowledge answer answered
+    /// (`State::last_question`), else the buyer's message before this one.
+    pub(super) async fn earlier_question(
+        &self,
+        last_question: Option<String>,
+        conv: i64,
+    ) -> Result<Option<String>, EngineError> {
+        if last_question.is_some() {
+            return Ok(last_question);
+        }
         let recent = self.db.call(move |c| msgs::recent_messages(c, conv, 6)).await?;
         Ok(recent.iter().rev().filter(|m| m.author == "buyer").nth(1).map(|m| m.body.clone()))
     }

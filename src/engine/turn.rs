@@ -190,11 +190,7 @@ impl Engine {
         if !after_rules || !unsure || !policy::continues_previous(text) {
             return Ok(own);
         }
-        let earlier = match &state.last_question {
-            Some(q) => Some(q.clone()),
-            None => self.previous_buyer_text(conv).await?,
-        };
-        let Some(earlier) = earlier else { return Ok(own) };
+        let Some(earlier) = self.earlier_question(state.last_question.clone(), conv).await? else { return Ok(own) };
         let earlier = crate::kb::analyzer::prefix(&earlier, crate::nlu::MAX_TEXT_CHARS);
         let both = self.analyze(format!("{earlier}\n{text}")).await?;
         Ok(if both.confidence > own.confidence && policy::is_rule_topic(both.intent) {
@@ -328,10 +324,8 @@ impl Engine {
             Plan::Knowledge(intent) => {
                 let earlier = if was_awaiting_number || !policy::continues_previous(text) {
                     None
-                } else if last_question.is_some() {
-                    last_question
                 } else {
-                    self.previous_buyer_text(conv.id).await?
+                    self.earlier_question(last_question, conv.id).await?
                 };
                 // "а на озоне?" after a question about WB is that question, asked of Ozon.
                 let switched = earlier.as_deref().and_then(|e| policy::ask_of_other_marketplace(e, text));
@@ -348,15 +342,13 @@ impl Engine {
                 let context: Vec<&str> = [earlier.as_deref(), market].into_iter().flatten().collect();
                 let context = (!context.is_empty()).then(|| context.join(" "));
                 let asked = match &earlier {
-                    Some(e) => format!("{}, {question}", crate::kb::analyzer::prefix(e, crate::nlu::MAX_TEXT_CHARS)),
+                    Some(e) => format!("{e}, {question}"),
                     None => question.to_owned(),
                 };
-                let answered = self.answer_knowledge(*intent, question, context, d.injection, conv, state, out).await?;
-                if answered {
+                if self.answer_knowledge(*intent, question, context, d.injection, conv, state, out).await? {
                     state.last_question =
                         Some(crate::kb::analyzer::prefix(&asked, crate::nlu::MAX_TEXT_CHARS).to_owned());
-                }
-                if !answered {
+                } else {
                     self.miss(state, out, bot::NO_ANSWER.into(), now);
                 }
             }

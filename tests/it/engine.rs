@@ -330,6 +330,23 @@ fn engine_with(
     (e, db, clock)
 }
 
+/// The order service over the cache, as the engine tests use it.
+fn cached_orders(db: Db, clock: SharedClock) -> Orders {
+    Orders::new(db, clock, Duration::from_secs(600), Duration::from_millis(400))
+}
+
+/// The demo shop's orders in the cache.
+fn load_demo_orders(db: &Db, now: i64) {
+    let demo = supportd::marketplace::demo::orders(now).expect("demo");
+    db.with_conn(|c| {
+        for o in &demo {
+            supportd::store::orders::upsert(c, o, now)?;
+        }
+        Ok(())
+    })
+    .expect("cache");
+}
+
 fn msg(id: &str, text: &str) -> Inbound {
     Inbound {
         channel: supportd::channels::ChannelName::Telegram,
@@ -794,8 +811,7 @@ async fn a_slow_answer_holds_up_only_its_own_buyer() {
 #[tokio::test]
 async fn a_product_question_is_answered_from_its_card_and_an_article() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (engine, _db, _clock) =
-        engine(dir.path(), |db, clock| Orders::new(db, clock, Duration::from_secs(600), Duration::from_millis(400)));
+    let (engine, _db, _clock) = engine(dir.path(), cached_orders);
     let turn = engine.handle(&msg("1", "а платье в рубчик оливковое в M есть сейчас?")).await.expect("turn");
     let reply = turn.reply.expect("reply");
     assert!(reply.contains("Платье трикотажное в рубчик облегающее — нет в наличии"), "{reply}");
@@ -814,8 +830,7 @@ async fn a_product_question_is_answered_from_its_card_and_an_article() {
 async fn an_unsure_follow_up_is_read_with_the_question_before_it() {
     use supportd::nlu::{Intent, Nlu};
     let dir = tempfile::tempdir().expect("tempdir");
-    let (engine, _db, _clock) =
-        engine(dir.path(), |db, clock| Orders::new(db, clock, Duration::from_secs(600), Duration::from_millis(400)));
+    let (engine, _db, _clock) = engine(dir.path(), cached_orders);
     let follow = "а от какой суммы он работает";
     let alone = Nlu::shared().analyze(follow);
     assert!(alone.intent != Intent::Promo && alone.confidence < 0.5, "read alone it is unsure: {alone:?}");
@@ -833,8 +848,7 @@ async fn an_unsure_follow_up_is_read_with_the_question_before_it() {
 #[tokio::test]
 async fn a_marketplace_named_alone_asks_the_question_before_it_again() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (engine, _db, _clock) =
-        engine(dir.path(), |db, clock| Orders::new(db, clock, Duration::from_secs(600), Duration::from_millis(400)));
+    let (engine, _db, _clock) = engine(dir.path(), cached_orders);
     let first = engine.handle(&msg("1", "сколько дней заказ хранится в пвз вб?")).await.expect("turn");
     assert!(first.reply.as_deref().is_some_and(|r| r.contains("7 дней")), "{:?}", first.reply);
     // Read alone, "а на озоне?" names nothing the rules could answer.
@@ -850,16 +864,8 @@ async fn a_marketplace_named_alone_asks_the_question_before_it_again() {
 async fn linked_orders_are_told_apart_by_the_item_and_a_rules_question_waits_for_the_number() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (engine, db, clock) = engine(dir.path(), |db, clock| {
-        let now = clock.now_ms();
-        let demo = supportd::marketplace::demo::orders(now).expect("demo");
-        db.with_conn(|c| {
-            for o in &demo {
-                supportd::store::orders::upsert(c, o, now)?;
-            }
-            Ok(())
-        })
-        .expect("cache");
-        Orders::new(db, clock, Duration::from_secs(600), Duration::from_millis(400))
+        load_demo_orders(&db, clock.now_ms());
+        cached_orders(db, clock)
     });
     let now = clock.now_ms();
     db.with_conn(|c| {
@@ -893,8 +899,7 @@ async fn linked_orders_are_told_apart_by_the_item_and_a_rules_question_waits_for
 #[tokio::test]
 async fn a_stock_follow_up_is_answered_from_the_card_the_talk_is_about() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (engine, _db, _clock) =
-        engine(dir.path(), |db, clock| Orders::new(db, clock, Duration::from_secs(600), Duration::from_millis(400)));
+    let (engine, _db, _clock) = engine(dir.path(), cached_orders);
     let first = engine.handle(&msg("1", "платье в рубчик ношу M какой размер брать")).await.expect("turn");
     assert!(first.reply.as_deref().is_some_and(|r| r.contains("больший")), "{:?}", first.reply);
     // Nothing in "а оно вообще есть щас?" names the dress; the card's stock answers it.
@@ -905,8 +910,7 @@ async fn a_stock_follow_up_is_answered_from_the_card_the_talk_is_about() {
 #[tokio::test]
 async fn each_question_of_a_message_is_searched_with_its_own_topic() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (engine, _db, _clock) =
-        engine(dir.path(), |db, clock| Orders::new(db, clock, Duration::from_secs(600), Duration::from_millis(400)));
+    let (engine, _db, _clock) = engine(dir.path(), cached_orders);
     let turn =
         engine.handle(&msg("1", "есть промик на первый заказ? и можно ли оплатить частями")).await.expect("turn");
     let reply = turn.reply.expect("reply");
