@@ -263,6 +263,9 @@ pub fn eval(paths: &Paths, db: &Db, cmd: EvalCommand) -> anyhow::Result<ExitCode
             let tag = if m.at_5 { "MISS@5" } else { "MISS@1" };
             println!("{tag} {}\n     expected {:?}\n     got {:?}", m.question, m.expected, m.got);
         }
+        for (q, first) in &report.off_topic_grounded {
+            println!("OFF-TOPIC GROUNDED {q}\n     first {first:?}");
+        }
     }
     if !json {
         let line = |name: &str, s: &kb::eval::Scores| {

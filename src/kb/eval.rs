@@ -50,6 +50,9 @@ pub struct Report {
     /// Final-mode misses, for inspection.
     #[serde(skip)]
     pub misses: Vec<Miss>,
+    /// The off-topic questions marked grounded, with the title of their first hit.
+    #[serde(skip)]
+    pub off_topic_grounded: Vec<(String, String)>,
 }
 
 /// A question whose first hit is not relevant, or whose best five miss a relevant document.
@@ -183,11 +186,12 @@ pub fn run(kb: &Kb, db: &Db, jsonl: &str) -> Result<Report, String> {
         }
     }
     let off: Vec<&str> = OFF_TOPIC.lines().filter(|l| !l.trim().is_empty()).collect();
-    let mut off_grounded = 0usize;
+    let mut off_topic_grounded = Vec::new();
     for q in &off {
         let hits = kb.search(q, final_mode, 10, false).map_err(|e| e.to_string())?;
         if is_grounded(&hits) {
-            off_grounded += 1;
+            let first = hits.first().map(|h| h.title.clone()).unwrap_or_default();
+            off_topic_grounded.push(((*q).to_owned(), first));
         }
     }
     let share = |n: usize, of: usize| (n as f64 / of.max(1) as f64 * 1000.0).round() / 1000.0;
@@ -204,8 +208,9 @@ pub fn run(kb: &Kb, db: &Db, jsonl: &str) -> Result<Report, String> {
         composed_recall_at_1: avg(Scores { recall_at_1: composed, ..Scores::default() }).recall_at_1,
         embedding_model: kb.embedder().map(|e| e.id().to_owned()),
         grounded_in_domain: share(grounded, scored),
-        grounded_off_topic: share(off_grounded, off.len()),
+        grounded_off_topic: share(off_topic_grounded.len(), off.len()),
         skipped,
         misses,
+        off_topic_grounded,
     })
 }
