@@ -115,17 +115,8 @@ pub fn meant_orders<'a>(linked: &'a [Order], text: &str) -> (Vec<&'a Order>, boo
     let named = Marketplace::named_in(text).map(Marketplace::market);
     let mut meant: Vec<&Order> = linked.iter().filter(|o| named.is_none_or(|m| o.market == m)).collect();
     let low = text.to_lowercase();
-    // Item words by their first five letters: "футболку" finds "Футболка …".
-    let stems: Vec<String> = crate::kb::analyzer::words(&low)
-        .filter(|(_, w)| w.chars().count() >= 4 && w.chars().all(char::is_alphabetic))
-        .map(|(_, w)| w.chars().take(5).collect())
-        .collect();
-    let names = |o: &Order| {
-        o.items.iter().any(|i| {
-            let name = i.name.to_lowercase();
-            crate::kb::analyzer::words(&name).any(|(_, n)| stems.iter().any(|s| n.starts_with(s.as_str())))
-        })
-    };
+    let stems = item_stems(&low);
+    let names = |o: &Order| names_item(o, &stems);
     let mut narrowed = false;
     let mut narrow = |meant: &mut Vec<&'a Order>, keep: &dyn Fn(&Order) -> bool| {
         let fewer: Vec<&Order> = meant.iter().copied().filter(|o| keep(o)).collect();
@@ -139,6 +130,29 @@ pub fn meant_orders<'a>(linked: &'a [Order], text: &str) -> (Vec<&'a Order>, boo
         narrow(&mut meant, &|o| o.status == OrderStatus::ReadyForPickup);
     }
     (meant, narrowed)
+}
+
+/// Whether the text names an item of one of the orders ("худи с вб уже отправили?" of an order
+/// holding «Худи женское оверсайз»).
+pub fn names_an_item(orders: &[Order], text: &str) -> bool {
+    let stems = item_stems(&text.to_lowercase());
+    orders.iter().any(|o| names_item(o, &stems))
+}
+
+/// The lower-cased text's words by their first five letters: "футболку" finds "Футболка …".
+fn item_stems(low: &str) -> Vec<String> {
+    crate::kb::analyzer::words(low)
+        .filter(|(_, w)| w.chars().count() >= 4 && w.chars().all(char::is_alphabetic))
+        .map(|(_, w)| w.chars().take(5).collect())
+        .collect()
+}
+
+/// Whether one of the order's items has a word starting with one of `stems`.
+fn names_item(o: &Order, stems: &[String]) -> bool {
+    o.items.iter().any(|i| {
+        let name = i.name.to_lowercase();
+        crate::kb::analyzer::words(&name).any(|(_, n)| stems.iter().any(|s| n.starts_with(s.as_str())))
+    })
 }
 
 /// Words about an order waiting at a pick-up point ("сколько пролежит", "успею забрать").

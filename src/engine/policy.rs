@@ -77,6 +77,12 @@ pub struct Decision {
     pub also: Option<Intent>,
     /// The message tries to instruct the assistant: no model-written answer for it.
     pub injection: bool,
+    /// What the message is about when a rule knows better than the classifier: a dispute
+    /// handed over ("в смысле получен?? я его не видела" asks about the order, `order_status`;
+    /// "уже 12 дней, на карте пусто" about money back, `return_request`: the labelling guide
+    /// makes the dispute a reason to hand over, not an intent), or the buyer's own order looked
+    /// up (`order_status`).
+    pub topic: Option<Intent>,
 }
 
 pub struct Settings {
@@ -89,6 +95,8 @@ pub struct Input<'a> {
     pub state: &'a State,
     /// Orders this customer has shown to be theirs before.
     pub linked_orders: usize,
+    /// The message names an item of one of those orders ("худи с вб уже отправили?").
+    pub names_linked_item: bool,
 }
 
 static INJECTION: LazyLock<Regex> = LazyLock::new(|| {
@@ -112,6 +120,13 @@ static POSSESSIVE: LazyLock<Regex> = LazyLock::new(|| {
 /// Asking where an order is (rather than how long pick-up points keep orders, say).
 static WHERE_IS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)где|когда|статус|пришел|пришёл|пришла|\bприд[её]т\b|привез|доставят|отследит|трек|ед[её]т|в пути|что\s+с|что\s+там|gde|kogda|status")
+        .expect("a valid built-in pattern")
+});
+
+/// Where an order stands, asked of an item ("худи уже отправили?", "hudi uzhe mozhno zabirat?"):
+/// with an item of the buyer's own orders named, a question about that order.
+static ITEM_STATE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)уже\s+(можно\s+)?(забир|забрать|получ)|отправил|отправлен|отправят|собрал|собран|доставлен|в\s+пути|где\s+(он|она|оно|сейчас|щас|мо[йяе])")
         .expect("a valid built-in pattern")
 });
 
@@ -148,10 +163,19 @@ static DISPUTE: LazyLock<Regex> = LazyLock::new(|| {
         r"|(говорят|говорит|сказали|ответили)[^.?!]{0,30}(нет\s+(такого|моего|этого)\s+заказ|заказа\s+нет|не\s+нашли|не\s+могут\s+найти)",
         // Someone else picked it up ("я не забирала его! кто-то получил по моему коду?").
         r"|кто[\s-]*то\s+(получил|забрал)|\bя\s+(его\s+|её\s+|ее\s+|заказ\s+)?не\s+забирал\w*",
-        r"|(списал\w*|оплатил\w*|снял\w*|заплатил\w*)[^.?!]{0,30}(дважды|два\s+раза|2\s+раза|двойн)|(дважды|два\s+раза|двойн\w*)[^.?!]{0,20}(списал|списан|оплат|снял)",
         // "в приложении получен, а я его не забирала": the status, then the buyer's word.
         r"|(получен|вручен|доставлен|забран)\w*[^.]{0,60}\b(я|мы)\s+(\w+\s+){0,3}не\s+(получ|забир|забра|видел|ходил)",
         r"|в\s+смысле\s+(получен|вручен|доставлен|забран|отмен)",
+    ))
+    .expect("a valid built-in pattern")
+});
+
+/// Paid twice for one order ("списали два раза", "двойное списание"): a dispute about a
+/// payment.
+static DOUBLE_CHARGE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)(списал\w*|оплатил\w*|снял\w*|заплатил\w*)[^.?!]{0,30}(дважды|два\s+раза|2\s+раза|двойн)",
+        r"|(дважды|два\s+раза|двойн\w*)[^.?!]{0,20}(списал|списан|оплат|снял)",
     ))
     .expect("a valid built-in pattern")
 });
@@ -368,7 +392,13 @@ const KNOWLEDGE: [Intent; 7] = [
 pub fn decide(input: &Input<'_>, settings: &Settings) -> Decision {
     let a = input.analysis;
     let has = |i: Intent| a.intents.iter().any(|s| s.intent == i);
-    let mut d = Decision { plan: Plan::NotUnderstood, greet: false, also: None, injection: is_injection(input.text) };
+    let mut d = Decision {
+        plan: Plan::NotUnderstood,
+        greet: false,
+        also: None,
+        injection: is_injection(input.text),
+        topic: None,
+    };
     if input.state.awaiting == Some(Awaiting::Rating)
         && let Some(r) = parse_rating(input.text)
     {
@@ -383,27 +413,29 @@ pub fn decide(input: &Input<'_>, settings: &Settings) -> Decision {
     // Asked for their order number, a buyer who gives a phone instead ("номер не помню,
     // телефон …") answers the question; they do not ask for a person.
     let gives_phone = phone && input.state.awaiting == Some(Awaiting::OrderNumber);
-    let handoff = if (has(Intent::HumanRequest) && !gives_phone) || ASKS_PERSON.is_match(input.text) {
-        Some(HandoffReason::Requested)
-    } else if DISPUTE.is_match(input.text)
-        || (REFUSED.is_match(input.text) && !ASKS.is_match(input.text))
-        || (input.state.not_found.is_some() && INSIST.is_match(input.text))
-    {
-        Some(HandoffReason::Dispute)
+    let (handoff, topic) = if (has(Intent::HumanRequest) && !gives_phone) || ASKS_PERSON.is_match(input.text) {
+        (Some(HandoffReason::Requested), None)
+    } else if DOUBLE_CHARGE.is_match(input.text) {
+        (Some(HandoffReason::Dispute), Some(Intent::Payment))
+    } else if REFUSED.is_match(input.text) && !ASKS.is_match(input.text) {
+        (Some(HandoffReason::Dispute), Some(Intent::ReturnRequest))
+    } else if DISPUTE.is_match(input.text) || (input.state.not_found.is_some() && INSIST.is_match(input.text)) {
+        (Some(HandoffReason::Dispute), Some(Intent::OrderStatus))
     } else if MONEY_MISSING.is_match(input.text) && LONG_WAIT.is_match(input.text) {
         // Money overdue: a person checks with the marketplace.
-        Some(HandoffReason::OrderProblem)
+        (Some(HandoffReason::OrderProblem), Some(Intent::ReturnRequest))
     } else if a.sentiment == Sentiment::Angry
         || (a.urgent && a.sentiment == Sentiment::Negative)
         || THREAT.is_match(input.text)
         || ANGER.is_match(input.text)
     {
-        Some(HandoffReason::Negative)
+        (Some(HandoffReason::Negative), None)
     } else if settings.human_only.contains(&a.intent) {
-        Some(HandoffReason::HumanOnly)
+        (Some(HandoffReason::HumanOnly), None)
     } else {
-        None
+        (None, None)
     };
+    d.topic = topic;
     if let Some(reason) = handoff {
         d.plan = Plan::Handoff(reason);
         return d;
@@ -436,6 +468,7 @@ pub fn decide(input: &Input<'_>, settings: &Settings) -> Decision {
             && !hypothetical
             && !to_place)
         || (input.state.awaiting == Some(Awaiting::OrderNumber) && a.intent == Intent::Other)
+        || (input.names_linked_item && ITEM_STATE.is_match(input.text) && !hypothetical && !to_place)
         || gives_phone;
     if order_topic || (phone && MY_ORDER.is_match(input.text)) {
         d.plan = if phone {
@@ -445,6 +478,8 @@ pub fn decide(input: &Input<'_>, settings: &Settings) -> Decision {
         } else {
             Plan::AskOrderNumber { phone: false }
         };
+        // Looking up the buyer's order is `order_status`, whatever words it came in.
+        d.topic = Some(Intent::OrderStatus);
         d.also = second;
         return d;
     }
@@ -548,7 +583,33 @@ mod tests {
 
     fn plan(text: &str, state: &State, linked: usize) -> Decision {
         let a = Nlu::shared().analyze(text);
-        decide(&Input { analysis: &a, text, state, linked_orders: linked }, &Settings { human_only: vec![] })
+        decide(
+            &Input { analysis: &a, text, state, linked_orders: linked, names_linked_item: false },
+            &Settings { human_only: vec![] },
+        )
+    }
+
+    #[test]
+    fn an_item_of_the_buyers_orders_asked_where_it_stands_is_their_order() {
+        let s = State::default();
+        let ask = |text: &str, named: bool| {
+            let a = Nlu::shared().analyze(text);
+            decide(
+                &Input { analysis: &a, text, state: &s, linked_orders: 2, names_linked_item: named },
+                &Settings { human_only: vec![] },
+            )
+        };
+        for text in ["худи с вб уже отправили?", "худи уже можно забирать?", "футболка уже в пути?"]
+        {
+            let d = ask(text, true);
+            assert_eq!(d.plan, Plan::KnownOrders, "{text}");
+            assert_eq!(d.topic, Some(Intent::OrderStatus), "{text}");
+            assert_ne!(ask(text, false).plan, Plan::KnownOrders, "no item of theirs named: {text}");
+        }
+        for rules in ["худи не подошло, можно вернуть?", "если худи уже отправили, можно отменить?"]
+        {
+            assert_ne!(ask(rules, true).plan, Plan::KnownOrders, "{rules}");
+        }
     }
 
     #[test]
@@ -646,6 +707,35 @@ mod tests {
             assert!(continues_previous(text), "{text}");
         }
         assert!(!continues_previous("как стирать черную футболку чтоб не полиняла"));
+    }
+
+    #[test]
+    fn a_dispute_is_about_its_topic() {
+        let s = State::default();
+        for (text, topic) in [
+            ("в смысле получен?? я его в глаза не видела в пвз даже не ходила", Intent::OrderStatus),
+            ("я его не отменяла!! деньги сняли а заказ отменен", Intent::OrderStatus),
+            ("с меня списали деньги дважды за один заказ", Intent::Payment),
+            ("вб отказал в возврате джинсов, пишут следы носки, а я их один раз дома примерила", Intent::ReturnRequest),
+            ("уже 17 дней прошло как приняли в пвз и на карте пусто. это нормально вообще?", Intent::ReturnRequest),
+        ] {
+            assert_eq!(plan(text, &s, 0).topic, Some(topic), "{text}");
+        }
+        let after_miss = State { not_found: Some("4102938999".into()), ..State::default() };
+        assert_eq!(
+            plan("номер верный я его прям из приложения скопировала", &after_miss, 0).topic,
+            Some(Intent::OrderStatus)
+        );
+        for text in
+            ["позовите оператора", "и че мне теперь заново заказывать?? толку от вас ноль", "можно ли вернуть носки?"]
+        {
+            assert_eq!(plan(text, &s, 0).topic, None, "{text}");
+        }
+        // Looking up the buyer's own order is about the order, whatever the classifier read.
+        assert_eq!(
+            plan("сколько еще мой заказ пролежит в пвз не успеваю забрать", &s, 1).topic,
+            Some(Intent::OrderStatus)
+        );
     }
 
     #[test]

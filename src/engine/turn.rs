@@ -134,14 +134,25 @@ impl Engine {
         let text = crate::kb::analyzer::prefix(&m.text, crate::nlu::MAX_TEXT_CHARS).to_owned();
         let analysis = self.analyze(text.clone()).await?;
         let analysis = self.in_context(analysis, &text, &state, conv).await?;
-        state.last_intent = Some(analysis.intent);
         let settings = self.settings();
         // The rules are written in Russian: a message typed in Latin letters is read in Cyrillic.
         let text = crate::kb::analyzer::cyrillic_view(&text).into_owned();
         let decision = policy::decide(
-            &policy::Input { analysis: &analysis, text: &text, state: &state, linked_orders: linked.len() },
+            &policy::Input {
+                analysis: &analysis,
+                text: &text,
+                state: &state,
+                linked_orders: linked.len(),
+                names_linked_item: answer::names_an_item(&linked, &text),
+            },
             &policy::Settings { human_only: settings.human_only.clone() },
         );
+        // A dispute is about its topic, whatever the mood made the classifier read.
+        let analysis = match decision.topic {
+            Some(topic) => analysis.about(topic),
+            None => analysis,
+        };
+        state.last_intent = Some(analysis.intent);
         let mut draft = Draft { settings: settings.clone(), ..Draft::default() };
         self.carry_out(&decision, &analysis, &text, &conversation, &linked, &mut state, &mut draft, now).await?;
         let action = draft.action.unwrap_or(Action::Answer);

@@ -64,6 +64,23 @@ pub struct Analysis {
     pub urgent: bool,
 }
 
+impl Analysis {
+    /// The same reading with `intent` as the main one (first among the intents; the others
+    /// keep their order), for a rule that knows what the message is about better than the
+    /// classifier does.
+    #[must_use]
+    pub fn about(mut self, intent: Intent) -> Self {
+        if self.intent == intent {
+            return self;
+        }
+        let score = self.intents.iter().find(|s| s.intent == intent).map_or(self.confidence, |s| s.score);
+        self.intents.retain(|s| s.intent != intent);
+        self.intents.insert(0, ScoredIntent { intent, score });
+        self.intent = intent;
+        self
+    }
+}
+
 /// Labels after the intents: sentiment classes and urgency.
 const SENT_NEG: usize = 13;
 const SENT_ANGRY: usize = 14;
@@ -209,6 +226,18 @@ impl Nlu {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reading_about_another_intent_puts_it_first() {
+        let a = Nlu::shared().analyze("я его не отменяла!! деньги сняли а заказ отменен");
+        let others: Vec<Intent> = a.intents.iter().map(|s| s.intent).filter(|i| *i != Intent::OrderStatus).collect();
+        let b = a.clone().about(Intent::OrderStatus);
+        assert_eq!(b.intent, Intent::OrderStatus);
+        assert_eq!(b.intents[0].intent, Intent::OrderStatus);
+        assert_eq!(b.intents.iter().skip(1).map(|s| s.intent).collect::<Vec<_>>(), others);
+        assert_eq!((b.entities, b.sentiment, b.urgent), (a.entities.clone(), a.sentiment, a.urgent));
+        assert_eq!(a.clone().about(a.intent), a);
+    }
 
     #[test]
     fn obvious_messages_are_understood() {
