@@ -130,6 +130,13 @@ static ITEM_STATE: LazyLock<Regex> = LazyLock::new(|| {
         .expect("a valid built-in pattern")
 });
 
+/// A question where an order stands, beside a number ("где щас 4102938480", "ещё не
+/// отправили?"): not "пришёл с браком" or "когда вернут деньги", which ask about the rules.
+static STATUS_ASK: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\bгде\b|статус|что\s+с\s+(ним|ней|заказ|посылк)|что\s+там|в\s+пути|отправил|отправлен|отправят|собран|собрал|ед[её]т|трек|отследит|\bgde\b|status")
+        .expect("a valid built-in pattern")
+});
+
 /// A case supposed rather than reported ("если посылка не пришла…", "в случае задержки").
 static SUPPOSE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)(^|[\s,.;:!?(])(если|в\s+случае|esli)\s").expect("a valid built-in pattern"));
@@ -449,6 +456,10 @@ pub fn decide(input: &Input<'_>, settings: &Settings) -> Decision {
         .collect();
     let second = a.intents.iter().skip(1).map(|s| s.intent).find(|i| KNOWLEDGE.contains(i));
     if !numbers.is_empty() {
+        // "60311822-0007-1 ещё не отправили? передумала, как отменить": order facts first.
+        if STATUS_ASK.is_match(input.text) {
+            d.topic = Some(Intent::OrderStatus);
+        }
         d.plan = Plan::Orders(numbers);
         d.also = if KNOWLEDGE.contains(&a.intent) { Some(a.intent) } else { second };
         return d;
@@ -616,6 +627,14 @@ mod tests {
     fn plans_for_typical_messages() {
         let s = State::default();
         assert_eq!(plan("где мой заказ 4102938475", &s, 0).plan, Plan::Orders(vec!["4102938475".into()]));
+        // With a number, a question where the order stands comes first; a demand does not.
+        assert_eq!(
+            plan("60311822-0007-1 еще не отправили? передумала как отменить", &s, 0).topic,
+            Some(Intent::OrderStatus)
+        );
+        assert_eq!(plan("где щас 4102938480 и можно пункт выдачи поменять", &s, 0).topic, Some(Intent::OrderStatus));
+        assert_eq!(plan("отмените 4102938477", &s, 0).topic, None);
+        assert_eq!(plan("4102938477 пришел с браком, верните деньги", &s, 0).topic, None);
         assert_eq!(plan("где мой заказ", &s, 0).plan, Plan::AskOrderNumber { phone: false });
         assert_eq!(plan("где мой заказ", &s, 2).plan, Plan::KnownOrders);
         assert!(matches!(plan("сколько дней заказ лежит в пвз", &s, 0).plan, Plan::Knowledge(_)));

@@ -114,6 +114,8 @@ const FIT: f32 = 0.35;
 /// question asking for it.
 const STOCK: f32 = 0.15;
 const FIELD: f32 = 0.3;
+/// What a unit telling the kind of number asked for (money, days) adds.
+const KIND: f32 = 0.08;
 /// The longest composed answer, in characters.
 const MAX_CHARS: usize = 480;
 /// How much below the best unit another block's best unit may score and still be added.
@@ -151,6 +153,63 @@ fn asks_number(q: &str) -> bool {
         "градус",
     ];
     mentions_any(q, WORDS)
+}
+
+/// Whether the question asks for an amount of money ("за возврат деньги берут?", "доставка
+/// платная?"), and whether it asks for a duration ("через скок вернут", "сколько дней есть").
+fn asks_amount(q: &str) -> bool {
+    mentions_any(
+        q,
+        &[
+            "стоимост",
+            "стоит",
+            "цена",
+            "цену",
+            "платн",
+            "комисс",
+            "удерж",
+            "рубл",
+            "руб.",
+            "₽",
+            "сумм",
+            "берут",
+            "берете",
+            "берёте",
+            "возьмут",
+            "бесплатн",
+        ],
+    )
+}
+
+fn asks_duration(q: &str) -> bool {
+    mentions_any(
+        q,
+        &[
+            "когда",
+            "срок",
+            "как долго",
+            "долго ли",
+            "дней",
+            " дня",
+            "недел",
+            "месяц",
+            "через скольк",
+            "через скок",
+            "через скока",
+            "за скольк",
+            "за скок",
+            "быстро",
+        ],
+    )
+}
+
+/// Whether a unit tells an amount of money, and whether it tells a duration.
+fn tells_amount(text: &str) -> bool {
+    mentions_any(text, &["₽", "рубл", "руб.", "бесплатн", "платн"])
+}
+
+fn tells_duration(text: &str) -> bool {
+    mentions_any(text, &[" дн", " дня", " дней", "недел", "месяц", " часа", " часов", " час ", "сутк", "сразу"])
 }
 
 /// Whether the lower-cased text contains any of the word stems.
@@ -278,6 +337,8 @@ impl Kb {
         };
         let wants_number = asks_number(query);
         let wants_stock = asks_stock(query);
+        // "когда завезёте?" of a product is answered by its own restock row, whatever its unit.
+        let (wants_amount, wants_duration) = (asks_amount(query), asks_duration(query) && !wants_stock);
         let fields = asked_fields(query);
         let measured = super::measure::given(query);
         let top_score = docs.first().map_or(1.0, |(_, h, _)| h.score.max(1e-6));
@@ -300,6 +361,12 @@ impl Kb {
                 let mut score = prior + 0.55 * coverage + if sim.is_some() { 0.45 * meaning } else { 0.0 };
                 if wants_number && has_number(&u.text) {
                     score += 0.08;
+                }
+                // The kind of number asked for: a fee, or a number of days (in a unit that
+                // shares something with the question: the kind alone answers nothing).
+                let kind = (wants_amount && tells_amount(&u.text)) || (wants_duration && tells_duration(&u.text));
+                if kind && coverage > 0.0 {
+                    score += KIND;
                 }
                 // The card's field asked for ("есть M?" → «Нет в наличии») answers, more than
                 // the fields whose words only name the product (its colour, a size).
@@ -513,6 +580,21 @@ mod tests {
         assert!(asked_fields("как стирать пуховик").is_empty());
         assert!(has_number("Продлить можно один раз, на 7 дней."));
         assert!(!has_number("Продлить можно в приложении."));
+    }
+
+    #[test]
+    fn the_kind_of_number_asked_for_is_money_or_days() {
+        assert!(asks_amount("за возврат на вб деньги берут?"));
+        assert!(asks_amount("доставка в пвз платная у вас?"));
+        assert!(!asks_amount("через скок вернут деньги за возврат"));
+        assert!(asks_duration("через скок вернут деньги за возврат"));
+        assert!(asks_duration("сколько дней есть чтобы вернуть футболку с браком"));
+        assert!(!asks_duration("можно сегодня забрать?"), "«сегодня» is no number of days");
+        assert!(tells_amount("При возврате после получения WB удерживает 100 ₽."));
+        assert!(!asks_amount("из чего водолазка в рубчик?"), "«рубчик» is no rouble");
+        assert!(!tells_amount("платье в рубчик LD-DR-024"));
+        assert!(tells_duration("Деньги приходят за 3–5 дней."));
+        assert!(!tells_duration("Оплата частями доступна на обеих площадках."), "«частями» is no hour");
     }
 
     #[test]
