@@ -318,9 +318,10 @@ pub fn questions(text: &str) -> Vec<String> {
         if !(marked || ASKS.is_match(clause)) {
             continue;
         }
+        let short = clause.split_whitespace().count() < 4;
         let leans = starts_leaning(clause);
         match out.last_mut() {
-            Some(prev) if leans || clause.split_whitespace().count() < 4 => {
+            Some(prev) if short || (leans && !own_topic(prev, clause)) => {
                 prev.push(' ');
                 prev.push_str(clause);
             }
@@ -328,6 +329,14 @@ pub fn questions(text: &str) -> Vec<String> {
         }
     }
     if out.len() < 2 { Vec::new() } else { out }
+}
+
+/// Whether a clause that leans on the one before ("и оплатить через сбп можно" after "доставка
+/// в пвз платная?") still asks about another rule topic of its own, read surely.
+fn own_topic(before: &str, clause: &str) -> bool {
+    let nlu = crate::nlu::Nlu::shared();
+    let (a, b) = (nlu.analyze(before), nlu.analyze(clause));
+    b.confidence >= 0.6 && a.intent != b.intent && is_rule_topic(a.intent) && is_rule_topic(b.intent)
 }
 
 /// Whether a clause starts with a word that leans on what came before ("а гладить можно?",
@@ -541,6 +550,11 @@ mod tests {
         assert_eq!(
             questions("худи оверсайз на рост 165 и грудь 88 какой брать и как его стирать чтоб не село"),
             ["худи оверсайз на рост 165 и грудь 88 какой брать", "как его стирать чтоб не село"]
+        );
+        assert_eq!(
+            questions("доставка в пвз платная у вас? и оплатить через сбп можно"),
+            ["доставка в пвз платная у вас", "и оплатить через сбп можно"],
+            "a leaning clause with a topic of its own"
         );
         for one in [
             "на озоне можно продлить хранение в пункте? и на сколько",
