@@ -137,6 +137,13 @@ static STATUS_ASK: LazyLock<Regex> = LazyLock::new(|| {
         .expect("a valid built-in pattern")
 });
 
+/// The shop's working hours or how soon it answers ("во сколько по местному времени вам
+/// писать", "через скок ответите").
+static SHOP_HOURS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)во\s+сколько|до\s+скольки|со?\s+скольки|час(ы|ов)\s+работы|режим\s+работы|по\s+(моему|местному|нашему)\s+времени|ответите|отвечаете|работаете|рабоч\w+\s+врем")
+        .expect("a valid built-in pattern")
+});
+
 /// A case supposed rather than reported ("если посылка не пришла…", "в случае задержки").
 static SUPPOSE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)(^|[\s,.;:!?(])(если|в\s+случае|esli)\s").expect("a valid built-in pattern"));
@@ -506,7 +513,18 @@ pub fn decide(input: &Input<'_>, settings: &Settings) -> Decision {
     if d.injection {
         return d;
     }
-    d.plan = match a.intent {
+    // "я из новосиба, во сколько по местному времени вам писать": the shop's hours, not
+    // delivery, whatever the city made the classifier read (the labelling guide).
+    let intent = if matches!(a.intent, Intent::DeliveryTime | Intent::Payment)
+        && SHOP_HOURS.is_match(input.text)
+        && !mentions_delivery(input.text)
+    {
+        d.topic = Some(Intent::Other);
+        Intent::Other
+    } else {
+        a.intent
+    };
+    d.plan = match intent {
         Intent::Greeting => match a.intents.iter().skip(1).find(|s| s.intent != Intent::Thanks) {
             Some(s) => {
                 d.greet = true;
@@ -659,6 +677,25 @@ mod tests {
         {
             assert_eq!(plan(text, &s, 0).plan, Plan::Handoff(HandoffReason::Requested), "{text}");
         }
+        // The shop's hours asked with a city are not delivery; delivery asked with hours is.
+        let read_as_delivery = |text: &str| {
+            let a = crate::nlu::Analysis {
+                intent: Intent::DeliveryTime,
+                confidence: 0.9,
+                intents: vec![crate::nlu::ScoredIntent { intent: Intent::DeliveryTime, score: 0.9 }],
+                entities: Vec::new(),
+                sentiment: crate::nlu::Sentiment::Neutral,
+                urgent: false,
+            };
+            decide(
+                &Input { analysis: &a, text, state: &s, linked_orders: 0, names_linked_item: false },
+                &Settings { human_only: vec![] },
+            )
+        };
+        let hours = read_as_delivery("я из новосиба, во сколько по местному времени можно вам писать чтоб ответили");
+        assert_eq!((hours.plan, hours.topic), (Plan::Knowledge(Intent::Other), Some(Intent::Other)));
+        let courier = read_as_delivery("во сколько курьер приедет в новосибирске");
+        assert_eq!((courier.plan, courier.topic), (Plan::Knowledge(Intent::DeliveryTime), None));
         assert_ne!(
             plan("оператор пвз отказался принимать возврат", &s, 0).plan,
             Plan::Handoff(HandoffReason::Requested)
