@@ -202,7 +202,7 @@ impl Engine {
         if self.answer_each_question(intent, text, context.as_deref(), state, out).await? {
             return Ok(true);
         }
-        let context = with_hint(context.as_deref(), intent);
+        let context = with_hint(context.as_deref(), intent, text);
         let Some(found) = self.find_answer(text, context, intent, state).await? else { return Ok(false) };
         let mut reply = None;
         if out.settings.use_model && !injection {
@@ -238,7 +238,7 @@ impl Engine {
             // через сбп можно" asks about delivery, then about paying.
             let own = self.analyze(q.clone()).await?;
             let topic = if policy::is_rule_topic(own.intent) { own.intent } else { intent };
-            let Some(f) = self.find_answer(q, with_hint(context, topic), topic, state).await? else { continue };
+            let Some(f) = self.find_answer(q, with_hint(context, topic, q), topic, state).await? else { continue };
             let c = &f.composition;
             let repeats = found.iter().any(|e| {
                 let d = &e.composition;
@@ -395,7 +395,7 @@ impl Engine {
 }
 
 /// The search context with the words of the intent's topic ([`policy::retrieval_hint`]).
-fn with_hint(context: Option<&str>, intent: Intent) -> Option<String> {
-    let parts: Vec<&str> = [context, policy::retrieval_hint(intent)].into_iter().flatten().collect();
+fn with_hint(context: Option<&str>, intent: Intent, text: &str) -> Option<String> {
+    let parts: Vec<&str> = [context, policy::retrieval_hint(intent, text)].into_iter().flatten().collect();
     (!parts.is_empty()).then(|| parts.join(" "))
 }

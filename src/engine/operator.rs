@@ -43,7 +43,12 @@ impl Engine {
         let state = State::parse(&conversation.state);
         if parts.is_empty()
             && let Some(found) = self
-                .find_answer(&last, policy::retrieval_hint(analysis.intent).map(str::to_owned), analysis.intent, &state)
+                .find_answer(
+                    &last,
+                    policy::retrieval_hint(analysis.intent, &last).map(str::to_owned),
+                    analysis.intent,
+                    &state,
+                )
                 .await?
         {
             let mut draft = Draft { settings: settings.clone(), ..Draft::default() };

@@ -144,6 +144,12 @@ static SHOP_HOURS: LazyLock<Regex> = LazyLock::new(|| {
         .expect("a valid built-in pattern")
 });
 
+/// Another item than the one ordered ("заказывала черную футболку а в пакете белая лежит").
+static WRONG_ITEM: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(заказыва\w*|заказал\w*|брал\w*|покупал\w*)\s[^.?!]{0,50}\bа\s+(пришл\w*|пришел|пришёл|прислали|привезли|положили|в\s+(пакете|посылке|коробке))")
+        .expect("a valid built-in pattern")
+});
+
 /// A case supposed rather than reported ("если посылка не пришла…", "в случае задержки").
 static SUPPOSE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)(^|[\s,.;:!?(])(если|в\s+случае|esli)\s").expect("a valid built-in pattern"));
@@ -240,8 +246,11 @@ static INSIST: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Words added to a knowledge-base query for the intent the classifier found, so that
 /// "скок идет до новосибирска" looks for delivery times rather than delivery prices.
-pub fn retrieval_hint(intent: Intent) -> Option<&'static str> {
+pub fn retrieval_hint(intent: Intent, text: &str) -> Option<&'static str> {
     match intent {
+        // "заказывала худи S, а пришло L": the wrong-item rules, whatever words it shares with
+        // the missing-item or damaged-package articles.
+        Intent::Complaint if WRONG_ITEM.is_match(text) => Some("пришёл не тот товар пересорт"),
         Intent::DeliveryTime => Some("сроки доставки"),
         Intent::ReturnRequest => Some("возврат товара"),
         Intent::Exchange => Some("обмен размера"),
@@ -777,6 +786,20 @@ mod tests {
             assert!(continues_previous(text), "{text}");
         }
         assert!(!continues_previous("как стирать черную футболку чтоб не полиняла"));
+    }
+
+    #[test]
+    fn a_wrong_item_complaint_searches_the_wrong_item_rules() {
+        for text in
+            ["заказывала худи S а пришло L, на бирке тоже L", "заказывала черную футболку а в пакете белая лежит"]
+        {
+            assert_eq!(retrieval_hint(Intent::Complaint, text), Some("пришёл не тот товар пересорт"), "{text}");
+        }
+        assert_eq!(retrieval_hint(Intent::Complaint, "пришла рваная упаковка"), None);
+        assert_eq!(
+            retrieval_hint(Intent::ReturnRequest, "заказывала S а пришло L, верните деньги"),
+            Some("возврат товара")
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ use super::analyzer::{self, Analyzer};
 use crate::store::kb::IndexDoc;
 
 /// Bump when the schema or the analysis changes: the index is then rebuilt at start.
-const SCHEMA_VERSION: &str = "kb-index-v6";
+const SCHEMA_VERSION: &str = "kb-index-v7";
 
 /// Distinct words of one query that are searched; the rest of a long query is ignored.
 pub const MAX_QUERY_TERMS: usize = 48;
