@@ -123,18 +123,26 @@ static WHERE_IS: LazyLock<Regex> = LazyLock::new(|| {
         .expect("a valid built-in pattern")
 });
 
+/// An order shipped or on its way ("уже отправили?", "собран", "в пути"): part of both
+/// [`ITEM_STATE`] and [`STATUS_ASK`].
+const SHIPPED: &str = r"отправил|отправлен|отправят|собрал|собран|в\s+пути";
+
 /// Where an order stands, asked of an item ("худи уже отправили?", "hudi uzhe mozhno zabirat?"):
 /// with an item of the buyer's own orders named, a question about that order.
 static ITEM_STATE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)уже\s+(можно\s+)?(забир|забрать|получ)|отправил|отправлен|отправят|собрал|собран|доставлен|в\s+пути|где\s+(он|она|оно|сейчас|щас|мо[йяе])")
-        .expect("a valid built-in pattern")
+    Regex::new(&format!(
+        r"(?i){SHIPPED}|уже\s+(можно\s+)?(забир|забрать|получ)|доставлен|где\s+(он|она|оно|сейчас|щас|мо[йяе])"
+    ))
+    .expect("a valid built-in pattern")
 });
 
 /// A question where an order stands, beside a number ("где щас 4102938480", "ещё не
 /// отправили?"): not "пришёл с браком" or "когда вернут деньги", which ask about the rules.
 static STATUS_ASK: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\bгде\b|статус|что\s+с\s+(ним|ней|заказ|посылк)|что\s+там|в\s+пути|отправил|отправлен|отправят|собран|собрал|ед[её]т|трек|отследит|\bgde\b|status")
-        .expect("a valid built-in pattern")
+    Regex::new(&format!(
+        r"(?i){SHIPPED}|\bгде\b|статус|что\s+с\s+(ним|ней|заказ|посылк)|что\s+там|ед[её]т|трек|отследит|\bgde\b|status"
+    ))
+    .expect("a valid built-in pattern")
 });
 
 /// The shop's working hours or how soon it answers ("во сколько по местному времени вам

@@ -147,7 +147,8 @@ impl Engine {
             },
             &policy::Settings { human_only: settings.human_only.clone() },
         );
-        // A dispute is about its topic, whatever the mood made the classifier read.
+        // What a rule knows the message is about (a dispute's topic, the buyer's order looked up,
+        // the shop's hours) stands over the classifier's reading.
         let analysis = match decision.topic {
             Some(topic) => analysis.about(topic),
             None => analysis,

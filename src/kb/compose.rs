@@ -156,7 +156,7 @@ fn asks_number(q: &str) -> bool {
 }
 
 /// Whether the question asks for an amount of money ("за возврат деньги берут?", "доставка
-/// платная?"), and whether it asks for a duration ("через скок вернут", "сколько дней есть").
+/// платная?", "бесплатно?" by its «платн»), and whether it asks for a duration ("через скок вернут", "сколько дней есть").
 fn asks_amount(q: &str) -> bool {
     mentions_any(
         q,
@@ -176,7 +176,6 @@ fn asks_amount(q: &str) -> bool {
             "берете",
             "берёте",
             "возьмут",
-            "бесплатн",
         ],
     )
 }
@@ -205,7 +204,7 @@ fn asks_duration(q: &str) -> bool {
 
 /// Whether a unit tells an amount of money, and whether it tells a duration.
 fn tells_amount(text: &str) -> bool {
-    mentions_any(text, &["₽", "рубл", "руб.", "бесплатн", "платн"])
+    mentions_any(text, &["₽", "рубл", "руб.", "платн"])
 }
 
 fn tells_duration(text: &str) -> bool {
@@ -586,6 +585,7 @@ mod tests {
     fn the_kind_of_number_asked_for_is_money_or_days() {
         assert!(asks_amount("за возврат на вб деньги берут?"));
         assert!(asks_amount("доставка в пвз платная у вас?"));
+        assert!(asks_amount("возврат бесплатный?") && tells_amount("Возврат брака бесплатный."));
         assert!(!asks_amount("через скок вернут деньги за возврат"));
         assert!(asks_duration("через скок вернут деньги за возврат"));
         assert!(asks_duration("сколько дней есть чтобы вернуть футболку с браком"));
